@@ -1,0 +1,145 @@
+#include "alloc/alloc.h"
+
+#include <malloc.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef MEMKV_HAVE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
+/* Threads past ALLOC_MAX_SLOTS share the last slot through atomic adds. */
+#define ALLOC_MAX_SLOTS 64
+
+typedef struct alloc_slot {
+    _Atomic int64_t bytes[ALLOC_SUB_COUNT];
+} __attribute__((aligned(64))) alloc_slot;
+
+static alloc_slot slots[ALLOC_MAX_SLOTS];
+static atomic_int slots_taken;
+static _Thread_local alloc_slot *my_slot;
+static _Thread_local int my_slot_shared;
+
+static const char *const sub_names[ALLOC_SUB_COUNT] = {
+    [ALLOC_SUB_OTHER] = "other",
+    [ALLOC_SUB_STRINGS] = "strings",
+    [ALLOC_SUB_HASHES] = "hashes",
+    [ALLOC_SUB_LISTS] = "lists",
+    [ALLOC_SUB_SETS] = "sets",
+    [ALLOC_SUB_ZSETS] = "zsets",
+    [ALLOC_SUB_KEY_INDEX] = "key_index",
+    [ALLOC_SUB_EXPIRES_INDEX] = "expires_index",
+    [ALLOC_SUB_QUERY_BUF] = "query_buffers",
+    [ALLOC_SUB_OUTPUT_BUF] = "output_buffers",
+    [ALLOC_SUB_CLIENTS] = "clients",
+    [ALLOC_SUB_PROFILER] = "profiler",
+    [ALLOC_SUB_HTTP] = "http",
+};
+
+static alloc_slot *slot_get(void) {
+    if (my_slot) return my_slot;
+    int i = atomic_fetch_add_explicit(&slots_taken, 1, memory_order_relaxed);
+    if (i >= ALLOC_MAX_SLOTS - 1) {
+        i = ALLOC_MAX_SLOTS - 1;
+        my_slot_shared = 1;
+    }
+    my_slot = &slots[i];
+    return my_slot;
+}
+
+static inline void count(alloc_sub sub, int64_t delta) {
+    alloc_slot *s = slot_get();
+    if (my_slot_shared) {
+        atomic_fetch_add_explicit(&s->bytes[sub], delta, memory_order_relaxed);
+    } else {
+        /* Only this thread writes its slot: no read-modify-write lock needed. */
+        int64_t v = atomic_load_explicit(&s->bytes[sub], memory_order_relaxed);
+        atomic_store_explicit(&s->bytes[sub], v + delta, memory_order_relaxed);
+    }
+}
+
+static void oom(size_t size) {
+    fprintf(stderr, "memkv: out of memory allocating %zu bytes\n", size);
+    abort();
+}
+
+size_t alloc_usable_size(const void *ptr) {
+    return ptr ? malloc_usable_size((void *)ptr) : 0;
+}
+
+void *alloc_malloc(alloc_sub sub, size_t size) {
+    void *p = malloc(size ? size : 1);
+    if (!p) oom(size);
+    count(sub, (int64_t)alloc_usable_size(p));
+    return p;
+}
+
+void *alloc_calloc(alloc_sub sub, size_t size) {
+    void *p = calloc(1, size ? size : 1);
+    if (!p) oom(size);
+    count(sub, (int64_t)alloc_usable_size(p));
+    return p;
+}
+
+void *alloc_realloc(alloc_sub sub, void *ptr, size_t size) {
+    if (!ptr) return alloc_malloc(sub, size);
+    int64_t old = (int64_t)alloc_usable_size(ptr);
+    void *p = realloc(ptr, size ? size : 1);
+    if (!p) oom(size);
+    count(sub, (int64_t)alloc_usable_size(p) - old);
+    return p;
+}
+
+void alloc_free(alloc_sub sub, void *ptr) {
+    if (!ptr) return;
+    count(sub, -(int64_t)alloc_usable_size(ptr));
+    free(ptr);
+}
+
+char *alloc_strndup(alloc_sub sub, const char *s, size_t len) {
+    char *p = alloc_malloc(sub, len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+int64_t alloc_sub_bytes(alloc_sub sub) {
+    int n = atomic_load_explicit(&slots_taken, memory_order_relaxed);
+    if (n > ALLOC_MAX_SLOTS) n = ALLOC_MAX_SLOTS;
+    int64_t sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += atomic_load_explicit(&slots[i].bytes[sub], memory_order_relaxed);
+    return sum;
+}
+
+int64_t alloc_total_bytes(void) {
+    int64_t sum = 0;
+    for (int s = 0; s < ALLOC_SUB_COUNT; s++) sum += alloc_sub_bytes((alloc_sub)s);
+    return sum;
+}
+
+const char *alloc_sub_name(alloc_sub sub) {
+    return (unsigned)sub < ALLOC_SUB_COUNT ? sub_names[sub] : "unknown";
+}
+
+const char *alloc_allocator_name(void) {
+#ifdef MEMKV_HAVE_JEMALLOC
+    static char name[64];
+    if (!name[0]) {
+        const char *v = NULL;
+        size_t sz = sizeof(v);
+        if (mallctl("version", &v, &sz, NULL, 0) == 0 && v) {
+            /* "5.3.0-0-g54eaed1d…" -> "jemalloc-5.3.0" */
+            size_t n = strcspn(v, "-");
+            snprintf(name, sizeof(name), "jemalloc-%.*s", (int)n, v);
+        } else {
+            snprintf(name, sizeof(name), "jemalloc");
+        }
+    }
+    return name;
+#else
+    return "libc";
+#endif
+}

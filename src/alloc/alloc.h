@@ -1,0 +1,49 @@
+/* alloc — the one allocation wrapper of memkv.
+ *
+ * Every allocation names the subsystem it belongs to; the wrapper counts usable sizes (what the
+ * allocator really hands out, not what was asked for) per subsystem. Counting is lock-free:
+ * each thread owns a slot of counters that only it writes (plain relaxed stores), readers sum
+ * the slots. Out of memory aborts, as in Redis: a half-applied command is worse than a crash.
+ */
+#ifndef MEMKV_ALLOC_H
+#define MEMKV_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum alloc_sub {
+    ALLOC_SUB_OTHER = 0,
+    ALLOC_SUB_STRINGS,
+    ALLOC_SUB_HASHES,
+    ALLOC_SUB_LISTS,
+    ALLOC_SUB_SETS,
+    ALLOC_SUB_ZSETS,
+    ALLOC_SUB_KEY_INDEX,
+    ALLOC_SUB_EXPIRES_INDEX,
+    ALLOC_SUB_QUERY_BUF,
+    ALLOC_SUB_OUTPUT_BUF,
+    ALLOC_SUB_CLIENTS,
+    ALLOC_SUB_PROFILER,
+    ALLOC_SUB_HTTP,
+    ALLOC_SUB_COUNT
+} alloc_sub;
+
+void *alloc_malloc(alloc_sub sub, size_t size);
+void *alloc_calloc(alloc_sub sub, size_t size);
+void *alloc_realloc(alloc_sub sub, void *ptr, size_t size);
+void alloc_free(alloc_sub sub, void *ptr); /* ptr may be NULL */
+char *alloc_strndup(alloc_sub sub, const char *s, size_t len); /* NUL-terminated copy */
+
+/* Usable size of a block from this allocator. */
+size_t alloc_usable_size(const void *ptr);
+
+/* Bytes currently held by a subsystem / by all subsystems (summed over threads; a reader may
+ * see a concurrent update a moment late, never a torn value). */
+int64_t alloc_sub_bytes(alloc_sub sub);
+int64_t alloc_total_bytes(void);
+const char *alloc_sub_name(alloc_sub sub); /* e.g. "strings", "query_buffers" */
+
+/* Name of the allocator in use, as INFO's mem_allocator shows it ("jemalloc-5.3.0", "libc"). */
+const char *alloc_allocator_name(void);
+
+#endif

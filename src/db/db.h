@@ -1,0 +1,89 @@
+/* db — one logical database: the key space of memkv.
+ *
+ * A hash table with incremental rehashing (two tables, a few buckets moved per operation and
+ * more from the cron) maps binary-safe keys to entries. A string key and its value live in ONE
+ * allocation (entry header, key bytes, value bytes) to keep memory per key below Redis's.
+ * Expiry times live in a second table, the expires index, so active expiry can sample only
+ * keys that have one. Lookups expire lazily: a key whose time has passed is deleted when found.
+ *
+ * Only the main thread may call these functions. Memory is attributed with src/alloc:
+ * entries of string keys -> ALLOC_SUB_STRINGS, bucket arrays of the main table ->
+ * ALLOC_SUB_KEY_INDEX, expires entries and buckets -> ALLOC_SUB_EXPIRES_INDEX.
+ *
+ * Entry pointers returned by lookups are valid until the next call that modifies this db.
+ */
+#ifndef MEMKV_DB_H
+#define MEMKV_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct db db;
+typedef struct db_entry db_entry;
+
+enum db_type { DB_TYPE_STRING = 0, DB_TYPE_HASH, DB_TYPE_LIST, DB_TYPE_SET, DB_TYPE_ZSET };
+
+/* Seed for the keyed hash function; call once at start-up before any db_new. */
+void db_set_hash_seed(const uint8_t seed[16]);
+
+db *db_new(void);
+void db_free(db *d);
+
+/* Lookup; returns NULL if absent. If the key has an expire <= now_ms it is deleted first
+ * (lazy expiry) and NULL is returned; *expired (may be NULL) is incremented in that case. */
+db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t *expired);
+
+/* Set a string value; creates or replaces (whatever the old type). The expire is removed
+ * unless keep_ttl. Returns the entry. */
+db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, size_t vlen,
+                        int keep_ttl);
+
+/* Change the length of a string value in place (APPEND, SETRANGE): content up to
+ * min(old,new) is kept, new bytes are zero. The entry may move: use the returned pointer. */
+db_entry *db_string_resize(db *d, db_entry *e, size_t new_len);
+
+int db_delete(db *d, const char *key, size_t klen); /* 1 if it existed, else 0 */
+
+/* Expires. when_ms is absolute unix time in ms. db_get_expire returns -1 if none. */
+int64_t db_get_expire(db *d, const char *key, size_t klen);
+void db_set_expire(db *d, const char *key, size_t klen, int64_t when_ms); /* key must exist */
+int db_persist(db *d, const char *key, size_t klen);                     /* 1 if removed */
+
+/* RENAME: moves the entry (with its expire) to dst, replacing dst unless nx. Returns 1 done,
+ * 0 if nx and dst exists, -1 if src does not exist. src == dst is allowed (returns 1, or 0
+ * with nx). */
+int db_rename(db *d, const char *src, size_t slen, const char *dst, size_t dlen, int nx);
+
+size_t db_size(const db *d);
+size_t db_expires_size(const db *d);
+void db_flush(db *d); /* remove every key and expire; tables shrink to their initial size */
+
+/* SCAN with Redis's reverse-binary cursor: every key present for the whole scan is returned
+ * at least once even if the table grows, shrinks or rehashes between calls. Visits at least
+ * `count` buckets' worth (until at least count entries seen or the end). Returns the next
+ * cursor, 0 when done. fn may not modify the db. */
+typedef void (*db_scan_fn)(void *ctx, const db_entry *e);
+uint64_t db_scan(db *d, uint64_t cursor, size_t count, db_scan_fn fn, void *ctx);
+
+/* A random live key (may return an expired-but-not-yet-deleted one; the caller re-checks
+ * with db_find). NULL if empty. */
+db_entry *db_random(db *d);
+
+/* One active-expiry pass: samples keys with an expire and deletes expired ones, repeating
+ * while more than 25% of a sample was expired and fewer than max_keys were examined.
+ * Returns the number of keys deleted. */
+size_t db_active_expire(db *d, int64_t now_ms, size_t max_keys);
+
+/* Move up to n buckets of an ongoing rehash (cron calls it); also triggers a shrink when the
+ * table is mostly empty. Returns 1 if a rehash is still in progress. */
+int db_rehash_step(db *d, int n);
+
+/* Entry accessors. */
+const char *db_entry_key(const db_entry *e, size_t *klen);
+int db_entry_type(const db_entry *e);
+int db_entry_has_expire(const db_entry *e);
+const char *db_entry_str(const db_entry *e, size_t *vlen); /* DB_TYPE_STRING only */
+char *db_entry_str_mut(db_entry *e);                        /* writable value bytes */
+size_t db_entry_mem_usage(const db_entry *e);               /* allocated bytes of this entry */
+
+#endif

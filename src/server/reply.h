@@ -1,0 +1,54 @@
+/* reply — a client's pending output: RESP2 reply encoding into a chain of blocks that a
+ * writev() drains. Pure: no sockets. Memory is attributed to ALLOC_SUB_OUTPUT_BUF.
+ *
+ * Small replies are appended into the tail block (16 KiB blocks); a payload larger than a
+ * block gets a block of its own, sized to fit. reply_buf_bytes() is what the output buffer
+ * limits compare against.
+ */
+#ifndef MEMKV_REPLY_H
+#define MEMKV_REPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define REPLY_BLOCK_SIZE (16 * 1024)
+
+typedef struct reply_block {
+    struct reply_block *next;
+    size_t used; /* bytes written into data */
+    size_t sent; /* bytes of data already written to the socket */
+    size_t cap;
+    char data[];
+} reply_block;
+
+typedef struct reply_buf {
+    reply_block *head, *tail;
+    size_t pending;   /* bytes not yet sent */
+    size_t allocated; /* usable bytes of all blocks */
+} reply_buf;
+
+void reply_buf_init(reply_buf *rb);
+void reply_buf_deinit(reply_buf *rb); /* frees every block */
+static inline size_t reply_buf_bytes(const reply_buf *rb) { return rb->pending; }
+
+void reply_add_raw(reply_buf *rb, const void *p, size_t n);
+void reply_add_status(reply_buf *rb, const char *s);            /* +s\r\n */
+/* -msg\r\n; msg includes its code ("ERR ...", "WRONGTYPE ..."). CR and LF inside msg are
+ * replaced by spaces so a reply can never be split. */
+void reply_add_error(reply_buf *rb, const char *msg);
+void reply_add_errorf(reply_buf *rb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void reply_add_int(reply_buf *rb, long long v);                 /* :v\r\n */
+void reply_add_bulk(reply_buf *rb, const void *p, size_t n);    /* $n\r\n...\r\n */
+void reply_add_bulk_cstr(reply_buf *rb, const char *s);
+void reply_add_null(reply_buf *rb);                             /* $-1\r\n */
+void reply_add_null_array(reply_buf *rb);                       /* *-1\r\n */
+void reply_add_array_len(reply_buf *rb, long long n);           /* *n\r\n */
+void reply_add_map_len(reply_buf *rb, long long n);             /* RESP2: *2n\r\n */
+
+/* Fill up to max iovecs with pending data; returns how many were filled. */
+int reply_buf_iov(const reply_buf *rb, struct iovec *iov, int max);
+/* n bytes were written: advance, free drained blocks. */
+void reply_buf_consume(reply_buf *rb, size_t n);
+
+#endif

@@ -1,0 +1,40 @@
+/* util — small pure helpers shared by the server and the key space: glob matching, strict
+ * number parsing and formatting with Redis's rules, human-readable byte sizes. No allocation. */
+#ifndef MEMKV_UTIL_H
+#define MEMKV_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Redis-style glob: * ? [abc] [^a-z] [!a] and \ escapes. nocase folds ASCII case.
+ * Returns 1 on match, 0 otherwise. Must not recurse without bound on patterns like "*a*a*a*…"
+ * (bounded backtracking, no exponential blow-up). */
+int util_glob_match(const char *pat, size_t plen, const char *str, size_t slen, int nocase);
+
+/* Strict signed 64-bit parse as Redis's string2ll: optional '-', digits, no spaces, no '+',
+ * no leading zeros (except "0"), no overflow, len > 0 and < 21. Returns 0 ok, -1 invalid. */
+int util_parse_ll(const char *s, size_t len, long long *out);
+
+/* Long double parse as Redis's string2ld (INCRBYFLOAT): rejects empty, leading/trailing space,
+ * NaN, and values that overflow. Returns 0 ok, -1 invalid. */
+int util_parse_ld(const char *s, size_t len, long double *out);
+
+/* Format like Redis: ll2string into buf (>= 21 bytes), returns length. */
+size_t util_format_ll(char *buf, long long v);
+/* Format a long double for INCRBYFLOAT replies ("%.17Lf" then strip trailing zeros and dot,
+ * as Redis's ld2string LD_STR_HUMAN). buf >= 5*1024 bytes is always enough; returns length,
+ * or 0 if it did not fit. */
+size_t util_format_ld(char *buf, size_t cap, long double v);
+
+/* Memory sizes with units as Redis config accepts: "1gb", "512mb", "100k", "1024", case
+ * insensitive; k=1000 kb=1024 m=1e6 mb=1024^2 g=1e9 gb=1024^3. Returns 0 ok, -1 invalid. */
+int util_parse_memory(const char *s, long long *out);
+/* "1.50M" style as INFO's *_human fields (B, K, M, G, T, P with two decimals). */
+void util_format_human_bytes(char *buf, size_t cap, long long bytes);
+
+/* Monotonic and wall clock helpers. */
+int64_t util_mstime(void);  /* wall clock, milliseconds since the epoch */
+int64_t util_ustime(void);  /* wall clock, microseconds since the epoch */
+int64_t util_monotonic_us(void);
+
+#endif
