@@ -1,0 +1,315 @@
+/* Key space commands: DEL UNLINK EXISTS TYPE EXPIRE family TTL PTTL PERSIST RENAME RENAMENX
+ * KEYS SCAN RANDOMKEY, and the lookup helpers the other command files share. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/alloc.h"
+#include "server/server.h"
+#include "util/util.h"
+
+static const char *const type_names[] = {"string", "hash", "list", "set", "zset"};
+
+static db_entry *lookup(client *c, int i) {
+    uint64_t expired = 0;
+    db_entry *e = db_find(c->db, c->argv[i].ptr, c->argv[i].len, server_now_ms(), &expired);
+    srv.stats.expired_keys += (long long)expired;
+    return e;
+}
+
+db_entry *lookup_read(client *c, int i) {
+    db_entry *e = lookup(c, i);
+    if (e) srv.stats.keyspace_hits++;
+    else srv.stats.keyspace_misses++;
+    return e;
+}
+
+db_entry *lookup_write(client *c, int i) {
+    return lookup(c, i);
+}
+
+db_entry *lookup_string_or_reply(client *c, int i, int *wrongtype) {
+    db_entry *e = lookup_read(c, i);
+    *wrongtype = 0;
+    if (e && db_entry_type(e) != DB_TYPE_STRING) {
+        reply_error(c, ERR_WRONGTYPE);
+        *wrongtype = 1;
+        return NULL;
+    }
+    return e;
+}
+
+void cmd_del(client *c) {
+    long long n = 0;
+    for (int i = 1; i < c->argc; i++) {
+        if (lookup_write(c, i)) n += db_delete(c->db, c->argv[i].ptr, c->argv[i].len);
+    }
+    reply_add_int(&c->reply, n);
+}
+
+void cmd_exists(client *c) {
+    long long n = 0;
+    for (int i = 1; i < c->argc; i++)
+        if (lookup_read(c, i)) n++;
+    reply_add_int(&c->reply, n);
+}
+
+void cmd_type(client *c) {
+    db_entry *e = lookup_read(c, 1);
+    reply_add_status(&c->reply, e ? type_names[db_entry_type(e)] : "none");
+}
+
+/* EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key time [NX|XX|GT|LT] */
+static void expire_generic(client *c, int64_t base_ms, int unit_seconds) {
+    long long when;
+    if (arg_ll(c, 2, &when) < 0) return;
+    int nx = 0, xx = 0, gt = 0, lt = 0;
+    for (int i = 3; i < c->argc; i++) {
+        if (arg_eq(c, i, "nx")) nx = 1;
+        else if (arg_eq(c, i, "xx")) xx = 1;
+        else if (arg_eq(c, i, "gt")) gt = 1;
+        else if (arg_eq(c, i, "lt")) lt = 1;
+        else {
+            reply_errorf(c, "ERR Unsupported option %.*s", (int)c->argv[i].len, c->argv[i].ptr);
+            return;
+        }
+    }
+    if (nx && (xx || gt || lt)) {
+        reply_error(c, "ERR NX and XX, GT or LT options at the same time are not compatible");
+        return;
+    }
+    if (gt && lt) {
+        reply_error(c, "ERR GT and LT options at the same time are not compatible");
+        return;
+    }
+    char name[16];
+    snprintf(name, sizeof(name), "%s", c->last_cmd);
+    if (unit_seconds) {
+        if (when > INT64_MAX / 1000 || when < INT64_MIN / 1000) goto invalid;
+        when *= 1000;
+    }
+    if ((base_ms > 0 && when > INT64_MAX - base_ms) || (when < 0 && base_ms + when > base_ms))
+        goto invalid;
+    when += base_ms;
+
+    if (!lookup_write(c, 1)) {
+        reply_add_int(&c->reply, 0);
+        return;
+    }
+    int64_t cur = db_get_expire(c->db, c->argv[1].ptr, c->argv[1].len);
+    if ((nx && cur != -1) || (xx && cur == -1) || (gt && (cur == -1 || when <= cur)) ||
+        (lt && cur != -1 && when >= cur)) {
+        reply_add_int(&c->reply, 0);
+        return;
+    }
+    if (when <= server_now_ms()) {
+        db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+        srv.stats.expired_keys++;
+    } else {
+        db_set_expire(c->db, c->argv[1].ptr, c->argv[1].len, when);
+    }
+    reply_add_int(&c->reply, 1);
+    return;
+invalid:
+    reply_errorf(c, "ERR invalid expire time in '%s' command", name);
+}
+
+void cmd_expire(client *c) {
+    expire_generic(c, server_now_ms(), 1);
+}
+void cmd_pexpire(client *c) {
+    expire_generic(c, server_now_ms(), 0);
+}
+void cmd_expireat(client *c) {
+    expire_generic(c, 0, 1);
+}
+void cmd_pexpireat(client *c) {
+    expire_generic(c, 0, 0);
+}
+
+static void ttl_generic(client *c, int in_ms) {
+    if (!lookup_read(c, 1)) {
+        reply_add_int(&c->reply, -2);
+        return;
+    }
+    int64_t when = db_get_expire(c->db, c->argv[1].ptr, c->argv[1].len);
+    if (when == -1) {
+        reply_add_int(&c->reply, -1);
+        return;
+    }
+    int64_t ttl = when - server_now_ms();
+    if (ttl < 0) ttl = 0;
+    reply_add_int(&c->reply, in_ms ? ttl : (ttl + 500) / 1000);
+}
+
+void cmd_ttl(client *c) {
+    ttl_generic(c, 0);
+}
+void cmd_pttl(client *c) {
+    ttl_generic(c, 1);
+}
+
+void cmd_persist(client *c) {
+    if (!lookup_write(c, 1)) {
+        reply_add_int(&c->reply, 0);
+        return;
+    }
+    reply_add_int(&c->reply, db_persist(c->db, c->argv[1].ptr, c->argv[1].len));
+}
+
+static void rename_generic(client *c, int nx) {
+    lookup_write(c, 1); /* expire the source lazily first */
+    lookup_write(c, 2);
+    int rc = db_rename(c->db, c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr, c->argv[2].len, nx);
+    if (rc < 0) reply_error(c, ERR_NO_SUCH_KEY);
+    else if (nx) reply_add_int(&c->reply, rc);
+    else reply_add_status(&c->reply, "OK");
+}
+
+void cmd_rename(client *c) {
+    rename_generic(c, 0);
+}
+void cmd_renamenx(client *c) {
+    rename_generic(c, 1);
+}
+
+/* Entries collected during a scan; valid until the db is modified (not within a command). */
+typedef struct key_list {
+    const db_entry **items;
+    size_t len, cap;
+    const char *pat;
+    size_t plen;
+    int match_all;
+    int type; /* -1 = any */
+    int64_t now;
+    db *d;
+} key_list;
+
+static int entry_expired(key_list *kl, const db_entry *e) {
+    if (!db_entry_has_expire(e)) return 0;
+    size_t klen;
+    const char *k = db_entry_key(e, &klen);
+    return db_get_expire(kl->d, k, klen) <= kl->now;
+}
+
+static void collect(void *ctx, const db_entry *e) {
+    key_list *kl = ctx;
+    size_t klen;
+    const char *k = db_entry_key(e, &klen);
+    if (kl->type >= 0 && db_entry_type(e) != kl->type) return;
+    if (!kl->match_all && !util_glob_match(kl->pat, kl->plen, k, klen, 0)) return;
+    if (entry_expired(kl, e)) return;
+    if (kl->len == kl->cap) {
+        kl->cap = kl->cap ? kl->cap * 2 : 64;
+        kl->items = alloc_realloc(ALLOC_SUB_OTHER, kl->items, kl->cap * sizeof(*kl->items));
+    }
+    kl->items[kl->len++] = e;
+}
+
+static void reply_key_list(client *c, key_list *kl) {
+    reply_add_array_len(&c->reply, (long long)kl->len);
+    for (size_t i = 0; i < kl->len; i++) {
+        size_t klen;
+        const char *k = db_entry_key(kl->items[i], &klen);
+        reply_add_bulk(&c->reply, k, klen);
+    }
+    alloc_free(ALLOC_SUB_OTHER, kl->items);
+}
+
+static void key_list_init(key_list *kl, client *c, const resp_arg *pat) {
+    memset(kl, 0, sizeof(*kl));
+    kl->d = c->db;
+    kl->now = server_now_ms();
+    kl->type = -1;
+    kl->match_all = !pat || (pat->len == 1 && pat->ptr[0] == '*');
+    if (pat) {
+        kl->pat = pat->ptr;
+        kl->plen = pat->len;
+    }
+}
+
+void cmd_keys(client *c) {
+    key_list kl;
+    key_list_init(&kl, c, &c->argv[1]);
+    uint64_t cursor = 0;
+    do {
+        cursor = db_scan(c->db, cursor, 1024, collect, &kl);
+    } while (cursor != 0);
+    reply_key_list(c, &kl);
+}
+
+void cmd_scan(client *c) {
+    unsigned long long cursor = 0;
+    {
+        const resp_arg *a = &c->argv[1];
+        char buf[32];
+        char *end;
+        if (a->len == 0 || a->len >= sizeof(buf)) goto bad_cursor;
+        memcpy(buf, a->ptr, a->len);
+        buf[a->len] = '\0';
+        if (buf[0] == '-' || buf[0] == '+' || buf[0] == ' ') goto bad_cursor;
+        errno = 0;
+        cursor = strtoull(buf, &end, 10);
+        if (*end != '\0' || errno == ERANGE) goto bad_cursor;
+    }
+    long long count = 10;
+    const resp_arg *pat = NULL;
+    int type = -1, type_unknown = 0;
+    for (int i = 2; i < c->argc; i += 2) {
+        if (i + 1 >= c->argc) {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+        if (arg_eq(c, i, "count")) {
+            if (arg_ll(c, i + 1, &count) < 0) return;
+            if (count < 1) {
+                reply_error(c, ERR_SYNTAX);
+                return;
+            }
+        } else if (arg_eq(c, i, "match")) {
+            pat = &c->argv[i + 1];
+        } else if (arg_eq(c, i, "type")) {
+            type_unknown = 1;
+            for (int t = 0; t < (int)(sizeof(type_names) / sizeof(type_names[0])); t++) {
+                if (arg_eq(c, i + 1, type_names[t])) {
+                    type = t;
+                    type_unknown = 0;
+                }
+            }
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    key_list kl;
+    key_list_init(&kl, c, pat);
+    kl.type = type;
+    uint64_t next = db_scan(c->db, cursor, (size_t)count, collect, &kl);
+    if (type_unknown) kl.len = 0; /* an unknown type name matches nothing, as in Redis */
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)next);
+    reply_add_array_len(&c->reply, 2);
+    reply_add_bulk(&c->reply, buf, (size_t)n);
+    reply_key_list(c, &kl);
+    return;
+bad_cursor:
+    reply_error(c, "ERR invalid cursor");
+}
+
+void cmd_randomkey(client *c) {
+    for (int tries = 0; tries < 100; tries++) {
+        db_entry *e = db_random(c->db);
+        if (!e) break;
+        size_t klen;
+        const char *k = db_entry_key(e, &klen);
+        if (db_entry_has_expire(e) && db_get_expire(c->db, k, klen) <= server_now_ms()) {
+            db_delete(c->db, k, klen);
+            srv.stats.expired_keys++;
+            continue;
+        }
+        reply_add_bulk(&c->reply, k, klen);
+        return;
+    }
+    reply_add_null(&c->reply);
+}

@@ -1,0 +1,575 @@
+/* Connection and server commands: PING ECHO QUIT AUTH HELLO SELECT CLIENT COMMAND CONFIG
+ * SHUTDOWN TIME DBSIZE FLUSHDB FLUSHALL. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include "alloc/alloc.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "util/util.h"
+
+void cmd_ping(client *c) {
+    if (c->argc > 2) {
+        reply_wrong_arity(c);
+        return;
+    }
+    if (c->argc == 2) reply_add_bulk(&c->reply, c->argv[1].ptr, c->argv[1].len);
+    else reply_add_status(&c->reply, "PONG");
+}
+
+void cmd_echo(client *c) {
+    reply_add_bulk(&c->reply, c->argv[1].ptr, c->argv[1].len);
+}
+
+void cmd_quit(client *c) {
+    reply_add_status(&c->reply, "OK");
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+}
+
+/* Constant-time comparison, so the reply time does not leak the password prefix. */
+static int secret_equal(const char *a, size_t alen, const char *b, size_t blen) {
+    unsigned char diff = (unsigned char)(alen != blen);
+    for (size_t i = 0; i < alen; i++) diff |= (unsigned char)(a[i] ^ b[i % (blen ? blen : 1)]);
+    return diff == 0;
+}
+
+/* Returns 0 on success, -1 after replying with the error. */
+static int try_auth(client *c, const resp_arg *user, const resp_arg *pass) {
+    if (!srv.requirepass[0]) {
+        reply_error(c, "ERR AUTH <password> called without any password configured for the "
+                       "default user. Are you sure your configuration is correct?");
+        return -1;
+    }
+    int user_ok = !user || (user->len == 7 && strncmp(user->ptr, "default", 7) == 0);
+    if (!user_ok ||
+        !secret_equal(pass->ptr, pass->len, srv.requirepass, strlen(srv.requirepass))) {
+        reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+        return -1;
+    }
+    c->flags |= CLIENT_AUTHENTICATED;
+    return 0;
+}
+
+void cmd_auth(client *c) {
+    if (c->argc > 3) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    const resp_arg *user = c->argc == 3 ? &c->argv[1] : NULL;
+    if (try_auth(c, user, &c->argv[c->argc - 1]) == 0) reply_add_status(&c->reply, "OK");
+}
+
+static int valid_client_name(const char *p, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (p[i] < '!' || p[i] > '~') return 0;
+    return 1;
+}
+
+static int set_client_name(client *c, const resp_arg *name) {
+    if (!valid_client_name(name->ptr, name->len)) {
+        reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+        return -1;
+    }
+    alloc_free(ALLOC_SUB_CLIENTS, c->name);
+    c->name = name->len ? alloc_strndup(ALLOC_SUB_CLIENTS, name->ptr, name->len) : NULL;
+    return 0;
+}
+
+void cmd_hello(client *c) {
+    int i = 1;
+    if (c->argc >= 2) {
+        long long ver;
+        if (util_parse_ll(c->argv[1].ptr, c->argv[1].len, &ver) < 0) {
+            reply_error(c, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (ver != 2) {
+            reply_error(c, "NOPROTO unsupported protocol version");
+            return;
+        }
+        i = 2;
+    }
+    const resp_arg *setname = NULL;
+    for (; i < c->argc; i++) {
+        int more = c->argc - i - 1;
+        if (arg_eq(c, i, "auth") && more >= 2) {
+            if (try_auth(c, &c->argv[i + 1], &c->argv[i + 2]) < 0) return;
+            i += 2;
+        } else if (arg_eq(c, i, "setname") && more >= 1) {
+            setname = &c->argv[++i];
+        } else {
+            reply_errorf(c, "ERR Syntax error in HELLO option '%.*s'",
+                         (int)(c->argv[i].len > 128 ? 128 : c->argv[i].len), c->argv[i].ptr);
+            return;
+        }
+    }
+    if (!(c->flags & CLIENT_AUTHENTICATED)) {
+        reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, "
+                       "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                       "authenticate the client and select the RESP protocol version at the "
+                       "same time");
+        return;
+    }
+    if (setname && set_client_name(c, setname) < 0) return;
+    reply_add_map_len(&c->reply, 7);
+    reply_add_bulk_cstr(&c->reply, "server");
+    reply_add_bulk_cstr(&c->reply, "memkv");
+    reply_add_bulk_cstr(&c->reply, "version");
+    reply_add_bulk_cstr(&c->reply, MEMKV_REDIS_COMPAT_VERSION);
+    reply_add_bulk_cstr(&c->reply, "proto");
+    reply_add_int(&c->reply, 2);
+    reply_add_bulk_cstr(&c->reply, "id");
+    reply_add_int(&c->reply, (long long)c->id);
+    reply_add_bulk_cstr(&c->reply, "mode");
+    reply_add_bulk_cstr(&c->reply, "standalone");
+    reply_add_bulk_cstr(&c->reply, "role");
+    reply_add_bulk_cstr(&c->reply, "master");
+    reply_add_bulk_cstr(&c->reply, "modules");
+    reply_add_array_len(&c->reply, 0);
+}
+
+void cmd_select(client *c) {
+    long long idx;
+    if (arg_ll(c, 1, &idx) < 0) return;
+    if (idx < 0 || idx >= srv.databases) {
+        reply_error(c, "ERR DB index is out of range");
+        return;
+    }
+    c->db_index = (int)idx;
+    c->db = srv.dbs[idx];
+    reply_add_status(&c->reply, "OK");
+}
+
+/* ---- CLIENT ---- */
+
+static void reply_help(client *c, const char *const *lines) {
+    long long n = 0;
+    while (lines[n]) n++;
+    reply_add_array_len(&c->reply, n);
+    for (long long i = 0; i < n; i++) reply_add_status(&c->reply, lines[i]);
+}
+
+static client *client_by_id(uint64_t id) {
+    for (client *o = srv.clients; o; o = o->next)
+        if (o->id == id) return o;
+    return NULL;
+}
+
+static void client_list(client *c) {
+    /* CLIENT LIST [TYPE normal] [ID id ...] */
+    int only_ids = 0;
+    for (int i = 2; i < c->argc; i++) {
+        if (arg_eq(c, i, "type") && i + 1 < c->argc) {
+            if (!arg_eq(c, i + 1, "normal") && !arg_eq(c, i + 1, "master") &&
+                !arg_eq(c, i + 1, "replica") && !arg_eq(c, i + 1, "slave") &&
+                !arg_eq(c, i + 1, "pubsub")) {
+                reply_errorf(c, "ERR Unknown client type '%.*s'", (int)c->argv[i + 1].len,
+                             c->argv[i + 1].ptr);
+                return;
+            }
+            if (!arg_eq(c, i + 1, "normal")) {
+                reply_add_bulk(&c->reply, "", 0);
+                return;
+            }
+            i++;
+        } else if (arg_eq(c, i, "id") && i + 1 < c->argc) {
+            only_ids = i + 1;
+            for (int k = i + 1; k < c->argc; k++) {
+                long long id;
+                if (util_parse_ll(c->argv[k].ptr, c->argv[k].len, &id) < 0 || id <= 0) {
+                    reply_error(c, "ERR Invalid client ID");
+                    return;
+                }
+            }
+            break;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    size_t cap = 1024, len = 0;
+    char *out = alloc_malloc(ALLOC_SUB_OTHER, cap);
+    for (client *o = srv.clients; o; o = o->next) {
+        if (only_ids) {
+            int want = 0;
+            for (int k = only_ids; k < c->argc; k++) {
+                long long id;
+                util_parse_ll(c->argv[k].ptr, c->argv[k].len, &id);
+                if ((uint64_t)id == o->id) want = 1;
+            }
+            if (!want) continue;
+        }
+        char line[768];
+        client_info_line(o, line, sizeof(line));
+        size_t n = strlen(line);
+        if (len + n + 2 > cap) {
+            cap = (len + n + 2) * 2;
+            out = alloc_realloc(ALLOC_SUB_OTHER, out, cap);
+        }
+        memcpy(out + len, line, n);
+        len += n;
+        out[len++] = '\n';
+    }
+    reply_add_bulk(&c->reply, out, len);
+    alloc_free(ALLOC_SUB_OTHER, out);
+}
+
+static void client_kill(client *c) {
+    if (c->argc == 3) {
+        /* Old form: CLIENT KILL addr:port */
+        for (client *o = srv.clients; o; o = o->next) {
+            if (strlen(o->addr) == c->argv[2].len &&
+                memcmp(o->addr, c->argv[2].ptr, c->argv[2].len) == 0) {
+                client_close_async(o);
+                reply_add_status(&c->reply, "OK");
+                return;
+            }
+        }
+        reply_error(c, "ERR No such client");
+        return;
+    }
+    if ((c->argc - 2) % 2 != 0) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    long long id = 0;
+    const resp_arg *addr = NULL, *laddr = NULL;
+    int skipme = 1;
+    for (int i = 2; i < c->argc; i += 2) {
+        const resp_arg *v = &c->argv[i + 1];
+        if (arg_eq(c, i, "id")) {
+            if (util_parse_ll(v->ptr, v->len, &id) < 0 || id <= 0) {
+                reply_error(c, "ERR client-id should be greater than 0");
+                return;
+            }
+        } else if (arg_eq(c, i, "addr")) {
+            addr = v;
+        } else if (arg_eq(c, i, "laddr")) {
+            laddr = v;
+        } else if (arg_eq(c, i, "type")) {
+            if (!arg_eq(c, i + 1, "normal")) {
+                reply_add_int(&c->reply, 0);
+                return;
+            }
+        } else if (arg_eq(c, i, "user")) {
+            if (!arg_eq(c, i + 1, "default")) {
+                reply_errorf(c, "ERR No such user '%.*s'", (int)v->len, v->ptr);
+                return;
+            }
+        } else if (arg_eq(c, i, "skipme")) {
+            if (arg_eq(c, i + 1, "yes")) skipme = 1;
+            else if (arg_eq(c, i + 1, "no")) skipme = 0;
+            else {
+                reply_error(c, ERR_SYNTAX);
+                return;
+            }
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    long long killed = 0;
+    for (client *o = srv.clients; o; o = o->next) {
+        if (id && o->id != (uint64_t)id) continue;
+        if (addr && (strlen(o->addr) != addr->len || memcmp(o->addr, addr->ptr, addr->len)))
+            continue;
+        if (laddr && (strlen(o->laddr) != laddr->len || memcmp(o->laddr, laddr->ptr, laddr->len)))
+            continue;
+        if (o == c && skipme) continue;
+        client_close_async(o);
+        killed++;
+    }
+    reply_add_int(&c->reply, killed);
+}
+
+void cmd_client(client *c) {
+    static const char *const help[] = {
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME", "    Return the name of the current connection.",
+        "ID", "    Return the ID of the current connection.",
+        "INFO", "    Return information about the current client connection.",
+        "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are: ID <id>, ADDR <ip:port>, LADDR <ip:port>,",
+        "    TYPE normal, USER default, SKIPME (YES|NO).",
+        "LIST [TYPE normal] [ID <id> [<id> ...]]", "    Return information about client connections.",
+        "SETNAME <name>", "    Assign the name <name> to the current connection.",
+        "HELP", "    Print this help.", NULL};
+    if (arg_eq(c, 1, "id") && c->argc == 2) {
+        reply_add_int(&c->reply, (long long)c->id);
+    } else if (arg_eq(c, 1, "getname") && c->argc == 2) {
+        if (c->name) reply_add_bulk_cstr(&c->reply, c->name);
+        else reply_add_null(&c->reply);
+    } else if (arg_eq(c, 1, "setname") && c->argc == 3) {
+        if (set_client_name(c, &c->argv[2]) == 0) reply_add_status(&c->reply, "OK");
+    } else if (arg_eq(c, 1, "setinfo") && c->argc == 4) {
+        reply_add_status(&c->reply, "OK"); /* lib-name / lib-ver: accepted, not shown */
+    } else if (arg_eq(c, 1, "list")) {
+        client_list(c);
+    } else if (arg_eq(c, 1, "info") && c->argc == 2) {
+        char line[768];
+        client_info_line(c, line, sizeof(line));
+        size_t n = strlen(line);
+        line[n++] = '\n';
+        reply_add_bulk(&c->reply, line, n);
+    } else if (arg_eq(c, 1, "kill") && c->argc >= 3) {
+        client_kill(c);
+    } else if (arg_eq(c, 1, "help") && c->argc == 2) {
+        reply_help(c, help);
+    } else if (arg_eq(c, 1, "id") || arg_eq(c, 1, "getname") || arg_eq(c, 1, "setname") ||
+               arg_eq(c, 1, "info") || arg_eq(c, 1, "kill") || arg_eq(c, 1, "help") ||
+               arg_eq(c, 1, "setinfo")) {
+        char sub[32];
+        snprintf(sub, sizeof(sub), "%.*s", (int)(c->argv[1].len < 20 ? c->argv[1].len : 20),
+                 c->argv[1].ptr);
+        for (char *p = sub; *p; p++) *p = (char)tolower((unsigned char)*p);
+        reply_errorf(c, "ERR wrong number of arguments for 'client|%s' command", sub);
+    } else {
+        reply_unknown_subcommand(c);
+    }
+}
+
+/* ---- COMMAND ---- */
+
+static void reply_command_info(client *c, const command *cmd) {
+    static const struct {
+        int flag;
+        const char *name;
+    } flag_names[] = {{CMD_WRITE, "write"}, {CMD_READONLY, "readonly"}, {CMD_ADMIN, "admin"},
+                      {CMD_NOAUTH, "no_auth"}, {CMD_FAST, "fast"}};
+    reply_add_array_len(&c->reply, 10);
+    reply_add_bulk_cstr(&c->reply, cmd->name);
+    reply_add_int(&c->reply, cmd->arity);
+    int nflags = 0;
+    for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
+        if (cmd->flags & flag_names[i].flag) nflags++;
+    reply_add_array_len(&c->reply, nflags);
+    for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
+        if (cmd->flags & flag_names[i].flag) reply_add_status(&c->reply, flag_names[i].name);
+    reply_add_int(&c->reply, cmd->first_key);
+    reply_add_int(&c->reply, cmd->last_key);
+    reply_add_int(&c->reply, cmd->key_step);
+    char cat[64];
+    snprintf(cat, sizeof(cat), "@%s", cmd->group);
+    reply_add_array_len(&c->reply, 1);
+    reply_add_status(&c->reply, cat);
+    reply_add_array_len(&c->reply, 0); /* tips */
+    reply_add_array_len(&c->reply, 0); /* key specs */
+    reply_add_array_len(&c->reply, 0); /* subcommands */
+}
+
+static void reply_command_docs(client *c, const command *cmd) {
+    reply_add_bulk_cstr(&c->reply, cmd->name);
+    reply_add_map_len(&c->reply, 3);
+    reply_add_bulk_cstr(&c->reply, "summary");
+    reply_add_bulk_cstr(&c->reply, cmd->summary);
+    reply_add_bulk_cstr(&c->reply, "since");
+    reply_add_bulk_cstr(&c->reply, "1.0.0");
+    reply_add_bulk_cstr(&c->reply, "group");
+    reply_add_bulk_cstr(&c->reply, cmd->group);
+}
+
+void cmd_command(client *c) {
+    if (c->argc == 1) {
+        reply_add_array_len(&c->reply, (long long)srv.ncommands);
+        for (size_t i = 0; i < srv.ncommands; i++) reply_command_info(c, &srv.commands[i]);
+    } else if (arg_eq(c, 1, "count") && c->argc == 2) {
+        reply_add_int(&c->reply, (long long)srv.ncommands);
+    } else if (arg_eq(c, 1, "list") && c->argc == 2) {
+        reply_add_array_len(&c->reply, (long long)srv.ncommands);
+        for (size_t i = 0; i < srv.ncommands; i++) reply_add_bulk_cstr(&c->reply, srv.commands[i].name);
+    } else if (arg_eq(c, 1, "info")) {
+        if (c->argc == 2) {
+            reply_add_array_len(&c->reply, (long long)srv.ncommands);
+            for (size_t i = 0; i < srv.ncommands; i++) reply_command_info(c, &srv.commands[i]);
+            return;
+        }
+        reply_add_array_len(&c->reply, c->argc - 2);
+        for (int i = 2; i < c->argc; i++) {
+            const command *cmd = command_lookup(c->argv[i].ptr, c->argv[i].len);
+            if (cmd) reply_command_info(c, cmd);
+            else reply_add_null_array(&c->reply);
+        }
+    } else if (arg_eq(c, 1, "docs")) {
+        if (c->argc == 2) {
+            reply_add_map_len(&c->reply, (long long)srv.ncommands);
+            for (size_t i = 0; i < srv.ncommands; i++) reply_command_docs(c, &srv.commands[i]);
+            return;
+        }
+        long long found = 0;
+        for (int i = 2; i < c->argc; i++)
+            if (command_lookup(c->argv[i].ptr, c->argv[i].len)) found++;
+        reply_add_map_len(&c->reply, found);
+        for (int i = 2; i < c->argc; i++) {
+            const command *cmd = command_lookup(c->argv[i].ptr, c->argv[i].len);
+            if (cmd) reply_command_docs(c, cmd);
+        }
+    } else if (arg_eq(c, 1, "help") && c->argc == 2) {
+        static const char *const help[] = {
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)", "    Return details about all commands.",
+            "COUNT", "    Return the total number of commands in this server.",
+            "LIST", "    Return a list of all commands in this server.",
+            "INFO [<command-name> ...]", "    Return details about the given commands.",
+            "DOCS [<command-name> ...]", "    Return documentation details about the given commands.",
+            "HELP", "    Print this help.", NULL};
+        reply_help(c, help);
+    } else {
+        reply_unknown_subcommand(c);
+    }
+}
+
+/* ---- CONFIG ---- */
+
+static void config_get(client *c) {
+    long long n = 0;
+    /* Count first (RESP2 needs the length up front), then emit. */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) reply_add_map_len(&c->reply, n);
+        for (size_t i = 0; i < srv.config.count; i++) {
+            const cfg_param *p = &srv.config.params[i];
+            int match = 0;
+            for (int a = 2; a < c->argc && !match; a++)
+                match = util_glob_match(c->argv[a].ptr, c->argv[a].len, p->name, strlen(p->name), 1);
+            if (!match) continue;
+            if (pass == 0) {
+                n++;
+                continue;
+            }
+            char value[1024];
+            cfg_format(p, value, sizeof(value));
+            reply_add_bulk_cstr(&c->reply, p->name);
+            reply_add_bulk_cstr(&c->reply, value);
+        }
+    }
+}
+
+static void config_set(client *c) {
+    int pairs = (c->argc - 2) / 2;
+    const char **names = alloc_malloc(ALLOC_SUB_OTHER, sizeof(char *) * (size_t)pairs * 2);
+    const char **values = names + pairs;
+    /* The engine wants C strings: copy (arguments are not NUL-terminated). */
+    for (int i = 0; i < pairs; i++) {
+        names[i] = alloc_strndup(ALLOC_SUB_OTHER, c->argv[2 + 2 * i].ptr, c->argv[2 + 2 * i].len);
+        values[i] = alloc_strndup(ALLOC_SUB_OTHER, c->argv[3 + 2 * i].ptr, c->argv[3 + 2 * i].len);
+    }
+    char err[CFG_ERR_LEN];
+    size_t bad = 0;
+    int unknown = -1;
+    for (int i = 0; i < pairs && unknown < 0; i++)
+        if (!cfg_find(&srv.config, names[i])) unknown = i;
+    if (unknown >= 0) {
+        reply_errorf(c, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
+                     names[unknown]);
+    } else if (cfg_set_many(&srv.config, names, values, (size_t)pairs, &bad, err) < 0) {
+        reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                     names[bad], err);
+    } else {
+        reply_add_status(&c->reply, "OK");
+    }
+    for (int i = 0; i < pairs; i++) {
+        alloc_free(ALLOC_SUB_OTHER, (void *)names[i]);
+        alloc_free(ALLOC_SUB_OTHER, (void *)values[i]);
+    }
+    alloc_free(ALLOC_SUB_OTHER, names);
+}
+
+static void reset_stats(void) {
+    server_stats *s = &srv.stats;
+    memset(s, 0, sizeof(*s));
+    s->ops_last_ms = server_now_ms();
+    for (size_t i = 0; i < srv.ncommands; i++) srv.commands[i].calls = srv.commands[i].usec = 0;
+}
+
+void cmd_config(client *c) {
+    if (arg_eq(c, 1, "get") && c->argc >= 3) {
+        config_get(c);
+    } else if (arg_eq(c, 1, "set") && c->argc >= 4 && c->argc % 2 == 0) {
+        config_set(c);
+    } else if (arg_eq(c, 1, "resetstat") && c->argc == 2) {
+        reset_stats();
+        reply_add_status(&c->reply, "OK");
+    } else if (arg_eq(c, 1, "rewrite") && c->argc == 2) {
+        char err[CFG_ERR_LEN];
+        if (!srv.config_file) {
+            reply_error(c, "ERR The server is running without a config file");
+        } else if (cfg_rewrite(&srv.config, srv.config_file, err) < 0) {
+            log_msg(LOG_WARNING, "CONFIG REWRITE failed: %s", err);
+            reply_errorf(c, "ERR %s", err);
+        } else {
+            log_msg(LOG_NOTICE, "CONFIG REWRITE executed with success.");
+            reply_add_status(&c->reply, "OK");
+        }
+    } else if (arg_eq(c, 1, "help") && c->argc == 2) {
+        static const char *const help[] = {
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+            "RESETSTAT", "    Reset statistics reported by the INFO command.",
+            "REWRITE", "    Rewrite the configuration file.",
+            "HELP", "    Print this help.", NULL};
+        reply_help(c, help);
+    } else if (arg_eq(c, 1, "get") || arg_eq(c, 1, "set") || arg_eq(c, 1, "resetstat") ||
+               arg_eq(c, 1, "rewrite") || arg_eq(c, 1, "help")) {
+        char sub[16];
+        snprintf(sub, sizeof(sub), "%.*s", (int)c->argv[1].len, c->argv[1].ptr);
+        for (char *p = sub; *p; p++) *p = (char)tolower((unsigned char)*p);
+        reply_errorf(c, "ERR wrong number of arguments for 'config|%s' command", sub);
+    } else {
+        reply_unknown_subcommand(c);
+    }
+}
+
+void cmd_shutdown(client *c) {
+    for (int i = 1; i < c->argc; i++) {
+        if (arg_eq(c, i, "abort")) {
+            reply_error(c, "ERR No shutdown in progress.");
+            return;
+        }
+        if (!arg_eq(c, i, "nosave") && !arg_eq(c, i, "save") && !arg_eq(c, i, "now") &&
+            !arg_eq(c, i, "force")) {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    log_msg(LOG_WARNING, "User requested shutdown...");
+    server_request_shutdown();
+    /* No reply: the client sees the connection close, as with Redis. */
+}
+
+void cmd_time(client *c) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    char buf[32];
+    reply_add_array_len(&c->reply, 2);
+    int n = snprintf(buf, sizeof(buf), "%lld", (long long)tv.tv_sec);
+    reply_add_bulk(&c->reply, buf, (size_t)n);
+    n = snprintf(buf, sizeof(buf), "%lld", (long long)tv.tv_usec);
+    reply_add_bulk(&c->reply, buf, (size_t)n);
+}
+
+void cmd_dbsize(client *c) {
+    reply_add_int(&c->reply, (long long)db_size(c->db));
+}
+
+static int flush_mode_ok(client *c) {
+    if (c->argc == 1) return 1;
+    if (c->argc == 2 && (arg_eq(c, 1, "async") || arg_eq(c, 1, "sync"))) return 1;
+    reply_error(c, ERR_SYNTAX);
+    return 0;
+}
+
+void cmd_flushdb(client *c) {
+    if (!flush_mode_ok(c)) return;
+    db_flush(c->db);
+    reply_add_status(&c->reply, "OK");
+}
+
+void cmd_flushall(client *c) {
+    if (!flush_mode_ok(c)) return;
+    for (long long i = 0; i < srv.databases; i++) db_flush(srv.dbs[i]);
+    reply_add_status(&c->reply, "OK");
+}

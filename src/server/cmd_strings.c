@@ -1,0 +1,382 @@
+/* String commands. Values live inline in their key's entry (see db.h). */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server/server.h"
+#include "util/util.h"
+
+static void reply_entry_value(client *c, const db_entry *e) {
+    size_t vlen;
+    const char *v = db_entry_str(e, &vlen);
+    reply_add_bulk(&c->reply, v, vlen);
+}
+
+void cmd_get(client *c) {
+    int wrongtype;
+    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    if (wrongtype) return;
+    if (e) reply_entry_value(c, e);
+    else reply_add_null(&c->reply);
+}
+
+/* Expire options shared by SET and GETEX. */
+enum { EXP_NONE = 0, EXP_EX, EXP_PX, EXP_EXAT, EXP_PXAT };
+
+/* Absolute expire time in ms from an option and its argument. Returns 0, or -1 after
+ * replying. */
+static int expire_from_arg(client *c, int kind, int i, int64_t *when) {
+    long long v;
+    if (arg_ll(c, i, &v) < 0) return -1;
+    if (v <= 0) goto invalid;
+    if (kind == EXP_EX || kind == EXP_EXAT) {
+        if (v > INT64_MAX / 1000) goto invalid;
+        v *= 1000;
+    }
+    if (kind == EXP_EX || kind == EXP_PX) {
+        int64_t now = server_now_ms();
+        if (v > INT64_MAX - now) goto invalid;
+        v += now;
+    }
+    *when = v;
+    return 0;
+invalid:
+    reply_errorf(c, "ERR invalid expire time in '%s' command", c->last_cmd);
+    return -1;
+}
+
+/* Store key=value with an optional absolute expire (0 = none); an expire already in the past
+ * deletes the key, as Redis does. */
+static void set_value(client *c, const resp_arg *key, const resp_arg *val, int64_t when,
+                      int keep_ttl) {
+    db_set_string(c->db, key->ptr, key->len, val->ptr, val->len, keep_ttl);
+    if (when) {
+        if (when <= server_now_ms()) {
+            db_delete(c->db, key->ptr, key->len);
+            srv.stats.expired_keys++;
+        } else {
+            db_set_expire(c->db, key->ptr, key->len, when);
+        }
+    }
+}
+
+/* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL] */
+void cmd_set(client *c) {
+    int nx = 0, xx = 0, get = 0, keepttl = 0, exp = EXP_NONE, exp_arg = 0;
+    for (int i = 3; i < c->argc; i++) {
+        int has_next = i + 1 < c->argc;
+        if (arg_eq(c, i, "nx") && !xx) nx = 1;
+        else if (arg_eq(c, i, "xx") && !nx) xx = 1;
+        else if (arg_eq(c, i, "get")) get = 1;
+        else if (arg_eq(c, i, "keepttl") && exp == EXP_NONE) keepttl = 1;
+        else if (has_next && !keepttl && exp == EXP_NONE &&
+                 (arg_eq(c, i, "ex") || arg_eq(c, i, "px") || arg_eq(c, i, "exat") ||
+                  arg_eq(c, i, "pxat"))) {
+            exp = arg_eq(c, i, "ex") ? EXP_EX : arg_eq(c, i, "px") ? EXP_PX
+                  : arg_eq(c, i, "exat") ? EXP_EXAT : EXP_PXAT;
+            exp_arg = ++i;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    int64_t when = 0;
+    if (exp != EXP_NONE && expire_from_arg(c, exp, exp_arg, &when) < 0) return;
+
+    db_entry *e = lookup_write(c, 1);
+    if (get) {
+        if (e && db_entry_type(e) != DB_TYPE_STRING) {
+            reply_error(c, ERR_WRONGTYPE);
+            return;
+        }
+        if (e) reply_entry_value(c, e);
+        else reply_add_null(&c->reply);
+    }
+    if ((nx && e) || (xx && !e)) {
+        if (!get) reply_add_null(&c->reply);
+        return;
+    }
+    set_value(c, &c->argv[1], &c->argv[2], when, keepttl);
+    if (!get) reply_add_status(&c->reply, "OK");
+}
+
+void cmd_setnx(client *c) {
+    if (lookup_write(c, 1)) {
+        reply_add_int(&c->reply, 0);
+        return;
+    }
+    set_value(c, &c->argv[1], &c->argv[2], 0, 0);
+    reply_add_int(&c->reply, 1);
+}
+
+static void setex_generic(client *c, int kind) {
+    int64_t when;
+    if (expire_from_arg(c, kind, 2, &when) < 0) return;
+    set_value(c, &c->argv[1], &c->argv[3], when, 0);
+    reply_add_status(&c->reply, "OK");
+}
+
+void cmd_setex(client *c) {
+    setex_generic(c, EXP_EX);
+}
+void cmd_psetex(client *c) {
+    setex_generic(c, EXP_PX);
+}
+
+void cmd_getset(client *c) {
+    int wrongtype;
+    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    if (wrongtype) return;
+    if (e) reply_entry_value(c, e);
+    else reply_add_null(&c->reply);
+    set_value(c, &c->argv[1], &c->argv[2], 0, 0);
+}
+
+void cmd_getdel(client *c) {
+    int wrongtype;
+    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    if (wrongtype) return;
+    if (!e) {
+        reply_add_null(&c->reply);
+        return;
+    }
+    reply_entry_value(c, e);
+    db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+}
+
+/* GETEX key [EX s|PX ms|EXAT ts|PXAT ms-ts|PERSIST] */
+void cmd_getex(client *c) {
+    int exp = EXP_NONE, exp_arg = 0, persist = 0;
+    for (int i = 2; i < c->argc; i++) {
+        int has_next = i + 1 < c->argc;
+        if (arg_eq(c, i, "persist") && exp == EXP_NONE && !persist) persist = 1;
+        else if (has_next && !persist && exp == EXP_NONE &&
+                 (arg_eq(c, i, "ex") || arg_eq(c, i, "px") || arg_eq(c, i, "exat") ||
+                  arg_eq(c, i, "pxat"))) {
+            exp = arg_eq(c, i, "ex") ? EXP_EX : arg_eq(c, i, "px") ? EXP_PX
+                  : arg_eq(c, i, "exat") ? EXP_EXAT : EXP_PXAT;
+            exp_arg = ++i;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    int64_t when = 0;
+    if (exp != EXP_NONE && expire_from_arg(c, exp, exp_arg, &when) < 0) return;
+    int wrongtype;
+    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    if (wrongtype) return;
+    if (!e) {
+        reply_add_null(&c->reply);
+        return;
+    }
+    reply_entry_value(c, e);
+    if (when) {
+        if (when <= server_now_ms()) {
+            db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+            srv.stats.expired_keys++;
+        } else {
+            db_set_expire(c->db, c->argv[1].ptr, c->argv[1].len, when);
+        }
+    } else if (persist) {
+        db_persist(c->db, c->argv[1].ptr, c->argv[1].len);
+    }
+}
+
+void cmd_mget(client *c) {
+    reply_add_array_len(&c->reply, c->argc - 1);
+    for (int i = 1; i < c->argc; i++) {
+        db_entry *e = lookup_read(c, i);
+        if (e && db_entry_type(e) == DB_TYPE_STRING) reply_entry_value(c, e);
+        else reply_add_null(&c->reply);
+    }
+}
+
+void cmd_mset(client *c) {
+    if (c->argc % 2 == 0) {
+        reply_wrong_arity(c);
+        return;
+    }
+    for (int i = 1; i < c->argc; i += 2) set_value(c, &c->argv[i], &c->argv[i + 1], 0, 0);
+    reply_add_status(&c->reply, "OK");
+}
+
+void cmd_msetnx(client *c) {
+    if (c->argc % 2 == 0) {
+        reply_wrong_arity(c);
+        return;
+    }
+    for (int i = 1; i < c->argc; i += 2) {
+        if (lookup_write(c, i)) {
+            reply_add_int(&c->reply, 0);
+            return;
+        }
+    }
+    for (int i = 1; i < c->argc; i += 2) set_value(c, &c->argv[i], &c->argv[i + 1], 0, 0);
+    reply_add_int(&c->reply, 1);
+}
+
+static void incr_generic(client *c, long long by) {
+    int wrongtype;
+    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    if (wrongtype) return;
+    long long cur = 0;
+    if (e) {
+        size_t vlen;
+        const char *v = db_entry_str(e, &vlen);
+        if (util_parse_ll(v, vlen, &cur) < 0) {
+            reply_error(c, ERR_NOT_INT);
+            return;
+        }
+    }
+    if ((by < 0 && cur < 0 && by < LLONG_MIN - cur) || (by > 0 && cur > 0 && by > LLONG_MAX - cur)) {
+        reply_error(c, ERR_OVERFLOW);
+        return;
+    }
+    cur += by;
+    char buf[32];
+    size_t n = util_format_ll(buf, cur);
+    db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, buf, n, 1);
+    reply_add_int(&c->reply, cur);
+}
+
+void cmd_incr(client *c) {
+    incr_generic(c, 1);
+}
+void cmd_decr(client *c) {
+    incr_generic(c, -1);
+}
+void cmd_incrby(client *c) {
+    long long by;
+    if (arg_ll(c, 2, &by) == 0) incr_generic(c, by);
+}
+void cmd_decrby(client *c) {
+    long long by;
+    if (arg_ll(c, 2, &by) < 0) return;
+    if (by == LLONG_MIN) {
+        reply_error(c, "ERR decrement would overflow");
+        return;
+    }
+    incr_generic(c, -by);
+}
+
+void cmd_incrbyfloat(client *c) {
+    long double by, cur = 0;
+    if (util_parse_ld(c->argv[2].ptr, c->argv[2].len, &by) < 0) {
+        reply_error(c, ERR_NOT_FLOAT);
+        return;
+    }
+    int wrongtype;
+    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    if (wrongtype) return;
+    if (e) {
+        size_t vlen;
+        const char *v = db_entry_str(e, &vlen);
+        if (util_parse_ld(v, vlen, &cur) < 0) {
+            reply_error(c, ERR_NOT_FLOAT);
+            return;
+        }
+    }
+    cur += by;
+    if (isnan(cur) || isinf(cur)) {
+        reply_error(c, "ERR increment would produce NaN or Infinity");
+        return;
+    }
+    char buf[5 * 1024];
+    size_t n = util_format_ld(buf, sizeof(buf), cur);
+    if (n == 0) {
+        reply_error(c, ERR_NOT_FLOAT);
+        return;
+    }
+    db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, buf, n, 1);
+    reply_add_bulk(&c->reply, buf, n);
+}
+
+static int check_string_length(client *c, long long size) {
+    if (size > srv.proto_max_bulk_len) {
+        reply_error(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        return -1;
+    }
+    return 0;
+}
+
+void cmd_append(client *c) {
+    int wrongtype;
+    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    if (wrongtype) return;
+    if (!e) {
+        set_value(c, &c->argv[1], &c->argv[2], 0, 0);
+        reply_add_int(&c->reply, (long long)c->argv[2].len);
+        return;
+    }
+    size_t vlen;
+    db_entry_str(e, &vlen);
+    if (check_string_length(c, (long long)(vlen + c->argv[2].len)) < 0) return;
+    e = db_string_resize(c->db, e, vlen + c->argv[2].len);
+    memcpy(db_entry_str_mut(e) + vlen, c->argv[2].ptr, c->argv[2].len);
+    reply_add_int(&c->reply, (long long)(vlen + c->argv[2].len));
+}
+
+void cmd_strlen(client *c) {
+    int wrongtype;
+    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    if (wrongtype) return;
+    size_t vlen = 0;
+    if (e) db_entry_str(e, &vlen);
+    reply_add_int(&c->reply, (long long)vlen);
+}
+
+void cmd_getrange(client *c) {
+    long long start, end;
+    if (arg_ll(c, 2, &start) < 0 || arg_ll(c, 3, &end) < 0) return;
+    int wrongtype;
+    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    if (wrongtype) return;
+    if (!e) {
+        reply_add_bulk(&c->reply, "", 0);
+        return;
+    }
+    size_t len;
+    const char *v = db_entry_str(e, &len);
+    long long slen = (long long)len;
+    if (start < 0 && end < 0 && start > end) {
+        reply_add_bulk(&c->reply, "", 0);
+        return;
+    }
+    if (start < 0) start += slen;
+    if (end < 0) end += slen;
+    if (start < 0) start = 0;
+    if (end < 0) end = 0;
+    if (end >= slen) end = slen - 1;
+    if (start > end || slen == 0) {
+        reply_add_bulk(&c->reply, "", 0);
+        return;
+    }
+    reply_add_bulk(&c->reply, v + start, (size_t)(end - start + 1));
+}
+
+void cmd_setrange(client *c) {
+    long long offset;
+    if (arg_ll(c, 2, &offset) < 0) return;
+    if (offset < 0) {
+        reply_error(c, "ERR offset is out of range");
+        return;
+    }
+    const resp_arg *val = &c->argv[3];
+    int wrongtype;
+    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    if (wrongtype) return;
+    size_t cur = 0;
+    if (e) db_entry_str(e, &cur);
+    if (val->len == 0) {
+        reply_add_int(&c->reply, (long long)cur);
+        return;
+    }
+    if (check_string_length(c, offset + (long long)val->len) < 0) return;
+    size_t need = (size_t)offset + val->len;
+    if (!e) e = db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, "", 0, 0);
+    if (need > cur) e = db_string_resize(c->db, e, need);
+    memcpy(db_entry_str_mut(e) + offset, val->ptr, val->len);
+    reply_add_int(&c->reply, (long long)(need > cur ? need : cur));
+}

@@ -1,0 +1,211 @@
+/* The command table, its lookup, and dispatch: arity, authentication, statistics. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc/alloc.h"
+#include "server/server.h"
+#include "util/util.h"
+
+const char *const ERR_SYNTAX = "ERR syntax error";
+const char *const ERR_NOT_INT = "ERR value is not an integer or out of range";
+const char *const ERR_NOT_FLOAT = "ERR value is not a valid float";
+const char *const ERR_WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
+const char *const ERR_NO_SUCH_KEY = "ERR no such key";
+const char *const ERR_OVERFLOW = "ERR increment or decrement would overflow";
+
+#define W CMD_WRITE
+#define R CMD_READONLY
+#define F CMD_FAST
+
+/* name, handler, arity, flags, first key, last key, step, group, summary */
+static command table[] = {
+    {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "Returns the server's liveliness response.", 0, 0},
+    {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "Returns the given string.", 0, 0},
+    {"quit", cmd_quit, -1, CMD_NOAUTH | F, 0, 0, 0, "connection", "Closes the connection.", 0, 0},
+    {"auth", cmd_auth, -2, CMD_NOAUTH | F, 0, 0, 0, "connection", "Authenticates the connection.", 0, 0},
+    {"hello", cmd_hello, -1, CMD_NOAUTH | F, 0, 0, 0, "connection", "Handshakes with the server.", 0, 0},
+    {"select", cmd_select, 2, F, 0, 0, 0, "connection", "Changes the selected database.", 0, 0},
+    {"client", cmd_client, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.", 0, 0},
+    {"command", cmd_command, -1, 0, 0, 0, 0, "server", "Returns detailed information about all commands.", 0, 0},
+    {"info", cmd_info, -1, 0, 0, 0, 0, "server", "Returns information and statistics about the server.", 0, 0},
+    {"config", cmd_config, -2, CMD_ADMIN, 0, 0, 0, "server", "A container for server configuration commands.", 0, 0},
+    {"shutdown", cmd_shutdown, -1, CMD_ADMIN, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the server.", 0, 0},
+    {"time", cmd_time, 1, F, 0, 0, 0, "server", "Returns the server time.", 0, 0},
+    {"dbsize", cmd_dbsize, 1, R | F, 0, 0, 0, "server", "Returns the number of keys in the database.", 0, 0},
+    {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "Removes all keys from the current database.", 0, 0},
+    {"flushall", cmd_flushall, -1, W, 0, 0, 0, "server", "Removes all keys from all databases.", 0, 0},
+
+    {"del", cmd_del, -2, W, 1, -1, 1, "generic", "Deletes one or more keys.", 0, 0},
+    {"unlink", cmd_del, -2, W | F, 1, -1, 1, "generic", "Asynchronously deletes one or more keys.", 0, 0},
+    {"exists", cmd_exists, -2, R | F, 1, -1, 1, "generic", "Determines whether one or more keys exist.", 0, 0},
+    {"type", cmd_type, 2, R | F, 1, 1, 1, "generic", "Determines the type of value stored at a key.", 0, 0},
+    {"expire", cmd_expire, -3, W | F, 1, 1, 1, "generic", "Sets the expiration time of a key in seconds.", 0, 0},
+    {"pexpire", cmd_pexpire, -3, W | F, 1, 1, 1, "generic", "Sets the expiration time of a key in milliseconds.", 0, 0},
+    {"expireat", cmd_expireat, -3, W | F, 1, 1, 1, "generic", "Sets the expiration time of a key to a Unix timestamp.", 0, 0},
+    {"pexpireat", cmd_pexpireat, -3, W | F, 1, 1, 1, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp.", 0, 0},
+    {"ttl", cmd_ttl, 2, R | F, 1, 1, 1, "generic", "Returns the expiration time in seconds of a key.", 0, 0},
+    {"pttl", cmd_pttl, 2, R | F, 1, 1, 1, "generic", "Returns the expiration time in milliseconds of a key.", 0, 0},
+    {"persist", cmd_persist, 2, W | F, 1, 1, 1, "generic", "Removes the expiration time of a key.", 0, 0},
+    {"rename", cmd_rename, 3, W, 1, 2, 1, "generic", "Renames a key and overwrites the destination.", 0, 0},
+    {"renamenx", cmd_renamenx, 3, W | F, 1, 2, 1, "generic", "Renames a key only when the target key name doesn't exist.", 0, 0},
+    {"keys", cmd_keys, 2, R, 0, 0, 0, "generic", "Returns all key names that match a pattern.", 0, 0},
+    {"scan", cmd_scan, -2, R, 0, 0, 0, "generic", "Iterates over the key names in the database.", 0, 0},
+    {"randomkey", cmd_randomkey, 1, R, 0, 0, 0, "generic", "Returns a random key name from the database.", 0, 0},
+
+    {"get", cmd_get, 2, R | F, 1, 1, 1, "string", "Returns the string value of a key.", 0, 0},
+    {"set", cmd_set, -3, W, 1, 1, 1, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", 0, 0},
+    {"setnx", cmd_setnx, 3, W | F, 1, 1, 1, "string", "Set the string value of a key only when the key doesn't exist.", 0, 0},
+    {"setex", cmd_setex, 4, W, 1, 1, 1, "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", 0, 0},
+    {"psetex", cmd_psetex, 4, W, 1, 1, 1, "string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", 0, 0},
+    {"getset", cmd_getset, 3, W | F, 1, 1, 1, "string", "Returns the previous string value of a key after setting it to a new value.", 0, 0},
+    {"getdel", cmd_getdel, 2, W | F, 1, 1, 1, "string", "Returns the string value of a key after deleting the key.", 0, 0},
+    {"getex", cmd_getex, -2, W | F, 1, 1, 1, "string", "Returns the string value of a key after setting its expiration time.", 0, 0},
+    {"mget", cmd_mget, -2, R | F, 1, -1, 1, "string", "Atomically returns the string values of one or more keys.", 0, 0},
+    {"mset", cmd_mset, -3, W, 1, -1, 2, "string", "Atomically creates or modifies the string values of one or more keys.", 0, 0},
+    {"msetnx", cmd_msetnx, -3, W, 1, -1, 2, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", 0, 0},
+    {"incr", cmd_incr, 2, W | F, 1, 1, 1, "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", 0, 0},
+    {"decr", cmd_decr, 2, W | F, 1, 1, 1, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", 0, 0},
+    {"incrby", cmd_incrby, 3, W | F, 1, 1, 1, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", 0, 0},
+    {"decrby", cmd_decrby, 3, W | F, 1, 1, 1, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", 0, 0},
+    {"incrbyfloat", cmd_incrbyfloat, 3, W | F, 1, 1, 1, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", 0, 0},
+    {"append", cmd_append, 3, W | F, 1, 1, 1, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", 0, 0},
+    {"strlen", cmd_strlen, 2, R | F, 1, 1, 1, "string", "Returns the length of a string value.", 0, 0},
+    {"getrange", cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring of the string stored at a key.", 0, 0},
+    {"substr", cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring from a string value.", 0, 0},
+    {"setrange", cmd_setrange, 4, W, 1, 1, 1, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", 0, 0},
+};
+
+#undef W
+#undef R
+#undef F
+
+/* Open-addressing index over lower-case names, built once. */
+#define CMD_INDEX_SIZE 256
+static command *cmd_index[CMD_INDEX_SIZE];
+
+static unsigned name_hash(const char *s, size_t len) {
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)tolower((unsigned char)s[i])) * 16777619u;
+    return h;
+}
+
+void commands_init(void) {
+    srv.commands = table;
+    srv.ncommands = sizeof(table) / sizeof(table[0]);
+    for (size_t i = 0; i < srv.ncommands; i++) {
+        unsigned h = name_hash(table[i].name, strlen(table[i].name)) & (CMD_INDEX_SIZE - 1);
+        while (cmd_index[h]) h = (h + 1) & (CMD_INDEX_SIZE - 1);
+        cmd_index[h] = &table[i];
+    }
+}
+
+void commands_free(void) {}
+
+const command *command_lookup(const char *name, size_t len) {
+    if (len == 0 || len > 32) return NULL;
+    unsigned h = name_hash(name, len) & (CMD_INDEX_SIZE - 1);
+    while (cmd_index[h]) {
+        const command *cmd = cmd_index[h];
+        if (strlen(cmd->name) == len && strncasecmp(cmd->name, name, len) == 0) return cmd;
+        h = (h + 1) & (CMD_INDEX_SIZE - 1);
+    }
+    return NULL;
+}
+
+/* ---- replies with shared texts ---- */
+
+void reply_error(client *c, const char *msg) {
+    srv.stats.error_replies++;
+    reply_add_error(&c->reply, msg);
+}
+
+void reply_errorf(client *c, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    reply_error(c, msg);
+}
+
+static void lower_name(const client *c, int i, char *buf, size_t cap) {
+    size_t n = c->argv[i].len < cap - 1 ? c->argv[i].len : cap - 1;
+    for (size_t k = 0; k < n; k++) buf[k] = (char)tolower((unsigned char)c->argv[i].ptr[k]);
+    buf[n] = '\0';
+}
+
+void reply_wrong_arity(client *c) {
+    char name[64];
+    lower_name(c, 0, name, sizeof(name));
+    reply_errorf(c, "ERR wrong number of arguments for '%s' command", name);
+}
+
+void reply_unknown_subcommand(client *c) {
+    char name[64];
+    lower_name(c, 0, name, sizeof(name));
+    for (char *p = name; *p; p++) *p = (char)toupper((unsigned char)*p);
+    int n = c->argv[1].len < 128 ? (int)c->argv[1].len : 128;
+    reply_errorf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.", n, c->argv[1].ptr, name);
+}
+
+int arg_ll(client *c, int i, long long *out) {
+    if (util_parse_ll(c->argv[i].ptr, c->argv[i].len, out) < 0) {
+        reply_error(c, ERR_NOT_INT);
+        return -1;
+    }
+    return 0;
+}
+
+int arg_eq(const client *c, int i, const char *lower) {
+    size_t n = strlen(lower);
+    return c->argv[i].len == n && strncasecmp(c->argv[i].ptr, lower, n) == 0;
+}
+
+/* ---- dispatch ---- */
+
+static void reply_unknown_command(client *c) {
+    char args[160] = "";
+    size_t used = 0;
+    for (int i = 1; i < c->argc && used < 128; i++) {
+        int room = 128 - (int)used;
+        int n = snprintf(args + used, sizeof(args) - used, "'%.*s' ",
+                         (int)(c->argv[i].len < (size_t)room ? c->argv[i].len : (size_t)room),
+                         c->argv[i].ptr);
+        if (n < 0) break;
+        used += (size_t)n;
+        if (used >= sizeof(args)) break;
+    }
+    int n = c->argv[0].len < 128 ? (int)c->argv[0].len : 128;
+    reply_errorf(c, "ERR unknown command '%.*s', with args beginning with: %s", n, c->argv[0].ptr,
+                 args);
+}
+
+void command_process(client *c) {
+    /* Cross-protocol scripting defence (as Redis): an HTTP request sent to us is dropped. */
+    if (arg_eq(c, 0, "post") || arg_eq(c, 0, "host:")) {
+        client_close_async(c);
+        return;
+    }
+    const command *cmd = command_lookup(c->argv[0].ptr, c->argv[0].len);
+    if (!cmd) {
+        reply_unknown_command(c);
+        return;
+    }
+    c->last_cmd = cmd->name;
+    if ((cmd->arity > 0 && c->argc != cmd->arity) || (c->argc < -cmd->arity)) {
+        reply_wrong_arity(c);
+        return;
+    }
+    if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NOAUTH)) {
+        reply_error(c, "NOAUTH Authentication required.");
+        return;
+    }
+    command *mut = (command *)cmd;
+    mut->fn(c);
+    mut->calls++;
+    srv.stats.commands_processed++;
+    client_obuf_check(c);
+}

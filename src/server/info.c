@@ -1,0 +1,183 @@
+/* INFO: Redis's sections and field names, so existing tools read memkv unchanged. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "alloc/alloc.h"
+#include "server/server.h"
+#include "util/util.h"
+
+typedef struct text {
+    char *p;
+    size_t len, cap;
+} text;
+
+static void text_printf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_printf(text *t, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->cap = t->cap * 2 + (size_t)(n > 0 ? n : 0) + 256;
+        t->p = alloc_realloc(ALLOC_SUB_OTHER, t->p, t->cap);
+    }
+}
+
+static void section_server(text *t) {
+    struct utsname u;
+    uname(&u);
+    int64_t now = server_now_ms();
+    long long uptime = (now - srv.start_ms) / 1000;
+    text_printf(t,
+                "# Server\r\n"
+                "redis_version:%s\r\n"
+                "memkv_version:%s\r\n"
+                "redis_mode:standalone\r\n"
+                "os:%s %s %s\r\n"
+                "arch_bits:%d\r\n"
+                "multiplexing_api:epoll\r\n"
+                "gcc_version:%d.%d.%d\r\n"
+                "process_id:%d\r\n"
+                "run_id:%s\r\n"
+                "tcp_port:%d\r\n"
+                "server_time_usec:%lld\r\n"
+                "uptime_in_seconds:%lld\r\n"
+                "uptime_in_days:%lld\r\n"
+                "hz:%lld\r\n"
+                "configured_hz:%lld\r\n"
+                "executable:%s\r\n"
+                "config_file:%s\r\n",
+                MEMKV_REDIS_COMPAT_VERSION, MEMKV_VERSION, u.sysname, u.release, u.machine,
+                (int)(sizeof(void *) * 8),
+#ifdef __GNUC__
+                __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
+#else
+                0, 0, 0,
+#endif
+                (int)getpid(), srv.run_id, srv.bound_port, (long long)util_ustime(), uptime,
+                uptime / 86400, srv.hz, srv.hz, srv.executable ? srv.executable : "",
+                srv.config_file ? srv.config_file : "");
+}
+
+static void section_clients(text *t) {
+    size_t max_in = 0, max_out = 0;
+    for (client *c = srv.clients; c; c = c->next) {
+        if (c->qcap > max_in) max_in = c->qcap;
+        if (reply_buf_bytes(&c->reply) > max_out) max_out = reply_buf_bytes(&c->reply);
+    }
+    text_printf(t,
+                "# Clients\r\n"
+                "connected_clients:%lld\r\n"
+                "maxclients:%lld\r\n"
+                "client_recent_max_input_buffer:%zu\r\n"
+                "client_recent_max_output_buffer:%zu\r\n"
+                "blocked_clients:0\r\n",
+                srv.nclients, srv.maxclients, max_in, max_out);
+}
+
+static void section_memory(text *t) {
+    long long used = alloc_total_bytes();
+    char human[32];
+    util_format_human_bytes(human, sizeof(human), used);
+    text_printf(t,
+                "# Memory\r\n"
+                "used_memory:%lld\r\n"
+                "used_memory_human:%s\r\n"
+                "mem_allocator:%s\r\n",
+                used, human, alloc_allocator_name());
+}
+
+static long long ops_per_sec(void) {
+    long long sum = 0;
+    int n = (int)(sizeof(srv.stats.ops_samples) / sizeof(srv.stats.ops_samples[0]));
+    for (int i = 0; i < n; i++) sum += srv.stats.ops_samples[i];
+    return sum / n;
+}
+
+static void section_stats(text *t) {
+    const server_stats *s = &srv.stats;
+    text_printf(t,
+                "# Stats\r\n"
+                "total_connections_received:%lld\r\n"
+                "total_commands_processed:%lld\r\n"
+                "instantaneous_ops_per_sec:%lld\r\n"
+                "total_net_input_bytes:%lld\r\n"
+                "total_net_output_bytes:%lld\r\n"
+                "rejected_connections:%lld\r\n"
+                "expired_keys:%lld\r\n"
+                "evicted_keys:0\r\n"
+                "keyspace_hits:%lld\r\n"
+                "keyspace_misses:%lld\r\n"
+                "total_error_replies:%lld\r\n"
+                "client_query_buffer_limit_disconnections:%lld\r\n"
+                "client_output_buffer_limit_disconnections:%lld\r\n",
+                s->connections_received, s->commands_processed, ops_per_sec(),
+                s->net_input_bytes, s->net_output_bytes, s->rejected_connections,
+                s->expired_keys, s->keyspace_hits, s->keyspace_misses, s->error_replies,
+                s->client_qbuf_limit_disconnections, s->client_obuf_limit_disconnections);
+}
+
+static void section_keyspace(text *t) {
+    text_printf(t, "# Keyspace\r\n");
+    for (long long i = 0; i < srv.databases; i++) {
+        size_t keys = db_size(srv.dbs[i]);
+        if (keys == 0) continue;
+        text_printf(t, "db%lld:keys=%zu,expires=%zu,avg_ttl=0\r\n", i, keys,
+                    db_expires_size(srv.dbs[i]));
+    }
+}
+
+typedef struct section {
+    const char *name;
+    void (*fn)(text *t);
+    int in_default;
+} section;
+
+static const section sections[] = {
+    {"server", section_server, 1}, {"clients", section_clients, 1},
+    {"memory", section_memory, 1}, {"stats", section_stats, 1},
+    {"keyspace", section_keyspace, 1},
+};
+
+char *info_generate(client *c, size_t *len) {
+    text t = {.cap = 2048};
+    t.p = alloc_malloc(ALLOC_SUB_OTHER, t.cap);
+    t.p[0] = '\0';
+    size_t nsec = sizeof(sections) / sizeof(sections[0]);
+    int want[8] = {0};
+    if (c->argc == 1) {
+        for (size_t i = 0; i < nsec; i++) want[i] = sections[i].in_default;
+    }
+    for (int a = 1; a < c->argc; a++) {
+        int every = arg_eq(c, a, "all") || arg_eq(c, a, "everything");
+        int dflt = arg_eq(c, a, "default");
+        for (size_t i = 0; i < nsec; i++) {
+            if (every || (dflt && sections[i].in_default) || arg_eq(c, a, sections[i].name))
+                want[i] = 1;
+        }
+    }
+    int first = 1;
+    for (size_t i = 0; i < nsec; i++) {
+        if (!want[i]) continue;
+        if (!first) text_printf(&t, "\r\n");
+        sections[i].fn(&t);
+        first = 0;
+    }
+    *len = t.len;
+    return t.p;
+}
+
+void cmd_info(client *c) {
+    size_t len;
+    char *s = info_generate(c, &len);
+    reply_add_bulk(&c->reply, s, len);
+    alloc_free(ALLOC_SUB_OTHER, s);
+}

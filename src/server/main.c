@@ -1,0 +1,261 @@
+/* memkv-server: start-up, the cron, signals, shutdown. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "alloc/alloc.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "util/util.h"
+
+#ifdef MEMKV_HAVE_JEMALLOC
+/* Profiling compiled in but inactive: it can be switched on at run time, with no restart,
+ * and costs next to nothing until then. MALLOC_CONF in the environment still overrides. */
+const char *malloc_conf = "prof:true,prof_active:false,lg_prof_sample:19,background_thread:true";
+#endif
+
+server srv;
+static volatile sig_atomic_t signal_shutdown;
+
+int64_t server_now_ms(void) {
+    return util_mstime();
+}
+
+void server_request_shutdown(void) {
+    srv.shutdown_asap = 1;
+}
+
+static void on_signal(int sig) {
+    (void)sig;
+    signal_shutdown = 1;
+}
+
+static void setup_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void ops_sample(void) {
+    server_stats *s = &srv.stats;
+    int64_t now = server_now_ms();
+    if (s->ops_last_ms == 0) s->ops_last_ms = now;
+    int64_t dt = now - s->ops_last_ms;
+    if (dt < 100) return;
+    long long ops = s->commands_processed - s->ops_last_count;
+    int n = (int)(sizeof(s->ops_samples) / sizeof(s->ops_samples[0]));
+    s->ops_samples[s->ops_sample_idx] = ops * 1000 / dt;
+    s->ops_sample_idx = (s->ops_sample_idx + 1) % n;
+    s->ops_last_count = s->commands_processed;
+    s->ops_last_ms = now;
+}
+
+static int64_t cron(evloop *el, void *data) {
+    (void)el;
+    (void)data;
+    srv.cron_loops++;
+    int64_t now = server_now_ms();
+    for (long long i = 0; i < srv.databases; i++) {
+        srv.stats.expired_keys += (long long)db_active_expire(srv.dbs[i], now, 200);
+        db_rehash_step(srv.dbs[i], 100);
+    }
+    net_clients_cron();
+    ops_sample();
+    if (signal_shutdown) srv.shutdown_asap = 1;
+    return 1000 / srv.hz;
+}
+
+static void before_sleep(evloop *el, void *data) {
+    (void)data;
+    net_before_sleep();
+    if (signal_shutdown) srv.shutdown_asap = 1;
+    if (srv.shutdown_asap) evloop_stop(el);
+}
+
+/* Write the ports actually bound, atomically, so a test can wait for the file and connect. */
+static int write_ready_file(char *err) {
+    if (!srv.ready_file[0]) return 0;
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", srv.ready_file);
+    FILE *fp = fopen(tmp, "w");
+    if (!fp) {
+        snprintf(err, CFG_ERR_LEN, "cannot write ready-file %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    fprintf(fp, "port=%d\npid=%d\n", srv.bound_port, (int)getpid());
+    if (fclose(fp) != 0 || rename(tmp, srv.ready_file) != 0) {
+        snprintf(err, CFG_ERR_LEN, "cannot write ready-file %s: %s", srv.ready_file, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void write_pidfile(void) {
+    if (!srv.pidfile[0]) return;
+    FILE *fp = fopen(srv.pidfile, "w");
+    if (!fp) {
+        log_msg(LOG_WARNING, "Failed to write PID file %s: %s", srv.pidfile, strerror(errno));
+        return;
+    }
+    fprintf(fp, "%d\n", (int)getpid());
+    fclose(fp);
+}
+
+/* Make room for maxclients plus our own descriptors; returns the fd limit in force. */
+static int raise_fd_limit(void) {
+    rlim_t want = (rlim_t)srv.maxclients + 32;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return 1024;
+    if (rl.rlim_cur < want) {
+        struct rlimit nl = rl;
+        nl.rlim_cur = want <= rl.rlim_max ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &nl) == 0) rl = nl;
+    }
+    if (rl.rlim_cur < want) {
+        long long fit = (long long)rl.rlim_cur - 32;
+        if (fit < 1) fit = 1;
+        log_msg(LOG_WARNING,
+                "You requested maxclients of %lld requiring at least %llu max file descriptors; "
+                "the limit is %llu, so maxclients is now %lld.",
+                srv.maxclients, (unsigned long long)want, (unsigned long long)rl.rlim_cur, fit);
+        srv.maxclients = fit;
+    }
+    return rl.rlim_cur > INT_MAX ? INT_MAX : (int)rl.rlim_cur;
+}
+
+static void usage(FILE *fp) {
+    fprintf(fp,
+            "Usage: memkv-server [/path/to/memkv.conf] [--name value ...]\n"
+            "       memkv-server -v | --version\n"
+            "       memkv-server -h | --help\n\n"
+            "Every configuration parameter can be given as --name value, after the optional\n"
+            "config file, e.g.: memkv-server deploy/memkv.conf --port 7000 --bind 127.0.0.1\n"
+            "--port 0 binds an ephemeral port; --ready-file FILE receives the ports bound.\n");
+}
+
+static void make_run_id(void) {
+    unsigned char rnd[20];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        for (size_t i = 0; i < sizeof(rnd); i++) rnd[i] = (unsigned char)rand();
+    for (size_t i = 0; i < sizeof(rnd); i++) snprintf(srv.run_id + 2 * i, 3, "%02x", rnd[i]);
+}
+
+static int load_config(int argc, char **argv, char *err) {
+    if (server_config_init(err) < 0) return -1;
+    int first = 1;
+    if (argc > 1 && strncmp(argv[1], "--", 2) != 0) {
+        char *abs = realpath(argv[1], NULL);
+        if (!abs) {
+            snprintf(err, CFG_ERR_LEN, "can't open config file '%s': %s", argv[1], strerror(errno));
+            return -1;
+        }
+        srv.config_file = alloc_strndup(ALLOC_SUB_OTHER, abs, strlen(abs));
+        free(abs);
+        char ferr[CFG_ERR_LEN];
+        if (cfg_load_file(&srv.config, srv.config_file, ferr) < 0) {
+            snprintf(err, CFG_ERR_LEN, "Reading the configuration file %s: %s", argv[1], ferr);
+            return -1;
+        }
+        first = 2;
+    }
+    if (cfg_load_args(&srv.config, argc - first, argv + first, err) < 0) return -1;
+    return 0;
+}
+
+static void free_all(void) {
+    while (srv.clients) client_close(srv.clients);
+    for (long long i = 0; i < srv.databases; i++) db_free(srv.dbs[i]);
+    alloc_free(ALLOC_SUB_OTHER, srv.dbs);
+    alloc_free(ALLOC_SUB_OTHER, srv.clients_by_fd);
+    evloop_free(srv.el);
+    cfg_deinit(&srv.config);
+    alloc_free(ALLOC_SUB_OTHER, srv.config_file);
+    alloc_free(ALLOC_SUB_OTHER, srv.executable);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 2 && (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version"))) {
+        printf("memkv-server v=%s (Redis protocol %s) malloc=%s\n", MEMKV_VERSION,
+               MEMKV_REDIS_COMPAT_VERSION, alloc_allocator_name());
+        return 0;
+    }
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        usage(stdout);
+        return 0;
+    }
+    char err[CFG_ERR_LEN];
+    if (load_config(argc, argv, err) < 0) {
+        fprintf(stderr, "\n*** FATAL CONFIG ERROR (memkv %s) ***\n%s\n", MEMKV_VERSION, err);
+        usage(stderr);
+        return 1;
+    }
+    if (log_set_file(srv.logfile) < 0) {
+        fprintf(stderr, "Can't open the log file %s: %s\n", srv.logfile, strerror(errno));
+        return 1;
+    }
+    log_set_level(srv.loglevel);
+    srv.config.started = 1;
+
+    char *exe = realpath("/proc/self/exe", NULL);
+    if (exe) {
+        srv.executable = alloc_strndup(ALLOC_SUB_OTHER, exe, strlen(exe));
+        free(exe);
+    }
+    make_run_id();
+    uint8_t seed[16];
+    if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) memset(seed, 0x5a, sizeof(seed));
+    db_set_hash_seed(seed);
+    srv.start_ms = server_now_ms();
+    srv.stats.ops_last_ms = srv.start_ms;
+
+    int setsize = raise_fd_limit();
+    srv.el = evloop_new(setsize);
+    if (!srv.el) {
+        log_msg(LOG_WARNING, "Failed creating the event loop: %s", strerror(errno));
+        return 1;
+    }
+    srv.clients_by_fd = alloc_calloc(ALLOC_SUB_OTHER, sizeof(client *) * (size_t)setsize);
+    srv.dbs = alloc_malloc(ALLOC_SUB_OTHER, sizeof(db *) * (size_t)srv.databases);
+    for (long long i = 0; i < srv.databases; i++) srv.dbs[i] = db_new();
+    commands_init();
+    setup_signals();
+
+    log_msg(LOG_NOTICE, "memkv %s starting, pid=%d, allocator %s", MEMKV_VERSION, (int)getpid(),
+            alloc_allocator_name());
+    if (net_listen(err) < 0) {
+        log_msg(LOG_WARNING, "%s", err);
+        free_all();
+        return 1;
+    }
+    if (write_ready_file(err) < 0) {
+        log_msg(LOG_WARNING, "%s", err);
+        free_all();
+        return 1;
+    }
+    write_pidfile();
+    evloop_timer_add(srv.el, 1000 / srv.hz, cron, NULL);
+    evloop_set_before_sleep(srv.el, before_sleep, NULL);
+    log_msg(LOG_NOTICE, "Ready to accept connections tcp on port %d", srv.bound_port);
+
+    evloop_run(srv.el);
+
+    log_msg(LOG_WARNING, "Received shutdown request, closing %lld client(s)...", srv.nclients);
+    net_before_sleep(); /* flush what can be flushed */
+    net_close_listeners();
+    if (srv.pidfile[0]) unlink(srv.pidfile);
+    free_all();
+    log_msg(LOG_WARNING, "memkv is now ready to exit, bye bye...");
+    log_close();
+    return 0;
+}

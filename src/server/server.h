@@ -1,0 +1,242 @@
+/* server — state shared by the files of memkv-server (internal to src/server). */
+#ifndef MEMKV_SERVER_H
+#define MEMKV_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/db.h"
+#include "server/config.h"
+#include "server/evloop.h"
+#include "server/reply.h"
+#include "server/resp.h"
+
+#define MEMKV_VERSION "0.1.0"
+/* What INFO's redis_version says: the Redis release whose commands and replies we follow, so
+ * clients that gate features on it behave. */
+#define MEMKV_REDIS_COMPAT_VERSION "7.0.0"
+
+#define CLIENT_CLOSE_AFTER_REPLY (1 << 0) /* QUIT, protocol error: flush, then close */
+#define CLIENT_CLOSE_ASAP (1 << 1)        /* killed or over a limit: close without flushing */
+#define CLIENT_PENDING_WRITE (1 << 2)     /* on server.pending_writes */
+#define CLIENT_AUTHENTICATED (1 << 3)
+
+typedef struct client {
+    uint64_t id;
+    int fd;
+    int flags;
+    int db_index;
+    db *db;
+    /* query buffer: [qpos, qlen) is unconsumed input */
+    char *qbuf;
+    size_t qlen, qcap, qpos;
+    resp_parser parser;
+    resp_arg *argv; /* current command (points into qbuf) */
+    int argc;
+    reply_buf reply;
+    char *name;
+    char addr[64], laddr[64];
+    int64_t ctime_ms, last_interaction_ms;
+    int64_t obuf_soft_since_ms; /* when the soft output limit was first exceeded, 0 if not */
+    const char *last_cmd;
+    struct client *prev, *next;          /* all clients */
+    struct client *pending_next;         /* pending writes list */
+    struct client *close_next;           /* clients to close in before_sleep */
+} client;
+
+typedef void command_fn(client *c);
+
+#define CMD_WRITE (1 << 0)
+#define CMD_READONLY (1 << 1)
+#define CMD_NOAUTH (1 << 2) /* allowed before AUTH */
+#define CMD_FAST (1 << 3)
+#define CMD_ADMIN (1 << 4)
+#define CMD_NOSCRIPT (1 << 5)
+
+typedef struct command {
+    const char *name;
+    command_fn *fn;
+    int arity; /* > 0 exact, < 0 at least -arity */
+    int flags;
+    int first_key, last_key, key_step;
+    const char *group;   /* COMMAND DOCS group */
+    const char *summary; /* COMMAND DOCS summary */
+    long long calls;
+    long long usec;
+} command;
+
+typedef struct server_stats {
+    long long connections_received;
+    long long commands_processed;
+    long long rejected_connections;
+    long long expired_keys;
+    long long keyspace_hits;
+    long long keyspace_misses;
+    long long error_replies;
+    long long net_input_bytes;
+    long long net_output_bytes;
+    long long client_qbuf_limit_disconnections;
+    long long client_obuf_limit_disconnections;
+    /* instantaneous ops/sec, sampled by the cron */
+    long long ops_samples[16];
+    int ops_sample_idx;
+    long long ops_last_count;
+    int64_t ops_last_ms;
+} server_stats;
+
+/* Output buffer limit for normal clients (client-output-buffer-limit normal H S T). */
+typedef struct obuf_limit {
+    long long hard, soft, soft_seconds;
+} obuf_limit;
+
+typedef struct server {
+    /* configuration (pointed at by the config table) */
+    char *bind;
+    long long port;
+    long long tcp_backlog;
+    long long tcp_keepalive;
+    long long timeout;
+    long long maxclients;
+    long long databases;
+    long long hz;
+    long long proto_max_bulk_len;
+    long long client_query_buffer_limit;
+    obuf_limit obuf_normal;
+    char *requirepass;
+    int loglevel;
+    char *logfile;
+    char *ready_file;
+    char *pidfile;
+
+    cfg_table config;
+    char *config_file; /* absolute path, NULL when started without one */
+    char *executable;
+
+    /* runtime */
+    evloop *el;
+    int listen_fds[16];
+    int listen_count;
+    int bound_port;
+    db **dbs;
+    client *clients; /* list head */
+    long long nclients;
+    client **clients_by_fd;
+    client *pending_writes;
+    client *to_close;
+    client *current_client;
+    uint64_t next_client_id;
+    int64_t start_ms;
+    char run_id[41];
+    int shutdown_asap;
+    int exit_code;
+    uint64_t cron_loops;
+    server_stats stats;
+    command *commands;
+    size_t ncommands;
+} server;
+
+extern server srv;
+
+/* main.c */
+int64_t server_now_ms(void); /* cached per event-loop iteration */
+void server_request_shutdown(void);
+
+/* server_config.c */
+int server_config_init(char *err);
+
+/* net.c */
+int net_listen(char *err);
+void net_close_listeners(void);
+void net_before_sleep(void);
+void client_close(client *c);
+void client_close_async(client *c);
+int client_obuf_check(client *c); /* closes async and returns -1 if over the limit */
+void client_info_line(client *c, char *buf, size_t cap);
+void net_clients_cron(void);
+
+/* commands.c */
+void commands_init(void);
+void commands_free(void);
+const command *command_lookup(const char *name, size_t len);
+void command_process(client *c);
+
+/* Replies with Redis's shared error texts. Each helper sends the error itself and returns -1,
+ * so handlers write `if (arg_ll(c, i, &v) < 0) return;`. */
+extern const char *const ERR_SYNTAX;
+extern const char *const ERR_NOT_INT;
+extern const char *const ERR_NOT_FLOAT;
+extern const char *const ERR_WRONGTYPE;
+extern const char *const ERR_NO_SUCH_KEY;
+extern const char *const ERR_OVERFLOW;
+void reply_error(client *c, const char *msg);
+void reply_errorf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void reply_wrong_arity(client *c);
+void reply_unknown_subcommand(client *c);
+int arg_ll(client *c, int i, long long *out);
+int arg_eq(const client *c, int i, const char *lower); /* case-insensitive compare */
+
+/* Key space helpers used by several command files. */
+db_entry *lookup_read(client *c, int i);  /* counts hits/misses */
+db_entry *lookup_write(client *c, int i); /* no hit/miss counting */
+db_entry *lookup_string_or_reply(client *c, int i, int *wrongtype);
+
+/* command handlers */
+void cmd_ping(client *c);
+void cmd_echo(client *c);
+void cmd_quit(client *c);
+void cmd_auth(client *c);
+void cmd_hello(client *c);
+void cmd_select(client *c);
+void cmd_client(client *c);
+void cmd_command(client *c);
+void cmd_info(client *c);
+void cmd_config(client *c);
+void cmd_shutdown(client *c);
+void cmd_time(client *c);
+void cmd_dbsize(client *c);
+void cmd_flushdb(client *c);
+void cmd_flushall(client *c);
+
+void cmd_del(client *c);
+void cmd_exists(client *c);
+void cmd_type(client *c);
+void cmd_expire(client *c);
+void cmd_pexpire(client *c);
+void cmd_expireat(client *c);
+void cmd_pexpireat(client *c);
+void cmd_ttl(client *c);
+void cmd_pttl(client *c);
+void cmd_persist(client *c);
+void cmd_rename(client *c);
+void cmd_renamenx(client *c);
+void cmd_keys(client *c);
+void cmd_scan(client *c);
+void cmd_randomkey(client *c);
+
+void cmd_get(client *c);
+void cmd_set(client *c);
+void cmd_setnx(client *c);
+void cmd_setex(client *c);
+void cmd_psetex(client *c);
+void cmd_getset(client *c);
+void cmd_getdel(client *c);
+void cmd_getex(client *c);
+void cmd_mget(client *c);
+void cmd_mset(client *c);
+void cmd_msetnx(client *c);
+void cmd_incr(client *c);
+void cmd_decr(client *c);
+void cmd_incrby(client *c);
+void cmd_decrby(client *c);
+void cmd_incrbyfloat(client *c);
+void cmd_append(client *c);
+void cmd_strlen(client *c);
+void cmd_getrange(client *c);
+void cmd_setrange(client *c);
+
+/* info.c */
+/* INFO text for the requested sections (none, "default", "all", "everything" or names);
+ * returns an alloc'ed string (ALLOC_SUB_OTHER) and its length. */
+char *info_generate(client *c, size_t *len);
+
+#endif

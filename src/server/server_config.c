@@ -1,0 +1,137 @@
+/* The server's configuration table: every parameter, its default, bounds and apply hook. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc/alloc.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "util/util.h"
+
+static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
+
+static int apply_loglevel(const cfg_param *p, char *err) {
+    (void)p;
+    (void)err;
+    log_set_level(srv.loglevel);
+    return 0;
+}
+
+static int apply_proto_max_bulk_len(const cfg_param *p, char *err) {
+    (void)p;
+    (void)err;
+    /* New clients get the new limit; connected ones pick it up at their next command. */
+    return 0;
+}
+
+static int apply_maxclients(const cfg_param *p, char *err) {
+    (void)p;
+    /* The fd table is sized at start-up from the descriptor limit. */
+    if (srv.el && srv.maxclients + 32 > evloop_setsize(srv.el)) {
+        snprintf(err, CFG_ERR_LEN,
+                 "The operating system is not able to handle the specified number of clients, "
+                 "try with %d", evloop_setsize(srv.el) - 32);
+        return -1;
+    }
+    return 0;
+}
+
+static int apply_hz(const cfg_param *p, char *err) {
+    (void)p;
+    (void)err;
+    return 0; /* the cron reads srv.hz every time it reschedules itself */
+}
+
+/* client-output-buffer-limit: "<class> <hard> <soft> <seconds>" repeated. memkv has only
+ * normal clients; replica and pubsub classes are accepted and ignored so Redis config files
+ * load unchanged. */
+static int parse_obuf_limit(const cfg_param *p, const char *value, char *err) {
+    obuf_limit *lim = p->ptr;
+    char **args;
+    int n = cfg_split_args(value, &args);
+    int rc = 0;
+    if (n <= 0 || n % 4 != 0) {
+        snprintf(err, CFG_ERR_LEN, "Wrong number of arguments in buffer limit configuration.");
+        rc = -1;
+    }
+    obuf_limit parsed = *lim;
+    for (int i = 0; rc == 0 && i < n; i += 4) {
+        long long v[3];
+        int known = strcasecmp(args[i], "normal") == 0;
+        if (!known && strcasecmp(args[i], "replica") != 0 && strcasecmp(args[i], "slave") != 0 &&
+            strcasecmp(args[i], "pubsub") != 0) {
+            snprintf(err, CFG_ERR_LEN, "Invalid client class specified in buffer limit configuration.");
+            rc = -1;
+            break;
+        }
+        for (int k = 0; k < 3; k++) {
+            if (util_parse_memory(args[i + 1 + k], &v[k]) < 0 || v[k] < 0) {
+                snprintf(err, CFG_ERR_LEN, "Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+                rc = -1;
+                break;
+            }
+        }
+        if (rc == 0 && known) {
+            parsed.hard = v[0];
+            parsed.soft = v[1];
+            parsed.soft_seconds = v[2];
+        }
+    }
+    if (n > 0) cfg_free_args(args, n);
+    if (rc == 0) *lim = parsed;
+    return rc;
+}
+
+static void format_obuf_limit(const cfg_param *p, char *buf, size_t cap) {
+    const obuf_limit *lim = p->ptr;
+    snprintf(buf, cap, "normal %lld %lld %lld", lim->hard, lim->soft, lim->soft_seconds);
+}
+
+#define LL_MAX 9223372036854775807LL
+
+static cfg_param params[] = {
+    {.name = "bind", .type = CFG_STRING, .flags = CFG_IMMUTABLE, .ptr = &srv.bind,
+     .default_value = "127.0.0.1"},
+    {.name = "port", .type = CFG_INT, .flags = CFG_IMMUTABLE, .ptr = &srv.port,
+     .default_value = "6379", .min = 0, .max = 65535},
+    {.name = "tcp-backlog", .type = CFG_INT, .flags = CFG_IMMUTABLE, .ptr = &srv.tcp_backlog,
+     .default_value = "511", .min = 0, .max = 65535},
+    {.name = "tcp-keepalive", .type = CFG_INT, .ptr = &srv.tcp_keepalive, .default_value = "300",
+     .min = 0, .max = 2147483647},
+    {.name = "timeout", .type = CFG_INT, .ptr = &srv.timeout, .default_value = "0", .min = 0,
+     .max = 2147483647},
+    {.name = "maxclients", .type = CFG_INT, .ptr = &srv.maxclients, .default_value = "10000",
+     .min = 1, .max = 1000000, .apply = apply_maxclients},
+    {.name = "databases", .type = CFG_INT, .flags = CFG_IMMUTABLE, .ptr = &srv.databases,
+     .default_value = "16", .min = 1, .max = 10000},
+    {.name = "hz", .type = CFG_INT, .ptr = &srv.hz, .default_value = "10", .min = 1, .max = 500,
+     .apply = apply_hz},
+    {.name = "proto-max-bulk-len", .type = CFG_MEMORY, .ptr = &srv.proto_max_bulk_len,
+     .default_value = "512mb", .min = 1024 * 1024, .max = LL_MAX,
+     .apply = apply_proto_max_bulk_len},
+    {.name = "client-query-buffer-limit", .type = CFG_MEMORY,
+     .ptr = &srv.client_query_buffer_limit, .default_value = "1gb", .min = 1024 * 1024,
+     .max = LL_MAX},
+    /* Redis leaves normal clients unlimited; a client that never reads would then grow the
+     * server without bound, so memkv caps them by default. */
+    {.name = "client-output-buffer-limit", .type = CFG_CUSTOM, .ptr = &srv.obuf_normal,
+     .default_value = "normal 1gb 256mb 60", .parse = parse_obuf_limit,
+     .format = format_obuf_limit},
+    {.name = "requirepass", .type = CFG_STRING, .flags = CFG_SENSITIVE, .ptr = &srv.requirepass,
+     .default_value = ""},
+    {.name = "loglevel", .type = CFG_ENUM, .ptr = &srv.loglevel, .default_value = "notice",
+     .enum_names = loglevel_names, .apply = apply_loglevel},
+    {.name = "logfile", .type = CFG_STRING, .flags = CFG_IMMUTABLE, .ptr = &srv.logfile,
+     .default_value = ""},
+    {.name = "ready-file", .type = CFG_STRING, .flags = CFG_IMMUTABLE, .ptr = &srv.ready_file,
+     .default_value = ""},
+    {.name = "pidfile", .type = CFG_STRING, .flags = CFG_IMMUTABLE, .ptr = &srv.pidfile,
+     .default_value = ""},
+};
+
+int server_config_init(char *err) {
+    srv.config.params = params;
+    srv.config.count = sizeof(params) / sizeof(params[0]);
+    srv.config.started = 0;
+    return cfg_set_defaults(&srv.config, err);
+}
