@@ -23,6 +23,14 @@ typedef struct db_entry db_entry;
 
 enum db_type { DB_TYPE_STRING = 0, DB_TYPE_HASH, DB_TYPE_LIST, DB_TYPE_SET, DB_TYPE_ZSET };
 
+/* Limits of the entry layout (a 24-byte header: next pointer, 32-bit key length, 16 bits of
+ * the key's hash, type, flags, 40-bit value length, 24-bit LRU clock). Callers must reject
+ * longer keys/values (Redis's proto-max-bulk-len is far below); the db aborts on them. */
+#define DB_KEY_MAX_LEN ((size_t)UINT32_MAX)
+#define DB_STRING_MAX_LEN ((size_t)((UINT64_C(1) << 40) - 1))
+#define DB_LRU_BITS 24
+#define DB_LRU_MAX ((1u << DB_LRU_BITS) - 1)
+
 /* Seed for the keyed hash function; call once at start-up before any db_new. */
 void db_set_hash_seed(const uint8_t seed[16]);
 
@@ -47,11 +55,11 @@ int db_delete(db *d, const char *key, size_t klen); /* 1 if it existed, else 0 *
 /* Expires. when_ms is absolute unix time in ms. db_get_expire returns -1 if none. */
 int64_t db_get_expire(db *d, const char *key, size_t klen);
 void db_set_expire(db *d, const char *key, size_t klen, int64_t when_ms); /* key must exist */
-int db_persist(db *d, const char *key, size_t klen);                     /* 1 if removed */
+int db_persist(db *d, const char *key, size_t klen);                      /* 1 if removed */
 
 /* RENAME: moves the entry (with its expire) to dst, replacing dst unless nx. Returns 1 done,
  * 0 if nx and dst exists, -1 if src does not exist. src == dst is allowed (returns 1, or 0
- * with nx). */
+ * with nx). No lazy expiry here: call db_find on src and dst first, as RENAME does. */
 int db_rename(db *d, const char *src, size_t slen, const char *dst, size_t dlen, int nx);
 
 size_t db_size(const db *d);
@@ -61,7 +69,8 @@ void db_flush(db *d); /* remove every key and expire; tables shrink to their ini
 /* SCAN with Redis's reverse-binary cursor: every key present for the whole scan is returned
  * at least once even if the table grows, shrinks or rehashes between calls. Visits at least
  * `count` buckets' worth (until at least count entries seen or the end). Returns the next
- * cursor, 0 when done. fn may not modify the db. */
+ * cursor, 0 when done. fn may not modify the db. Keys whose expire has passed but that are
+ * not yet deleted are passed to fn too; filter them with db_find afterwards, as Redis does. */
 typedef void (*db_scan_fn)(void *ctx, const db_entry *e);
 uint64_t db_scan(db *d, uint64_t cursor, size_t count, db_scan_fn fn, void *ctx);
 
@@ -83,7 +92,27 @@ const char *db_entry_key(const db_entry *e, size_t *klen);
 int db_entry_type(const db_entry *e);
 int db_entry_has_expire(const db_entry *e);
 const char *db_entry_str(const db_entry *e, size_t *vlen); /* DB_TYPE_STRING only */
-char *db_entry_str_mut(db_entry *e);                        /* writable value bytes */
-size_t db_entry_mem_usage(const db_entry *e);               /* allocated bytes of this entry */
+char *db_entry_str_mut(db_entry *e);                       /* writable value bytes */
+/* Usable bytes of the entry's allocation plus its share (8 bytes) of the bucket array. The
+ * entry alone cannot reach its expires-index entry: use db_key_mem_usage for MEMORY USAGE. */
+size_t db_entry_mem_usage(const db_entry *e);
+
+/* Everything a key costs: db_entry_mem_usage(e) plus, if it has an expire, the usable size of
+ * its expires-index entry and that entry's 8-byte bucket share. e must belong to d. */
+size_t db_key_mem_usage(db *d, const db_entry *e);
+
+/* LRU clock of the entry (DB_LRU_BITS wide; the caller's clock is stored modulo 2^24).
+ * New entries start at 0; overwrites, resizes and renames keep it. */
+uint32_t db_entry_lru(const db_entry *e);
+void db_entry_set_lru(db_entry *e, uint32_t lru);
+
+/* Table figures for INFO / MEMORY STATS / DEBUG HTSTATS. Bucket counts cover both tables
+ * while a rehash is in progress. */
+typedef struct db_stats {
+    size_t keys, expires;
+    size_t buckets, expires_buckets;
+    int rehashing, expires_rehashing;
+} db_stats;
+void db_get_stats(const db *d, db_stats *out);
 
 #endif

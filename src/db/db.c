@@ -1,0 +1,731 @@
+#include "db/db.h"
+
+#include "alloc/alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One node type serves both tables.
+ *
+ * Key space: header, key bytes, value bytes, all in one allocation, so a GET touches the
+ * bucket slot and then one block whose first cache line holds the header and (for keys up to
+ * 40 bytes) the whole key. `tag` is 16 high bits of the key's hash: a chain walk compares tag
+ * and length before it ever calls memcmp.
+ *
+ * Expires index: header and a copy of the key; `u.when` holds the expire time. */
+struct db_entry {
+    db_entry *next;
+    uint32_t klen;
+    uint16_t tag;
+    uint8_t type;
+    uint8_t flags;
+    union {
+        uint64_t vlen_lru; /* key space: value length (low 40 bits), LRU clock (high 24) */
+        int64_t when;      /* expires index: absolute unix time in ms */
+    } u;
+    char data[]; /* key bytes, then (key space only) value bytes */
+};
+
+_Static_assert(sizeof(struct db_entry) == 24, "db_entry header must stay at 24 bytes");
+
+#define ENTRY_HDR sizeof(struct db_entry)
+#define ENTRY_HAS_EXPIRE 0x01u
+#define VLEN_BITS 40
+#define VLEN_MASK ((UINT64_C(1) << VLEN_BITS) - 1)
+
+#define HT_INITIAL_SIZE 4
+#define HT_MIN_FILL_PCT 10      /* shrink below this fill, as Redis's HASHTABLE_MIN_FILL */
+#define EXPIRE_KEYS_PER_LOOP 20 /* as Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP */
+#define EXPIRE_MAX_EMPTY_VISITS 40
+
+/* Two tables while rehashing: entries move from b[0] to b[1], bucket by bucket, from
+ * rehash_idx upwards; every bucket of b[0] below rehash_idx is empty. b[1] == NULL when no
+ * rehash is in progress. A table of size 0 has no bucket array (fresh or flushed db). */
+typedef struct htable {
+    db_entry **b[2];
+    size_t size[2];
+    size_t used[2];
+    size_t rehash_idx;
+    alloc_sub sub;
+} htable;
+
+struct db {
+    htable keys;
+    htable expires;
+    uint64_t rng;
+};
+
+/* ---- keyed hash ------------------------------------------------------------------------- */
+
+static uint64_t hash_k0 = UINT64_C(0x6c62272e07bb0142);
+static uint64_t hash_k1 = UINT64_C(0x8b2fe7c1d35a9461);
+
+#define HASH_P0 UINT64_C(0x9e3779b97f4a7c15)
+#define HASH_P1 UINT64_C(0xc2b2ae3d27d4eb4f)
+
+static inline uint64_t load64(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline uint64_t load32(const unsigned char *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* 64x64->128 multiply folded back to 64 bits: every output bit depends on every input bit. */
+static inline uint64_t fold_mul(uint64_t a, uint64_t b) {
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* Keys up to 16 bytes (the common case) cost two multiplies; longer keys one more per 16
+ * bytes. The secret seed enters every multiply, so colliding keys cannot be precomputed. */
+static uint64_t key_hash(const char *key, size_t len) {
+    const unsigned char *p = (const unsigned char *)key;
+    uint64_t a, b, h = hash_k0;
+    if (len <= 16) {
+        if (len >= 8) {
+            a = load64(p);
+            b = load64(p + len - 8);
+        } else if (len >= 4) {
+            a = load32(p);
+            b = load32(p + len - 4);
+        } else if (len > 0) {
+            a = ((uint64_t)p[0] << 16) | ((uint64_t)p[len >> 1] << 8) | p[len - 1];
+            b = 0;
+        } else {
+            a = b = 0;
+        }
+    } else {
+        size_t left = len;
+        while (left > 16) {
+            h = fold_mul(load64(p) ^ hash_k1, load64(p + 8) ^ h);
+            p += 16;
+            left -= 16;
+        }
+        a = load64(p + left - 16);
+        b = load64(p + left - 8);
+    }
+    uint64_t x = fold_mul(a ^ hash_k1 ^ HASH_P0, b ^ h);
+    return fold_mul(x ^ HASH_P1, (uint64_t)len ^ hash_k0 ^ HASH_P0);
+}
+
+static inline uint16_t hash_tag(uint64_t hv) {
+    return (uint16_t)(hv >> 48);
+}
+
+void db_set_hash_seed(const uint8_t seed[16]) {
+    memcpy(&hash_k0, seed, 8);
+    memcpy(&hash_k1, seed + 8, 8);
+}
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static inline uint64_t rng_next(db *d) {
+    /* splitmix64: fine for picking buckets, not for anything secret. */
+    uint64_t z = (d->rng += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static void db_fatal(const char *what, size_t len) {
+    fprintf(stderr, "memkv: db: %s too long (%zu bytes)\n", what, len);
+    abort();
+}
+
+static alloc_sub type_sub(int type) {
+    switch (type) {
+    case DB_TYPE_HASH:
+        return ALLOC_SUB_HASHES;
+    case DB_TYPE_LIST:
+        return ALLOC_SUB_LISTS;
+    case DB_TYPE_SET:
+        return ALLOC_SUB_SETS;
+    case DB_TYPE_ZSET:
+        return ALLOC_SUB_ZSETS;
+    default:
+        return ALLOC_SUB_STRINGS;
+    }
+}
+
+static inline size_t entry_vlen(const db_entry *e) {
+    return (size_t)(e->u.vlen_lru & VLEN_MASK);
+}
+
+static inline void entry_set_vlen(db_entry *e, size_t vlen) {
+    e->u.vlen_lru = (e->u.vlen_lru & ~VLEN_MASK) | (uint64_t)vlen;
+}
+
+/* Frees a key-space entry. Strings own nothing outside their block; the other types will
+ * release their value object here. */
+static void entry_free(db_entry *e) {
+    alloc_free(type_sub(e->type), e);
+}
+
+/* ---- hash table ------------------------------------------------------------------------- */
+
+static inline int ht_rehashing(const htable *h) {
+    return h->b[1] != NULL;
+}
+
+static inline size_t ht_used(const htable *h) {
+    return h->used[0] + h->used[1];
+}
+
+/* Returns the link (bucket slot or previous entry's next field) that points to the entry with
+ * this key, or NULL; *tbl gets the table it lives in. The link is valid until the table is
+ * modified. */
+static db_entry **ht_find(htable *h, const char *key, size_t klen, uint64_t hv, int *tbl) {
+    if (h->size[0] == 0) return NULL;
+    uint16_t tag = hash_tag(hv);
+    for (int t = 0; t < 2; t++) {
+        size_t idx = (size_t)hv & (h->size[t] - 1);
+        /* Buckets of the old table below rehash_idx have already moved. */
+        if (t == 1 || !ht_rehashing(h) || idx >= h->rehash_idx) {
+            db_entry **link = &h->b[t][idx];
+            for (db_entry *e = *link; e; link = &e->next, e = *link) {
+                if (e->tag == tag && e->klen == klen && memcmp(e->data, key, klen) == 0) {
+                    if (tbl) *tbl = t;
+                    return link;
+                }
+            }
+        }
+        if (!ht_rehashing(h)) break;
+    }
+    return NULL;
+}
+
+static void ht_finish_rehash(htable *h) {
+    alloc_free(h->sub, h->b[0]);
+    h->b[0] = h->b[1];
+    h->size[0] = h->size[1];
+    h->used[0] = h->used[1];
+    h->b[1] = NULL;
+    h->size[1] = 0;
+    h->used[1] = 0;
+    h->rehash_idx = 0;
+}
+
+/* Moves up to n non-empty buckets (visiting at most 10*n empty ones). Returns 1 while a rehash
+ * is still in progress. A shrink maps old bucket i to i & new_mask; only a grow needs the
+ * hash again. */
+static int ht_rehash(htable *h, size_t n) {
+    if (!ht_rehashing(h)) return 0;
+    size_t empty_visits = n * 10;
+    size_t mask1 = h->size[1] - 1;
+    int grow = h->size[1] > h->size[0];
+    while (n > 0 && h->used[0] > 0) {
+        db_entry *e = h->b[0][h->rehash_idx];
+        if (!e) {
+            h->rehash_idx++;
+            if (--empty_visits == 0) break;
+            continue;
+        }
+        while (e) {
+            db_entry *next = e->next;
+            size_t idx = grow ? (size_t)key_hash(e->data, e->klen) & mask1 : h->rehash_idx & mask1;
+            e->next = h->b[1][idx];
+            h->b[1][idx] = e;
+            h->used[0]--;
+            h->used[1]++;
+            e = next;
+        }
+        h->b[0][h->rehash_idx++] = NULL;
+        n--;
+    }
+    if (h->used[0] == 0) ht_finish_rehash(h);
+    return ht_rehashing(h);
+}
+
+static void ht_resize(htable *h, size_t size) {
+    db_entry **nb = alloc_calloc(h->sub, size * sizeof(*nb));
+    if (h->used[0] == 0) { /* nothing to move */
+        alloc_free(h->sub, h->b[0]);
+        h->b[0] = nb;
+        h->size[0] = size;
+        return;
+    }
+    h->b[1] = nb;
+    h->size[1] = size;
+    h->used[1] = 0;
+    h->rehash_idx = 0;
+}
+
+/* Grow at load factor 1, doubling. */
+static void ht_expand_if_needed(htable *h) {
+    if (ht_rehashing(h)) return;
+    if (h->size[0] == 0)
+        ht_resize(h, HT_INITIAL_SIZE);
+    else if (h->used[0] >= h->size[0])
+        ht_resize(h, h->size[0] * 2);
+}
+
+/* Shrink when less than 10% full, to the smallest power of two that holds every key. */
+static void ht_shrink_if_needed(htable *h) {
+    if (ht_rehashing(h) || h->size[0] <= HT_INITIAL_SIZE) return;
+    if (h->used[0] * 100 >= h->size[0] * HT_MIN_FILL_PCT) return;
+    size_t size = HT_INITIAL_SIZE;
+    while (size < h->used[0])
+        size <<= 1;
+    ht_resize(h, size);
+}
+
+static void ht_insert(htable *h, db_entry *e, uint64_t hv) {
+    ht_expand_if_needed(h);
+    int t = ht_rehashing(h) ? 1 : 0;
+    size_t idx = (size_t)hv & (h->size[t] - 1);
+    e->next = h->b[t][idx];
+    h->b[t][idx] = e;
+    h->used[t]++;
+}
+
+static void ht_clear(htable *h, int key_space) {
+    for (int t = 0; t < 2; t++) {
+        for (size_t i = 0; i < h->size[t]; i++) {
+            db_entry *e = h->b[t][i];
+            while (e) {
+                db_entry *next = e->next;
+                if (key_space)
+                    entry_free(e);
+                else
+                    alloc_free(h->sub, e);
+                e = next;
+            }
+        }
+        alloc_free(h->sub, h->b[t]);
+    }
+    alloc_sub sub = h->sub;
+    memset(h, 0, sizeof(*h));
+    h->sub = sub;
+}
+
+/* ---- expires index ---------------------------------------------------------------------- */
+
+static db_entry *exp_lookup(db *d, const char *key, size_t klen, uint64_t hv) {
+    db_entry **link = ht_find(&d->expires, key, klen, hv, NULL);
+    return link ? *link : NULL;
+}
+
+static void exp_add(db *d, const char *key, size_t klen, uint64_t hv, int64_t when) {
+    db_entry *x = alloc_malloc(ALLOC_SUB_EXPIRES_INDEX, ENTRY_HDR + klen);
+    x->klen = (uint32_t)klen;
+    x->tag = hash_tag(hv);
+    x->type = 0;
+    x->flags = 0;
+    x->u.when = when;
+    memcpy(x->data, key, klen);
+    ht_insert(&d->expires, x, hv);
+}
+
+static void exp_del(db *d, const char *key, size_t klen, uint64_t hv) {
+    int t;
+    db_entry **link = ht_find(&d->expires, key, klen, hv, &t);
+    if (!link) return;
+    db_entry *x = *link;
+    *link = x->next;
+    d->expires.used[t]--;
+    alloc_free(ALLOC_SUB_EXPIRES_INDEX, x);
+}
+
+/* Unlinks and frees the key-space entry *link (found in table t) and its expire. */
+static void key_remove(db *d, db_entry **link, int t, uint64_t hv) {
+    db_entry *e = *link;
+    *link = e->next;
+    d->keys.used[t]--;
+    if (e->flags & ENTRY_HAS_EXPIRE) exp_del(d, e->data, e->klen, hv);
+    entry_free(e);
+}
+
+/* ---- public API ------------------------------------------------------------------------- */
+
+db *db_new(void) {
+    db *d = alloc_calloc(ALLOC_SUB_KEY_INDEX, sizeof(*d));
+    d->keys.sub = ALLOC_SUB_KEY_INDEX;
+    d->expires.sub = ALLOC_SUB_EXPIRES_INDEX;
+    d->rng = hash_k0 ^ (uint64_t)(uintptr_t)d;
+    return d;
+}
+
+void db_free(db *d) {
+    if (!d) return;
+    db_flush(d);
+    alloc_free(ALLOC_SUB_KEY_INDEX, d);
+}
+
+db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t *expired) {
+    if (ht_rehashing(&d->keys)) ht_rehash(&d->keys, 1);
+    uint64_t hv = key_hash(key, klen);
+    int t;
+    db_entry **link = ht_find(&d->keys, key, klen, hv, &t);
+    if (!link) return NULL;
+    db_entry *e = *link;
+    if (e->flags & ENTRY_HAS_EXPIRE) {
+        db_entry *x = exp_lookup(d, key, klen, hv);
+        if (x && x->u.when <= now_ms) {
+            key_remove(d, link, t, hv);
+            if (expired) (*expired)++;
+            return NULL;
+        }
+    }
+    return e;
+}
+
+db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, size_t vlen,
+                        int keep_ttl) {
+    if (klen > DB_KEY_MAX_LEN) db_fatal("key", klen);
+    if (vlen > DB_STRING_MAX_LEN) db_fatal("string value", vlen);
+    if (ht_rehashing(&d->keys)) ht_rehash(&d->keys, 1);
+    uint64_t hv = key_hash(key, klen);
+    db_entry **link = ht_find(&d->keys, key, klen, hv, NULL);
+    db_entry *e;
+    if (link) {
+        e = *link;
+        if ((e->flags & ENTRY_HAS_EXPIRE) && !keep_ttl) {
+            exp_del(d, key, klen, hv);
+            e->flags &= (uint8_t)~ENTRY_HAS_EXPIRE;
+        }
+        if (e->type == DB_TYPE_STRING) {
+            /* Reuse the block (the allocator keeps it in place if the size class fits) and
+             * the chain slot; header, key and LRU stay. */
+            e = alloc_realloc(ALLOC_SUB_STRINGS, e, ENTRY_HDR + klen + vlen);
+        } else {
+            db_entry *n = alloc_malloc(ALLOC_SUB_STRINGS, ENTRY_HDR + klen + vlen);
+            memcpy(n, e, ENTRY_HDR + klen);
+            entry_free(e);
+            e = n;
+            e->type = DB_TYPE_STRING;
+        }
+        *link = e;
+    } else {
+        e = alloc_malloc(ALLOC_SUB_STRINGS, ENTRY_HDR + klen + vlen);
+        e->klen = (uint32_t)klen;
+        e->tag = hash_tag(hv);
+        e->type = DB_TYPE_STRING;
+        e->flags = 0;
+        e->u.vlen_lru = 0;
+        memcpy(e->data, key, klen);
+        ht_insert(&d->keys, e, hv);
+    }
+    entry_set_vlen(e, vlen);
+    if (vlen) memcpy(e->data + klen, val, vlen);
+    return e;
+}
+
+db_entry *db_string_resize(db *d, db_entry *e, size_t new_len) {
+    if (new_len > DB_STRING_MAX_LEN) db_fatal("string value", new_len);
+    size_t klen = e->klen, old_len = entry_vlen(e);
+    if (new_len == old_len) return e;
+    uint64_t hv = key_hash(e->data, klen);
+    db_entry **link = ht_find(&d->keys, e->data, klen, hv, NULL);
+    if (!link || *link != e) {
+        fprintf(stderr, "memkv: db_string_resize: entry not in this db\n");
+        abort();
+    }
+    e = alloc_realloc(ALLOC_SUB_STRINGS, e, ENTRY_HDR + klen + new_len);
+    if (new_len > old_len) memset(e->data + klen + old_len, 0, new_len - old_len);
+    entry_set_vlen(e, new_len);
+    *link = e;
+    return e;
+}
+
+int db_delete(db *d, const char *key, size_t klen) {
+    if (ht_rehashing(&d->keys)) ht_rehash(&d->keys, 1);
+    uint64_t hv = key_hash(key, klen);
+    int t;
+    db_entry **link = ht_find(&d->keys, key, klen, hv, &t);
+    if (!link) return 0;
+    key_remove(d, link, t, hv);
+    ht_shrink_if_needed(&d->keys);
+    ht_shrink_if_needed(&d->expires);
+    return 1;
+}
+
+int64_t db_get_expire(db *d, const char *key, size_t klen) {
+    db_entry *x = exp_lookup(d, key, klen, key_hash(key, klen));
+    return x ? x->u.when : -1;
+}
+
+void db_set_expire(db *d, const char *key, size_t klen, int64_t when_ms) {
+    if (ht_rehashing(&d->expires)) ht_rehash(&d->expires, 1);
+    uint64_t hv = key_hash(key, klen);
+    db_entry **link = ht_find(&d->keys, key, klen, hv, NULL);
+    if (!link) return;
+    db_entry *e = *link;
+    if (e->flags & ENTRY_HAS_EXPIRE) {
+        db_entry *x = exp_lookup(d, key, klen, hv);
+        if (x) {
+            x->u.when = when_ms;
+            return;
+        }
+    }
+    exp_add(d, key, klen, hv, when_ms);
+    e->flags |= ENTRY_HAS_EXPIRE;
+}
+
+int db_persist(db *d, const char *key, size_t klen) {
+    uint64_t hv = key_hash(key, klen);
+    db_entry **link = ht_find(&d->keys, key, klen, hv, NULL);
+    if (!link || !((*link)->flags & ENTRY_HAS_EXPIRE)) return 0;
+    if (ht_rehashing(&d->expires)) ht_rehash(&d->expires, 1);
+    exp_del(d, key, klen, hv);
+    (*link)->flags &= (uint8_t)~ENTRY_HAS_EXPIRE;
+    ht_shrink_if_needed(&d->expires);
+    return 1;
+}
+
+int db_rename(db *d, const char *src, size_t slen, const char *dst, size_t dlen, int nx) {
+    if (dlen > DB_KEY_MAX_LEN) db_fatal("key", dlen);
+    uint64_t hs = key_hash(src, slen);
+    if (!ht_find(&d->keys, src, slen, hs, NULL)) return -1;
+    if (slen == dlen && memcmp(src, dst, slen) == 0) return nx ? 0 : 1;
+
+    uint64_t hd = key_hash(dst, dlen);
+    int t;
+    db_entry **link = ht_find(&d->keys, dst, dlen, hd, &t);
+    if (link) {
+        if (nx) return 0;
+        key_remove(d, link, t, hd);
+    }
+    /* Look src up again: removing dst may have freed the node holding src's link. */
+    link = ht_find(&d->keys, src, slen, hs, &t);
+    db_entry *e = *link;
+    *link = e->next;
+    d->keys.used[t]--;
+
+    int had_expire = (e->flags & ENTRY_HAS_EXPIRE) != 0;
+    int64_t when = 0;
+    if (had_expire) {
+        db_entry *x = exp_lookup(d, src, slen, hs);
+        if (x) when = x->u.when;
+        exp_del(d, src, slen, hs);
+    }
+
+    /* Same block, key bytes swapped: grow before moving the value right, shrink after moving
+     * it left. Header fields (type, flags, LRU, value length) carry over. */
+    size_t vlen = entry_vlen(e);
+    alloc_sub sub = type_sub(e->type);
+    if (dlen > slen) {
+        e = alloc_realloc(sub, e, ENTRY_HDR + dlen + vlen);
+        memmove(e->data + dlen, e->data + slen, vlen);
+    } else if (dlen < slen) {
+        memmove(e->data + dlen, e->data + slen, vlen);
+        e = alloc_realloc(sub, e, ENTRY_HDR + dlen + vlen);
+    }
+    memcpy(e->data, dst, dlen);
+    e->klen = (uint32_t)dlen;
+    e->tag = hash_tag(hd);
+    ht_insert(&d->keys, e, hd);
+    if (had_expire) exp_add(d, dst, dlen, hd, when);
+    ht_shrink_if_needed(&d->keys);
+    ht_shrink_if_needed(&d->expires);
+    return 1;
+}
+
+size_t db_size(const db *d) {
+    return ht_used(&d->keys);
+}
+
+size_t db_expires_size(const db *d) {
+    return ht_used(&d->expires);
+}
+
+void db_flush(db *d) {
+    ht_clear(&d->expires, 0);
+    ht_clear(&d->keys, 1);
+}
+
+/* Reverse-binary cursor (Redis's dictScan): the cursor counts up in bit-reversed order, so
+ * after a resize the buckets already visited are exactly those whose low bits, reversed,
+ * are below the cursor, whatever the table size. While rehashing we visit the small table's
+ * bucket and every bucket of the big table that expands from it. */
+static inline uint64_t rev64(uint64_t v) {
+    v = ((v >> 1) & UINT64_C(0x5555555555555555)) | ((v & UINT64_C(0x5555555555555555)) << 1);
+    v = ((v >> 2) & UINT64_C(0x3333333333333333)) | ((v & UINT64_C(0x3333333333333333)) << 2);
+    v = ((v >> 4) & UINT64_C(0x0f0f0f0f0f0f0f0f)) | ((v & UINT64_C(0x0f0f0f0f0f0f0f0f)) << 4);
+    return __builtin_bswap64(v);
+}
+
+static inline uint64_t cursor_next(uint64_t v, uint64_t mask) {
+    v |= ~mask; /* so the increment carries through the masked bits only */
+    return rev64(rev64(v) + 1);
+}
+
+static size_t scan_chain(const db_entry *e, db_scan_fn fn, void *ctx) {
+    size_t n = 0;
+    for (; e; e = e->next, n++)
+        fn(ctx, e);
+    return n;
+}
+
+uint64_t db_scan(db *d, uint64_t cursor, size_t count, db_scan_fn fn, void *ctx) {
+    const htable *h = &d->keys;
+    if (ht_used(h) == 0 || h->size[0] == 0) return 0;
+    if (count == 0) count = 1;
+    size_t seen = 0, iterations = 0, max_iterations = count * 10;
+    uint64_t v = cursor;
+    do {
+        if (!ht_rehashing(h)) {
+            uint64_t m0 = h->size[0] - 1;
+            seen += scan_chain(h->b[0][v & m0], fn, ctx);
+            v = cursor_next(v, m0);
+        } else {
+            int small = h->size[0] <= h->size[1] ? 0 : 1, big = !small;
+            uint64_t m0 = h->size[small] - 1, m1 = h->size[big] - 1;
+            seen += scan_chain(h->b[small][v & m0], fn, ctx);
+            do {
+                seen += scan_chain(h->b[big][v & m1], fn, ctx);
+                v = cursor_next(v, m1);
+            } while (v & (m0 ^ m1));
+        }
+        iterations++;
+    } while (v != 0 && seen < count && iterations < max_iterations);
+    return v;
+}
+
+/* Pointer to a random bucket slot of h (either table while rehashing); *tbl gets the table. */
+static db_entry **ht_random_bucket(db *d, htable *h, int *tbl) {
+    if (ht_rehashing(h)) {
+        size_t span = h->size[0] + h->size[1] - h->rehash_idx;
+        size_t i = h->rehash_idx + (size_t)(rng_next(d) % span);
+        if (i < h->size[0]) {
+            *tbl = 0;
+            return &h->b[0][i];
+        }
+        *tbl = 1;
+        return &h->b[1][i - h->size[0]];
+    }
+    *tbl = 0;
+    return &h->b[0][rng_next(d) & (h->size[0] - 1)];
+}
+
+db_entry *db_random(db *d) {
+    htable *h = &d->keys;
+    if (ht_used(h) == 0) return NULL;
+    if (ht_rehashing(h)) ht_rehash(h, 1);
+    int t;
+    db_entry *e;
+    do
+        e = *ht_random_bucket(d, h, &t);
+    while (!e);
+    size_t len = 0;
+    for (db_entry *x = e; x; x = x->next)
+        len++;
+    for (size_t skip = (size_t)(rng_next(d) % len); skip; skip--)
+        e = e->next;
+    return e;
+}
+
+size_t db_active_expire(db *d, int64_t now_ms, size_t max_keys) {
+    htable *x = &d->expires;
+    size_t deleted = 0, examined = 0;
+    if (ht_rehashing(x)) ht_rehash(x, 1);
+    while (ht_used(x) > 0 && examined < max_keys) {
+        size_t sampled = 0, expired = 0, empty_visits = 0;
+        while (sampled < EXPIRE_KEYS_PER_LOOP && examined < max_keys && ht_used(x) > 0) {
+            int t;
+            db_entry **link = ht_random_bucket(d, x, &t);
+            if (!*link) {
+                if (++empty_visits >= EXPIRE_MAX_EMPTY_VISITS) break;
+                continue;
+            }
+            while (*link) {
+                db_entry *ee = *link;
+                sampled++;
+                examined++;
+                if (ee->u.when > now_ms) {
+                    link = &ee->next;
+                    continue;
+                }
+                *link = ee->next;
+                x->used[t]--;
+                uint64_t hv = key_hash(ee->data, ee->klen);
+                int kt;
+                db_entry **kl = ht_find(&d->keys, ee->data, ee->klen, hv, &kt);
+                if (kl) {
+                    db_entry *e = *kl;
+                    *kl = e->next;
+                    d->keys.used[kt]--;
+                    entry_free(e);
+                }
+                alloc_free(ALLOC_SUB_EXPIRES_INDEX, ee);
+                expired++;
+            }
+        }
+        deleted += expired;
+        if (sampled == 0 || expired * 4 <= sampled) break; /* go on while > 25% were stale */
+    }
+    ht_shrink_if_needed(&d->keys);
+    ht_shrink_if_needed(x);
+    return deleted;
+}
+
+int db_rehash_step(db *d, int n) {
+    size_t steps = n > 0 ? (size_t)n : 1;
+    int busy = 0;
+    htable *tables[2] = {&d->keys, &d->expires};
+    for (int i = 0; i < 2; i++) {
+        ht_shrink_if_needed(tables[i]);
+        if (!ht_rehash(tables[i], steps)) ht_shrink_if_needed(tables[i]); /* maybe shrink more */
+        busy |= ht_rehashing(tables[i]);
+    }
+    return busy;
+}
+
+/* ---- entry accessors -------------------------------------------------------------------- */
+
+const char *db_entry_key(const db_entry *e, size_t *klen) {
+    if (klen) *klen = e->klen;
+    return e->data;
+}
+
+int db_entry_type(const db_entry *e) {
+    return e->type;
+}
+
+int db_entry_has_expire(const db_entry *e) {
+    return (e->flags & ENTRY_HAS_EXPIRE) != 0;
+}
+
+const char *db_entry_str(const db_entry *e, size_t *vlen) {
+    if (vlen) *vlen = entry_vlen(e);
+    return e->data + e->klen;
+}
+
+char *db_entry_str_mut(db_entry *e) {
+    return e->data + e->klen;
+}
+
+size_t db_entry_mem_usage(const db_entry *e) {
+    return alloc_usable_size(e) + sizeof(db_entry *);
+}
+
+size_t db_key_mem_usage(db *d, const db_entry *e) {
+    size_t n = db_entry_mem_usage(e);
+    if (e->flags & ENTRY_HAS_EXPIRE) {
+        db_entry *x = exp_lookup(d, e->data, e->klen, key_hash(e->data, e->klen));
+        if (x) n += alloc_usable_size(x) + sizeof(db_entry *);
+    }
+    return n;
+}
+
+uint32_t db_entry_lru(const db_entry *e) {
+    return (uint32_t)(e->u.vlen_lru >> VLEN_BITS);
+}
+
+void db_entry_set_lru(db_entry *e, uint32_t lru) {
+    e->u.vlen_lru = (e->u.vlen_lru & VLEN_MASK) | ((uint64_t)(lru & DB_LRU_MAX) << VLEN_BITS);
+}
+
+void db_get_stats(const db *d, db_stats *out) {
+    out->keys = ht_used(&d->keys);
+    out->expires = ht_used(&d->expires);
+    out->buckets = d->keys.size[0] + d->keys.size[1];
+    out->expires_buckets = d->expires.size[0] + d->expires.size[1];
+    out->rehashing = ht_rehashing(&d->keys);
+    out->expires_rehashing = ht_rehashing(&d->expires);
+}
