@@ -4,6 +4,11 @@
  * Small replies are appended into the tail block (16 KiB blocks); a payload larger than a
  * block gets a block of its own, sized to fit. reply_buf_bytes() is what the output buffer
  * limits compare against.
+ *
+ * When everything has been sent, the last block is kept (emptied) if it is a standard one, so
+ * a request/reply cycle does not malloc and free a block each time; reply_buf_trim() gives
+ * it back (e.g. for idle clients), reply_buf_deinit() frees everything. `allocated` counts
+ * that block too (it is the sum of alloc_usable_size() of every block, headers included).
  */
 #ifndef MEMKV_REPLY_H
 #define MEMKV_REPLY_H
@@ -30,25 +35,29 @@ typedef struct reply_buf {
 
 void reply_buf_init(reply_buf *rb);
 void reply_buf_deinit(reply_buf *rb); /* frees every block */
-static inline size_t reply_buf_bytes(const reply_buf *rb) { return rb->pending; }
+static inline size_t reply_buf_bytes(const reply_buf *rb) {
+    return rb->pending;
+}
 
 void reply_add_raw(reply_buf *rb, const void *p, size_t n);
-void reply_add_status(reply_buf *rb, const char *s);            /* +s\r\n */
+void reply_add_status(reply_buf *rb, const char *s); /* +s\r\n, CR/LF in s become spaces */
 /* -msg\r\n; msg includes its code ("ERR ...", "WRONGTYPE ..."). CR and LF inside msg are
  * replaced by spaces so a reply can never be split. */
 void reply_add_error(reply_buf *rb, const char *msg);
 void reply_add_errorf(reply_buf *rb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void reply_add_int(reply_buf *rb, long long v);                 /* :v\r\n */
-void reply_add_bulk(reply_buf *rb, const void *p, size_t n);    /* $n\r\n...\r\n */
-void reply_add_bulk_cstr(reply_buf *rb, const char *s);
-void reply_add_null(reply_buf *rb);                             /* $-1\r\n */
-void reply_add_null_array(reply_buf *rb);                       /* *-1\r\n */
-void reply_add_array_len(reply_buf *rb, long long n);           /* *n\r\n */
-void reply_add_map_len(reply_buf *rb, long long n);             /* RESP2: *2n\r\n */
+void reply_add_int(reply_buf *rb, long long v);              /* :v\r\n */
+void reply_add_bulk(reply_buf *rb, const void *p, size_t n); /* $n\r\n...\r\n */
+void reply_add_bulk_cstr(reply_buf *rb, const char *s);      /* s == NULL: $-1\r\n */
+void reply_add_null(reply_buf *rb);                          /* $-1\r\n */
+void reply_add_null_array(reply_buf *rb);                    /* *-1\r\n */
+void reply_add_array_len(reply_buf *rb, long long n);        /* *n\r\n */
+void reply_add_map_len(reply_buf *rb, long long n);          /* RESP2: *2n\r\n */
 
 /* Fill up to max iovecs with pending data; returns how many were filled. */
 int reply_buf_iov(const reply_buf *rb, struct iovec *iov, int max);
-/* n bytes were written: advance, free drained blocks. */
+/* n bytes were written: advance, free drained blocks. n must not exceed reply_buf_bytes(). */
 void reply_buf_consume(reply_buf *rb, size_t n);
+/* Nothing pending: free the emptied block kept for reuse. No-op while output is pending. */
+void reply_buf_trim(reply_buf *rb);
 
 #endif

@@ -9,6 +9,21 @@
  *
  * Limits are fields (Redis's defaults from resp_limits_default()), checked before any
  * allocation proportional to what the peer announced.
+ *
+ * Behaviour as Redis 7's processMultibulkBuffer / processInlineBuffer, with these choices:
+ *  - Like Redis, the byte after the '\r' that ends a "*n" or "$n" line, and the two bytes
+ *    after a bulk's payload, are skipped without being checked (normally "\n" and "\r\n").
+ *  - More than max_inline bytes before the '\r' of a "*n" / "$n" line, or before the '\n'
+ *    of an inline line (a '\r' there counts), is an error whether or not the end has
+ *    arrived yet: the same bound Redis applies while the line is incomplete.
+ *  - "*0", "*-1" (any n <= 0) and empty or blank inline lines are consumed as RESP_OK with
+ *    argc == 0.
+ *  - Inline lines are split as sdssplitargs does on a C string: a NUL byte ends the line.
+ *  - Arguments are slices, not NUL-terminated.
+ *  - *consumed is 0 unless RESP_OK. After RESP_ERROR the parser keeps answering RESP_ERROR
+ *    until resp_parser_reset().
+ *  - Argument arrays are kept between commands (no allocation per command); at most a
+ *    small number of slots survives a huge command.
  */
 #ifndef MEMKV_RESP_H
 #define MEMKV_RESP_H
@@ -41,6 +56,7 @@ typedef struct resp_parser {
     long long mb_left;  /* multibulk args still to read */
     long long bulk_len; /* -1 when the next thing is a $len line */
     size_t *offs;       /* argument offsets while the command is incomplete */
+    size_t scan;        /* where the search for the current line's end resumes */
     char err[128];      /* protocol error text, without "-ERR " */
 } resp_parser;
 
