@@ -152,12 +152,6 @@ static void reply_help(client *c, const char *const *lines) {
     for (long long i = 0; i < n; i++) reply_add_status(&c->reply, lines[i]);
 }
 
-static client *client_by_id(uint64_t id) {
-    for (client *o = srv.clients; o; o = o->next)
-        if (o->id == id) return o;
-    return NULL;
-}
-
 static void client_list(client *c) {
     /* CLIENT LIST [TYPE normal] [ID id ...] */
     int only_ids = 0;

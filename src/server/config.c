@@ -378,7 +378,7 @@ int cfg_load_args(cfg_table *t, int argc, char **argv, char *err) {
         }
         char perr[CFG_ERR_LEN];
         if (cfg_set(t, name, value, perr) < 0) {
-            snprintf(err, CFG_ERR_LEN, "option '--%s %s': %s", name, value, perr);
+            snprintf(err, CFG_ERR_LEN, "option '--%.40s %.60s': %.140s", name, value, perr);
             return -1;
         }
         i = j;

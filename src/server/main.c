@@ -90,12 +90,12 @@ static int write_ready_file(char *err) {
     snprintf(tmp, sizeof(tmp), "%s.tmp", srv.ready_file);
     FILE *fp = fopen(tmp, "w");
     if (!fp) {
-        snprintf(err, CFG_ERR_LEN, "cannot write ready-file %s: %s", tmp, strerror(errno));
+        snprintf(err, CFG_ERR_LEN, "cannot write ready-file %.150s: %.60s", tmp, strerror(errno));
         return -1;
     }
     fprintf(fp, "port=%d\npid=%d\n", srv.bound_port, (int)getpid());
     if (fclose(fp) != 0 || rename(tmp, srv.ready_file) != 0) {
-        snprintf(err, CFG_ERR_LEN, "cannot write ready-file %s: %s", srv.ready_file, strerror(errno));
+        snprintf(err, CFG_ERR_LEN, "cannot write ready-file %.150s: %.60s", srv.ready_file, strerror(errno));
         return -1;
     }
     return 0;
@@ -157,14 +157,14 @@ static int load_config(int argc, char **argv, char *err) {
     if (argc > 1 && strncmp(argv[1], "--", 2) != 0) {
         char *abs = realpath(argv[1], NULL);
         if (!abs) {
-            snprintf(err, CFG_ERR_LEN, "can't open config file '%s': %s", argv[1], strerror(errno));
+            snprintf(err, CFG_ERR_LEN, "can't open config file '%.150s': %.60s", argv[1], strerror(errno));
             return -1;
         }
         srv.config_file = alloc_strndup(ALLOC_SUB_OTHER, abs, strlen(abs));
         free(abs);
         char ferr[CFG_ERR_LEN];
         if (cfg_load_file(&srv.config, srv.config_file, ferr) < 0) {
-            snprintf(err, CFG_ERR_LEN, "Reading the configuration file %s: %s", argv[1], ferr);
+            snprintf(err, CFG_ERR_LEN, "Reading the configuration file %.50s: %.150s", argv[1], ferr);
             return -1;
         }
         first = 2;

@@ -87,6 +87,22 @@ static void format_obuf_limit(const cfg_param *p, char *buf, size_t cap) {
     snprintf(buf, cap, "normal %lld %lld %lld", lim->hard, lim->soft, lim->soft_seconds);
 }
 
+/* memkv keeps no data on disk. `save ""` and `appendonly no` are accepted (and shown by
+ * CONFIG GET, which redis-benchmark and other tools read) so that Redis configs and tools work;
+ * anything else is refused with the reason. */
+static int parse_no_persistence(const cfg_param *p, const char *value, char *err) {
+    int ok = strcmp(p->name, "save") == 0 ? value[0] == '\0' : strcasecmp(value, "no") == 0;
+    if (!ok) {
+        snprintf(err, CFG_ERR_LEN, "memkv does not persist data to disk");
+        return -1;
+    }
+    return 0;
+}
+
+static void format_no_persistence(const cfg_param *p, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s", strcmp(p->name, "save") == 0 ? "" : "no");
+}
+
 #define LL_MAX 9223372036854775807LL
 
 static cfg_param params[] = {
@@ -125,6 +141,10 @@ static cfg_param params[] = {
      .default_value = ""},
     {.name = "ready-file", .type = CFG_STRING, .flags = CFG_IMMUTABLE, .ptr = &srv.ready_file,
      .default_value = ""},
+    {.name = "save", .type = CFG_CUSTOM, .default_value = "", .parse = parse_no_persistence,
+     .format = format_no_persistence},
+    {.name = "appendonly", .type = CFG_CUSTOM, .default_value = "no",
+     .parse = parse_no_persistence, .format = format_no_persistence},
     {.name = "pidfile", .type = CFG_STRING, .flags = CFG_IMMUTABLE, .ptr = &srv.pidfile,
      .default_value = ""},
 };
