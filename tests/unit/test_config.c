@@ -258,7 +258,7 @@ static void test_rewrite(void **state) {
     char path[] = "/tmp/memkv-test-config-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
-    const char *orig = "# keep me\nflag no\nunknown-line stays\nflag yes\nnumber 10\n";
+    const char *orig = "# keep me\nflag no\n  # indented comment\nflag yes\nnumber 10\n";
     assert_int_equal(write(fd, orig, strlen(orig)), (ssize_t)strlen(orig));
     close(fd);
     char err[CFG_ERR_LEN];
@@ -267,7 +267,7 @@ static void test_rewrite(void **state) {
     assert_int_equal(cfg_set(&table, "name", "two words", err), 0);
     assert_int_equal(cfg_rewrite(&table, path, err), 0);
     const char *out = slurp(path);
-    assert_string_equal(out, "# keep me\nflag yes\nunknown-line stays\nnumber 55\n"
+    assert_string_equal(out, "# keep me\nflag yes\n  # indented comment\nnumber 55\n"
                              "name \"two words\"\n");
     /* What was written loads back to the same values. */
     assert_int_equal(cfg_set(&table, "name", "other", err), 0);
