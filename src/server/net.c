@@ -407,10 +407,19 @@ void client_info_line(client *c, char *buf, size_t cap) {
              (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "", c->last_cmd);
 }
 
-/* Idle timeouts and the soft output limit for clients that went quiet. */
+/* Idle timeouts, the soft output limit for clients that went quiet, and giving back the
+ * buffers of idle clients (an idle connection should cost its struct, not 32 KiB). */
 void net_clients_cron(void) {
     int64_t now = server_now_ms();
     for (client *c = srv.clients; c; c = c->next) {
+        if (now - c->last_interaction_ms > 2000) {
+            if (c->qlen == 0 && c->qbuf) {
+                alloc_free(ALLOC_SUB_QUERY_BUF, c->qbuf);
+                c->qbuf = NULL;
+                c->qcap = 0;
+            }
+            reply_buf_trim(&c->reply);
+        }
         if (srv.timeout > 0 && reply_buf_bytes(&c->reply) == 0 &&
             now - c->last_interaction_ms > srv.timeout * 1000) {
             log_msg(LOG_VERBOSE, "Closing idle client id=%llu", (unsigned long long)c->id);
