@@ -177,6 +177,7 @@ static void accept_handler(evloop *el, int lfd, void *data, int mask) {
     (void)el;
     (void)data;
     (void)mask;
+    server_update_time();
     for (int i = 0; i < 1000; i++) {
         struct sockaddr_storage peer;
         socklen_t pl = sizeof(peer);
@@ -315,6 +316,7 @@ static void read_handler(evloop *el, int fd, void *data, int mask) {
         return;
     }
     c->qlen += (size_t)n;
+    server_update_time();
     c->last_interaction_ms = server_now_ms();
     srv.stats.net_input_bytes += n;
     if (c->qlen - c->qpos > (size_t)srv.client_query_buffer_limit) {

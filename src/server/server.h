@@ -138,7 +138,8 @@ typedef struct server {
 extern server srv;
 
 /* main.c */
-int64_t server_now_ms(void); /* cached per event-loop iteration */
+int64_t server_now_ms(void); /* cached: refreshed per read event and per cron tick */
+void server_update_time(void);
 void server_request_shutdown(void);
 
 /* server_config.c */
