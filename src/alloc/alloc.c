@@ -116,7 +116,8 @@ int64_t alloc_sub_bytes(alloc_sub sub) {
 
 int64_t alloc_total_bytes(void) {
     int64_t sum = 0;
-    for (int s = 0; s < ALLOC_SUB_COUNT; s++) sum += alloc_sub_bytes((alloc_sub)s);
+    for (int s = 0; s < ALLOC_SUB_COUNT; s++)
+        sum += alloc_sub_bytes((alloc_sub)s);
     return sum;
 }
 

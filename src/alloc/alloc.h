@@ -31,7 +31,7 @@ typedef enum alloc_sub {
 void *alloc_malloc(alloc_sub sub, size_t size);
 void *alloc_calloc(alloc_sub sub, size_t size);
 void *alloc_realloc(alloc_sub sub, void *ptr, size_t size);
-void alloc_free(alloc_sub sub, void *ptr); /* ptr may be NULL */
+void alloc_free(alloc_sub sub, void *ptr);                     /* ptr may be NULL */
 char *alloc_strndup(alloc_sub sub, const char *s, size_t len); /* NUL-terminated copy */
 
 /* Usable size of a block from this allocator. */

@@ -20,8 +20,10 @@ static db_entry *lookup(client *c, int i) {
 
 db_entry *lookup_read(client *c, int i) {
     db_entry *e = lookup(c, i);
-    if (e) srv.stats.keyspace_hits++;
-    else srv.stats.keyspace_misses++;
+    if (e)
+        srv.stats.keyspace_hits++;
+    else
+        srv.stats.keyspace_misses++;
     return e;
 }
 
@@ -66,10 +68,14 @@ static void expire_generic(client *c, int64_t base_ms, int unit_seconds) {
     if (arg_ll(c, 2, &when) < 0) return;
     int nx = 0, xx = 0, gt = 0, lt = 0;
     for (int i = 3; i < c->argc; i++) {
-        if (arg_eq(c, i, "nx")) nx = 1;
-        else if (arg_eq(c, i, "xx")) xx = 1;
-        else if (arg_eq(c, i, "gt")) gt = 1;
-        else if (arg_eq(c, i, "lt")) lt = 1;
+        if (arg_eq(c, i, "nx"))
+            nx = 1;
+        else if (arg_eq(c, i, "xx"))
+            xx = 1;
+        else if (arg_eq(c, i, "gt"))
+            gt = 1;
+        else if (arg_eq(c, i, "lt"))
+            lt = 1;
         else {
             reply_errorf(c, "ERR Unsupported option %.*s", (int)c->argv[i].len, c->argv[i].ptr);
             return;
@@ -162,9 +168,12 @@ static void rename_generic(client *c, int nx) {
     lookup_write(c, 1); /* expire the source lazily first */
     lookup_write(c, 2);
     int rc = db_rename(c->db, c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr, c->argv[2].len, nx);
-    if (rc < 0) reply_error(c, ERR_NO_SUCH_KEY);
-    else if (nx) reply_add_int(&c->reply, rc);
-    else reply_add_status(&c->reply, "OK");
+    if (rc < 0)
+        reply_error(c, ERR_NO_SUCH_KEY);
+    else if (nx)
+        reply_add_int(&c->reply, rc);
+    else
+        reply_add_status(&c->reply, "OK");
 }
 
 void cmd_rename(client *c) {

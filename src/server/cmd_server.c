@@ -16,8 +16,10 @@ void cmd_ping(client *c) {
         reply_wrong_arity(c);
         return;
     }
-    if (c->argc == 2) reply_add_bulk(&c->reply, c->argv[1].ptr, c->argv[1].len);
-    else reply_add_status(&c->reply, "PONG");
+    if (c->argc == 2)
+        reply_add_bulk(&c->reply, c->argv[1].ptr, c->argv[1].len);
+    else
+        reply_add_status(&c->reply, "PONG");
 }
 
 void cmd_echo(client *c) {
@@ -32,7 +34,8 @@ void cmd_quit(client *c) {
 /* Constant-time comparison, so the reply time does not leak the password prefix. */
 static int secret_equal(const char *a, size_t alen, const char *b, size_t blen) {
     unsigned char diff = (unsigned char)(alen != blen);
-    for (size_t i = 0; i < alen; i++) diff |= (unsigned char)(a[i] ^ b[i % (blen ? blen : 1)]);
+    for (size_t i = 0; i < alen; i++)
+        diff |= (unsigned char)(a[i] ^ b[i % (blen ? blen : 1)]);
     return diff == 0;
 }
 
@@ -44,8 +47,7 @@ static int try_auth(client *c, const resp_arg *user, const resp_arg *pass) {
         return -1;
     }
     int user_ok = !user || (user->len == 7 && strncmp(user->ptr, "default", 7) == 0);
-    if (!user_ok ||
-        !secret_equal(pass->ptr, pass->len, srv.requirepass, strlen(srv.requirepass))) {
+    if (!user_ok || !secret_equal(pass->ptr, pass->len, srv.requirepass, strlen(srv.requirepass))) {
         reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
         return -1;
     }
@@ -147,9 +149,11 @@ void cmd_select(client *c) {
 
 static void reply_help(client *c, const char *const *lines) {
     long long n = 0;
-    while (lines[n]) n++;
+    while (lines[n])
+        n++;
     reply_add_array_len(&c->reply, n);
-    for (long long i = 0; i < n; i++) reply_add_status(&c->reply, lines[i]);
+    for (long long i = 0; i < n; i++)
+        reply_add_status(&c->reply, lines[i]);
 }
 
 static void client_list(client *c) {
@@ -254,8 +258,10 @@ static void client_kill(client *c) {
                 return;
             }
         } else if (arg_eq(c, i, "skipme")) {
-            if (arg_eq(c, i + 1, "yes")) skipme = 1;
-            else if (arg_eq(c, i + 1, "no")) skipme = 0;
+            if (arg_eq(c, i + 1, "yes"))
+                skipme = 1;
+            else if (arg_eq(c, i + 1, "no"))
+                skipme = 0;
             else {
                 reply_error(c, ERR_SYNTAX);
                 return;
@@ -280,6 +286,7 @@ static void client_kill(client *c) {
 }
 
 void cmd_client(client *c) {
+    /* clang-format off */
     static const char *const help[] = {
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "GETNAME", "    Return the name of the current connection.",
@@ -292,11 +299,14 @@ void cmd_client(client *c) {
         "LIST [TYPE normal] [ID <id> [<id> ...]]", "    Return information about client connections.",
         "SETNAME <name>", "    Assign the name <name> to the current connection.",
         "HELP", "    Print this help.", NULL};
+    /* clang-format on */
     if (arg_eq(c, 1, "id") && c->argc == 2) {
         reply_add_int(&c->reply, (long long)c->id);
     } else if (arg_eq(c, 1, "getname") && c->argc == 2) {
-        if (c->name) reply_add_bulk_cstr(&c->reply, c->name);
-        else reply_add_null(&c->reply);
+        if (c->name)
+            reply_add_bulk_cstr(&c->reply, c->name);
+        else
+            reply_add_null(&c->reply);
     } else if (arg_eq(c, 1, "setname") && c->argc == 3) {
         if (set_client_name(c, &c->argv[2]) == 0) reply_add_status(&c->reply, "OK");
     } else if (arg_eq(c, 1, "setinfo") && c->argc == 4) {
@@ -319,7 +329,8 @@ void cmd_client(client *c) {
         char sub[32];
         snprintf(sub, sizeof(sub), "%.*s", (int)(c->argv[1].len < 20 ? c->argv[1].len : 20),
                  c->argv[1].ptr);
-        for (char *p = sub; *p; p++) *p = (char)tolower((unsigned char)*p);
+        for (char *p = sub; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
         reply_errorf(c, "ERR wrong number of arguments for 'client|%s' command", sub);
     } else {
         reply_unknown_subcommand(c);
@@ -332,8 +343,11 @@ static void reply_command_info(client *c, const command *cmd) {
     static const struct {
         int flag;
         const char *name;
-    } flag_names[] = {{CMD_WRITE, "write"}, {CMD_READONLY, "readonly"}, {CMD_ADMIN, "admin"},
-                      {CMD_NOAUTH, "no_auth"}, {CMD_FAST, "fast"}};
+    } flag_names[] = {{CMD_WRITE, "write"},
+                      {CMD_READONLY, "readonly"},
+                      {CMD_ADMIN, "admin"},
+                      {CMD_NOAUTH, "no_auth"},
+                      {CMD_FAST, "fast"}};
     reply_add_array_len(&c->reply, 10);
     reply_add_bulk_cstr(&c->reply, cmd->name);
     reply_add_int(&c->reply, cmd->arity);
@@ -369,28 +383,34 @@ static void reply_command_docs(client *c, const command *cmd) {
 void cmd_command(client *c) {
     if (c->argc == 1) {
         reply_add_array_len(&c->reply, (long long)srv.ncommands);
-        for (size_t i = 0; i < srv.ncommands; i++) reply_command_info(c, &srv.commands[i]);
+        for (size_t i = 0; i < srv.ncommands; i++)
+            reply_command_info(c, &srv.commands[i]);
     } else if (arg_eq(c, 1, "count") && c->argc == 2) {
         reply_add_int(&c->reply, (long long)srv.ncommands);
     } else if (arg_eq(c, 1, "list") && c->argc == 2) {
         reply_add_array_len(&c->reply, (long long)srv.ncommands);
-        for (size_t i = 0; i < srv.ncommands; i++) reply_add_bulk_cstr(&c->reply, srv.commands[i].name);
+        for (size_t i = 0; i < srv.ncommands; i++)
+            reply_add_bulk_cstr(&c->reply, srv.commands[i].name);
     } else if (arg_eq(c, 1, "info")) {
         if (c->argc == 2) {
             reply_add_array_len(&c->reply, (long long)srv.ncommands);
-            for (size_t i = 0; i < srv.ncommands; i++) reply_command_info(c, &srv.commands[i]);
+            for (size_t i = 0; i < srv.ncommands; i++)
+                reply_command_info(c, &srv.commands[i]);
             return;
         }
         reply_add_array_len(&c->reply, c->argc - 2);
         for (int i = 2; i < c->argc; i++) {
             const command *cmd = command_lookup(c->argv[i].ptr, c->argv[i].len);
-            if (cmd) reply_command_info(c, cmd);
-            else reply_add_null_array(&c->reply);
+            if (cmd)
+                reply_command_info(c, cmd);
+            else
+                reply_add_null_array(&c->reply);
         }
     } else if (arg_eq(c, 1, "docs")) {
         if (c->argc == 2) {
             reply_add_map_len(&c->reply, (long long)srv.ncommands);
-            for (size_t i = 0; i < srv.ncommands; i++) reply_command_docs(c, &srv.commands[i]);
+            for (size_t i = 0; i < srv.ncommands; i++)
+                reply_command_docs(c, &srv.commands[i]);
             return;
         }
         long long found = 0;
@@ -402,7 +422,8 @@ void cmd_command(client *c) {
             if (cmd) reply_command_docs(c, cmd);
         }
     } else if (arg_eq(c, 1, "help") && c->argc == 2) {
-        static const char *const help[] = {
+        /* clang-format off */
+    static const char *const help[] = {
             "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "(no subcommand)", "    Return details about all commands.",
             "COUNT", "    Return the total number of commands in this server.",
@@ -410,6 +431,7 @@ void cmd_command(client *c) {
             "INFO [<command-name> ...]", "    Return details about the given commands.",
             "DOCS [<command-name> ...]", "    Return documentation details about the given commands.",
             "HELP", "    Print this help.", NULL};
+        /* clang-format on */
         reply_help(c, help);
     } else {
         reply_unknown_subcommand(c);
@@ -427,7 +449,8 @@ static void config_get(client *c) {
             const cfg_param *p = &srv.config.params[i];
             int match = 0;
             for (int a = 2; a < c->argc && !match; a++)
-                match = util_glob_match(c->argv[a].ptr, c->argv[a].len, p->name, strlen(p->name), 1);
+                match =
+                    util_glob_match(c->argv[a].ptr, c->argv[a].len, p->name, strlen(p->name), 1);
             if (!match) continue;
             if (pass == 0) {
                 n++;
@@ -475,7 +498,8 @@ static void reset_stats(void) {
     server_stats *s = &srv.stats;
     memset(s, 0, sizeof(*s));
     s->ops_last_ms = server_now_ms();
-    for (size_t i = 0; i < srv.ncommands; i++) srv.commands[i].calls = srv.commands[i].usec = 0;
+    for (size_t i = 0; i < srv.ncommands; i++)
+        srv.commands[i].calls = srv.commands[i].usec = 0;
 }
 
 void cmd_config(client *c) {
@@ -498,19 +522,22 @@ void cmd_config(client *c) {
             reply_add_status(&c->reply, "OK");
         }
     } else if (arg_eq(c, 1, "help") && c->argc == 2) {
-        static const char *const help[] = {
+        /* clang-format off */
+    static const char *const help[] = {
             "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
             "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
             "RESETSTAT", "    Reset statistics reported by the INFO command.",
             "REWRITE", "    Rewrite the configuration file.",
             "HELP", "    Print this help.", NULL};
+        /* clang-format on */
         reply_help(c, help);
     } else if (arg_eq(c, 1, "get") || arg_eq(c, 1, "set") || arg_eq(c, 1, "resetstat") ||
                arg_eq(c, 1, "rewrite") || arg_eq(c, 1, "help")) {
         char sub[16];
         snprintf(sub, sizeof(sub), "%.*s", (int)c->argv[1].len, c->argv[1].ptr);
-        for (char *p = sub; *p; p++) *p = (char)tolower((unsigned char)*p);
+        for (char *p = sub; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
         reply_errorf(c, "ERR wrong number of arguments for 'config|%s' command", sub);
     } else {
         reply_unknown_subcommand(c);
@@ -564,6 +591,7 @@ void cmd_flushdb(client *c) {
 
 void cmd_flushall(client *c) {
     if (!flush_mode_ok(c)) return;
-    for (long long i = 0; i < srv.databases; i++) db_flush(srv.dbs[i]);
+    for (long long i = 0; i < srv.databases; i++)
+        db_flush(srv.dbs[i]);
     reply_add_status(&c->reply, "OK");
 }

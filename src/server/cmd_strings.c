@@ -17,8 +17,10 @@ void cmd_get(client *c) {
     int wrongtype;
     db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
     if (wrongtype) return;
-    if (e) reply_entry_value(c, e);
-    else reply_add_null(&c->reply);
+    if (e)
+        reply_entry_value(c, e);
+    else
+        reply_add_null(&c->reply);
 }
 
 /* Expire options shared by SET and GETEX. */
@@ -66,15 +68,21 @@ void cmd_set(client *c) {
     int nx = 0, xx = 0, get = 0, keepttl = 0, exp = EXP_NONE, exp_arg = 0;
     for (int i = 3; i < c->argc; i++) {
         int has_next = i + 1 < c->argc;
-        if (arg_eq(c, i, "nx") && !xx) nx = 1;
-        else if (arg_eq(c, i, "xx") && !nx) xx = 1;
-        else if (arg_eq(c, i, "get")) get = 1;
-        else if (arg_eq(c, i, "keepttl") && exp == EXP_NONE) keepttl = 1;
+        if (arg_eq(c, i, "nx") && !xx)
+            nx = 1;
+        else if (arg_eq(c, i, "xx") && !nx)
+            xx = 1;
+        else if (arg_eq(c, i, "get"))
+            get = 1;
+        else if (arg_eq(c, i, "keepttl") && exp == EXP_NONE)
+            keepttl = 1;
         else if (has_next && !keepttl && exp == EXP_NONE &&
                  (arg_eq(c, i, "ex") || arg_eq(c, i, "px") || arg_eq(c, i, "exat") ||
                   arg_eq(c, i, "pxat"))) {
-            exp = arg_eq(c, i, "ex") ? EXP_EX : arg_eq(c, i, "px") ? EXP_PX
-                  : arg_eq(c, i, "exat") ? EXP_EXAT : EXP_PXAT;
+            exp = arg_eq(c, i, "ex")     ? EXP_EX
+                  : arg_eq(c, i, "px")   ? EXP_PX
+                  : arg_eq(c, i, "exat") ? EXP_EXAT
+                                         : EXP_PXAT;
             exp_arg = ++i;
         } else {
             reply_error(c, ERR_SYNTAX);
@@ -90,8 +98,10 @@ void cmd_set(client *c) {
             reply_error(c, ERR_WRONGTYPE);
             return;
         }
-        if (e) reply_entry_value(c, e);
-        else reply_add_null(&c->reply);
+        if (e)
+            reply_entry_value(c, e);
+        else
+            reply_add_null(&c->reply);
     }
     if ((nx && e) || (xx && !e)) {
         if (!get) reply_add_null(&c->reply);
@@ -128,8 +138,10 @@ void cmd_getset(client *c) {
     int wrongtype;
     db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
     if (wrongtype) return;
-    if (e) reply_entry_value(c, e);
-    else reply_add_null(&c->reply);
+    if (e)
+        reply_entry_value(c, e);
+    else
+        reply_add_null(&c->reply);
     set_value(c, &c->argv[1], &c->argv[2], 0, 0);
 }
 
@@ -150,12 +162,15 @@ void cmd_getex(client *c) {
     int exp = EXP_NONE, exp_arg = 0, persist = 0;
     for (int i = 2; i < c->argc; i++) {
         int has_next = i + 1 < c->argc;
-        if (arg_eq(c, i, "persist") && exp == EXP_NONE && !persist) persist = 1;
+        if (arg_eq(c, i, "persist") && exp == EXP_NONE && !persist)
+            persist = 1;
         else if (has_next && !persist && exp == EXP_NONE &&
                  (arg_eq(c, i, "ex") || arg_eq(c, i, "px") || arg_eq(c, i, "exat") ||
                   arg_eq(c, i, "pxat"))) {
-            exp = arg_eq(c, i, "ex") ? EXP_EX : arg_eq(c, i, "px") ? EXP_PX
-                  : arg_eq(c, i, "exat") ? EXP_EXAT : EXP_PXAT;
+            exp = arg_eq(c, i, "ex")     ? EXP_EX
+                  : arg_eq(c, i, "px")   ? EXP_PX
+                  : arg_eq(c, i, "exat") ? EXP_EXAT
+                                         : EXP_PXAT;
             exp_arg = ++i;
         } else {
             reply_error(c, ERR_SYNTAX);
@@ -188,8 +203,10 @@ void cmd_mget(client *c) {
     reply_add_array_len(&c->reply, c->argc - 1);
     for (int i = 1; i < c->argc; i++) {
         db_entry *e = lookup_read(c, i);
-        if (e && db_entry_type(e) == DB_TYPE_STRING) reply_entry_value(c, e);
-        else reply_add_null(&c->reply);
+        if (e && db_entry_type(e) == DB_TYPE_STRING)
+            reply_entry_value(c, e);
+        else
+            reply_add_null(&c->reply);
     }
 }
 
@@ -198,7 +215,8 @@ void cmd_mset(client *c) {
         reply_wrong_arity(c);
         return;
     }
-    for (int i = 1; i < c->argc; i += 2) set_value(c, &c->argv[i], &c->argv[i + 1], 0, 0);
+    for (int i = 1; i < c->argc; i += 2)
+        set_value(c, &c->argv[i], &c->argv[i + 1], 0, 0);
     reply_add_status(&c->reply, "OK");
 }
 
@@ -213,7 +231,8 @@ void cmd_msetnx(client *c) {
             return;
         }
     }
-    for (int i = 1; i < c->argc; i += 2) set_value(c, &c->argv[i], &c->argv[i + 1], 0, 0);
+    for (int i = 1; i < c->argc; i += 2)
+        set_value(c, &c->argv[i], &c->argv[i + 1], 0, 0);
     reply_add_int(&c->reply, 1);
 }
 
@@ -230,7 +249,8 @@ static void incr_generic(client *c, long long by) {
             return;
         }
     }
-    if ((by < 0 && cur < 0 && by < LLONG_MIN - cur) || (by > 0 && cur > 0 && by > LLONG_MAX - cur)) {
+    if ((by < 0 && cur < 0 && by < LLONG_MIN - cur) ||
+        (by > 0 && cur > 0 && by > LLONG_MAX - cur)) {
         reply_error(c, ERR_OVERFLOW);
         return;
     }

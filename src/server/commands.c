@@ -12,7 +12,8 @@
 const char *const ERR_SYNTAX = "ERR syntax error";
 const char *const ERR_NOT_INT = "ERR value is not an integer or out of range";
 const char *const ERR_NOT_FLOAT = "ERR value is not a valid float";
-const char *const ERR_WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
+const char *const ERR_WRONGTYPE =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
 const char *const ERR_NO_SUCH_KEY = "ERR no such key";
 const char *const ERR_OVERFLOW = "ERR increment or decrement would overflow";
 
@@ -21,6 +22,7 @@ const char *const ERR_OVERFLOW = "ERR increment or decrement would overflow";
 #define F CMD_FAST
 
 /* name, handler, arity, flags, first key, last key, step, group, summary */
+/* clang-format off */
 static command table[] = {
     {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "Returns the server's liveliness response.", 0, 0},
     {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "Returns the given string.", 0, 0},
@@ -77,6 +79,7 @@ static command table[] = {
     {"substr", cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring from a string value.", 0, 0},
     {"setrange", cmd_setrange, 4, W, 1, 1, 1, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", 0, 0},
 };
+/* clang-format on */
 
 #undef W
 #undef R
@@ -88,7 +91,8 @@ static command *cmd_index[CMD_INDEX_SIZE];
 
 static unsigned name_hash(const char *s, size_t len) {
     unsigned h = 2166136261u;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)tolower((unsigned char)s[i])) * 16777619u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)tolower((unsigned char)s[i])) * 16777619u;
     return h;
 }
 
@@ -97,7 +101,8 @@ void commands_init(void) {
     srv.ncommands = sizeof(table) / sizeof(table[0]);
     for (size_t i = 0; i < srv.ncommands; i++) {
         unsigned h = name_hash(table[i].name, strlen(table[i].name)) & (CMD_INDEX_SIZE - 1);
-        while (cmd_index[h]) h = (h + 1) & (CMD_INDEX_SIZE - 1);
+        while (cmd_index[h])
+            h = (h + 1) & (CMD_INDEX_SIZE - 1);
         cmd_index[h] = &table[i];
     }
 }
@@ -133,7 +138,8 @@ void reply_errorf(client *c, const char *fmt, ...) {
 
 static void lower_name(const client *c, int i, char *buf, size_t cap) {
     size_t n = c->argv[i].len < cap - 1 ? c->argv[i].len : cap - 1;
-    for (size_t k = 0; k < n; k++) buf[k] = (char)tolower((unsigned char)c->argv[i].ptr[k]);
+    for (size_t k = 0; k < n; k++)
+        buf[k] = (char)tolower((unsigned char)c->argv[i].ptr[k]);
     buf[n] = '\0';
 }
 
@@ -146,7 +152,8 @@ void reply_wrong_arity(client *c) {
 void reply_unknown_subcommand(client *c) {
     char name[64];
     lower_name(c, 0, name, sizeof(name));
-    for (char *p = name; *p; p++) *p = (char)toupper((unsigned char)*p);
+    for (char *p = name; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
     int n = c->argv[1].len < 128 ? (int)c->argv[1].len : 128;
     reply_errorf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.", n, c->argv[1].ptr, name);
 }

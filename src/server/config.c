@@ -163,7 +163,8 @@ int cfg_set_many(cfg_table *t, const char *const *names, const char *const *valu
             rc = -1;
             /* Roll back the ones already applied, newest first. */
             char ignored[CFG_ERR_LEN];
-            while (i-- > 0) cfg_set(t, names[i], olds[i], ignored);
+            while (i-- > 0)
+                cfg_set(t, names[i], olds[i], ignored);
             break;
         }
     }
@@ -196,7 +197,8 @@ static void gb_put(growbuf *g, char c) {
 
 void cfg_free_args(char **args, int n) {
     if (!args) return;
-    for (int i = 0; i < n; i++) alloc_free(ALLOC_SUB_OTHER, args[i]);
+    for (int i = 0; i < n; i++)
+        alloc_free(ALLOC_SUB_OTHER, args[i]);
     alloc_free(ALLOC_SUB_OTHER, args);
 }
 
@@ -206,7 +208,8 @@ int cfg_split_args(const char *line, char ***out) {
     const char *s = line;
     *out = NULL;
     for (;;) {
-        while (*s && isspace((unsigned char)*s)) s++;
+        while (*s && isspace((unsigned char)*s))
+            s++;
         if (!*s) break;
         growbuf g = {0};
         gb_put(&g, 'x'); /* make sure an empty quoted string still allocates */
@@ -223,12 +226,24 @@ int cfg_split_args(const char *line, char ***out) {
                     char c;
                     s++;
                     switch (*s) {
-                    case 'n': c = '\n'; break;
-                    case 'r': c = '\r'; break;
-                    case 't': c = '\t'; break;
-                    case 'b': c = '\b'; break;
-                    case 'a': c = '\a'; break;
-                    default: c = *s; break;
+                    case 'n':
+                        c = '\n';
+                        break;
+                    case 'r':
+                        c = '\r';
+                        break;
+                    case 't':
+                        c = '\t';
+                        break;
+                    case 'b':
+                        c = '\b';
+                        break;
+                    case 'a':
+                        c = '\a';
+                        break;
+                    default:
+                        c = *s;
+                        break;
                     }
                     gb_put(&g, c);
                 } else if (*s == '"') {
@@ -250,12 +265,22 @@ int cfg_split_args(const char *line, char ***out) {
                 }
             } else {
                 switch (*s) {
-                case ' ': case '\n': case '\r': case '\t': case '\0':
+                case ' ':
+                case '\n':
+                case '\r':
+                case '\t':
+                case '\0':
                     done = 1;
                     break;
-                case '"': inq = 1; break;
-                case '\'': insq = 1; break;
-                default: gb_put(&g, *s); break;
+                case '"':
+                    inq = 1;
+                    break;
+                case '\'':
+                    insq = 1;
+                    break;
+                default:
+                    gb_put(&g, *s);
+                    break;
                 }
             }
             if (*s) s++;
@@ -295,7 +320,8 @@ int cfg_load_text(cfg_table *t, const char *text, char *err) {
         s += len + (eol ? 1 : 0);
 
         char *p = line;
-        while (isspace((unsigned char)*p)) p++;
+        while (isspace((unsigned char)*p))
+            p++;
         if (*p == '\0' || *p == '#') {
             alloc_free(ALLOC_SUB_OTHER, line);
             continue;
@@ -313,8 +339,7 @@ int cfg_load_text(cfg_table *t, const char *text, char *err) {
             char value[CFG_VALUE_MAX];
             join_args(args, n, value, sizeof(value));
             char perr[CFG_ERR_LEN];
-            if (cfg_set(t, args[0], value, perr) < 0)
-                snprintf(why, sizeof(why), "%s", perr);
+            if (cfg_set(t, args[0], value, perr) < 0) snprintf(why, sizeof(why), "%s", perr);
         }
         if (n >= 0) cfg_free_args(args, n);
         if (why[0]) {
@@ -337,7 +362,8 @@ static char *read_file(const char *path, char *err) {
     gb_put(&g, 'x');
     g.len = 0;
     int c;
-    while ((c = fgetc(fp)) != EOF) gb_put(&g, (char)c);
+    while ((c = fgetc(fp)) != EOF)
+        gb_put(&g, (char)c);
     g.p[g.len] = '\0';
     fclose(fp);
     return g.p;
@@ -390,7 +416,8 @@ int cfg_load_args(cfg_table *t, int argc, char **argv, char *err) {
 static void append_line(growbuf *g, const cfg_param *p) {
     char value[CFG_VALUE_MAX];
     cfg_format(p, value, sizeof(value));
-    for (const char *c = p->name; *c; c++) gb_put(g, *c);
+    for (const char *c = p->name; *c; c++)
+        gb_put(g, *c);
     gb_put(g, ' ');
     int quote = value[0] == '\0' || strpbrk(value, "\"'\\\t\r\n") != NULL ||
                 (strchr(value, ' ') && p->type != CFG_CUSTOM);
@@ -431,7 +458,8 @@ int cfg_rewrite(const cfg_table *t, const char *path, char *err) {
             if (!seen[idx]) append_line(&out, p);
             seen[idx] = 1;
         } else {
-            for (size_t k = 0; k < len; k++) gb_put(&out, line[k]);
+            for (size_t k = 0; k < len; k++)
+                gb_put(&out, line[k]);
             gb_put(&out, '\n');
         }
         if (n > 0) cfg_free_args(args, n);
@@ -446,7 +474,8 @@ int cfg_rewrite(const cfg_table *t, const char *path, char *err) {
         char canon[CFG_VALUE_MAX] = "";
         if (p->type == CFG_MEMORY || p->type == CFG_INT) {
             long long d;
-            if (util_parse_memory(p->default_value, &d) == 0) snprintf(canon, sizeof(canon), "%lld", d);
+            if (util_parse_memory(p->default_value, &d) == 0)
+                snprintf(canon, sizeof(canon), "%lld", d);
         } else {
             snprintf(canon, sizeof(canon), "%s", p->default_value);
         }

@@ -98,7 +98,8 @@ static void section_memory(text *t) {
 static long long ops_per_sec(void) {
     long long sum = 0;
     int n = (int)(sizeof(srv.stats.ops_samples) / sizeof(srv.stats.ops_samples[0]));
-    for (int i = 0; i < n; i++) sum += srv.stats.ops_samples[i];
+    for (int i = 0; i < n; i++)
+        sum += srv.stats.ops_samples[i];
     return sum / n;
 }
 
@@ -119,10 +120,10 @@ static void section_stats(text *t) {
                 "total_error_replies:%lld\r\n"
                 "client_query_buffer_limit_disconnections:%lld\r\n"
                 "client_output_buffer_limit_disconnections:%lld\r\n",
-                s->connections_received, s->commands_processed, ops_per_sec(),
-                s->net_input_bytes, s->net_output_bytes, s->rejected_connections,
-                s->expired_keys, s->keyspace_hits, s->keyspace_misses, s->error_replies,
-                s->client_qbuf_limit_disconnections, s->client_obuf_limit_disconnections);
+                s->connections_received, s->commands_processed, ops_per_sec(), s->net_input_bytes,
+                s->net_output_bytes, s->rejected_connections, s->expired_keys, s->keyspace_hits,
+                s->keyspace_misses, s->error_replies, s->client_qbuf_limit_disconnections,
+                s->client_obuf_limit_disconnections);
 }
 
 static void section_keyspace(text *t) {
@@ -142,9 +143,8 @@ typedef struct section {
 } section;
 
 static const section sections[] = {
-    {"server", section_server, 1}, {"clients", section_clients, 1},
-    {"memory", section_memory, 1}, {"stats", section_stats, 1},
-    {"keyspace", section_keyspace, 1},
+    {"server", section_server, 1}, {"clients", section_clients, 1},   {"memory", section_memory, 1},
+    {"stats", section_stats, 1},   {"keyspace", section_keyspace, 1},
 };
 
 char *info_generate(client *c, size_t *len) {
@@ -154,7 +154,8 @@ char *info_generate(client *c, size_t *len) {
     size_t nsec = sizeof(sections) / sizeof(sections[0]);
     int want[8] = {0};
     if (c->argc == 1) {
-        for (size_t i = 0; i < nsec; i++) want[i] = sections[i].in_default;
+        for (size_t i = 0; i < nsec; i++)
+            want[i] = sections[i].in_default;
     }
     for (int a = 1; a < c->argc; a++) {
         int every = arg_eq(c, a, "all") || arg_eq(c, a, "everything");

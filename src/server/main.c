@@ -104,7 +104,8 @@ static int write_ready_file(char *err) {
     }
     fprintf(fp, "port=%d\npid=%d\n", srv.bound_port, (int)getpid());
     if (fclose(fp) != 0 || rename(tmp, srv.ready_file) != 0) {
-        snprintf(err, CFG_ERR_LEN, "cannot write ready-file %.150s: %.60s", srv.ready_file, strerror(errno));
+        snprintf(err, CFG_ERR_LEN, "cannot write ready-file %.150s: %.60s", srv.ready_file,
+                 strerror(errno));
         return -1;
     }
     return 0;
@@ -144,20 +145,21 @@ static int raise_fd_limit(void) {
 }
 
 static void usage(FILE *fp) {
-    fprintf(fp,
-            "Usage: memkv-server [/path/to/memkv.conf] [--name value ...]\n"
-            "       memkv-server -v | --version\n"
-            "       memkv-server -h | --help\n\n"
-            "Every configuration parameter can be given as --name value, after the optional\n"
-            "config file, e.g.: memkv-server deploy/memkv.conf --port 7000 --bind 127.0.0.1\n"
-            "--port 0 binds an ephemeral port; --ready-file FILE receives the ports bound.\n");
+    fprintf(fp, "Usage: memkv-server [/path/to/memkv.conf] [--name value ...]\n"
+                "       memkv-server -v | --version\n"
+                "       memkv-server -h | --help\n\n"
+                "Every configuration parameter can be given as --name value, after the optional\n"
+                "config file, e.g.: memkv-server deploy/memkv.conf --port 7000 --bind 127.0.0.1\n"
+                "--port 0 binds an ephemeral port; --ready-file FILE receives the ports bound.\n");
 }
 
 static void make_run_id(void) {
     unsigned char rnd[20];
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-        for (size_t i = 0; i < sizeof(rnd); i++) rnd[i] = (unsigned char)rand();
-    for (size_t i = 0; i < sizeof(rnd); i++) snprintf(srv.run_id + 2 * i, 3, "%02x", rnd[i]);
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            rnd[i] = (unsigned char)rand();
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(srv.run_id + 2 * i, 3, "%02x", rnd[i]);
 }
 
 static int load_config(int argc, char **argv, char *err) {
@@ -166,14 +168,16 @@ static int load_config(int argc, char **argv, char *err) {
     if (argc > 1 && strncmp(argv[1], "--", 2) != 0) {
         char *abs = realpath(argv[1], NULL);
         if (!abs) {
-            snprintf(err, CFG_ERR_LEN, "can't open config file '%.150s': %.60s", argv[1], strerror(errno));
+            snprintf(err, CFG_ERR_LEN, "can't open config file '%.150s': %.60s", argv[1],
+                     strerror(errno));
             return -1;
         }
         srv.config_file = alloc_strndup(ALLOC_SUB_OTHER, abs, strlen(abs));
         free(abs);
         char ferr[CFG_ERR_LEN];
         if (cfg_load_file(&srv.config, srv.config_file, ferr) < 0) {
-            snprintf(err, CFG_ERR_LEN, "Reading the configuration file %.50s: %.150s", argv[1], ferr);
+            snprintf(err, CFG_ERR_LEN, "Reading the configuration file %.50s: %.150s", argv[1],
+                     ferr);
             return -1;
         }
         first = 2;
@@ -183,8 +187,10 @@ static int load_config(int argc, char **argv, char *err) {
 }
 
 static void free_all(void) {
-    while (srv.clients) client_close(srv.clients);
-    for (long long i = 0; i < srv.databases; i++) db_free(srv.dbs[i]);
+    while (srv.clients)
+        client_close(srv.clients);
+    for (long long i = 0; i < srv.databases; i++)
+        db_free(srv.dbs[i]);
     alloc_free(ALLOC_SUB_OTHER, srv.dbs);
     alloc_free(ALLOC_SUB_OTHER, srv.clients_by_fd);
     evloop_free(srv.el);
@@ -237,7 +243,8 @@ int main(int argc, char **argv) {
     }
     srv.clients_by_fd = alloc_calloc(ALLOC_SUB_OTHER, sizeof(client *) * (size_t)setsize);
     srv.dbs = alloc_malloc(ALLOC_SUB_OTHER, sizeof(db *) * (size_t)srv.databases);
-    for (long long i = 0; i < srv.databases; i++) srv.dbs[i] = db_new();
+    for (long long i = 0; i < srv.databases; i++)
+        srv.dbs[i] = db_new();
     commands_init();
     setup_signals();
 

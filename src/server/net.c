@@ -54,7 +54,8 @@ int net_listen(char *err) {
         }
         const char *h = host;
         if (h[0] == '-') h++; /* Redis's "-::1" means optional; treat as required but allowed */
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+        struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                                 .ai_socktype = SOCK_STREAM,
                                  .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
         struct addrinfo *res;
         char portstr[16];
@@ -68,7 +69,8 @@ int net_listen(char *err) {
         int one = 1;
         if (fd >= 0) {
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-            if (res->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+            if (res->ai_family == AF_INET6)
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         }
         if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
             listen(fd, (int)srv.tcp_backlog) < 0) {
@@ -143,7 +145,8 @@ static client *client_new(int fd, const struct sockaddr_storage *peer) {
 static void pending_remove(client *c) {
     if (!(c->flags & CLIENT_PENDING_WRITE)) return;
     client **link = &srv.pending_writes;
-    while (*link && *link != c) link = &(*link)->pending_next;
+    while (*link && *link != c)
+        link = &(*link)->pending_next;
     if (*link) *link = c->pending_next;
     c->flags &= ~CLIENT_PENDING_WRITE;
 }
@@ -154,8 +157,10 @@ void client_close(client *c) {
     evloop_del(srv.el, c->fd, EV_READ | EV_WRITE);
     close(c->fd);
     srv.clients_by_fd[c->fd] = NULL;
-    if (c->prev) c->prev->next = c->next;
-    else srv.clients = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv.clients = c->next;
     if (c->next) c->next->prev = c->prev;
     srv.nclients--;
     resp_parser_deinit(&c->parser);
@@ -229,8 +234,10 @@ int client_obuf_check(client *c) {
     if (lim->hard && used >= (size_t)lim->hard) over = 1;
     if (lim->soft && used >= (size_t)lim->soft) {
         int64_t now = server_now_ms();
-        if (!c->obuf_soft_since_ms) c->obuf_soft_since_ms = now;
-        else if (now - c->obuf_soft_since_ms >= lim->soft_seconds * 1000) over = 1;
+        if (!c->obuf_soft_since_ms)
+            c->obuf_soft_since_ms = now;
+        else if (now - c->obuf_soft_since_ms >= lim->soft_seconds * 1000)
+            over = 1;
     } else {
         c->obuf_soft_since_ms = 0;
     }
@@ -254,8 +261,8 @@ static void process_input(client *c) {
         int st = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos, &consumed);
         if (st == RESP_NEED_MORE) break;
         if (st == RESP_ERROR) {
-            log_msg(LOG_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s",
-                    c->parser.err, (unsigned long long)c->id, c->addr);
+            log_msg(LOG_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s", c->parser.err,
+                    (unsigned long long)c->id, c->addr);
             reply_errorf(c, "ERR %s", c->parser.err);
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;
             c->qpos = c->qlen;

@@ -39,9 +39,9 @@ typedef struct client {
     int64_t ctime_ms, last_interaction_ms;
     int64_t obuf_soft_since_ms; /* when the soft output limit was first exceeded, 0 if not */
     const char *last_cmd;
-    struct client *prev, *next;          /* all clients */
-    struct client *pending_next;         /* pending writes list */
-    struct client *close_next;           /* clients to close in before_sleep */
+    struct client *prev, *next;  /* all clients */
+    struct client *pending_next; /* pending writes list */
+    struct client *close_next;   /* clients to close in before_sleep */
 } client;
 
 typedef void command_fn(client *c);

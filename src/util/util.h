@@ -33,8 +33,8 @@ int util_parse_memory(const char *s, long long *out);
 void util_format_human_bytes(char *buf, size_t cap, long long bytes);
 
 /* Monotonic and wall clock helpers. */
-int64_t util_mstime(void);  /* wall clock, milliseconds since the epoch */
-int64_t util_ustime(void);  /* wall clock, microseconds since the epoch */
+int64_t util_mstime(void); /* wall clock, milliseconds since the epoch */
+int64_t util_ustime(void); /* wall clock, microseconds since the epoch */
 int64_t util_monotonic_us(void);
 
 #endif

@@ -52,17 +52,38 @@ static void format_pair(const cfg_param *p, char *buf, size_t cap) {
 
 static cfg_param params[] = {
     {.name = "flag", .type = CFG_BOOL, .ptr = &flag, .default_value = "no"},
-    {.name = "number", .type = CFG_INT, .ptr = &number, .default_value = "10", .min = 1,
-     .max = 100, .apply = apply_number},
-    {.name = "bytes", .type = CFG_MEMORY, .ptr = &bytes, .default_value = "1mb", .min = 0,
+    {.name = "number",
+     .type = CFG_INT,
+     .ptr = &number,
+     .default_value = "10",
+     .min = 1,
+     .max = 100,
+     .apply = apply_number},
+    {.name = "bytes",
+     .type = CFG_MEMORY,
+     .ptr = &bytes,
+     .default_value = "1mb",
+     .min = 0,
      .max = 1LL << 40},
-    {.name = "level", .type = CFG_ENUM, .ptr = &level, .default_value = "notice",
+    {.name = "level",
+     .type = CFG_ENUM,
+     .ptr = &level,
+     .default_value = "notice",
      .enum_names = levels},
     {.name = "name", .type = CFG_STRING, .ptr = &name, .default_value = "memkv"},
-    {.name = "fixed", .type = CFG_INT, .flags = CFG_IMMUTABLE, .ptr = &fixed,
-     .default_value = "10", .min = 0, .max = 100},
-    {.name = "pair", .type = CFG_CUSTOM, .ptr = NULL, .default_value = "1 2",
-     .parse = parse_pair, .format = format_pair},
+    {.name = "fixed",
+     .type = CFG_INT,
+     .flags = CFG_IMMUTABLE,
+     .ptr = &fixed,
+     .default_value = "10",
+     .min = 0,
+     .max = 100},
+    {.name = "pair",
+     .type = CFG_CUSTOM,
+     .ptr = NULL,
+     .default_value = "1 2",
+     .parse = parse_pair,
+     .format = format_pair},
 };
 
 static cfg_table table;
@@ -149,7 +170,7 @@ static void test_runtime_immutable_and_apply(void **state) {
     (void)state;
     char err[CFG_ERR_LEN];
     assert_int_equal(cfg_set(&table, "fixed", "5", err), 0); /* allowed at start-up */
-    assert_int_equal(applied, 0);                              /* hooks only run at run time */
+    assert_int_equal(applied, 0);                            /* hooks only run at run time */
     table.started = 1;
     assert_int_equal(cfg_set(&table, "fixed", "6", err), -1);
     assert_string_equal(err, "can't set immutable config");
