@@ -110,7 +110,7 @@ void cmd_hello(client *c) {
     }
     if (!(c->flags & CLIENT_AUTHENTICATED)) {
         reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, "
-                       "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                       "otherwise the HELLO AUTH <user> <pass> option can be used to "
                        "authenticate the client and select the RESP protocol version at the "
                        "same time");
         return;
@@ -221,7 +221,10 @@ static void client_kill(client *c) {
         for (client *o = srv.clients; o; o = o->next) {
             if (strlen(o->addr) == c->argv[2].len &&
                 memcmp(o->addr, c->argv[2].ptr, c->argv[2].len) == 0) {
-                client_close_async(o);
+                if (o == c)
+                    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+                else
+                    client_close_async(o);
                 reply_add_status(&c->reply, "OK");
                 return;
             }
@@ -279,7 +282,10 @@ static void client_kill(client *c) {
         if (laddr && (strlen(o->laddr) != laddr->len || memcmp(o->laddr, laddr->ptr, laddr->len)))
             continue;
         if (o == c && skipme) continue;
-        client_close_async(o);
+        if (o == c)
+            c->flags |= CLIENT_CLOSE_AFTER_REPLY; /* reply first, then close */
+        else
+            client_close_async(o);
         killed++;
     }
     reply_add_int(&c->reply, killed);

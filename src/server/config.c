@@ -43,7 +43,9 @@ static int parse_into(const cfg_param *p, const char *value, char *err) {
         int bad = p->type == CFG_INT ? util_parse_ll(value, strlen(value), &ll)
                                      : util_parse_memory(value, &ll);
         if (bad) {
-            snprintf(err, CFG_ERR_LEN, "argument couldn't be parsed into an integer");
+            snprintf(err, CFG_ERR_LEN, "%s",
+                     p->type == CFG_INT ? "argument couldn't be parsed into an integer"
+                                        : "argument must be a memory value");
             return -1;
         }
         if (ll < p->min || ll > p->max) {

@@ -37,7 +37,7 @@ static int glob_token(const unsigned char *pat, size_t plen, size_t p, unsigned 
     case '[': {
         size_t i = p + 1;
         int negate = 0, match = 0;
-        if (i < plen && (pat[i] == '^' || pat[i] == '!')) {
+        if (i < plen && pat[i] == '^') {
             negate = 1;
             i++;
         }

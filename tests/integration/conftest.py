@@ -58,12 +58,14 @@ class MemkvServer:
         return subprocess.run(cmd, input=input, capture_output=True, text=True, check=check, timeout=timeout)
 
     def read_stdout(self):
-        self.stdout.flush()
+        if not self.stdout.closed:
+            self.stdout.flush()
         with open(self.stdout_path) as f:
             return f.read()
 
     def read_stderr(self):
-        self.stderr.flush()
+        if not self.stderr.closed:
+            self.stderr.flush()
         with open(self.stderr_path) as f:
             return f.read()
 

@@ -150,6 +150,7 @@ static void test_set_types_and_errors(void **state) {
     assert_int_equal(cfg_set(&table, "bytes", "100k", err), 0);
     assert_int_equal(bytes, 100000);
     assert_int_equal(cfg_set(&table, "bytes", "12zb", err), -1);
+    assert_string_equal(err, "argument must be a memory value");
 
     assert_int_equal(cfg_set(&table, "level", "Warning", err), 0);
     assert_int_equal(level, 2);
