@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Redis-style glob: * ? [abc] [^a-z] and \ escapes (only ^ negates a class, as in Redis). nocase folds ASCII case.
- * Returns 1 on match, 0 otherwise. Must not recurse without bound on patterns like "*a*a*a*…"
- * (bounded backtracking, no exponential blow-up). */
+/* Redis-style glob: * ? [abc] [^a-z] and \ escapes (only ^ negates a class, as in Redis). nocase
+ * folds ASCII case. Returns 1 on match, 0 otherwise. Must not recurse without bound on patterns
+ * like "*a*a*a*…" (bounded backtracking, no exponential blow-up). */
 int util_glob_match(const char *pat, size_t plen, const char *str, size_t slen, int nocase);
 
 /* Strict signed 64-bit parse as Redis's string2ll: optional '-', digits, no spaces, no '+',
