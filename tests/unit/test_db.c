@@ -465,7 +465,11 @@ static void scan_cb(void *ctx, const db_entry *e) {
     const char *k = db_entry_key(e, &klen);
     c->calls++;
     if (klen > 2 && k[0] == 's' && k[1] == ':') {
-        long i = strtol(k + 2, NULL, 10);
+        char num[32]; /* keys are not NUL-terminated */
+        size_t n = klen - 2 < sizeof(num) - 1 ? klen - 2 : sizeof(num) - 1;
+        memcpy(num, k + 2, n);
+        num[n] = '\0';
+        long i = strtol(num, NULL, 10);
         assert_true(i >= 0 && i < c->nstable);
         c->seen[i]++;
     }
@@ -569,7 +573,11 @@ static void test_random(void **state) {
         size_t klen;
         const char *key = db_entry_key(e, &klen);
         assert_true(klen > 2 && key[0] == 's');
-        long i = strtol(key + 2, NULL, 10);
+        char num[32]; /* keys are not NUL-terminated */
+        size_t nl = klen - 2 < sizeof(num) - 1 ? klen - 2 : sizeof(num) - 1;
+        memcpy(num, key + 2, nl);
+        num[nl] = '\0';
+        long i = strtol(num, NULL, 10);
         assert_true(i >= 0 && i < n);
         seen[i]++;
     }
