@@ -38,6 +38,10 @@ static const char *const sub_names[ALLOC_SUB_COUNT] = {
     [ALLOC_SUB_HTTP] = "http",
 };
 
+#ifdef MEMKV_NO_ACCOUNTING
+/* Compiled out: the size expression is not even evaluated. */
+#define count(sub, delta) ((void)(sub))
+#else
 static alloc_slot *slot_get(void) {
     if (my_slot) return my_slot;
     int i = atomic_fetch_add_explicit(&slots_taken, 1, memory_order_relaxed);
@@ -59,36 +63,96 @@ static inline void count(alloc_sub sub, int64_t delta) {
         atomic_store_explicit(&s->bytes[sub], v + delta, memory_order_relaxed);
     }
 }
+#endif
 
 static void oom(size_t size) {
     fprintf(stderr, "memkv: out of memory allocating %zu bytes\n", size);
     abort();
 }
 
+int alloc_accounting_enabled(void) {
+#ifdef MEMKV_NO_ACCOUNTING
+    return 0;
+#else
+    return 1;
+#endif
+}
+
 size_t alloc_usable_size(const void *ptr) {
     return ptr ? malloc_usable_size((void *)ptr) : 0;
 }
 
+size_t alloc_size_class(size_t size) {
+#ifdef MEMKV_HAVE_JEMALLOC
+    return nallocx(size ? size : 1, 0);
+#else
+    return size ? size : 1;
+#endif
+}
+
+/* Usable size of a block just returned for a request of `size` bytes. jemalloc hands out
+ * exactly the size class, which nallocx computes without looking the pointer up. */
+static inline size_t usable_of_new(void *p, size_t size) {
+#ifdef MEMKV_HAVE_JEMALLOC
+    (void)p;
+    return nallocx(size, 0);
+#else
+    (void)size;
+    return malloc_usable_size(p);
+#endif
+}
+
 void *alloc_malloc(alloc_sub sub, size_t size) {
-    void *p = malloc(size ? size : 1);
+    if (!size) size = 1;
+    void *p = malloc(size);
     if (!p) oom(size);
-    count(sub, (int64_t)alloc_usable_size(p));
+    count(sub, (int64_t)usable_of_new(p, size));
     return p;
 }
 
 void *alloc_calloc(alloc_sub sub, size_t size) {
-    void *p = calloc(1, size ? size : 1);
+    if (!size) size = 1;
+    void *p = calloc(1, size);
     if (!p) oom(size);
-    count(sub, (int64_t)alloc_usable_size(p));
+    count(sub, (int64_t)usable_of_new(p, size));
     return p;
+}
+
+void alloc_free_sized(alloc_sub sub, void *ptr, size_t size) {
+    if (!ptr) return;
+    if (!size) size = 1;
+#ifdef MEMKV_HAVE_JEMALLOC
+    count(sub, -(int64_t)nallocx(size, 0));
+    sdallocx(ptr, size, 0);
+#else
+    alloc_free(sub, ptr);
+#endif
+}
+
+void *alloc_realloc_sized(alloc_sub sub, void *ptr, size_t old_size, size_t new_size) {
+    if (!ptr) return alloc_malloc(sub, new_size);
+    if (!new_size) new_size = 1;
+#ifdef MEMKV_HAVE_JEMALLOC
+    (void)old_size; /* only read by the accounting */
+    void *p = realloc(ptr, new_size);
+    if (!p) oom(new_size);
+    count(sub, (int64_t)nallocx(new_size, 0) - (int64_t)nallocx(old_size ? old_size : 1, 0));
+    return p;
+#else
+    (void)old_size;
+    return alloc_realloc(sub, ptr, new_size);
+#endif
 }
 
 void *alloc_realloc(alloc_sub sub, void *ptr, size_t size) {
     if (!ptr) return alloc_malloc(sub, size);
+    if (!size) size = 1;
+#ifndef MEMKV_NO_ACCOUNTING
     int64_t old = (int64_t)alloc_usable_size(ptr);
-    void *p = realloc(ptr, size ? size : 1);
+#endif
+    void *p = realloc(ptr, size);
     if (!p) oom(size);
-    count(sub, (int64_t)alloc_usable_size(p) - old);
+    count(sub, (int64_t)usable_of_new(p, size) - old);
     return p;
 }
 

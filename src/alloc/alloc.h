@@ -31,7 +31,15 @@ typedef enum alloc_sub {
 void *alloc_malloc(alloc_sub sub, size_t size);
 void *alloc_calloc(alloc_sub sub, size_t size);
 void *alloc_realloc(alloc_sub sub, void *ptr, size_t size);
-void alloc_free(alloc_sub sub, void *ptr);                     /* ptr may be NULL */
+void alloc_free(alloc_sub sub, void *ptr); /* ptr may be NULL */
+/* Hot-path variants for callers that know the size they asked for: with jemalloc the usable
+ * size comes from the size class (nallocx) instead of a pointer lookup, and the free is a sized
+ * deallocation. `size` must be the size last requested for ptr (any size of the same size
+ * class works). */
+void alloc_free_sized(alloc_sub sub, void *ptr, size_t size);
+void *alloc_realloc_sized(alloc_sub sub, void *ptr, size_t old_size, size_t new_size);
+/* Usable size a request of `size` bytes gets (its size class). */
+size_t alloc_size_class(size_t size);
 char *alloc_strndup(alloc_sub sub, const char *s, size_t len); /* NUL-terminated copy */
 
 /* Usable size of a block from this allocator. */
@@ -42,6 +50,10 @@ size_t alloc_usable_size(const void *ptr);
 int64_t alloc_sub_bytes(alloc_sub sub);
 int64_t alloc_total_bytes(void);
 const char *alloc_sub_name(alloc_sub sub); /* e.g. "strings", "query_buffers" */
+
+/* 0 when accounting was compiled out (MEMKV_ACCOUNTING=OFF, for measuring its cost): every
+ * counter then reads 0. */
+int alloc_accounting_enabled(void);
 
 /* Name of the allocator in use, as INFO's mem_allocator shows it ("jemalloc-5.3.0", "libc"). */
 const char *alloc_allocator_name(void);

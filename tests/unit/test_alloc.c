@@ -1,0 +1,96 @@
+/* Unit tests of the allocation wrapper: counters equal the usable sizes really held. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <malloc.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "alloc/alloc.h"
+
+static void test_counts_usable_sizes(void **state) {
+    (void)state;
+    int64_t base = alloc_sub_bytes(ALLOC_SUB_STRINGS);
+    static const size_t sizes[] = {1, 7, 8, 9, 24, 100, 1000, 4096, 5000, 70000, 3 << 20};
+    void *ptrs[sizeof(sizes) / sizeof(sizes[0])];
+    int64_t expect = 0;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        ptrs[i] = i % 2 ? alloc_malloc(ALLOC_SUB_STRINGS, sizes[i])
+                        : alloc_calloc(ALLOC_SUB_STRINGS, sizes[i]);
+        expect += (int64_t)malloc_usable_size(ptrs[i]);
+        assert_true(alloc_usable_size(ptrs[i]) >= sizes[i]);
+        assert_int_equal(alloc_usable_size(ptrs[i]), malloc_usable_size(ptrs[i]));
+#ifdef MEMKV_HAVE_JEMALLOC
+        /* The size class is exactly what jemalloc hands out. */
+        assert_int_equal(alloc_size_class(sizes[i]), malloc_usable_size(ptrs[i]));
+#endif
+    }
+    assert_int_equal(alloc_sub_bytes(ALLOC_SUB_STRINGS) - base, expect);
+    /* Grow and shrink across size classes, plain and sized. */
+    ptrs[2] = alloc_realloc(ALLOC_SUB_STRINGS, ptrs[2], 100000);
+    ptrs[3] = alloc_realloc_sized(ALLOC_SUB_STRINGS, ptrs[3], sizes[3], 33);
+    ptrs[9] = alloc_realloc_sized(ALLOC_SUB_STRINGS, ptrs[9], sizes[9], 20);
+    expect = 0;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        expect += (int64_t)malloc_usable_size(ptrs[i]);
+    assert_int_equal(alloc_sub_bytes(ALLOC_SUB_STRINGS) - base, expect);
+    alloc_free(ALLOC_SUB_STRINGS, ptrs[2]);
+    alloc_free_sized(ALLOC_SUB_STRINGS, ptrs[3], 33);
+    alloc_free_sized(ALLOC_SUB_STRINGS, ptrs[9], 20);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        if (i != 2 && i != 3 && i != 9) alloc_free_sized(ALLOC_SUB_STRINGS, ptrs[i], sizes[i]);
+    assert_int_equal(alloc_sub_bytes(ALLOC_SUB_STRINGS), base);
+    alloc_free(ALLOC_SUB_STRINGS, NULL);
+    alloc_free_sized(ALLOC_SUB_STRINGS, NULL, 10);
+}
+
+static void test_strndup_and_names(void **state) {
+    (void)state;
+    char *s = alloc_strndup(ALLOC_SUB_OTHER, "hello world", 5);
+    assert_string_equal(s, "hello");
+    alloc_free(ALLOC_SUB_OTHER, s);
+    assert_string_equal(alloc_sub_name(ALLOC_SUB_QUERY_BUF), "query_buffers");
+    assert_string_equal(alloc_sub_name(ALLOC_SUB_KEY_INDEX), "key_index");
+    assert_string_equal(alloc_sub_name((alloc_sub)999), "unknown");
+    for (int i = 0; i < ALLOC_SUB_COUNT; i++)
+        assert_non_null(alloc_sub_name((alloc_sub)i));
+    assert_non_null(strstr(alloc_allocator_name(), "c")); /* "jemalloc-…" or "libc" */
+}
+
+/* Memory allocated on one thread and freed on another nets to zero in the sum. */
+static void *alloc_on_thread(void *arg) {
+    void **out = arg;
+    for (int i = 0; i < 1000; i++)
+        out[i] = alloc_malloc(ALLOC_SUB_HTTP, 100 + (size_t)i);
+    return NULL;
+}
+
+static void test_cross_thread(void **state) {
+    (void)state;
+    int64_t base = alloc_sub_bytes(ALLOC_SUB_HTTP);
+    int64_t total_base = alloc_total_bytes();
+    static void *ptrs[1000];
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, alloc_on_thread, ptrs), 0);
+    pthread_join(t, NULL);
+    int64_t held = 0;
+    for (int i = 0; i < 1000; i++)
+        held += (int64_t)malloc_usable_size(ptrs[i]);
+    assert_int_equal(alloc_sub_bytes(ALLOC_SUB_HTTP) - base, held);
+    assert_int_equal(alloc_total_bytes() - total_base, held);
+    for (int i = 0; i < 1000; i++)
+        alloc_free(ALLOC_SUB_HTTP, ptrs[i]);
+    assert_int_equal(alloc_sub_bytes(ALLOC_SUB_HTTP), base);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counts_usable_sizes),
+        cmocka_unit_test(test_strndup_and_names),
+        cmocka_unit_test(test_cross_thread),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
