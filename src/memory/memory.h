@@ -1,0 +1,174 @@
+/* memory — what the allocator and the process hold, and what it means.
+ *
+ * Reads jemalloc's statistics (after bumping `epoch`, names resolved once with
+ * mallctlnametomib), the per-size-class bins (where internal fragmentation lives), the state of
+ * background threads and decay, the process RSS from /proc, and turns them into Redis's ratios.
+ * The doctor turns one snapshot into plain-language findings.
+ *
+ * Thread-safe: every function may be called from any thread (mallctl is thread-safe); nothing
+ * here touches the key space or clients. Builds without jemalloc (the sanitizer build) report
+ * `available = 0` and still give RSS; functions that need jemalloc return MEM_ERR_NO_JEMALLOC.
+ */
+#ifndef MEMKV_MEMORY_H
+#define MEMKV_MEMORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MEM_ERR_INVALID (-1)     /* a NULL or out-of-range argument */
+#define MEM_ERR_NO_JEMALLOC (-2) /* built without jemalloc (sanitizer build, libc malloc) */
+#define MEM_ERR_MALLCTL (-3)     /* jemalloc refused a mallctl (unknown name or index) */
+
+/* A short English text for a MEM_ERR_* code (0 gives "ok"). Static storage. */
+const char *mem_strerror(int err);
+
+typedef struct mem_allocator_stats {
+    int available;    /* 1 with jemalloc */
+    char version[32]; /* "5.3.0" (jemalloc's version up to the first '-'); "" without jemalloc */
+    size_t allocated, active, metadata, resident, mapped, retained;
+    int background_thread; /* 1 on, 0 off, -1 unknown */
+    ssize_t dirty_decay_ms, muzzy_decay_ms;
+    unsigned narenas;
+    size_t page_size;
+} mem_allocator_stats;
+
+/* Refresh jemalloc's snapshot (epoch) and read it. Returns 0 (also without jemalloc, with
+ * available = 0, background_thread = -1 and page_size from sysconf), or MEM_ERR_MALLCTL when one
+ * of the six byte figures could not be read (the others are still filled where possible). */
+int mem_allocator_stats_read(mem_allocator_stats *out);
+
+/* One small size class, merged over all arenas. */
+typedef struct mem_bin {
+    size_t size;       /* region size in bytes */
+    uint32_t nregs;    /* regions per slab */
+    size_t curregs;    /* regions in use */
+    size_t curslabs;   /* slabs in use */
+    size_t free_bytes; /* (curslabs * nregs - curregs) * size: this class's fragmentation */
+} mem_bin;
+
+/* Fill up to cap bins (jemalloc 5.3 has 36 small classes with 4 KiB pages; MEM_BINS_MAX is
+ * always enough); *n = how many exist (0 on error). out may be NULL when cap is 0. Bumps epoch.
+ * Returns 0 or an error code. */
+#define MEM_BINS_MAX 64
+int mem_bins_read(mem_bin *out, size_t cap, size_t *n);
+
+/* Active and resident bytes of one arena (pactive/president... from stats.arenas.<i>.*), for
+ * subsystems that have an arena of their own. */
+typedef struct mem_arena_stats {
+    size_t active;    /* pactive * page */
+    size_t dirty;     /* pdirty * page */
+    size_t muzzy;     /* pmuzzy * page */
+    size_t resident;  /* stats.arenas.<i>.resident */
+    size_t allocated; /* small.allocated + large.allocated */
+} mem_arena_stats;
+/* arena may be MALLCTL_ARENAS_ALL (4096) for the merged figures. Bumps epoch. Returns 0,
+ * MEM_ERR_MALLCTL for an arena that does not exist (yet), or MEM_ERR_NO_JEMALLOC. */
+int mem_arena_stats_read(unsigned arena, mem_arena_stats *out);
+
+/* Process resident set size in bytes (/proc/self/statm), 0 if unknown. */
+size_t mem_process_rss(void);
+/* Highest RSS the process has had (VmHWM in /proc/self/status), 0 if unknown. */
+size_t mem_process_rss_peak(void);
+
+/* Return dirty and muzzy pages of every arena to the OS (arena.<ALL>.purge). */
+int mem_purge(void);
+
+/* jemalloc's own report (malloc_stats_print) into a new NUL-terminated buffer (allocated as
+ * ALLOC_SUB_OTHER) the caller frees with mem_text_free; *len excludes the NUL. opts as
+ * malloc_stats_print's (NULL = default). On error *out = NULL, *len = 0. */
+int mem_malloc_stats(const char *opts, char **out, size_t *len);
+void mem_text_free(char *text);
+
+/* Redis's ratios and their byte differences (numerator - denominator, may be negative), from one
+ * snapshot. A ratio whose denominator is 0 (e.g. no jemalloc: allocator figures are 0) is
+ * reported as 1.0 with 0 bytes: "nothing known" reads as neutral, never as inf/NaN, so
+ * dashboards and alert rules stay quiet. a may be NULL (treated as all zeros). */
+typedef struct mem_ratios {
+    double allocator_frag_ratio; /* active / allocated */
+    long long allocator_frag_bytes;
+    double allocator_rss_ratio; /* resident / active */
+    long long allocator_rss_bytes;
+    double rss_overhead_ratio; /* process rss / resident */
+    long long rss_overhead_bytes;
+    double mem_fragmentation_ratio; /* process rss / used_memory */
+    long long mem_fragmentation_bytes;
+} mem_ratios;
+void mem_ratios_compute(const mem_allocator_stats *a, size_t rss, size_t used_memory,
+                        mem_ratios *out);
+
+/* ---- the doctor ---- */
+
+#define MEM_SUBSYSTEMS_MAX 16
+
+/* Everything the doctor looks at, gathered by the caller at one moment. */
+typedef struct mem_snapshot {
+    mem_allocator_stats alloc;
+    size_t rss;
+    size_t rss_baseline; /* process RSS right after start-up (an empty server's own cost) */
+    size_t used_memory;  /* what the server accounts for */
+    size_t used_memory_peak;
+    size_t maxmemory; /* 0 = none */
+    size_t nsub;
+    struct {
+        const char *name;
+        size_t bytes;
+    } sub[MEM_SUBSYSTEMS_MAX];
+    const mem_bin *bins;
+    size_t nbins;
+    /* the client with the largest output buffer, and the one with the largest query buffer */
+    struct {
+        uint64_t id;
+        char addr[64];
+        char name[64];
+        size_t bytes;
+    } top_obuf, top_qbuf;
+    size_t clients;
+    size_t keys;
+    const char *maxmemory_policy; /* e.g. "noeviction", "allkeys-lru"; NULL = unknown */
+} mem_snapshot;
+
+/* Fill the allocator half of a snapshot: alloc, rss, and the bins (into the caller's array of
+ * cap entries, which s->bins then points to). The server's own figures (used memory, baseline,
+ * subsystems, clients, maxmemory) are left as they are. Returns 0 or an error code from
+ * mem_allocator_stats_read (bins are simply absent without jemalloc). */
+int mem_snapshot_read_allocator(mem_snapshot *s, mem_bin *bins, size_t cap);
+
+typedef enum mem_severity { MEM_INFO = 0, MEM_WARNING = 1, MEM_CRITICAL = 2 } mem_severity;
+
+typedef struct mem_finding {
+    mem_severity severity;
+    char code[32];  /* stable identifier, e.g. "allocator-fragmentation" */
+    char text[768]; /* one paragraph (no newlines): what, with numbers, and a next step */
+    size_t bytes;   /* memory at stake; orders findings of equal severity */
+} mem_finding;
+
+/* Thresholds, so tests and operators can reason about them. A finding needs BOTH a ratio (or
+ * share) above its threshold AND an absolute number of bytes above min_waste_bytes, so a small
+ * instance never cries wolf. */
+typedef struct mem_doctor_limits {
+    size_t min_waste_bytes;    /* default 32 MiB */
+    double frag_ratio;         /* allocator fragmentation, default 1.3 */
+    double rss_ratio;          /* allocator rss (dirty pages), default 1.3 */
+    double rss_overhead_ratio; /* non-allocator memory, default 1.5 */
+    double subsystem_share;    /* a non-data subsystem above this share, default 0.5 */
+    double client_share;       /* one client's buffer above this share of used, 0.2 */
+    double peak_ratio;         /* peak vs now, default 2.0 */
+    double maxmemory_share;    /* used memory above this share of maxmemory, 0.9 */
+    double retained_ratio;     /* retained vs mapped for the (info) note, default 4.0 */
+} mem_doctor_limits;
+mem_doctor_limits mem_doctor_limits_default(void);
+
+/* Findings, worst first (severity, then bytes at stake); returns how many were written (<= cap).
+ * Zero findings means all is well; mem_doctor_report then says so with the key numbers. Pure: it
+ * reads only s (no mallctl, no globals). lim NULL = mem_doctor_limits_default(). The rules and
+ * their thresholds are described at the top of doctor.c. */
+size_t mem_doctor(const mem_snapshot *s, const mem_doctor_limits *lim, mem_finding *out,
+                  size_t cap);
+
+/* The whole plain-text report MEMORY DOCTOR returns (caller frees with mem_text_free): a one-line
+ * verdict ("No memory problems found." or "N finding(s):"), the findings, then "Key figures".
+ * Lines end in "\n" and stay under 100 columns. lim NULL = defaults. Never NULL. */
+char *mem_doctor_report(const mem_snapshot *s, const mem_doctor_limits *lim);
+
+#endif
