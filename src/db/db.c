@@ -118,6 +118,23 @@ static inline uint16_t hash_tag(uint64_t hv) {
     return (uint16_t)(hv >> 48);
 }
 
+/* ---- LRU clock -------------------------------------------------------------------------- */
+
+/* The clock already shifted into place in vlen_lru: a stamp is one and, one or, one store. */
+static uint64_t lru_stamp;
+
+static inline void entry_touch(db_entry *e) {
+    e->u.vlen_lru = (e->u.vlen_lru & VLEN_MASK) | lru_stamp;
+}
+
+void db_set_lru_clock(uint32_t clock) {
+    lru_stamp = (uint64_t)(clock & DB_LRU_MAX) << VLEN_BITS;
+}
+
+uint32_t db_lru_clock(void) {
+    return (uint32_t)(lru_stamp >> VLEN_BITS);
+}
+
 void db_set_hash_seed(const uint8_t seed[16]) {
     memcpy(&hash_k0, seed, 8);
     memcpy(&hash_k1, seed + 8, 8);
@@ -375,6 +392,17 @@ db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t 
     return e;
 }
 
+db_entry *db_find_touch(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t *expired) {
+    db_entry *e = db_find(d, key, klen, now_ms, expired);
+    if (e) entry_touch(e);
+    return e;
+}
+
+db_entry *db_peek(db *d, const char *key, size_t klen) {
+    db_entry **link = ht_find(&d->keys, key, klen, key_hash(key, klen), NULL);
+    return link ? *link : NULL;
+}
+
 db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, size_t vlen,
                         int keep_ttl) {
     if (klen > DB_KEY_MAX_LEN) db_fatal("key", klen);
@@ -407,7 +435,7 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
         e->tag = hash_tag(hv);
         e->type = DB_TYPE_STRING;
         e->flags = 0;
-        e->u.vlen_lru = 0;
+        e->u.vlen_lru = lru_stamp;
         memcpy(e->data, key, klen);
         ht_insert(&d->keys, e, hv);
     }
@@ -618,6 +646,63 @@ db_entry *db_random(db *d) {
     for (size_t skip = (size_t)(rng_next(d) % len); skip; skip--)
         e = e->next;
     return e;
+}
+
+/* Redis's dictGetSomeKeys, on our two tables. */
+size_t db_sample(db *d, int from_expires, db_entry **out, size_t n) {
+    htable *h = from_expires ? &d->expires : &d->keys;
+    size_t used = ht_used(h);
+    if (n > used) n = used;
+    if (n == 0) return 0;
+    /* Help a rehash in progress along, in proportion to the work asked for. */
+    if (ht_rehashing(h)) ht_rehash(h, n);
+    int tables = ht_rehashing(h) ? 2 : 1;
+    size_t maxmask = h->size[0] - 1;
+    if (tables == 2 && h->size[1] - 1 > maxmask) maxmask = h->size[1] - 1;
+    size_t i = (size_t)rng_next(d) & maxmask;
+    size_t stored = 0, empty_run = 0, steps = n * 10;
+    while (stored < n && steps-- > 0) {
+        for (int t = 0; t < tables; t++) {
+            /* Buckets of the old table below rehash_idx have moved, so are empty. If the new
+             * table is smaller than i too (a shrink), nothing lives below rehash_idx: jump. */
+            if (tables == 2 && t == 0 && i < h->rehash_idx) {
+                if (i >= h->size[1])
+                    i = h->rehash_idx;
+                else
+                    continue;
+            }
+            if (i >= h->size[t]) continue;
+            db_entry *e = h->b[t][i];
+            if (!e) {
+                /* A long run of empty buckets: start again somewhere else. */
+                if (++empty_run >= 5 && empty_run > n) {
+                    i = (size_t)rng_next(d) & maxmask;
+                    empty_run = 0;
+                }
+                continue;
+            }
+            empty_run = 0;
+            for (; e; e = e->next) {
+                out[stored++] = e;
+                if (stored == n) return stored;
+            }
+        }
+        i = (i + 1) & maxmask;
+    }
+    /* A sparse table can defeat the walk; the caller was promised one entry if any exist. */
+    if (stored == 0) {
+        int t;
+        db_entry *e;
+        do
+            e = *ht_random_bucket(d, h, &t);
+        while (!e);
+        out[stored++] = e;
+    }
+    return stored;
+}
+
+int64_t db_expires_entry_when(const db_entry *x) {
+    return x->u.when;
 }
 
 size_t db_active_expire(db *d, int64_t now_ms, size_t max_keys) {

@@ -38,11 +38,21 @@ db *db_new(void);
 void db_free(db *d);
 
 /* Lookup; returns NULL if absent. If the key has an expire <= now_ms it is deleted first
- * (lazy expiry) and NULL is returned; *expired (may be NULL) is incremented in that case. */
+ * (lazy expiry) and NULL is returned; *expired (may be NULL) is incremented in that case.
+ * Does not touch the entry's LRU clock (Redis's LOOKUP_NOTOUCH: TYPE, TTL, EXISTS). */
 db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t *expired);
 
+/* db_find, then stamp the entry with the LRU clock (see db_set_lru_clock): the lookup of a
+ * command that reads or writes the key. One extra store. */
+db_entry *db_find_touch(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t *expired);
+
+/* Lookup with no side effect at all: no lazy expiry, no LRU stamp, no rehash step. For
+ * eviction and introspection; may return a key whose expire has passed. */
+db_entry *db_peek(db *d, const char *key, size_t klen);
+
 /* Set a string value; creates or replaces (whatever the old type). The expire is removed
- * unless keep_ttl. Returns the entry. */
+ * unless keep_ttl. A new entry gets the current LRU clock; a replaced one keeps its LRU (the
+ * caller stamps it if the write counts as an access). Returns the entry. */
 db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, size_t vlen,
                         int keep_ttl);
 
@@ -78,6 +88,20 @@ uint64_t db_scan(db *d, uint64_t cursor, size_t count, db_scan_fn fn, void *ctx)
  * with db_find). NULL if empty. */
 db_entry *db_random(db *d);
 
+/* Up to n entries sampled from the key table (from_expires == 0) or from the expires index
+ * (from_expires != 0), as Redis's dictGetSomeKeys does for eviction: runs of consecutive
+ * buckets from random starting points (while rehashing, both tables), at most 10*n buckets
+ * visited. Cheap rather than uniform; the same entry may come back twice when the walk jumps
+ * onto buckets it already visited. Returns the number stored in out (never more than the
+ * table holds); at least 1 whenever the table is not empty. May do a few rehash steps, which
+ * move no entry: every pointer stays valid until the next call that adds or removes keys.
+ * Entries of the expires index only answer db_entry_key and db_expires_entry_when. */
+size_t db_sample(db *d, int from_expires, db_entry **out, size_t n);
+
+/* Absolute expire time (unix ms) held by an entry of the expires index (from db_sample with
+ * from_expires set). Not for key-space entries: use db_get_expire. */
+int64_t db_expires_entry_when(const db_entry *x);
+
 /* One active-expiry pass: samples keys with an expire and deletes expired ones, repeating
  * while more than 25% of a sample was expired and fewer than max_keys were examined.
  * Returns the number of keys deleted. */
@@ -102,9 +126,16 @@ size_t db_entry_mem_usage(const db_entry *e);
 size_t db_key_mem_usage(db *d, const db_entry *e);
 
 /* LRU clock of the entry (DB_LRU_BITS wide; the caller's clock is stored modulo 2^24).
- * New entries start at 0; overwrites, resizes and renames keep it. */
+ * New entries start at the clock set by db_set_lru_clock (0 until set); overwrites, resizes
+ * and renames keep it; db_find_touch stamps it. */
 uint32_t db_entry_lru(const db_entry *e);
 void db_entry_set_lru(db_entry *e, uint32_t lru);
+
+/* The LRU clock every db stamps entries with, kept modulo 2^DB_LRU_BITS. One value for the
+ * process (the key space is main-thread only): the server refreshes it from its cron, so a
+ * lookup pays one store rather than a clock read. */
+void db_set_lru_clock(uint32_t clock);
+uint32_t db_lru_clock(void);
 
 /* Table figures for INFO / MEMORY STATS / DEBUG HTSTATS. Bucket counts cover both tables
  * while a rehash is in progress. */

@@ -11,15 +11,16 @@
 
 static const char *const type_names[] = {"string", "hash", "list", "set", "zset"};
 
-static db_entry *lookup(client *c, int i) {
+static db_entry *lookup(client *c, int i, int touch) {
     uint64_t expired = 0;
-    db_entry *e = db_find(c->db, c->argv[i].ptr, c->argv[i].len, server_now_ms(), &expired);
+    db_entry *e =
+        touch ? db_find_touch(c->db, c->argv[i].ptr, c->argv[i].len, server_now_ms(), &expired)
+              : db_find(c->db, c->argv[i].ptr, c->argv[i].len, server_now_ms(), &expired);
     srv.stats.expired_keys += (long long)expired;
     return e;
 }
 
-db_entry *lookup_read(client *c, int i) {
-    db_entry *e = lookup(c, i);
+static db_entry *count_hit(db_entry *e) {
     if (e)
         srv.stats.keyspace_hits++;
     else
@@ -27,8 +28,16 @@ db_entry *lookup_read(client *c, int i) {
     return e;
 }
 
+db_entry *lookup_read(client *c, int i) {
+    return count_hit(lookup(c, i, 1));
+}
+
+db_entry *lookup_read_notouch(client *c, int i) {
+    return count_hit(lookup(c, i, 0));
+}
+
 db_entry *lookup_write(client *c, int i) {
-    return lookup(c, i);
+    return lookup(c, i, 1);
 }
 
 db_entry *lookup_string_or_reply(client *c, int i, int *wrongtype) {
@@ -53,12 +62,12 @@ void cmd_del(client *c) {
 void cmd_exists(client *c) {
     long long n = 0;
     for (int i = 1; i < c->argc; i++)
-        if (lookup_read(c, i)) n++;
+        if (lookup_read_notouch(c, i)) n++;
     reply_add_int(&c->reply, n);
 }
 
 void cmd_type(client *c) {
-    db_entry *e = lookup_read(c, 1);
+    db_entry *e = lookup_read_notouch(c, 1);
     reply_add_status(&c->reply, e ? type_names[db_entry_type(e)] : "none");
 }
 
@@ -135,7 +144,7 @@ void cmd_pexpireat(client *c) {
 }
 
 static void ttl_generic(client *c, int in_ms) {
-    if (!lookup_read(c, 1)) {
+    if (!lookup_read_notouch(c, 1)) {
         reply_add_int(&c->reply, -2);
         return;
     }

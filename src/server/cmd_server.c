@@ -349,11 +349,10 @@ static void reply_command_info(client *c, const command *cmd) {
     static const struct {
         int flag;
         const char *name;
-    } flag_names[] = {{CMD_WRITE, "write"},
-                      {CMD_READONLY, "readonly"},
-                      {CMD_ADMIN, "admin"},
-                      {CMD_NOAUTH, "no_auth"},
-                      {CMD_FAST, "fast"}};
+    } flag_names[] = {
+        {CMD_WRITE, "write"}, {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
+        {CMD_ADMIN, "admin"}, {CMD_NOAUTH, "no_auth"},    {CMD_FAST, "fast"},
+    };
     reply_add_array_len(&c->reply, 10);
     reply_add_bulk_cstr(&c->reply, cmd->name);
     reply_add_int(&c->reply, cmd->arity);

@@ -49,10 +49,12 @@ invalid:
 }
 
 /* Store key=value with an optional absolute expire (0 = none); an expire already in the past
- * deletes the key, as Redis does. */
+ * deletes the key, as Redis does. The write is an access: the key's LRU clock is stamped even
+ * when it replaced a value without a lookup first (SETEX, MSET). */
 static void set_value(client *c, const resp_arg *key, const resp_arg *val, int64_t when,
                       int keep_ttl) {
-    db_set_string(c->db, key->ptr, key->len, val->ptr, val->len, keep_ttl);
+    db_entry *e = db_set_string(c->db, key->ptr, key->len, val->ptr, val->len, keep_ttl);
+    db_entry_set_lru(e, db_lru_clock());
     if (when) {
         if (when <= server_now_ms()) {
             db_delete(c->db, key->ptr, key->len);

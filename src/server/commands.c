@@ -16,10 +16,12 @@ const char *const ERR_WRONGTYPE =
     "WRONGTYPE Operation against a key holding the wrong kind of value";
 const char *const ERR_NO_SUCH_KEY = "ERR no such key";
 const char *const ERR_OVERFLOW = "ERR increment or decrement would overflow";
+const char *const ERR_OOM = "OOM command not allowed when used memory > 'maxmemory'.";
 
 #define W CMD_WRITE
 #define R CMD_READONLY
 #define F CMD_FAST
+#define M CMD_DENYOOM /* exactly where Redis 7.0 says "denyoom" (COMMAND INFO) */
 
 /* name, handler, arity, flags, first key, last key, step, group, summary */
 /* clang-format off */
@@ -58,32 +60,33 @@ static command table[] = {
     {"randomkey", cmd_randomkey, 1, R, 0, 0, 0, "generic", "Returns a random key name from the database.", 0, 0},
 
     {"get", cmd_get, 2, R | F, 1, 1, 1, "string", "Returns the string value of a key.", 0, 0},
-    {"set", cmd_set, -3, W, 1, 1, 1, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", 0, 0},
-    {"setnx", cmd_setnx, 3, W | F, 1, 1, 1, "string", "Set the string value of a key only when the key doesn't exist.", 0, 0},
-    {"setex", cmd_setex, 4, W, 1, 1, 1, "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", 0, 0},
-    {"psetex", cmd_psetex, 4, W, 1, 1, 1, "string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", 0, 0},
-    {"getset", cmd_getset, 3, W | F, 1, 1, 1, "string", "Returns the previous string value of a key after setting it to a new value.", 0, 0},
+    {"set", cmd_set, -3, W | M, 1, 1, 1, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", 0, 0},
+    {"setnx", cmd_setnx, 3, W | M | F, 1, 1, 1, "string", "Set the string value of a key only when the key doesn't exist.", 0, 0},
+    {"setex", cmd_setex, 4, W | M, 1, 1, 1, "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", 0, 0},
+    {"psetex", cmd_psetex, 4, W | M, 1, 1, 1, "string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", 0, 0},
+    {"getset", cmd_getset, 3, W | M | F, 1, 1, 1, "string", "Returns the previous string value of a key after setting it to a new value.", 0, 0},
     {"getdel", cmd_getdel, 2, W | F, 1, 1, 1, "string", "Returns the string value of a key after deleting the key.", 0, 0},
     {"getex", cmd_getex, -2, W | F, 1, 1, 1, "string", "Returns the string value of a key after setting its expiration time.", 0, 0},
     {"mget", cmd_mget, -2, R | F, 1, -1, 1, "string", "Atomically returns the string values of one or more keys.", 0, 0},
-    {"mset", cmd_mset, -3, W, 1, -1, 2, "string", "Atomically creates or modifies the string values of one or more keys.", 0, 0},
-    {"msetnx", cmd_msetnx, -3, W, 1, -1, 2, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", 0, 0},
-    {"incr", cmd_incr, 2, W | F, 1, 1, 1, "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", 0, 0},
-    {"decr", cmd_decr, 2, W | F, 1, 1, 1, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", 0, 0},
-    {"incrby", cmd_incrby, 3, W | F, 1, 1, 1, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", 0, 0},
-    {"decrby", cmd_decrby, 3, W | F, 1, 1, 1, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", 0, 0},
-    {"incrbyfloat", cmd_incrbyfloat, 3, W | F, 1, 1, 1, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", 0, 0},
-    {"append", cmd_append, 3, W | F, 1, 1, 1, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", 0, 0},
+    {"mset", cmd_mset, -3, W | M, 1, -1, 2, "string", "Atomically creates or modifies the string values of one or more keys.", 0, 0},
+    {"msetnx", cmd_msetnx, -3, W | M, 1, -1, 2, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", 0, 0},
+    {"incr", cmd_incr, 2, W | M | F, 1, 1, 1, "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", 0, 0},
+    {"decr", cmd_decr, 2, W | M | F, 1, 1, 1, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", 0, 0},
+    {"incrby", cmd_incrby, 3, W | M | F, 1, 1, 1, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", 0, 0},
+    {"decrby", cmd_decrby, 3, W | M | F, 1, 1, 1, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", 0, 0},
+    {"incrbyfloat", cmd_incrbyfloat, 3, W | M | F, 1, 1, 1, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", 0, 0},
+    {"append", cmd_append, 3, W | M | F, 1, 1, 1, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", 0, 0},
     {"strlen", cmd_strlen, 2, R | F, 1, 1, 1, "string", "Returns the length of a string value.", 0, 0},
     {"getrange", cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring of the string stored at a key.", 0, 0},
     {"substr", cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring from a string value.", 0, 0},
-    {"setrange", cmd_setrange, 4, W, 1, 1, 1, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", 0, 0},
+    {"setrange", cmd_setrange, 4, W | M, 1, 1, 1, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", 0, 0},
 };
 /* clang-format on */
 
 #undef W
 #undef R
 #undef F
+#undef M
 
 /* Open-addressing index over lower-case names, built once. */
 #define CMD_INDEX_SIZE 256
@@ -208,6 +211,13 @@ void command_process(client *c) {
     }
     if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NOAUTH)) {
         reply_error(c, "NOAUTH Authentication required.");
+        return;
+    }
+    /* maxmemory, as Redis's processCommand: over the limit, evict before any command; if
+     * that cannot get under the limit, refuse the commands that may grow memory. Reads,
+     * deletes and the like still run. */
+    if (srv.maxmemory > 0 && evict_perform() < 0 && (cmd->flags & CMD_DENYOOM)) {
+        reply_error(c, ERR_OOM);
         return;
     }
     command *mut = (command *)cmd;

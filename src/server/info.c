@@ -114,16 +114,16 @@ static void section_stats(text *t) {
                 "total_net_output_bytes:%lld\r\n"
                 "rejected_connections:%lld\r\n"
                 "expired_keys:%lld\r\n"
-                "evicted_keys:0\r\n"
+                "evicted_keys:%lld\r\n"
                 "keyspace_hits:%lld\r\n"
                 "keyspace_misses:%lld\r\n"
                 "total_error_replies:%lld\r\n"
                 "client_query_buffer_limit_disconnections:%lld\r\n"
                 "client_output_buffer_limit_disconnections:%lld\r\n",
                 s->connections_received, s->commands_processed, ops_per_sec(), s->net_input_bytes,
-                s->net_output_bytes, s->rejected_connections, s->expired_keys, s->keyspace_hits,
-                s->keyspace_misses, s->error_replies, s->client_qbuf_limit_disconnections,
-                s->client_obuf_limit_disconnections);
+                s->net_output_bytes, s->rejected_connections, s->expired_keys, s->evicted_keys,
+                s->keyspace_hits, s->keyspace_misses, s->error_replies,
+                s->client_qbuf_limit_disconnections, s->client_obuf_limit_disconnections);
 }
 
 static void section_keyspace(text *t) {

@@ -79,6 +79,7 @@ static int64_t cron(evloop *el, void *data) {
         srv.stats.expired_keys += (long long)db_active_expire(srv.dbs[i], now, 200);
         db_rehash_step(srv.dbs[i], 100);
     }
+    evict_cron();
     net_clients_cron();
     ops_sample();
     if (signal_shutdown) srv.shutdown_asap = 1;
@@ -192,6 +193,7 @@ static void free_all(void) {
     for (long long i = 0; i < srv.databases; i++)
         db_free(srv.dbs[i]);
     alloc_free(ALLOC_SUB_OTHER, srv.dbs);
+    evict_free();
     alloc_free(ALLOC_SUB_OTHER, srv.clients_by_fd);
     evloop_free(srv.el);
     cfg_deinit(&srv.config);
@@ -245,6 +247,7 @@ int main(int argc, char **argv) {
     srv.dbs = alloc_malloc(ALLOC_SUB_OTHER, sizeof(db *) * (size_t)srv.databases);
     for (long long i = 0; i < srv.databases; i++)
         srv.dbs[i] = db_new();
+    evict_init();
     commands_init();
     setup_signals();
 

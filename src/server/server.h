@@ -52,6 +52,7 @@ typedef void command_fn(client *c);
 #define CMD_FAST (1 << 3)
 #define CMD_ADMIN (1 << 4)
 #define CMD_NOSCRIPT (1 << 5)
+#define CMD_DENYOOM (1 << 6) /* may grow memory: refused while over maxmemory (Redis's denyoom) */
 
 typedef struct command {
     const char *name;
@@ -70,6 +71,7 @@ typedef struct server_stats {
     long long commands_processed;
     long long rejected_connections;
     long long expired_keys;
+    long long evicted_keys;
     long long keyspace_hits;
     long long keyspace_misses;
     long long error_replies;
@@ -111,6 +113,10 @@ typedef struct server {
     cfg_table config;
     char *config_file; /* absolute path, NULL when started without one */
     char *executable;
+
+    long long maxmemory;         /* bytes, 0 = no limit (the policy and eviction live in evict.c) */
+    int maxmemory_policy;        /* enum evict_policy */
+    long long maxmemory_samples; /* keys sampled per db to fill the eviction pool */
 
     /* runtime */
     evloop *el;
@@ -169,6 +175,7 @@ extern const char *const ERR_NOT_FLOAT;
 extern const char *const ERR_WRONGTYPE;
 extern const char *const ERR_NO_SUCH_KEY;
 extern const char *const ERR_OVERFLOW;
+extern const char *const ERR_OOM;
 void reply_error(client *c, const char *msg);
 void reply_errorf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void reply_wrong_arity(client *c);
@@ -177,8 +184,11 @@ int arg_ll(client *c, int i, long long *out);
 int arg_eq(const client *c, int i, const char *lower); /* case-insensitive compare */
 
 /* Key space helpers used by several command files. */
-db_entry *lookup_read(client *c, int i);  /* counts hits/misses */
-db_entry *lookup_write(client *c, int i); /* no hit/miss counting */
+/* All of them expire lazily; lookup_read and lookup_write stamp the key's LRU clock, and
+ * lookup_read_notouch does not (Redis's LOOKUP_NOTOUCH: TYPE, TTL, EXISTS). */
+db_entry *lookup_read(client *c, int i);         /* counts hits/misses */
+db_entry *lookup_read_notouch(client *c, int i); /* counts hits/misses */
+db_entry *lookup_write(client *c, int i);        /* no hit/miss counting */
 db_entry *lookup_string_or_reply(client *c, int i, int *wrongtype);
 
 /* command handlers */
@@ -239,5 +249,26 @@ void cmd_setrange(client *c);
 /* INFO text for the requested sections (none, "default", "all", "everything" or names);
  * returns an alloc'ed string (ALLOC_SUB_OTHER) and its length. */
 char *info_generate(client *c, size_t *len);
+
+/* evict.c */
+/* maxmemory-policy values, in the order of evict_policy_names (Redis's order, less LFU). */
+enum evict_policy {
+    EVICT_VOLATILE_LRU = 0,
+    EVICT_VOLATILE_RANDOM,
+    EVICT_VOLATILE_TTL,
+    EVICT_ALLKEYS_LRU,
+    EVICT_ALLKEYS_RANDOM,
+    EVICT_NOEVICTION,
+};
+extern const char *const evict_policy_names[]; /* NULL-terminated, for the config table */
+const char *evict_policy_name(void);           /* current policy, as INFO memory shows it */
+void evict_init(void);                         /* at start-up, once the dbs exist */
+void evict_free(void);
+void evict_cron(void); /* refreshes the LRU clock */
+/* If used memory is over maxmemory, evict keys by the policy until it is not. Returns 0 when
+ * under the limit (or no limit), -1 when it cannot get there (noeviction, or nothing left to
+ * evict): commands flagged CMD_DENYOOM are then refused with ERR_OOM. */
+int evict_perform(void);
+void evict_maxmemory_changed(void); /* CONFIG SET maxmemory: warn, evict at once */
 
 #endif

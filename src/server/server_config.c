@@ -37,6 +37,13 @@ static int apply_maxclients(const cfg_param *p, char *err) {
     return 0;
 }
 
+static int apply_maxmemory(const cfg_param *p, char *err) {
+    (void)p;
+    (void)err;
+    evict_maxmemory_changed(); /* as Redis: warn if already over, and evict at once */
+    return 0;
+}
+
 static int apply_hz(const cfg_param *p, char *err) {
     (void)p;
     (void)err;
@@ -183,6 +190,24 @@ static cfg_param params[] = {
      .default_value = "normal 1gb 256mb 60",
      .parse = parse_obuf_limit,
      .format = format_obuf_limit},
+    {.name = "maxmemory",
+     .type = CFG_MEMORY,
+     .ptr = &srv.maxmemory,
+     .default_value = "0",
+     .min = 0,
+     .max = LL_MAX,
+     .apply = apply_maxmemory},
+    {.name = "maxmemory-policy",
+     .type = CFG_ENUM,
+     .ptr = &srv.maxmemory_policy,
+     .default_value = "noeviction",
+     .enum_names = evict_policy_names},
+    {.name = "maxmemory-samples",
+     .type = CFG_INT,
+     .ptr = &srv.maxmemory_samples,
+     .default_value = "5",
+     .min = 1,
+     .max = 64},
     {.name = "requirepass",
      .type = CFG_STRING,
      .flags = CFG_SENSITIVE,

@@ -678,6 +678,161 @@ static void test_lru(void **state) {
     db_free(d);
 }
 
+static void test_lru_clock(void **state) {
+    (void)state;
+    db *d = db_new();
+    db_set_lru_clock(1000);
+    assert_int_equal(db_lru_clock(), 1000);
+    set_str(d, "k", "v");
+    db_entry *e = db_peek(d, "k", 1);
+    assert_non_null(e);
+    assert_int_equal(db_entry_lru(e), 1000); /* new entries start at the clock */
+
+    db_set_lru_clock(2000);
+    assert_ptr_equal(find(d, "k"), e); /* db_find does not touch */
+    assert_int_equal(db_entry_lru(e), 1000);
+    assert_ptr_equal(db_peek(d, "k", 1), e); /* neither does db_peek */
+    assert_int_equal(db_entry_lru(e), 1000);
+    set_str(d, "k", "other"); /* an overwrite keeps it */
+    e = db_peek(d, "k", 1);
+    assert_int_equal(db_entry_lru(e), 1000);
+    e = db_find_touch(d, "k", 1, NOW, NULL);
+    assert_non_null(e);
+    assert_int_equal(db_entry_lru(e), 2000);
+    assert_value(d, "k", "other"); /* the stamp leaves the value length alone */
+    assert_null(db_find_touch(d, "missing", 7, NOW, NULL));
+
+    /* Kept modulo 2^24, as entries keep it. */
+    db_set_lru_clock(DB_LRU_MAX + 5u);
+    assert_int_equal(db_lru_clock(), 4);
+    db_find_touch(d, "k", 1, NOW, NULL);
+    assert_int_equal(db_entry_lru(db_peek(d, "k", 1)), 4);
+
+    /* db_peek neither expires nor counts; db_find_touch expires like db_find. */
+    set_str(d, "old", "v");
+    db_set_expire(d, "old", 3, NOW);
+    assert_non_null(db_peek(d, "old", 3));
+    assert_int_equal(db_size(d), 2);
+    uint64_t expired = 0;
+    assert_null(db_find_touch(d, "old", 3, NOW, &expired));
+    assert_int_equal(expired, 1);
+    assert_null(db_peek(d, "old", 3));
+    assert_int_equal(db_size(d), 1);
+
+    db_set_lru_clock(0);
+    db_free(d);
+}
+
+/* Index of a "s:<n>" key, from its (not NUL-terminated) bytes. */
+static long sample_index(const db_entry *e) {
+    size_t klen;
+    const char *key = db_entry_key(e, &klen);
+    assert_true(klen > 2 && klen < 16 && key[0] == 's' && key[1] == ':');
+    char num[16];
+    memcpy(num, key + 2, klen - 2);
+    num[klen - 2] = '\0';
+    return strtol(num, NULL, 10);
+}
+
+/* Every sampled entry is a live entry of the table it was taken from. */
+static size_t check_sample(db *d, int from_expires, db_entry **out, size_t n) {
+    size_t got = db_sample(d, from_expires, out, n);
+    size_t table = from_expires ? db_expires_size(d) : db_size(d);
+    assert_true(got <= n && got <= table);
+    if (table > 0 && n > 0) assert_true(got >= 1);
+    for (size_t j = 0; j < got; j++) {
+        size_t klen;
+        const char *key = db_entry_key(out[j], &klen);
+        db_entry *e = db_peek(d, key, klen);
+        assert_non_null(e);
+        if (from_expires) {
+            assert_true(db_entry_has_expire(e));
+            assert_int_equal(db_expires_entry_when(out[j]), db_get_expire(d, key, klen));
+        } else {
+            assert_ptr_equal(e, out[j]);
+        }
+    }
+    return got;
+}
+
+static void test_sample(void **state) {
+    (void)state;
+    db *d = db_new();
+    db_entry *out[64];
+    assert_int_equal(db_sample(d, 0, out, 5), 0);
+    assert_int_equal(db_sample(d, 1, out, 5), 0);
+
+    char k[32];
+    const long n = 300;
+    for (long i = 0; i < n; i++) {
+        size_t kl = kfmt(k, sizeof(k), "s:", i);
+        db_set_string(d, k, kl, "v", 1, 0);
+        if (i % 3 == 0) db_set_expire(d, k, kl, FAR + i);
+    }
+    assert_int_equal(db_sample(d, 0, out, 0), 0);
+
+    /* Every key is reachable: from the key table all of them, from the expires index exactly
+     * those with an expire. */
+    unsigned seen_keys[300] = {0}, seen_exp[300] = {0};
+    for (int r = 0; r < 3000; r++) {
+        size_t got = check_sample(d, 0, out, 5);
+        for (size_t j = 0; j < got; j++)
+            seen_keys[sample_index(out[j])]++;
+        got = check_sample(d, 1, out, 5);
+        for (size_t j = 0; j < got; j++) {
+            long i = sample_index(out[j]);
+            assert_int_equal(i % 3, 0);
+            assert_int_equal(db_expires_entry_when(out[j]), FAR + i);
+            seen_exp[i]++;
+        }
+    }
+    for (long i = 0; i < n; i++) {
+        assert_true(seen_keys[i] > 0);
+        assert_true((seen_exp[i] > 0) == (i % 3 == 0));
+    }
+
+    /* Asking for more than the table holds. */
+    db_flush(d);
+    for (long i = 0; i < 3; i++)
+        db_set_string(d, k, kfmt(k, sizeof(k), "s:", i), "v", 1, 0);
+    for (int r = 0; r < 100; r++)
+        check_sample(d, 0, out, 64);
+    assert_int_equal(db_sample(d, 1, out, 64), 0); /* no expires */
+
+    int rehashing_seen = 0;
+    /* Growing (a rehash in progress), then a table left almost empty by deletes (a shrink in
+     * progress, the rest of it sparse): still valid entries, and at least one. */
+    for (long i = 3; i < 20000; i++) {
+        size_t kl = kfmt(k, sizeof(k), "s:", i);
+        db_set_string(d, k, kl, "v", 1, 0);
+        if (i % 2 == 0) db_set_expire(d, k, kl, FAR);
+        if (i % 97 == 0) {
+            db_stats st;
+            db_get_stats(d, &st);
+            rehashing_seen |= st.rehashing;
+            check_sample(d, 0, out, 16);
+            check_sample(d, 1, out, 16);
+        }
+    }
+    assert_true(rehashing_seen);
+    for (long i = 0; i < 19990; i++) {
+        db_delete(d, k, kfmt(k, sizeof(k), "s:", i));
+        if (i % 101 == 0) {
+            check_sample(d, 0, out, 5);
+            check_sample(d, 1, out, 5);
+        }
+    }
+    for (int r = 0; r < 200; r++) {
+        assert_true(check_sample(d, 0, out, 1) == 1);
+        assert_true(check_sample(d, 1, out, 1) == 1);
+        check_sample(d, 0, out, 64);
+    }
+    finish_rehash(d);
+    for (int r = 0; r < 200; r++)
+        assert_true(check_sample(d, 0, out, 1) == 1);
+    db_free(d);
+}
+
 typedef struct usage_ctx {
     size_t entries; /* sum of db_entry_mem_usage - bucket share */
     size_t expires; /* sum of expires entries (with their bucket share) */
@@ -838,6 +993,8 @@ int main(void) {
         cmocka_unit_test(test_flush),
         cmocka_unit_test(test_string_resize),
         cmocka_unit_test(test_lru),
+        cmocka_unit_test(test_lru_clock),
+        cmocka_unit_test(test_sample),
         cmocka_unit_test(test_accounting),
         cmocka_unit_test(test_hash_seed),
     };
