@@ -19,8 +19,10 @@ typedef struct alloc_slot {
 
 static alloc_slot slots[ALLOC_MAX_SLOTS];
 static atomic_int slots_taken;
+#ifndef MEMKV_NO_ACCOUNTING
 static _Thread_local alloc_slot *my_slot;
 static _Thread_local int my_slot_shared;
+#endif
 
 static const char *const sub_names[ALLOC_SUB_COUNT] = {
     [ALLOC_SUB_OTHER] = "other",
@@ -37,6 +39,76 @@ static const char *const sub_names[ALLOC_SUB_COUNT] = {
     [ALLOC_SUB_PROFILER] = "profiler",
     [ALLOC_SUB_HTTP] = "http",
 };
+
+#ifdef MEMKV_HAVE_JEMALLOC
+/* Per-subsystem mallocx flags (arena + explicit tcache), 0 = the default arenas; and the
+ * tcache flag alone, for frees. Set once by alloc_arenas_enable, read by its thread only. */
+static int sub_flags[ALLOC_SUB_COUNT];
+static int sub_free_flags[ALLOC_SUB_COUNT];
+static _Thread_local int arena_owner;
+static unsigned group_arena[ALLOC_ARENA_GROUPS];
+static int group_enabled[ALLOC_ARENA_GROUPS];
+
+static const alloc_arena_group sub_group[ALLOC_SUB_COUNT] = {
+    [ALLOC_SUB_OTHER] = ALLOC_ARENA_GROUPS,       [ALLOC_SUB_STRINGS] = ALLOC_ARENA_KEYSPACE,
+    [ALLOC_SUB_HASHES] = ALLOC_ARENA_KEYSPACE,    [ALLOC_SUB_LISTS] = ALLOC_ARENA_KEYSPACE,
+    [ALLOC_SUB_SETS] = ALLOC_ARENA_KEYSPACE,      [ALLOC_SUB_ZSETS] = ALLOC_ARENA_KEYSPACE,
+    [ALLOC_SUB_KEY_INDEX] = ALLOC_ARENA_KEYSPACE, [ALLOC_SUB_EXPIRES_INDEX] = ALLOC_ARENA_KEYSPACE,
+    [ALLOC_SUB_QUERY_BUF] = ALLOC_ARENA_CLIENTS,  [ALLOC_SUB_OUTPUT_BUF] = ALLOC_ARENA_CLIENTS,
+    [ALLOC_SUB_CLIENTS] = ALLOC_ARENA_CLIENTS,    [ALLOC_SUB_PROFILER] = ALLOC_ARENA_GROUPS,
+    [ALLOC_SUB_HTTP] = ALLOC_ARENA_GROUPS,
+};
+
+#define ARENA_FLAGS(sub) (arena_owner ? sub_flags[sub] : 0)
+#define ARENA_FREE_FLAGS(sub) (arena_owner ? sub_free_flags[sub] : 0)
+#else
+static unsigned group_arena[ALLOC_ARENA_GROUPS];
+static int group_enabled[ALLOC_ARENA_GROUPS];
+#endif
+
+int alloc_arenas_enable(void) {
+#ifdef MEMKV_HAVE_JEMALLOC
+    int flags[ALLOC_ARENA_GROUPS], free_flags[ALLOC_ARENA_GROUPS];
+    for (int g = 0; g < ALLOC_ARENA_GROUPS; g++) {
+        unsigned arena, tc;
+        size_t sz = sizeof(unsigned);
+        if (mallctl("arenas.create", &arena, &sz, NULL, 0) != 0) return -1;
+        sz = sizeof(unsigned);
+        if (mallctl("tcache.create", &tc, &sz, NULL, 0) != 0) return -1;
+        group_arena[g] = arena;
+        flags[g] = (int)(MALLOCX_ARENA(arena) | MALLOCX_TCACHE(tc));
+        free_flags[g] = (int)MALLOCX_TCACHE(tc);
+    }
+    for (int s = 0; s < ALLOC_SUB_COUNT; s++) {
+        alloc_arena_group g = sub_group[s];
+        sub_flags[s] = g < ALLOC_ARENA_GROUPS ? flags[g] : 0;
+        sub_free_flags[s] = g < ALLOC_ARENA_GROUPS ? free_flags[g] : 0;
+    }
+    for (int g = 0; g < ALLOC_ARENA_GROUPS; g++)
+        group_enabled[g] = 1;
+    arena_owner = 1;
+    return 0;
+#else
+    return -1;
+#endif
+}
+
+int alloc_arena_index(alloc_arena_group g, unsigned *arena) {
+    if ((unsigned)g >= ALLOC_ARENA_GROUPS || !group_enabled[g]) return 0;
+    *arena = group_arena[g];
+    return 1;
+}
+
+const char *alloc_arena_group_name(alloc_arena_group g) {
+    switch (g) {
+    case ALLOC_ARENA_KEYSPACE:
+        return "keyspace";
+    case ALLOC_ARENA_CLIENTS:
+        return "clients";
+    default:
+        return "unknown";
+    }
+}
 
 #ifdef MEMKV_NO_ACCOUNTING
 /* Compiled out: the size expression is not even evaluated. */
@@ -102,9 +174,23 @@ static inline size_t usable_of_new(void *p, size_t size) {
 #endif
 }
 
+#ifdef MEMKV_HAVE_JEMALLOC
+#define RAW_MALLOC(sub, size) (ARENA_FLAGS(sub) ? mallocx(size, ARENA_FLAGS(sub)) : malloc(size))
+#define RAW_CALLOC(sub, size)                                                                      \
+    (ARENA_FLAGS(sub) ? mallocx(size, ARENA_FLAGS(sub) | MALLOCX_ZERO) : calloc(1, size))
+#define RAW_REALLOC(sub, p, size)                                                                  \
+    (ARENA_FLAGS(sub) ? rallocx(p, size, ARENA_FLAGS(sub)) : realloc(p, size))
+#define RAW_FREE(sub, p) (ARENA_FREE_FLAGS(sub) ? dallocx(p, ARENA_FREE_FLAGS(sub)) : free(p))
+#else
+#define RAW_MALLOC(sub, size) ((void)(sub), malloc(size))
+#define RAW_CALLOC(sub, size) ((void)(sub), calloc(1, size))
+#define RAW_REALLOC(sub, p, size) ((void)(sub), realloc(p, size))
+#define RAW_FREE(sub, p) ((void)(sub), free(p))
+#endif
+
 void *alloc_malloc(alloc_sub sub, size_t size) {
     if (!size) size = 1;
-    void *p = malloc(size);
+    void *p = RAW_MALLOC(sub, size);
     if (!p) oom(size);
     count(sub, (int64_t)usable_of_new(p, size));
     return p;
@@ -112,7 +198,7 @@ void *alloc_malloc(alloc_sub sub, size_t size) {
 
 void *alloc_calloc(alloc_sub sub, size_t size) {
     if (!size) size = 1;
-    void *p = calloc(1, size);
+    void *p = RAW_CALLOC(sub, size);
     if (!p) oom(size);
     count(sub, (int64_t)usable_of_new(p, size));
     return p;
@@ -123,7 +209,7 @@ void alloc_free_sized(alloc_sub sub, void *ptr, size_t size) {
     if (!size) size = 1;
 #ifdef MEMKV_HAVE_JEMALLOC
     count(sub, -(int64_t)nallocx(size, 0));
-    sdallocx(ptr, size, 0);
+    sdallocx(ptr, size, ARENA_FREE_FLAGS(sub));
 #else
     alloc_free(sub, ptr);
 #endif
@@ -134,7 +220,7 @@ void *alloc_realloc_sized(alloc_sub sub, void *ptr, size_t old_size, size_t new_
     if (!new_size) new_size = 1;
 #ifdef MEMKV_HAVE_JEMALLOC
     (void)old_size; /* only read by the accounting */
-    void *p = realloc(ptr, new_size);
+    void *p = RAW_REALLOC(sub, ptr, new_size);
     if (!p) oom(new_size);
     count(sub, (int64_t)nallocx(new_size, 0) - (int64_t)nallocx(old_size ? old_size : 1, 0));
     return p;
@@ -150,7 +236,7 @@ void *alloc_realloc(alloc_sub sub, void *ptr, size_t size) {
 #ifndef MEMKV_NO_ACCOUNTING
     int64_t old = (int64_t)alloc_usable_size(ptr);
 #endif
-    void *p = realloc(ptr, size);
+    void *p = RAW_REALLOC(sub, ptr, size);
     if (!p) oom(size);
     count(sub, (int64_t)usable_of_new(p, size) - old);
     return p;
@@ -159,7 +245,7 @@ void *alloc_realloc(alloc_sub sub, void *ptr, size_t size) {
 void alloc_free(alloc_sub sub, void *ptr) {
     if (!ptr) return;
     count(sub, -(int64_t)alloc_usable_size(ptr));
-    free(ptr);
+    RAW_FREE(sub, ptr);
 }
 
 char *alloc_strndup(alloc_sub sub, const char *s, size_t len) {

@@ -83,16 +83,95 @@ static void section_clients(text *t) {
                 srv.nclients, srv.maxclients, max_in, max_out);
 }
 
+static void human(char *buf, size_t cap, long long bytes) {
+    util_format_human_bytes(buf, cap, bytes);
+}
+
+/* Redis's field names and meanings, then memkv's own (subsystems, allocator details). */
 static void section_memory(text *t) {
-    long long used = alloc_total_bytes();
-    char human[32];
-    util_format_human_bytes(human, sizeof(human), used);
+    memory_figures_t f;
+    memory_figures(&f);
+    char h_used[32], h_rss[32], h_peak[32], h_startup[32], h_sys[32], h_max[32];
+    human(h_used, sizeof(h_used), (long long)f.used);
+    human(h_rss, sizeof(h_rss), (long long)f.rss);
+    human(h_peak, sizeof(h_peak), (long long)f.peak);
+    human(h_startup, sizeof(h_startup), (long long)srv.used_memory_startup);
+    long long sys = (long long)sysconf(_SC_PHYS_PAGES) * (long long)sysconf(_SC_PAGESIZE);
+    human(h_sys, sizeof(h_sys), sys);
+    human(h_max, sizeof(h_max), srv.maxmemory);
+    size_t since_start = f.used > srv.used_memory_startup ? f.used - srv.used_memory_startup : 0;
+    text_printf(
+        t,
+        "# Memory\r\n"
+        "used_memory:%zu\r\n"
+        "used_memory_human:%s\r\n"
+        "used_memory_rss:%zu\r\n"
+        "used_memory_rss_human:%s\r\n"
+        "used_memory_peak:%zu\r\n"
+        "used_memory_peak_human:%s\r\n"
+        "used_memory_peak_perc:%.2f%%\r\n"
+        "used_memory_overhead:%zu\r\n"
+        "used_memory_startup:%zu\r\n"
+        "used_memory_startup_human:%s\r\n"
+        "used_memory_dataset:%zu\r\n"
+        "used_memory_dataset_perc:%.2f%%\r\n"
+        "allocator_allocated:%zu\r\n"
+        "allocator_active:%zu\r\n"
+        "allocator_resident:%zu\r\n"
+        "total_system_memory:%lld\r\n"
+        "total_system_memory_human:%s\r\n"
+        "maxmemory:%lld\r\n"
+        "maxmemory_human:%s\r\n"
+        "maxmemory_policy:%s\r\n"
+        "allocator_frag_ratio:%.2f\r\n"
+        "allocator_frag_bytes:%lld\r\n"
+        "allocator_rss_ratio:%.2f\r\n"
+        "allocator_rss_bytes:%lld\r\n"
+        "rss_overhead_ratio:%.2f\r\n"
+        "rss_overhead_bytes:%lld\r\n"
+        "mem_fragmentation_ratio:%.2f\r\n"
+        "mem_fragmentation_bytes:%lld\r\n"
+        "mem_not_counted_for_evict:0\r\n"
+        "mem_replication_backlog:0\r\n"
+        "mem_clients_slaves:0\r\n"
+        "mem_clients_normal:%zu\r\n"
+        "mem_aof_buffer:0\r\n"
+        "mem_allocator:%s\r\n"
+        "active_defrag_running:0\r\n"
+        "lazyfree_pending_objects:0\r\n",
+        f.used, h_used, f.rss, h_rss, f.peak, h_peak,
+        f.peak ? 100.0 * (double)f.used / (double)f.peak : 0.0, f.overhead, srv.used_memory_startup,
+        h_startup, f.dataset, since_start ? 100.0 * (double)f.dataset / (double)since_start : 0.0,
+        f.alloc.allocated, f.alloc.active, f.alloc.resident, sys, h_sys, srv.maxmemory, h_max,
+        evict_policy_name(), f.ratios.allocator_frag_ratio, f.ratios.allocator_frag_bytes,
+        f.ratios.allocator_rss_ratio, f.ratios.allocator_rss_bytes, f.ratios.rss_overhead_ratio,
+        f.ratios.rss_overhead_bytes, f.ratios.mem_fragmentation_ratio,
+        f.ratios.mem_fragmentation_bytes, memory_clients_normal(), alloc_allocator_name());
+    /* memkv's own fields: the allocator beyond Redis's three figures, and every subsystem. */
     text_printf(t,
-                "# Memory\r\n"
-                "used_memory:%lld\r\n"
-                "used_memory_human:%s\r\n"
-                "mem_allocator:%s\r\n",
-                used, human, alloc_allocator_name());
+                "memkv_allocator_metadata:%zu\r\n"
+                "memkv_allocator_mapped:%zu\r\n"
+                "memkv_allocator_retained:%zu\r\n"
+                "memkv_allocator_background_thread:%d\r\n"
+                "memkv_rss_baseline:%zu\r\n"
+                "memkv_accounting:%s\r\n",
+                f.alloc.metadata, f.alloc.mapped, f.alloc.retained, f.alloc.background_thread,
+                srv.rss_baseline, alloc_accounting_enabled() ? "exact" : "off");
+    for (int i = 0; i < ALLOC_SUB_COUNT; i++)
+        text_printf(t, "memkv_subsystem_%s:%lld\r\n", alloc_sub_name((alloc_sub)i),
+                    (long long)alloc_sub_bytes((alloc_sub)i));
+    for (int g = 0; g < ALLOC_ARENA_GROUPS; g++) {
+        mem_arena_stats a;
+        if (memory_arena_figures((alloc_arena_group)g, &a) < 0) continue;
+        const char *gn = alloc_arena_group_name((alloc_arena_group)g);
+        text_printf(t,
+                    "memkv_arena_%s_allocated:%zu\r\n"
+                    "memkv_arena_%s_active:%zu\r\n"
+                    "memkv_arena_%s_resident:%zu\r\n"
+                    "memkv_arena_%s_frag_ratio:%.2f\r\n",
+                    gn, a.allocated, gn, a.active, gn, a.resident, gn,
+                    a.allocated ? (double)a.active / (double)a.allocated : 1.0);
+    }
 }
 
 static long long ops_per_sec(void) {

@@ -82,6 +82,7 @@ static int64_t cron(evloop *el, void *data) {
     evict_cron();
     net_clients_cron();
     ops_sample();
+    memory_update_peak();
     if (signal_shutdown) srv.shutdown_asap = 1;
     return 1000 / srv.hz;
 }
@@ -224,6 +225,13 @@ int main(int argc, char **argv) {
     log_set_level(srv.loglevel);
     srv.config.started = 1;
 
+    if (srv.subsystem_arenas && alloc_arenas_enable() < 0) {
+        log_msg(LOG_NOTICE,
+                "memory-subsystem-arenas: the allocator (%s) has no arenas; "
+                "per-subsystem fragmentation is not available",
+                alloc_allocator_name());
+        srv.subsystem_arenas = 0;
+    }
     char *exe = realpath("/proc/self/exe", NULL);
     if (exe) {
         srv.executable = alloc_strndup(ALLOC_SUB_OTHER, exe, strlen(exe));
@@ -264,6 +272,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     write_pidfile();
+    srv.used_memory_startup = memory_used();
+    srv.used_memory_peak = srv.used_memory_startup;
+    srv.rss_baseline = mem_process_rss();
     evloop_timer_add(srv.el, 1000 / srv.hz, cron, NULL);
     evloop_set_before_sleep(srv.el, before_sleep, NULL);
     log_msg(LOG_NOTICE, "Ready to accept connections tcp on port %d", srv.bound_port);

@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc/alloc.h"
 #include "db/db.h"
+#include "memory/memory.h"
 #include "server/config.h"
 #include "server/evloop.h"
 #include "server/reply.h"
@@ -114,12 +116,16 @@ typedef struct server {
     char *config_file; /* absolute path, NULL when started without one */
     char *executable;
 
+    int subsystem_arenas;
     long long maxmemory;         /* bytes, 0 = no limit (the policy and eviction live in evict.c) */
     int maxmemory_policy;        /* enum evict_policy */
     long long maxmemory_samples; /* keys sampled per db to fill the eviction pool */
 
     /* runtime */
     evloop *el;
+    size_t used_memory_startup; /* accounted bytes once start-up is done */
+    size_t used_memory_peak;
+    size_t rss_baseline; /* process RSS once start-up is done: an empty server's own cost */
     int listen_fds[16];
     int listen_count;
     int bound_port;
@@ -244,6 +250,22 @@ void cmd_append(client *c);
 void cmd_strlen(client *c);
 void cmd_getrange(client *c);
 void cmd_setrange(client *c);
+
+/* cmd_memory.c */
+void cmd_memory(client *c);
+/* One consistent set of figures for INFO memory, MEMORY STATS and the doctor. */
+typedef struct memory_figures_t {
+    mem_allocator_stats alloc; /* without jemalloc, allocated/active/resident = used */
+    mem_ratios ratios;
+    size_t rss, used, peak, overhead, dataset;
+} memory_figures_t;
+void memory_figures(memory_figures_t *f);
+size_t memory_used(void);
+void memory_update_peak(void);
+size_t memory_clients_normal(void);
+size_t memory_overhead(void);
+/* Allocator figures of a subsystem group's own arena; -1 when it has none. */
+int memory_arena_figures(alloc_arena_group g, mem_arena_stats *out);
 
 /* info.c */
 /* INFO text for the requested sections (none, "default", "all", "everything" or names);

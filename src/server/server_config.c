@@ -229,6 +229,13 @@ static cfg_param params[] = {
      .flags = CFG_IMMUTABLE,
      .ptr = &srv.ready_file,
      .default_value = ""},
+    /* Key space and client buffers in jemalloc arenas of their own, so their active and resident
+     * bytes (their fragmentation) can be told apart. Decided at start-up, before they allocate. */
+    {.name = "memory-subsystem-arenas",
+     .type = CFG_BOOL,
+     .flags = CFG_IMMUTABLE,
+     .ptr = &srv.subsystem_arenas,
+     .default_value = "yes"},
     {.name = "save",
      .type = CFG_CUSTOM,
      .default_value = "",

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <malloc.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -86,11 +87,75 @@ static void test_cross_thread(void **state) {
     assert_int_equal(alloc_sub_bytes(ALLOC_SUB_HTTP), base);
 }
 
+#ifdef MEMKV_HAVE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+
+static size_t arena_allocated(unsigned arena) {
+    uint64_t epoch = 1;
+    size_t sz = sizeof(epoch);
+    mallctl("epoch", &epoch, &sz, &epoch, sz);
+    char name[64];
+    size_t small = 0, large = 0;
+    sz = sizeof(size_t);
+    snprintf(name, sizeof(name), "stats.arenas.%u.small.allocated", arena);
+    assert_int_equal(mallctl(name, &small, &sz, NULL, 0), 0);
+    snprintf(name, sizeof(name), "stats.arenas.%u.large.allocated", arena);
+    assert_int_equal(mallctl(name, &large, &sz, NULL, 0), 0);
+    return small + large;
+}
+#endif
+
+/* Runs last: once enabled, arenas stay on for the process. */
+static void test_arenas(void **state) {
+    (void)state;
+    unsigned ks = 0, cl = 0;
+#ifdef MEMKV_HAVE_JEMALLOC
+    assert_int_equal(alloc_arena_index(ALLOC_ARENA_KEYSPACE, &ks), 0);
+    assert_int_equal(alloc_arenas_enable(), 0);
+    assert_int_equal(alloc_arena_index(ALLOC_ARENA_KEYSPACE, &ks), 1);
+    assert_int_equal(alloc_arena_index(ALLOC_ARENA_CLIENTS, &cl), 1);
+    assert_int_not_equal(ks, cl);
+    size_t ks_before = arena_allocated(ks), cl_before = arena_allocated(cl);
+    int64_t sub_before = alloc_sub_bytes(ALLOC_SUB_STRINGS);
+    enum { N = 2000 };
+    static void *p[N];
+    for (int i = 0; i < N; i++)
+        p[i] = alloc_malloc(ALLOC_SUB_STRINGS, 1000);
+    void *q = alloc_calloc(ALLOC_SUB_OUTPUT_BUF, 1 << 20);
+    /* The key space's bytes are in its arena (the tcache holds at most a few hundred KiB). */
+    assert_true(arena_allocated(ks) - ks_before >= (size_t)N * 1024 / 2);
+    assert_true(arena_allocated(cl) - cl_before >= (size_t)1 << 20);
+    assert_int_equal(alloc_sub_bytes(ALLOC_SUB_STRINGS) - sub_before, (int64_t)N * 1024);
+    for (int i = 0; i < N; i += 2)
+        alloc_free(ALLOC_SUB_STRINGS, p[i]);
+    for (int i = 1; i < N; i += 2)
+        p[i] = alloc_realloc_sized(ALLOC_SUB_STRINGS, p[i], 1000, 3000);
+    for (int i = 1; i < N; i += 2)
+        alloc_free_sized(ALLOC_SUB_STRINGS, p[i], 3000);
+    alloc_free(ALLOC_SUB_OUTPUT_BUF, q);
+    assert_int_equal(alloc_sub_bytes(ALLOC_SUB_STRINGS), sub_before);
+    /* Another thread allocating key-space memory uses the default arenas, safely. */
+    static void *ptrs[1000];
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, alloc_on_thread, ptrs), 0);
+    pthread_join(t, NULL);
+    for (int i = 0; i < 1000; i++)
+        alloc_free(ALLOC_SUB_HTTP, ptrs[i]);
+#else
+    assert_int_equal(alloc_arenas_enable(), -1);
+    assert_int_equal(alloc_arena_index(ALLOC_ARENA_KEYSPACE, &ks), 0);
+    (void)cl;
+#endif
+    assert_string_equal(alloc_arena_group_name(ALLOC_ARENA_KEYSPACE), "keyspace");
+    assert_string_equal(alloc_arena_group_name(ALLOC_ARENA_CLIENTS), "clients");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_usable_sizes),
         cmocka_unit_test(test_strndup_and_names),
         cmocka_unit_test(test_cross_thread),
+        cmocka_unit_test(test_arenas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

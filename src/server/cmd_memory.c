@@ -1,0 +1,289 @@
+/* MEMORY STATS / USAGE / DOCTOR / MALLOC-STATS / PURGE / HELP, and the figures INFO memory
+ * shares with them. The numbers come from src/memory (allocator, process) and src/alloc (what
+ * each subsystem holds); this file only gathers and formats. */
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc/alloc.h"
+#include "memory/memory.h"
+#include "server/server.h"
+#include "util/util.h"
+
+size_t memory_used(void) {
+    int64_t used = alloc_total_bytes();
+    return used > 0 ? (size_t)used : 0;
+}
+
+void memory_update_peak(void) {
+    size_t used = memory_used();
+    if (used > srv.used_memory_peak) srv.used_memory_peak = used;
+}
+
+size_t memory_clients_normal(void) {
+    int64_t n = alloc_sub_bytes(ALLOC_SUB_QUERY_BUF) + alloc_sub_bytes(ALLOC_SUB_OUTPUT_BUF) +
+                alloc_sub_bytes(ALLOC_SUB_CLIENTS);
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* Redis's used_memory_overhead: what the server holds besides the data itself. */
+size_t memory_overhead(void) {
+    int64_t n = (int64_t)srv.used_memory_startup + (int64_t)memory_clients_normal() +
+                alloc_sub_bytes(ALLOC_SUB_KEY_INDEX) + alloc_sub_bytes(ALLOC_SUB_EXPIRES_INDEX);
+    return n > 0 ? (size_t)n : 0;
+}
+
+void memory_figures(memory_figures_t *f) {
+    memset(f, 0, sizeof(*f));
+    mem_allocator_stats_read(&f->alloc);
+    f->rss = mem_process_rss();
+    f->used = memory_used();
+    memory_update_peak();
+    f->peak = srv.used_memory_peak;
+    f->overhead = memory_overhead();
+    f->dataset = f->used > f->overhead ? f->used - f->overhead : 0;
+    /* Without jemalloc the allocator figures are unknown: use used memory so the ratios stay
+     * meaningful (1.0) instead of dividing by zero. */
+    if (!f->alloc.available) {
+        f->alloc.allocated = f->alloc.active = f->alloc.resident = f->used;
+    }
+    mem_ratios_compute(&f->alloc, f->rss, f->used, &f->ratios);
+}
+
+int memory_arena_figures(alloc_arena_group g, mem_arena_stats *out) {
+    unsigned arena;
+    if (!alloc_arena_index(g, &arena)) return -1;
+    return mem_arena_stats_read(arena, out) == 0 ? 0 : -1;
+}
+
+static void fill_snapshot(mem_snapshot *s, mem_bin *bins, size_t cap) {
+    memory_figures_t f;
+    memory_figures(&f);
+    memset(s, 0, sizeof(*s));
+    s->alloc = f.alloc;
+    s->rss = f.rss;
+    s->rss_baseline = srv.rss_baseline;
+    s->used_memory = f.used;
+    s->used_memory_peak = f.peak;
+    s->maxmemory = srv.maxmemory > 0 ? (size_t)srv.maxmemory : 0;
+    s->maxmemory_policy = evict_policy_name();
+    for (int i = 0; i < ALLOC_SUB_COUNT && s->nsub < MEM_SUBSYSTEMS_MAX; i++) {
+        int64_t b = alloc_sub_bytes((alloc_sub)i);
+        s->sub[s->nsub].name = alloc_sub_name((alloc_sub)i);
+        s->sub[s->nsub].bytes = b > 0 ? (size_t)b : 0;
+        s->nsub++;
+    }
+    size_t n = 0;
+    if (mem_bins_read(bins, cap, &n) == 0) {
+        s->bins = bins;
+        s->nbins = n < cap ? n : cap;
+    }
+    for (client *c = srv.clients; c; c = c->next) {
+        size_t obuf = c->reply.allocated;
+        size_t qbuf = c->qcap + resp_parser_mem(&c->parser);
+        if (obuf > s->top_obuf.bytes) {
+            s->top_obuf.id = c->id;
+            s->top_obuf.bytes = obuf;
+            snprintf(s->top_obuf.addr, sizeof(s->top_obuf.addr), "%s", c->addr);
+            snprintf(s->top_obuf.name, sizeof(s->top_obuf.name), "%s", c->name ? c->name : "");
+        }
+        if (qbuf > s->top_qbuf.bytes) {
+            s->top_qbuf.id = c->id;
+            s->top_qbuf.bytes = qbuf;
+            snprintf(s->top_qbuf.addr, sizeof(s->top_qbuf.addr), "%s", c->addr);
+            snprintf(s->top_qbuf.name, sizeof(s->top_qbuf.name), "%s", c->name ? c->name : "");
+        }
+    }
+    s->clients = (size_t)srv.nclients;
+    for (long long i = 0; i < srv.databases; i++)
+        s->keys += db_size(srv.dbs[i]);
+}
+
+static void add_kv_int(client *c, const char *k, long long v) {
+    reply_add_bulk_cstr(&c->reply, k);
+    reply_add_int(&c->reply, v);
+}
+
+/* Ratios travel as bulk strings, as Redis's RESP2 MEMORY STATS sends doubles. */
+static void add_kv_double(client *c, const char *k, double v) {
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "%.17g", v);
+    reply_add_bulk_cstr(&c->reply, k);
+    reply_add_bulk(&c->reply, buf, (size_t)n);
+}
+
+static void memory_stats(client *c) {
+    memory_figures_t f;
+    memory_figures(&f);
+    long long dbs_with_keys = 0;
+    size_t keys = 0;
+    for (long long i = 0; i < srv.databases; i++) {
+        size_t k = db_size(srv.dbs[i]);
+        keys += k;
+        if (k) dbs_with_keys++;
+    }
+    mem_arena_stats arenas[ALLOC_ARENA_GROUPS];
+    int have_arena[ALLOC_ARENA_GROUPS];
+    long long n = 25 + dbs_with_keys + ALLOC_SUB_COUNT;
+    for (int g = 0; g < ALLOC_ARENA_GROUPS; g++) {
+        have_arena[g] = memory_arena_figures((alloc_arena_group)g, &arenas[g]) == 0;
+        if (have_arena[g]) n += 4;
+    }
+    reply_add_map_len(&c->reply, n);
+    add_kv_int(c, "peak.allocated", (long long)f.peak);
+    add_kv_int(c, "total.allocated", (long long)f.used);
+    add_kv_int(c, "startup.allocated", (long long)srv.used_memory_startup);
+    add_kv_int(c, "replication.backlog", 0);
+    add_kv_int(c, "clients.slaves", 0);
+    add_kv_int(c, "clients.normal", (long long)memory_clients_normal());
+    add_kv_int(c, "cluster.links", 0);
+    add_kv_int(c, "aof.buffer", 0);
+    add_kv_int(c, "lua.caches", 0);
+    add_kv_int(c, "functions.caches", 0);
+    for (long long i = 0; i < srv.databases; i++) {
+        db_stats st;
+        db_get_stats(srv.dbs[i], &st);
+        if (!st.keys) continue;
+        char name[32];
+        snprintf(name, sizeof(name), "db.%lld", i);
+        reply_add_bulk_cstr(&c->reply, name);
+        reply_add_map_len(&c->reply, 2);
+        add_kv_int(c, "overhead.hashtable.main", (long long)(st.buckets * sizeof(void *)));
+        add_kv_int(c, "overhead.hashtable.expires",
+                   (long long)(st.expires_buckets * sizeof(void *)));
+    }
+    add_kv_int(c, "overhead.total", (long long)f.overhead);
+    add_kv_int(c, "keys.count", (long long)keys);
+    add_kv_int(c, "keys.bytes-per-key",
+               keys ? (long long)((f.used - srv.used_memory_startup) / keys) : 0);
+    add_kv_int(c, "dataset.bytes", (long long)f.dataset);
+    add_kv_double(c, "dataset.percentage",
+                  f.used > srv.used_memory_startup
+                      ? 100.0 * (double)f.dataset / (double)(f.used - srv.used_memory_startup)
+                      : 0.0);
+    add_kv_double(c, "peak.percentage", f.peak ? 100.0 * (double)f.used / (double)f.peak : 0.0);
+    add_kv_int(c, "allocator.allocated", (long long)f.alloc.allocated);
+    add_kv_int(c, "allocator.active", (long long)f.alloc.active);
+    add_kv_int(c, "allocator.resident", (long long)f.alloc.resident);
+    add_kv_double(c, "allocator-fragmentation.ratio", f.ratios.allocator_frag_ratio);
+    add_kv_int(c, "allocator-fragmentation.bytes", f.ratios.allocator_frag_bytes);
+    add_kv_double(c, "allocator.rss-ratio", f.ratios.allocator_rss_ratio);
+    add_kv_int(c, "allocator.rss-bytes", f.ratios.allocator_rss_bytes);
+    add_kv_double(c, "rss-overhead.ratio", f.ratios.rss_overhead_ratio);
+    add_kv_int(c, "rss-overhead.bytes", f.ratios.rss_overhead_bytes);
+    add_kv_double(c, "fragmentation", f.ratios.mem_fragmentation_ratio);
+    add_kv_int(c, "fragmentation.bytes", f.ratios.mem_fragmentation_bytes);
+    /* memkv's own: the exact bytes each subsystem holds. */
+    for (int i = 0; i < ALLOC_SUB_COUNT; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "subsystem.%s", alloc_sub_name((alloc_sub)i));
+        add_kv_int(c, name, alloc_sub_bytes((alloc_sub)i));
+    }
+    /* Subsystems with an arena of their own: allocator figures, hence fragmentation. */
+    for (int g = 0; g < ALLOC_ARENA_GROUPS; g++) {
+        if (!have_arena[g]) continue;
+        const char *gn = alloc_arena_group_name((alloc_arena_group)g);
+        char name[64];
+        snprintf(name, sizeof(name), "arena.%s.allocated", gn);
+        add_kv_int(c, name, (long long)arenas[g].allocated);
+        snprintf(name, sizeof(name), "arena.%s.active", gn);
+        add_kv_int(c, name, (long long)arenas[g].active);
+        snprintf(name, sizeof(name), "arena.%s.resident", gn);
+        add_kv_int(c, name, (long long)arenas[g].resident);
+        snprintf(name, sizeof(name), "arena.%s.fragmentation.ratio", gn);
+        add_kv_double(c, name,
+                      arenas[g].allocated ? (double)arenas[g].active / (double)arenas[g].allocated
+                                          : 1.0);
+    }
+}
+
+static void memory_usage(client *c) {
+    if (c->argc != 3 && c->argc != 5) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    if (c->argc == 5) {
+        long long samples;
+        if (!arg_eq(c, 3, "samples")) {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+        if (arg_ll(c, 4, &samples) < 0) return;
+        if (samples < 0) {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+        /* Strings are measured exactly; SAMPLES matters for aggregate types only. */
+    }
+    db_entry *e = lookup_write(c, 2);
+    if (!e) {
+        reply_add_null(&c->reply);
+        return;
+    }
+    reply_add_int(&c->reply, (long long)db_key_mem_usage(c->db, e));
+}
+
+void cmd_memory(client *c) {
+    if (arg_eq(c, 1, "stats") && c->argc == 2) {
+        memory_stats(c);
+    } else if (arg_eq(c, 1, "usage") && c->argc >= 3) {
+        memory_usage(c);
+    } else if (arg_eq(c, 1, "doctor") && c->argc == 2) {
+        mem_snapshot s;
+        mem_bin bins[MEM_BINS_MAX];
+        fill_snapshot(&s, bins, MEM_BINS_MAX);
+        mem_doctor_limits lim = mem_doctor_limits_default();
+        char *text = mem_doctor_report(&s, &lim);
+        reply_add_bulk_cstr(&c->reply, text);
+        mem_text_free(text);
+    } else if (arg_eq(c, 1, "malloc-stats") && c->argc == 2) {
+        char *text = NULL;
+        size_t len = 0;
+        if (mem_malloc_stats(NULL, &text, &len) == 0) {
+            reply_add_bulk(&c->reply, text, len);
+            mem_text_free(text);
+        } else {
+            reply_add_bulk_cstr(&c->reply, "Stats not supported for the current allocator");
+        }
+    } else if (arg_eq(c, 1, "purge") && c->argc == 2) {
+        int rc = mem_purge();
+        if (rc == 0 || rc == MEM_ERR_NO_JEMALLOC)
+            reply_add_status(&c->reply, "OK");
+        else
+            reply_error(c, "ERR Error purging dirty pages");
+    } else if (arg_eq(c, 1, "help") && c->argc == 2) {
+        /* clang-format off */
+        static const char *const help[] = {
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return memory problems reports, with the numbers and a next step for each.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server, including the",
+            "    bytes held by each subsystem (subsystem.*).",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value.",
+            "HELP",
+            "    Print this help.",
+            NULL};
+        /* clang-format on */
+        long long n = 0;
+        while (help[n])
+            n++;
+        reply_add_array_len(&c->reply, n);
+        for (long long i = 0; i < n; i++)
+            reply_add_status(&c->reply, help[i]);
+    } else if (arg_eq(c, 1, "stats") || arg_eq(c, 1, "doctor") || arg_eq(c, 1, "malloc-stats") ||
+               arg_eq(c, 1, "purge") || arg_eq(c, 1, "help") || arg_eq(c, 1, "usage")) {
+        char sub[16];
+        snprintf(sub, sizeof(sub), "%.*s", (int)(c->argv[1].len < 15 ? c->argv[1].len : 15),
+                 c->argv[1].ptr);
+        for (char *p = sub; *p; p++)
+            if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+        reply_errorf(c, "ERR wrong number of arguments for 'memory|%s' command", sub);
+    } else {
+        reply_unknown_subcommand(c);
+    }
+}
