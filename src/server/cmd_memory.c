@@ -25,10 +25,21 @@ size_t memory_clients_normal(void) {
     return n > 0 ? (size_t)n : 0;
 }
 
-/* Redis's used_memory_overhead: what the server holds besides the data itself. */
+/* Redis's used_memory_overhead: what the server holds besides the data itself. The indexes'
+ * start-up size is already inside used_memory_startup, so only their growth is added. */
+static int64_t index_bytes(void) {
+    return alloc_sub_bytes(ALLOC_SUB_KEY_INDEX) + alloc_sub_bytes(ALLOC_SUB_EXPIRES_INDEX);
+}
+
+void memory_mark_startup(void) {
+    srv.used_memory_startup = memory_used();
+    srv.used_memory_peak = srv.used_memory_startup;
+    srv.index_bytes_startup = index_bytes();
+}
+
 size_t memory_overhead(void) {
     int64_t n = (int64_t)srv.used_memory_startup + (int64_t)memory_clients_normal() +
-                alloc_sub_bytes(ALLOC_SUB_KEY_INDEX) + alloc_sub_bytes(ALLOC_SUB_EXPIRES_INDEX);
+                index_bytes() - srv.index_bytes_startup;
     return n > 0 ? (size_t)n : 0;
 }
 

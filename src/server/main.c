@@ -272,8 +272,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     write_pidfile();
-    srv.used_memory_startup = memory_used();
-    srv.used_memory_peak = srv.used_memory_startup;
+    memory_mark_startup();
     srv.rss_baseline = mem_process_rss();
     evloop_timer_add(srv.el, 1000 / srv.hz, cron, NULL);
     evloop_set_before_sleep(srv.el, before_sleep, NULL);

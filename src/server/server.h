@@ -125,6 +125,7 @@ typedef struct server {
     evloop *el;
     size_t used_memory_startup; /* accounted bytes once start-up is done */
     size_t used_memory_peak;
+    int64_t index_bytes_startup;
     size_t rss_baseline; /* process RSS once start-up is done: an empty server's own cost */
     int listen_fds[16];
     int listen_count;
@@ -264,6 +265,7 @@ size_t memory_used(void);
 void memory_update_peak(void);
 size_t memory_clients_normal(void);
 size_t memory_overhead(void);
+void memory_mark_startup(void); /* once start-up allocations are done */
 /* Allocator figures of a subsystem group's own arena; -1 when it has none. */
 int memory_arena_figures(alloc_arena_group g, mem_arena_stats *out);
 
