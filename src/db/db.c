@@ -181,7 +181,10 @@ static inline void entry_set_vlen(db_entry *e, size_t vlen) {
 /* Frees a key-space entry. Strings own nothing outside their block; the other types will
  * release their value object here. */
 static void entry_free(db_entry *e) {
-    alloc_free(type_sub(e->type), e);
+    if (e->type == DB_TYPE_STRING)
+        alloc_free_sized(ALLOC_SUB_STRINGS, e, ENTRY_HDR + e->klen + entry_vlen(e));
+    else
+        alloc_free(type_sub(e->type), e);
 }
 
 /* ---- hash table ------------------------------------------------------------------------- */
@@ -218,7 +221,7 @@ static db_entry **ht_find(htable *h, const char *key, size_t klen, uint64_t hv, 
 }
 
 static void ht_finish_rehash(htable *h) {
-    alloc_free(h->sub, h->b[0]);
+    alloc_free_sized(h->sub, h->b[0], h->size[0] * sizeof(db_entry *));
     h->b[0] = h->b[1];
     h->size[0] = h->size[1];
     h->used[0] = h->used[1];
@@ -262,7 +265,7 @@ static int ht_rehash(htable *h, size_t n) {
 static void ht_resize(htable *h, size_t size) {
     db_entry **nb = alloc_calloc(h->sub, size * sizeof(*nb));
     if (h->used[0] == 0) { /* nothing to move */
-        alloc_free(h->sub, h->b[0]);
+        alloc_free_sized(h->sub, h->b[0], h->size[0] * sizeof(db_entry *));
         h->b[0] = nb;
         h->size[0] = size;
         return;
@@ -310,11 +313,11 @@ static void ht_clear(htable *h, int key_space) {
                 if (key_space)
                     entry_free(e);
                 else
-                    alloc_free(h->sub, e);
+                    alloc_free_sized(h->sub, e, ENTRY_HDR + e->klen);
                 e = next;
             }
         }
-        alloc_free(h->sub, h->b[t]);
+        alloc_free_sized(h->sub, h->b[t], h->size[t] * sizeof(db_entry *));
     }
     alloc_sub sub = h->sub;
     memset(h, 0, sizeof(*h));
@@ -346,7 +349,7 @@ static void exp_del(db *d, const char *key, size_t klen, uint64_t hv) {
     db_entry *x = *link;
     *link = x->next;
     d->expires.used[t]--;
-    alloc_free(ALLOC_SUB_EXPIRES_INDEX, x);
+    alloc_free_sized(ALLOC_SUB_EXPIRES_INDEX, x, ENTRY_HDR + x->klen);
 }
 
 /* Unlinks and frees the key-space entry *link (found in table t) and its expire. */
@@ -418,9 +421,11 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
             e->flags &= (uint8_t)~ENTRY_HAS_EXPIRE;
         }
         if (e->type == DB_TYPE_STRING) {
-            /* Reuse the block (the allocator keeps it in place if the size class fits) and
-             * the chain slot; header, key and LRU stay. */
-            e = alloc_realloc(ALLOC_SUB_STRINGS, e, ENTRY_HDR + klen + vlen);
+            /* Reuse the block and the chain slot; header, key and LRU stay. Within the same
+             * size class nothing needs the allocator at all. */
+            size_t old_size = ENTRY_HDR + klen + entry_vlen(e), new_size = ENTRY_HDR + klen + vlen;
+            if (alloc_size_class(old_size) != alloc_size_class(new_size))
+                e = alloc_realloc_sized(ALLOC_SUB_STRINGS, e, old_size, new_size);
         } else {
             db_entry *n = alloc_malloc(ALLOC_SUB_STRINGS, ENTRY_HDR + klen + vlen);
             memcpy(n, e, ENTRY_HDR + klen);
@@ -454,7 +459,8 @@ db_entry *db_string_resize(db *d, db_entry *e, size_t new_len) {
         fprintf(stderr, "memkv: db_string_resize: entry not in this db\n");
         abort();
     }
-    e = alloc_realloc(ALLOC_SUB_STRINGS, e, ENTRY_HDR + klen + new_len);
+    e = alloc_realloc_sized(ALLOC_SUB_STRINGS, e, ENTRY_HDR + klen + old_len,
+                            ENTRY_HDR + klen + new_len);
     if (new_len > old_len) memset(e->data + klen + old_len, 0, new_len - old_len);
     entry_set_vlen(e, new_len);
     *link = e;
@@ -538,11 +544,11 @@ int db_rename(db *d, const char *src, size_t slen, const char *dst, size_t dlen,
     size_t vlen = entry_vlen(e);
     alloc_sub sub = type_sub(e->type);
     if (dlen > slen) {
-        e = alloc_realloc(sub, e, ENTRY_HDR + dlen + vlen);
+        e = alloc_realloc_sized(sub, e, ENTRY_HDR + slen + vlen, ENTRY_HDR + dlen + vlen);
         memmove(e->data + dlen, e->data + slen, vlen);
     } else if (dlen < slen) {
         memmove(e->data + dlen, e->data + slen, vlen);
-        e = alloc_realloc(sub, e, ENTRY_HDR + dlen + vlen);
+        e = alloc_realloc_sized(sub, e, ENTRY_HDR + slen + vlen, ENTRY_HDR + dlen + vlen);
     }
     memcpy(e->data, dst, dlen);
     e->klen = (uint32_t)dlen;
@@ -737,7 +743,7 @@ size_t db_active_expire(db *d, int64_t now_ms, size_t max_keys) {
                     d->keys.used[kt]--;
                     entry_free(e);
                 }
-                alloc_free(ALLOC_SUB_EXPIRES_INDEX, ee);
+                alloc_free_sized(ALLOC_SUB_EXPIRES_INDEX, ee, ENTRY_HDR + ee->klen);
                 expired++;
             }
         }
