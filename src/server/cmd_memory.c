@@ -19,12 +19,6 @@ void memory_update_peak(void) {
     if (used > srv.used_memory_peak) srv.used_memory_peak = used;
 }
 
-size_t memory_clients_normal(void) {
-    int64_t n = alloc_sub_bytes(ALLOC_SUB_QUERY_BUF) + alloc_sub_bytes(ALLOC_SUB_OUTPUT_BUF) +
-                alloc_sub_bytes(ALLOC_SUB_CLIENTS);
-    return n > 0 ? (size_t)n : 0;
-}
-
 /* Redis's used_memory_overhead: what the server holds besides the data itself. The indexes'
  * start-up size is already inside used_memory_startup, so only their growth is added. */
 static int64_t index_bytes(void) {
@@ -37,20 +31,24 @@ void memory_mark_startup(void) {
     srv.index_bytes_startup = index_bytes();
 }
 
-size_t memory_overhead(void) {
-    int64_t n = (int64_t)srv.used_memory_startup + (int64_t)memory_clients_normal() +
-                index_bytes() - srv.index_bytes_startup;
-    return n > 0 ? (size_t)n : 0;
-}
-
 void memory_figures(memory_figures_t *f) {
     memset(f, 0, sizeof(*f));
     mem_allocator_stats_read(&f->alloc);
     f->rss = mem_process_rss();
-    f->used = memory_used();
-    memory_update_peak();
+    /* One reading of every counter: used memory is their sum, in this very snapshot. */
+    f->used = 0;
+    for (int i = 0; i < ALLOC_SUB_COUNT; i++) {
+        f->sub[i] = alloc_sub_bytes((alloc_sub)i);
+        f->used += f->sub[i] > 0 ? (size_t)f->sub[i] : 0;
+    }
+    if (f->used > srv.used_memory_peak) srv.used_memory_peak = f->used;
     f->peak = srv.used_memory_peak;
-    f->overhead = memory_overhead();
+    int64_t clients =
+        f->sub[ALLOC_SUB_QUERY_BUF] + f->sub[ALLOC_SUB_OUTPUT_BUF] + f->sub[ALLOC_SUB_CLIENTS];
+    f->clients_normal = clients > 0 ? (size_t)clients : 0;
+    int64_t overhead = (int64_t)srv.used_memory_startup + clients + f->sub[ALLOC_SUB_KEY_INDEX] +
+                       f->sub[ALLOC_SUB_EXPIRES_INDEX] - srv.index_bytes_startup;
+    f->overhead = overhead > 0 ? (size_t)overhead : 0;
     f->dataset = f->used > f->overhead ? f->used - f->overhead : 0;
     /* Without jemalloc the allocator figures are unknown: use used memory so the ratios stay
      * meaningful (1.0) instead of dividing by zero. */
@@ -134,7 +132,7 @@ static void memory_stats(client *c) {
     }
     mem_arena_stats arenas[ALLOC_ARENA_GROUPS];
     int have_arena[ALLOC_ARENA_GROUPS];
-    long long n = 25 + dbs_with_keys + ALLOC_SUB_COUNT;
+    long long n = 27 + dbs_with_keys + ALLOC_SUB_COUNT;
     for (int g = 0; g < ALLOC_ARENA_GROUPS; g++) {
         have_arena[g] = memory_arena_figures((alloc_arena_group)g, &arenas[g]) == 0;
         if (have_arena[g]) n += 4;
@@ -145,7 +143,7 @@ static void memory_stats(client *c) {
     add_kv_int(c, "startup.allocated", (long long)srv.used_memory_startup);
     add_kv_int(c, "replication.backlog", 0);
     add_kv_int(c, "clients.slaves", 0);
-    add_kv_int(c, "clients.normal", (long long)memory_clients_normal());
+    add_kv_int(c, "clients.normal", (long long)f.clients_normal);
     add_kv_int(c, "cluster.links", 0);
     add_kv_int(c, "aof.buffer", 0);
     add_kv_int(c, "lua.caches", 0);
@@ -177,8 +175,8 @@ static void memory_stats(client *c) {
     add_kv_int(c, "allocator.resident", (long long)f.alloc.resident);
     add_kv_double(c, "allocator-fragmentation.ratio", f.ratios.allocator_frag_ratio);
     add_kv_int(c, "allocator-fragmentation.bytes", f.ratios.allocator_frag_bytes);
-    add_kv_double(c, "allocator.rss-ratio", f.ratios.allocator_rss_ratio);
-    add_kv_int(c, "allocator.rss-bytes", f.ratios.allocator_rss_bytes);
+    add_kv_double(c, "allocator-rss.ratio", f.ratios.allocator_rss_ratio);
+    add_kv_int(c, "allocator-rss.bytes", f.ratios.allocator_rss_bytes);
     add_kv_double(c, "rss-overhead.ratio", f.ratios.rss_overhead_ratio);
     add_kv_int(c, "rss-overhead.bytes", f.ratios.rss_overhead_bytes);
     add_kv_double(c, "fragmentation", f.ratios.mem_fragmentation_ratio);

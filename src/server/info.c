@@ -146,7 +146,7 @@ static void section_memory(text *t) {
         evict_policy_name(), f.ratios.allocator_frag_ratio, f.ratios.allocator_frag_bytes,
         f.ratios.allocator_rss_ratio, f.ratios.allocator_rss_bytes, f.ratios.rss_overhead_ratio,
         f.ratios.rss_overhead_bytes, f.ratios.mem_fragmentation_ratio,
-        f.ratios.mem_fragmentation_bytes, memory_clients_normal(), alloc_allocator_name());
+        f.ratios.mem_fragmentation_bytes, f.clients_normal, alloc_allocator_name());
     /* memkv's own fields: the allocator beyond Redis's three figures, and every subsystem. */
     text_printf(t,
                 "memkv_allocator_metadata:%zu\r\n"
@@ -159,7 +159,7 @@ static void section_memory(text *t) {
                 srv.rss_baseline, alloc_accounting_enabled() ? "exact" : "off");
     for (int i = 0; i < ALLOC_SUB_COUNT; i++)
         text_printf(t, "memkv_subsystem_%s:%lld\r\n", alloc_sub_name((alloc_sub)i),
-                    (long long)alloc_sub_bytes((alloc_sub)i));
+                    (long long)f.sub[i]);
     for (int g = 0; g < ALLOC_ARENA_GROUPS; g++) {
         mem_arena_stats a;
         if (memory_arena_figures((alloc_arena_group)g, &a) < 0) continue;

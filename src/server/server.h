@@ -258,13 +258,12 @@ void cmd_memory(client *c);
 typedef struct memory_figures_t {
     mem_allocator_stats alloc; /* without jemalloc, allocated/active/resident = used */
     mem_ratios ratios;
-    size_t rss, used, peak, overhead, dataset;
+    size_t rss, used, peak, overhead, dataset, clients_normal;
+    int64_t sub[ALLOC_SUB_COUNT]; /* per subsystem, read once; used is their sum */
 } memory_figures_t;
 void memory_figures(memory_figures_t *f);
 size_t memory_used(void);
 void memory_update_peak(void);
-size_t memory_clients_normal(void);
-size_t memory_overhead(void);
 void memory_mark_startup(void); /* once start-up allocations are done */
 /* Allocator figures of a subsystem group's own arena; -1 when it has none. */
 int memory_arena_figures(alloc_arena_group g, mem_arena_stats *out);

@@ -33,44 +33,16 @@ REQUESTS=${REQUESTS:-200000}
 KEYSPACE=${KEYSPACE:-100000}
 MEM_KEYS=${MEM_KEYS:-1000000}
 CG_REQUESTS=${CG_REQUESTS:-100000}
-CLIENTS=50
 SKIP_THROUGHPUT=${SKIP_THROUGHPUT:-0}
 SKIP_MEMORY=${SKIP_MEMORY:-0}
 SKIP_CALLGRIND=${SKIP_CALLGRIND:-0}
 
-log() { printf '[vs-redis %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-    log "ERROR: $*"
-    exit 1
-}
+BENCH_NAME=vs-redis
+# shellcheck source=tests/bench/lib.sh
+. "$REPO/tests/bench/lib.sh"
 
-# ---------------------------------------------------------------------------------------------
-# Packages: install only what is missing; apt-get update only then.
-need_packages() {
-    local missing=() p
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    local sudo=()
-    [ "$(id -u)" -ne 0 ] && sudo=(sudo)
-    log "installing: ${missing[*]}"
-    "${sudo[@]}" apt-get update -qq
-    # RUNLEVEL=1: the redis-server package must not start a system service; we do not use one.
-    DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 "${sudo[@]}" apt-get install -y -qq \
-        --no-install-recommends "${missing[@]}" >&2
-}
-
-pkgs=(redis-server redis-tools valgrind python3 procps)
-if [ -z "${MEMKV_SERVER:-}" ]; then
-    pkgs+=(gcc make cmake pkg-config libc6-dev libjemalloc-dev libmicrohttpd-dev)
-fi
-need_packages "${pkgs[@]}"
-for c in redis-server redis-cli redis-benchmark valgrind callgrind_annotate; do
-    command -v "$c" >/dev/null || die "$c not found after installing packages"
-done
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=$(command -v python3)
+if [ -n "${MEMKV_SERVER:-}" ]; then NO_BUILD=1; fi
+need_tools
 
 # ---------------------------------------------------------------------------------------------
 # Build memkv (Release) unless a binary is given.
@@ -78,166 +50,16 @@ if [ -n "${MEMKV_SERVER:-}" ]; then
     MEMKV=$(readlink -f "$MEMKV_SERVER")
     [ -x "$MEMKV" ] || die "MEMKV_SERVER=$MEMKV_SERVER is not executable"
 else
-    log "building memkv (build-bench, Release)"
-    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DMEMKV_BUILD_TESTS=OFF >/dev/null
-    cmake --build build-bench -j"$(nproc)" >/dev/null
+    build_memkv build-bench -DMEMKV_ACCOUNTING=ON
     MEMKV=$REPO/build-bench/src/memkv-server
 fi
 
-# ---------------------------------------------------------------------------------------------
-# Scratch space, report, and cleanup of everything we start.
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/memkv-vs-redis.XXXXXX")
-STAMP=$(date +%Y%m%d-%H%M%S)
-RESULTS_DIR=$REPO/tests/bench/results
-REPORT_FILE=$RESULTS_DIR/vs-redis-$STAMP.txt
+bench_init
 CG_KEEP=$RESULTS_DIR/vs-redis-$STAMP-callgrind
-REPORT=$TMP/report.txt
-: >"$REPORT"
-PIDS=()
-
-cleanup() {
-    local rc=$? pid i
-    trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do
-        kill -0 "$pid" 2>/dev/null || continue
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        for i in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            log "pid $pid did not stop on SIGTERM; SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        wait "$pid" 2>/dev/null || true
-    done
-    if [ "$rc" -ne 0 ] && [ -s "$REPORT" ]; then
-        mkdir -p "$RESULTS_DIR"
-        { cat "$REPORT"; echo "(INCOMPLETE: the run stopped with exit code $rc)"; } >"$REPORT_FILE.partial"
-        log "partial report: $REPORT_FILE.partial"
-    fi
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# say: a line of the report (stdout and the results file).
-say() { printf '%s\n' "$*" | tee -a "$REPORT"; }
-
-free_port() {
-    "$PY" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'
-}
-
-# start_server KIND MODE [CALLGRIND_OUT]  KIND: memkv|redis, MODE: plain|callgrind.
-# Sets SRV_PID, SRV_PORT, SRV_LOG. Waits until the server answers PING (up to 60 s).
-SRV_N=0
-start_server() {
-    local kind=$1 mode=$2 cgout=${3:-} rf="" port="" cmd=() pre=() i
-    SRV_N=$((SRV_N + 1))
-    SRV_LOG=$TMP/$kind.$SRV_N.log
-    if [ "$kind" = memkv ]; then
-        rf=$TMP/memkv.$SRV_N.ready
-        rm -f "$rf"
-        cmd=("$MEMKV" --port 0 --ready-file "$rf" --save "")
-    else
-        port=$(free_port)
-        mkdir -p "$TMP/redis.$SRV_N"
-        cmd=(redis-server --save '' --appendonly no --port "$port" --bind 127.0.0.1
-            --daemonize no --dir "$TMP/redis.$SRV_N")
-    fi
-    if [ "$mode" = callgrind ]; then
-        # Same environment for both servers: an empty one, and the same valgrind options.
-        pre=(env -i "PATH=/usr/local/bin:/usr/bin:/bin" valgrind --tool=callgrind
-            "--callgrind-out-file=$cgout" --collect-systime=no)
-    fi
-    "${pre[@]}" "${cmd[@]}" </dev/null >"$SRV_LOG" 2>&1 &
-    SRV_PID=$!
-    PIDS+=("$SRV_PID")
-    for i in $(seq 1 600); do
-        kill -0 "$SRV_PID" 2>/dev/null || { tail -n 20 "$SRV_LOG" >&2; die "$kind exited during start-up"; }
-        if [ -z "$port" ] && [ -s "$rf" ]; then port=$(sed -n 's/^port=//p' "$rf"); fi
-        if [ -n "$port" ] && redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
-            SRV_PORT=$port
-            return 0
-        fi
-        sleep 0.1
-    done
-    tail -n 20 "$SRV_LOG" >&2
-    die "$kind ($mode) did not answer PING within 60 s"
-}
-
-# stop_server PID PORT: SHUTDOWN NOSAVE, then wait (valgrind writes its output on exit).
-stop_server() {
-    local pid=$1 port=$2 i
-    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
-    for i in $(seq 1 600); do
-        kill -0 "$pid" 2>/dev/null || break
-        if [ "$i" -eq 100 ]; then kill -TERM "$pid" 2>/dev/null || true; fi
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && die "pid $pid did not stop"
-    wait "$pid" 2>/dev/null || true
-}
-
-rss_bytes() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
-used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}'; }
-dbsize() { redis-cli -p "$1" dbsize | tr -d '\r'; }
-
-# make_pipe FILE N FORMAT: N SET commands in RESP, keys FORMAT % i, value "xxx".
-make_pipe() {
-    "$PY" - "$1" "$2" "$3" <<'EOF'
-import sys
-path, n, fmt = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-with open(path, "wb") as f:
-    buf = []
-    for i in range(n):
-        k = (fmt % i).encode()
-        buf.append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n" % (len(k), k))
-        if len(buf) == 65536:
-            f.write(b"".join(buf)); buf = []
-    f.write(b"".join(buf))
-EOF
-}
-
-# load_pipe PORT FILE N: redis-cli --pipe, checking errors and the number of replies.
-load_pipe() {
-    local out
-    out=$(redis-cli -p "$1" --pipe <"$2" 2>&1) || die "redis-cli --pipe failed: $out"
-    grep -q "errors: 0, replies: $3" <<<"$out" || die "redis-cli --pipe: unexpected result: $out"
-}
-
-# bench PORT TEST PIPELINE N -> requests per second (redis-benchmark --csv)
-bench() {
-    local out rps
-    out=$(timeout 600 redis-benchmark -p "$1" -t "$2" -n "$4" -c "$CLIENTS" -P "$3" -r "$KEYSPACE" -q --csv 2>&1) ||
-        die "redis-benchmark -t $2 -P $3 failed: $out"
-    rps=$(awk -F'"' -v t="${2^^}" '$2 == t {print $4}' <<<"$out")
-    [ -n "$rps" ] || die "no rps in redis-benchmark output: $out"
-    echo "$rps"
-}
-
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-minof() { printf '%s\n' "$@" | sort -g | head -n 1; }
-maxof() { printf '%s\n' "$@" | sort -g | tail -n 1; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "n/a"; else printf "%.3f", a / b}'; }
-fmt0() { awk -v a="$1" 'BEGIN {printf "%.0f", a}'; }
-fmt1() { awk -v a="$1" 'BEGIN {printf "%.1f", a}'; }
-# verdict RATIO higher|lower: whether the target (>= 1.0 or <= 1.0) is met
-verdict() {
-    awk -v r="$1" -v d="$2" 'BEGIN {
-        if (r == "n/a") {print "n/a"; exit}
-        if (d == "higher") print (r >= 1.0 ? "meets (>=1.0)" : (r >= 0.8 ? "below 1.0 (noise?)" : "MISSES (>=1.0)"));
-        else print (r <= 1.0 ? "meets (<=1.0)" : "MISSES (<=1.0)") }'
-}
 
 # ---------------------------------------------------------------------------------------------
 T0=$(date +%s)
-MEMKV_COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || MEMKV_COMMIT="$MEMKV_COMMIT (src modified)"
+MEMKV_COMMIT=$(memkv_commit)
 say "memkv vs Redis — $(date '+%Y-%m-%d %H:%M:%S %z')"
 say "memkv:  $MEMKV (commit $MEMKV_COMMIT)"
 say "redis:  $(redis-server --version)"
@@ -252,9 +74,6 @@ say ""
 # Key space shared by the loads: redis-benchmark -r N uses keys "key:%012d" below N, value "xxx".
 PRELOAD=$TMP/preload.resp
 make_pipe "$PRELOAD" "$KEYSPACE" "key:%012d"
-
-LOADS=("set 1" "get 1" "set 16" "get 16")
-load_name() { local t=${1%% *} p=${1##* }; echo "${t^^} P$p"; }
 
 # ---------------------------------------------------------------------------------------------
 # 1. Throughput
@@ -343,25 +162,6 @@ fi
 if [ "$SKIP_CALLGRIND" != 1 ]; then
     CG=$TMP/callgrind
     mkdir -p "$CG"
-    declare -A IR
-    # cg_run KIND NAME [TEST PIPELINE]: start under callgrind, preload the key space, run the
-    # load (none for the baseline), shut down; IR[KIND.NAME] = total Ir of the process.
-    cg_run() {
-        local kind=$1 name=$2 t=${3:-} p=${4:-} out=$CG/callgrind.$1.$2.out total
-        start_server "$kind" callgrind "$out"
-        load_pipe "$SRV_PORT" "$PRELOAD" "$KEYSPACE"
-        if [ -n "$t" ]; then
-            bench "$SRV_PORT" "$t" "$p" "$CG_REQUESTS" >/dev/null
-        else
-            redis-cli -p "$SRV_PORT" ping >/dev/null
-        fi
-        stop_server "$SRV_PID" "$SRV_PORT"
-        [ -s "$out" ] || die "no callgrind output for $kind $name (log: $(tail -n 5 "$SRV_LOG"))"
-        total=$(awk '/^(summary|totals):/ {print $2; exit}' "$out")
-        [ -n "$total" ] || die "no summary/totals line in $out"
-        IR[$kind.$name]=$total
-        log "callgrind $kind $name: $total Ir"
-    }
     for kind in memkv redis; do
         log "callgrind: $kind"
         cg_run "$kind" idle
@@ -376,8 +176,8 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
     say "$(printf '%-8s %12s %12s %8s  %s' load 'memkv Ir/req' 'redis Ir/req' ratio target)"
     for l in "${LOADS[@]}"; do
         t=${l%% *} p=${l##* }
-        a=$(awk -v x="${IR[memkv.$t-P$p]}" -v y="${IR[memkv.idle]}" -v n="$CG_REQUESTS" 'BEGIN {print (x - y) / n}')
-        b=$(awk -v x="${IR[redis.$t-P$p]}" -v y="${IR[redis.idle]}" -v n="$CG_REQUESTS" 'BEGIN {print (x - y) / n}')
+        a=$(cg_per_req memkv "$t-P$p")
+        b=$(cg_per_req redis "$t-P$p")
         q=$(ratio "$a" "$b")
         say "$(printf '%-8s %12s %12s %8s  %s' "$(load_name "$l")" "$(fmt0 "$a")" "$(fmt0 "$b")" "$q" "$(verdict "$q" lower)")"
     done
@@ -387,32 +187,18 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
     say ""
 
     # Where memkv's instructions go: per function, load run minus idle run, per request.
-    cg_funcs() { # FILE -> "Ir<TAB>file:function [object]" for every function
-        callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null |
-            awk '/file:function/ {f = 1; next} f && /^-+$/ {next}
-                 f && NF { ir = $1; gsub(",", "", ir); sub(/^ *[0-9,]+ +\([^)]*\) +/, ""); print ir "\t" $0 }'
-    }
     mkdir -p "$CG_KEEP"
     cp "$CG"/callgrind.*.out "$CG_KEEP"/
-    cg_funcs "$CG/callgrind.memkv.idle.out" >"$CG/funcs.idle"
     for l in "${LOADS[@]}"; do
         t=${l%% *} p=${l##* }
-        cg_funcs "$CG/callgrind.memkv.$t-P$p.out" >"$CG/funcs.load"
         total=$((${IR[memkv.$t-P$p]} - ${IR[memkv.idle]}))
         say "== memkv top 15 functions, $(load_name "$l"): self Ir per request (load run minus idle run)"
-        awk -F'\t' '
-            NR == FNR {idle[$2] = $1; next}
-            {d = $1 - idle[$2]; if (d > 0) printf "%.0f\t%s\n", d, $2}' "$CG/funcs.idle" "$CG/funcs.load" |
-            sort -t"$(printf '\t')" -k1,1nr |
-            awk -F'\t' -v n="$CG_REQUESTS" -v tot="$total" 'NR <= 15 {
-                name = $2; sub(/\[\/[^]]*\//, "[", name)
-                printf "  %8.1f Ir/req %5.1f%%  %s\n", $1 / n, 100 * $1 / tot, name}' | tee -a "$REPORT"
+        cg_delta "$CG/callgrind.memkv.$t-P$p.out" "$CG/callgrind.memkv.idle.out" >"$CG/delta"
+        cg_top 15 "$total" "$CG/delta" | tee -a "$REPORT"
         say ""
     done
     say "callgrind outputs kept in ${CG_KEEP#"$REPO"/}/"
 fi
 
 say "total time: $(($(date +%s) - T0)) s"
-mkdir -p "$RESULTS_DIR"
-cp "$REPORT" "$REPORT_FILE"
-log "report written to ${REPORT_FILE#"$REPO"/}"
+bench_finish
