@@ -14,8 +14,8 @@ need_packages() {
     DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-BUILD_PACKAGES=(gcc make cmake pkg-config libc6-dev libjemalloc-dev libmicrohttpd-dev libhiredis-dev libcmocka-dev)
-TEST_PACKAGES=(redis-tools python3 python3-pytest python3-redis python3-hiredis clang-format prometheus-redis-exporter)
+BUILD_PACKAGES=(gcc make cmake pkg-config libc6-dev libjemalloc-dev libmicrohttpd-dev libhiredis-dev libcmocka-dev libdw-dev zlib1g-dev)
+TEST_PACKAGES=(redis-tools python3 python3-pytest python3-redis python3-hiredis clang-format prometheus-redis-exporter golang-go)
 
 # Configure and build one tree. build DIR [cmake args...]
 build_tree() {
