@@ -153,6 +153,28 @@ typedef struct prof_suspect {
 size_t prof_leak_suspects(const prof_snapshot *snaps, size_t nsnaps, prof_suspect *out,
                           size_t cap);
 
+/* ---- the in-process symbolizer (elfutils libdwfl on this process) ---- */
+
+/* Not thread-safe: one symbolizer per thread (the engine's worker owns one). Results are cached
+ * per address for the symbolizer's life; an address in no known module makes it re-read the
+ * process's mappings (at most once a second), for libraries loaded later. Its own memory is
+ * counted to the profiler subsystem; libdw's is measured apart (prof_symbolizer_libdw_bytes). */
+typedef struct prof_symbolizer prof_symbolizer;
+prof_symbolizer *prof_symbolizer_new(void); /* NULL if libdw cannot read this process */
+void prof_symbolizer_free(prof_symbolizer *s);
+/* A prof_symbolize_fn; ctx is a prof_symbolizer. Looks `addr` up as given (the caller subtracts
+ * 1 from a return address). Returns 0 when the address is in a module (binary or library) of
+ * the process, with its path in file and in func the symbol's name, or "<module>+0x<offset>"
+ * when no symbol covers it (a static function of a stripped library; inside libjemalloc
+ * "je_internal@<module>+0x<offset>", so that jemalloc's frames are recognised and cut off).
+ * Otherwise -1, "0x…" in func and "" in file. */
+int prof_symbolize(void *ctx, uint64_t addr, char *func, size_t fcap, char *file, size_t filecap);
+size_t prof_symbolizer_cached(const prof_symbolizer *s); /* addresses in the cache */
+/* Heap bytes libdw keeps for it (symbol tables, module data), measured with jemalloc's
+ * per-thread counters around libdw's calls; 0 without jemalloc. Part of the engine's own
+ * memory (prof_status.own_memory) though not of the profiler subsystem's exact counter. */
+size_t prof_symbolizer_libdw_bytes(const prof_symbolizer *s);
+
 /* ---- the engine (control, symbolizer, worker thread, snapshots) ---- */
 
 /* 1 if heap profiling can be used; otherwise 0 and why (what to do) in `why`, e.g. "jemalloc
@@ -226,7 +248,9 @@ int prof_engine_start(int *notify_fd);
 void prof_engine_stop(void); /* joins the worker; frees pending and finished jobs */
 void prof_engine_configure(const prof_settings *s); /* any time; copied */
 
-/* Hand a job to the worker (the engine owns it until prof_engine_poll returns it). */
+/* Hand a job to the worker (the engine owns it until prof_engine_poll returns it). On an error
+ * return (PROF_ERR_UNAVAILABLE: engine not started; PROF_ERR_BUSY: 64 jobs pending) the caller
+ * keeps it. */
 int prof_engine_submit(prof_job *j);
 /* One finished job, or NULL. Drains the eventfd when none is left. Main thread. */
 prof_job *prof_engine_poll(void);
