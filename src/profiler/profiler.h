@@ -29,7 +29,9 @@
 #define PROF_ERR_BUSY (-8)
 const char *prof_strerror(int code);
 
-/* ---- growable byte buffer (writers' output) ---- */
+/* ---- growable byte buffer (writers' output) ----
+ * data is NULL until the first append; from then on data[len] is always '\0', so a text output
+ * can be used as a C string. Writers append to what is already there. Out of memory aborts. */
 typedef struct prof_buf {
     char *data;
     size_t len, cap;
@@ -94,10 +96,19 @@ typedef int (*prof_symbolize_fn)(void *ctx, uint64_t addr, char *func, size_t fc
                                  size_t filecap);
 
 /* Build the model from a dump: symbolize every address (addr − 1 for the calling line), drop
- * jemalloc's own frames and the allocation wrappers (innermost frames whose function starts
- * with "je_", "prof_", "imalloc", "malloc", "calloc", "realloc", "mallocx", "rallocx",
- * "alloc_malloc"…, see prof_is_allocator_frame), scale the counts, attribute each stack to a
- * subsystem. sym may be NULL (addresses shown as 0x…). */
+ * jemalloc's own frames and the allocation wrappers (innermost frames named "je_…",
+ * "prof_backtrace…", "prof_alloc…", "imalloc…", "arena_…", "tcache_…", malloc, calloc, realloc,
+ * mallocx, rallocx, alloc_malloc…, see prof_is_allocator_frame — not memkv's own prof_…
+ * functions), scale the counts, attribute each stack to a subsystem. sym may be NULL
+ * (addresses shown as 0x…).
+ * Precisely: each distinct address is symbolized once, and sym receives addr − 1 (0 stays 0);
+ * a nonzero return or an empty name means unknown ("0x<addr>", file NULL). Only the leading run
+ * of allocator frames goes (unknown frames inside that run go with it); a stack that is nothing
+ * but allocator frames keeps its outermost one. Stacks whose four counts are all 0 are dropped;
+ * stacks identical after stripping become one sample (values summed, each scaled on its own);
+ * locs holds only referenced locations. time_ns is set to now (CLOCK_REALTIME): the caller
+ * overwrites it with the dump's time. Returns 0 or PROF_ERR_BADARG; out is zeroed on error and
+ * prof_profile_free on it is harmless either way. */
 int prof_profile_build(const heap_dump *d, prof_symbolize_fn sym, void *symctx,
                        prof_profile *out);
 int prof_is_allocator_frame(const char *func);
@@ -112,9 +123,12 @@ int prof_attribute_stack(const char *const *funcs, size_t n);
 /* gzipped profile.proto (go tool pprof): sample types alloc_objects/count, alloc_space/bytes,
  * inuse_objects/count, inuse_space/bytes; period_type space/bytes; default inuse_space. */
 int prof_write_pprof(const prof_profile *p, prof_buf *out);
-/* "frame;frame;frame bytes\n", outermost first, one line per distinct stack (live bytes). */
+/* "frame;frame;frame bytes\n", outermost first, one line per distinct stack (live bytes). Stacks
+ * are compared by text (one function at two addresses is one frame), lines sorted bytewise,
+ * stacks whose live bytes round to 0 left out; ';' and blanks inside a name become '_'. */
 int prof_write_collapsed(const prof_profile *p, prof_buf *out);
-/* Self-contained SVG flame graph (no scripts needed to read it; <title> tooltips). */
+/* Self-contained SVG flame graph (no scripts needed to read it; <title> tooltips). title NULL or
+ * "" = "memkv heap profile". Names are XML-escaped; bytes outside printable ASCII become '?'. */
 int prof_write_svg(const prof_profile *p, const char *title, prof_buf *out);
 
 /* ---- reports ---- */
