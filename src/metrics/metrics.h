@@ -1,0 +1,179 @@
+/* metrics — a pure Prometheus / OpenMetrics text writer.
+ *
+ * A metrics_writer appends one exposition body to a growable buffer it owns: families (HELP,
+ * TYPE, UNIT lines) and their samples, in the format chosen at init. It does no I/O, reads no
+ * global state and keeps no registry: the caller (the HTTP endpoint, the exporter) walks its
+ * own figures and writes them, one writer per scrape. Not thread-safe per writer; any number of
+ * writers may be used on different threads at once.
+ *
+ * The caller always speaks in base names and the writer does what each format requires:
+ *
+ *   call                                text 0.0.4                OpenMetrics 1.0
+ *   family "x", COUNTER                 # TYPE x_total counter    # TYPE x counter
+ *     sample                            x_total 1                 x_total 1
+ *   family "x", INFO                    # TYPE x_info gauge       # TYPE x info
+ *     sample {version="1"} 1            x_info{version="1"} 1     x_info{version="1"} 1
+ *   family "x_bytes", GAUGE, "bytes"    (no UNIT line)            # UNIT x_bytes bytes
+ *   family "x", UNTYPED                 # TYPE x untyped          # TYPE x unknown
+ *   metrics_writer_finish               (nothing)                 # EOF
+ *
+ * A counter or info name given with its suffix ("x_total", "x_info") has the suffix removed.
+ *
+ * Values: doubles in the fewest of 15, 16 or 17 significant digits (%.15g … %.17g) that read
+ * back as the same double, +Inf, -Inf, NaN; int64 exactly (so 2^53+1 is written as
+ * 9007199254740993). Label values are escaped (\\, \", \n) and HELP texts too (\\ and \n; in
+ * OpenMetrics also \"). Bytes that are not valid UTF-8 in a label value or HELP text are written as
+ * U+FFFD, since Prometheus rejects the whole scrape otherwise.
+ *
+ * Misuse never crashes and never leaves a corrupt body. The checks are the same in both formats
+ * (a call that fails in one fails in the other), each failure returns a METRICS_ERR_* code and
+ * sets an error text (metrics_writer_error), and the family it happened in is removed from the
+ * buffer whole, header and samples already written included — a family is in the output
+ * entirely or not at all (a family with a sample missing would make sums silently wrong; a
+ * missing family is visible to absent()). Later samples of a skipped family are refused with
+ * METRICS_ERR_NO_FAMILY until the next metrics_family_begin. Checked:
+ *   - metric names  [a-zA-Z_:][a-zA-Z0-9_:]*
+ *   - label names   [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__" (reserved by Prometheus),
+ *                   no name twice in one sample
+ *   - a family name (or a sample name it produces: x, x_total, x_created, x_info) that an
+ *     earlier family of this body already uses
+ *   - the same label set twice in one family, in any order, an empty value counting as no
+ *     label as in Prometheus (compared by a 64-bit hash of the set)
+ *   - a unit that is not the name's suffix ("_bytes" for "bytes"); a unit on an info family
+ *   - an empty or NULL HELP text (HELP is required on every family)
+ *   - counter values that are negative or NaN; info values other than 1
+ *   - a sample before the first family, or any call after metrics_writer_finish
+ *
+ * The writer assumes the "C" LC_NUMERIC locale (memkv never calls setlocale).
+ */
+#ifndef MEMKV_METRICS_H
+#define MEMKV_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Error codes (negative), text from metrics_strerror; the writer's error text has details. */
+#define METRICS_ERR_ARG (-1)       /* NULL or out-of-range argument, empty HELP */
+#define METRICS_ERR_NAME (-2)      /* invalid metric name */
+#define METRICS_ERR_LABEL (-3)     /* invalid, reserved or repeated label name */
+#define METRICS_ERR_DUPLICATE (-4) /* family name, or label set within a family, seen before */
+#define METRICS_ERR_NO_FAMILY (-5) /* sample outside a family (none begun, or it was skipped) */
+#define METRICS_ERR_UNIT (-6)      /* unit not a suffix of the name, or not allowed */
+#define METRICS_ERR_VALUE (-7)     /* value not allowed for the type (counter < 0 or NaN, ...) */
+#define METRICS_ERR_FINISHED (-8)  /* call after metrics_writer_finish */
+
+/* A short English text for a METRICS_ERR_* code (0 gives "ok"). Static storage. */
+const char *metrics_strerror(int err);
+
+typedef enum metrics_format {
+    METRICS_TEXT_004 = 0,  /* Prometheus text format 0.0.4 */
+    METRICS_OPENMETRICS_1, /* OpenMetrics 1.0.0 text */
+} metrics_format;
+
+/* The Content-Type header for a body in that format. Static storage. Unknown values give the
+ * text 0.0.4 type. */
+const char *metrics_content_type(metrics_format format);
+
+/* The format to answer an HTTP Accept header with. OpenMetrics when the header lists
+ * application/openmetrics-text (version 1.0.0, 0.0.1 or no version; the most specific entry
+ * decides) with q > 0 and does not prefer text: text's q comes from the most specific of
+ * text/plain (version 0.0.4 or none), the text wildcard, the any-type wildcard. Higher q wins; at
+ * equal q the explicit OpenMetrics entry beats a wildcard, and against an explicit text/plain
+ * whichever is listed first wins. Everything else (NULL, empty, wildcards only, unknown types,
+ * garbage) gives METRICS_TEXT_004, which every scraper understands. Case-insensitive, tolerant
+ * of spaces and quoted parameters; an entry with a malformed q or media range is ignored.
+ * Prometheus 2.42's header gives OpenMetrics, curl's gives text. Pure, no allocation. */
+metrics_format metrics_format_from_accept(const char *accept);
+
+typedef enum metrics_type {
+    METRICS_GAUGE = 0,
+    METRICS_COUNTER, /* monotonic; samples named <name>_total in both formats */
+    METRICS_INFO,    /* OpenMetrics info (samples <name>_info, value 1); a gauge in text 0.0.4 */
+    METRICS_UNTYPED, /* "untyped" in text 0.0.4, "unknown" in OpenMetrics */
+} metrics_type;
+
+/* One label of a sample. Both strings are NUL-terminated and only read during the call. */
+typedef struct metrics_label {
+    const char *name;
+    const char *value;
+} metrics_label;
+
+#define METRICS_ERR_LEN 192
+
+/* Caller-owned; the fields are private to the writer (use the functions below). */
+typedef struct metrics_writer {
+    metrics_format format;
+    char *buf; /* the body; NUL-terminated when non-NULL */
+    size_t len, cap;
+    /* The family being written. */
+    int family_state;     /* 0 none, 1 open, 2 skipped */
+    metrics_type type;    /* of the open family */
+    size_t family_start;  /* offset of its first line in buf (rewound to when skipped) */
+    size_t family_names0; /* names_len/nnames before it (its names are removed when skipped) */
+    size_t family_nnames0;
+    char *sample_name; /* the sample name of the open family (heap) */
+    size_t sample_name_cap;
+    uint64_t *label_hashes; /* label sets seen in the open family */
+    size_t nlabel_hashes, label_hashes_cap;
+    /* Every name used by the families so far (for duplicates): NUL-separated strings, and for
+     * each its hash and offset. */
+    char *names;
+    size_t names_len, names_cap;
+    struct metrics_name_ref {
+        uint64_t hash;
+        size_t off;
+    } * name_refs;
+    size_t nnames, name_refs_cap;
+    int finished;
+    size_t errors;             /* failed calls since init */
+    char err[METRICS_ERR_LEN]; /* the last failure, "" if none */
+} metrics_writer;
+
+/* Start an empty body in `format`. Allocations (ALLOC_SUB_HTTP) happen only when writing;
+ * out of memory aborts, as every alloc wrapper does. */
+void metrics_writer_init(metrics_writer *w, metrics_format format);
+/* Free everything the writer holds (also a buffer not taken). w may then be init'ed again. */
+void metrics_writer_deinit(metrics_writer *w);
+/* Empty the body and start again in `format`, keeping the allocated capacity (one writer
+ * reused across scrapes). */
+void metrics_writer_reset(metrics_writer *w, metrics_format format);
+
+/* Begin a family: HELP and TYPE lines (and UNIT in OpenMetrics) written now, samples follow.
+ * The previous family ends here. name is the base name (see the table above); unit is NULL or
+ * "" for none, else the name must end with "_" unit (e.g. "memkv_allocator_active_bytes" with
+ * "bytes"). Returns 0 or a METRICS_ERR_* code; on error the family is skipped (its samples are
+ * refused) and nothing is written. */
+int metrics_family_begin(metrics_writer *w, const char *name, const char *help, metrics_type type,
+                         const char *unit);
+
+/* Add a sample to the open family, with nlabels labels (labels may be NULL when nlabels is 0),
+ * written in the order given. Returns 0 or a METRICS_ERR_* code; on error the whole family is
+ * removed from the body (see above). */
+int metrics_sample_double(metrics_writer *w, const metrics_label *labels, size_t nlabels,
+                          double value);
+int metrics_sample_int(metrics_writer *w, const metrics_label *labels, size_t nlabels,
+                       int64_t value);
+
+/* End the body: the last family ends, OpenMetrics gets its "# EOF" line. Further writes fail
+ * with METRICS_ERR_FINISHED. Returns 0 (METRICS_ERR_FINISHED if called twice). */
+int metrics_writer_finish(metrics_writer *w);
+
+/* The body so far, NUL-terminated ("" when empty), valid until the next write, reset or
+ * deinit; *len (if len is not NULL) gets its length. */
+const char *metrics_writer_data(const metrics_writer *w, size_t *len);
+
+/* Take ownership of the body (NUL-terminated; *len its length, excluding the NUL): the caller
+ * frees it with metrics_buffer_free (not free(): it is counted as ALLOC_SUB_HTTP). The writer is
+ * left empty as after reset, in the same format. Never NULL (an empty body is allocated). */
+char *metrics_writer_take(metrics_writer *w, size_t *len);
+/* Free a body from metrics_writer_take; NULL is ignored. Has the signature of libmicrohttpd's
+ * free callbacks (MHD_create_response_from_buffer_with_free_callback). */
+void metrics_buffer_free(void *body);
+
+/* The last error's text ("" if no call failed), e.g. `invalid label name "1a" in family
+ * "memkv_x"`. Valid until the next call on w. */
+const char *metrics_writer_error(const metrics_writer *w);
+/* How many calls failed since init or reset (a collector can log once per scrape). */
+size_t metrics_writer_errors(const metrics_writer *w);
+
+#endif
