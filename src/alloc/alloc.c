@@ -22,6 +22,9 @@ static atomic_int slots_taken;
 #ifndef MEMKV_NO_ACCOUNTING
 static _Thread_local alloc_slot *my_slot;
 static _Thread_local int my_slot_shared;
+/* my_slot when this thread has a slot of its own, NULL before its first count and when it
+ * shares the last slot: the one thread-local the common case reads. */
+static _Thread_local alloc_slot *my_own_slot;
 #endif
 
 static const char *const sub_names[ALLOC_SUB_COUNT] = {
@@ -122,17 +125,24 @@ static alloc_slot *slot_get(void) {
         my_slot_shared = 1;
     }
     my_slot = &slots[i];
+    if (!my_slot_shared) my_own_slot = my_slot;
     return my_slot;
 }
 
-static inline void count(alloc_sub sub, int64_t delta) {
+/* First count of a thread, and every count of a thread sharing the last slot. */
+__attribute__((noinline)) static void count_slow(alloc_sub sub, int64_t delta) {
     alloc_slot *s = slot_get();
-    if (my_slot_shared) {
-        atomic_fetch_add_explicit(&s->bytes[sub], delta, memory_order_relaxed);
-    } else {
+    atomic_fetch_add_explicit(&s->bytes[sub], delta, memory_order_relaxed);
+}
+
+static inline void count(alloc_sub sub, int64_t delta) {
+    alloc_slot *s = my_own_slot;
+    if (__builtin_expect(s != NULL, 1)) {
         /* Only this thread writes its slot: no read-modify-write lock needed. */
         int64_t v = atomic_load_explicit(&s->bytes[sub], memory_order_relaxed);
         atomic_store_explicit(&s->bytes[sub], v + delta, memory_order_relaxed);
+    } else {
+        count_slow(sub, delta);
     }
 }
 #endif
@@ -154,20 +164,51 @@ size_t alloc_usable_size(const void *ptr) {
     return ptr ? malloc_usable_size((void *)ptr) : 0;
 }
 
+#ifdef MEMKV_HAVE_JEMALLOC
+/* Size classes of small requests from a table rather than from nallocx, which costs some 35
+ * instructions (a call through jemalloc's thread state) on every counted allocation and sized
+ * free. jemalloc's size classes are multiples of 8, so all requests in (8(i-1), 8i] get the
+ * class of 8i: class_tab[i] = nallocx(8i). Filled before main from nallocx itself and checked
+ * at both ends of every bucket; if a check fails the table stays unused and nallocx answers. */
+#define CLASS_TAB_MAX 4096
+static uint16_t class_tab[CLASS_TAB_MAX / 8 + 1];
+static size_t class_tab_max; /* largest size the table answers: 0 until it is filled */
+
+__attribute__((constructor)) static void class_tab_init(void) {
+    for (size_t i = 1; i <= CLASS_TAB_MAX / 8; i++) {
+        size_t c = nallocx(8 * i, 0);
+        if (c == 0 || c > UINT16_MAX || nallocx(8 * i - 7, 0) != c) return;
+        class_tab[i] = (uint16_t)c;
+    }
+    class_tab[0] = class_tab[1]; /* size 0 is never asked for; malloc(0) gets the first class */
+    class_tab_max = CLASS_TAB_MAX;
+}
+
+__attribute__((noinline)) static size_t size_class_slow(size_t size) {
+    return nallocx(size, 0);
+}
+
+/* nallocx(size, 0) for size >= 1 */
+static inline size_t size_class(size_t size) {
+    if (__builtin_expect(size <= class_tab_max, 1)) return class_tab[(size + 7) >> 3];
+    return size_class_slow(size);
+}
+#endif
+
 size_t alloc_size_class(size_t size) {
 #ifdef MEMKV_HAVE_JEMALLOC
-    return nallocx(size ? size : 1, 0);
+    return size_class(size ? size : 1);
 #else
     return size ? size : 1;
 #endif
 }
 
 /* Usable size of a block just returned for a request of `size` bytes. jemalloc hands out
- * exactly the size class, which nallocx computes without looking the pointer up. */
+ * exactly the size class, which size_class computes without looking the pointer up. */
 static inline size_t usable_of_new(void *p, size_t size) {
 #ifdef MEMKV_HAVE_JEMALLOC
     (void)p;
-    return nallocx(size, 0);
+    return size_class(size);
 #else
     (void)size;
     return malloc_usable_size(p);
@@ -208,7 +249,7 @@ void alloc_free_sized(alloc_sub sub, void *ptr, size_t size) {
     if (!ptr) return;
     if (!size) size = 1;
 #ifdef MEMKV_HAVE_JEMALLOC
-    count(sub, -(int64_t)nallocx(size, 0));
+    count(sub, -(int64_t)size_class(size));
     sdallocx(ptr, size, ARENA_FREE_FLAGS(sub));
 #else
     alloc_free(sub, ptr);
@@ -222,7 +263,7 @@ void *alloc_realloc_sized(alloc_sub sub, void *ptr, size_t old_size, size_t new_
     (void)old_size; /* only read by the accounting */
     void *p = RAW_REALLOC(sub, ptr, new_size);
     if (!p) oom(new_size);
-    count(sub, (int64_t)nallocx(new_size, 0) - (int64_t)nallocx(old_size ? old_size : 1, 0));
+    count(sub, (int64_t)size_class(new_size) - (int64_t)size_class(old_size ? old_size : 1));
     return p;
 #else
     (void)old_size;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared functions of the benchmark scripts in tests/bench/ (sourced, not run).
 #
 # The sourcing script sets BENCH_NAME (log prefix, results file name) before sourcing, then
@@ -233,18 +234,20 @@ verdict() {
 }
 
 # LOADS: "test pipeline" pairs; load_name "set 16" -> "SET P16".
+# shellcheck disable=SC2034 # used by the sourcing scripts
 LOADS=("set 1" "get 1" "set 16" "get 16")
 load_name() { local t=${1%% *} p=${1##* }; echo "${t^^} P$p"; }
 
 # ---------------------------------------------------------------------------------------------
 # Callgrind. cg_run KIND NAME [TEST PIPELINE]: start KIND under callgrind, preload the key space
-# ($PRELOAD, $KEYSPACE keys), run the load (none for the idle baseline: a PING), shut down;
-# IR[KIND.NAME] = total Ir of the process, its output in $CG/callgrind.KIND.NAME.out.
+# ($PRELOAD, $KEYSPACE keys; not when NAME is "empty"), run the load (none for the idle
+# baseline: a PING), shut down; IR[KIND.NAME] = total Ir of the process, its output in
+# $CG/callgrind.KIND.NAME.out.
 declare -A IR
 cg_run() {
     local kind=$1 name=$2 t=${3:-} p=${4:-} out=$CG/callgrind.$1.$2.out total
     start_server "$kind" callgrind "$out"
-    load_pipe "$SRV_PORT" "$PRELOAD" "$KEYSPACE"
+    [ "$name" = empty ] || load_pipe "$SRV_PORT" "$PRELOAD" "$KEYSPACE"
     if [ -n "$t" ]; then
         bench "$SRV_PORT" "$t" "$p" "$CG_REQUESTS" >/dev/null
     else
@@ -286,14 +289,14 @@ cg_delta() {
 }
 
 # cg_top N TOTAL DELTA [BASE_DELTA]: the N functions whose Ir in DELTA (a cg_delta output) minus
-# that in BASE_DELTA is largest and positive, as Ir per request ($CG_REQUESTS) and as a share
-# of TOTAL Ir (a label when TOTAL is not a number: then no share is printed).
+# that in BASE_DELTA is largest and positive, as Ir per request (divided by CG_DIV, default
+# $CG_REQUESTS) and as a share of TOTAL Ir (0 or a label: no share printed).
 cg_top() {
     local n=$1 total=$2 delta=$3 base=${4:-/dev/null}
     awk -F'\t' 'FILENAME == ARGV[1] {b[$2] = $1; next} {d = $1 - b[$2]; if (d > 0) printf "%.0f\t%s\n", d, $2}' \
         "$base" "$delta" |
         sort -t"$(printf '\t')" -k1,1nr |
-        awk -F'\t' -v n="$CG_REQUESTS" -v tot="$total" -v top="$n" 'NR <= top {
+        awk -F'\t' -v n="${CG_DIV:-$CG_REQUESTS}" -v tot="$total" -v top="$n" 'NR <= top {
             if (tot + 0 > 0) printf "  %8.1f Ir/req %5.1f%%  %s\n", $1 / n, 100 * $1 / tot, $2
             else printf "  %8.1f Ir/req  %s\n", $1 / n, $2 }'
 }
