@@ -180,7 +180,8 @@ static void avail_init(void) {
     avail = 1;
 #else
     snprintf(avail_why, sizeof(avail_why),
-             "memkv was built without jemalloc (sanitizer build): heap profiling is unavailable");
+             "memkv was built without jemalloc (the sanitizer build runs on libc malloc): use the "
+             "normal build to profile");
 #endif
 }
 
@@ -528,7 +529,7 @@ static void job_dump(prof_job *j, const prof_settings *set) {
         job_fail(j, PROF_ERR_BADARG, "unknown dump format");
         return;
     }
-    if (job_check(j, 1)) return;
+    if (job_check(j, 0)) return; /* what was sampled stays readable after STOP */
     int dirfd = -1, fd = -1;
     char name[128];
     if (j->to_file && create_dump_file(j, set, &dirfd, &fd, name, sizeof(name))) return;
@@ -600,7 +601,7 @@ static void job_dump(prof_job *j, const prof_settings *set) {
 
 /* The largest `want` sites of a profile, func strings copied into the same block. */
 static void job_top(prof_job *j) {
-    if (job_check(j, 1)) return;
+    if (job_check(j, 0)) return;
     prof_profile p;
     if (load_profile(j, &p)) return;
     size_t want = j->count ? j->count : 10;
@@ -628,7 +629,7 @@ static void job_top(prof_job *j) {
 }
 
 static void job_subsystems(prof_job *j) {
-    if (job_check(j, 1)) return;
+    if (job_check(j, 0)) return;
     prof_profile p;
     if (load_profile(j, &p)) return;
     j->by_subsystem = alloc_calloc(ALLOC_SUB_PROFILER, ALLOC_SUB_COUNT * sizeof(double));

@@ -259,6 +259,8 @@ void cmd_memory(client *c) {
             reply_add_status(&c->reply, "OK");
         else
             reply_error(c, "ERR Error purging dirty pages");
+    } else if (arg_eq(c, 1, "profile")) {
+        memory_profile(c);
     } else if (arg_eq(c, 1, "help") && c->argc == 2) {
         /* clang-format off */
         static const char *const help[] = {
@@ -272,6 +274,8 @@ void cmd_memory(client *c) {
             "STATS",
             "    Return information about the memory usage of the server, including the",
             "    bytes held by each subsystem (subsystem.*).",
+            "PROFILE <subcommand> [<arg> ...]",
+            "    The heap profiler: START, STOP, STATUS, DUMP, TOP, LEAKS, ... (MEMORY PROFILE HELP).",
             "USAGE <key> [SAMPLES <count>]",
             "    Return memory in bytes used by <key> and its value.",
             "HELP",

@@ -39,6 +39,8 @@ static command table[] = {
     {"shutdown", cmd_shutdown, -1, CMD_ADMIN, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the server.", 0, 0},
     {"time", cmd_time, 1, F, 0, 0, 0, "server", "Returns the server time.", 0, 0},
     {"memory", cmd_memory, -2, 0, 0, 0, 0, "server", "A container for memory diagnostics commands.", 0, 0},
+    {"kprofile", cmd_kprofile, -3, CMD_ADMIN, 0, 0, 0, "server", "Kvrocks-compatible heap profiler control (KPROFILE MEMORY ENABLE|DISABLE|STATUS|DUMP).", 0, 0},
+    {"debug", cmd_debug, -2, CMD_ADMIN, 0, 0, 0, "server", "A container for debugging commands (enable-debug-command).", 0, 0},
     {"dbsize", cmd_dbsize, 1, R | F, 0, 0, 0, "server", "Returns the number of keys in the database.", 0, 0},
     {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "Removes all keys from the current database.", 0, 0},
     {"flushall", cmd_flushall, -1, W, 0, 0, 0, "server", "Removes all keys from all databases.", 0, 0},

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "alloc/alloc.h"
+#include "profiler/profiler.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -160,6 +161,24 @@ static void section_memory(text *t) {
     for (int i = 0; i < ALLOC_SUB_COUNT; i++)
         text_printf(t, "memkv_subsystem_%s:%lld\r\n", alloc_sub_name((alloc_sub)i),
                     (long long)f.sub[i]);
+    prof_status ps;
+    prof_status_get(&ps);
+    text_printf(t,
+                "memkv_profiling_available:%d\r\n"
+                "memkv_profiling_active:%d\r\n"
+                "memkv_profiling_sample_bytes:%llu\r\n"
+                "memkv_profiling_own_memory:%zu\r\n"
+                "memkv_profiling_max_memory:%lld\r\n"
+                "memkv_profiling_cap:%s\r\n"
+                "memkv_profiling_cap_note:%s\r\n"
+                "memkv_profiling_dumps:%llu\r\n"
+                "memkv_profiling_snapshots:%llu\r\n",
+                ps.available, ps.active, (unsigned long long)ps.sample_bytes, ps.own_memory,
+                srv.prof_max_memory,
+                ps.cap_state == 0   ? "none"
+                : ps.cap_state == 1 ? "coarsened"
+                                    : "stopped",
+                ps.cap_note, (unsigned long long)ps.dumps, (unsigned long long)ps.snapshots);
     for (int g = 0; g < ALLOC_ARENA_GROUPS; g++) {
         mem_arena_stats a;
         if (memory_arena_figures((alloc_arena_group)g, &a) < 0) continue;

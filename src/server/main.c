@@ -81,6 +81,7 @@ static int64_t cron(evloop *el, void *data) {
     }
     evict_cron();
     net_clients_cron();
+    profile_cron();
     ops_sample();
     memory_update_peak();
     if (signal_shutdown) srv.shutdown_asap = 1;
@@ -191,6 +192,8 @@ static int load_config(int argc, char **argv, char *err) {
 static void free_all(void) {
     while (srv.clients)
         client_close(srv.clients);
+    profile_shutdown();
+    debug_free_planted();
     for (long long i = 0; i < srv.databases; i++)
         db_free(srv.dbs[i]);
     alloc_free(ALLOC_SUB_OTHER, srv.dbs);
@@ -267,6 +270,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (write_ready_file(err) < 0) {
+        log_msg(LOG_WARNING, "%s", err);
+        free_all();
+        return 1;
+    }
+    if (profile_init(err, sizeof(err)) < 0) {
         log_msg(LOG_WARNING, "%s", err);
         free_all();
         return 1;

@@ -255,7 +255,8 @@ int client_obuf_check(client *c) {
 }
 
 static void process_input(client *c) {
-    while (c->qpos < c->qlen && !(c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSE_AFTER_REPLY))) {
+    while (c->qpos < c->qlen &&
+           !(c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSE_AFTER_REPLY | CLIENT_BLOCKED))) {
         size_t consumed = 0;
         c->parser.limits.max_bulk_len = srv.proto_max_bulk_len;
         int st = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos, &consumed);
@@ -349,7 +350,9 @@ static int client_write(client *c) {
     size_t total = 0;
     while (reply_buf_bytes(&c->reply) > 0 && total < NET_MAX_WRITE_PER_EVENT) {
         int cnt = reply_buf_iov(&c->reply, iov, NET_IOV_MAX);
-        ssize_t n = writev(c->fd, iov, cnt);
+        /* The common case is one block: plain write() skips the kernel's iovec import. */
+        ssize_t n =
+            cnt == 1 ? write(c->fd, iov[0].iov_base, iov[0].iov_len) : writev(c->fd, iov, cnt);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
             log_msg(LOG_VERBOSE, "Error writing to client: %s", strerror(errno));
@@ -401,16 +404,32 @@ void net_before_sleep(void) {
     }
 }
 
+client *client_by_id(uint64_t id) {
+    for (client *c = srv.clients; c; c = c->next)
+        if (c->id == id) return c;
+    return NULL;
+}
+
+void client_unblock(client *c) {
+    c->flags &= ~CLIENT_BLOCKED;
+    c->last_interaction_ms = server_now_ms();
+    srv.current_client = c;
+    process_input(c);
+    if (srv.current_client == c && reply_buf_bytes(&c->reply) > 0) pending_add(c);
+    srv.current_client = NULL;
+}
+
 void client_info_line(client *c, char *buf, size_t cap) {
     int64_t now = server_now_ms();
     snprintf(buf, cap,
-             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=%d sub=0 "
+             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
              "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu "
              "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=-1 "
              "resp=2",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime_ms) / 1000),
-             (long long)((now - c->last_interaction_ms) / 1000), c->db_index, c->qlen - c->qpos,
+             (long long)((now - c->last_interaction_ms) / 1000),
+             (c->flags & CLIENT_BLOCKED) ? "b" : "N", c->db_index, c->qlen - c->qpos,
              c->qcap - c->qlen, resp_parser_mem(&c->parser), c->qcap, c->reply.allocated,
              c->qcap + c->reply.allocated + resp_parser_mem(&c->parser) + sizeof(client),
              (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "", c->last_cmd);
@@ -429,7 +448,7 @@ void net_clients_cron(void) {
             }
             reply_buf_trim(&c->reply);
         }
-        if (srv.timeout > 0 && reply_buf_bytes(&c->reply) == 0 &&
+        if (srv.timeout > 0 && reply_buf_bytes(&c->reply) == 0 && !(c->flags & CLIENT_BLOCKED) &&
             now - c->last_interaction_ms > srv.timeout * 1000) {
             log_msg(LOG_VERBOSE, "Closing idle client id=%llu", (unsigned long long)c->id);
             client_close_async(c);

@@ -22,6 +22,7 @@
 #define CLIENT_CLOSE_ASAP (1 << 1)        /* killed or over a limit: close without flushing */
 #define CLIENT_PENDING_WRITE (1 << 2)     /* on server.pending_writes */
 #define CLIENT_AUTHENTICATED (1 << 3)
+#define CLIENT_BLOCKED (1 << 4) /* waiting for a profiler job: its next commands wait too */
 
 typedef struct client {
     uint64_t id;
@@ -117,6 +118,14 @@ typedef struct server {
     char *executable;
 
     int subsystem_arenas;
+    /* heap profiler (cmd_profile.c) */
+    int prof_enabled;
+    long long prof_sample_bytes;
+    long long prof_max_memory;
+    char *prof_dump_dir;
+    long long prof_snapshot_interval;
+    long long prof_snapshots_keep;
+    int enable_debug_command;    /* 0 no, 1 yes, 2 local */
     long long maxmemory;         /* bytes, 0 = no limit (the policy and eviction live in evict.c) */
     int maxmemory_policy;        /* enum evict_policy */
     long long maxmemory_samples; /* keys sampled per db to fill the eviction pool */
@@ -167,6 +176,9 @@ void client_close_async(client *c);
 int client_obuf_check(client *c); /* closes async and returns -1 if over the limit */
 void client_info_line(client *c, char *buf, size_t cap);
 void net_clients_cron(void);
+client *client_by_id(uint64_t id);
+/* The blocking job finished and its reply was added: go on with the client's queued input. */
+void client_unblock(client *c);
 
 /* commands.c */
 void commands_init(void);
@@ -267,6 +279,18 @@ void memory_update_peak(void);
 void memory_mark_startup(void); /* once start-up allocations are done */
 /* Allocator figures of a subsystem group's own arena; -1 when it has none. */
 int memory_arena_figures(alloc_arena_group g, mem_arena_stats *out);
+
+/* cmd_profile.c */
+int profile_init(char *err, size_t cap); /* after the event loop exists */
+void profile_shutdown(void);
+void profile_cron(void);
+int profile_apply_enabled(char *err, size_t cap);
+int profile_apply_sample_bytes(char *err, size_t cap);
+int profile_apply_settings(char *err, size_t cap);
+void memory_profile(client *c);
+void cmd_kprofile(client *c);
+void cmd_debug(client *c);
+void debug_free_planted(void);
 
 /* info.c */
 /* INFO text for the requested sections (none, "default", "all", "everything" or names);

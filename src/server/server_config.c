@@ -44,6 +44,25 @@ static int apply_maxmemory(const cfg_param *p, char *err) {
     return 0;
 }
 
+/* The profiler's settings take effect at run time; at start-up main() hands them over once
+ * the profiler's thread runs. */
+static int apply_prof_enabled(const cfg_param *p, char *err) {
+    (void)p;
+    return profile_apply_enabled(err, CFG_ERR_LEN);
+}
+
+static int apply_prof_sample_bytes(const cfg_param *p, char *err) {
+    (void)p;
+    return profile_apply_sample_bytes(err, CFG_ERR_LEN);
+}
+
+static int apply_prof_settings(const cfg_param *p, char *err) {
+    (void)p;
+    return profile_apply_settings(err, CFG_ERR_LEN);
+}
+
+static const char *const debug_command_names[] = {"no", "yes", "local", NULL};
+
 static int apply_hz(const cfg_param *p, char *err) {
     (void)p;
     (void)err;
@@ -236,6 +255,51 @@ static cfg_param params[] = {
      .flags = CFG_IMMUTABLE,
      .ptr = &srv.subsystem_arenas,
      .default_value = "yes"},
+    {.name = "memory-profiling-enabled",
+     .type = CFG_BOOL,
+     .ptr = &srv.prof_enabled,
+     .default_value = "no",
+     .apply = apply_prof_enabled},
+    {.name = "memory-profiling-sample-bytes",
+     .type = CFG_MEMORY,
+     .ptr = &srv.prof_sample_bytes,
+     .default_value = "524288",
+     .min = 1024,
+     .max = 1LL << 30,
+     .apply = apply_prof_sample_bytes},
+    {.name = "memory-profiling-max-memory",
+     .type = CFG_MEMORY,
+     .ptr = &srv.prof_max_memory,
+     .default_value = "64mb",
+     .min = 0,
+     .max = LL_MAX,
+     .apply = apply_prof_settings},
+    {.name = "memory-profiling-dump-dir",
+     .type = CFG_STRING,
+     .ptr = &srv.prof_dump_dir,
+     .default_value = "",
+     .apply = apply_prof_settings},
+    {.name = "memory-profiling-snapshot-interval",
+     .type = CFG_INT,
+     .ptr = &srv.prof_snapshot_interval,
+     .default_value = "60",
+     .min = 0,
+     .max = 86400,
+     .apply = apply_prof_settings},
+    {.name = "memory-profiling-snapshots-keep",
+     .type = CFG_INT,
+     .ptr = &srv.prof_snapshots_keep,
+     .default_value = "10",
+     .min = 2,
+     .max = 1000,
+     .apply = apply_prof_settings},
+    /* As Redis: DEBUG is off unless configured ("local" = from loopback only). */
+    {.name = "enable-debug-command",
+     .type = CFG_ENUM,
+     .flags = CFG_IMMUTABLE,
+     .ptr = &srv.enable_debug_command,
+     .default_value = "no",
+     .enum_names = debug_command_names},
     {.name = "save",
      .type = CFG_CUSTOM,
      .default_value = "",

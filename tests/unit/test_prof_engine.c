@@ -239,7 +239,8 @@ static void test_stop_with_pending(void **state) {
 /* ---- sanitizer build: every path answers "unavailable" --------------------------------- */
 
 static const char no_jemalloc[] =
-    "memkv was built without jemalloc (sanitizer build): heap profiling is unavailable";
+    "memkv was built without jemalloc (the sanitizer build runs on libc malloc): use the "
+    "normal build to profile";
 
 static void test_unavailable(void **state) {
     (void)state;
@@ -291,12 +292,13 @@ static void test_not_active(void **state) {
     (void)state;
     assert_int_equal(prof_set_active(0), 0);
     assert_int_equal(prof_is_active(), 0);
+    /* What was sampled stays readable after sampling stops: dumps and reports still work. */
     prof_job *j = run_kind(PROF_JOB_DUMP, PROF_FMT_RAW);
-    assert_int_equal(j->rc, PROF_ERR_UNAVAILABLE);
-    assert_string_equal(j->err, "profiling is not active: CONFIG SET memory-profiling-enabled yes");
+    assert_int_equal(j->rc, 0);
+    assert_memory_equal(j->out.data, "heap_v2/", 8);
     prof_job_free(j);
     j = run_kind(PROF_JOB_TOP, PROF_FMT_RAW);
-    assert_int_equal(j->rc, PROF_ERR_UNAVAILABLE);
+    assert_int_equal(j->rc, 0);
     prof_job_free(j);
     assert_int_equal(prof_set_active(1), 0);
     assert_int_equal(prof_is_active(), 1);
@@ -722,10 +724,9 @@ static void test_memory_cap(void **state) {
     prof_engine_cron(now + 5000);
     assert_int_equal(nlogged, 7);
 
-    /* A dump now says why nothing is sampled. */
+    /* What was sampled before the cap stopped it can still be dumped. */
     prof_job *j = run_kind(PROF_JOB_DUMP, PROF_FMT_RAW);
-    assert_int_equal(j->rc, PROF_ERR_UNAVAILABLE);
-    assert_non_null(strstr(j->err, "memory-profiling-max-memory"));
+    assert_int_equal(j->rc, 0);
     prof_job_free(j);
 
     /* A new activation starts over. */
