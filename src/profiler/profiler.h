@@ -24,7 +24,7 @@
 #define PROF_ERR_PARSE (-3)
 #define PROF_ERR_MALLCTL (-4)
 #define PROF_ERR_IO (-5)
-#define PROF_ERR_NOMEM (-6)   /* over memory-profiling-max-memory */
+#define PROF_ERR_NOMEM (-6) /* over memory-profiling-max-memory */
 #define PROF_ERR_BADARG (-7)
 #define PROF_ERR_BUSY (-8)
 const char *prof_strerror(int code);
@@ -109,8 +109,7 @@ typedef int (*prof_symbolize_fn)(void *ctx, uint64_t addr, char *func, size_t fc
  * locs holds only referenced locations. time_ns is set to now (CLOCK_REALTIME): the caller
  * overwrites it with the dump's time. Returns 0 or PROF_ERR_BADARG; out is zeroed on error and
  * prof_profile_free on it is harmless either way. */
-int prof_profile_build(const heap_dump *d, prof_symbolize_fn sym, void *symctx,
-                       prof_profile *out);
+int prof_profile_build(const heap_dump *d, prof_symbolize_fn sym, void *symctx, prof_profile *out);
 int prof_is_allocator_frame(const char *func);
 
 /* The subsystem (an alloc_sub value) a stack's memory belongs to, from the function names of
@@ -158,14 +157,13 @@ typedef struct prof_snapshot {
 } prof_snapshot;
 typedef struct prof_suspect {
     char func[128];
-    double live_bytes;     /* in the newest snapshot */
-    double growth_bytes;   /* newest − oldest */
-    double bytes_per_sec;  /* growth rate over the series */
-    int grew_intervals;    /* intervals in which it grew */
-    int intervals;         /* intervals considered */
+    double live_bytes;    /* in the newest snapshot */
+    double growth_bytes;  /* newest − oldest */
+    double bytes_per_sec; /* growth rate over the series */
+    int grew_intervals;   /* intervals in which it grew */
+    int intervals;        /* intervals considered */
 } prof_suspect;
-size_t prof_leak_suspects(const prof_snapshot *snaps, size_t nsnaps, prof_suspect *out,
-                          size_t cap);
+size_t prof_leak_suspects(const prof_snapshot *snaps, size_t nsnaps, prof_suspect *out, size_t cap);
 
 /* ---- the in-process symbolizer (elfutils libdwfl on this process) ---- */
 
@@ -204,9 +202,14 @@ int prof_is_active(void);
 int prof_set_sample_bytes(uint64_t bytes);
 uint64_t prof_sample_bytes(void);
 
-typedef enum prof_format { PROF_FMT_PPROF = 0, PROF_FMT_RAW, PROF_FMT_COLLAPSED, PROF_FMT_SVG } prof_format;
-const char *prof_format_name(prof_format f);      /* "pprof", "raw", "collapsed", "svg" */
-const char *prof_format_extension(prof_format f); /* "pb.gz", "heap", "folded", "svg" */
+typedef enum prof_format {
+    PROF_FMT_PPROF = 0,
+    PROF_FMT_RAW,
+    PROF_FMT_COLLAPSED,
+    PROF_FMT_SVG
+} prof_format;
+const char *prof_format_name(prof_format f);               /* "pprof", "raw", "collapsed", "svg" */
+const char *prof_format_extension(prof_format f);          /* "pb.gz", "heap", "folded", "svg" */
 int prof_format_parse(const char *name, prof_format *out); /* case-insensitive */
 
 /* A file name a client may choose for a dump: 1..100 chars of [A-Za-z0-9._-], not starting
@@ -225,22 +228,22 @@ typedef struct prof_job {
     /* request, set by the caller */
     prof_job_kind kind;
     prof_format format;
-    size_t count;          /* TOP / LEAKS: how many entries */
-    int to_file;           /* DUMP: write into the dump dir instead of `out` */
-    char name[128];        /* DUMP to file: client-chosen name, "" = memkv chooses */
-    uint64_t owner;        /* caller's tag (the client id); the engine does not read it */
+    size_t count;   /* TOP / LEAKS: how many entries */
+    int to_file;    /* DUMP: write into the dump dir instead of `out` */
+    char name[128]; /* DUMP to file: client-chosen name, "" = memkv chooses */
+    uint64_t owner; /* caller's tag (the client id); the engine does not read it */
     /* result, set by the engine */
-    int rc;                /* 0 or an error code */
+    int rc; /* 0 or an error code */
     char err[256];
-    prof_buf out;          /* DUMP: the bytes (unless to_file) */
-    char path[512];        /* DUMP to file: where it went */
-    prof_site *sites;      /* TOP (func strings owned by the job) */
-    prof_suspect *suspects;/* LEAKS */
+    prof_buf out;           /* DUMP: the bytes (unless to_file) */
+    char path[512];         /* DUMP to file: where it went */
+    prof_site *sites;       /* TOP (func strings owned by the job) */
+    prof_suspect *suspects; /* LEAKS */
     size_t nresults;
-    double *by_subsystem;  /* SUBSYSTEMS: ALLOC_SUB_COUNT entries */
+    double *by_subsystem;    /* SUBSYSTEMS: ALLOC_SUB_COUNT entries */
     double total_live_bytes; /* of the profile the job looked at */
     uint64_t sample_period;
-    double duration_ms;    /* time the job took on the worker */
+    double duration_ms; /* time the job took on the worker */
     /* private */
     struct prof_job *next;
     void *priv;
@@ -250,10 +253,10 @@ prof_job *prof_job_new(prof_job_kind kind);
 void prof_job_free(prof_job *j);
 
 typedef struct prof_settings {
-    char dump_dir[512];         /* "" = dumps to files refused */
-    int snapshot_interval_s;    /* 0 = no periodic snapshots */
-    int snapshots_keep;         /* how many snapshots the leak report looks back over */
-    uint64_t max_memory;        /* cap on the profiler's own memory (0 = no cap) */
+    char dump_dir[512];      /* "" = dumps to files refused */
+    int snapshot_interval_s; /* 0 = no periodic snapshots */
+    int snapshots_keep;      /* how many snapshots the leak report looks back over */
+    uint64_t max_memory;     /* cap on the profiler's own memory (0 = no cap) */
 } prof_settings;
 
 /* Start the worker thread. notify_fd receives an eventfd that becomes readable when jobs
@@ -280,13 +283,13 @@ typedef struct prof_status {
     int available;
     int active;
     uint64_t sample_bytes;
-    size_t own_memory;     /* profiler subsystem bytes + jemalloc metadata grown since start */
-    uint64_t dumps;        /* dumps produced */
-    uint64_t snapshots;    /* snapshots taken */
+    size_t own_memory;  /* profiler subsystem bytes + jemalloc metadata grown since start */
+    uint64_t dumps;     /* dumps produced */
+    uint64_t snapshots; /* snapshots taken */
     size_t snapshots_held;
-    int cap_state;         /* 0 under the cap, 1 coarsened, 2 stopped by the cap */
-    char cap_note[160];    /* what the cap did, for INFO and STATUS */
-    double last_job_ms;    /* duration of the last job */
+    int cap_state;      /* 0 under the cap, 1 coarsened, 2 stopped by the cap */
+    char cap_note[160]; /* what the cap did, for INFO and STATUS */
+    double last_job_ms; /* duration of the last job */
     char why_unavailable[192];
 } prof_status;
 void prof_status_get(prof_status *out); /* any thread */
