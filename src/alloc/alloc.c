@@ -71,24 +71,43 @@ static int group_enabled[ALLOC_ARENA_GROUPS];
 
 int alloc_arenas_enable(void) {
 #ifdef MEMKV_HAVE_JEMALLOC
-    int flags[ALLOC_ARENA_GROUPS], free_flags[ALLOC_ARENA_GROUPS];
+    /* The key space is allocated per request, so it must keep jemalloc's fast path: the calling
+     * thread is bound to the key-space arena (thread.arena) and its subsystems use plain
+     * malloc/free. Explicit arena + tcache flags (a slower path) are kept for what is allocated
+     * rarely: client buffers (per connection, reused) in their own arena, and the rest of the
+     * main thread's allocations back in arena 0, so the key-space arena holds only key space. */
+    unsigned arena[ALLOC_ARENA_GROUPS], tc_clients, tc_other, zero = 0;
+    size_t sz;
     for (int g = 0; g < ALLOC_ARENA_GROUPS; g++) {
-        unsigned arena, tc;
-        size_t sz = sizeof(unsigned);
-        if (mallctl("arenas.create", &arena, &sz, NULL, 0) != 0) return -1;
         sz = sizeof(unsigned);
-        if (mallctl("tcache.create", &tc, &sz, NULL, 0) != 0) return -1;
-        group_arena[g] = arena;
-        flags[g] = (int)(MALLOCX_ARENA(arena) | MALLOCX_TCACHE(tc));
-        free_flags[g] = (int)MALLOCX_TCACHE(tc);
+        if (mallctl("arenas.create", &arena[g], &sz, NULL, 0) != 0) return -1;
     }
+    sz = sizeof(unsigned);
+    if (mallctl("tcache.create", &tc_clients, &sz, NULL, 0) != 0) return -1;
+    sz = sizeof(unsigned);
+    if (mallctl("tcache.create", &tc_other, &sz, NULL, 0) != 0) return -1;
+    if (mallctl("thread.arena", NULL, NULL, &arena[ALLOC_ARENA_KEYSPACE], sizeof(unsigned)) != 0)
+        return -1;
     for (int s = 0; s < ALLOC_SUB_COUNT; s++) {
-        alloc_arena_group g = sub_group[s];
-        sub_flags[s] = g < ALLOC_ARENA_GROUPS ? flags[g] : 0;
-        sub_free_flags[s] = g < ALLOC_ARENA_GROUPS ? free_flags[g] : 0;
+        switch (sub_group[s]) {
+        case ALLOC_ARENA_KEYSPACE:
+            sub_flags[s] = sub_free_flags[s] = 0; /* the thread's own arena: fast path */
+            break;
+        case ALLOC_ARENA_CLIENTS:
+            sub_flags[s] =
+                (int)(MALLOCX_ARENA(arena[ALLOC_ARENA_CLIENTS]) | MALLOCX_TCACHE(tc_clients));
+            sub_free_flags[s] = (int)MALLOCX_TCACHE(tc_clients);
+            break;
+        default:
+            sub_flags[s] = (int)(MALLOCX_ARENA(zero) | MALLOCX_TCACHE(tc_other));
+            sub_free_flags[s] = (int)MALLOCX_TCACHE(tc_other);
+            break;
+        }
     }
-    for (int g = 0; g < ALLOC_ARENA_GROUPS; g++)
+    for (int g = 0; g < ALLOC_ARENA_GROUPS; g++) {
+        group_arena[g] = arena[g];
         group_enabled[g] = 1;
+    }
     arena_owner = 1;
     return 0;
 #else

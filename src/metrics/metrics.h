@@ -52,6 +52,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memory/memory.h"     /* the collector's inputs */
+#include "profiler/profiler.h" /* profiler status, report jobs */
+
 /* Error codes (negative), text from metrics_strerror; the writer's error text has details. */
 #define METRICS_ERR_ARG (-1)       /* NULL or out-of-range argument, empty HELP */
 #define METRICS_ERR_NAME (-2)      /* invalid metric name */
@@ -175,5 +178,122 @@ void metrics_buffer_free(void *body);
 const char *metrics_writer_error(const metrics_writer *w);
 /* How many calls failed since init or reset (a collector can log once per scrape). */
 size_t metrics_writer_errors(const metrics_writer *w);
+
+/* ==== collector: every memkv family, from figures gathered by the caller ==== */
+
+#define METRICS_MAX_DBS 256
+#define METRICS_MAX_SUBSYSTEMS 16
+#define METRICS_MAX_ARENAS 4
+#define METRICS_MAX_BINS 64
+
+/* Server state the main thread publishes (from its cron, 10 Hz) for the HTTP thread, which
+ * never touches the key space or clients. */
+typedef struct metrics_server_state {
+    char version[32];       /* memkv's */
+    char redis_version[16]; /* the Redis release whose protocol memkv follows */
+    double start_time_seconds;
+    uint64_t connected_clients, maxclients, blocked_clients;
+    uint64_t commands_processed, connections_received, rejected_connections;
+    uint64_t expired_keys, evicted_keys, keyspace_hits, keyspace_misses, error_replies;
+    uint64_t net_input_bytes, net_output_bytes;
+    uint64_t qbuf_limit_disconnections, obuf_limit_disconnections;
+    int64_t maxmemory; /* 0 = no limit */
+    char maxmemory_policy[32];
+    uint64_t used_memory_startup, used_memory_peak, rss_baseline;
+    size_t ndbs;
+    struct {
+        int db;
+        uint64_t keys, expires;
+    } dbs[METRICS_MAX_DBS]; /* databases with keys */
+    /* the largest client buffers, for the doctor */
+    struct {
+        uint64_t id;
+        char addr[64], name[64];
+        uint64_t bytes;
+    } top_obuf, top_qbuf;
+} metrics_server_state;
+
+/* Thread-safe hand-over (a mutex held only for the copy). */
+void metrics_state_publish(const metrics_server_state *s);
+void metrics_state_read(metrics_server_state *out); /* zeros until the first publish */
+
+/* Everything one scrape shows, gathered at one moment by metrics_inputs_gather (any thread:
+ * mallctl, atomics, /proc, and the published state). */
+typedef struct metrics_inputs {
+    metrics_server_state server;
+    mem_allocator_stats alloc;
+    mem_ratios ratios;
+    size_t rss, used_memory;
+    size_t nsub;
+    struct {
+        const char *name;
+        int64_t bytes;
+    } sub[METRICS_MAX_SUBSYSTEMS];
+    size_t narenas;
+    struct {
+        const char *name;
+        mem_arena_stats stats;
+    } arenas[METRICS_MAX_ARENAS];
+    size_t nbins;
+    mem_bin bins[METRICS_MAX_BINS];
+    prof_status prof;
+    /* process_* */
+    double cpu_seconds, start_time_seconds;
+    uint64_t virtual_memory_bytes, open_fds, max_fds;
+} metrics_inputs;
+void metrics_inputs_gather(metrics_inputs *in);
+
+/* Write every family (DESIGN.md "Metrics": memkv_allocator_*_bytes, memkv_memory_used_bytes,
+ * memkv_memory_max_bytes, memkv_memory_subsystem_bytes{subsystem}, process_*,
+ * memkv_profiling_*, …). Returns 0, or the first writer error (the body stays usable). */
+int metrics_collect(metrics_writer *w, const metrics_inputs *in);
+
+/* The memory report of /debug/memory as JSON: stats, ratios, subsystems, arenas, size classes,
+ * the doctor's findings; `top`/`leaks` may be NULL (then omitted). Returns a new
+ * NUL-terminated buffer (free with metrics_buffer_free). */
+char *metrics_memory_json(const metrics_inputs *in, const prof_job *top, const prof_job *leaks,
+                          size_t *len);
+
+/* ==== HTTP endpoint (libmicrohttpd, its own thread) ==== */
+
+typedef struct http_endpoint http_endpoint;
+
+typedef struct http_config {
+    char bind[256];           /* address to bind, e.g. "127.0.0.1" or "::1" */
+    int port;                 /* 0 = ephemeral */
+    char token[256];          /* "" = no authentication; else "Authorization: Bearer <token>" */
+    int pprof_enabled;        /* 0: the /debug/pprof/ paths answer 404 */
+    unsigned max_connections; /* default 64 */
+    unsigned timeout_seconds; /* per connection, default 10 */
+    size_t max_request_bytes; /* request line + headers, default 8 KiB */
+} http_config;
+void http_config_default(http_config *c);
+
+typedef struct http_response {
+    int status;               /* 200, 404, … */
+    const char *content_type; /* static string */
+    char *body;               /* owned: freed with metrics_buffer_free after sending */
+    size_t len;
+    const char *content_disposition; /* optional, static or NULL */
+} http_response;
+
+/* Handlers run on the HTTP thread. `format` is the query parameter (may be NULL), `accept`
+ * the Accept header (may be NULL). Fill resp and return 0; any error is a 500 with text. */
+typedef struct http_handlers {
+    void *ctx;
+    int (*metrics)(void *ctx, const char *accept, http_response *resp);
+    int (*pprof_heap)(void *ctx, const char *format, http_response *resp);
+    int (*memory_report)(void *ctx, http_response *resp);
+} http_handlers;
+
+/* Start listening; *bound_port gets the port actually bound. NULL on failure (err filled). */
+http_endpoint *http_start(const http_config *cfg, const http_handlers *h, int *bound_port,
+                          char *err, size_t errcap);
+void http_stop(http_endpoint *e); /* waits for the thread; NULL ok */
+/* Counters for the endpoint's own metrics (any thread). */
+typedef struct http_stats {
+    uint64_t requests, errors_4xx, errors_5xx, unauthorized, connections_refused;
+} http_stats;
+void http_stats_get(const http_endpoint *e, http_stats *out);
 
 #endif
