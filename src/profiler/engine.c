@@ -276,9 +276,11 @@ static struct {
     size_t q_len;
     prof_job *d_head, *d_tail; /* finished, for prof_engine_poll */
     prof_settings settings;
+    pthread_cond_t sync_cond; /* a synchronous job finished (prof_engine_run) */
 } eng = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .cond = PTHREAD_COND_INITIALIZER,
+    .sync_cond = PTHREAD_COND_INITIALIZER,
     .efd = -1,
 };
 
@@ -289,6 +291,8 @@ static atomic_int internal_pending; /* a cron snapshot is queued or running */
 
 /* Marks the cron's own jobs (in prof_job.priv): freed by the worker, never polled. */
 static char internal_tag;
+/* Marks jobs a thread waits for in prof_engine_run; sync_done_tag once finished. */
+static char sync_tag, sync_done_tag;
 
 /* ---- the worker's own state (only the worker thread touches it while it runs) ------------- */
 
@@ -756,6 +760,13 @@ static void *worker_main(void *arg) {
         run_job(j, &set);
         atomic_store(&libdw_bytes, prof_symbolizer_libdw_bytes(wk.sym));
         int internal = j->priv == &internal_tag;
+        if (j->priv == &sync_tag) {
+            /* The waiting thread owns it again from here. */
+            pthread_mutex_lock(&eng.lock);
+            j->priv = &sync_done_tag;
+            pthread_cond_broadcast(&eng.sync_cond);
+            continue; /* the loop expects the lock held */
+        }
         if (internal) {
             prof_job_free(j);
             atomic_store(&internal_pending, 0);
@@ -811,10 +822,19 @@ int prof_engine_start(int *notify_fd) {
     return 0;
 }
 
+/* Called with eng.lock held. A synchronous job still queued is handed back to its waiter
+ * (which frees it) with an error instead of being freed under its feet. */
 static void free_list(prof_job *j) {
     while (j) {
         prof_job *next = j->next;
-        prof_job_free(j);
+        if (j->priv == &sync_tag) {
+            j->rc = PROF_ERR_UNAVAILABLE;
+            snprintf(j->err, sizeof(j->err), "the profiler is shutting down");
+            j->priv = &sync_done_tag;
+            pthread_cond_broadcast(&eng.sync_cond);
+        } else {
+            prof_job_free(j);
+        }
         j = next;
     }
 }
@@ -838,9 +858,9 @@ void prof_engine_stop(void) {
     eng.efd = -1;
     eng.running = 0;
     eng.stopping = 0;
-    pthread_mutex_unlock(&eng.lock);
     free_list(q);
     free_list(d);
+    pthread_mutex_unlock(&eng.lock);
     atomic_store(&internal_pending, 0);
     next_snapshot_ms = 0;
 }
@@ -853,10 +873,10 @@ void prof_engine_configure(const prof_settings *s) {
     pthread_mutex_unlock(&eng.lock);
 }
 
-static int submit(prof_job *j, int internal) {
+static int submit(prof_job *j, void *tag) {
     if (!j) return PROF_ERR_BADARG;
     j->next = NULL;
-    j->priv = internal ? &internal_tag : NULL;
+    j->priv = tag;
     pthread_mutex_lock(&eng.lock);
     if (!eng.running || eng.stopping) {
         pthread_mutex_unlock(&eng.lock);
@@ -878,7 +898,18 @@ static int submit(prof_job *j, int internal) {
 }
 
 int prof_engine_submit(prof_job *j) {
-    return submit(j, 0);
+    return submit(j, NULL);
+}
+
+int prof_engine_run(prof_job *j) {
+    int rc = submit(j, &sync_tag);
+    if (rc < 0) return rc;
+    pthread_mutex_lock(&eng.lock);
+    while (j->priv != &sync_done_tag)
+        pthread_cond_wait(&eng.sync_cond, &eng.lock);
+    pthread_mutex_unlock(&eng.lock);
+    j->priv = NULL;
+    return 0;
 }
 
 prof_job *prof_engine_poll(void) {
@@ -975,7 +1006,7 @@ void prof_engine_cron(int64_t now_ms) {
             if (!atomic_load(&internal_pending)) {
                 prof_job *j = prof_job_new(PROF_JOB_SNAPSHOT);
                 atomic_store(&internal_pending, 1);
-                if (submit(j, 1) != 0) {
+                if (submit(j, &internal_tag) != 0) {
                     atomic_store(&internal_pending, 0);
                     prof_job_free(j);
                 }

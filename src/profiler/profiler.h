@@ -269,6 +269,10 @@ void prof_engine_configure(const prof_settings *s); /* any time; copied */
  * return (PROF_ERR_UNAVAILABLE: engine not started; PROF_ERR_BUSY: 64 jobs pending) the caller
  * keeps it. */
 int prof_engine_submit(prof_job *j);
+/* Run a job and wait for it, from a thread that may block (the HTTP thread; never the event
+ * loop). Returns 0 with the job's own result in j->rc, or an error code if it could not be
+ * queued. The caller keeps ownership of j throughout. */
+int prof_engine_run(prof_job *j);
 /* One finished job, or NULL. Drains the eventfd when none is left. Main thread. */
 prof_job *prof_engine_poll(void);
 

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,39 @@ static void test_submit_errors(void **state) {
     (void)state;
     assert_int_equal(prof_engine_submit(NULL), PROF_ERR_BADARG);
     assert_null(prof_engine_poll());
+}
+
+/* A thread that may block (the HTTP thread) runs a job and waits: no eventfd, no poll. */
+typedef struct sync_arg {
+    int rc, job_rc;
+    char head[16];
+} sync_arg;
+
+static void *run_sync_on_thread(void *p) {
+    sync_arg *a = p;
+    prof_job *j = prof_job_new(PROF_JOB_DUMP);
+    j->format = PROF_FMT_RAW;
+    a->rc = prof_engine_run(j);
+    a->job_rc = j->rc;
+    if (j->out.data) snprintf(a->head, sizeof(a->head), "%.8s", j->out.data);
+    prof_job_free(j);
+    return NULL;
+}
+
+static void test_run_sync(void **state) {
+    (void)state;
+    sync_arg a = {-1, -1, ""};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, run_sync_on_thread, &a), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(a.rc, 0);
+#ifdef MEMKV_HAVE_JEMALLOC
+    assert_int_equal(a.job_rc, 0);
+    assert_string_equal(a.head, "heap_v2/");
+#else
+    assert_int_equal(a.job_rc, PROF_ERR_UNAVAILABLE);
+#endif
+    assert_null(prof_engine_poll()); /* a synchronous job never shows up there */
 }
 
 /* Stopping with jobs queued frees them all: the profiler's counter goes back to zero. */
@@ -745,7 +779,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_formats_and_names), cmocka_unit_test(test_job_new_free),
         cmocka_unit_test(test_symbolize_self),    cmocka_unit_test(test_bad_sample_bytes),
-        cmocka_unit_test(test_submit_errors),
+        cmocka_unit_test(test_submit_errors),     cmocka_unit_test(test_run_sync),
 #ifndef MEMKV_HAVE_JEMALLOC
         cmocka_unit_test(test_unavailable),       cmocka_unit_test(test_unavailable_jobs),
 #else
