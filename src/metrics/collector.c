@@ -1,1 +1,951 @@
-/* being written */
+/* collector — every memkv family for /metrics, and the /debug/memory JSON report (see metrics.h).
+ *
+ * Ratios: precomputed AND the byte figures. The four ratios of Redis's INFO memory are exposed
+ * as gauges — memkv_allocator_fragmentation_ratio (allocator active / allocated),
+ * memkv_allocator_rss_ratio (allocator resident / active), memkv_rss_overhead_ratio (process
+ * RSS / allocator resident) and memkv_memory_fragmentation_ratio (process RSS / used memory) —
+ * because Redis users and redis_exporter's dashboards expect mem_fragmentation_ratio & co. as
+ * series of their own, and because they come from one reading of the counters (the same
+ * mem_ratios_compute INFO memory uses, so both agree; a ratio computed by a recording rule mixes
+ * samples of two families that may not be from one moment). Every numerator and denominator is
+ * a family too, so recording rules (DESIGN.md) can still derive their own ratios and the wasted
+ * bytes that guard alerts (process_resident_memory_bytes - memkv_memory_used_bytes). A ratio
+ * whose denominator is unknown or 0 reads 1.0 (neutral), never +Inf/NaN. Without jemalloc the
+ * allocator ratios use used memory for the allocator figures, exactly as INFO memory does.
+ *
+ * Allocator families: memkv_allocator_{allocated,active,resident,retained,mapped,metadata}_bytes
+ * and the per-size-class families exist only when the allocator reports them (jemalloc). A libc
+ * build (the sanitizer build) leaves them out instead of inventing figures; memkv_allocator_info
+ * {allocator="jemalloc-5.3.0"|"libc"} is always there, and so are memkv_memory_used_bytes and
+ * process_resident_memory_bytes, which "memory metrics missing" alerts should test.
+ *
+ * Families are written in a fixed order; label values are low-cardinality (subsystem, arena,
+ * state, size class, db, buffer, version strings), never key or client names.
+ */
+#include "metrics/metrics.h"
+
+#include "alloc/alloc.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* ---- published server state ---------------------------------------------------------------- */
+
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+static metrics_server_state state_copy; /* zeros until the first publish */
+
+void metrics_state_publish(const metrics_server_state *s) {
+    if (!s) return;
+    pthread_mutex_lock(&state_lock);
+    state_copy = *s;
+    pthread_mutex_unlock(&state_lock);
+}
+
+void metrics_state_read(metrics_server_state *out) {
+    if (!out) return;
+    pthread_mutex_lock(&state_lock);
+    *out = state_copy;
+    pthread_mutex_unlock(&state_lock);
+}
+
+/* ---- process_* from /proc ------------------------------------------------------------------ */
+
+/* Read a whole small file into buf (NUL-terminated); returns its length or -1. */
+static ssize_t read_small_file(const char *path, char *buf, size_t cap) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t len = 0;
+    while (len + 1 < cap) {
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0) {
+            close(fd);
+            return -1;
+        }
+        if (n == 0) break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+/* Boot time (seconds since the epoch) from /proc/stat's "btime"; it never changes, so once. */
+static pthread_once_t btime_once = PTHREAD_ONCE_INIT;
+static double boot_time_seconds;
+
+static void read_btime(void) {
+    FILE *f = fopen("/proc/stat", "re");
+    if (!f) return;
+    char line[256];
+    int at_line_start = 1;
+    while (fgets(line, sizeof(line), f)) {
+        size_t n = strlen(line);
+        if (at_line_start && strncmp(line, "btime ", 6) == 0) {
+            boot_time_seconds = (double)strtoull(line + 6, NULL, 10);
+            break;
+        }
+        at_line_start = n > 0 && line[n - 1] == '\n'; /* long lines (intr) come in pieces */
+    }
+    fclose(f);
+}
+
+static void read_process(metrics_inputs *in) {
+    long tck = sysconf(_SC_CLK_TCK);
+    if (tck <= 0) tck = 100;
+    pthread_once(&btime_once, read_btime);
+
+    /* /proc/self/stat: "pid (comm) state ppid ..."; comm may hold blanks and ')', so fields are
+     * counted from the last ')'. Field 14 utime, 15 stime, 22 starttime (ticks after boot),
+     * 23 vsize (bytes). */
+    char buf[1024];
+    if (read_small_file("/proc/self/stat", buf, sizeof(buf)) > 0) {
+        char *p = strrchr(buf, ')');
+        if (p) {
+            p++;
+            unsigned long long utime = 0, stime = 0, start = 0, vsize = 0;
+            for (int field = 3; field <= 23 && *p; field++) {
+                while (*p == ' ')
+                    p++;
+                char *end;
+                unsigned long long v = strtoull(p, &end, 10);
+                if (field == 14) utime = v;
+                if (field == 15) stime = v;
+                if (field == 22) start = v;
+                if (field == 23) vsize = v;
+                while (*end && *end != ' ')
+                    end++;
+                p = end;
+            }
+            in->cpu_seconds = (double)(utime + stime) / (double)tck;
+            if (boot_time_seconds > 0)
+                in->start_time_seconds = boot_time_seconds + (double)start / (double)tck;
+            in->virtual_memory_bytes = vsize;
+        }
+    }
+
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        int self = dirfd(d);
+        uint64_t n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.') continue;
+            if (atoi(e->d_name) == self) continue; /* the descriptor reading the directory */
+            n++;
+        }
+        closedir(d);
+        in->open_fds = n;
+    }
+
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        in->max_fds = rl.rlim_cur == RLIM_INFINITY ? (uint64_t)INT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
+/* ---- gathering ----------------------------------------------------------------------------- */
+
+void metrics_inputs_gather(metrics_inputs *in) {
+    if (!in) return;
+    memset(in, 0, sizeof(*in));
+    metrics_state_read(&in->server);
+    if (in->server.ndbs > METRICS_MAX_DBS) in->server.ndbs = METRICS_MAX_DBS;
+
+    /* One reading of every counter; used memory is their sum (INFO memory's used_memory). A
+     * subsystem a moment negative (freed on another thread than the one that counted it)
+     * reads 0, in the sum too, so the family always adds up to used memory. */
+    size_t used = 0;
+    for (int i = 0; i < ALLOC_SUB_COUNT && in->nsub < METRICS_MAX_SUBSYSTEMS; i++) {
+        int64_t b = alloc_sub_bytes((alloc_sub)i);
+        if (b < 0) b = 0;
+        in->sub[in->nsub].name = alloc_sub_name((alloc_sub)i);
+        in->sub[in->nsub].bytes = b;
+        in->nsub++;
+        used += (size_t)b;
+    }
+    in->used_memory = used;
+    if (in->server.used_memory_peak < used) in->server.used_memory_peak = used;
+
+    mem_allocator_stats_read(&in->alloc); /* bumps the epoch */
+    in->rss = mem_process_rss();
+    mem_allocator_stats a = in->alloc;
+    if (!a.available) a.allocated = a.active = a.resident = used; /* as INFO memory */
+    mem_ratios_compute(&a, in->rss, used, &in->ratios);
+
+    for (int g = 0; g < ALLOC_ARENA_GROUPS && in->narenas < METRICS_MAX_ARENAS; g++) {
+        unsigned idx;
+        if (!alloc_arena_index((alloc_arena_group)g, &idx)) continue;
+        mem_arena_stats st;
+        if (mem_arena_stats_read(idx, &st) != 0) continue;
+        in->arenas[in->narenas].name = alloc_arena_group_name((alloc_arena_group)g);
+        in->arenas[in->narenas].stats = st;
+        in->narenas++;
+    }
+
+    size_t nbins = 0;
+    if (mem_bins_read(in->bins, METRICS_MAX_BINS, &nbins) == 0)
+        in->nbins = nbins < METRICS_MAX_BINS ? nbins : METRICS_MAX_BINS;
+
+    prof_status_get(&in->prof);
+    read_process(in);
+}
+
+/* ---- metrics_collect ----------------------------------------------------------------------- */
+
+typedef struct col {
+    metrics_writer *w;
+    int err; /* the first writer error */
+} col;
+
+static void note(col *c, int rc) {
+    if (rc != 0 && c->err == 0) c->err = rc;
+}
+
+static int64_t i64(uint64_t v) {
+    return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+static void family(col *c, const char *name, const char *help, metrics_type type,
+                   const char *unit) {
+    note(c, metrics_family_begin(c->w, name, help, type, unit));
+}
+
+static void sample_i(col *c, const metrics_label *l, size_t n, int64_t v) {
+    note(c, metrics_sample_int(c->w, l, n, v));
+}
+
+static void sample_d(col *c, const metrics_label *l, size_t n, double v) {
+    note(c, metrics_sample_double(c->w, l, n, v));
+}
+
+/* A family with one unlabelled sample. */
+static void one_i(col *c, const char *name, const char *help, metrics_type type, const char *unit,
+                  int64_t v) {
+    family(c, name, help, type, unit);
+    sample_i(c, NULL, 0, v);
+}
+
+static void one_d(col *c, const char *name, const char *help, metrics_type type, const char *unit,
+                  double v) {
+    family(c, name, help, type, unit);
+    sample_d(c, NULL, 0, v);
+}
+
+#define GAUGE_BYTES(c, name, help, v) one_i((c), (name), (help), METRICS_GAUGE, "bytes", i64(v))
+
+static void collect_allocator(col *c, const metrics_inputs *in) {
+    const mem_allocator_stats *a = &in->alloc;
+    if (a->available) {
+        GAUGE_BYTES(c, "memkv_allocator_allocated_bytes",
+                    "Bytes in allocations the application holds, by jemalloc (stats.allocated).",
+                    a->allocated);
+        GAUGE_BYTES(c, "memkv_allocator_active_bytes",
+                    "Bytes in the allocator's active pages, a multiple of the page size "
+                    "(stats.active).",
+                    a->active);
+        GAUGE_BYTES(c, "memkv_allocator_resident_bytes",
+                    "Bytes in physically resident pages the allocator maps, metadata included "
+                    "(stats.resident).",
+                    a->resident);
+        GAUGE_BYTES(c, "memkv_allocator_retained_bytes",
+                    "Bytes of virtual memory the allocator retained instead of unmapping "
+                    "(stats.retained).",
+                    a->retained);
+        GAUGE_BYTES(c, "memkv_allocator_mapped_bytes",
+                    "Bytes in active extents the allocator maps (stats.mapped).", a->mapped);
+        GAUGE_BYTES(c, "memkv_allocator_metadata_bytes",
+                    "Bytes the allocator uses for its own metadata (stats.metadata).", a->metadata);
+    }
+    family(c, "memkv_allocator",
+           "The memory allocator in use (jemalloc-<version> or libc); always 1.", METRICS_INFO,
+           NULL);
+    metrics_label al[] = {{"allocator", alloc_allocator_name()}};
+    sample_i(c, al, 1, 1);
+
+    if (a->available && in->nbins > 0) {
+        /* Only classes with slabs in use: the rest are all zeros and would only add series. */
+        char sizes[METRICS_MAX_BINS][24];
+        size_t nb = in->nbins < METRICS_MAX_BINS ? in->nbins : METRICS_MAX_BINS;
+        for (size_t i = 0; i < nb; i++)
+            snprintf(sizes[i], sizeof(sizes[i]), "%zu", in->bins[i].size);
+        family(c, "memkv_allocator_bin_free_bytes",
+               "Free bytes in the slabs of a small size class (internal fragmentation), by region "
+               "size in bytes.",
+               METRICS_GAUGE, "bytes");
+        for (size_t i = 0; i < nb; i++) {
+            if (in->bins[i].curslabs == 0) continue;
+            metrics_label l[] = {{"size", sizes[i]}};
+            sample_i(c, l, 1, i64(in->bins[i].free_bytes));
+        }
+        family(c, "memkv_allocator_bin_used_bytes",
+               "Bytes in regions in use of a small size class, by region size in bytes.",
+               METRICS_GAUGE, "bytes");
+        for (size_t i = 0; i < nb; i++) {
+            if (in->bins[i].curslabs == 0) continue;
+            metrics_label l[] = {{"size", sizes[i]}};
+            sample_i(c, l, 1, i64((uint64_t)in->bins[i].curregs * in->bins[i].size));
+        }
+    }
+
+    const mem_ratios *r = &in->ratios;
+    one_d(c, "memkv_allocator_fragmentation_ratio",
+          "Allocator active / allocated bytes (Redis allocator_frag_ratio); 1 when unknown.",
+          METRICS_GAUGE, "ratio", r->allocator_frag_ratio);
+    one_d(c, "memkv_allocator_rss_ratio",
+          "Allocator resident / active bytes (Redis allocator_rss_ratio); 1 when unknown.",
+          METRICS_GAUGE, "ratio", r->allocator_rss_ratio);
+    one_d(c, "memkv_rss_overhead_ratio",
+          "Process RSS / allocator resident bytes (Redis rss_overhead_ratio); 1 when unknown.",
+          METRICS_GAUGE, "ratio", r->rss_overhead_ratio);
+    one_d(c, "memkv_memory_fragmentation_ratio",
+          "Process RSS / used memory (Redis mem_fragmentation_ratio); 1 when unknown.",
+          METRICS_GAUGE, "ratio", r->mem_fragmentation_ratio);
+}
+
+static void collect_memory(col *c, const metrics_inputs *in) {
+    const metrics_server_state *s = &in->server;
+    GAUGE_BYTES(c, "memkv_memory_used_bytes",
+                "Bytes the server accounts for, the sum of memkv_memory_subsystem_bytes (Redis "
+                "used_memory).",
+                in->used_memory);
+    GAUGE_BYTES(c, "memkv_memory_peak_bytes",
+                "Highest used memory since start (Redis "
+                "used_memory_peak).",
+                s->used_memory_peak);
+    GAUGE_BYTES(c, "memkv_memory_startup_bytes",
+                "Used memory once start-up was done (Redis used_memory_startup).",
+                s->used_memory_startup);
+    GAUGE_BYTES(c, "memkv_memory_max_bytes", "The maxmemory limit in bytes; 0 means no limit.",
+                s->maxmemory > 0 ? (uint64_t)s->maxmemory : 0);
+    GAUGE_BYTES(c, "memkv_memory_rss_baseline_bytes",
+                "Process RSS once start-up was done: what an empty server costs.", s->rss_baseline);
+    if (s->maxmemory_policy[0]) {
+        char policy[sizeof(s->maxmemory_policy) + 1];
+        snprintf(policy, sizeof(policy), "%.*s", (int)sizeof(s->maxmemory_policy),
+                 s->maxmemory_policy);
+        family(c, "memkv_maxmemory_policy", "The maxmemory-policy in force; always 1.",
+               METRICS_INFO, NULL);
+        metrics_label l[] = {{"policy", policy}};
+        sample_i(c, l, 1, 1);
+    }
+
+    family(c, "memkv_memory_subsystem_bytes",
+           "Bytes held per subsystem (exact usable sizes counted by the allocation wrapper).",
+           METRICS_GAUGE, "bytes");
+    for (size_t i = 0; i < in->nsub && i < METRICS_MAX_SUBSYSTEMS; i++) {
+        metrics_label l[] = {{"subsystem", in->sub[i].name ? in->sub[i].name : "unknown"}};
+        sample_i(c, l, 1, in->sub[i].bytes > 0 ? in->sub[i].bytes : 0);
+    }
+
+    if (in->narenas > 0) {
+        family(c, "memkv_memory_arena_bytes",
+               "Allocated, active and resident bytes of the arena a group of subsystems has of "
+               "its own (keyspace, clients).",
+               METRICS_GAUGE, "bytes");
+        for (size_t i = 0; i < in->narenas && i < METRICS_MAX_ARENAS; i++) {
+            const char *name = in->arenas[i].name ? in->arenas[i].name : "unknown";
+            const mem_arena_stats *st = &in->arenas[i].stats;
+            metrics_label l1[] = {{"arena", name}, {"state", "allocated"}};
+            metrics_label l2[] = {{"arena", name}, {"state", "active"}};
+            metrics_label l3[] = {{"arena", name}, {"state", "resident"}};
+            sample_i(c, l1, 2, i64(st->allocated));
+            sample_i(c, l2, 2, i64(st->active));
+            sample_i(c, l3, 2, i64(st->resident));
+        }
+    }
+}
+
+static void collect_process(col *c, const metrics_inputs *in) {
+    GAUGE_BYTES(c, "process_resident_memory_bytes", "Resident memory size in bytes.", in->rss);
+    GAUGE_BYTES(c, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                in->virtual_memory_bytes);
+    one_d(c, "process_cpu_seconds", "Total user and system CPU time spent in seconds.",
+          METRICS_COUNTER, "seconds", in->cpu_seconds);
+    one_d(c, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+          METRICS_GAUGE, "seconds", in->start_time_seconds);
+    one_i(c, "process_open_fds", "Number of open file descriptors.", METRICS_GAUGE, NULL,
+          i64(in->open_fds));
+    one_i(c, "process_max_fds", "Maximum number of open file descriptors.", METRICS_GAUGE, NULL,
+          i64(in->max_fds));
+}
+
+static void collect_profiler(col *c, const metrics_inputs *in) {
+    const prof_status *p = &in->prof;
+    one_i(c, "memkv_profiling_available",
+          "1 if the heap profiler can be used (jemalloc with profiling, started with prof:true).",
+          METRICS_GAUGE, NULL, p->available ? 1 : 0);
+    one_i(c, "memkv_profiling_active", "1 while the heap profiler samples allocations.",
+          METRICS_GAUGE, NULL, p->active ? 1 : 0);
+    one_i(c, "memkv_profiling_sample_bytes",
+          "Mean bytes allocated between two profiling samples (2^lg_prof_sample).", METRICS_GAUGE,
+          "bytes", i64(p->sample_bytes));
+    one_i(c, "memkv_profiling_memory_bytes",
+          "Memory the heap profiler itself holds (its subsystem and jemalloc profiling "
+          "metadata).",
+          METRICS_GAUGE, "bytes", i64(p->own_memory));
+    one_i(c, "memkv_profiling_dumps", "Heap profile dumps produced.", METRICS_COUNTER, NULL,
+          i64(p->dumps));
+    one_i(c, "memkv_profiling_snapshots", "Heap profile snapshots taken (for leak suspects).",
+          METRICS_COUNTER, NULL, i64(p->snapshots));
+    one_i(c, "memkv_profiling_snapshots_held", "Heap profile snapshots currently kept.",
+          METRICS_GAUGE, NULL, i64(p->snapshots_held));
+    one_i(c, "memkv_profiling_capped",
+          "What the profiler memory cap did: 0 under the cap, 1 sampling coarsened, 2 stopped.",
+          METRICS_GAUGE, NULL, p->cap_state);
+    one_d(c, "memkv_profiling_last_job_duration_seconds",
+          "Duration of the heap profiler's last job (dump or report) in seconds.", METRICS_GAUGE,
+          "seconds", p->last_job_ms / 1000.0);
+}
+
+static void collect_server(col *c, const metrics_inputs *in) {
+    const metrics_server_state *s = &in->server;
+    size_t ndbs = s->ndbs < METRICS_MAX_DBS ? s->ndbs : METRICS_MAX_DBS;
+    char dbname[METRICS_MAX_DBS][16];
+    int seen[METRICS_MAX_DBS]; /* first entry of each db (a repeated one would void the family) */
+    for (size_t i = 0; i < ndbs; i++) {
+        snprintf(dbname[i], sizeof(dbname[i]), "%d", s->dbs[i].db);
+        seen[i] = 1;
+        for (size_t j = 0; j < i; j++)
+            if (s->dbs[j].db == s->dbs[i].db) seen[i] = 0;
+    }
+    int any = 0;
+    for (size_t i = 0; i < ndbs; i++)
+        if (seen[i] && s->dbs[i].db == 0) any = 1;
+    /* db 0 is always there (0 when empty), so the families never vanish on an empty server. */
+    family(c, "memkv_db_keys", "Keys in a database.", METRICS_GAUGE, NULL);
+    metrics_label l0[] = {{"db", "0"}};
+    if (!any) sample_i(c, l0, 1, 0);
+    for (size_t i = 0; i < ndbs; i++) {
+        if (!seen[i]) continue;
+        metrics_label l[] = {{"db", dbname[i]}};
+        sample_i(c, l, 1, i64(s->dbs[i].keys));
+    }
+    family(c, "memkv_db_expiring_keys", "Keys with a time to live in a database.", METRICS_GAUGE,
+           NULL);
+    if (!any) sample_i(c, l0, 1, 0);
+    for (size_t i = 0; i < ndbs; i++) {
+        if (!seen[i]) continue;
+        metrics_label l[] = {{"db", dbname[i]}};
+        sample_i(c, l, 1, i64(s->dbs[i].expires));
+    }
+
+    one_i(c, "memkv_connected_clients", "Client connections open now.", METRICS_GAUGE, NULL,
+          i64(s->connected_clients));
+    one_i(c, "memkv_max_clients", "The maxclients limit.", METRICS_GAUGE, NULL, i64(s->maxclients));
+    one_i(c, "memkv_blocked_clients", "Clients waiting for a blocking command or profiler job.",
+          METRICS_GAUGE, NULL, i64(s->blocked_clients));
+
+    one_i(c, "memkv_commands_processed", "Commands processed since start.", METRICS_COUNTER, NULL,
+          i64(s->commands_processed));
+    one_i(c, "memkv_connections_received", "Connections accepted since start.", METRICS_COUNTER,
+          NULL, i64(s->connections_received));
+    one_i(c, "memkv_rejected_connections", "Connections refused because of maxclients.",
+          METRICS_COUNTER, NULL, i64(s->rejected_connections));
+    one_i(c, "memkv_expired_keys", "Keys removed because their time to live ran out.",
+          METRICS_COUNTER, NULL, i64(s->expired_keys));
+    one_i(c, "memkv_evicted_keys", "Keys evicted because of maxmemory.", METRICS_COUNTER, NULL,
+          i64(s->evicted_keys));
+    one_i(c, "memkv_keyspace_hits", "Key lookups that found the key.", METRICS_COUNTER, NULL,
+          i64(s->keyspace_hits));
+    one_i(c, "memkv_keyspace_misses", "Key lookups that did not find the key.", METRICS_COUNTER,
+          NULL, i64(s->keyspace_misses));
+    one_i(c, "memkv_error_replies", "Error replies sent to clients.", METRICS_COUNTER, NULL,
+          i64(s->error_replies));
+    one_i(c, "memkv_net_input_bytes", "Bytes read from client connections.", METRICS_COUNTER,
+          "bytes", i64(s->net_input_bytes));
+    one_i(c, "memkv_net_output_bytes", "Bytes written to client connections.", METRICS_COUNTER,
+          "bytes", i64(s->net_output_bytes));
+    family(c, "memkv_client_buffer_limit_disconnections",
+           "Clients disconnected for going over a buffer limit, by buffer (query or output).",
+           METRICS_COUNTER, NULL);
+    metrics_label lq[] = {{"buffer", "query"}}, lo[] = {{"buffer", "output"}};
+    sample_i(c, lq, 1, i64(s->qbuf_limit_disconnections));
+    sample_i(c, lo, 1, i64(s->obuf_limit_disconnections));
+
+    one_d(c, "memkv_start_time_seconds", "When the server started, in seconds since the epoch.",
+          METRICS_GAUGE, "seconds", s->start_time_seconds);
+
+    char version[sizeof(s->version) + 1], redis_version[sizeof(s->redis_version) + 1];
+    snprintf(version, sizeof(version), "%.*s", (int)sizeof(s->version), s->version);
+    snprintf(redis_version, sizeof(redis_version), "%.*s", (int)sizeof(s->redis_version),
+             s->redis_version);
+    family(c, "memkv_build",
+           "Build information (memkv and Redis protocol versions, allocator); "
+           "always 1.",
+           METRICS_INFO, NULL);
+    metrics_label lb[] = {{"version", version},
+                          {"redis_version", redis_version},
+                          {"allocator", alloc_allocator_name()}};
+    sample_i(c, lb, 3, 1);
+}
+
+int metrics_collect(metrics_writer *w, const metrics_inputs *in) {
+    if (!w || !in) return METRICS_ERR_ARG;
+    col c = {w, 0};
+    collect_allocator(&c, in);
+    collect_memory(&c, in);
+    collect_process(&c, in);
+    collect_profiler(&c, in);
+    collect_server(&c, in);
+    return c.err;
+}
+
+/* ---- JSON ---------------------------------------------------------------------------------- */
+
+#define JSON_DEPTH 16
+
+typedef struct json {
+    char *p;
+    size_t len, cap;
+    int depth;
+    int first[JSON_DEPTH]; /* no element written yet at this depth */
+} json;
+
+static void j_reserve(json *j, size_t n) {
+    if (j->cap - j->len > n) return;
+    size_t cap = j->cap ? j->cap : 8192;
+    while (cap - j->len <= n) {
+        if (cap > SIZE_MAX / 2) abort();
+        cap *= 2;
+    }
+    j->p = alloc_realloc(ALLOC_SUB_HTTP, j->p, cap);
+    j->cap = cap;
+}
+
+static void j_raw(json *j, const char *s, size_t n) {
+    j_reserve(j, n);
+    memcpy(j->p + j->len, s, n);
+    j->len += n;
+    j->p[j->len] = '\0';
+}
+
+static void j_puts(json *j, const char *s) {
+    j_raw(j, s, strlen(s));
+}
+
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes), 0 if it is not one
+ * (overlong forms, surrogates and code points above U+10FFFF are not). */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
+    if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
+    return len;
+}
+
+/* A JSON string: '"' and '\' escaped, control characters (and DEL) as \u00XX, bytes that are
+ * not valid UTF-8 as U+FFFD. NULL is written as "". */
+static void j_string(json *j, const char *s) {
+    j_raw(j, "\"", 1);
+    if (s) {
+        const unsigned char *u = (const unsigned char *)s;
+        size_t n = strlen(s);
+        size_t i = 0;
+        while (i < n) {
+            size_t run = i; /* copy plain bytes in runs */
+            while (run < n && u[run] >= 0x20 && u[run] < 0x7F && u[run] != '"' && u[run] != '\\')
+                run++;
+            if (run > i) {
+                j_raw(j, s + i, run - i);
+                i = run;
+                continue;
+            }
+            unsigned char c = u[i];
+            if (c == '"' || c == '\\') {
+                char e[2] = {'\\', (char)c};
+                j_raw(j, e, 2);
+                i++;
+            } else if (c < 0x20 || c == 0x7F) {
+                char e[8];
+                snprintf(e, sizeof(e), "\\u%04x", c);
+                j_raw(j, e, 6);
+                i++;
+            } else {
+                size_t len = utf8_len(u + i, n - i);
+                if (len == 0) {
+                    j_puts(j, "\\ufffd");
+                    i++;
+                } else {
+                    j_raw(j, s + i, len);
+                    i += len;
+                }
+            }
+        }
+    }
+    j_raw(j, "\"", 1);
+}
+
+/* Comma and key before a value (key NULL inside arrays). */
+static void j_pre(json *j, const char *key) {
+    if (!j->first[j->depth]) j_raw(j, ",", 1);
+    j->first[j->depth] = 0;
+    if (key) {
+        j_string(j, key);
+        j_raw(j, ":", 1);
+    }
+}
+
+static void j_open(json *j, const char *key, char bracket) {
+    j_pre(j, key);
+    j_raw(j, &bracket, 1);
+    if (j->depth + 1 >= JSON_DEPTH) abort(); /* a programming error: nesting is fixed here */
+    j->depth++;
+    j->first[j->depth] = 1;
+}
+
+static void j_close(json *j, char bracket) {
+    j_raw(j, &bracket, 1);
+    if (j->depth > 0) j->depth--;
+}
+
+#define j_obj(j, key) j_open((j), (key), '{')
+#define j_obj_end(j) j_close((j), '}')
+#define j_arr(j, key) j_open((j), (key), '[')
+#define j_arr_end(j) j_close((j), ']')
+
+static void j_str(json *j, const char *key, const char *v) {
+    j_pre(j, key);
+    j_string(j, v);
+}
+
+static void j_int(json *j, const char *key, long long v) {
+    char b[32];
+    int n = snprintf(b, sizeof(b), "%lld", v);
+    j_pre(j, key);
+    j_raw(j, b, (size_t)n);
+}
+
+static void j_uint(json *j, const char *key, unsigned long long v) {
+    char b[32];
+    int n = snprintf(b, sizeof(b), "%llu", v);
+    j_pre(j, key);
+    j_raw(j, b, (size_t)n);
+}
+
+static void j_bool(json *j, const char *key, int v) {
+    j_pre(j, key);
+    j_puts(j, v ? "true" : "false");
+}
+
+/* The shortest of %.15g, %.16g, %.17g that reads back as v; null for NaN and infinities, which
+ * JSON cannot hold. */
+static void j_double(json *j, const char *key, double v) {
+    j_pre(j, key);
+    if (!isfinite(v)) {
+        j_puts(j, "null");
+        return;
+    }
+    char b[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(b, sizeof(b), "%.*g", prec, v);
+        if (strtod(b, NULL) == v) break;
+    }
+    j_puts(j, b);
+}
+
+/* A fixed-size char array that may lack its NUL, as a string. */
+#define FIXED_STR(dst, src) snprintf((dst), sizeof(dst), "%.*s", (int)sizeof(src), (src))
+
+static const char *severity_name(mem_severity s) {
+    switch (s) {
+    case MEM_CRITICAL:
+        return "critical";
+    case MEM_WARNING:
+        return "warning";
+    default:
+        return "info";
+    }
+}
+
+static const char *sub_name(int sub) {
+    return sub >= 0 && sub < ALLOC_SUB_COUNT ? alloc_sub_name((alloc_sub)sub) : "unknown";
+}
+
+static void json_client(json *j, const char *key, uint64_t id, const char *addr, size_t addrcap,
+                        const char *name, size_t namecap, uint64_t bytes) {
+    char a[72], n[72];
+    snprintf(a, sizeof(a), "%.*s", (int)(addrcap < sizeof(a) - 1 ? addrcap : sizeof(a) - 1), addr);
+    snprintf(n, sizeof(n), "%.*s", (int)(namecap < sizeof(n) - 1 ? namecap : sizeof(n) - 1), name);
+    j_obj(j, key);
+    j_uint(j, "id", id);
+    j_str(j, "addr", a);
+    j_str(j, "name", n);
+    j_uint(j, "bytes", bytes);
+    j_obj_end(j);
+}
+
+#define DOCTOR_MAX_FINDINGS 32
+
+static void json_doctor(json *j, const metrics_inputs *in) {
+    const metrics_server_state *s = &in->server;
+    mem_snapshot snap;
+    memset(&snap, 0, sizeof(snap));
+    snap.alloc = in->alloc;
+    snap.rss = in->rss;
+    snap.rss_baseline = s->rss_baseline;
+    snap.used_memory = in->used_memory;
+    snap.used_memory_peak = s->used_memory_peak;
+    snap.maxmemory = s->maxmemory > 0 ? (size_t)s->maxmemory : 0;
+    for (size_t i = 0; i < in->nsub && snap.nsub < MEM_SUBSYSTEMS_MAX; i++) {
+        snap.sub[snap.nsub].name = in->sub[i].name;
+        snap.sub[snap.nsub].bytes = in->sub[i].bytes > 0 ? (size_t)in->sub[i].bytes : 0;
+        snap.nsub++;
+    }
+    snap.bins = in->nbins ? in->bins : NULL;
+    snap.nbins = in->nbins < METRICS_MAX_BINS ? in->nbins : METRICS_MAX_BINS;
+    snap.top_obuf.id = s->top_obuf.id;
+    snap.top_obuf.bytes = s->top_obuf.bytes;
+    FIXED_STR(snap.top_obuf.addr, s->top_obuf.addr);
+    FIXED_STR(snap.top_obuf.name, s->top_obuf.name);
+    snap.top_qbuf.id = s->top_qbuf.id;
+    snap.top_qbuf.bytes = s->top_qbuf.bytes;
+    FIXED_STR(snap.top_qbuf.addr, s->top_qbuf.addr);
+    FIXED_STR(snap.top_qbuf.name, s->top_qbuf.name);
+    snap.clients = s->connected_clients;
+    for (size_t i = 0; i < s->ndbs && i < METRICS_MAX_DBS; i++)
+        snap.keys += s->dbs[i].keys;
+    char policy[sizeof(s->maxmemory_policy) + 1];
+    FIXED_STR(policy, s->maxmemory_policy);
+    snap.maxmemory_policy = policy[0] ? policy : NULL;
+
+    mem_finding *f = alloc_malloc(ALLOC_SUB_HTTP, DOCTOR_MAX_FINDINGS * sizeof(*f));
+    size_t n = mem_doctor(&snap, NULL, f, DOCTOR_MAX_FINDINGS);
+    char *report = mem_doctor_report(&snap, NULL);
+    j_obj(j, "doctor");
+    j_str(j, "report", report);
+    j_arr(j, "findings");
+    for (size_t i = 0; i < n; i++) {
+        char code[sizeof(f[i].code) + 1], text[sizeof(f[i].text) + 1];
+        FIXED_STR(code, f[i].code);
+        FIXED_STR(text, f[i].text);
+        j_obj(j, NULL);
+        j_str(j, "severity", severity_name(f[i].severity));
+        j_str(j, "code", code);
+        j_str(j, "text", text);
+        j_uint(j, "bytes", f[i].bytes);
+        j_obj_end(j);
+    }
+    j_arr_end(j);
+    j_obj_end(j);
+    mem_text_free(report);
+    alloc_free(ALLOC_SUB_HTTP, f);
+}
+
+static void json_jobs(json *j, const prof_job *top, const prof_job *leaks) {
+    if (top) {
+        j_arr(j, "top_sites");
+        for (size_t i = 0; top->rc == 0 && top->sites && i < top->nresults; i++) {
+            const prof_site *st = &top->sites[i];
+            j_obj(j, NULL);
+            j_str(j, "func", st->func);
+            j_double(j, "live_bytes", st->live_bytes);
+            j_double(j, "live_objs", st->live_objs);
+            j_double(j, "share", st->share);
+            j_str(j, "subsystem", sub_name(st->subsystem));
+            j_obj_end(j);
+        }
+        j_arr_end(j);
+        if (top->rc != 0) {
+            char err[sizeof(top->err) + 1];
+            FIXED_STR(err, top->err);
+            j_str(j, "top_sites_error", err[0] ? err : prof_strerror(top->rc));
+        }
+    }
+    if (leaks) {
+        j_arr(j, "leak_suspects");
+        for (size_t i = 0; leaks->rc == 0 && leaks->suspects && i < leaks->nresults; i++) {
+            const prof_suspect *sp = &leaks->suspects[i];
+            char func[sizeof(sp->func) + 1];
+            FIXED_STR(func, sp->func);
+            j_obj(j, NULL);
+            j_str(j, "func", func);
+            j_double(j, "live_bytes", sp->live_bytes);
+            j_double(j, "growth_bytes", sp->growth_bytes);
+            j_double(j, "bytes_per_sec", sp->bytes_per_sec);
+            j_int(j, "grew_intervals", sp->grew_intervals);
+            j_int(j, "intervals", sp->intervals);
+            j_obj_end(j);
+        }
+        j_arr_end(j);
+        if (leaks->rc != 0) {
+            char err[sizeof(leaks->err) + 1];
+            FIXED_STR(err, leaks->err);
+            j_str(j, "leak_suspects_error", err[0] ? err : prof_strerror(leaks->rc));
+        }
+    }
+}
+
+char *metrics_memory_json(const metrics_inputs *in, const prof_job *top, const prof_job *leaks,
+                          size_t *len) {
+    json jb;
+    memset(&jb, 0, sizeof(jb));
+    json *j = &jb;
+    j->first[0] = 1;
+    if (!in) {
+        j_puts(j, "{}");
+        if (len) *len = j->len;
+        return j->p;
+    }
+    const metrics_server_state *s = &in->server;
+    const mem_allocator_stats *a = &in->alloc;
+    j_obj(j, NULL);
+
+    char version[sizeof(a->version) + 1];
+    FIXED_STR(version, a->version);
+    j_obj(j, "allocator");
+    j_bool(j, "available", a->available);
+    j_str(j, "name", alloc_allocator_name());
+    j_str(j, "version", version);
+    j_uint(j, "allocated", a->allocated);
+    j_uint(j, "active", a->active);
+    j_uint(j, "resident", a->resident);
+    j_uint(j, "retained", a->retained);
+    j_uint(j, "mapped", a->mapped);
+    j_uint(j, "metadata", a->metadata);
+    j_pre(j, "background_thread");
+    j_puts(j, a->background_thread < 0 ? "null" : a->background_thread ? "true" : "false");
+    j_int(j, "dirty_decay_ms", (long long)a->dirty_decay_ms);
+    j_int(j, "muzzy_decay_ms", (long long)a->muzzy_decay_ms);
+    j_uint(j, "narenas", a->narenas);
+    j_uint(j, "page_size", a->page_size);
+    j_obj_end(j);
+
+    j_obj(j, "process");
+    j_uint(j, "rss", in->rss);
+    j_uint(j, "rss_baseline", s->rss_baseline);
+    j_uint(j, "virtual_memory", in->virtual_memory_bytes);
+    j_double(j, "cpu_seconds", in->cpu_seconds);
+    j_double(j, "start_time_seconds", in->start_time_seconds);
+    j_uint(j, "open_fds", in->open_fds);
+    j_uint(j, "max_fds", in->max_fds);
+    j_obj_end(j);
+
+    char policy[sizeof(s->maxmemory_policy) + 1];
+    FIXED_STR(policy, s->maxmemory_policy);
+    j_obj(j, "memory");
+    j_uint(j, "used", in->used_memory);
+    j_uint(j, "peak", s->used_memory_peak);
+    j_uint(j, "startup", s->used_memory_startup);
+    j_int(j, "max", s->maxmemory > 0 ? s->maxmemory : 0);
+    j_str(j, "policy", policy);
+    j_obj_end(j);
+
+    const mem_ratios *r = &in->ratios;
+    j_obj(j, "ratios");
+    j_double(j, "allocator_frag_ratio", r->allocator_frag_ratio);
+    j_int(j, "allocator_frag_bytes", r->allocator_frag_bytes);
+    j_double(j, "allocator_rss_ratio", r->allocator_rss_ratio);
+    j_int(j, "allocator_rss_bytes", r->allocator_rss_bytes);
+    j_double(j, "rss_overhead_ratio", r->rss_overhead_ratio);
+    j_int(j, "rss_overhead_bytes", r->rss_overhead_bytes);
+    j_double(j, "mem_fragmentation_ratio", r->mem_fragmentation_ratio);
+    j_int(j, "mem_fragmentation_bytes", r->mem_fragmentation_bytes);
+    j_obj_end(j);
+
+    j_obj(j, "subsystems");
+    for (size_t i = 0; i < in->nsub && i < METRICS_MAX_SUBSYSTEMS; i++)
+        j_int(j, in->sub[i].name ? in->sub[i].name : "unknown",
+              in->sub[i].bytes > 0 ? in->sub[i].bytes : 0);
+    j_obj_end(j);
+
+    j_obj(j, "arenas");
+    for (size_t i = 0; i < in->narenas && i < METRICS_MAX_ARENAS; i++) {
+        const mem_arena_stats *st = &in->arenas[i].stats;
+        j_obj(j, in->arenas[i].name ? in->arenas[i].name : "unknown");
+        j_uint(j, "allocated", st->allocated);
+        j_uint(j, "active", st->active);
+        j_uint(j, "resident", st->resident);
+        j_uint(j, "dirty", st->dirty);
+        j_uint(j, "muzzy", st->muzzy);
+        j_obj_end(j);
+    }
+    j_obj_end(j);
+
+    j_arr(j, "size_classes");
+    for (size_t i = 0; i < in->nbins && i < METRICS_MAX_BINS; i++) {
+        const mem_bin *b = &in->bins[i];
+        if (b->curslabs == 0) continue;
+        size_t regs = b->curslabs * b->nregs;
+        j_obj(j, NULL);
+        j_uint(j, "size", b->size);
+        j_uint(j, "slabs", b->curslabs);
+        j_uint(j, "regions_per_slab", b->nregs);
+        j_uint(j, "regions_used", b->curregs);
+        j_uint(j, "regions_free", regs > b->curregs ? regs - b->curregs : 0);
+        j_uint(j, "free_bytes", b->free_bytes);
+        j_obj_end(j);
+    }
+    j_arr_end(j);
+
+    j_obj(j, "clients");
+    j_uint(j, "connected", s->connected_clients);
+    j_uint(j, "max", s->maxclients);
+    j_uint(j, "blocked", s->blocked_clients);
+    json_client(j, "top_output_buffer", s->top_obuf.id, s->top_obuf.addr, sizeof(s->top_obuf.addr),
+                s->top_obuf.name, sizeof(s->top_obuf.name), s->top_obuf.bytes);
+    json_client(j, "top_query_buffer", s->top_qbuf.id, s->top_qbuf.addr, sizeof(s->top_qbuf.addr),
+                s->top_qbuf.name, sizeof(s->top_qbuf.name), s->top_qbuf.bytes);
+    j_obj_end(j);
+
+    j_arr(j, "dbs");
+    for (size_t i = 0; i < s->ndbs && i < METRICS_MAX_DBS; i++) {
+        j_obj(j, NULL);
+        j_int(j, "db", s->dbs[i].db);
+        j_uint(j, "keys", s->dbs[i].keys);
+        j_uint(j, "expires", s->dbs[i].expires);
+        j_obj_end(j);
+    }
+    j_arr_end(j);
+
+    json_doctor(j, in);
+
+    const prof_status *p = &in->prof;
+    char note_text[sizeof(p->cap_note) + 1], why[sizeof(p->why_unavailable) + 1];
+    FIXED_STR(note_text, p->cap_note);
+    FIXED_STR(why, p->why_unavailable);
+    j_obj(j, "profiler");
+    j_bool(j, "available", p->available);
+    j_bool(j, "active", p->active);
+    j_uint(j, "sample_bytes", p->sample_bytes);
+    j_uint(j, "own_memory", p->own_memory);
+    j_uint(j, "dumps", p->dumps);
+    j_uint(j, "snapshots", p->snapshots);
+    j_uint(j, "snapshots_held", p->snapshots_held);
+    j_int(j, "cap_state", p->cap_state);
+    j_str(j, "cap_note", note_text);
+    j_double(j, "last_job_ms", p->last_job_ms);
+    j_str(j, "why_unavailable", why);
+    j_obj_end(j);
+
+    json_jobs(j, top, leaks);
+
+    j_obj_end(j);
+    if (len) *len = j->len;
+    return j->p;
+}
