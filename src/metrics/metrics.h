@@ -254,45 +254,105 @@ int metrics_collect(metrics_writer *w, const metrics_inputs *in);
 char *metrics_memory_json(const metrics_inputs *in, const prof_job *top, const prof_job *leaks,
                           size_t *len);
 
-/* ==== HTTP endpoint (libmicrohttpd, its own thread) ==== */
+/* ==== HTTP endpoint (libmicrohttpd, its own threads) ==== */
+
+/* Paths (GET and HEAD only; any other method is 405 with "Allow: GET, HEAD"):
+ *   /                   an HTML index of the paths below
+ *   /metrics            handlers.metrics, with the Accept header (query string ignored)
+ *   /debug/pprof/heap   handlers.pprof_heap, with the `format` query parameter; 404 when
+ *                       pprof_enabled is 0
+ *   /debug/memory       handlers.memory_report
+ *   /healthz            handlers.healthz, or "ok\n" as text/plain when it is NULL
+ * anything else 404 (also a path whose handler is NULL). Every response has a Content-Type,
+ * "Cache-Control: no-store" and "X-Content-Type-Options: nosniff".
+ *
+ * Order of checks: request size (431/414) → /healthz (never behind the token, so liveness
+ * probes need no secret; it shows nothing but "ok") → token (401 with
+ * `WWW-Authenticate: Bearer realm="memkv"` for every other path, known or not, so a client
+ * without the token learns nothing about which paths exist) → path (404) → method (405).
+ * The token is compared in constant time (in the token's length).
+ *
+ * Threads: libmicrohttpd's internal polling threads (epoll, `threads` of them as a pool); the
+ * handlers run on them, possibly concurrently when threads > 1, and must be thread-safe. A
+ * handler that blocks (a heap profile waiting on the profiler) holds one thread and the
+ * connections it serves; with threads >= 2 the others keep answering /metrics and /healthz.
+ *
+ * Limits:
+ *   - max_connections open connections: beyond it a new connection is accepted and closed at
+ *     once (counted in connections_refused) rather than left queued in the listen backlog.
+ *   - timeout_seconds of inactivity closes a connection (one that connected and sent nothing,
+ *     or stopped halfway). It is an inactivity timeout: a client trickling a byte at a time
+ *     stays until max_request_bytes is reached, bounded only by max_connections.
+ *   - max_request_bytes: a request line plus headers over it is refused by the endpoint (414
+ *     when the request line alone is over it, else 431; text body). libmicrohttpd's memory pool
+ *     per connection is 2 × max_request_bytes + 4 KiB; a request that does not fit in it at
+ *     all is refused by libmicrohttpd itself (431, or 414 for a request line that does not fit,
+ *     "Connection: close", an HTML body and NO Content-Type header: libmicrohttpd 0.9.75 sends
+ *     its built-in error pages bare and has no hook to change them). Those 431s count in
+ *     requests and errors_4xx; its 414s and 400s for malformed requests are not seen.
+ *   - a request that announces a body (no path takes one) or is over the size limit is
+ *     answered without reading the body and the connection closes; every other answer keeps
+ *     the connection alive (HTTP/1.1), as scrapers expect.
+ *   - libmicrohttpd's own allocations (connection pools, responses) go through libc malloc,
+ *     so they are in the allocator's figures but not in ALLOC_SUB_HTTP.
+ */
 
 typedef struct http_endpoint http_endpoint;
 
 typedef struct http_config {
-    char bind[256];           /* address to bind, e.g. "127.0.0.1" or "::1" */
+    char bind[256];           /* numeric address to bind, e.g. "127.0.0.1", "::1", "0.0.0.0" */
     int port;                 /* 0 = ephemeral */
     char token[256];          /* "" = no authentication; else "Authorization: Bearer <token>" */
     int pprof_enabled;        /* 0: the /debug/pprof/ paths answer 404 */
-    unsigned max_connections; /* default 64 */
-    unsigned timeout_seconds; /* per connection, default 10 */
-    size_t max_request_bytes; /* request line + headers, default 8 KiB */
+    unsigned max_connections; /* default 64 (0 = the default) */
+    unsigned timeout_seconds; /* per connection, inactivity; default 10 (0 = the default) */
+    size_t max_request_bytes; /* request line + headers (each header counting 64 bytes more
+                                 than its length), default 8 KiB (0 = the default); clamped
+                                 to 1 KiB … 1 MiB */
+    unsigned threads;         /* polling threads, default 2 (0 = the default; at most 16) */
 } http_config;
 void http_config_default(http_config *c);
 
 typedef struct http_response {
-    int status;               /* 200, 404, … */
-    const char *content_type; /* static string */
+    int status;               /* 200, 404, …; 0 = 200; outside 100…599 = 500 */
+    const char *content_type; /* static string; NULL = application/octet-stream */
     char *body;               /* owned: freed with metrics_buffer_free after sending */
     size_t len;
     const char *content_disposition; /* optional, static or NULL */
 } http_response;
 
-/* Handlers run on the HTTP thread. `format` is the query parameter (may be NULL), `accept`
- * the Accept header (may be NULL). Fill resp and return 0; any error is a 500 with text. */
+/* Handlers run on the HTTP threads. `format` is the query parameter (may be NULL), `accept`
+ * the Accept header (may be NULL). resp starts zeroed; fill it and return 0 (a status such as
+ * 400 or 503 with a text body is a normal answer). A negative return is a 500 with a text
+ * body; a body the handler set before failing is freed. A HEAD request runs the handler too
+ * (so Content-Length is right) and libmicrohttpd drops the body. */
 typedef struct http_handlers {
     void *ctx;
     int (*metrics)(void *ctx, const char *accept, http_response *resp);
     int (*pprof_heap)(void *ctx, const char *format, http_response *resp);
     int (*memory_report)(void *ctx, http_response *resp);
+    /* Optional: NULL answers "ok\n" (text/plain). Never behind the token. */
+    int (*healthz)(void *ctx, http_response *resp);
+    /* Optional: libmicrohttpd's error messages (one line, no newline), called on its threads.
+     * NULL drops them (nothing is written to stderr). */
+    void (*log)(void *ctx, const char *msg);
 } http_handlers;
 
-/* Start listening; *bound_port gets the port actually bound. NULL on failure (err filled). */
+/* Start listening on exactly cfg->bind (a numeric IPv4 or IPv6 address; "::" listens on IPv6
+ * only); *bound_port (may be NULL) gets the port actually bound. NULL on failure, with err
+ * filled (e.g. libmicrohttpd's "Failed to bind to port 9121: Address already in use"). cfg
+ * and h are copied. */
 http_endpoint *http_start(const http_config *cfg, const http_handlers *h, int *bound_port,
                           char *err, size_t errcap);
-void http_stop(http_endpoint *e); /* waits for the thread; NULL ok */
-/* Counters for the endpoint's own metrics (any thread). */
+/* Stop listening, close every connection and wait for the threads (and so for handlers still
+ * running); NULL ok. */
+void http_stop(http_endpoint *e);
+/* Counters for the endpoint's own metrics (any thread). requests counts every answered
+ * request (401s, 404s, … included); unauthorized are also in errors_4xx; connections is the
+ * number open now. */
 typedef struct http_stats {
     uint64_t requests, errors_4xx, errors_5xx, unauthorized, connections_refused;
+    uint64_t connections;
 } http_stats;
 void http_stats_get(const http_endpoint *e, http_stats *out);
 
