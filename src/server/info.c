@@ -49,6 +49,7 @@ static void section_server(text *t) {
                 "process_id:%d\r\n"
                 "run_id:%s\r\n"
                 "tcp_port:%d\r\n"
+                "memkv_metrics_port:%d\r\n"
                 "server_time_usec:%lld\r\n"
                 "uptime_in_seconds:%lld\r\n"
                 "uptime_in_days:%lld\r\n"
@@ -63,9 +64,9 @@ static void section_server(text *t) {
 #else
                 0, 0, 0,
 #endif
-                (int)getpid(), srv.run_id, srv.bound_port, (long long)util_ustime(), uptime,
-                uptime / 86400, srv.hz, srv.hz, srv.executable ? srv.executable : "",
-                srv.config_file ? srv.config_file : "");
+                (int)getpid(), srv.run_id, srv.bound_port, srv.metrics_bound_port,
+                (long long)util_ustime(), uptime, uptime / 86400, srv.hz, srv.hz,
+                srv.executable ? srv.executable : "", srv.config_file ? srv.config_file : "");
 }
 
 static void section_clients(text *t) {

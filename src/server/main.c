@@ -82,6 +82,7 @@ static int64_t cron(evloop *el, void *data) {
     evict_cron();
     net_clients_cron();
     profile_cron();
+    endpoint_publish_state();
     ops_sample();
     memory_update_peak();
     if (signal_shutdown) srv.shutdown_asap = 1;
@@ -105,7 +106,8 @@ static int write_ready_file(char *err) {
         snprintf(err, CFG_ERR_LEN, "cannot write ready-file %.150s: %.60s", tmp, strerror(errno));
         return -1;
     }
-    fprintf(fp, "port=%d\npid=%d\n", srv.bound_port, (int)getpid());
+    fprintf(fp, "port=%d\nmetrics_port=%d\npid=%d\n", srv.bound_port, srv.metrics_bound_port,
+            (int)getpid());
     if (fclose(fp) != 0 || rename(tmp, srv.ready_file) != 0) {
         snprintf(err, CFG_ERR_LEN, "cannot write ready-file %.150s: %.60s", srv.ready_file,
                  strerror(errno));
@@ -192,6 +194,7 @@ static int load_config(int argc, char **argv, char *err) {
 static void free_all(void) {
     while (srv.clients)
         client_close(srv.clients);
+    endpoint_stop(); /* before the profiler: its handlers may wait on profiler jobs */
     profile_shutdown();
     debug_free_planted();
     for (long long i = 0; i < srv.databases; i++)
@@ -269,12 +272,18 @@ int main(int argc, char **argv) {
         free_all();
         return 1;
     }
-    if (write_ready_file(err) < 0) {
+    if (profile_init(err, sizeof(err)) < 0) {
         log_msg(LOG_WARNING, "%s", err);
         free_all();
         return 1;
     }
-    if (profile_init(err, sizeof(err)) < 0) {
+    endpoint_publish_state(); /* a scrape before the first cron tick sees real figures */
+    if (endpoint_start(err, sizeof(err)) < 0) {
+        log_msg(LOG_WARNING, "%s", err);
+        free_all();
+        return 1;
+    }
+    if (write_ready_file(err) < 0) {
         log_msg(LOG_WARNING, "%s", err);
         free_all();
         return 1;

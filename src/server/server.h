@@ -125,7 +125,13 @@ typedef struct server {
     char *prof_dump_dir;
     long long prof_snapshot_interval;
     long long prof_snapshots_keep;
-    int enable_debug_command;    /* 0 no, 1 yes, 2 local */
+    int enable_debug_command; /* 0 no, 1 yes, 2 local */
+    /* HTTP endpoint (endpoint.c) */
+    char *metrics_bind;
+    long long metrics_port; /* 0 = off, -1 = "auto" (any free port, see ready-file) */
+    char *metrics_token;
+    int metrics_pprof_enabled;
+    int metrics_bound_port;
     long long maxmemory;         /* bytes, 0 = no limit (the policy and eviction live in evict.c) */
     int maxmemory_policy;        /* enum evict_policy */
     long long maxmemory_samples; /* keys sampled per db to fill the eviction pool */
@@ -291,6 +297,12 @@ void memory_profile(client *c);
 void cmd_kprofile(client *c);
 void cmd_debug(client *c);
 void debug_free_planted(void);
+
+/* endpoint.c */
+int endpoint_start(char *err, size_t cap);
+void endpoint_stop(void);
+int endpoint_restart(char *err, size_t cap); /* after a CONFIG SET of metrics-* */
+void endpoint_publish_state(void);           /* from the cron */
 
 /* info.c */
 /* INFO text for the requested sections (none, "default", "all", "everything" or names);

@@ -61,6 +61,35 @@ static int apply_prof_settings(const cfg_param *p, char *err) {
     return profile_apply_settings(err, CFG_ERR_LEN);
 }
 
+/* metrics-port: a port, 0 (off) or "auto" (any free port; the ready file tells which). */
+static int parse_metrics_port(const cfg_param *p, const char *value, char *err) {
+    long long *port = p->ptr;
+    if (strcasecmp(value, "auto") == 0) {
+        *port = -1;
+        return 0;
+    }
+    long long v;
+    if (util_parse_ll(value, strlen(value), &v) < 0 || v < 0 || v > 65535) {
+        snprintf(err, CFG_ERR_LEN, "argument must be a port (1-65535), 0 (off) or auto");
+        return -1;
+    }
+    *port = v;
+    return 0;
+}
+
+static void format_metrics_port(const cfg_param *p, char *buf, size_t cap) {
+    long long port = *(long long *)p->ptr;
+    if (port < 0)
+        snprintf(buf, cap, "auto");
+    else
+        snprintf(buf, cap, "%lld", port);
+}
+
+static int apply_metrics(const cfg_param *p, char *err) {
+    (void)p;
+    return endpoint_restart(err, CFG_ERR_LEN);
+}
+
 static const char *const debug_command_names[] = {"no", "yes", "local", NULL};
 
 static int apply_hz(const cfg_param *p, char *err) {
@@ -300,6 +329,30 @@ static cfg_param params[] = {
      .ptr = &srv.enable_debug_command,
      .default_value = "no",
      .enum_names = debug_command_names},
+    /* The embedded HTTP endpoint: /metrics, /debug/pprof/heap, /debug/memory, /healthz. */
+    {.name = "metrics-bind",
+     .type = CFG_STRING,
+     .ptr = &srv.metrics_bind,
+     .default_value = "127.0.0.1",
+     .apply = apply_metrics},
+    {.name = "metrics-port",
+     .type = CFG_CUSTOM,
+     .ptr = &srv.metrics_port,
+     .default_value = "9122",
+     .parse = parse_metrics_port,
+     .format = format_metrics_port,
+     .apply = apply_metrics},
+    {.name = "metrics-token",
+     .type = CFG_STRING,
+     .flags = CFG_SENSITIVE,
+     .ptr = &srv.metrics_token,
+     .default_value = "",
+     .apply = apply_metrics},
+    {.name = "metrics-pprof-enabled",
+     .type = CFG_BOOL,
+     .ptr = &srv.metrics_pprof_enabled,
+     .default_value = "yes",
+     .apply = apply_metrics},
     {.name = "save",
      .type = CFG_CUSTOM,
      .default_value = "",

@@ -139,7 +139,7 @@ start_server() {
         rf=$TMP/$kind.$SRV_N.ready
         rm -f "$rf"
         read -r -a extra <<<"${SERVER_ARGS[$kind]:-}"
-        cmd=("${SERVER_BIN[$kind]:-$MEMKV}" --port 0 --ready-file "$rf" --save "" "${extra[@]}")
+        cmd=("${SERVER_BIN[$kind]:-$MEMKV}" --port 0 --metrics-port 0 --ready-file "$rf" --save "" "${extra[@]}")
     else
         port=$(free_port)
         mkdir -p "$TMP/redis.$SRV_N"

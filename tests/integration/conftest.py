@@ -31,7 +31,9 @@ class MemkvServer:
             with open(self.config_path, "w") as f:
                 f.write(config_text)
             cmd.append(self.config_path)
-        cmd += ["--port", "0", "--ready-file", self.ready] + list(args)
+        # Both ports ephemeral: "--port 0" and "--metrics-port auto" (0 switches the HTTP
+        # endpoint off); the ready file says which ports were bound.
+        cmd += ["--port", "0", "--metrics-port", "auto", "--ready-file", self.ready] + list(args)
         self.stdout = open(self.stdout_path, "w")
         self.stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.stdout, stderr=self.stderr, stdin=subprocess.DEVNULL)
@@ -46,6 +48,7 @@ class MemkvServer:
             time.sleep(0.01)
         fields = dict(line.split("=", 1) for line in open(self.ready).read().split())
         self.port = int(fields["port"])
+        self.metrics_port = int(fields.get("metrics_port", 0))
         self.host = "127.0.0.1"
 
     def client(self, **kw):

@@ -1,0 +1,220 @@
+/* The embedded HTTP endpoint's side in the server: its config, the state the cron publishes
+ * for it, and the handlers that run on its thread. Those handlers never touch the key space or
+ * clients: they read mallctl, atomics, /proc and the published state, and hand profiles to the
+ * profiler's worker (prof_engine_run blocks the HTTP thread, never the event loop). */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc/alloc.h"
+#include "metrics/metrics.h"
+#include "profiler/profiler.h"
+#include "server/log.h"
+#include "server/server.h"
+
+static http_endpoint *endpoint;
+
+/* ---- state published by the cron ---- */
+
+void endpoint_publish_state(void) {
+    metrics_server_state s;
+    memset(&s, 0, sizeof(s));
+    snprintf(s.version, sizeof(s.version), "%s", MEMKV_VERSION);
+    snprintf(s.redis_version, sizeof(s.redis_version), "%s", MEMKV_REDIS_COMPAT_VERSION);
+    s.start_time_seconds = (double)srv.start_ms / 1000.0;
+    s.connected_clients = (uint64_t)srv.nclients;
+    s.maxclients = (uint64_t)srv.maxclients;
+    const server_stats *st = &srv.stats;
+    s.commands_processed = (uint64_t)st->commands_processed;
+    s.connections_received = (uint64_t)st->connections_received;
+    s.rejected_connections = (uint64_t)st->rejected_connections;
+    s.expired_keys = (uint64_t)st->expired_keys;
+    s.evicted_keys = (uint64_t)st->evicted_keys;
+    s.keyspace_hits = (uint64_t)st->keyspace_hits;
+    s.keyspace_misses = (uint64_t)st->keyspace_misses;
+    s.error_replies = (uint64_t)st->error_replies;
+    s.net_input_bytes = (uint64_t)st->net_input_bytes;
+    s.net_output_bytes = (uint64_t)st->net_output_bytes;
+    s.qbuf_limit_disconnections = (uint64_t)st->client_qbuf_limit_disconnections;
+    s.obuf_limit_disconnections = (uint64_t)st->client_obuf_limit_disconnections;
+    s.maxmemory = srv.maxmemory;
+    snprintf(s.maxmemory_policy, sizeof(s.maxmemory_policy), "%s", evict_policy_name());
+    s.used_memory_startup = srv.used_memory_startup;
+    s.used_memory_peak = srv.used_memory_peak;
+    s.rss_baseline = srv.rss_baseline;
+    for (long long i = 0; i < srv.databases && s.ndbs < METRICS_MAX_DBS; i++) {
+        size_t keys = db_size(srv.dbs[i]);
+        if (!keys) continue;
+        s.dbs[s.ndbs].db = (int)i;
+        s.dbs[s.ndbs].keys = keys;
+        s.dbs[s.ndbs].expires = db_expires_size(srv.dbs[i]);
+        s.ndbs++;
+    }
+    for (client *c = srv.clients; c; c = c->next) {
+        if (c->flags & CLIENT_BLOCKED) s.blocked_clients++;
+        size_t obuf = c->reply.allocated, qbuf = c->qcap + resp_parser_mem(&c->parser);
+        if (obuf > s.top_obuf.bytes) {
+            s.top_obuf.id = c->id;
+            s.top_obuf.bytes = obuf;
+            snprintf(s.top_obuf.addr, sizeof(s.top_obuf.addr), "%s", c->addr);
+            snprintf(s.top_obuf.name, sizeof(s.top_obuf.name), "%s", c->name ? c->name : "");
+        }
+        if (qbuf > s.top_qbuf.bytes) {
+            s.top_qbuf.id = c->id;
+            s.top_qbuf.bytes = qbuf;
+            snprintf(s.top_qbuf.addr, sizeof(s.top_qbuf.addr), "%s", c->addr);
+            snprintf(s.top_qbuf.name, sizeof(s.top_qbuf.name), "%s", c->name ? c->name : "");
+        }
+    }
+    metrics_state_publish(&s);
+}
+
+/* ---- handlers (HTTP thread) ---- */
+
+static int handle_metrics(void *ctx, const char *accept, http_response *resp) {
+    (void)ctx;
+    metrics_inputs *in = alloc_malloc(ALLOC_SUB_HTTP, sizeof(*in));
+    metrics_inputs_gather(in);
+    metrics_writer w;
+    metrics_format f = metrics_format_from_accept(accept);
+    metrics_writer_init(&w, f);
+    metrics_collect(&w, in);
+    metrics_writer_finish(&w);
+    resp->status = 200;
+    resp->content_type = metrics_content_type(f);
+    resp->body = metrics_writer_take(&w, &resp->len);
+    metrics_writer_deinit(&w);
+    alloc_free(ALLOC_SUB_HTTP, in);
+    return 0;
+}
+
+static void text_response(http_response *resp, int status, const char *text) {
+    size_t n = strlen(text);
+    resp->status = status;
+    resp->content_type = "text/plain; charset=utf-8";
+    resp->body = alloc_malloc(ALLOC_SUB_HTTP, n + 1);
+    memcpy(resp->body, text, n + 1);
+    resp->len = n;
+}
+
+static int handle_pprof_heap(void *ctx, const char *format, http_response *resp) {
+    (void)ctx;
+    prof_format f = PROF_FMT_PPROF; /* Go's convention: /debug/pprof/heap is a profile.proto */
+    if (format && format[0] && prof_format_parse(format, &f) < 0) {
+        text_response(resp, 400, "unknown format: use pprof, raw, collapsed or svg\n");
+        return 0;
+    }
+    char why[192];
+    if (!prof_available(why, sizeof(why))) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "heap profiling is unavailable: %s\n", why);
+        text_response(resp, 503, msg);
+        return 0;
+    }
+    prof_job *j = prof_job_new(PROF_JOB_DUMP);
+    j->format = f;
+    int rc = prof_engine_run(j);
+    if (rc < 0 || j->rc < 0) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "%s\n", rc < 0 ? prof_strerror(rc) : j->err);
+        text_response(resp, 503, msg);
+        prof_job_free(j);
+        return 0;
+    }
+    static const char *const types[] = {
+        [PROF_FMT_PPROF] = "application/octet-stream",
+        [PROF_FMT_RAW] = "text/plain; charset=utf-8",
+        [PROF_FMT_COLLAPSED] = "text/plain; charset=utf-8",
+        [PROF_FMT_SVG] = "image/svg+xml",
+    };
+    static const char *const dispositions[] = {
+        [PROF_FMT_PPROF] = "attachment; filename=\"memkv-heap.pb.gz\"",
+        [PROF_FMT_RAW] = "attachment; filename=\"memkv.heap\"",
+        [PROF_FMT_COLLAPSED] = NULL,
+        [PROF_FMT_SVG] = NULL,
+    };
+    resp->status = 200;
+    resp->content_type = types[f];
+    resp->content_disposition = dispositions[f];
+    /* Hand the job's buffer over: it was allocated through the same wrappers. */
+    resp->len = j->out.len;
+    resp->body = j->out.data ? j->out.data : alloc_strndup(ALLOC_SUB_HTTP, "", 0);
+    j->out.data = NULL;
+    j->out.len = j->out.cap = 0;
+    prof_job_free(j);
+    return 0;
+}
+
+/* Top sites and leak suspects join the report only when profiling can answer them. */
+static prof_job *report_job(prof_job_kind kind) {
+    char why[192];
+    if (!prof_available(why, sizeof(why))) return NULL;
+    prof_job *j = prof_job_new(kind);
+    j->count = 20;
+    if (prof_engine_run(j) < 0 || j->rc < 0 || (kind == PROF_JOB_LEAKS && j->nresults == 0)) {
+        prof_job_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+static int handle_memory_report(void *ctx, http_response *resp) {
+    (void)ctx;
+    metrics_inputs *in = alloc_malloc(ALLOC_SUB_HTTP, sizeof(*in));
+    metrics_inputs_gather(in);
+    prof_job *top = report_job(PROF_JOB_TOP);
+    prof_job *leaks = report_job(PROF_JOB_LEAKS);
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp->body = metrics_memory_json(in, top, leaks, &resp->len);
+    prof_job_free(top);
+    prof_job_free(leaks);
+    alloc_free(ALLOC_SUB_HTTP, in);
+    return 0;
+}
+
+/* ---- start, stop, re-listen ---- */
+
+static int start_endpoint(char *err, size_t cap) {
+    if (srv.metrics_port == 0) {
+        srv.metrics_bound_port = 0;
+        return 0; /* switched off */
+    }
+    http_config cfg;
+    http_config_default(&cfg);
+    snprintf(cfg.bind, sizeof(cfg.bind), "%s", srv.metrics_bind);
+    cfg.port = srv.metrics_port < 0 ? 0 : (int)srv.metrics_port; /* -1: "auto", any free port */
+    snprintf(cfg.token, sizeof(cfg.token), "%s", srv.metrics_token ? srv.metrics_token : "");
+    cfg.pprof_enabled = srv.metrics_pprof_enabled;
+    http_handlers h = {.ctx = NULL,
+                       .metrics = handle_metrics,
+                       .pprof_heap = handle_pprof_heap,
+                       .memory_report = handle_memory_report};
+    int bound = 0;
+    char herr[256] = "";
+    endpoint = http_start(&cfg, &h, &bound, herr, sizeof(herr));
+    if (!endpoint) {
+        snprintf(err, cap, "metrics endpoint on %.100s:%d: %.120s", cfg.bind, cfg.port, herr);
+        return -1;
+    }
+    srv.metrics_bound_port = bound;
+    log_msg(LOG_NOTICE, "Metrics endpoint on http://%s:%d/metrics%s", cfg.bind, bound,
+            cfg.token[0] ? " (bearer token required)" : "");
+    return 0;
+}
+
+int endpoint_start(char *err, size_t cap) {
+    return start_endpoint(err, cap);
+}
+
+void endpoint_stop(void) {
+    http_stop(endpoint);
+    endpoint = NULL;
+    srv.metrics_bound_port = 0;
+}
+
+int endpoint_restart(char *err, size_t cap) {
+    if (!srv.el) return 0; /* start-up: main starts it once */
+    endpoint_stop();
+    return start_endpoint(err, cap);
+}
