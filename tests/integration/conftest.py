@@ -13,6 +13,8 @@ import time
 import pytest
 import redis
 
+from helpers import Resp
+
 SERVER = os.environ.get("MEMKV_SERVER", os.path.join(os.path.dirname(__file__), "../../build/src/memkv-server"))
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
 
@@ -118,3 +120,11 @@ def r(server):
     c = server.client()
     yield c
     c.close()
+
+
+@pytest.fixture
+def c(server):
+    """A raw RESP2 connection (helpers.Resp) to the server."""
+    conn = Resp(server)
+    yield conn
+    conn.close()

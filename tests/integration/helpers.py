@@ -8,12 +8,17 @@ import time
 
 import hiredis
 
+# The subsystems of memory accounting, as INFO memory's memkv_subsystem_* fields name them.
+SUBSYSTEMS = ("strings", "hashes", "lists", "sets", "zsets", "key_index", "expires_index",
+              "query_buffers", "output_buffers", "clients", "profiler", "http", "other")
+
 
 class Resp:
     """A raw RESP2 connection whose replies are parsed by hiredis.Reader.
 
     A call sends one command and returns its reply: bytes (bulk or status), int, list, None,
-    or, for an error reply, a str with the exact error text ("ERR syntax error")."""
+    or, for an error reply, a str with the exact error text ("ERR syntax error"). Bulk
+    replies are bytes, so an error never compares equal to a value."""
 
     def __init__(self, server, rcvbuf=None, timeout=60):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -63,6 +68,19 @@ class Resp:
                 replies.append(self.read())
         return replies
 
+    def closed_by_server(self, timeout=10):
+        """True when the server closes the connection (EOF or reset) within timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                data = self.sock.recv(1 << 16)
+                if not data:
+                    return True
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
     def close(self):
         self.sock.close()
 
@@ -83,6 +101,10 @@ def info_fields(c, *sections):
     text = c("INFO", *sections)
     assert isinstance(text, bytes), text
     return parse_info(text)
+
+
+def mem_info(c):
+    return info_fields(c, "memory")
 
 
 def client_ids(c):

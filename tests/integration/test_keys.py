@@ -4,61 +4,11 @@ FLUSHALL SELECT, and lazy and active expiry. Expected replies are Redis 7.0's (c
 Debian's redis-server 7.0.15 while writing these tests).
 """
 import random
-import socket
 import time
 
-import hiredis
 import pytest
 
-
-class Resp:
-    """A raw RESP2 connection whose replies are parsed by hiredis.Reader.
-
-    A call sends one command and returns its reply: bytes (bulk or status), int, list, None,
-    or, for an error reply, a str with the exact error text ("ERR syntax error")."""
-
-    def __init__(self, server):
-        self.sock = socket.create_connection((server.host, server.port), timeout=30)
-        self.reader = hiredis.Reader()
-
-    def send(self, *args):
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(out))
-
-    def read(self):
-        while True:
-            reply = self.reader.gets()
-            if reply is not False:
-                break
-            data = self.sock.recv(1 << 16)
-            if not data:
-                raise ConnectionError("server closed the connection")
-            self.reader.feed(data)
-        if isinstance(reply, hiredis.ReplyError):
-            return str(reply)
-        return reply
-
-    def __call__(self, *args):
-        self.send(*args)
-        return self.read()
-
-    def pipeline(self, commands):
-        for cmd in commands:
-            self.send(*cmd)
-        return [self.read() for _ in commands]
-
-    def close(self):
-        self.sock.close()
-
-
-@pytest.fixture
-def c(server):
-    conn = Resp(server)
-    yield conn
-    conn.close()
+from helpers import Resp, wait_until
 
 
 NOT_INT = "ERR value is not an integer or out of range"
@@ -71,15 +21,6 @@ def info_field(c, section, name):
         if line.startswith(name + ":"):
             return line.split(":", 1)[1]
     raise AssertionError("INFO %s has no field %s:\n%s" % (section, name, text))
-
-
-def wait_until(predicate, timeout=10.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 # ---- DEL UNLINK EXISTS TYPE ----

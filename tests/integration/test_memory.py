@@ -19,16 +19,13 @@ import urllib.request
 
 import pytest
 
-from helpers import Resp, client_ids, free_port, info_fields, wait_until
+from helpers import SUBSYSTEMS, Resp, client_ids, free_port, info_fields, mem_info, wait_until
 
 MiB = 1024 * 1024
 # memkv's reply blocks and read chunks are 16 KiB (REPLY_BLOCK_SIZE, NET_READ_CHUNK).
 BLOCK = 16 * 1024
 # MEMORY USAGE adds the key's share of the bucket array: one pointer.
 BUCKET_SHARE = 8
-
-SUBSYSTEMS = ("strings", "hashes", "lists", "sets", "zsets", "key_index", "expires_index",
-              "query_buffers", "output_buffers", "clients", "profiler", "http", "other")
 
 REDIS_INFO_MEMORY_FIELDS = (
     "used_memory", "used_memory_human", "used_memory_rss", "used_memory_rss_human",
@@ -60,17 +57,6 @@ EXPORTER = "prometheus-redis-exporter"
 
 
 # ---- helpers ----
-
-@pytest.fixture
-def c(server):
-    conn = Resp(server)
-    yield conn
-    conn.close()
-
-
-def mem_info(c):
-    return info_fields(c, "memory")
-
 
 def subsystems(fields):
     return {name: int(fields["memkv_subsystem_" + name]) for name in SUBSYSTEMS}

@@ -29,16 +29,13 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import SERVER
-from helpers import Resp, info_fields, wait_until
+from helpers import SUBSYSTEMS, Resp, mem_info, wait_until
 
 KiB = 1024
 MiB = 1024 * 1024
 
 PLANTED = "memkv_debug_planted_leak"
 PLANTED_RE = re.compile(r"memkv_debug_planted_leak(?:\.(?:isra|constprop|part|cold|lto_priv)\.\d+)*")
-
-SUBSYSTEMS = ("strings", "hashes", "lists", "sets", "zsets", "key_index", "expires_index",
-              "query_buffers", "output_buffers", "clients", "profiler", "http", "other")
 
 UNAVAILABLE = "ERR heap profiling is unavailable: "
 
@@ -56,10 +53,6 @@ LEAK_PER_CALL = LEAK_BLOCK * LEAK_BLOCKS
 
 
 # ---- helpers ----
-
-def mem_info(c):
-    return info_fields(c, "memory")
-
 
 def has_profiling(c):
     """True on the jemalloc build (profiling must work), False on libc malloc (it must not)."""

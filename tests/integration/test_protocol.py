@@ -15,63 +15,11 @@ import time
 import hiredis
 import pytest
 
+from helpers import Resp, client_ids, info_fields, wait_until
+
 HIREDIS_CLIENT = os.environ.get(
     "MEMKV_HIREDIS_CLIENT",
     os.path.join(os.path.dirname(__file__), "../../build/tests/integration/hiredis-client"))
-
-
-class Resp:
-    """A raw RESP2 connection whose replies are parsed by hiredis.Reader.
-
-    A call sends one command and returns its reply: bytes (bulk or status), int, list, None,
-    or, for an error reply, a str with the exact error text ("ERR syntax error")."""
-
-    def __init__(self, server, rcvbuf=None):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            # Before connect, so the advertised window stays small.
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(30)
-        self.sock.connect((server.host, server.port))
-        self.reader = hiredis.Reader()
-
-    @staticmethod
-    def encode(*args):
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        return b"".join(out)
-
-    def send(self, *args):
-        self.sock.sendall(self.encode(*args))
-
-    def read(self):
-        while True:
-            reply = self.reader.gets()
-            if reply is not False:
-                break
-            data = self.sock.recv(1 << 16)
-            if not data:
-                raise ConnectionError("server closed the connection")
-            self.reader.feed(data)
-        if isinstance(reply, hiredis.ReplyError):
-            return str(reply)
-        return reply
-
-    def __call__(self, *args):
-        self.send(*args)
-        return self.read()
-
-    def close(self):
-        self.sock.close()
-
-
-@pytest.fixture
-def c(server):
-    conn = Resp(server)
-    yield conn
-    conn.close()
 
 
 def raw_exchange(server, data, wait=2.0, expect=None):
@@ -106,33 +54,8 @@ def read_until_close(s, wait, expect=None):
         return out, True
 
 
-def info_fields(c, section):
-    text = c("INFO", section)
-    assert isinstance(text, bytes), text
-    fields = {}
-    for line in text.decode().split("\r\n"):
-        if line and not line.startswith("#"):
-            k, _, v = line.partition(":")
-            fields[k] = v
-    return fields
-
-
 def used_memory(c):
     return int(info_fields(c, "memory")["used_memory"])
-
-
-def client_ids(c):
-    text = c("CLIENT", "LIST").decode()
-    return {int(line.split(" ", 1)[0][3:]) for line in text.splitlines()}
-
-
-def wait_until(predicate, timeout=10.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def assert_serving(server):

@@ -4,75 +4,14 @@ and redis-cli. Expected texts are Redis 7.0's (checked against Debian's redis-se
 """
 import os
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 
-import hiredis
 import pytest
 import redis
 
-SERVER = os.environ.get("MEMKV_SERVER",
-                        os.path.join(os.path.dirname(__file__), "../../build/src/memkv-server"))
-
-
-class Resp:
-    """A raw RESP2 connection whose replies are parsed by hiredis.Reader.
-
-    A call sends one command and returns its reply: bytes (bulk or status), int, list, None,
-    or, for an error reply, a str with the exact error text ("ERR syntax error")."""
-
-    def __init__(self, server):
-        self.sock = socket.create_connection((server.host, server.port), timeout=30)
-        self.reader = hiredis.Reader()
-
-    def send(self, *args):
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(out))
-
-    def read(self):
-        while True:
-            reply = self.reader.gets()
-            if reply is not False:
-                break
-            data = self.sock.recv(1 << 16)
-            if not data:
-                raise ConnectionError("server closed the connection")
-            self.reader.feed(data)
-        if isinstance(reply, hiredis.ReplyError):
-            return str(reply)
-        return reply
-
-    def __call__(self, *args):
-        self.send(*args)
-        return self.read()
-
-    def closed_by_server(self, timeout=10):
-        """True when the server closes the connection (EOF or reset) within timeout."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                data = self.sock.recv(1 << 16)
-                if not data:
-                    return True
-        except ConnectionResetError:
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        self.sock.close()
-
-
-@pytest.fixture
-def c(server):
-    conn = Resp(server)
-    yield conn
-    conn.close()
+from conftest import SERVER
+from helpers import Resp, wait_until
 
 
 SYNTAX = "ERR syntax error"
@@ -101,15 +40,6 @@ def config_get(c, pattern):
     reply = c("CONFIG", "GET", pattern)
     assert isinstance(reply, list) and len(reply) % 2 == 0, reply
     return {reply[i].decode(): reply[i + 1].decode() for i in range(0, len(reply), 2)}
-
-
-def wait_until(predicate, timeout=10.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 # ---- PING ECHO QUIT, unknown commands, arity ----

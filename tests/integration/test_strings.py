@@ -1,60 +1,12 @@
 """String commands against the real memkv-server: every option, and Redis 7.0's exact replies
 and error texts (checked against Debian's redis-server 7.0.15 while writing these tests).
 
-Replies are read with hiredis's own parser over a raw socket (see Resp), so an error reply
+Replies are read with hiredis's own parser over a raw socket (see helpers.Resp), so an error reply
 is compared with its full text, "ERR " prefix included.
 """
-import socket
 import time
 
-import hiredis
 import pytest
-
-
-class Resp:
-    """A raw RESP2 connection whose replies are parsed by hiredis.Reader.
-
-    A call sends one command and returns its reply: bytes (bulk or status), int, list, None,
-    or, for an error reply, a str with the exact error text ("ERR syntax error"). Bulk
-    replies are bytes, so an error never compares equal to a value."""
-
-    def __init__(self, server):
-        self.sock = socket.create_connection((server.host, server.port), timeout=30)
-        self.reader = hiredis.Reader()
-
-    def send(self, *args):
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(out))
-
-    def read(self):
-        while True:
-            reply = self.reader.gets()
-            if reply is not False:
-                break
-            data = self.sock.recv(1 << 16)
-            if not data:
-                raise ConnectionError("server closed the connection")
-            self.reader.feed(data)
-        if isinstance(reply, hiredis.ReplyError):
-            return str(reply)
-        return reply
-
-    def __call__(self, *args):
-        self.send(*args)
-        return self.read()
-
-    def close(self):
-        self.sock.close()
-
-
-@pytest.fixture
-def c(server):
-    conn = Resp(server)
-    yield conn
-    conn.close()
 
 
 SYNTAX = "ERR syntax error"
