@@ -26,10 +26,29 @@ void cmd_get(client *c) {
 /* Expire options shared by SET and GETEX. */
 enum { EXP_NONE = 0, EXP_EX, EXP_PX, EXP_EXAT, EXP_PXAT };
 
-/* Absolute expire time in ms from an option and its argument. Returns 0, or -1 after
- * replying. */
+/* Parses argument *i as an expire option (EX s|PX ms|EXAT ts|PXAT ms-ts) followed by its
+ * argument: only when `allowed` (no conflicting option came before), when no expire option
+ * came before (*kind is EXP_NONE) and when an argument follows. Then sets *kind, *arg (the
+ * argument's index) and *i to it, and returns 1; otherwise returns 0 and changes nothing. */
+static int parse_expire_option(client *c, int *i, int allowed, int *kind, int *arg) {
+    if (!allowed || *kind != EXP_NONE || *i + 1 >= c->argc) return 0;
+    int k = arg_eq(c, *i, "ex")     ? EXP_EX
+            : arg_eq(c, *i, "px")   ? EXP_PX
+            : arg_eq(c, *i, "exat") ? EXP_EXAT
+            : arg_eq(c, *i, "pxat") ? EXP_PXAT
+                                    : EXP_NONE;
+    if (k == EXP_NONE) return 0;
+    *kind = k;
+    *arg = ++*i;
+    return 1;
+}
+
+/* Absolute expire time in ms from an option and its argument (0 for EXP_NONE). Returns 0,
+ * or -1 after replying. */
 static int expire_from_arg(client *c, int kind, int i, int64_t *when) {
     long long v;
+    *when = 0;
+    if (kind == EXP_NONE) return 0;
     if (arg_ll(c, i, &v) < 0) return -1;
     if (v <= 0) goto invalid;
     if (kind == EXP_EX || kind == EXP_EXAT) {
@@ -48,28 +67,31 @@ invalid:
     return -1;
 }
 
-/* Store key=value with an optional absolute expire (0 = none); an expire already in the past
- * deletes the key, as Redis does. The write is an access: the key's LRU clock is stamped even
- * when it replaced a value without a lookup first (SETEX, MSET). */
+/* Give an existing key the absolute expire `when`; one already in the past deletes the key
+ * (counted as expired), as Redis does. */
+static void apply_expire(client *c, const resp_arg *key, int64_t when) {
+    if (when <= server_now_ms()) {
+        db_delete(c->db, key->ptr, key->len);
+        srv.stats.expired_keys++;
+    } else {
+        db_set_expire(c->db, key->ptr, key->len, when);
+    }
+}
+
+/* Store key=value with an optional absolute expire (0 = none, see apply_expire). The write
+ * is an access: the key's LRU clock is stamped even when it replaced a value without a
+ * lookup first (SETEX, MSET). */
 static void set_value(client *c, const resp_arg *key, const resp_arg *val, int64_t when,
                       int keep_ttl) {
     db_entry *e = db_set_string(c->db, key->ptr, key->len, val->ptr, val->len, keep_ttl);
     db_entry_set_lru(e, db_lru_clock());
-    if (when) {
-        if (when <= server_now_ms()) {
-            db_delete(c->db, key->ptr, key->len);
-            srv.stats.expired_keys++;
-        } else {
-            db_set_expire(c->db, key->ptr, key->len, when);
-        }
-    }
+    if (when) apply_expire(c, key, when);
 }
 
 /* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL] */
 void cmd_set(client *c) {
     int nx = 0, xx = 0, get = 0, keepttl = 0, exp = EXP_NONE, exp_arg = 0;
     for (int i = 3; i < c->argc; i++) {
-        int has_next = i + 1 < c->argc;
         if (arg_eq(c, i, "nx") && !xx)
             nx = 1;
         else if (arg_eq(c, i, "xx") && !nx)
@@ -78,21 +100,13 @@ void cmd_set(client *c) {
             get = 1;
         else if (arg_eq(c, i, "keepttl") && exp == EXP_NONE)
             keepttl = 1;
-        else if (has_next && !keepttl && exp == EXP_NONE &&
-                 (arg_eq(c, i, "ex") || arg_eq(c, i, "px") || arg_eq(c, i, "exat") ||
-                  arg_eq(c, i, "pxat"))) {
-            exp = arg_eq(c, i, "ex")     ? EXP_EX
-                  : arg_eq(c, i, "px")   ? EXP_PX
-                  : arg_eq(c, i, "exat") ? EXP_EXAT
-                                         : EXP_PXAT;
-            exp_arg = ++i;
-        } else {
+        else if (!parse_expire_option(c, &i, !keepttl, &exp, &exp_arg)) {
             reply_error(c, ERR_SYNTAX);
             return;
         }
     }
-    int64_t when = 0;
-    if (exp != EXP_NONE && expire_from_arg(c, exp, exp_arg, &when) < 0) return;
+    int64_t when;
+    if (expire_from_arg(c, exp, exp_arg, &when) < 0) return;
 
     db_entry *e = lookup_write(c, 1);
     if (get) {
@@ -163,24 +177,15 @@ void cmd_getdel(client *c) {
 void cmd_getex(client *c) {
     int exp = EXP_NONE, exp_arg = 0, persist = 0;
     for (int i = 2; i < c->argc; i++) {
-        int has_next = i + 1 < c->argc;
         if (arg_eq(c, i, "persist") && exp == EXP_NONE && !persist)
             persist = 1;
-        else if (has_next && !persist && exp == EXP_NONE &&
-                 (arg_eq(c, i, "ex") || arg_eq(c, i, "px") || arg_eq(c, i, "exat") ||
-                  arg_eq(c, i, "pxat"))) {
-            exp = arg_eq(c, i, "ex")     ? EXP_EX
-                  : arg_eq(c, i, "px")   ? EXP_PX
-                  : arg_eq(c, i, "exat") ? EXP_EXAT
-                                         : EXP_PXAT;
-            exp_arg = ++i;
-        } else {
+        else if (!parse_expire_option(c, &i, !persist, &exp, &exp_arg)) {
             reply_error(c, ERR_SYNTAX);
             return;
         }
     }
-    int64_t when = 0;
-    if (exp != EXP_NONE && expire_from_arg(c, exp, exp_arg, &when) < 0) return;
+    int64_t when;
+    if (expire_from_arg(c, exp, exp_arg, &when) < 0) return;
     int wrongtype;
     db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
     if (wrongtype) return;
@@ -190,12 +195,7 @@ void cmd_getex(client *c) {
     }
     reply_entry_value(c, e);
     if (when) {
-        if (when <= server_now_ms()) {
-            db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
-            srv.stats.expired_keys++;
-        } else {
-            db_set_expire(c->db, c->argv[1].ptr, c->argv[1].len, when);
-        }
+        apply_expire(c, &c->argv[1], when);
     } else if (persist) {
         db_persist(c->db, c->argv[1].ptr, c->argv[1].len);
     }
