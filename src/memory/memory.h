@@ -101,6 +101,15 @@ void mem_ratios_compute(const mem_allocator_stats *a, size_t rss, size_t used_me
 
 #define MEM_SUBSYSTEMS_MAX 16
 
+/* A client the doctor may name: the one holding the largest buffer of one kind (all zero
+ * when no client holds any). */
+typedef struct mem_client_top {
+    uint64_t id;
+    char addr[64];
+    char name[64];
+    size_t bytes;
+} mem_client_top;
+
 /* Everything the doctor looks at, gathered by the caller at one moment. */
 typedef struct mem_snapshot {
     mem_allocator_stats alloc;
@@ -117,12 +126,7 @@ typedef struct mem_snapshot {
     const mem_bin *bins;
     size_t nbins;
     /* the client with the largest output buffer, and the one with the largest query buffer */
-    struct {
-        uint64_t id;
-        char addr[64];
-        char name[64];
-        size_t bytes;
-    } top_obuf, top_qbuf;
+    mem_client_top top_obuf, top_qbuf;
     size_t clients;
     size_t keys;
     const char *maxmemory_policy; /* e.g. "noeviction", "allkeys-lru"; NULL = unknown */

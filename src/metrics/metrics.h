@@ -206,11 +206,7 @@ typedef struct metrics_server_state {
         uint64_t keys, expires;
     } dbs[METRICS_MAX_DBS]; /* databases with keys */
     /* the largest client buffers, for the doctor */
-    struct {
-        uint64_t id;
-        char addr[64], name[64];
-        uint64_t bytes;
-    } top_obuf, top_qbuf;
+    mem_client_top top_obuf, top_qbuf;
 } metrics_server_state;
 
 /* Thread-safe hand-over (a mutex held only for the copy). */

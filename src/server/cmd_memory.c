@@ -86,22 +86,7 @@ static void fill_snapshot(mem_snapshot *s, mem_bin *bins, size_t cap) {
         s->bins = bins;
         s->nbins = n < cap ? n : cap;
     }
-    for (client *c = srv.clients; c; c = c->next) {
-        size_t obuf = c->reply.allocated;
-        size_t qbuf = c->qcap + resp_parser_mem(&c->parser);
-        if (obuf > s->top_obuf.bytes) {
-            s->top_obuf.id = c->id;
-            s->top_obuf.bytes = obuf;
-            snprintf(s->top_obuf.addr, sizeof(s->top_obuf.addr), "%s", c->addr);
-            snprintf(s->top_obuf.name, sizeof(s->top_obuf.name), "%s", c->name ? c->name : "");
-        }
-        if (qbuf > s->top_qbuf.bytes) {
-            s->top_qbuf.id = c->id;
-            s->top_qbuf.bytes = qbuf;
-            snprintf(s->top_qbuf.addr, sizeof(s->top_qbuf.addr), "%s", c->addr);
-            snprintf(s->top_qbuf.name, sizeof(s->top_qbuf.name), "%s", c->name ? c->name : "");
-        }
-    }
+    clients_top_buffers(&s->top_obuf, &s->top_qbuf);
     s->clients = (size_t)srv.nclients;
     for (long long i = 0; i < srv.databases; i++)
         s->keys += db_size(srv.dbs[i]);

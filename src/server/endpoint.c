@@ -50,22 +50,9 @@ void endpoint_publish_state(void) {
         s.dbs[s.ndbs].expires = db_expires_size(srv.dbs[i]);
         s.ndbs++;
     }
-    for (client *c = srv.clients; c; c = c->next) {
+    for (client *c = srv.clients; c; c = c->next)
         if (c->flags & CLIENT_BLOCKED) s.blocked_clients++;
-        size_t obuf = c->reply.allocated, qbuf = c->qcap + resp_parser_mem(&c->parser);
-        if (obuf > s.top_obuf.bytes) {
-            s.top_obuf.id = c->id;
-            s.top_obuf.bytes = obuf;
-            snprintf(s.top_obuf.addr, sizeof(s.top_obuf.addr), "%s", c->addr);
-            snprintf(s.top_obuf.name, sizeof(s.top_obuf.name), "%s", c->name ? c->name : "");
-        }
-        if (qbuf > s.top_qbuf.bytes) {
-            s.top_qbuf.id = c->id;
-            s.top_qbuf.bytes = qbuf;
-            snprintf(s.top_qbuf.addr, sizeof(s.top_qbuf.addr), "%s", c->addr);
-            snprintf(s.top_qbuf.name, sizeof(s.top_qbuf.name), "%s", c->name ? c->name : "");
-        }
-    }
+    clients_top_buffers(&s.top_obuf, &s.top_qbuf);
     metrics_state_publish(&s);
 }
 

@@ -435,6 +435,23 @@ void client_info_line(client *c, char *buf, size_t cap) {
              (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "", c->last_cmd);
 }
 
+static void top_buffer_take(mem_client_top *top, const client *c, size_t bytes) {
+    if (bytes <= top->bytes) return;
+    top->id = c->id;
+    top->bytes = bytes;
+    snprintf(top->addr, sizeof(top->addr), "%s", c->addr);
+    snprintf(top->name, sizeof(top->name), "%s", c->name ? c->name : "");
+}
+
+void clients_top_buffers(mem_client_top *obuf, mem_client_top *qbuf) {
+    memset(obuf, 0, sizeof(*obuf));
+    memset(qbuf, 0, sizeof(*qbuf));
+    for (client *c = srv.clients; c; c = c->next) {
+        top_buffer_take(obuf, c, c->reply.allocated);
+        top_buffer_take(qbuf, c, c->qcap + resp_parser_mem(&c->parser));
+    }
+}
+
 /* Idle timeouts, the soft output limit for clients that went quiet, and giving back the
  * buffers of idle clients (an idle connection should cost its struct, not 32 KiB). */
 void net_clients_cron(void) {

@@ -181,6 +181,9 @@ void client_close(client *c);
 void client_close_async(client *c);
 int client_obuf_check(client *c); /* closes async and returns -1 if over the limit */
 void client_info_line(client *c, char *buf, size_t cap);
+/* The clients with the largest output buffer and the largest query buffer (CLIENT LIST's omem,
+ * and rbs plus argv-mem), for the doctor; all zero when no client holds any. */
+void clients_top_buffers(mem_client_top *obuf, mem_client_top *qbuf);
 void net_clients_cron(void);
 client *client_by_id(uint64_t id);
 /* The blocking job finished and its reply was added: go on with the client's queued input. */
