@@ -267,20 +267,10 @@ void cmd_memory(client *c) {
             "    Print this help.",
             NULL};
         /* clang-format on */
-        long long n = 0;
-        while (help[n])
-            n++;
-        reply_add_array_len(&c->reply, n);
-        for (long long i = 0; i < n; i++)
-            reply_add_status(&c->reply, help[i]);
+        reply_help(c, help);
     } else if (arg_eq(c, 1, "stats") || arg_eq(c, 1, "doctor") || arg_eq(c, 1, "malloc-stats") ||
                arg_eq(c, 1, "purge") || arg_eq(c, 1, "help") || arg_eq(c, 1, "usage")) {
-        char sub[16];
-        snprintf(sub, sizeof(sub), "%.*s", (int)(c->argv[1].len < 15 ? c->argv[1].len : 15),
-                 c->argv[1].ptr);
-        for (char *p = sub; *p; p++)
-            if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
-        reply_errorf(c, "ERR wrong number of arguments for 'memory|%s' command", sub);
+        reply_wrong_subcommand_arity(c);
     } else {
         reply_unknown_subcommand(c);
     }

@@ -373,18 +373,13 @@ static void profile_help(client *c) {
         "    Print this help.",
         NULL};
     /* clang-format on */
-    long long n = 0;
-    while (help[n])
-        n++;
-    reply_add_array_len(&c->reply, n);
-    for (long long k = 0; k < n; k++)
-        reply_add_status(&c->reply, help[k]);
+    reply_help(c, help);
 }
 
 /* MEMORY PROFILE …, dispatched from cmd_memory. */
 void memory_profile(client *c) {
     if (c->argc < 3) {
-        reply_errorf(c, "ERR wrong number of arguments for 'memory|profile' command");
+        reply_wrong_subcommand_arity(c);
         return;
     }
     if (arg_eq(c, 2, "help") && c->argc == 3) {

@@ -1,6 +1,5 @@
 /* Connection and server commands: PING ECHO QUIT AUTH HELLO SELECT CLIENT COMMAND CONFIG
  * SHUTDOWN TIME DBSIZE FLUSHDB FLUSHALL. */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -146,15 +145,6 @@ void cmd_select(client *c) {
 }
 
 /* ---- CLIENT ---- */
-
-static void reply_help(client *c, const char *const *lines) {
-    long long n = 0;
-    while (lines[n])
-        n++;
-    reply_add_array_len(&c->reply, n);
-    for (long long i = 0; i < n; i++)
-        reply_add_status(&c->reply, lines[i]);
-}
 
 static void client_list(client *c) {
     /* CLIENT LIST [TYPE normal] [ID id ...] */
@@ -332,12 +322,7 @@ void cmd_client(client *c) {
     } else if (arg_eq(c, 1, "id") || arg_eq(c, 1, "getname") || arg_eq(c, 1, "setname") ||
                arg_eq(c, 1, "info") || arg_eq(c, 1, "kill") || arg_eq(c, 1, "help") ||
                arg_eq(c, 1, "setinfo")) {
-        char sub[32];
-        snprintf(sub, sizeof(sub), "%.*s", (int)(c->argv[1].len < 20 ? c->argv[1].len : 20),
-                 c->argv[1].ptr);
-        for (char *p = sub; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        reply_errorf(c, "ERR wrong number of arguments for 'client|%s' command", sub);
+        reply_wrong_subcommand_arity(c);
     } else {
         reply_unknown_subcommand(c);
     }
@@ -539,11 +524,7 @@ void cmd_config(client *c) {
         reply_help(c, help);
     } else if (arg_eq(c, 1, "get") || arg_eq(c, 1, "set") || arg_eq(c, 1, "resetstat") ||
                arg_eq(c, 1, "rewrite") || arg_eq(c, 1, "help")) {
-        char sub[16];
-        snprintf(sub, sizeof(sub), "%.*s", (int)c->argv[1].len, c->argv[1].ptr);
-        for (char *p = sub; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        reply_errorf(c, "ERR wrong number of arguments for 'config|%s' command", sub);
+        reply_wrong_subcommand_arity(c);
     } else {
         reply_unknown_subcommand(c);
     }

@@ -155,6 +155,24 @@ void reply_wrong_arity(client *c) {
     reply_errorf(c, "ERR wrong number of arguments for '%s' command", name);
 }
 
+/* "ERR wrong number of arguments for 'config|get' command": the command and its
+ * subcommand (argv[1]), lower case. */
+void reply_wrong_subcommand_arity(client *c) {
+    char name[64], sub[64];
+    lower_name(c, 0, name, sizeof(name));
+    lower_name(c, 1, sub, sizeof(sub));
+    reply_errorf(c, "ERR wrong number of arguments for '%s|%s' command", name, sub);
+}
+
+void reply_help(client *c, const char *const *lines) {
+    long long n = 0;
+    while (lines[n])
+        n++;
+    reply_add_array_len(&c->reply, n);
+    for (long long i = 0; i < n; i++)
+        reply_add_status(&c->reply, lines[i]);
+}
+
 void reply_unknown_subcommand(client *c) {
     char name[64];
     lower_name(c, 0, name, sizeof(name));

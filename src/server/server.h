@@ -207,7 +207,9 @@ extern const char *const ERR_OOM;
 void reply_error(client *c, const char *msg);
 void reply_errorf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void reply_wrong_arity(client *c);
+void reply_wrong_subcommand_arity(client *c);
 void reply_unknown_subcommand(client *c);
+void reply_help(client *c, const char *const *lines); /* a status reply per line, to NULL */
 int arg_ll(client *c, int i, long long *out);
 int arg_eq(const client *c, int i, const char *lower); /* case-insensitive compare */
 
