@@ -9,6 +9,15 @@
 #include "server/server.h"
 #include "util/util.h"
 
+void expire_or_delete(client *c, const resp_arg *key, int64_t when) {
+    if (when <= server_now_ms()) {
+        db_delete(c->db, key->ptr, key->len);
+        srv.stats.expired_keys++;
+    } else {
+        db_set_expire(c->db, key->ptr, key->len, when);
+    }
+}
+
 static const char *const type_names[] = {"string", "hash", "list", "set", "zset"};
 
 static db_entry *lookup(client *c, int i, int touch) {
@@ -118,12 +127,7 @@ static void expire_generic(client *c, int64_t base_ms, int unit_seconds) {
         reply_add_int(&c->reply, 0);
         return;
     }
-    if (when <= server_now_ms()) {
-        db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
-        srv.stats.expired_keys++;
-    } else {
-        db_set_expire(c->db, c->argv[1].ptr, c->argv[1].len, when);
-    }
+    expire_or_delete(c, &c->argv[1], when);
     reply_add_int(&c->reply, 1);
     return;
 invalid:

@@ -13,14 +13,21 @@ static void reply_entry_value(client *c, const db_entry *e) {
     reply_add_bulk(&c->reply, v, vlen);
 }
 
-void cmd_get(client *c) {
-    int wrongtype;
-    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
-    if (wrongtype) return;
+/* GET's reply for the key argv[1]: its value, null when missing, or WRONGTYPE (then
+ * *wrongtype is set). Returns the string entry, or NULL. */
+static db_entry *get_and_reply(client *c, int *wrongtype) {
+    db_entry *e = lookup_string_or_reply(c, 1, wrongtype);
+    if (*wrongtype) return NULL;
     if (e)
         reply_entry_value(c, e);
     else
         reply_add_null(&c->reply);
+    return e;
+}
+
+void cmd_get(client *c) {
+    int wrongtype;
+    get_and_reply(c, &wrongtype);
 }
 
 /* Expire options shared by SET and GETEX. */
@@ -67,25 +74,14 @@ invalid:
     return -1;
 }
 
-/* Give an existing key the absolute expire `when`; one already in the past deletes the key
- * (counted as expired), as Redis does. */
-static void apply_expire(client *c, const resp_arg *key, int64_t when) {
-    if (when <= server_now_ms()) {
-        db_delete(c->db, key->ptr, key->len);
-        srv.stats.expired_keys++;
-    } else {
-        db_set_expire(c->db, key->ptr, key->len, when);
-    }
-}
-
-/* Store key=value with an optional absolute expire (0 = none, see apply_expire). The write
+/* Store key=value with an optional absolute expire (0 = none, see expire_or_delete). The write
  * is an access: the key's LRU clock is stamped even when it replaced a value without a
  * lookup first (SETEX, MSET). */
 static void set_value(client *c, const resp_arg *key, const resp_arg *val, int64_t when,
                       int keep_ttl) {
     db_entry *e = db_set_string(c->db, key->ptr, key->len, val->ptr, val->len, keep_ttl);
     db_entry_set_lru(e, db_lru_clock());
-    if (when) apply_expire(c, key, when);
+    if (when) expire_or_delete(c, key, when);
 }
 
 /* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL] */
@@ -152,24 +148,14 @@ void cmd_psetex(client *c) {
 
 void cmd_getset(client *c) {
     int wrongtype;
-    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    get_and_reply(c, &wrongtype);
     if (wrongtype) return;
-    if (e)
-        reply_entry_value(c, e);
-    else
-        reply_add_null(&c->reply);
     set_value(c, &c->argv[1], &c->argv[2], 0, 0);
 }
 
 void cmd_getdel(client *c) {
     int wrongtype;
-    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
-    if (wrongtype) return;
-    if (!e) {
-        reply_add_null(&c->reply);
-        return;
-    }
-    reply_entry_value(c, e);
+    if (!get_and_reply(c, &wrongtype)) return;
     db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
 }
 
@@ -187,15 +173,9 @@ void cmd_getex(client *c) {
     int64_t when;
     if (expire_from_arg(c, exp, exp_arg, &when) < 0) return;
     int wrongtype;
-    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
-    if (wrongtype) return;
-    if (!e) {
-        reply_add_null(&c->reply);
-        return;
-    }
-    reply_entry_value(c, e);
+    if (!get_and_reply(c, &wrongtype)) return;
     if (when) {
-        apply_expire(c, &c->argv[1], when);
+        expire_or_delete(c, &c->argv[1], when);
     } else if (persist) {
         db_persist(c->db, c->argv[1].ptr, c->argv[1].len);
     }

@@ -220,6 +220,9 @@ db_entry *lookup_read(client *c, int i);         /* counts hits/misses */
 db_entry *lookup_read_notouch(client *c, int i); /* counts hits/misses */
 db_entry *lookup_write(client *c, int i);        /* no hit/miss counting */
 db_entry *lookup_string_or_reply(client *c, int i, int *wrongtype);
+/* Gives an existing key the absolute expire `when` (ms); one already in the past deletes the
+ * key and counts it as expired, as Redis does. */
+void expire_or_delete(client *c, const resp_arg *key, int64_t when);
 
 /* command handlers */
 void cmd_ping(client *c);
