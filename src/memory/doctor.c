@@ -593,7 +593,7 @@ static void sb_wrap(sbuf *b, const char *lead, size_t indent, const char *text) 
     sb_printf(b, "\n");
 }
 
-static const char *severity_name(mem_severity s) {
+const char *mem_severity_name(mem_severity s) {
     switch (s) {
     case MEM_CRITICAL:
         return "critical";
@@ -718,7 +718,7 @@ char *mem_doctor_report(const mem_snapshot *s, const mem_doctor_limits *lim) {
     if (problems == 0 && d->n > 0) sb_printf(&b, "\n%zu note(s):\n", d->n);
     for (size_t i = 0; i < d->n; i++) {
         char lead[48];
-        snprintf(lead, sizeof(lead), "%zu. [%s] ", i + 1, severity_name(d->f[i].severity));
+        snprintf(lead, sizeof(lead), "%zu. [%s] ", i + 1, mem_severity_name(d->f[i].severity));
         sb_printf(&b, "\n");
         sb_wrap(&b, lead, 4, d->f[i].text);
     }

@@ -139,6 +139,7 @@ typedef struct mem_snapshot {
 int mem_snapshot_read_allocator(mem_snapshot *s, mem_bin *bins, size_t cap);
 
 typedef enum mem_severity { MEM_INFO = 0, MEM_WARNING = 1, MEM_CRITICAL = 2 } mem_severity;
+const char *mem_severity_name(mem_severity s); /* "info", "warning", "critical" */
 
 typedef struct mem_finding {
     mem_severity severity;

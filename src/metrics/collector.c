@@ -672,17 +672,6 @@ static void j_double(json *j, const char *key, double v) {
 /* A fixed-size char array that may lack its NUL, as a string. */
 #define FIXED_STR(dst, src) snprintf((dst), sizeof(dst), "%.*s", (int)sizeof(src), (src))
 
-static const char *severity_name(mem_severity s) {
-    switch (s) {
-    case MEM_CRITICAL:
-        return "critical";
-    case MEM_WARNING:
-        return "warning";
-    default:
-        return "info";
-    }
-}
-
 static const char *sub_name(int sub) {
     return sub >= 0 && sub < ALLOC_SUB_COUNT ? alloc_sub_name((alloc_sub)sub) : "unknown";
 }
@@ -745,7 +734,7 @@ static void json_doctor(json *j, const metrics_inputs *in) {
         FIXED_STR(code, f[i].code);
         FIXED_STR(text, f[i].text);
         j_obj(j, NULL);
-        j_str(j, "severity", severity_name(f[i].severity));
+        j_str(j, "severity", mem_severity_name(f[i].severity));
         j_str(j, "code", code);
         j_str(j, "text", text);
         j_uint(j, "bytes", f[i].bytes);
