@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
+#include "util/util.h"
 
 #define APPEND_LIT(b, lit) prof_buf_append((b), (lit), sizeof(lit) - 1)
 
@@ -126,12 +127,7 @@ typedef struct ftree {
 } ftree;
 
 static uint64_t node_hash(size_t parent, const char *name) {
-    uint64_t h = 1469598103934665603ULL ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ULL);
-    for (; *name; name++) {
-        h ^= (unsigned char)*name;
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return util_str_hash(UTIL_STR_HASH_SEED ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ULL), name);
 }
 
 static void ftree_rehash(ftree *t, size_t nslots) {

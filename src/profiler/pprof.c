@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "alloc/alloc.h"
+#include "util/util.h"
 
 /* profile.proto field numbers */
 enum {
@@ -101,12 +102,7 @@ typedef struct str_table {
 } str_table;
 
 static uint64_t str_hash(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return util_str_hash(UTIL_STR_HASH_SEED, s);
 }
 
 static void st_rehash(str_table *t, size_t nslots) {

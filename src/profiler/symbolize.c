@@ -133,10 +133,7 @@ static uint64_t hash_addr(uint64_t x) {
 }
 
 static uint64_t hash_str(const char *p) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return h;
+    return util_str_hash(UTIL_STR_HASH_SEED, p);
 }
 
 static void strs_grow(prof_symbolizer *s) {

@@ -37,4 +37,15 @@ int64_t util_mstime(void); /* wall clock, milliseconds since the epoch */
 int64_t util_ustime(void); /* wall clock, microseconds since the epoch */
 int64_t util_monotonic_us(void);
 
+/* String hash for in-memory tables (FNV-1a's step with the 64-bit FNV prime), continued from
+ * h: start from UTIL_STR_HASH_SEED, or a value derived from it to mix in more. */
+#define UTIL_STR_HASH_SEED 1469598103934665603ULL
+static inline uint64_t util_str_hash(uint64_t h, const char *s) {
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 #endif
