@@ -309,6 +309,10 @@ static void collect_allocator(col *c, const metrics_inputs *in) {
           METRICS_GAUGE, "ratio", r->mem_fragmentation_ratio);
 }
 
+static int64_t s_prof_max(const metrics_inputs *in) {
+    return in->server.prof_max_memory > 0 ? in->server.prof_max_memory : 0;
+}
+
 static void collect_memory(col *c, const metrics_inputs *in) {
     const metrics_server_state *s = &in->server;
     GAUGE_BYTES(c, "memkv_memory_used_bytes",
@@ -324,6 +328,12 @@ static void collect_memory(col *c, const metrics_inputs *in) {
                 s->used_memory_startup);
     GAUGE_BYTES(c, "memkv_memory_max_bytes", "The maxmemory limit in bytes; 0 means no limit.",
                 s->maxmemory > 0 ? (uint64_t)s->maxmemory : 0);
+    /* The server's RSS under a memkv name: equal to process_resident_memory_bytes here, but an
+     * exporter's own process_* describe the exporter, so rules and dashboards use this one. */
+    GAUGE_BYTES(c, "memkv_memory_rss_bytes",
+                "Resident set size of the server process (Redis "
+                "used_memory_rss).",
+                in->rss);
     GAUGE_BYTES(c, "memkv_memory_rss_baseline_bytes",
                 "Process RSS once start-up was done: what an empty server costs.", s->rss_baseline);
     if (s->maxmemory_policy[0]) {
@@ -390,6 +400,9 @@ static void collect_profiler(col *c, const metrics_inputs *in) {
           "Memory the heap profiler itself holds (its subsystem and jemalloc profiling "
           "metadata).",
           METRICS_GAUGE, "bytes", i64(p->own_memory));
+    one_i(c, "memkv_profiling_max_memory_bytes",
+          "Cap on the profiler's own memory (memory-profiling-max-memory); 0 means no cap.",
+          METRICS_GAUGE, "bytes", s_prof_max(in));
     one_i(c, "memkv_profiling_dumps", "Heap profile dumps produced.", METRICS_COUNTER, NULL,
           i64(p->dumps));
     one_i(c, "memkv_profiling_snapshots", "Heap profile snapshots taken (for leak suspects).",

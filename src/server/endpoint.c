@@ -42,6 +42,7 @@ void endpoint_publish_state(void) {
     s.used_memory_startup = srv.used_memory_startup;
     s.used_memory_peak = srv.used_memory_peak;
     s.rss_baseline = srv.rss_baseline;
+    s.prof_max_memory = srv.prof_max_memory;
     for (long long i = 0; i < srv.databases && s.ndbs < METRICS_MAX_DBS; i++) {
         size_t keys = db_size(srv.dbs[i]);
         if (!keys) continue;
