@@ -163,7 +163,34 @@ static int handle_memory_report(void *ctx, http_response *resp) {
 
 /* ---- start, stop, re-listen ---- */
 
-static int start_endpoint(char *err, size_t cap) {
+/* The configuration the running endpoint was started with, to go back to when a re-listen
+ * fails (the config engine rolls the value back but cannot undo a stopped listener). */
+static http_config running_cfg;
+static int running, running_auto;
+
+static const http_handlers handlers = {.ctx = NULL,
+                                       .metrics = handle_metrics,
+                                       .pprof_heap = handle_pprof_heap,
+                                       .memory_report = handle_memory_report};
+
+static int listen_with(const http_config *cfg, char *err, size_t cap) {
+    int bound = 0;
+    char herr[256] = "";
+    endpoint = http_start(cfg, &handlers, &bound, herr, sizeof(herr));
+    if (!endpoint) {
+        snprintf(err, cap, "metrics endpoint on %.100s:%d: %.120s", cfg->bind, cfg->port, herr);
+        return -1;
+    }
+    srv.metrics_bound_port = bound;
+    running_cfg = *cfg;
+    running_cfg.port = bound;
+    running = 1;
+    log_msg(LOG_NOTICE, "Metrics endpoint on http://%s:%d/metrics%s", cfg->bind, bound,
+            cfg->token[0] ? " (bearer token required)" : "");
+    return 0;
+}
+
+static int start_endpoint(char *err, size_t cap, int keep_auto_port) {
     if (srv.metrics_port == 0) {
         srv.metrics_bound_port = 0;
         return 0; /* switched off */
@@ -171,38 +198,38 @@ static int start_endpoint(char *err, size_t cap) {
     http_config cfg;
     http_config_default(&cfg);
     snprintf(cfg.bind, sizeof(cfg.bind), "%s", srv.metrics_bind);
-    cfg.port = srv.metrics_port < 0 ? 0 : (int)srv.metrics_port; /* -1: "auto", any free port */
+    /* "auto": any free port, but the same one across changes of the other settings */
+    cfg.port = srv.metrics_port < 0 ? keep_auto_port : (int)srv.metrics_port;
     snprintf(cfg.token, sizeof(cfg.token), "%s", srv.metrics_token ? srv.metrics_token : "");
     cfg.pprof_enabled = srv.metrics_pprof_enabled;
-    http_handlers h = {.ctx = NULL,
-                       .metrics = handle_metrics,
-                       .pprof_heap = handle_pprof_heap,
-                       .memory_report = handle_memory_report};
-    int bound = 0;
-    char herr[256] = "";
-    endpoint = http_start(&cfg, &h, &bound, herr, sizeof(herr));
-    if (!endpoint) {
-        snprintf(err, cap, "metrics endpoint on %.100s:%d: %.120s", cfg.bind, cfg.port, herr);
-        return -1;
-    }
-    srv.metrics_bound_port = bound;
-    log_msg(LOG_NOTICE, "Metrics endpoint on http://%s:%d/metrics%s", cfg.bind, bound,
-            cfg.token[0] ? " (bearer token required)" : "");
-    return 0;
+    int rc = listen_with(&cfg, err, cap);
+    if (rc == 0) running_auto = srv.metrics_port < 0;
+    return rc;
 }
 
 int endpoint_start(char *err, size_t cap) {
-    return start_endpoint(err, cap);
+    return start_endpoint(err, cap, 0);
 }
 
 void endpoint_stop(void) {
     http_stop(endpoint);
     endpoint = NULL;
     srv.metrics_bound_port = 0;
+    running = 0;
 }
 
 int endpoint_restart(char *err, size_t cap) {
     if (!srv.el) return 0; /* start-up: main starts it once */
+    int was_running = running;
+    http_config previous = running_cfg;
+    int auto_port = was_running && running_auto && srv.metrics_port < 0 ? previous.port : 0;
     endpoint_stop();
-    return start_endpoint(err, cap);
+    if (start_endpoint(err, cap, auto_port) == 0) return 0;
+    /* Refused (address not local, port taken…): keep serving where we were. */
+    if (was_running) {
+        char ignored[256];
+        if (listen_with(&previous, ignored, sizeof(ignored)) < 0)
+            log_msg(LOG_WARNING, "Metrics endpoint lost: %s", ignored);
+    }
+    return -1;
 }
