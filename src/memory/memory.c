@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,14 +147,33 @@ static int ctl_size(int which, size_t a, size_t b, size_t *out) {
     return ctl(which, a, b, out, &sz, NULL, 0);
 }
 
-/* Refresh jemalloc's statistics snapshot. */
-static int ctl_epoch(void) {
+/* Refresh jemalloc's statistics snapshot, unless the calling thread is inside a batch
+ * (mem_stats_batch_begin): a refresh merges every arena's counters, the bulk of what a scrape
+ * costs, and one per batch also keeps the batch's figures consistent. */
+static _Thread_local int batch_depth;
+
+static int ctl_epoch_force(void) {
     uint64_t epoch = 1;
     size_t sz = sizeof(epoch);
     return ctl(M_EPOCH, 0, 0, &epoch, &sz, &epoch, sz);
 }
 
+static int ctl_epoch(void) {
+    return batch_depth ? 0 : ctl_epoch_force();
+}
 #endif /* MEMKV_HAVE_JEMALLOC */
+
+void mem_stats_batch_begin(void) {
+#ifdef MEMKV_HAVE_JEMALLOC
+    if (batch_depth++ == 0) (void)ctl_epoch_force();
+#endif
+}
+
+void mem_stats_batch_end(void) {
+#ifdef MEMKV_HAVE_JEMALLOC
+    if (batch_depth > 0) batch_depth--;
+#endif
+}
 
 /* ---- allocator-wide figures ------------------------------------------------------------- */
 

@@ -38,6 +38,12 @@ typedef struct mem_allocator_stats {
  * of the six byte figures could not be read (the others are still filled where possible). */
 int mem_allocator_stats_read(mem_allocator_stats *out);
 
+/* Several reads from one snapshot: begin refreshes jemalloc's statistics once, and the reads
+ * of this thread until the matching end use that snapshot instead of refreshing each time
+ * (cheaper, and the figures agree with each other). Nests. */
+void mem_stats_batch_begin(void);
+void mem_stats_batch_end(void);
+
 /* One small size class, merged over all arenas. */
 typedef struct mem_bin {
     size_t size;       /* region size in bytes */

@@ -155,6 +155,7 @@ static void read_process(metrics_inputs *in) {
 void metrics_inputs_gather(metrics_inputs *in) {
     if (!in) return;
     memset(in, 0, sizeof(*in));
+    mem_stats_batch_begin(); /* one jemalloc refresh for every figure of this scrape */
     metrics_state_read(&in->server);
     if (in->server.ndbs > METRICS_MAX_DBS) in->server.ndbs = METRICS_MAX_DBS;
 
@@ -195,6 +196,7 @@ void metrics_inputs_gather(metrics_inputs *in) {
 
     prof_status_get(&in->prof);
     read_process(in);
+    mem_stats_batch_end();
 }
 
 /* ---- metrics_collect ----------------------------------------------------------------------- */

@@ -993,7 +993,9 @@ void prof_engine_cron(int64_t now_ms) {
     /* Active since start-up (MALLOC_CONF prof_active:true): the baseline is taken now. */
     if (active && !atomic_load(&meta_base_set)) on_activated();
     size_t md;
-    if (atomic_load(&meta_base_set) && read_metadata(&md) == 0)
+    /* Reading metadata refreshes jemalloc's statistics (tens of µs): only while sampling, which
+     * is when the profiler's memory can grow and the cap must be watched. */
+    if (active && atomic_load(&meta_base_set) && read_metadata(&md) == 0)
         atomic_store(&meta_growth, (int64_t)md - (int64_t)atomic_load(&meta_base));
 #endif
 

@@ -65,6 +65,7 @@ int memory_arena_figures(alloc_arena_group g, mem_arena_stats *out) {
 }
 
 static void fill_snapshot(mem_snapshot *s, mem_bin *bins, size_t cap) {
+    mem_stats_batch_begin(); /* allocator figures and bins from one jemalloc snapshot */
     memory_figures_t f;
     memory_figures(&f);
     memset(s, 0, sizeof(*s));
@@ -87,6 +88,7 @@ static void fill_snapshot(mem_snapshot *s, mem_bin *bins, size_t cap) {
         s->nbins = n < cap ? n : cap;
     }
     clients_top_buffers(&s->top_obuf, &s->top_qbuf);
+    mem_stats_batch_end();
     s->clients = (size_t)srv.nclients;
     for (long long i = 0; i < srv.databases; i++)
         s->keys += db_size(srv.dbs[i]);
