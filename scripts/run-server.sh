@@ -23,6 +23,8 @@ for _ in $(seq 1 100); do
 done
 [ -f build/memkv.ready ] || { echo "memkv-server did not become ready"; exit 1; }
 port=$(sed -n 's/^port=//p' build/memkv.ready)
+mport=$(sed -n 's/^metrics_port=//p' build/memkv.ready)
 echo "memkv-server is running (pid $(cat build/memkv.pid)), log: build/memkv.log"
 echo "try: redis-cli -p $port set a b"
+[ "${mport:-0}" != 0 ] && echo "metrics: curl http://127.0.0.1:$mport/metrics"
 echo "stop: kill \$(cat build/memkv.pid)"
