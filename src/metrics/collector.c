@@ -402,6 +402,18 @@ static void collect_profiler(col *c, const metrics_inputs *in) {
           "Memory the heap profiler itself holds (its subsystem and jemalloc profiling "
           "metadata).",
           METRICS_GAUGE, "bytes", i64(p->own_memory));
+    /* The sampled view beside the exact memkv_memory_subsystem_bytes, from the latest
+     * snapshot (periodic, or MEMORY PROFILE SNAPSHOT/SUBSYSTEMS); absent until there is one. */
+    if (p->sampled_at_ns &&
+        metrics_family_begin(c->w, "memkv_profiling_sampled_bytes",
+                             "Live bytes per subsystem estimated from the heap profile's samples "
+                             "(latest snapshot).",
+                             METRICS_GAUGE, "bytes") == 0) {
+        for (size_t k = 0; k < in->nsub && k < 16; k++) {
+            metrics_label l = {"subsystem", in->sub[k].name};
+            metrics_sample_double(c->w, &l, 1, p->sampled_by_subsystem[k]);
+        }
+    }
     one_i(c, "memkv_profiling_max_memory_bytes",
           "Cap on the profiler's own memory (memory-profiling-max-memory); 0 means no cap.",
           METRICS_GAUGE, "bytes", s_prof_max(in));

@@ -139,6 +139,8 @@ static struct {
     char cap_note[160];
     double last_job_ms;
     int64_t cap_step_ms; /* now_ms of the cap's last step */
+    double sampled_by_subsystem[16];
+    int64_t sampled_at_ns;
 } st;
 
 /* jemalloc metadata (stats.metadata) when profiling was last activated, and its growth since,
@@ -632,6 +634,18 @@ static void job_top(prof_job *j) {
     prof_profile_free(&p);
 }
 
+/* Keep the sampled bytes per subsystem in the status, for /metrics beside the exact counters
+ * (a scrape cannot wait for a dump, the periodic snapshots provide them). */
+static void record_by_subsystem(const prof_profile *p) {
+    double by[ALLOC_SUB_COUNT];
+    prof_bytes_by_subsystem(p, by, ALLOC_SUB_COUNT);
+    pthread_mutex_lock(&st_lock);
+    for (int i = 0; i < ALLOC_SUB_COUNT && i < 16; i++)
+        st.sampled_by_subsystem[i] = by[i];
+    st.sampled_at_ns = p->time_ns ? p->time_ns : 1;
+    pthread_mutex_unlock(&st_lock);
+}
+
 static void job_subsystems(prof_job *j) {
     if (job_check(j, 0)) return;
     prof_profile p;
@@ -639,6 +653,7 @@ static void job_subsystems(prof_job *j) {
     j->by_subsystem = alloc_calloc(ALLOC_SUB_PROFILER, ALLOC_SUB_COUNT * sizeof(double));
     prof_bytes_by_subsystem(&p, j->by_subsystem, ALLOC_SUB_COUNT);
     j->nresults = ALLOC_SUB_COUNT;
+    record_by_subsystem(&p);
     prof_profile_free(&p);
 }
 
@@ -646,6 +661,7 @@ static void job_snapshot(prof_job *j, const prof_settings *set) {
     if (job_check(j, 1)) return;
     prof_profile p;
     if (load_profile(j, &p)) return;
+    record_by_subsystem(&p);
     prof_snapshot snap = {.time_ns = p.time_ns};
     if (p.nsamples) {
         prof_site *tmp = alloc_malloc(ALLOC_SUB_PROFILER, p.nsamples * sizeof(*tmp));
@@ -1037,6 +1053,8 @@ void prof_status_get(prof_status *out) {
     out->cap_state = st.cap_state;
     memcpy(out->cap_note, st.cap_note, sizeof(out->cap_note));
     out->last_job_ms = st.last_job_ms;
+    memcpy(out->sampled_by_subsystem, st.sampled_by_subsystem, sizeof(out->sampled_by_subsystem));
+    out->sampled_at_ns = st.sampled_at_ns;
     pthread_mutex_unlock(&st_lock);
     out->own_memory = own_memory();
 }

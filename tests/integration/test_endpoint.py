@@ -890,3 +890,26 @@ def test_event_loop_not_blocked_by_scrapes(server_factory):
     assert pings >= 100, pings
     # Generous on a shared 2-core host; a loop waiting on a dump would take far longer.
     assert worst < 2.0, "a PING took %.3f s" % worst
+
+
+def test_sampled_bytes_per_subsystem(server_factory):
+    """The profiler's sampled view per subsystem shows up in /metrics once a snapshot exists,
+    beside the exact memkv_memory_subsystem_bytes, and the planted leak lands in "other"."""
+    server = server_factory(["--enable-debug-command", "yes"])
+    port = server.metrics_port
+    c = Resp(server)
+    assert "memkv_profiling_sampled_bytes" not in names(scrape(port))
+    if not jemalloc(c):
+        return  # profiling unavailable: the family stays absent (checked above)
+    for args in (("memory-profiling-sample-bytes", "4kb"), ("memory-profiling-enabled", "yes")):
+        assert c("CONFIG", "SET", *args) == b"OK"
+    assert c("DEBUG", "LEAK", 4096, 256) == b"OK"  # 1 MiB kept by memkv_debug_planted_leak
+    assert c("MEMORY", "PROFILE", "SNAPSHOT") == b"OK"
+    samples = scrape(port)
+    other = metric(samples, "memkv_profiling_sampled_bytes", subsystem="other")
+    exact = metric(samples, "memkv_memory_subsystem_bytes", subsystem="other")
+    # A sampled estimate: within a factor of 2 of the 1 MiB planted, and not above the exact
+    # counter by more than that factor either.
+    assert 512 * 1024 <= other <= 2 * exact, (other, exact)
+    subs = {k[1][0][1] for k in samples if k[0] == "memkv_profiling_sampled_bytes"}
+    assert {"strings", "query_buffers", "other"} <= subs, subs
