@@ -488,6 +488,7 @@ static void reset_stats(void) {
     server_stats *s = &srv.stats;
     memset(s, 0, sizeof(*s));
     s->ops_last_ms = server_now_ms();
+    evloop_take_max_busy_us(srv.el);
     for (size_t i = 0; i < srv.ncommands; i++)
         srv.commands[i].calls = srv.commands[i].usec = 0;
 }

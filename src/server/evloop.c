@@ -10,9 +10,11 @@
 
 #define EVLOOP_MAX_EVENTS 256
 
+/* Separate read and write handlers: installing a write handler for a client with pending
+ * output must not take its read handler away. */
 typedef struct file_slot {
     int mask;
-    evloop_file_fn *fn;
+    evloop_file_fn *rfn, *wfn;
     void *data;
 } file_slot;
 
@@ -33,6 +35,7 @@ struct evloop {
     long long next_timer_id;
     evloop_hook_fn *before_sleep;
     void *before_sleep_data;
+    int64_t max_busy_us; /* longest time between waking up and sleeping again */
     struct epoll_event events[EVLOOP_MAX_EVENTS];
 };
 
@@ -85,7 +88,8 @@ int evloop_add(evloop *el, int fd, int mask, evloop_file_fn *fn, void *data) {
     int op = f->mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(el->epfd, op, fd, &ev) < 0) return -1;
     f->mask |= mask;
-    f->fn = fn;
+    if (mask & EV_READ) f->rfn = fn;
+    if (mask & EV_WRITE) f->wfn = fn;
     f->data = data;
     return 0;
 }
@@ -152,22 +156,40 @@ static void run_timers(evloop *el) {
     }
 }
 
+int64_t evloop_peek_max_busy_us(const evloop *el) {
+    return el->max_busy_us;
+}
+
+int64_t evloop_take_max_busy_us(evloop *el) {
+    int64_t v = el->max_busy_us;
+    el->max_busy_us = 0;
+    return v;
+}
+
 void evloop_run(evloop *el) {
     el->stop = 0;
+    int64_t woke_us = 0;
     while (!el->stop) {
         if (el->before_sleep) el->before_sleep(el, el->before_sleep_data);
         if (el->stop) break;
+        if (woke_us) {
+            /* How long the loop kept everyone waiting this turn: the event-loop stall. */
+            int64_t busy = now_us() - woke_us;
+            if (busy > el->max_busy_us) el->max_busy_us = busy;
+        }
         int n = epoll_wait(el->epfd, el->events, EVLOOP_MAX_EVENTS, next_timeout_ms(el));
+        woke_us = now_us();
         for (int i = 0; i < n; i++) {
             int fd = el->events[i].data.fd;
             uint32_t e = el->events[i].events;
             int mask = 0;
             if (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) mask |= EV_READ;
             if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) mask |= EV_WRITE;
-            /* A handler may have unwatched or closed this fd earlier in this batch. */
+            /* A handler may have unwatched or closed this fd earlier in this batch, or the read
+             * handler just now: check the mask again before each call. */
             file_slot *f = &el->files[fd];
-            mask &= f->mask;
-            if (mask) f->fn(el, fd, f->data, mask);
+            if ((mask & EV_READ) && (f->mask & EV_READ)) f->rfn(el, fd, f->data, EV_READ);
+            if ((mask & EV_WRITE) && (f->mask & EV_WRITE)) f->wfn(el, fd, f->data, EV_WRITE);
         }
         run_timers(el);
     }

@@ -19,7 +19,8 @@ evloop *evloop_new(int setsize);
 void evloop_free(evloop *el);
 int evloop_setsize(const evloop *el);
 
-/* Watch fd for mask (added to what is already watched); one handler and data per fd.
+/* Watch fd for mask (added to what is already watched) with fn as the handler of those
+ * events; a fd has one read handler, one write handler and one data pointer.
  * Returns 0, or -1 with errno (ERANGE if fd >= setsize). */
 int evloop_add(evloop *el, int fd, int mask, evloop_file_fn *fn, void *data);
 void evloop_del(evloop *el, int fd, int mask);
@@ -30,6 +31,9 @@ long long evloop_timer_add(evloop *el, int64_t ms, evloop_timer_fn *fn, void *da
 void evloop_set_before_sleep(evloop *el, evloop_hook_fn *fn, void *data);
 
 void evloop_run(evloop *el); /* until evloop_stop */
+/* Longest turn of the loop (from waking up to sleeping again) since the last call, in µs. */
+int64_t evloop_take_max_busy_us(evloop *el);
+int64_t evloop_peek_max_busy_us(const evloop *el);
 void evloop_stop(evloop *el);
 
 #endif

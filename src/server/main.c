@@ -74,6 +74,8 @@ static int64_t cron(evloop *el, void *data) {
     (void)data;
     srv.cron_loops++;
     server_update_time();
+    int64_t busy = evloop_take_max_busy_us(el);
+    if (busy > srv.stats.eventloop_max_busy_us) srv.stats.eventloop_max_busy_us = busy;
     int64_t now = server_now_ms();
     for (long long i = 0; i < srv.databases; i++) {
         srv.stats.expired_keys += (long long)db_active_expire(srv.dbs[i], now, 200);

@@ -82,6 +82,7 @@ typedef struct server_stats {
     long long net_output_bytes;
     long long client_qbuf_limit_disconnections;
     long long client_obuf_limit_disconnections;
+    long long eventloop_max_busy_us; /* longest event-loop turn since start / RESETSTAT */
     /* instantaneous ops/sec, sampled by the cron */
     long long ops_samples[16];
     int ops_sample_idx;

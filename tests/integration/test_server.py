@@ -699,3 +699,31 @@ def test_redis_cli_stdin(server):
     out = server.cli("-x", "set", "fromstdin", input="hello\n")
     assert out.stdout == "OK\n"
     assert server.cli("get", "fromstdin").stdout == "hello\n\n"
+
+
+
+def test_eventloop_max_busy(server):
+    """INFO stats reports the longest event-loop turn (µs) since start or CONFIG RESETSTAT: a
+    KEYS over 200k keys is one long turn, and RESETSTAT forgets it."""
+    c = server.client()
+    for start in range(0, 200000, 10000):
+        c.mset({"key:%d" % i: "v" for i in range(start, start + 10000)})
+    assert c.config_resetstat()
+    assert len(c.keys("*")) == 200000
+    busy = c.info("stats")["memkv_eventloop_max_busy_usec"]
+    assert busy >= 1000, busy  # walking 200k keys and writing 200k replies takes milliseconds
+    assert c.config_resetstat()
+    c.ping()
+    assert c.info("stats")["memkv_eventloop_max_busy_usec"] < busy
+
+
+def test_connection_keeps_reading_after_a_large_reply(server):
+    """A reply too large for one write (the server installs a write handler for the rest) must
+    not take the connection's read handler away: the next commands are still answered."""
+    c = server.client()
+    big = b"x" * (8 * 1024 * 1024)
+    assert c.set("big", big)
+    for _ in range(3):
+        assert c.get("big") == big
+        assert c.ping()
+        assert c.echo("after") == b"after"
