@@ -248,9 +248,28 @@ static inline size_t usable_of_new(void *p, size_t size) {
 #define RAW_FREE(sub, p) ((void)(sub), free(p))
 #endif
 
+#if defined(MEMKV_HAVE_JEMALLOC) && defined(MEMKV_FRAME_POINTERS)
+/* Two stores per allocation: the profiler's unwinder then needs no unwinding through jemalloc
+ * (built without frame pointers) to find memkv's frames. */
+static _Thread_local void *current_frame;
+#define FRAME_ENTER() (current_frame = __builtin_frame_address(0))
+#define FRAME_LEAVE() (current_frame = NULL)
+void *alloc_current_frame(void) {
+    return current_frame;
+}
+#else
+#define FRAME_ENTER() ((void)0)
+#define FRAME_LEAVE() ((void)0)
+void *alloc_current_frame(void) {
+    return NULL;
+}
+#endif
+
 void *alloc_malloc(alloc_sub sub, size_t size) {
     if (!size) size = 1;
+    FRAME_ENTER();
     void *p = RAW_MALLOC(sub, size);
+    FRAME_LEAVE();
     if (!p) oom(size);
     count(sub, (int64_t)usable_of_new(p, size));
     return p;
@@ -258,7 +277,9 @@ void *alloc_malloc(alloc_sub sub, size_t size) {
 
 void *alloc_calloc(alloc_sub sub, size_t size) {
     if (!size) size = 1;
+    FRAME_ENTER();
     void *p = RAW_CALLOC(sub, size);
+    FRAME_LEAVE();
     if (!p) oom(size);
     count(sub, (int64_t)usable_of_new(p, size));
     return p;
@@ -280,7 +301,9 @@ void *alloc_realloc_sized(alloc_sub sub, void *ptr, size_t old_size, size_t new_
     if (!new_size) new_size = 1;
 #ifdef MEMKV_HAVE_JEMALLOC
     (void)old_size; /* only read by the accounting */
+    FRAME_ENTER();
     void *p = RAW_REALLOC(sub, ptr, new_size);
+    FRAME_LEAVE();
     if (!p) oom(new_size);
     count(sub, (int64_t)size_class(new_size) - (int64_t)size_class(old_size ? old_size : 1));
     return p;
@@ -296,7 +319,9 @@ void *alloc_realloc(alloc_sub sub, void *ptr, size_t size) {
 #ifndef MEMKV_NO_ACCOUNTING
     int64_t old = (int64_t)alloc_usable_size(ptr);
 #endif
+    FRAME_ENTER();
     void *p = RAW_REALLOC(sub, ptr, size);
+    FRAME_LEAVE();
     if (!p) oom(size);
     count(sub, (int64_t)usable_of_new(p, size) - old);
     return p;

@@ -42,6 +42,10 @@ void *alloc_realloc_sized(alloc_sub sub, void *ptr, size_t old_size, size_t new_
 size_t alloc_size_class(size_t size);
 char *alloc_strndup(alloc_sub sub, const char *s, size_t len); /* NUL-terminated copy */
 
+/* Frame of the alloc_* call running on this thread, NULL outside one (and in builds without
+ * frame pointers): where the profiler's frame-pointer unwinder starts (profiler/unwind.c). */
+void *alloc_current_frame(void);
+
 /* Usable size of a block from this allocator. */
 size_t alloc_usable_size(const void *ptr);
 

@@ -187,6 +187,19 @@ size_t prof_symbolizer_cached(const prof_symbolizer *s); /* addresses in the cac
  * memory (prof_status.own_memory) though not of the profiler subsystem's exact counter. */
 size_t prof_symbolizer_libdw_bytes(const prof_symbolizer *s);
 
+/* ---- the sampler's unwinder (unwind.c) ---- */
+
+/* 1: replace jemalloc's backtrace (libgcc's unwinder) by a frame-pointer walk from memkv's
+ * allocation wrappers; 0: give jemalloc's back. Any time, any thread. 0, or -1 when this build
+ * has no frame pointers or jemalloc lacks the hook (libgcc's then stays). */
+int prof_unwind_select(int frame_pointer);
+/* The calling thread's stack ends at `end` (exclusive; main passes the end of its own frame
+ * record): the walk runs only on threads that said so, and never reads past it. */
+void prof_unwind_register_stack(void *end);
+const char *prof_unwinder_name(void); /* "frame-pointer" or "libgcc" */
+/* Samples unwound by frame pointers, and those handed to jemalloc's unwinder. */
+void prof_unwind_counts(uint64_t *walks, uint64_t *fallbacks);
+
 /* ---- the engine (control, symbolizer, worker thread, snapshots) ---- */
 
 /* 1 if heap profiling can be used; otherwise 0 and why (what to do) in `why`, e.g. "jemalloc

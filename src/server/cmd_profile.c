@@ -70,6 +70,18 @@ int profile_apply_sample_bytes(char *err, size_t cap) {
     return 0;
 }
 
+#define UNWINDER_WHY                                                                               \
+    "frame-pointer needs a build with frame pointers (MEMKV_FRAME_POINTERS) and jemalloc >= 5.3"
+
+int profile_apply_unwinder(char *err, size_t cap) {
+    if (!prof_available(NULL, 0)) return 0; /* remembered for a build that can */
+    if (prof_unwind_select(srv.prof_unwinder == PROF_UNWINDER_FP) < 0) {
+        snprintf(err, cap, "%s", UNWINDER_WHY);
+        return -1;
+    }
+    return 0;
+}
+
 int profile_apply_settings(char *err, size_t cap) {
     if (srv.prof_dump_dir && srv.prof_dump_dir[0]) {
         struct stat st;
@@ -103,6 +115,10 @@ int profile_init(char *err, size_t cap) {
     if (profile_apply_settings(err, cap) < 0) return -1;
     char why[192];
     if (prof_available(why, sizeof(why))) {
+        if (prof_unwind_select(srv.prof_unwinder == PROF_UNWINDER_FP) < 0) {
+            log_msg(LOG_NOTICE, "memory-profiling-unwinder: %s; using libgcc", UNWINDER_WHY);
+            srv.prof_unwinder = PROF_UNWINDER_LIBGCC;
+        }
         if (srv.prof_sample_bytes != (long long)prof_sample_bytes() &&
             profile_apply_sample_bytes(err, cap) < 0)
             return -1;
@@ -250,7 +266,7 @@ static int set_enabled(client *c, int on) {
 static void reply_status(client *c) {
     prof_status st;
     prof_status_get(&st);
-    reply_add_map_len(&c->reply, 12);
+    reply_add_map_len(&c->reply, 13);
     reply_add_bulk_cstr(&c->reply, "available");
     reply_add_int(&c->reply, st.available);
     reply_add_bulk_cstr(&c->reply, "active");
@@ -273,6 +289,8 @@ static void reply_status(client *c) {
     reply_add_int(&c->reply, (long long)st.snapshots);
     reply_add_bulk_cstr(&c->reply, "snapshots-held");
     reply_add_int(&c->reply, (long long)st.snapshots_held);
+    reply_add_bulk_cstr(&c->reply, "unwinder");
+    reply_add_bulk_cstr(&c->reply, prof_unwinder_name());
     reply_add_bulk_cstr(&c->reply, "dump-dir");
     reply_add_bulk_cstr(&c->reply, srv.prof_dump_dir ? srv.prof_dump_dir : "");
     reply_add_bulk_cstr(&c->reply, "unavailable-reason");

@@ -164,6 +164,8 @@ static void section_memory(text *t) {
                     (long long)f.sub[i]);
     prof_status ps;
     prof_status_get(&ps);
+    uint64_t uw_fp, uw_gcc;
+    prof_unwind_counts(&uw_fp, &uw_gcc);
     text_printf(t,
                 "memkv_profiling_available:%d\r\n"
                 "memkv_profiling_active:%d\r\n"
@@ -173,13 +175,17 @@ static void section_memory(text *t) {
                 "memkv_profiling_cap:%s\r\n"
                 "memkv_profiling_cap_note:%s\r\n"
                 "memkv_profiling_dumps:%llu\r\n"
-                "memkv_profiling_snapshots:%llu\r\n",
+                "memkv_profiling_snapshots:%llu\r\n"
+                "memkv_profiling_unwinder:%s\r\n"
+                "memkv_profiling_unwinds_fp:%llu\r\n"
+                "memkv_profiling_unwinds_fallback:%llu\r\n",
                 ps.available, ps.active, (unsigned long long)ps.sample_bytes, ps.own_memory,
                 srv.prof_max_memory,
                 ps.cap_state == 0   ? "none"
                 : ps.cap_state == 1 ? "coarsened"
                                     : "stopped",
-                ps.cap_note, (unsigned long long)ps.dumps, (unsigned long long)ps.snapshots);
+                ps.cap_note, (unsigned long long)ps.dumps, (unsigned long long)ps.snapshots,
+                prof_unwinder_name(), (unsigned long long)uw_fp, (unsigned long long)uw_gcc);
     for (int g = 0; g < ALLOC_ARENA_GROUPS; g++) {
         mem_arena_stats a;
         if (memory_arena_figures((alloc_arena_group)g, &a) < 0) continue;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alloc/alloc.h"
+#include "profiler/profiler.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "util/util.h"
@@ -211,6 +212,8 @@ static void free_all(void) {
 }
 
 int main(int argc, char **argv) {
+    /* The profiler's frame-pointer walk on this thread stops at main's own frame record. */
+    prof_unwind_register_stack((char *)__builtin_frame_address(0) + 2 * sizeof(void *));
     if (argc == 2 && (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version"))) {
         printf("memkv-server v=%s (Redis protocol %s) malloc=%s\n", MEMKV_VERSION,
                MEMKV_REDIS_COMPAT_VERSION, alloc_allocator_name());

@@ -126,6 +126,7 @@ typedef struct server {
     char *prof_dump_dir;
     long long prof_snapshot_interval;
     long long prof_snapshots_keep;
+    int prof_unwinder;        /* PROF_UNWINDER_* */
     int enable_debug_command; /* 0 no, 1 yes, 2 local */
     /* HTTP endpoint (endpoint.c) */
     char *metrics_bind;
@@ -302,6 +303,9 @@ void profile_cron(void);
 int profile_apply_enabled(char *err, size_t cap);
 int profile_apply_sample_bytes(char *err, size_t cap);
 int profile_apply_settings(char *err, size_t cap);
+/* memory-profiling-unwinder: how a sampled allocation's stack is taken. */
+enum { PROF_UNWINDER_FP = 0, PROF_UNWINDER_LIBGCC };
+int profile_apply_unwinder(char *err, size_t cap);
 void memory_profile(client *c);
 void cmd_kprofile(client *c);
 void cmd_debug(client *c);

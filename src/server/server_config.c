@@ -9,6 +9,8 @@
 #include "util/util.h"
 
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
+/* Order of PROF_UNWINDER_* */
+static const char *const unwinder_names[] = {"frame-pointer", "libgcc", NULL};
 
 static int apply_loglevel(const cfg_param *p, char *err) {
     (void)p;
@@ -54,6 +56,11 @@ static int apply_prof_enabled(const cfg_param *p, char *err) {
 static int apply_prof_sample_bytes(const cfg_param *p, char *err) {
     (void)p;
     return profile_apply_sample_bytes(err, CFG_ERR_LEN);
+}
+
+static int apply_prof_unwinder(const cfg_param *p, char *err) {
+    (void)p;
+    return profile_apply_unwinder(err, CFG_ERR_LEN);
 }
 
 static int apply_prof_settings(const cfg_param *p, char *err) {
@@ -296,6 +303,14 @@ static cfg_param params[] = {
      .min = 1024,
      .max = 1LL << 30,
      .apply = apply_prof_sample_bytes},
+    /* frame-pointer: memkv's own walk (a few loads a sample); libgcc: jemalloc's DWARF unwinder
+     * (~30k instructions a sample), the fallback for a build without frame pointers. */
+    {.name = "memory-profiling-unwinder",
+     .type = CFG_ENUM,
+     .ptr = &srv.prof_unwinder,
+     .default_value = "frame-pointer",
+     .enum_names = unwinder_names,
+     .apply = apply_prof_unwinder},
     {.name = "memory-profiling-max-memory",
      .type = CFG_MEMORY,
      .ptr = &srv.prof_max_memory,

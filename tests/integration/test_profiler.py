@@ -496,6 +496,70 @@ def test_svg_and_collapsed(server_factory):
     c.close()
 
 
+# ---- the unwinder ----
+
+def stacks_from_main(c):
+    """{frames from main inwards: sampled bytes} of a COLLAPSED dump. What lies outside main
+    (libc's start-up frames) differs between unwinders: libgcc's reaches _start, the
+    frame-pointer walk stops at main's frame."""
+    out = {}
+    for line in c("MEMORY", "PROFILE", "DUMP", "COLLAPSED").decode().splitlines():
+        stack, n = line.rsplit(" ", 1)
+        frames = stack.split(";")
+        if "main" in frames:
+            key = tuple(frames[frames.index("main"):])
+            out[key] = out.get(key, 0) + int(n)
+    return out
+
+
+def test_unwinders_see_the_same_stacks(server_factory):
+    """memory-profiling-unwinder: frame-pointer (the default, memkv's own walk) and libgcc
+    (jemalloc's) name the same call paths for the planted leak and for SET of new keys, and the
+    frame-pointer walk took the samples itself."""
+    s = profiling_server(server_factory)
+    c = Resp(s)
+    if not has_profiling(c):
+        # Remembered for a build that can profile, as the other memory-profiling-* settings.
+        for u in ("libgcc", "frame-pointer"):
+            ok(c("CONFIG", "SET", "memory-profiling-unwinder", u))
+            assert config_get(c, "memory-profiling-unwinder") == u
+        return
+    assert config_get(c, "memory-profiling-unwinder") == "frame-pointer"
+    assert mem_info(c)["memkv_profiling_unwinder"] == "frame-pointer"
+    seen = {}
+    for u in ("libgcc", "frame-pointer"):
+        ok(c("CONFIG", "SET", "memory-profiling-unwinder", u))
+        assert mem_info(c)["memkv_profiling_unwinder"] == u
+        status = c("MEMORY", "PROFILE", "STATUS")
+        assert dict(zip(status[0::2], status[1::2]))[b"unwinder"] == u.encode(), status
+        ok(c("MEMORY", "PROFILE", "RESET"))
+        warm_up(c)
+        before = int(mem_info(c)["memkv_profiling_unwinds_fp"])
+        leak(c, 4)
+        tag = uuid.uuid4().hex[:8]
+        for i in range(0, 20000, 500):
+            assert c.pipeline([("SET", "new:%s:%d" % (tag, j), b"v" * 100)
+                               for j in range(i, i + 500)]) == [b"OK"] * 500
+        walks = int(mem_info(c)["memkv_profiling_unwinds_fp"]) - before
+        if u == "frame-pointer":
+            assert walks > 100, walks  # ~4 MiB allocated at 4 KiB sampling
+        else:
+            assert walks == 0, walks
+        stacks = stacks_from_main(c)
+        planted = {k for k in stacks if any(is_planted(f) for f in k)}
+        sets = {k for k in stacks if "cmd_set" in k and k[-1] == "db_set_string"}
+        assert len(planted) == 1 and len(sets) == 1, stacks
+        (p,) = planted
+        assert is_planted(p[-1]) and "evloop_run" in p and "cmd_debug" in p, p
+        leaked = 4 * LEAK_PER_CALL
+        assert leaked / 2 <= stacks[p] <= leaked * 2, (stacks[p], leaked)
+        seen[u] = (planted, sets)
+    assert seen["frame-pointer"] == seen["libgcc"], seen
+    err = c("CONFIG", "SET", "memory-profiling-unwinder", "dwarf")
+    assert isinstance(err, str) and "frame-pointer, libgcc" in err, err
+    c.close()
+
+
 # ---- dumps to files: only into the dump dir ----
 
 def test_tofile_confined_to_dump_dir(server_factory, tmpdirs):
