@@ -41,7 +41,9 @@
 #      is the baseline. The stall "during dumps" is the longest round trip that overlapped a dump.
 #      The phases run unpinned (as the host schedules) and pinned (event loop + probe on CPU 1,
 #      the rest on CPU 0: what a dump does to the loop itself, without the competition for a
-#      core); the main thread's time waiting for a CPU (schedstat) is reported per phase.
+#      core), and pinned+RT (the same, with the event loop and the probe SCHED_FIFO: no other
+#      task of the host can delay them, so the stall left is the server's own); the main
+#      thread's time waiting for a CPU (schedstat) is reported per phase.
 # Results go to stdout and to tests/bench/results/profiler-<date>.txt (gitignored); the callgrind
 # outputs are kept next to it (profiler-<date>-callgrind/) for callgrind_annotate.
 #
@@ -60,6 +62,8 @@
 #   STALL_SECONDS=5       length of each probe phase
 #   STALL_REPEATS=3       the four phases (PING/SET, with/without dumps) run this many times, in turn
 #   DUMP_PAUSE_MS=10      pause of the dumper between two dumps (0: back to back)
+#   RT_PRIO=50            SCHED_FIFO priority of the event loop and the probe in the pinned+RT phases
+#   RT_PROBE_PAUSE_US=100 the RT probe's pause between round trips (keeps CPU 1 below RT throttling)
 #   MEMKV_SERVER=path     use this binary instead of building build-bench
 #   SKIP_THROUGHPUT=1 / SKIP_CALLGRIND=1 / SKIP_STALL=1   skip a part
 set -euo pipefail
@@ -81,6 +85,8 @@ STALL_SECONDS=${STALL_SECONDS:-5}
 IDLE_SECONDS=${IDLE_SECONDS:-10}
 STALL_REPEATS=${STALL_REPEATS:-3}
 DUMP_PAUSE_MS=${DUMP_PAUSE_MS:-10}
+RT_PRIO=${RT_PRIO:-50}
+RT_PROBE_PAUSE_US=${RT_PROBE_PAUSE_US:-100}
 SKIP_THROUGHPUT=${SKIP_THROUGHPUT:-0}
 SKIP_CALLGRIND=${SKIP_CALLGRIND:-0}
 SKIP_STALL=${SKIP_STALL:-0}
@@ -532,8 +538,9 @@ def read_reply(f):
     raise SystemExit("unexpected reply: %r" % line[:300])
 
 
-def probe(port, kind, secs, out):
+def probe(port, kind, secs, out, pause_us="0"):
     s = connect(port)
+    pause = float(pause_us) / 1e6
     recv, send = s.recv, s.sendall
     a = array.array("q")
     end = now() + int(float(secs) * 1e9)
@@ -561,6 +568,8 @@ def probe(port, kind, secs, out):
         i += 1
         if t1 >= end:
             break
+        if pause:
+            time.sleep(pause)
     with open(out, "wb") as f:
         a.tofile(f)
 
@@ -667,7 +676,7 @@ def analyze(*runs):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"gen": lambda: gen(int(args[0]), args[1]),
-     "probe": lambda: probe(int(args[0]), args[1], args[2], args[3]),
+     "probe": lambda: probe(int(args[0]), *args[1:]),
      "dumper": lambda: dumper(int(args[0]), args[1], args[2], args[3], args[4]),
      "rawstats": lambda: rawstats(int(args[0])),
      "analyze": lambda: analyze(*args)}[cmd]()
@@ -694,6 +703,8 @@ EOF
     # pin_server on|off: on = the event loop (main thread) alone on CPU 1 (the probe joins it; the
     # two take turns), every other thread of the server (profiler worker, HTTP, jemalloc) on CPU 0
     # with the dumper; off = all CPUs for all.
+    # rt = on, and the main thread runs SCHED_FIFO (chrt), so no other task of the host can take
+    # CPU 1 from it: what is left of a stall is the server's own doing (or the kernel's).
     pin_server() {
         local t all="0-$(($(nproc) - 1))"
         for t in /proc/"$ST_PID"/task/*; do
@@ -706,6 +717,11 @@ EOF
                 taskset -p -c 0 "$t" >/dev/null
             fi
         done
+        if [ "$1" = rt ]; then
+            chrt -f -p "$RT_PRIO" "$ST_PID" >/dev/null
+        else
+            chrt -o -p 0 "$ST_PID" >/dev/null
+        fi
     }
     # main_sched: "cpu_ns wait_ns" of the server's main thread (schedstat: time on a CPU, time
     # runnable but waiting for one)
@@ -714,15 +730,18 @@ EOF
     # phase NAME PROBE DUMPS(0|1) REPEAT PIN(0|1): STALL_SECONDS of the probe loop, dumper or not
     phase() {
         local name=$1 probe=$2 dumps=$3 rep=$4 pin=$5 ppid dpid="" f=$TMP/$1.$4 c0 w0 c1 w1 t0 t1
-        local pp=() pd=()
+        local pp=() pd=() pause=0
         if [ "$pin" = 1 ]; then pp=(taskset -c 1) pd=(taskset -c 0); fi
+        # SCHED_FIFO probe: it pauses between round trips, or the two real-time tasks would fill
+        # CPU 1 and the kernel's RT throttling (sched_rt_runtime_us) would stop them both.
+        if [ "$pin" = 2 ]; then pp=(chrt -f "$RT_PRIO" taskset -c 1) pd=(taskset -c 0) pause=$RT_PROBE_PAUSE_US; fi
         log "stall: $name $rep/$STALL_REPEATS (probe $probe, dumps $([ "$dumps" = 1 ] && echo yes || echo no), $STALL_SECONDS s)"
         # The server's own measure of its longest event-loop turn (INFO stats
         # memkv_eventloop_max_busy_usec, since RESETSTAT): free of the probe's scheduling noise.
         redis-cli -p "$ST_PORT" config resetstat >/dev/null
         read -r c0 w0 < <(main_sched)
         t0=$(date +%s%N)
-        "${pp[@]}" "$PY" "$STALLPY" probe "$ST_PORT" "$probe" "$STALL_SECONDS" "$f.probe" &
+        "${pp[@]}" "$PY" "$STALLPY" probe "$ST_PORT" "$probe" "$STALL_SECONDS" "$f.probe" "$pause" &
         ppid=$!
         PIDS+=("$ppid")
         if [ "$dumps" = 1 ]; then
@@ -749,19 +768,27 @@ EOF
     }
     # Interleaved: every repeat runs every phase, so that drifts of this host's load fall on all
     # of them alike. Pinned phases only with 2 CPUs or more.
+    # Real-time phases only where chrt is allowed (root, or RLIMIT_RTPRIO).
     PIN_MODES=(0)
-    [ "$(nproc)" -ge 2 ] && PIN_MODES=(0 1)
+    if [ "$(nproc)" -ge 2 ]; then
+        PIN_MODES=(0 1)
+        if chrt -f "$RT_PRIO" true 2>/dev/null; then
+            PIN_MODES+=(2)
+        else
+            log "stall: chrt -f is not allowed here: no real-time phases"
+        fi
+    fi
+    pin_sfx() { case $1 in 1) echo -pin ;; 2) echo -rt ;; *) echo "" ;; esac; }
+    pin_label() { case $1 in 1) echo "pinned" ;; 2) echo "pinned+RT" ;; *) echo "unpinned" ;; esac; }
     PHASES=()
     for pin in "${PIN_MODES[@]}"; do
-        sfx=""
-        [ "$pin" = 1 ] && sfx=-pin
+        sfx=$(pin_sfx "$pin")
         PHASES+=("ping-base$sfx" "ping-dump$sfx" "set-base$sfx" "set-dump$sfx")
     done
     for rep in $(seq 1 "$STALL_REPEATS"); do
         for pin in "${PIN_MODES[@]}"; do
-            sfx=""
-            [ "$pin" = 1 ] && sfx=-pin
-            if [ "$pin" = 1 ]; then pin_server on; else pin_server off; fi
+            sfx=$(pin_sfx "$pin")
+            case $pin in 1) pin_server on ;; 2) pin_server rt ;; *) pin_server off ;; esac
             phase "ping-base$sfx" ping 0 "$rep" "$pin"
             phase "ping-dump$sfx" ping 1 "$rep" "$pin"
             phase "set-base$sfx" set 0 "$rep" "$pin"
@@ -804,17 +831,18 @@ EOF
     say "   unpinned: as this $(nproc)-core host schedules: the main thread, the profiler worker, the HTTP threads,"
     say "   the probe and the dumper share the cores. pinned: the main thread and the probe (which take"
     say "   turns) on CPU 1, everything else (worker, HTTP, jemalloc threads, dumper) on CPU 0: what a"
-    say "   dump does to the event loop itself, without the competition for a core."
-    say "$(printf '%-30s %9s %8s %8s %8s %9s %6s %10s' phase 'requests' p50 p99 p99.9 max '>1ms' 'loop wait')"
+    say "   dump does to the event loop itself, without the competition for a core. pinned+RT: the same"
+    say "   with the main thread and the probe SCHED_FIFO (priority $RT_PRIO; the probe pauses $RT_PROBE_PAUSE_US µs between"
+    say "   round trips): no other task of the host can delay them; what stalls remain are the server's."
+    say "$(printf '%-34s %9s %8s %8s %8s %9s %6s %10s' phase 'requests' p50 p99 p99.9 max '>1ms' 'loop wait')"
     strow() {
         local ph=$1 sub=$2 label=$3 lw="(same)"
         [ "$sub" = out ] || lw=$(awk -v w="${WAITNS[$ph]}" -v t="${WALLNS[$ph]}" 'BEGIN {printf "%.0f", w / t * 1e6 / 1000}')
-        say "$(printf '%-30s %9s %8s %8s %8s %9s %6s %10s' "$label" "${ST[$ph.${sub}_n]}" "${ST[$ph.${sub}_p50]}" \
+        say "$(printf '%-34s %9s %8s %8s %8s %9s %6s %10s' "$label" "${ST[$ph.${sub}_n]}" "${ST[$ph.${sub}_p50]}" \
             "${ST[$ph.${sub}_p99]}" "${ST[$ph.${sub}_p999]}" "${ST[$ph.${sub}_max]}" "${ST[$ph.${sub}_over1ms]}" "$lw")"
     }
     for pin in "${PIN_MODES[@]}"; do
-        sfx="" lab="unpinned"
-        [ "$pin" = 1 ] && sfx=-pin lab="pinned"
+        sfx=$(pin_sfx "$pin") lab=$(pin_label "$pin")
         strow "ping-base$sfx" all "$lab: PING, no dumps"
         strow "ping-dump$sfx" in "$lab: PING, during dumps"
         strow "ping-dump$sfx" out "$lab: PING, between dumps"
@@ -835,8 +863,7 @@ EOF
     say "(a round trip can also wait for a core, or for the host: the baselines have their own maxima;"
     say " compare the rows, and the loop-wait column)"
     for pin in "${PIN_MODES[@]}"; do
-        sfx=""
-        [ "$pin" = 1 ] && sfx=-pin
+        sfx=$(pin_sfx "$pin")
         for p in ping set; do
             v=$(awk -v m="${ST[$p-dump$sfx.in_max]}" 'BEGIN {print (m <= 1000 ? "meets (<=1 ms)" : "MISSES (<=1 ms)")}')
             FIG[stall.$p$sfx]="max ${ST[$p-dump$sfx.in_max]} µs, p99.9 ${ST[$p-dump$sfx.in_p999]}, p99 ${ST[$p-dump$sfx.in_p99]} (no dumps: max ${ST[$p-base$sfx.all_max]}, p99.9 ${ST[$p-base$sfx.all_p999]}, p99 ${ST[$p-base$sfx.all_p99]}) $v"
@@ -847,6 +874,10 @@ EOF
     if [ -n "${FIG[stall.ping-pin]:-}" ]; then
         say "                          pinned:   PING ${FIG[stall.ping-pin]}"
         say "                                      SET  ${FIG[stall.set-pin]}"
+    fi
+    if [ -n "${FIG[stall.ping-rt]:-}" ]; then
+        say "                          pinned+RT: PING ${FIG[stall.ping-rt]}"
+        say "                                      SET  ${FIG[stall.set-rt]}"
     fi
     say ""
 fi
@@ -871,6 +902,10 @@ if [ -n "${FIG[stall.ping]:-}" ]; then
     if [ -n "${FIG[stall.ping-pin]:-}" ]; then
         say "                         PING probe, pinned: ${FIG[stall.ping-pin]}"
         say "                         SET probe, pinned:  ${FIG[stall.set-pin]}"
+    fi
+    if [ -n "${FIG[stall.ping-rt]:-}" ]; then
+        say "                         PING probe, pin+RT: ${FIG[stall.ping-rt]}"
+        say "                         SET probe, pin+RT:  ${FIG[stall.set-rt]}"
     fi
 fi
 say "total time: $(($(date +%s) - T0)) s"
