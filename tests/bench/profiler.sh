@@ -35,7 +35,8 @@
 #   3. the event-loop stall a concurrent client sees during dumps: a server profiling at
 #      STALL_SAMPLE bytes (many samples), STALL_KEYS keys written by a mix of commands and
 #      DEBUG LEAK calls (several call paths, so several stacks); one client sends PING (then, a
-#      second pass, SET of new keys, which allocates and is sampled) in a tight loop, timing each
+#      second pass, SET over 1000 keys with values of 100 and 300 bytes in turn: every SET
+#      allocates and is sampled, the key space stays the same size) in a loop, timing each
 #      round trip, while another requests dumps one after the other, DUMP_PAUSE_MS apart (MEMORY
 #      PROFILE DUMP SVG, DUMP PPROF, GET /debug/pprof/heap over HTTP); the same loop without dumps
 #      is the baseline. The stall "during dumps" is the longest round trip that overlapped a dump.
@@ -65,6 +66,7 @@
 #   RT_PRIO=50            SCHED_FIFO priority of the event loop and the probe in the pinned+RT phases
 #   RT_PROBE_PAUSE_US=100 the RT probe's pause between round trips (keeps CPU 1 below RT throttling)
 #   MEMKV_SERVER=path     use this binary instead of building build-bench
+#   MEMKV_SERVER_NOFP=path  the same for the build without frame pointers (build-bench-nofp)
 #   SKIP_THROUGHPUT=1 / SKIP_CALLGRIND=1 / SKIP_STALL=1   skip a part
 set -euo pipefail
 
@@ -113,23 +115,42 @@ else
     MEMKV=$REPO/build-bench/src/memkv-server
 fi
 [ -x "$MEMKV" ] || die "$MEMKV is not executable"
+if [ "$SKIP_CALLGRIND" != 1 ]; then
+    if [ -n "${MEMKV_SERVER_NOFP:-}" ]; then
+        SERVER_BIN[nofp]=$(readlink -f "$MEMKV_SERVER_NOFP")
+    else
+        build_memkv build-bench-nofp -DMEMKV_ACCOUNTING=ON -DMEMKV_FRAME_POINTERS=OFF
+        SERVER_BIN[nofp]=$REPO/build-bench-nofp/src/memkv-server
+    fi
+fi
 
 VARIANTS=(off p512 p64)
 SERVER_ARGS[off]="--memory-profiling-enabled no"
 SERVER_ARGS[p512]="--memory-profiling-enabled yes --memory-profiling-sample-bytes 524288"
 SERVER_ARGS[p64]="--memory-profiling-enabled yes --memory-profiling-sample-bytes 65536"
-declare -A WANT_ACTIVE=([off]=0 [p512]=1 [p64]=1) WANT_SAMPLE=([off]=524288 [p512]=524288 [p64]=65536)
-declare -A VNAME=([off]="off" [p512]="on@512KiB" [p64]="on@64KiB")
+# Under callgrind only, two more: p64 with jemalloc's own (libgcc) unwinder instead of memkv's
+# frame-pointer walk (what the walk saves), and the off variant built without frame pointers
+# (what keeping them costs every request).
+CG_VARIANTS=(off p512 p64 p64g nofp)
+SERVER_ARGS[p64g]="${SERVER_ARGS[p64]} --memory-profiling-unwinder libgcc"
+SERVER_ARGS[nofp]="${SERVER_ARGS[off]}"
+declare -A WANT_ACTIVE=([off]=0 [p512]=1 [p64]=1 [p64g]=1 [nofp]=0)
+declare -A WANT_SAMPLE=([off]=524288 [p512]=524288 [p64]=65536 [p64g]=65536 [nofp]=524288)
+declare -A WANT_UNWINDER=([off]=frame-pointer [p512]=frame-pointer [p64]=frame-pointer [p64g]=libgcc [nofp]=libgcc)
+declare -A VNAME=([off]="off" [p512]="on@512KiB" [p64]="on@64KiB" [p64g]="on@64KiB, libgcc unwinder"
+    [nofp]="off, built without frame pointers")
 
 # check_variant KIND PORT: the server is the variant it should be (INFO memory).
 check_variant() {
-    local kind=$1 port=$2 avail active sample
+    local kind=$1 port=$2 avail active sample unw
     avail=$(info_field "$port" memory memkv_profiling_available)
     active=$(info_field "$port" memory memkv_profiling_active)
     sample=$(info_field "$port" memory memkv_profiling_sample_bytes)
     [ "$avail" = 1 ] || die "variant $kind: memkv_profiling_available is '$avail' (jemalloc without prof:true?)"
     [ "$active" = "${WANT_ACTIVE[$kind]}" ] || die "variant $kind: memkv_profiling_active is '$active', expected ${WANT_ACTIVE[$kind]}"
     [ "$sample" = "${WANT_SAMPLE[$kind]}" ] || die "variant $kind: memkv_profiling_sample_bytes is '$sample', expected ${WANT_SAMPLE[$kind]}"
+    unw=$(info_field "$port" memory memkv_profiling_unwinder)
+    [ "$unw" = "${WANT_UNWINDER[$kind]}" ] || die "variant $kind: memkv_profiling_unwinder is '$unw', expected ${WANT_UNWINDER[$kind]}"
     [ -n "$HZ" ] || HZ=$(redis-cli -p "$port" config get hz | tr -d '\r' | sed -n 2p)
 }
 
@@ -201,7 +222,8 @@ T0=$(date +%s)
 say "memkv: cost of the heap profiler (jemalloc sampling) and event-loop stalls during dumps — $(date '+%Y-%m-%d %H:%M:%S %z')"
 say "commit: $(memkv_commit)"
 say "binary: ${MEMKV#"$REPO"/} (jemalloc $(ldd "$MEMKV" | awk '/jemalloc/ {print $3}'); prof:true,prof_active:false embedded; MALLOC_CONF unset)"
-for k in "${VARIANTS[@]}"; do say "$(printf '%-6s %-10s %s' "$k" "${VNAME[$k]}" "${SERVER_ARGS[$k]}")"; done
+for k in "${CG_VARIANTS[@]}"; do say "$(printf '%-6s %-34s %s' "$k" "${VNAME[$k]}" "${SERVER_ARGS[$k]}")"; done
+say "(p64g and nofp: under callgrind only; nofp runs ${SERVER_BIN[nofp]:-(not built: SKIP_CALLGRIND)})"
 say "tools:  $(redis-benchmark --version 2>/dev/null | head -n 1), $(valgrind --version)"
 say "load:   $(host_load)"
 say "host:   $(nproc) cores, $(uname -sr); ROUNDS=$ROUNDS REQUESTS=$REQUESTS/$REQUESTS_P16 KEYSPACE=$KEYSPACE NEW_KEYSPACE=$NEW_KEYSPACE NEW_VALUE=$NEW_VALUE CG_REQUESTS=$CG_REQUESTS"
@@ -356,7 +378,7 @@ row_spec() {
 if [ "$SKIP_CALLGRIND" != 1 ]; then
     CG=$TMP/callgrind
     mkdir -p "$CG"
-    for k in "${VARIANTS[@]}"; do
+    for k in "${CG_VARIANTS[@]}"; do
         log "callgrind: $k"
         cg_load "$k" empty
         cg_load "$k" idle
@@ -380,7 +402,7 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
         read -r "CRON_IR[$x]" "CRON_N[$x]" < <(cg_cron "$f")
     done
     declare -A TICK
-    for k in "${VARIANTS[@]}"; do
+    for k in "${CG_VARIANTS[@]}"; do
         ci=0 cn=0
         for x in "${!CRON_IR[@]}"; do
             [ "${x%%.*}" = "$k" ] || continue
@@ -444,6 +466,24 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
         for k in "${VARIANTS[@]}"; do row="$row $(printf ' %11s' "${IR[$k.$base]}")"; done
         say "$row"
     done
+    say ""
+    say "The unwinder and the frame pointers (sampling Ir/request as above): p64g = on@64KiB with"
+    say "jemalloc's own unwinder (libgcc, --memory-profiling-unwinder libgcc) instead of memkv's"
+    say "frame-pointer walk; nofp = off, from a build without frame pointers (-DMEMKV_FRAME_POINTERS=OFF)."
+    say "$(printf '%-11s %11s %11s %11s %11s  %14s %14s %14s' load off p64 p64g nofp 'off/p64' 'off/p64g' 'nofp/off')"
+    for l in "${CG_ROWS[@]}"; do
+        row_spec "$l"
+        for k in p64g nofp; do
+            IRX[$k.$l]=$(awk -v x="${IR[$k.$ROW_RUN]}" -v y="${IR[$k.$ROW_BASE]}" -v cx="${CRON_IR[$k.$ROW_RUN]:-0}" \
+                -v cy="${CRON_IR[$k.$ROW_BASE]:-0}" -v n="$ROW_DIV" 'BEGIN {print ((x - cx) - (y - cy)) / n}')
+        done
+        FIG[cg.$l.p64g]=$(ratio "${IRX[off.$l]}" "${IRX[p64g.$l]}" 4)
+        FIG[cg.$l.fp]=$(ratio "${IRX[nofp.$l]}" "${IRX[off.$l]}" 4)
+        say "$(printf '%-11s %11s %11s %11s %11s  %14s %14s %14s' "$ROW_NAME" "$(fmt1 "${IRX[off.$l]}")" "$(fmt1 "${IRX[p64.$l]}")" \
+            "$(fmt1 "${IRX[p64g.$l]}")" "$(fmt1 "${IRX[nofp.$l]}")" "${FIG[cg.$l.p64]}" "${FIG[cg.$l.p64g]}" "${FIG[cg.$l.fp]}")"
+    done
+    say "(off/p64: the cost of sampling at 64 KiB, as above; off/p64g: the same with libgcc's unwinder;"
+    say " nofp/off: what keeping frame pointers costs with profiling off, 1.000 = nothing)"
     snaps=0
     for x in "${!SNAPS[@]}"; do [ "${SNAPS[$x]:-0}" = 0 ] || snaps=$((snaps + 1)); done
     if [ "$snaps" = 0 ]; then
@@ -548,10 +588,13 @@ def probe(port, kind, secs, out, pause_us="0"):
     if kind == "ping":
         req, want = b"*1\r\n$4\r\nPING\r\n", b"+PONG\r\n"
     else:
-        val, want = b"v" * 100, b"+OK\r\n"
+        val, val3, want = b"v" * 100, b"v" * 300, b"+OK\r\n"
     while True:
         if kind == "set":
-            req = resp("SET", b"probe:%d:%d" % (pid, i), val)
+            # 1000 keys rewritten with values of 100 and 300 bytes in turn: every SET allocates
+            # (the entry is rebuilt at its new size) and is sampled, but the key space does not
+            # grow, so no doubling of the key table (a large calloc) falls into a phase.
+            req = resp("SET", b"probe:%d:%d" % (pid, i % 1000), val if (i // 1000) % 2 else val3)
         t0 = now()
         send(req)
         buf = recv(64)
@@ -820,8 +863,8 @@ EOF
     say "   DEBUG LEAK every 500 keys; used_memory $ST_USED bytes; profile: $ST_RAW;"
     say "   profiler's own memory $ST_OWN bytes, cap: $ST_CAP. (memkv's allocations come from few call"
     say "   paths, so the profile has few stacks however many keys: the dumps stay small.)"
-    say "   Probe: one client, a tight loop of PING (or SET of a new 100-byte key: allocates, and is"
-    say "   sampled), each round trip timed (/usr/bin/python3, raw socket, TCP_NODELAY), $STALL_SECONDS s a phase,"
+    say "   Probe: one client, a tight loop of PING (or SET over 1000 keys, values of 100 and 300 bytes in"
+    say "   turn: each SET allocates and may be sampled; the key table never doubles), each round trip timed (/usr/bin/python3, raw socket, TCP_NODELAY), $STALL_SECONDS s a phase,"
     say "   all phases in turn, $STALL_REPEATS times (figures over the repeats)."
     say "   Dumper: another client, a dump every $DUMP_PAUSE_MS ms after the previous one's answer: MEMORY PROFILE"
     say "   DUMP SVG, DUMP PPROF, GET /debug/pprof/heap (HTTP port $ST_MPORT from the ready file), in turn."
@@ -846,9 +889,9 @@ EOF
         strow "ping-base$sfx" all "$lab: PING, no dumps"
         strow "ping-dump$sfx" in "$lab: PING, during dumps"
         strow "ping-dump$sfx" out "$lab: PING, between dumps"
-        strow "set-base$sfx" all "$lab: SET new, no dumps"
-        strow "set-dump$sfx" in "$lab: SET new, during dumps"
-        strow "set-dump$sfx" out "$lab: SET new, between dumps"
+        strow "set-base$sfx" all "$lab: SET, no dumps"
+        strow "set-dump$sfx" in "$lab: SET, during dumps"
+        strow "set-dump$sfx" out "$lab: SET, between dumps"
     done
     say "dumps (durations in ms, request to last byte, as the dumping client sees them; size in bytes):"
     for name in "${PHASES[@]}"; do
@@ -896,6 +939,10 @@ if [ -n "${CRON_SHARE[p512]:-}" ]; then
     say "profiler's cron at rest: p512 $(awk -v x="${CRON_SHARE[p512]}" 'BEGIN {printf "%.3f", 100 * x}')%, p64 $(awk -v x="${CRON_SHARE[p64]}" 'BEGIN {printf "%.3f", 100 * x}')% of a core"
 fi
 say "targets: >= 0.99 at 512 KiB, >= 0.97 at 64 KiB"
+if [ -n "${FIG[cg.new 16.p64g]:-}" ]; then
+    say "Ir 64K with libgcc's unwinder instead of the frame-pointer walk: $(for l in "${CG_ROWS[@]}"; do row_spec "$l"; printf '%s %s; ' "$ROW_NAME" "${FIG[cg.$l.p64g]}"; done)"
+    say "frame pointers' cost, profiling off (nofp/off Ir): $(for l in "${CG_ROWS[@]}"; do row_spec "$l"; printf '%s %s; ' "$ROW_NAME" "${FIG[cg.$l.fp]}"; done)"
+fi
 if [ -n "${FIG[stall.ping]:-}" ]; then
     say "stall during dumps (µs), PING probe:         ${FIG[stall.ping]}"
     say "                         SET probe:          ${FIG[stall.set]}"
