@@ -26,7 +26,6 @@
 
 typedef void (*backtrace_fn)(void **vec, unsigned *len, unsigned max_len);
 
-static backtrace_fn jemalloc_unwinder; /* jemalloc's own, for the samples we do not take */
 static _Thread_local uintptr_t stack_end;
 static atomic_ullong fp_walks, fallbacks;
 static atomic_int fp_selected;
@@ -36,8 +35,11 @@ void prof_unwind_register_stack(void *end) {
 }
 
 #if defined(MEMKV_HAVE_JEMALLOC) && defined(MEMKV_FRAME_POINTERS) && defined(__x86_64__)
+static backtrace_fn jemalloc_unwinder; /* jemalloc's own, for the samples we do not take */
+
 /* Named so that the profile model strips it with jemalloc's frames ("prof_backtrace" prefix)
- * when a fallback sample records it. x86-64 frame record: [fp] = the caller's fp, [fp + 8] = the return address into the caller. */
+ * when a fallback sample records it. x86-64 frame record: [fp] = the caller's fp, [fp + 8] = the
+ * return address into the caller. */
 static void prof_backtrace_fp(void **vec, unsigned *len, unsigned max_len) {
     uintptr_t end = stack_end, fp = (uintptr_t)alloc_current_frame();
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
