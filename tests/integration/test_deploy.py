@@ -64,7 +64,7 @@ JEMALLOC_ONLY = {
     "memkv_allocator_resident_bytes", "memkv_allocator_retained_bytes",
     "memkv_allocator_mapped_bytes", "memkv_allocator_metadata_bytes",
     "memkv_allocator_bin_free_bytes", "memkv_allocator_bin_used_bytes",
-    "memkv_memory_arena_bytes",
+    "memkv_memory_arena_bytes", "memkv_profiling_sampled_bytes",
 }
 
 # Grafana variables as the live test substitutes them.
