@@ -300,6 +300,16 @@ int prof_profile_build(const heap_dump *d, prof_symbolize_fn sym, void *symctx, 
         if (strip == st->naddrs) strip = st->naddrs - 1; /* keep at least the outermost */
         const uint32_t *keep = seq + strip;
         size_t nkeep = st->naddrs - strip;
+        /* Frames outside main (libc's start-up: __libc_start_call_main, _start) say nothing,
+         * and only libgcc's unwinder reports them (the frame-pointer walk stops at main): they
+         * go, so a call path is the same stack whichever unwinder sampled it. */
+        for (size_t j = 0; j + 1 < nkeep; j++) {
+            const char *f = unknown[keep[j]] ? NULL : all[keep[j]].func;
+            if (f && strcmp(f, "main") == 0) {
+                nkeep = j + 1;
+                break;
+            }
+        }
 
         double live_scale = heap_scale(st->live_objs, st->live_bytes, d->sample_period);
         double lo = (double)st->live_objs * live_scale, lb = (double)st->live_bytes * live_scale;
