@@ -808,6 +808,32 @@ def test_other_clients_served_during_large_dump(server_factory):
 
 # ---- DEBUG ----
 
+def thread_nice(pid):
+    """{thread name: nice value} of a process (/proc/PID/task/*/stat, field 19)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            stat = f.read()
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out.setdefault(name, []).append(int(fields[16]))  # field 19; fields[0] is field 3
+    return out
+
+
+def test_worker_yields_the_cpu_to_the_event_loop(server_factory):
+    """The profiler's worker runs at nice 10, so where it and the event loop want the same CPU
+    (a dump under load on a busy host), the event loop wins; the event loop stays at 0."""
+    s = profiling_server(server_factory)
+    c = Resp(s)
+    assert c("PING") == b"PONG"
+    nice = thread_nice(s.proc.pid)
+    assert nice.get("memkv-prof") == [10], nice
+    assert nice.get("memkv-server") and nice["memkv-server"][0] == 0, nice
+    if has_profiling(c):
+        assert isinstance(c("MEMORY", "PROFILE", "DUMP", "COLLAPSED"), bytes)
+    c.close()
+
+
 def test_debug_needs_enable_debug_command(server_factory):
     s = server_factory()
     c = Resp(s)
