@@ -11,7 +11,8 @@
  * the key space is allocated) and inside an alloc_* call; each frame must lie above the last
  * and below that end, so a bad chain stops the walk, it never reads outside the stack. Every
  * other sample goes to jemalloc's own unwinder (libmicrohttpd's and libc's allocations, other
- * threads). Installed with experimental.hooks.prof_backtrace (jemalloc >= 5.3).
+ * threads). Installed with experimental.hooks.prof_backtrace (jemalloc >= 5.3); x86-64 only
+ * (the frame record layout), elsewhere jemalloc keeps its own.
  */
 #include "profiler/profiler.h"
 
