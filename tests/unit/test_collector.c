@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "promtool.h"
+
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
@@ -287,31 +289,9 @@ static char *collect_body(metrics_format format, metrics_inputs *in_out) {
     return body;
 }
 
-/* Run `promtool check metrics` on body; returns its exit status, output in out. */
-static int promtool(const char *body, char *out, size_t cap) {
-    if (system("command -v promtool >/dev/null 2>&1") != 0)
-        fail_msg("promtool not found: install Debian's prometheus (scripts/lib.sh TEST_PACKAGES)");
-    char path[] = "/tmp/memkv-promtool-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "promtool check metrics >%s 2>&1", path);
-    FILE *p = popen(cmd, "w");
-    assert_non_null(p);
-    assert_int_equal(fwrite(body, 1, strlen(body), p), strlen(body));
-    int status = pclose(p);
-    assert_true(WIFEXITED(status));
-    ssize_t n = read(fd, out, cap - 1);
-    assert_true(n >= 0);
-    out[n] = '\0';
-    close(fd);
-    unlink(path);
-    return WEXITSTATUS(status);
-}
-
 static void assert_promtool_clean(const char *body) {
     char out[8192];
-    int rc = promtool(body, out, sizeof(out));
+    int rc = promtool_check_metrics(body, out, sizeof(out));
     if (rc != 0 || out[0]) {
         fputs(body, stderr);
         fail_msg("promtool exit %d on the body above:\n%s", rc, out);

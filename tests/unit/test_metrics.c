@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "promtool.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -828,35 +830,13 @@ static void write_realistic(metrics_writer *w, int classic_only) {
     assert_int_equal(metrics_writer_finish(w), 0);
 }
 
-/* Run `promtool check metrics` on body; returns its exit status, output in out. */
-static int promtool(const char *body, char *out, size_t cap) {
-    if (system("command -v promtool >/dev/null 2>&1") != 0)
-        fail_msg("promtool not found: install Debian's prometheus (scripts/lib.sh TEST_PACKAGES)");
-    char path[] = "/tmp/memkv-promtool-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "promtool check metrics >%s 2>&1", path);
-    FILE *p = popen(cmd, "w");
-    assert_non_null(p);
-    assert_int_equal(fwrite(body, 1, strlen(body), p), strlen(body));
-    int status = pclose(p);
-    assert_true(WIFEXITED(status));
-    ssize_t n = read(fd, out, cap - 1);
-    assert_true(n >= 0);
-    out[n] = '\0';
-    close(fd);
-    unlink(path);
-    return WEXITSTATUS(status);
-}
-
 static void test_promtool_text(void **state) {
     (void)state;
     metrics_writer w;
     metrics_writer_init(&w, METRICS_TEXT_004);
     write_realistic(&w, 0); /* everything, info and quotes included */
     char out[4096];
-    int rc = promtool(metrics_writer_data(&w, NULL), out, sizeof(out));
+    int rc = promtool_check_metrics(metrics_writer_data(&w, NULL), out, sizeof(out));
     if (rc != 0 || out[0]) {
         fputs(metrics_writer_data(&w, NULL), stderr);
         fail_msg("promtool exit %d on the body above:\n%s", rc, out);
@@ -882,7 +862,7 @@ static void test_promtool_openmetrics(void **state) {
     char out[4096];
     metrics_writer_init(&w, METRICS_OPENMETRICS_1);
     write_realistic(&w, 1);
-    int rc = promtool(metrics_writer_data(&w, NULL), out, sizeof(out));
+    int rc = promtool_check_metrics(metrics_writer_data(&w, NULL), out, sizeof(out));
     static const char expected[] = "memkv_commands_processed_total no help text\n"
                                    "memkv_evicted_keys_total no help text\n"
                                    "process_cpu_seconds_total no help text\n";
@@ -894,7 +874,7 @@ static void test_promtool_openmetrics(void **state) {
 
     metrics_writer_init(&w, METRICS_OPENMETRICS_1);
     write_realistic(&w, 0);
-    rc = promtool(metrics_writer_data(&w, NULL), out, sizeof(out));
+    rc = promtool_check_metrics(metrics_writer_data(&w, NULL), out, sizeof(out));
     if (!((rc == 1 && (strstr(out, "unknown metric type \"info\"") ||
                        strstr(out, "invalid escape sequence '\\\"'"))) ||
           (rc == 0 && !out[0]))) {
