@@ -239,20 +239,26 @@ LOADS=("set 1" "get 1" "set 16" "get 16")
 load_name() { local t=${1%% *} p=${1##* }; echo "${t^^} P$p"; }
 
 # ---------------------------------------------------------------------------------------------
-# Callgrind. cg_run KIND NAME [TEST PIPELINE]: start KIND under callgrind, preload the key space
-# ($PRELOAD, $KEYSPACE keys; not when NAME is "empty"), run the load (none for the idle
-# baseline: a PING), shut down; IR[KIND.NAME] = total Ir of the process, its output in
-# $CG/callgrind.KIND.NAME.out.
+# Callgrind. cg_run KIND NAME [LOAD...]: start KIND under callgrind, preload the key space
+# ($PRELOAD, $KEYSPACE keys; not when NAME is "empty"), run the load ($CG_LOAD PORT LOAD...,
+# by default cg_bench: LOAD is TEST PIPELINE; no LOAD: a PING, the idle baseline), shut down;
+# IR[KIND.NAME] = total Ir of the process, its output in $CG/callgrind.KIND.NAME.out. A script
+# may define cg_started KIND PORT (run after the start) and cg_stopping KIND NAME PORT (before
+# the shutdown), e.g. to check the server or read INFO.
 declare -A IR
+cg_bench() { bench "$1" "$2" "$3" "$CG_REQUESTS"; }
 cg_run() {
-    local kind=$1 name=$2 t=${3:-} p=${4:-} out=$CG/callgrind.$1.$2.out total
+    local kind=$1 name=$2 out=$CG/callgrind.$1.$2.out total
+    shift 2
     start_server "$kind" callgrind "$out"
+    if declare -F cg_started >/dev/null; then cg_started "$kind" "$SRV_PORT"; fi
     [ "$name" = empty ] || load_pipe "$SRV_PORT" "$PRELOAD" "$KEYSPACE"
-    if [ -n "$t" ]; then
-        bench "$SRV_PORT" "$t" "$p" "$CG_REQUESTS" >/dev/null
+    if [ $# -gt 0 ]; then
+        "${CG_LOAD:-cg_bench}" "$SRV_PORT" "$@" >/dev/null
     else
         redis-cli -p "$SRV_PORT" ping >/dev/null
     fi
+    if declare -F cg_stopping >/dev/null; then cg_stopping "$kind" "$name" "$SRV_PORT"; fi
     stop_server "$SRV_PID" "$SRV_PORT"
     [ -s "$out" ] || die "no callgrind output for $kind $name (log: $(tail -n 5 "$SRV_LOG"))"
     total=$(awk '/^(summary|totals):/ {print $2; exit}' "$out")

@@ -332,28 +332,13 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 # 2. Instructions per request under callgrind
-# cg_load KIND NAME [LOAD]: like lib.sh's cg_run (start under callgrind, preload unless NAME is
-# "empty", the load or a PING, shutdown; IR[KIND.NAME]), with the variant checked and the
-# profiler snapshots counted (SNAPS[KIND.NAME]: a snapshot in one run and not in its idle run
-# would bias the difference).
-cg_load() {
-    local kind=$1 name=$2 l=${3:-} out=$CG/callgrind.$1.$2.out total
-    start_server "$kind" callgrind "$out"
-    check_variant "$kind" "$SRV_PORT"
-    [ "$name" = empty ] || load_pipe "$SRV_PORT" "$PRELOAD" "$KEYSPACE"
-    if [ -n "$l" ]; then
-        bench_load "$SRV_PORT" "$l" "$CG_REQUESTS" >/dev/null
-    else
-        redis-cli -p "$SRV_PORT" ping >/dev/null
-    fi
-    SNAPS[$kind.$name]=$(info_field "$SRV_PORT" memory memkv_profiling_snapshots)
-    stop_server "$SRV_PID" "$SRV_PORT"
-    [ -s "$out" ] || die "no callgrind output for $kind $name (log: $(tail -n 5 "$SRV_LOG"))"
-    total=$(awk '/^(summary|totals):/ {print $2; exit}' "$out")
-    [ -n "$total" ] || die "no summary/totals line in $out"
-    IR[$kind.$name]=$total
-    log "callgrind $kind $name: $total Ir"
-}
+# Callgrind runs are lib.sh's cg_run, with the variant checked after the start, the NEWSET
+# load, and the profiler snapshots counted before the shutdown (SNAPS[KIND.NAME]: a snapshot in
+# one run and not in its idle run would bias the difference).
+cg_started() { check_variant "$1" "$2"; }
+cg_stopping() { SNAPS[$1.$2]=$(info_field "$3" memory memkv_profiling_snapshots); }
+cg_bench_load() { bench_load "$1" "$2" "$CG_REQUESTS"; }
+CG_LOAD=cg_bench_load
 
 # cg_cron FILE -> "IR CALLS": inclusive Ir of profile_cron and the number of its calls (0 0 when
 # it does not appear).
@@ -380,10 +365,10 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
     mkdir -p "$CG"
     for k in "${CG_VARIANTS[@]}"; do
         log "callgrind: $k"
-        cg_load "$k" empty
-        cg_load "$k" idle
+        cg_run "$k" empty
+        cg_run "$k" idle
         for l in "${PLOADS[@]}"; do
-            cg_load "$k" "${l%% *}-P${l##* }" "$l"
+            cg_run "$k" "${l%% *}-P${l##* }" "$l"
         done
     done
     mkdir -p "$CG_KEEP"
