@@ -295,8 +295,12 @@ void cmd_incrbyfloat(client *c) {
     reply_add_bulk(&c->reply, buf, n);
 }
 
-static int check_string_length(client *c, long long size) {
-    if (size > srv.proto_max_bulk_len) {
+/* A string of size + append bytes must fit proto-max-bulk-len. Both come from clients (an
+ * offset can be near 2^63), so the sum is checked without ever being formed. */
+static int check_string_length(client *c, size_t size, size_t append) {
+    size_t max = (size_t)srv.proto_max_bulk_len;
+    if (max > DB_STRING_MAX_LEN) max = DB_STRING_MAX_LEN; /* the entry's length field */
+    if (size > max || append > max - size) {
         reply_error(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
         return -1;
     }
@@ -314,7 +318,7 @@ void cmd_append(client *c) {
     }
     size_t vlen;
     db_entry_str(e, &vlen);
-    if (check_string_length(c, (long long)(vlen + c->argv[2].len)) < 0) return;
+    if (check_string_length(c, vlen, c->argv[2].len) < 0) return;
     e = db_string_resize(c->db, e, vlen + c->argv[2].len);
     memcpy(db_entry_str_mut(e) + vlen, c->argv[2].ptr, c->argv[2].len);
     reply_add_int(&c->reply, (long long)(vlen + c->argv[2].len));
@@ -375,7 +379,7 @@ void cmd_setrange(client *c) {
         reply_add_int(&c->reply, (long long)cur);
         return;
     }
-    if (check_string_length(c, offset + (long long)val->len) < 0) return;
+    if (check_string_length(c, (size_t)offset, val->len) < 0) return;
     size_t need = (size_t)offset + val->len;
     if (!e) e = db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, "", 0, 0);
     if (need > cur) e = db_string_resize(c->db, e, need);

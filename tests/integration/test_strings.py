@@ -445,6 +445,12 @@ def test_setrange(c):
     assert c("SETRANGE", "s", 536870912, "x") == TOO_BIG
     assert c("SETRANGE", "big", 536870911, "xy") == TOO_BIG
     assert c("EXISTS", "big") == 0
+    # Offsets near 2^63: offset + length would overflow; refused, the server lives on.
+    for off in (2**63 - 1, 2**63 - 2, 2**62, 2**40, 2**40 - 1):
+        assert c("SETRANGE", "s", off, "A") == TOO_BIG
+        assert c("SETRANGE", "nokey", off, "AB") == TOO_BIG
+    assert c("EXISTS", "nokey") == 0
+    assert c("STRLEN", "s") == 15
     # SETRANGE keeps the TTL.
     assert c("SET", "t", "abc", "EX", 100) == b"OK"
     assert c("SETRANGE", "t", 1, "X") == 3
@@ -458,6 +464,11 @@ def test_setrange_respects_configured_limit(c):
     assert c("EXISTS", "k") == 0
     assert c("SETRANGE", "k", 1024 * 1024 - 1, "x") == 1024 * 1024
     assert c("GETRANGE", "k", -2, -1) == b"\x00x"
+    # Above the entry's own length limit (2^40 - 1) even a raised proto-max-bulk-len refuses,
+    # instead of reaching the key space's length assertion.
+    assert c("CONFIG", "SET", "proto-max-bulk-len", str(2**43)) == b"OK"
+    assert c("SETRANGE", "k", 2**40, "x") == TOO_BIG
+    assert c("APPEND", "k", "x") == 1024 * 1024 + 1
 
 
 # ---- arity ----
