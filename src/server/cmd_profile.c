@@ -501,15 +501,8 @@ void debug_free_planted(void) {
     }
 }
 
-static int debug_allowed(client *c) {
-    if (srv.enable_debug_command == 1) return 1;                                     /* yes */
-    if (srv.enable_debug_command == 2 && strncmp(c->addr, "127.", 4) == 0) return 1; /* local */
-    if (srv.enable_debug_command == 2 && strncmp(c->addr, "::1", 3) == 0) return 1;
-    return 0;
-}
-
 void cmd_debug(client *c) {
-    if (!debug_allowed(c)) {
+    if (!client_option_allows(c, srv.enable_debug_command)) {
         reply_error(c, "ERR DEBUG command not allowed. If the enable-debug-command option is set "
                        "to \"local\", you can run it from a local connection, otherwise you need "
                        "to set this option in the configuration file, and then restart the "

@@ -107,7 +107,7 @@ void cmd_hello(client *c) {
             return;
         }
     }
-    if (!(c->flags & CLIENT_AUTHENTICATED)) {
+    if (client_auth_required(c)) {
         reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, "
                        "otherwise the HELLO AUTH <user> <pass> option can be used to "
                        "authenticate the client and select the RESP protocol version at the "
@@ -468,6 +468,7 @@ static void config_set(client *c) {
     int unknown = -1;
     for (int i = 0; i < pairs && unknown < 0; i++)
         if (!cfg_find(&srv.config, names[i])) unknown = i;
+    srv.config.allow_protected = client_option_allows(c, srv.enable_protected_configs);
     if (unknown >= 0) {
         reply_errorf(c, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
                      names[unknown]);

@@ -230,7 +230,7 @@ void command_process(client *c) {
         reply_wrong_arity(c);
         return;
     }
-    if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NOAUTH)) {
+    if (client_auth_required(c) && !(cmd->flags & CMD_NOAUTH)) {
         reply_error(c, "NOAUTH Authentication required.");
         return;
     }

@@ -130,6 +130,10 @@ int cfg_set(cfg_table *t, const char *name, const char *value, char *err) {
         snprintf(err, CFG_ERR_LEN, "can't set immutable config");
         return -1;
     }
+    if (t->started && (p->flags & CFG_PROTECTED) && !t->allow_protected) {
+        snprintf(err, CFG_ERR_LEN, "can't set protected config");
+        return -1;
+    }
     char old[CFG_VALUE_MAX];
     cfg_format(p, old, sizeof(old));
     if (parse_into(p, value, err) < 0) return -1;

@@ -22,6 +22,9 @@ typedef enum cfg_type {
 
 #define CFG_IMMUTABLE 1 /* only at start-up */
 #define CFG_SENSITIVE 2 /* value hidden from the log */
+/* Names a path the server writes to: at run time only where the caller allows it
+ * (Redis 7's enable-protected-configs), so a client cannot choose where files go. */
+#define CFG_PROTECTED 4
 
 #define CFG_ERR_LEN 256
 
@@ -45,6 +48,9 @@ typedef struct cfg_table {
     cfg_param *params;
     size_t count;
     int started; /* set once start-up is over: immutable parameters refuse CONFIG SET */
+    /* Whether run-time changes may touch CFG_PROTECTED parameters; the caller sets it for
+     * the client it serves before cfg_set / cfg_set_many. */
+    int allow_protected;
 } cfg_table;
 
 const cfg_param *cfg_find(const cfg_table *t, const char *name);

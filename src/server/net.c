@@ -40,6 +40,30 @@ static void format_addr(const struct sockaddr_storage *sa, char *buf, size_t cap
     snprintf(buf, cap, "%s:%d", host, port);
 }
 
+/* Redis's notion of a local client (islocalClient): exactly 127.0.0.1 or ::1 (also as an
+ * IPv4-mapped address), not the rest of 127/8. Protected mode and the "local" options use it. */
+static int peer_is_local(const struct sockaddr_storage *sa) {
+    if (sa->ss_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
+        return ntohl(s->sin_addr.s_addr) == INADDR_LOOPBACK;
+    }
+    if (sa->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a)) return 1;
+        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127 && a->s6_addr[13] == 0 &&
+               a->s6_addr[14] == 0 && a->s6_addr[15] == 1;
+    }
+    return 0;
+}
+
+int client_auth_required(const client *c) {
+    return srv.requirepass[0] && !(c->flags & CLIENT_AUTHENTICATED);
+}
+
+int client_option_allows(const client *c, int option) {
+    return option == 1 || (option == 2 && (c->flags & CLIENT_LOCAL));
+}
+
 /* Bind every address of the space-separated `bind` list on `port` (0 = ephemeral: the first
  * socket picks the port, the others reuse it). */
 int net_listen(char *err) {
@@ -127,6 +151,7 @@ static client *client_new(int fd, const struct sockaddr_storage *peer) {
     resp_parser_init(&c->parser, &lim);
     reply_buf_init(&c->reply);
     format_addr(peer, c->addr, sizeof(c->addr));
+    if (peer_is_local(peer)) c->flags |= CLIENT_LOCAL;
     struct sockaddr_storage local;
     socklen_t sl = sizeof(local);
     if (getsockname(fd, (struct sockaddr *)&local, &sl) == 0)
@@ -201,6 +226,34 @@ static void accept_handler(evloop *el, int lfd, void *data, int mask) {
             srv.stats.rejected_connections++;
             continue;
         }
+        /* Protected mode, as Redis 7: without a password only local clients get in, whatever
+         * the bind list says. */
+        if (srv.protected_mode && !srv.requirepass[0] && !peer_is_local(&peer)) {
+            static const char denied[] =
+                "-DENIED Redis is running in protected mode because protected mode is enabled "
+                "and no password is set for the default user. In this mode connections are only "
+                "accepted from the loopback interface. If you want to connect from external "
+                "computers to Redis you may adopt one of the following solutions: 1) Just disable "
+                "protected mode sending the command 'CONFIG SET protected-mode no' from the "
+                "loopback interface by connecting to Redis from the same host the server is "
+                "running, however MAKE SURE Redis is not publicly accessible from internet if you "
+                "do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can "
+                "just disable the protected mode by editing the Redis configuration file, and "
+                "setting the protected mode option to 'no', and then restarting the server. 3) If "
+                "you started the server manually just for testing, restart it with the "
+                "'--protected-mode no' option. 4) Setup a an authentication password for the "
+                "default user. NOTE: You only need to do one of the above things in order for the "
+                "server to start accepting connections from the outside.\r\n";
+            ssize_t ignored = write(fd, denied, sizeof(denied) - 1);
+            (void)ignored;
+            char addr[64];
+            format_addr(&peer, addr, sizeof(addr));
+            log_msg(LOG_VERBOSE, "Refused %s: protected mode (no requirepass, not a local client)",
+                    addr);
+            close(fd);
+            srv.stats.rejected_connections++;
+            continue;
+        }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (srv.tcp_keepalive > 0) {
@@ -259,6 +312,7 @@ static void process_input(client *c) {
            !(c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSE_AFTER_REPLY | CLIENT_BLOCKED))) {
         size_t consumed = 0;
         c->parser.limits.max_bulk_len = srv.proto_max_bulk_len;
+        c->parser.limits.unauthenticated = client_auth_required(c);
         int st = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos, &consumed);
         if (st == RESP_NEED_MORE) break;
         if (st == RESP_ERROR) {

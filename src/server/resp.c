@@ -157,6 +157,8 @@ static int parse_multibulk(resp_parser *p, char *buf, size_t len, size_t *consum
         if (r == 0) return RESP_NEED_MORE;
         if (parse_ll(buf + 1, cr - 1, &ll) < 0 || ll > p->limits.max_multibulk)
             return fail(p, "invalid multibulk length");
+        if (ll > 10 && p->limits.unauthenticated)
+            return fail(p, "unauthenticated multibulk length");
         pos = cr + 2;
         if (ll <= 0) {
             *consumed = pos;
@@ -188,6 +190,8 @@ static int parse_multibulk(resp_parser *p, char *buf, size_t len, size_t *consum
                 blen > p->limits.max_bulk_len) {
                 return fail(p, "invalid bulk length");
             }
+            if (blen > 16384 && p->limits.unauthenticated)
+                return fail(p, "unauthenticated bulk length");
             pos = cr + 2;
         }
         /* The bulk plus two bytes Redis skips without looking at (normally "\r\n"). */

@@ -35,6 +35,9 @@ typedef struct resp_limits {
     long long max_bulk_len;  /* proto-max-bulk-len, Redis: 512 MiB */
     long long max_multibulk; /* Redis: 1024*1024 arguments */
     size_t max_inline;       /* Redis: 64 KiB per inline request / per count line */
+    /* Set while the client still owes AUTH: Redis then allows at most 10 arguments of at
+     * most 16 KiB each, so an unauthenticated peer cannot make the server buffer much. */
+    int unauthenticated;
 } resp_limits;
 
 resp_limits resp_limits_default(void);

@@ -23,6 +23,7 @@
 #define CLIENT_PENDING_WRITE (1 << 2)     /* on server.pending_writes */
 #define CLIENT_AUTHENTICATED (1 << 3)
 #define CLIENT_BLOCKED (1 << 4) /* waiting for a profiler job: its next commands wait too */
+#define CLIENT_LOCAL (1 << 5)   /* peer is 127.0.0.1 or ::1, as Redis's islocalClient */
 
 typedef struct client {
     uint64_t id;
@@ -126,8 +127,10 @@ typedef struct server {
     char *prof_dump_dir;
     long long prof_snapshot_interval;
     long long prof_snapshots_keep;
-    int prof_unwinder;        /* PROF_UNWINDER_* */
-    int enable_debug_command; /* 0 no, 1 yes, 2 local */
+    int prof_unwinder;            /* PROF_UNWINDER_* */
+    int enable_debug_command;     /* 0 no, 1 yes, 2 local */
+    int enable_protected_configs; /* 0 no, 1 yes, 2 local: CONFIG SET of CFG_PROTECTED ones */
+    int protected_mode;           /* no requirepass: refuse clients that are not CLIENT_LOCAL */
     /* HTTP endpoint (endpoint.c) */
     char *metrics_bind;
     long long metrics_port; /* 0 = off, -1 = "auto" (any free port, see ready-file) */
@@ -181,6 +184,11 @@ void net_close_listeners(void);
 void net_before_sleep(void);
 void client_close(client *c);
 void client_close_async(client *c);
+/* AUTH is needed before other commands: a password is set and this client has not given it
+ * (clients connected before requirepass was set keep their access, as in Redis). */
+int client_auth_required(const client *c);
+/* An enable-* option of Redis's kind (0 no, 1 yes, 2 local) allows this client. */
+int client_option_allows(const client *c, int option);
 int client_obuf_check(client *c); /* closes async and returns -1 if over the limit */
 void client_info_line(client *c, char *buf, size_t cap);
 /* The clients with the largest output buffer and the largest query buffer (CLIENT LIST's omem,

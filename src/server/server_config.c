@@ -97,6 +97,7 @@ static int apply_metrics(const cfg_param *p, char *err) {
     return endpoint_restart(err, CFG_ERR_LEN);
 }
 
+/* enable-debug-command and enable-protected-configs, as Redis spells them. */
 static const char *const debug_command_names[] = {"no", "yes", "local", NULL};
 
 static int apply_hz(const cfg_param *p, char *err) {
@@ -318,8 +319,10 @@ static cfg_param params[] = {
      .min = 0,
      .max = LL_MAX,
      .apply = apply_prof_settings},
+    /* Where the server writes files: protected, so a client cannot point it elsewhere. */
     {.name = "memory-profiling-dump-dir",
      .type = CFG_STRING,
+     .flags = CFG_PROTECTED,
      .ptr = &srv.prof_dump_dir,
      .default_value = "",
      .apply = apply_prof_settings},
@@ -344,6 +347,19 @@ static cfg_param params[] = {
      .ptr = &srv.enable_debug_command,
      .default_value = "no",
      .enum_names = debug_command_names},
+    /* As Redis 7: parameters naming paths the server writes (CFG_PROTECTED) change at run time
+     * only when this allows it ("local" = from 127.0.0.1 / ::1). */
+    {.name = "enable-protected-configs",
+     .type = CFG_ENUM,
+     .flags = CFG_IMMUTABLE,
+     .ptr = &srv.enable_protected_configs,
+     .default_value = "no",
+     .enum_names = debug_command_names},
+    /* As Redis: with no requirepass, only clients from 127.0.0.1 / ::1 are accepted. */
+    {.name = "protected-mode",
+     .type = CFG_BOOL,
+     .ptr = &srv.protected_mode,
+     .default_value = "yes"},
     /* The embedded HTTP endpoint: /metrics, /debug/pprof/heap, /debug/memory, /healthz. */
     {.name = "metrics-bind",
      .type = CFG_STRING,

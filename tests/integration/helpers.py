@@ -20,13 +20,17 @@ class Resp:
     or, for an error reply, a str with the exact error text ("ERR syntax error"). Bulk
     replies are bytes, so an error never compares equal to a value."""
 
-    def __init__(self, server, rcvbuf=None, timeout=60):
+    def __init__(self, server, rcvbuf=None, timeout=60, source=None, port=None):
+        """source: a local address to connect from (e.g. "127.0.0.2", which Redis does not
+        count as a local client); port: another port of the server's host."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             # Before connect, so the advertised window stays small.
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source:
+            self.sock.bind((source, 0))
         self.sock.settimeout(timeout)
-        self.sock.connect((server.host, server.port))
+        self.sock.connect((server.host, port or server.port))
         self.reader = hiredis.Reader()
 
     @staticmethod

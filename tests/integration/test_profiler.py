@@ -566,7 +566,9 @@ def test_unwinders_see_the_same_stacks(server_factory):
 
 def test_tofile_confined_to_dump_dir(server_factory, tmpdirs):
     parent, dump_dir = tmpdirs
-    s, c = _leaky_server(server_factory, 1)
+    # The dump dir is a protected config (a path the server writes): changing it at run time
+    # needs enable-protected-configs (test_security.py checks the refusal).
+    s, c = _leaky_server(server_factory, 1, "--enable-protected-configs", "yes")
     if not has_profiling(c):
         assert_unavailable(c("MEMORY", "PROFILE", "DUMP", "SVG", "TOFILE"))
         assert_unavailable(c("KPROFILE", "MEMORY", "DUMP"))

@@ -18,6 +18,7 @@ static long long bytes;
 static long long fixed;
 static int level;
 static char *name;
+static char *dump_path;
 static int applied;
 static int custom_a, custom_b;
 
@@ -71,6 +72,11 @@ static cfg_param params[] = {
      .default_value = "notice",
      .enum_names = levels},
     {.name = "name", .type = CFG_STRING, .ptr = &name, .default_value = "memkv"},
+    {.name = "path",
+     .type = CFG_STRING,
+     .flags = CFG_PROTECTED,
+     .ptr = &dump_path,
+     .default_value = ""},
     {.name = "fixed",
      .type = CFG_INT,
      .flags = CFG_IMMUTABLE,
@@ -181,6 +187,21 @@ static void test_runtime_immutable_and_apply(void **state) {
     assert_int_equal(cfg_set(&table, "number", "13", err), -1);
     assert_string_equal(err, "unlucky");
     assert_int_equal(number, 20);
+}
+
+/* Protected parameters: free at start-up, at run time only where the caller allows it. */
+static void test_protected(void **state) {
+    (void)state;
+    char err[CFG_ERR_LEN];
+    assert_int_equal(cfg_set(&table, "path", "/a", err), 0);
+    table.started = 1;
+    assert_int_equal(cfg_set(&table, "path", "/b", err), -1);
+    assert_string_equal(err, "can't set protected config");
+    assert_string_equal(dump_path, "/a");
+    table.allow_protected = 1;
+    assert_int_equal(cfg_set(&table, "path", "/b", err), 0);
+    assert_string_equal(dump_path, "/b");
+    table.allow_protected = 0;
 }
 
 static void test_set_many_is_all_or_nothing(void **state) {
@@ -305,6 +326,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_defaults_and_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_types_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runtime_immutable_and_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_protected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_many_is_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_args, setup, teardown),

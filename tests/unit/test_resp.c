@@ -497,6 +497,24 @@ static void test_error_sticky_until_reset(void **state) {
     resp_parser_deinit(&p);
 }
 
+/* A client that owes AUTH: at most 10 arguments of at most 16 KiB (Redis's texts), checked
+ * after the general limits. */
+static void test_unauthenticated_limits(void **state) {
+    (void)state;
+    resp_limits lim = resp_limits_default();
+    lim.unauthenticated = 1;
+    check_all_ways(&lim, S("*11\r\n"), "", 0, RESP_ERROR,
+                   "Protocol error: unauthenticated multibulk length");
+    check_all_ways(&lim, S("*2\r\n$16385\r\n"), "", 0, RESP_ERROR,
+                   "Protocol error: unauthenticated bulk length");
+    check_all_ways(&lim, S("*1\r\n$536870913\r\n"), "", 0, RESP_ERROR,
+                   "Protocol error: invalid bulk length");
+    check_all_ways(&lim, S("*1048577\r\n"), "", 0, RESP_ERROR,
+                   "Protocol error: invalid multibulk length");
+    check_all_ways(&lim, S("*10\r\n"), "", 0, RESP_NEED_MORE, NULL);
+    check_all_ways(&lim, S("*1\r\n$16384\r\n"), "", 0, RESP_NEED_MORE, NULL);
+}
+
 static const resp_limits small = {.max_bulk_len = 10, .max_multibulk = 5, .max_inline = 16};
 
 static void test_small_limits(void **state) {
@@ -761,6 +779,7 @@ int main(void) {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_commands_before_error),
         cmocka_unit_test(test_error_sticky_until_reset),
+        cmocka_unit_test(test_unauthenticated_limits),
         cmocka_unit_test(test_small_limits),
         cmocka_unit_test(test_default_limits),
         cmocka_unit_test(test_big_command),
