@@ -600,7 +600,8 @@ uint64_t db_scan(db *d, uint64_t cursor, size_t count, db_scan_fn fn, void *ctx)
     const htable *h = &d->keys;
     if (ht_used(h) == 0 || h->size[0] == 0) return 0;
     if (count == 0) count = 1;
-    size_t seen = 0, iterations = 0, max_iterations = count * 10;
+    /* A client's COUNT can be anything up to 2^63: saturate rather than wrap. */
+    size_t seen = 0, iterations = 0, max_iterations = count > SIZE_MAX / 10 ? SIZE_MAX : count * 10;
     uint64_t v = cursor;
     do {
         if (!ht_rehashing(h)) {
