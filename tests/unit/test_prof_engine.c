@@ -773,15 +773,65 @@ static void test_memory_cap(void **state) {
     prof_job_free(held);
     prof_engine_set_log(NULL);
 }
+
+#if defined(MEMKV_FRAME_POINTERS) && defined(__x86_64__)
+/* Calls alloc_malloc(sub, size) with rbp = bad, as code built without frame pointers may leave
+ * it: alloc_malloc's frame record then links to bad. */
+void *memkv_test_call_with_rbp(alloc_sub sub, size_t size, uintptr_t bad);
+__asm__(".text\n"
+        ".globl memkv_test_call_with_rbp\n"
+        ".type memkv_test_call_with_rbp, @function\n"
+        "memkv_test_call_with_rbp:\n"
+        ".cfi_startproc\n"
+        "  push %rbp\n"
+        ".cfi_def_cfa_offset 16\n"
+        ".cfi_offset %rbp, -16\n"
+        "  mov %rdx, %rbp\n"
+        "  call alloc_malloc@PLT\n"
+        "  pop %rbp\n"
+        ".cfi_def_cfa_offset 8\n"
+        "  ret\n"
+        ".cfi_endproc\n"
+        ".size memkv_test_call_with_rbp, .-memkv_test_call_with_rbp\n");
+
+/* The frame-pointer walk follows the chain up to the registered stack end and stops at a bad
+ * link instead of reading through it: a link near UINTPTR_MAX (whose fp + 16 wraps past 0) once
+ * passed the bound and was loaded from. */
+static void test_fp_walk_stops_at_bad_link(void **state) {
+    (void)state;
+    static const uintptr_t bad[] = {UINTPTR_MAX - 15, UINTPTR_MAX - 7, 8};
+    int was_active = prof_is_active();
+    assert_int_equal(prof_set_active(1), 0);
+    assert_int_equal(prof_unwind_select(1), 0);
+    assert_string_equal(prof_unwinder_name(), "frame-pointer");
+    prof_unwind_register_stack((char *)__builtin_frame_address(0) + 2 * sizeof(void *));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint64_t walks, fallbacks, walks2;
+        prof_unwind_counts(&walks, &fallbacks);
+        /* 1 MiB at one sample per 4 KiB on average: sampled (and so walked) all but surely. */
+        void *p = memkv_test_call_with_rbp(ALLOC_SUB_OTHER, MIB, bad[i]);
+        prof_unwind_counts(&walks2, &fallbacks);
+        assert_true(walks2 > walks);
+        alloc_free(ALLOC_SUB_OTHER, p);
+    }
+    prof_unwind_register_stack(NULL);
+    assert_int_equal(prof_unwind_select(0), 0);
+    assert_int_equal(prof_set_active(was_active), 0);
+}
+#endif
 #endif
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_formats_and_names), cmocka_unit_test(test_job_new_free),
-        cmocka_unit_test(test_symbolize_self),    cmocka_unit_test(test_bad_sample_bytes),
-        cmocka_unit_test(test_submit_errors),     cmocka_unit_test(test_run_sync),
+        cmocka_unit_test(test_formats_and_names),
+        cmocka_unit_test(test_job_new_free),
+        cmocka_unit_test(test_symbolize_self),
+        cmocka_unit_test(test_bad_sample_bytes),
+        cmocka_unit_test(test_submit_errors),
+        cmocka_unit_test(test_run_sync),
 #ifndef MEMKV_HAVE_JEMALLOC
-        cmocka_unit_test(test_unavailable),       cmocka_unit_test(test_unavailable_jobs),
+        cmocka_unit_test(test_unavailable),
+        cmocka_unit_test(test_unavailable_jobs),
 #else
         cmocka_unit_test(test_available),
         cmocka_unit_test(test_not_active),
@@ -795,6 +845,9 @@ int main(void) {
         cmocka_unit_test(test_eventfd),
         cmocka_unit_test(test_cron_snapshots),
         cmocka_unit_test(test_memory_cap),
+#if defined(MEMKV_FRAME_POINTERS) && defined(__x86_64__)
+        cmocka_unit_test(test_fp_walk_stops_at_bad_link),
+#endif
 #endif
         cmocka_unit_test(test_stop_with_pending),
     };
