@@ -184,8 +184,8 @@ static void avail_init(void) {
     avail = 1;
 #else
     snprintf(avail_why, sizeof(avail_why),
-             "memkv was built without jemalloc (the sanitizer build runs on libc malloc): use the "
-             "normal build to profile");
+             "memkv was built without jemalloc (the AddressSanitizer build runs on libc malloc): "
+             "use the normal or the UBSan build to profile");
 #endif
 }
 

@@ -38,13 +38,18 @@ void prof_unwind_register_stack(void *end) {
 #if defined(MEMKV_HAVE_JEMALLOC) && defined(MEMKV_FRAME_POINTERS) && defined(__x86_64__)
 static backtrace_fn jemalloc_unwinder; /* jemalloc's own, for the samples we do not take */
 
+/* The two words of a frame record. A record must end at or below the stack's end; the bound is
+ * end - FRAME_RECORD rather than fp + FRAME_RECORD, which wraps for a garbage fp near
+ * UINTPTR_MAX (a caller built without frame pointers leaves anything in rbp) and would pass. */
+#define FRAME_RECORD (2 * sizeof(uintptr_t))
+
 /* Named so that the profile model strips it with jemalloc's frames ("prof_backtrace" prefix)
  * when a fallback sample records it. x86-64 frame record: [fp] = the caller's fp, [fp + 8] = the
  * return address into the caller. */
 static void prof_backtrace_fp(void **vec, unsigned *len, unsigned max_len) {
     uintptr_t end = stack_end, fp = (uintptr_t)alloc_current_frame();
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-    if (!end || fp <= here || fp + 2 * sizeof(uintptr_t) > end || (fp & 7)) {
+    if (end < FRAME_RECORD || fp <= here || fp > end - FRAME_RECORD || (fp & 7)) {
         atomic_fetch_add_explicit(&fallbacks, 1, memory_order_relaxed);
         jemalloc_unwinder(vec, len, max_len);
         return;
@@ -55,7 +60,7 @@ static void prof_backtrace_fp(void **vec, unsigned *len, unsigned max_len) {
         uintptr_t next = rec[0], ret = rec[1];
         if (!ret) break;
         vec[n++] = (void *)ret;
-        if (next <= fp || next + 2 * sizeof(uintptr_t) > end || (next & 7)) break;
+        if (next <= fp || next > end - FRAME_RECORD || (next & 7)) break;
         fp = next;
     }
     *len = n;

@@ -3,10 +3,19 @@
 The server writes the port it actually bound to a ready file (--port 0 --ready-file F), so
 tests never race for ports and can run in parallel. Teardown sends SIGTERM, expects exit code
 0, and fails on any sanitizer report in the server's stderr.
+
+MEMKV_SERVER_WRAPPER (optional) is a command the server is started under, e.g.
+"valgrind --error-exitcode=99 -q --log-file={log}" (the valgrind.* ctest entries set it): "{log}"
+becomes a file in the server's temporary directory, which teardown reads too, failing on any
+report in it (tests/sanitizers/vgcheck.py). Under a wrapper, start-up and shutdown waits are
+multiplied by MEMKV_TIMEOUT_SCALE (default 10), and under valgrind the tests that measure latency
+or throughput are skipped with a reason (the `timing` mark below).
 """
 import os
+import shlex
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -15,8 +24,16 @@ import redis
 
 from helpers import Resp
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sanitizers"))
+from vgcheck import log_errors  # noqa: E402 (shared with the valgrind.unit.* runs)
+
 SERVER = os.environ.get("MEMKV_SERVER", os.path.join(os.path.dirname(__file__), "../../build/src/memkv-server"))
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+WRAPPER = shlex.split(os.environ.get("MEMKV_SERVER_WRAPPER", ""))
+UNDER_VALGRIND = any(os.path.basename(w) == "valgrind" for w in WRAPPER)
+TIMEOUT_SCALE = float(os.environ.get("MEMKV_TIMEOUT_SCALE", "10")) if WRAPPER else 1.0
+# A test that measures latency or throughput: it cannot hold under valgrind's 20-50x slowdown.
+timing = pytest.mark.skipif(UNDER_VALGRIND, reason="measures latency/throughput: not under valgrind")
 
 
 class MemkvServer:
@@ -27,7 +44,9 @@ class MemkvServer:
         self.ready = os.path.join(self.dir, "ready")
         self.stdout_path = os.path.join(self.dir, "stdout.log")
         self.stderr_path = os.path.join(self.dir, "stderr.log")
-        cmd = [SERVER]
+        self.wrapper_log = os.path.join(self.dir, "wrapper.log")
+        start_timeout *= TIMEOUT_SCALE
+        cmd = [w.replace("{log}", self.wrapper_log) for w in WRAPPER] + [SERVER]
         if config_text is not None:
             self.config_path = os.path.join(self.dir, "memkv.conf")
             with open(self.config_path, "w") as f:
@@ -81,16 +100,20 @@ class MemkvServer:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=60)
+                self.proc.wait(timeout=60 * TIMEOUT_SCALE)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError("memkv-server did not exit within 60 s of SIGTERM")
+                raise AssertionError("memkv-server did not exit within %d s of SIGTERM" % (60 * TIMEOUT_SCALE))
         self.stdout.close()
         self.stderr.close()
         err = self.read_stderr()
         for marker in SANITIZER_MARKERS:
             assert marker not in err, "sanitizer report in server stderr:\n" + err
+        if os.path.exists(self.wrapper_log):
+            with open(self.wrapper_log) as f:
+                bad = log_errors(f.read())
+            assert not bad, "valgrind reports (%s):\n%s" % (self.wrapper_log, "\n\n".join(bad))
         if expect_code is not None:
             assert self.proc.returncode == expect_code, "exit code %s, stderr:\n%s\nstdout:\n%s" % (
                 self.proc.returncode, err, self.read_stdout())

@@ -6,10 +6,13 @@ input (404, 405, oversized requests, slow clients, the connection limit, pprof s
 re-listening at run time (CONFIG SET metrics-*), and the event loop answering PINGs while the
 HTTP thread scrapes and dumps heap profiles.
 
-Two builds run this file. The normal one (jemalloc) has the memkv_allocator_*_bytes families and
-a working heap profiler; the ASan+UBSan one runs on libc malloc: no allocator families (only
+Four runs of this file. The normal build, the UBSan one and memcheck (the normal build under
+valgrind) run on jemalloc: the memkv_allocator_*_bytes families and a working heap profiler; the
+ASan+UBSan one runs on libc malloc: no allocator families (only
 memkv_allocator_info{allocator="libc"}), and /debug/pprof/heap answers 503 with the reason.
-Tests branch on INFO memory's mem_allocator; none is skipped.
+Tests branch on INFO memory's mem_allocator. Under valgrind (20-50x slower) the three tests
+marked `timing` (scrape rate, PING latency during scrapes, service time next to slow clients)
+are skipped with that reason; everything else runs.
 
 The harness starts memkv with "--metrics-port auto" and reads the bound port from the ready
 file (server.metrics_port). Tests that change metrics-* settings at run time start the server
@@ -32,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from prometheus_client.openmetrics import parser as om_parser
 from prometheus_client import parser as text_parser
 
+from conftest import timing
 from helpers import Resp, free_port, info_fields, wait_until
 
 # Prometheus 2.42's scrape Accept header (scrape/scrape.go, acceptHeader).
@@ -418,6 +422,7 @@ def test_values_agree_with_info_and_memory_stats(server):
 
 # ---- /metrics under load ----
 
+@timing
 def test_scrapes_at_50_per_second_during_redis_benchmark(server):
     port = server.metrics_port
     stop = threading.Event()
@@ -696,6 +701,7 @@ def test_oversized_requests_near_the_pool_size(server):
     assert get(port, "/healthz")[0] == 200
 
 
+@timing
 def test_slow_clients_do_not_block_and_are_dropped(server):
     port = server.metrics_port
     idle = []
@@ -842,6 +848,7 @@ def test_failed_relisten_keeps_the_endpoint(server_factory):
 
 # ---- the event loop is never blocked by a scrape ----
 
+@timing
 def test_event_loop_not_blocked_by_scrapes(server_factory):
     server = server_factory(["--enable-debug-command", "yes"])
     port = server.metrics_port

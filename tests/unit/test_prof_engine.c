@@ -3,8 +3,9 @@
  * snapshots, leak suspects), the cron's snapshots and memory cap, and the eventfd.
  *
  * With jemalloc the test binary embeds prof:true (prof_active:false) and samples every 4 KiB,
- * plants 4 MiB from a distinctively named function and expects to find it by name. In the
- * sanitizer build (libc malloc) only the "unavailable" answers and the pure helpers run. */
+ * plants 4 MiB from a distinctively named function and expects to find it by name (also in the
+ * UBSan build, which keeps jemalloc). In the ASan build (libc malloc) only the "unavailable"
+ * answers and the pure helpers run. */
 #include "profiler/profiler.h"
 
 #include "alloc/alloc.h"
@@ -270,11 +271,11 @@ static void test_stop_with_pending(void **state) {
 }
 
 #ifndef MEMKV_HAVE_JEMALLOC
-/* ---- sanitizer build: every path answers "unavailable" --------------------------------- */
+/* ---- ASan build (libc malloc): every path answers "unavailable" ------------------------ */
 
 static const char no_jemalloc[] =
-    "memkv was built without jemalloc (the sanitizer build runs on libc malloc): use the "
-    "normal build to profile";
+    "memkv was built without jemalloc (the AddressSanitizer build runs on libc malloc): "
+    "use the normal or the UBSan build to profile";
 
 static void test_unavailable(void **state) {
     (void)state;
@@ -773,17 +774,73 @@ static void test_memory_cap(void **state) {
     prof_job_free(held);
     prof_engine_set_log(NULL);
 }
+
+#if defined(MEMKV_FRAME_POINTERS) && defined(__x86_64__)
+/* Calls alloc_malloc(sub, size) with rbp = bad, as code built without frame pointers may leave
+ * it: alloc_malloc's frame record then links to bad. */
+void *memkv_test_call_with_rbp(alloc_sub sub, size_t size, uintptr_t bad);
+__asm__(".text\n"
+        ".globl memkv_test_call_with_rbp\n"
+        ".type memkv_test_call_with_rbp, @function\n"
+        "memkv_test_call_with_rbp:\n"
+        ".cfi_startproc\n"
+        "  push %rbp\n"
+        ".cfi_def_cfa_offset 16\n"
+        ".cfi_offset %rbp, -16\n"
+        "  mov %rdx, %rbp\n"
+        "  call alloc_malloc@PLT\n"
+        "  pop %rbp\n"
+        ".cfi_def_cfa_offset 8\n"
+        "  ret\n"
+        ".cfi_endproc\n"
+        ".size memkv_test_call_with_rbp, .-memkv_test_call_with_rbp\n");
+
+/* The frame-pointer walk follows the chain up to the registered stack end and stops at a bad
+ * link instead of reading through it: a link near UINTPTR_MAX (whose fp + 16 wraps past 0) once
+ * passed the bound and was loaded from. */
+static void test_fp_walk_stops_at_bad_link(void **state) {
+    (void)state;
+    static const uintptr_t bad[] = {UINTPTR_MAX - 15, UINTPTR_MAX - 7, 8};
+    int was_active = prof_is_active();
+    assert_int_equal(prof_set_active(1), 0);
+    assert_int_equal(prof_unwind_select(1), 0);
+    assert_string_equal(prof_unwinder_name(), "frame-pointer");
+    prof_unwind_register_stack((char *)__builtin_frame_address(0) + 2 * sizeof(void *));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint64_t walks, fallbacks, walks2 = 0;
+        prof_unwind_counts(&walks, &fallbacks);
+        /* 1 MiB at one sample per 4 KiB on average (the rate of start-up, which this test
+         * runs under) is sampled, and so walked, all but surely: a few tries make it sure. */
+        for (int tries = 0; tries < 8 && walks2 <= walks; tries++) {
+            void *p = memkv_test_call_with_rbp(ALLOC_SUB_OTHER, MIB, bad[i]);
+            prof_unwind_counts(&walks2, &fallbacks);
+            alloc_free(ALLOC_SUB_OTHER, p);
+        }
+        assert_true(walks2 > walks);
+    }
+    prof_unwind_register_stack(NULL);
+    assert_int_equal(prof_unwind_select(0), 0);
+    assert_int_equal(prof_set_active(was_active), 0);
+}
+#endif
 #endif
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_formats_and_names), cmocka_unit_test(test_job_new_free),
-        cmocka_unit_test(test_symbolize_self),    cmocka_unit_test(test_bad_sample_bytes),
-        cmocka_unit_test(test_submit_errors),     cmocka_unit_test(test_run_sync),
+        cmocka_unit_test(test_formats_and_names),
+        cmocka_unit_test(test_job_new_free),
+        cmocka_unit_test(test_symbolize_self),
+        cmocka_unit_test(test_bad_sample_bytes),
+        cmocka_unit_test(test_submit_errors),
+        cmocka_unit_test(test_run_sync),
 #ifndef MEMKV_HAVE_JEMALLOC
-        cmocka_unit_test(test_unavailable),       cmocka_unit_test(test_unavailable_jobs),
+        cmocka_unit_test(test_unavailable),
+        cmocka_unit_test(test_unavailable_jobs),
 #else
         cmocka_unit_test(test_available),
+#if defined(MEMKV_FRAME_POINTERS) && defined(__x86_64__)
+        cmocka_unit_test(test_fp_walk_stops_at_bad_link), /* at start-up's sample rate */
+#endif
         cmocka_unit_test(test_not_active),
         cmocka_unit_test(test_raw_dump_and_sample_rate),
         cmocka_unit_test(test_collapsed_names_site),
