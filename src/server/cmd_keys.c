@@ -83,7 +83,6 @@ void cmd_type(client *c) {
 /* EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key time [NX|XX|GT|LT] */
 static void expire_generic(client *c, int64_t base_ms, int unit_seconds) {
     long long when;
-    if (arg_ll(c, 2, &when) < 0) return;
     int nx = 0, xx = 0, gt = 0, lt = 0;
     for (int i = 3; i < c->argc; i++) {
         if (arg_eq(c, i, "nx"))
@@ -107,6 +106,8 @@ static void expire_generic(client *c, int64_t base_ms, int unit_seconds) {
         reply_error(c, "ERR GT and LT options at the same time are not compatible");
         return;
     }
+    /* The options are checked before the time, as in Redis. */
+    if (arg_ll(c, 2, &when) < 0) return;
     char name[16];
     snprintf(name, sizeof(name), "%s", c->last_cmd);
     if (unit_seconds) {
