@@ -366,7 +366,7 @@ class Mismatch:
             self.kind, self.index, format_command(self.argv), format_reply(self.memkv),
             format_reply(self.redis))
         if self.detail:
-            s += "\n  memkv stderr:\n" + self.detail
+            s += "\n  " + self.detail
         return s
 
 
@@ -474,6 +474,11 @@ class Pair:
                     # memkv's connection closed where Redis's did not: did memkv die there?
                     detail = self._crash_detail() if a in (CLOSED, TIMEOUT) else None
                     kind = "crash" if detail else ("hang" if TIMEOUT in (a, b) else "mismatch")
+                    if not detail and a == CLOSED:
+                        # memkv alive but closed the connection: its log says why.
+                        log = (self.memkv.stdout() + self.memkv.stderr()).decode(
+                            errors="replace").splitlines()
+                        detail = "memkv's log ends:\n" + "\n".join(x[:400] for x in log[-3:])
                     return Mismatch(kind, pos + i, argv, a, b, detail or "")
                 if a == CLOSED:
                     both_closed_at = i

@@ -84,8 +84,10 @@ CONFIG_SET = {
     # Redis would try to allocate).
     b"proto-max-bulk-len": [b"512mb", b"1mb", b"1048575", b"1048576", b"0", b"-1", b"abc",
                             b"536870912", b"1k", b"", b"2000000", b"1.5mb"],
-    b"client-query-buffer-limit": [b"1gb", b"1mb", b"1048575", b"0", b"-1", b"abc",
-                                   b"9223372036854775807", b"2gb", b"512mb"],
+    # Not down to 1mb: a pipelined batch of the test could then overrun it in one server
+    # and not in the other (they read their input in different chunks).
+    b"client-query-buffer-limit": [b"1gb", b"1048575", b"0", b"-1", b"abc", b"",
+                                   b"9223372036854775807", b"2gb", b"512mb", b"1.5gb"],
     b"requirepass": [b""],
     b"save": [b""],
     b"appendonly": [b"no", b"NO", b"maybe", b""],
@@ -524,12 +526,26 @@ def mutate(rng, argv):
     return argv
 
 
+def no_huge_string(argv):
+    """A SETRANGE whose offset and value end between 100 KB and 512 MB (a swap of arguments
+    can make one) would make a string of up to 512 MB; a few GETs of it overrun memkv's
+    1 GB output-buffer limit (a deliberate difference, README) and cost seconds."""
+    if argv[0].lower() == b"setrange" and len(argv) == 4:
+        try:
+            end = int(argv[2]) + len(argv[3])
+        except ValueError:
+            return argv
+        if argv[3] and 100000 < end <= 536870912:
+            argv = argv[:2] + [b"100000", argv[3]]
+    return argv
+
+
 def gen_command(rng):
     name = rng.choices(_names, _weights)[0]
     argv = COMMANDS[name][1](rng)
     if name not in (b"SHUTDOWN", b"HELLO", b"QUIT", b"CONFIG", b"MEMKV CONFIG"):
         argv = mutate(rng, argv)
-    return argv
+    return no_huge_string(argv)
 
 
 def gen_sequence(rng, n):
