@@ -507,6 +507,11 @@ _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]
 
 
+# Commands with an expire time among their arguments.
+TIMED = {b"SET", b"SETEX", b"PSETEX", b"GETEX", b"EXPIRE", b"PEXPIRE", b"EXPIREAT",
+         b"PEXPIREAT"}
+
+
 def mutate(rng, argv):
     """Argument-level hostility applied to any command: wrong case, a missing or an extra
     argument, two arguments swapped."""
@@ -517,8 +522,10 @@ def mutate(rng, argv):
     elif r < 0.09 and len(argv) > 1:
         argv = argv[:-1]
     elif r < 0.12:
-        argv = argv + [pick(rng, [b"extra", b"", b"EX", b"NX", b"1"])]
-    elif r < 0.14 and len(argv) > 3:
+        # Not a number: "GETEX k EX" + "1" would be a one-second expire (a race).
+        argv = argv + [pick(rng, [b"extra", b"", b"EX", b"NX", b"abc"])]
+    elif r < 0.14 and len(argv) > 3 and argv[0].upper() not in TIMED:
+        # (A swap in a command with a time could put a small number there: a race.)
         i, j = rng.sample(range(1, len(argv)), 2)
         argv[i], argv[j] = argv[j], argv[i]
     elif r < 0.20:
