@@ -450,6 +450,14 @@ class Pair:
             if deadline and time.monotonic() > deadline:
                 return None
             batch = seq[pos:pos + BATCH]
+            # A command that may close the connection ends its batch: a server that closes a
+            # TCP socket with unread input sends a reset, and the client then loses replies
+            # it had not read yet (memkv is on TCP, Redis on a Unix socket).
+            for i, argv in enumerate(batch):
+                if lower(argv[0]) == b"quit" or (lower(argv[0]) == b"client" and len(argv) > 1
+                                                 and lower(argv[1]) == b"kill"):
+                    batch = batch[:i + 1]
+                    break
             data = b"".join(encode(a) for a in batch)
             self.memkv.conn.send(data)
             self.redis.conn.send(data)
