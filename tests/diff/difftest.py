@@ -515,6 +515,71 @@ class Pair:
 
 
 # ---------------------------------------------------------------------------------------
+# Protocol-level frames: hostile length claims and framing, each on a new connection,
+# followed by a PING; every reply (and whether the connection closes) must be equal.
+
+PING_FRAME = b"*1\r\n$4\r\nPING\r\n"
+RAW_FRAMES = [
+    b"*2\r\n$3\r\nGET\r\n$536870913\r\n",        # one byte over proto-max-bulk-len
+    b"*2\r\n$3\r\nGET\r\n$9223372036854775808\r\n",
+    b"*2\r\n$3\r\nGET\r\n$-5\r\n",
+    b"*2\r\n$3\r\nGET\r\n$abc\r\n",
+    b"*2\r\n$3\r\nGET\r\n$ 1\r\n",
+    b"*2147483648\r\n",
+    b"*9223372036854775808\r\n",
+    b"*abc\r\n",
+    b"*-1\r\n",
+    b"*0\r\n",
+    b"*1\r\nx\r\n",
+    b"*1\r\n$4\r\nPING\r\n",
+    b"PING\r\n",
+    b"\r\n",
+    b"ECHO \"a b\"\r\n",
+    b"ECHO \"a\\x41\\n\"\r\n",
+    b"ECHO \"unbalanced\r\n",
+    b"ECHO 'x'y\r\n",
+    b"$4\r\nPING\r\n",
+    b"SET k0 v\nGET k0\n",
+    b"*1\r\n$1234567890123456789012345\r\n",
+]
+
+
+def read_all(conn, timeout):
+    """Replies until the connection closes or nothing comes for `timeout` seconds."""
+    conn.sock.settimeout(timeout)
+    out = []
+    while len(out) < 10:
+        r = conn.read()
+        if r == TIMEOUT:
+            break
+        out.append(r)
+        if r == CLOSED:
+            break
+    return out
+
+
+def protocol_check(pair):
+    failures = 0
+    for frame in RAW_FRAMES:
+        pair.reset()
+        got = []
+        for s in (pair.memkv, pair.redis):
+            conn = Conn(s.address(), timeout=5)
+            conn.send(frame + PING_FRAME)
+            got.append(read_all(conn, 0.5))
+            conn.close()
+        if got[0] != got[1]:
+            failures += 1
+            print("protocol mismatch for %r\n  memkv: %s\n  redis: %s" % (
+                frame, [format_reply(r) for r in got[0]], [format_reply(r) for r in got[1]]))
+    detail = pair._crash_detail()
+    if detail:
+        failures += 1
+        print("memkv died during the protocol frames:\n" + detail)
+    return failures
+
+
+# ---------------------------------------------------------------------------------------
 # Shrinking (delta debugging: drop commands, then simplify arguments)
 
 
@@ -652,6 +717,9 @@ def main():
                     passes += 1
                     print("ok   %s" % os.path.basename(path))
         else:
+            bad = protocol_check(pair)
+            failures += bad
+            print("protocol frames: %d, %d mismatched" % (len(RAW_FRAMES), bad))
             for seed in range(args.seed, args.seed + args.seeds):
                 rng = random.Random(seed)
                 pair.reset()
