@@ -1,5 +1,6 @@
 /* Key space commands: DEL UNLINK EXISTS TYPE EXPIRE family TTL PTTL PERSIST RENAME RENAMENX
  * KEYS SCAN RANDOMKEY, and the lookup helpers the other command files share. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +84,6 @@ void cmd_type(client *c) {
 /* EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key time [NX|XX|GT|LT] */
 static void expire_generic(client *c, int64_t base_ms, int unit_seconds) {
     long long when;
-    if (arg_ll(c, 2, &when) < 0) return;
     int nx = 0, xx = 0, gt = 0, lt = 0;
     for (int i = 3; i < c->argc; i++) {
         if (arg_eq(c, i, "nx"))
@@ -107,6 +107,8 @@ static void expire_generic(client *c, int64_t base_ms, int unit_seconds) {
         reply_error(c, "ERR GT and LT options at the same time are not compatible");
         return;
     }
+    /* The options are checked before the time, as in Redis. */
+    if (arg_ll(c, 2, &when) < 0) return;
     char name[16];
     snprintf(name, sizeof(name), "%s", c->last_cmd);
     if (unit_seconds) {
@@ -262,18 +264,17 @@ void cmd_keys(client *c) {
 }
 
 void cmd_scan(client *c) {
-    unsigned long long cursor = 0;
+    /* As Redis (strtoul): a sign and leading zeros are fine, "-1" wraps, "" is 0, the text
+     * ends at a NUL; a leading space, trailing junk or overflow is an invalid cursor. */
+    unsigned long long cursor;
     {
-        const resp_arg *a = &c->argv[1];
-        char buf[32];
+        char *buf = alloc_strndup(ALLOC_SUB_OTHER, c->argv[1].ptr, c->argv[1].len);
         char *end;
-        if (a->len == 0 || a->len >= sizeof(buf)) goto bad_cursor;
-        memcpy(buf, a->ptr, a->len);
-        buf[a->len] = '\0';
-        if (buf[0] == '-' || buf[0] == '+' || buf[0] == ' ') goto bad_cursor;
         errno = 0;
         cursor = strtoull(buf, &end, 10);
-        if (*end != '\0' || errno == ERANGE) goto bad_cursor;
+        int bad = isspace((unsigned char)buf[0]) || *end != '\0' || errno == ERANGE;
+        alloc_free(ALLOC_SUB_OTHER, buf);
+        if (bad) goto bad_cursor;
     }
     long long count = 10;
     const resp_arg *pat = NULL;

@@ -193,22 +193,19 @@ static void memory_stats(client *c) {
 }
 
 static void memory_usage(client *c) {
-    if (c->argc != 3 && c->argc != 5) {
-        reply_error(c, ERR_SYNTAX);
-        return;
-    }
-    if (c->argc == 5) {
+    /* [SAMPLES count] options, parsed one at a time as Redis does (it may repeat). Strings are
+     * measured exactly; SAMPLES matters for aggregate types only. */
+    for (int i = 3; i < c->argc; i += 2) {
         long long samples;
-        if (!arg_eq(c, 3, "samples")) {
+        if (!arg_eq(c, i, "samples") || i + 1 >= c->argc) {
             reply_error(c, ERR_SYNTAX);
             return;
         }
-        if (arg_ll(c, 4, &samples) < 0) return;
+        if (arg_ll(c, i + 1, &samples) < 0) return;
         if (samples < 0) {
             reply_error(c, ERR_SYNTAX);
             return;
         }
-        /* Strings are measured exactly; SAMPLES matters for aggregate types only. */
     }
     db_entry *e = lookup_write(c, 2);
     if (!e) {

@@ -1,5 +1,6 @@
 /* Connection and server commands: PING ECHO QUIT AUTH HELLO SELECT CLIENT COMMAND CONFIG
  * SHUTDOWN TIME DBSIZE FLUSHDB FLUSHALL. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -40,13 +41,17 @@ static int secret_equal(const char *a, size_t alen, const char *b, size_t blen) 
 
 /* Returns 0 on success, -1 after replying with the error. */
 static int try_auth(client *c, const resp_arg *user, const resp_arg *pass) {
-    if (!srv.requirepass[0]) {
+    if (!srv.requirepass[0] && !user) {
         reply_error(c, "ERR AUTH <password> called without any password configured for the "
                        "default user. Are you sure your configuration is correct?");
         return -1;
     }
     int user_ok = !user || (user->len == 7 && strncmp(user->ptr, "default", 7) == 0);
-    if (!user_ok || !secret_equal(pass->ptr, pass->len, srv.requirepass, strlen(srv.requirepass))) {
+    /* Without requirepass the default user has no password (Redis's "nopass"): AUTH default
+     * <anything> succeeds. */
+    int pass_ok = !srv.requirepass[0] ||
+                  secret_equal(pass->ptr, pass->len, srv.requirepass, strlen(srv.requirepass));
+    if (!user_ok || !pass_ok) {
         reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
         return -1;
     }
@@ -93,14 +98,14 @@ void cmd_hello(client *c) {
         }
         i = 2;
     }
-    const resp_arg *setname = NULL;
     for (; i < c->argc; i++) {
         int more = c->argc - i - 1;
         if (arg_eq(c, i, "auth") && more >= 2) {
             if (try_auth(c, &c->argv[i + 1], &c->argv[i + 2]) < 0) return;
             i += 2;
         } else if (arg_eq(c, i, "setname") && more >= 1) {
-            setname = &c->argv[++i];
+            /* Set where it stands, as Redis: a later bad option does not undo it. */
+            if (set_client_name(c, &c->argv[++i]) < 0) return;
         } else {
             reply_errorf(c, "ERR Syntax error in HELLO option '%.*s'",
                          (int)(c->argv[i].len > 128 ? 128 : c->argv[i].len), c->argv[i].ptr);
@@ -114,7 +119,6 @@ void cmd_hello(client *c) {
                        "same time");
         return;
     }
-    if (setname && set_client_name(c, setname) < 0) return;
     reply_add_map_len(&c->reply, 7);
     reply_add_bulk_cstr(&c->reply, "server");
     reply_add_bulk_cstr(&c->reply, "memkv");
@@ -135,6 +139,11 @@ void cmd_hello(client *c) {
 void cmd_select(client *c) {
     long long idx;
     if (arg_ll(c, 1, &idx) < 0) return;
+    /* Redis reads the index as an int first. */
+    if (idx < INT_MIN || idx > INT_MAX) {
+        reply_error(c, "ERR value is out of range, value must between -2147483648 and 2147483647");
+        return;
+    }
     if (idx < 0 || idx >= srv.databases) {
         reply_error(c, "ERR DB index is out of range");
         return;
@@ -146,37 +155,37 @@ void cmd_select(client *c) {
 
 /* ---- CLIENT ---- */
 
+static int client_type_known(const client *c, int i) {
+    return arg_eq(c, i, "normal") || arg_eq(c, i, "master") || arg_eq(c, i, "replica") ||
+           arg_eq(c, i, "slave") || arg_eq(c, i, "pubsub");
+}
+
 static void client_list(client *c) {
-    /* CLIENT LIST [TYPE normal] [ID id ...] */
+    /* CLIENT LIST [TYPE normal|master|replica|pubsub] | [ID id ...], parsed as Redis: TYPE
+     * only with exactly one value, ID with at least one (any integer; unknown ones match
+     * nothing), anything else a syntax error. */
     int only_ids = 0;
-    for (int i = 2; i < c->argc; i++) {
-        if (arg_eq(c, i, "type") && i + 1 < c->argc) {
-            if (!arg_eq(c, i + 1, "normal") && !arg_eq(c, i + 1, "master") &&
-                !arg_eq(c, i + 1, "replica") && !arg_eq(c, i + 1, "slave") &&
-                !arg_eq(c, i + 1, "pubsub")) {
-                reply_errorf(c, "ERR Unknown client type '%.*s'", (int)c->argv[i + 1].len,
-                             c->argv[i + 1].ptr);
-                return;
-            }
-            if (!arg_eq(c, i + 1, "normal")) {
-                reply_add_bulk(&c->reply, "", 0);
-                return;
-            }
-            i++;
-        } else if (arg_eq(c, i, "id") && i + 1 < c->argc) {
-            only_ids = i + 1;
-            for (int k = i + 1; k < c->argc; k++) {
-                long long id;
-                if (util_parse_ll(c->argv[k].ptr, c->argv[k].len, &id) < 0 || id <= 0) {
-                    reply_error(c, "ERR Invalid client ID");
-                    return;
-                }
-            }
-            break;
-        } else {
-            reply_error(c, ERR_SYNTAX);
+    if (c->argc == 4 && arg_eq(c, 2, "type")) {
+        if (!client_type_known(c, 3)) {
+            reply_errorf(c, "ERR Unknown client type '%.*s'", (int)c->argv[3].len, c->argv[3].ptr);
             return;
         }
+        if (!arg_eq(c, 3, "normal")) {
+            reply_add_bulk(&c->reply, "", 0);
+            return;
+        }
+    } else if (c->argc > 3 && arg_eq(c, 2, "id")) {
+        for (int k = 3; k < c->argc; k++) {
+            long long id;
+            if (util_parse_ll(c->argv[k].ptr, c->argv[k].len, &id) < 0) {
+                reply_error(c, "ERR Invalid client ID");
+                return;
+            }
+        }
+        only_ids = 3;
+    } else if (c->argc != 2) {
+        reply_error(c, ERR_SYNTAX);
+        return;
     }
     size_t cap = 1024, len = 0;
     char *out = alloc_malloc(ALLOC_SUB_OTHER, cap);
@@ -222,29 +231,32 @@ static void client_kill(client *c) {
         reply_error(c, "ERR No such client");
         return;
     }
-    if ((c->argc - 2) % 2 != 0) {
-        reply_error(c, ERR_SYNTAX);
-        return;
-    }
+    /* Options as Redis parses them: one at a time, each needing its value; the first bad
+     * one answers. */
     long long id = 0;
     const resp_arg *addr = NULL, *laddr = NULL;
-    int skipme = 1;
+    int skipme = 1, other_type = 0;
     for (int i = 2; i < c->argc; i += 2) {
+        if (i + 1 >= c->argc) {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
         const resp_arg *v = &c->argv[i + 1];
         if (arg_eq(c, i, "id")) {
             if (util_parse_ll(v->ptr, v->len, &id) < 0 || id <= 0) {
                 reply_error(c, "ERR client-id should be greater than 0");
                 return;
             }
+        } else if (arg_eq(c, i, "type")) {
+            if (!client_type_known(c, i + 1)) {
+                reply_errorf(c, "ERR Unknown client type '%.*s'", (int)v->len, v->ptr);
+                return;
+            }
+            other_type = !arg_eq(c, i + 1, "normal");
         } else if (arg_eq(c, i, "addr")) {
             addr = v;
         } else if (arg_eq(c, i, "laddr")) {
             laddr = v;
-        } else if (arg_eq(c, i, "type")) {
-            if (!arg_eq(c, i + 1, "normal")) {
-                reply_add_int(&c->reply, 0);
-                return;
-            }
         } else if (arg_eq(c, i, "user")) {
             if (!arg_eq(c, i + 1, "default")) {
                 reply_errorf(c, "ERR No such user '%.*s'", (int)v->len, v->ptr);
@@ -263,6 +275,10 @@ static void client_kill(client *c) {
             reply_error(c, ERR_SYNTAX);
             return;
         }
+    }
+    if (other_type) { /* memkv has only normal clients */
+        reply_add_int(&c->reply, 0);
+        return;
     }
     long long killed = 0;
     for (client *o = srv.clients; o; o = o->next) {
@@ -377,7 +393,11 @@ void cmd_command(client *c) {
             reply_command_info(c, &srv.commands[i]);
     } else if (arg_eq(c, 1, "count") && c->argc == 2) {
         reply_add_int(&c->reply, (long long)srv.ncommands);
-    } else if (arg_eq(c, 1, "list") && c->argc == 2) {
+    } else if (arg_eq(c, 1, "list")) {
+        if (c->argc != 2) { /* FILTERBY is not implemented; Redis says the same for junk */
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
         reply_add_array_len(&c->reply, (long long)srv.ncommands);
         for (size_t i = 0; i < srv.ncommands; i++)
             reply_add_bulk_cstr(&c->reply, srv.commands[i].name);
@@ -394,7 +414,7 @@ void cmd_command(client *c) {
             if (cmd)
                 reply_command_info(c, cmd);
             else
-                reply_add_null_array(&c->reply);
+                reply_add_null(&c->reply); /* RESP2: a null bulk, as Redis */
         }
     } else if (arg_eq(c, 1, "docs")) {
         if (c->argc == 2) {
@@ -423,6 +443,8 @@ void cmd_command(client *c) {
             "HELP", "    Print this help.", NULL};
         /* clang-format on */
         reply_help(c, help);
+    } else if (arg_eq(c, 1, "count") || arg_eq(c, 1, "help")) {
+        reply_wrong_subcommand_arity(c);
     } else {
         reply_unknown_subcommand(c);
     }
@@ -430,6 +452,9 @@ void cmd_command(client *c) {
 
 /* ---- CONFIG ---- */
 
+/* CONFIG GET pattern...: as Redis, a name without glob characters is looked up directly and
+ * answered under the name as the client wrote it, a pattern answers canonical names; the
+ * first argument (in order) that matches a parameter decides. */
 static void config_get(client *c) {
     long long n = 0;
     /* Count first (RESP2 needs the length up front), then emit. */
@@ -437,18 +462,31 @@ static void config_get(client *c) {
         if (pass == 1) reply_add_map_len(&c->reply, n);
         for (size_t i = 0; i < srv.config.count; i++) {
             const cfg_param *p = &srv.config.params[i];
+            size_t plen = strlen(p->name);
+            const resp_arg *as_written = NULL;
             int match = 0;
-            for (int a = 2; a < c->argc && !match; a++)
-                match =
-                    util_glob_match(c->argv[a].ptr, c->argv[a].len, p->name, strlen(p->name), 1);
-            if (!match) continue;
+            for (int a = 2; a < c->argc && !as_written && !match; a++) {
+                const resp_arg *pat = &c->argv[a];
+                int glob = memchr(pat->ptr, '*', pat->len) || memchr(pat->ptr, '?', pat->len) ||
+                           memchr(pat->ptr, '[', pat->len);
+                if (!glob) {
+                    if (pat->len == plen && strncasecmp(pat->ptr, p->name, plen) == 0)
+                        as_written = pat;
+                } else {
+                    match = util_glob_match(pat->ptr, pat->len, p->name, plen, 1);
+                }
+            }
+            if (!match && !as_written) continue;
             if (pass == 0) {
                 n++;
                 continue;
             }
             char value[1024];
             cfg_format(p, value, sizeof(value));
-            reply_add_bulk_cstr(&c->reply, p->name);
+            if (as_written)
+                reply_add_bulk(&c->reply, as_written->ptr, as_written->len);
+            else
+                reply_add_bulk_cstr(&c->reply, p->name);
             reply_add_bulk_cstr(&c->reply, value);
         }
     }
@@ -458,23 +496,52 @@ static void config_set(client *c) {
     int pairs = (c->argc - 2) / 2;
     const char **names = alloc_malloc(ALLOC_SUB_OTHER, sizeof(char *) * (size_t)pairs * 2);
     const char **values = names + pairs;
-    /* The engine wants C strings: copy (arguments are not NUL-terminated). */
+    /* The engine wants C strings: copy (arguments are not NUL-terminated). An integer with a
+     * NUL inside is no integer for Redis ("1\0" would read as 1 here): it gets a text that
+     * fails the same way, in its turn. */
     for (int i = 0; i < pairs; i++) {
-        names[i] = alloc_strndup(ALLOC_SUB_OTHER, c->argv[2 + 2 * i].ptr, c->argv[2 + 2 * i].len);
-        values[i] = alloc_strndup(ALLOC_SUB_OTHER, c->argv[3 + 2 * i].ptr, c->argv[3 + 2 * i].len);
+        const resp_arg *n = &c->argv[2 + 2 * i], *v = &c->argv[3 + 2 * i];
+        names[i] = alloc_strndup(ALLOC_SUB_OTHER, n->ptr, n->len);
+        const cfg_param *p = cfg_find(&srv.config, names[i]);
+        int nul_int = p && p->type == CFG_INT && memchr(v->ptr, '\0', v->len);
+        values[i] = nul_int ? alloc_strndup(ALLOC_SUB_OTHER, "not-an-integer", 14)
+                            : alloc_strndup(ALLOC_SUB_OTHER, v->ptr, v->len);
     }
     char err[CFG_ERR_LEN];
     size_t bad = 0;
-    int unknown = -1;
-    for (int i = 0; i < pairs && unknown < 0; i++)
-        if (!cfg_find(&srv.config, names[i])) unknown = i;
+    /* As Redis, before any value is parsed: the first unknown, immutable or repeated name
+     * (in argument order) fails the command, named as written. */
+    int unknown = -1, refused = -1;
+    const char *why = NULL;
     srv.config.allow_protected = client_option_allows(c, srv.enable_protected_configs);
+    for (int i = 0; i < pairs && unknown < 0 && refused < 0; i++) {
+        const cfg_param *p = cfg_find(&srv.config, names[i]);
+        if (!p) {
+            unknown = i;
+        } else if (p->flags & CFG_IMMUTABLE) {
+            refused = i;
+            why = "can't set immutable config";
+        } else if ((p->flags & CFG_PROTECTED) && !srv.config.allow_protected) {
+            refused = i;
+            why = "can't set protected config";
+        } else {
+            for (int j = 0; j < i && refused < 0; j++) {
+                if (cfg_find(&srv.config, names[j]) == p) {
+                    refused = i;
+                    why = "duplicate parameter";
+                }
+            }
+        }
+    }
     if (unknown >= 0) {
         reply_errorf(c, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
                      names[unknown]);
+    } else if (refused >= 0) {
+        reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                     names[refused], why);
     } else if (cfg_set_many(&srv.config, names, values, (size_t)pairs, &bad, err) < 0) {
         reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-                     names[bad], err);
+                     cfg_find(&srv.config, names[bad])->name, err);
     } else {
         reply_add_status(&c->reply, "OK");
     }
@@ -497,7 +564,11 @@ static void reset_stats(void) {
 void cmd_config(client *c) {
     if (arg_eq(c, 1, "get") && c->argc >= 3) {
         config_get(c);
-    } else if (arg_eq(c, 1, "set") && c->argc >= 4 && c->argc % 2 == 0) {
+    } else if (arg_eq(c, 1, "set") && c->argc >= 4) {
+        if (c->argc % 2 != 0) {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
         config_set(c);
     } else if (arg_eq(c, 1, "resetstat") && c->argc == 2) {
         reset_stats();
@@ -533,16 +604,29 @@ void cmd_config(client *c) {
 }
 
 void cmd_shutdown(client *c) {
+    int abort = 0, save = 0, nosave = 0, other = 0;
     for (int i = 1; i < c->argc; i++) {
-        if (arg_eq(c, i, "abort")) {
-            reply_error(c, "ERR No shutdown in progress.");
-            return;
-        }
-        if (!arg_eq(c, i, "nosave") && !arg_eq(c, i, "save") && !arg_eq(c, i, "now") &&
-            !arg_eq(c, i, "force")) {
+        if (arg_eq(c, i, "abort"))
+            abort = 1;
+        else if (arg_eq(c, i, "save"))
+            save = 1;
+        else if (arg_eq(c, i, "nosave"))
+            nosave = 1;
+        else if (arg_eq(c, i, "now") || arg_eq(c, i, "force"))
+            other = 1;
+        else {
             reply_error(c, ERR_SYNTAX);
             return;
         }
+    }
+    /* As Redis: ABORT goes alone, SAVE and NOSAVE exclude each other. */
+    if ((abort && (save || nosave || other)) || (save && nosave)) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    if (abort) {
+        reply_error(c, "ERR No shutdown in progress.");
+        return;
     }
     log_msg(LOG_WARNING, "User requested shutdown...");
     server_request_shutdown();

@@ -34,17 +34,18 @@ void cmd_get(client *c) {
 enum { EXP_NONE = 0, EXP_EX, EXP_PX, EXP_EXAT, EXP_PXAT };
 
 /* Parses argument *i as an expire option (EX s|PX ms|EXAT ts|PXAT ms-ts) followed by its
- * argument: only when `allowed` (no conflicting option came before), when no expire option
- * came before (*kind is EXP_NONE) and when an argument follows. Then sets *kind, *arg (the
- * argument's index) and *i to it, and returns 1; otherwise returns 0 and changes nothing. */
+ * argument: only when `allowed` (no conflicting option came before), when no other expire
+ * option came before (the same one again is allowed and the last one wins, as in Redis) and
+ * when an argument follows. Then sets *kind, *arg (the argument's index) and *i to it, and
+ * returns 1; otherwise returns 0 and changes nothing. */
 static int parse_expire_option(client *c, int *i, int allowed, int *kind, int *arg) {
-    if (!allowed || *kind != EXP_NONE || *i + 1 >= c->argc) return 0;
+    if (!allowed || *i + 1 >= c->argc) return 0;
     int k = arg_eq(c, *i, "ex")     ? EXP_EX
             : arg_eq(c, *i, "px")   ? EXP_PX
             : arg_eq(c, *i, "exat") ? EXP_EXAT
             : arg_eq(c, *i, "pxat") ? EXP_PXAT
                                     : EXP_NONE;
-    if (k == EXP_NONE) return 0;
+    if (k == EXP_NONE || (*kind != EXP_NONE && *kind != k)) return 0;
     *kind = k;
     *arg = ++*i;
     return 1;
@@ -163,17 +164,24 @@ void cmd_getdel(client *c) {
 void cmd_getex(client *c) {
     int exp = EXP_NONE, exp_arg = 0, persist = 0;
     for (int i = 2; i < c->argc; i++) {
-        if (arg_eq(c, i, "persist") && exp == EXP_NONE && !persist)
+        if (arg_eq(c, i, "persist") && exp == EXP_NONE)
             persist = 1;
         else if (!parse_expire_option(c, &i, !persist, &exp, &exp_arg)) {
             reply_error(c, ERR_SYNTAX);
             return;
         }
     }
+    /* As Redis: a missing key answers nil before the expire time is validated. */
+    int wrongtype;
+    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    if (wrongtype) return;
+    if (!e) {
+        reply_add_null(&c->reply);
+        return;
+    }
     int64_t when;
     if (expire_from_arg(c, exp, exp_arg, &when) < 0) return;
-    int wrongtype;
-    if (!get_and_reply(c, &wrongtype)) return;
+    reply_entry_value(c, e);
     if (when) {
         expire_or_delete(c, &c->argv[1], when);
     } else if (persist) {

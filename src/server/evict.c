@@ -27,7 +27,7 @@
 #define EVPOOL_SIZE 16
 #define EVPOOL_CACHED_KEY 255       /* keys up to this long reuse the slot's buffer */
 #define LRU_CLOCK_RESOLUTION 1000   /* ms per tick of the 24-bit LRU clock, as Redis */
-#define MAXMEMORY_SAMPLES_MAX 64    /* the config's upper bound */
+#define MAXMEMORY_SAMPLES_MAX 64    /* keys sampled per round at most (the config allows more) */
 #define EVICT_MAX_EMPTY_ROUNDS 1000 /* pool rounds finding nothing before giving up */
 
 const char *const evict_policy_names[] = {"volatile-lru",

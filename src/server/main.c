@@ -41,6 +41,12 @@ void server_request_shutdown(void) {
     srv.shutdown_asap = 1;
 }
 
+/* As Redis: hz takes any int and is brought into 1..500 (the cron divides by it). */
+void server_clamp_hz(void) {
+    if (srv.hz < 1) srv.hz = 1;
+    if (srv.hz > 500) srv.hz = 500;
+}
+
 static void on_signal(int sig) {
     (void)sig;
     signal_shutdown = 1;
@@ -296,6 +302,7 @@ int main(int argc, char **argv) {
     write_pidfile();
     memory_mark_startup();
     srv.rss_baseline = mem_process_rss();
+    server_clamp_hz();
     evloop_timer_add(srv.el, 1000 / srv.hz, cron, NULL);
     evloop_set_before_sleep(srv.el, before_sleep, NULL);
     log_msg(LOG_NOTICE, "Ready to accept connections tcp on port %d", srv.bound_port);

@@ -174,6 +174,7 @@ extern server srv;
 int64_t server_now_ms(void); /* cached: refreshed per read event and per cron tick */
 void server_update_time(void);
 void server_request_shutdown(void);
+void server_clamp_hz(void);
 
 /* server_config.c */
 int server_config_init(char *err);

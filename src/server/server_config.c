@@ -103,6 +103,7 @@ static const char *const debug_command_names[] = {"no", "yes", "local", NULL};
 static int apply_hz(const cfg_param *p, char *err) {
     (void)p;
     (void)err;
+    server_clamp_hz();
     return 0; /* the cron reads srv.hz every time it reschedules itself */
 }
 
@@ -158,7 +159,12 @@ static void format_obuf_limit(const cfg_param *p, char *buf, size_t cap) {
  * CONFIG GET, which redis-benchmark and other tools read) so that Redis configs and tools work;
  * anything else is refused with the reason. */
 static int parse_no_persistence(const cfg_param *p, const char *value, char *err) {
-    int ok = strcmp(p->name, "save") == 0 ? value[0] == '\0' : strcasecmp(value, "no") == 0;
+    int is_save = strcmp(p->name, "save") == 0;
+    if (!is_save && strcasecmp(value, "yes") != 0 && strcasecmp(value, "no") != 0) {
+        snprintf(err, CFG_ERR_LEN, "argument must be 'yes' or 'no'"); /* Redis's text */
+        return -1;
+    }
+    int ok = is_save ? value[0] == '\0' : strcasecmp(value, "no") == 0;
     if (!ok) {
         snprintf(err, CFG_ERR_LEN, "memkv does not persist data to disk");
         return -1;
@@ -209,7 +215,7 @@ static cfg_param params[] = {
      .ptr = &srv.maxclients,
      .default_value = "10000",
      .min = 1,
-     .max = 1000000,
+     .max = 4294967295LL, /* Redis's bounds; apply_maxclients checks the fd table */
      .apply = apply_maxclients},
     {.name = "databases",
      .type = CFG_INT,
@@ -222,8 +228,8 @@ static cfg_param params[] = {
      .type = CFG_INT,
      .ptr = &srv.hz,
      .default_value = "10",
-     .min = 1,
-     .max = 500,
+     .min = 0, /* as Redis: any int, brought into 1..500 (server_clamp_hz) */
+     .max = 2147483647,
      .apply = apply_hz},
     {.name = "proto-max-bulk-len",
      .type = CFG_MEMORY,
@@ -263,7 +269,7 @@ static cfg_param params[] = {
      .ptr = &srv.maxmemory_samples,
      .default_value = "5",
      .min = 1,
-     .max = 64},
+     .max = 2147483647}, /* as Redis; the eviction pool samples 64 keys a round at most */
     {.name = "requirepass",
      .type = CFG_STRING,
      .flags = CFG_SENSITIVE,

@@ -209,7 +209,7 @@ int util_parse_memory(const char *s, long long *out) {
     const char *u = s;
     while (*u >= '0' && *u <= '9')
         u++;
-    if (u == s) return -1;
+    /* No digits ("" or "gb") is 0, as Redis's memtoull has it. */
 
     long long mul;
     if (*u == '\0' || strcasecmp(u, "b") == 0)

@@ -82,9 +82,12 @@ def test_config_parameters(server_factory):
         "must be one of the following: volatile-lru, ")
     assert "noeviction" in str(e.value)
     assert r.config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-lru"}
-    for bad in ("0", "65", "x"):
+    for bad in ("0", "2147483648", "x"):
         with pytest.raises(redis.ResponseError):
             r.config_set("maxmemory-samples", bad)
+    # Redis's bounds (1..2^31-1); the eviction pool samples 64 keys a round at most.
+    assert r.config_set("maxmemory-samples", 65)
+    assert r.config_get("maxmemory-samples") == {"maxmemory-samples": "65"}
     assert r.config_set("maxmemory-samples", 64)
     assert r.config_get("maxmemory-samples") == {"maxmemory-samples": "64"}
     with pytest.raises(redis.ResponseError):

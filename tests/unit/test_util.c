@@ -305,8 +305,11 @@ static void test_parse_memory(void **state) {
     check_mem_ok("1gb", 1024LL * 1024 * 1024);
     check_mem_ok("8589934591gb", 8589934591LL * 1024 * 1024 * 1024);
     long long v;
-    assert_int_equal(util_parse_memory("", &v), -1);
-    assert_int_equal(util_parse_memory("gb", &v), -1);
+    /* As Redis's memtoull: no digits is 0. */
+    assert_int_equal(util_parse_memory("", &v), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(util_parse_memory("gb", &v), 0);
+    assert_int_equal(v, 0);
     assert_int_equal(util_parse_memory("-1", &v), -1);
     assert_int_equal(util_parse_memory("+1", &v), -1);
     assert_int_equal(util_parse_memory(" 1", &v), -1);

@@ -1,0 +1,764 @@
+#!/usr/bin/python3
+"""Differential test: the same random command sequences go to memkv and to Debian's
+redis-server 7.0; replies must be equal (after the normalizations listed in README.md).
+
+Usage (see README.md):
+  difftest.py --server build/src/memkv-server --seeds 5 --duration 3     bounded run
+  difftest.py --seed 42 --duration 600                                 one long seed
+  difftest.py --replay [case ...]                                      saved cases
+A mismatch or a memkv crash is shrunk (delta debugging) and saved under cases/.
+"""
+import argparse
+import glob
+import math
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import generator  # noqa: E402
+from resp import CLOSED, TIMEOUT, Conn, encode  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASES_DIR = os.path.join(HERE, "cases")
+SANITIZER_MARKERS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:",
+                     b"SUMMARY: UndefinedBehaviorSanitizer")
+BATCH = 100
+
+# ---------------------------------------------------------------------------------------
+# Servers
+
+
+class Server:
+    name = "?"
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="memkv-diff-%s-" % self.name)
+        self.stderr_path = os.path.join(self.dir, "stderr.log")
+        self.stdout_path = os.path.join(self.dir, "stdout.log")
+        self.proc = None
+        self.conn = None
+        self.initial_config = {}
+
+    def _spawn(self, cmd):
+        self.proc = subprocess.Popen(cmd, cwd=self.dir, stdin=subprocess.DEVNULL,
+                                     stdout=open(self.stdout_path, "ab"),
+                                     stderr=open(self.stderr_path, "ab"),
+                                     start_new_session=True)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stderr(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read()
+
+    def stdout(self):
+        with open(self.stdout_path, "rb") as f:
+            return f.read()
+
+    def sanitizer_report(self):
+        err = self.stderr()
+        return err if any(m in err for m in SANITIZER_MARKERS) else None
+
+    def connect(self):
+        if self.conn:
+            self.conn.close()
+        for _ in range(200):
+            try:
+                self.conn = Conn(self.address(), timeout=20)
+                # With maxclients lowered, the slot of the connection just closed may not be
+                # free yet.
+                reply = self.conn.call([b"PING"])
+                if reply == ("status", b"PONG"):
+                    return
+                self.conn.close()
+            except OSError:
+                pass
+            if not self.alive():
+                raise RuntimeError("%s is not running" % self.name)
+            time.sleep(0.02)
+        raise RuntimeError("cannot connect to %s" % self.name)
+
+    def stop(self):
+        if self.conn:
+            self.conn.close()
+            self.conn = None
+        code = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            code = self.proc.returncode
+        return code
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Memkv(Server):
+    name = "memkv"
+
+    def __init__(self, binary):
+        super().__init__()
+        self.binary = os.path.abspath(binary)
+        self.start()
+
+    def start(self):
+        ready = os.path.join(self.dir, "ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        self._spawn([self.binary, "--port", "0", "--metrics-port", "0", "--ready-file", ready])
+        deadline = time.monotonic() + 30
+        while not os.path.exists(ready):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("memkv-server did not start:\n" + self.stderr().decode())
+            time.sleep(0.01)
+        fields = dict(line.split("=", 1) for line in open(ready).read().split())
+        self.port = int(fields["port"])
+        self.connect()
+
+    def address(self):
+        return ("127.0.0.1", self.port)
+
+
+class Redis(Server):
+    name = "redis"
+
+    def __init__(self, binary):
+        super().__init__()
+        self.binary = os.path.abspath(binary)
+        self.start()
+
+    def start(self):
+        self.sock = os.path.join(self.dir, "redis.sock")
+        # No TCP port (no port race), a Unix socket in our temp dir, no persistence, no
+        # config file; its working directory (dump files, if any) is the temp dir too.
+        self._spawn([self.binary, "--port", "0", "--unixsocket", self.sock,
+                     "--unixsocketperm", "700", "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "no", "--dir", self.dir, "--daemonize", "no",
+                     "--logfile", "", "--databases", "16"])
+        deadline = time.monotonic() + 30
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start:\n" + self.stdout().decode())
+            time.sleep(0.01)
+        self.connect()
+
+    def address(self):
+        return self.sock
+
+
+# ---------------------------------------------------------------------------------------
+# Normalization (README.md, "Normalizations", says why each exists)
+
+# CONFIG parameters compared by CONFIG GET: the ones both servers have. Values of those in
+# CONFIG_VALUE_DIFFERS differ on purpose and are compared by presence only.
+CONFIG_SHARED = {
+    b"bind", b"port", b"tcp-backlog", b"tcp-keepalive", b"timeout", b"maxclients",
+    b"databases", b"hz", b"proto-max-bulk-len", b"client-query-buffer-limit",
+    b"client-output-buffer-limit", b"maxmemory", b"maxmemory-policy", b"maxmemory-samples",
+    b"requirepass", b"loglevel", b"logfile", b"save", b"appendonly", b"pidfile",
+}
+CONFIG_VALUE_DIFFERS = {b"client-output-buffer-limit", b"port"}
+MEMKV_ONLY_CONFIG = set(generator.MEMKV_ONLY_CONFIG) | {
+    b"ready-file", b"memory-profiling-enabled", b"memory-profiling-unwinder",
+    b"memory-profiling-dump-dir", b"metrics-bind", b"metrics-port", b"metrics-token",
+    b"metrics-pprof-enabled"}
+
+
+def lower(b):
+    return b.lower() if isinstance(b, bytes) else b
+
+
+def rule(argv):
+    """Which normalization applies to a command's reply."""
+    name = lower(argv[0])
+    sub = lower(argv[1]) if len(argv) > 1 else None
+    if name == b"kprofile" or (name == b"memory" and sub == b"profile"):
+        return "answer"
+    if name == b"config" and any(lower(a) in MEMKV_ONLY_CONFIG for a in argv[2:]):
+        return "answer"
+    if name == b"client" and sub == b"setinfo":
+        return "answer"  # Redis 7.2's; memkv accepts it for newer client libraries
+    if name == b"keys":
+        return "sorted"
+    if name in (b"scan", b"randomkey", b"time", b"info", b"hello"):
+        return "shape"
+    if name == b"ttl":
+        return "near:1"
+    if name == b"pttl":
+        return "near:1000"
+    if name == b"client" and sub in (b"id", b"list", b"info", b"help"):
+        return "shape"
+    if name == b"memory" and sub in (b"usage", b"stats", b"doctor", b"malloc-stats", b"help"):
+        return "shape"
+    if name == b"command":
+        if sub == b"info" and len(argv) > 2:
+            return "command-info"
+        if sub in (None, b"count", b"list", b"info", b"docs", b"help"):
+            return "shape"
+    if name == b"config" and sub == b"get":
+        return "config-get"
+    if name == b"config" and sub == b"help":
+        return "shape"
+    return "exact"
+
+
+LFU_LIST = b" - argument(s) must be one of the following: "
+
+
+def normalize(argv, reply):
+    if reply[0] == "error" and LFU_LIST in reply[1] and b"maxmemory-policy" in reply[1]:
+        # memkv has no LFU policies, so its list of valid ones is shorter.
+        return ("error", reply[1][:reply[1].index(LFU_LIST)])
+    if reply[0] in ("error", "closed", "timeout", "garbage"):
+        return reply  # errors, closes and hangs are compared exactly under every rule
+    r = rule(argv)
+    if r == "answer":
+        return ("answered",)
+    if r == "shape":
+        return (reply[0],)
+    if r == "sorted" and reply[0] == "array":
+        return ("array", sorted(reply[1]))
+    if r == "command-info" and reply[0] == "array":
+        # name, arity, first key, last key, step: exact; flags, ACL categories, tips, key
+        # specs and subcommands are Redis's richer metadata.
+        return ("array", [e if e[0] != "array" else
+                          ("array", [e[1][i] for i in (0, 1, 3, 4, 5)]) for e in reply[1]])
+    if r == "config-get" and reply[0] == "array":
+        items = reply[1]
+        pairs = []
+        for i in range(0, len(items) - 1, 2):
+            name = items[i][1]
+            if name.lower() in CONFIG_SHARED:
+                value = items[i + 1] if name.lower() not in CONFIG_VALUE_DIFFERS else (
+                    "bulk", b"*")
+                pairs.append((name, value))
+        return ("config", sorted(pairs))
+    return reply
+
+
+def equal(argv, a, b):
+    r = rule(argv)
+    if r.startswith("near:") and a[0] == "int" and b[0] == "int":
+        tol = int(r[5:])
+        # -1 and -2 (no expire, no key) are exact; a remaining time may differ a little:
+        # the two servers run the command a few milliseconds apart.
+        if a[1] < 0 or b[1] < 0:
+            return a == b
+        return abs(a[1] - b[1]) <= tol
+    if a == b == CLOSED:
+        return True
+    if r == "answer":
+        return a[0] not in ("closed", "timeout") and b[0] not in ("closed", "timeout")
+    return normalize(argv, a) == normalize(argv, b)
+
+
+# ---------------------------------------------------------------------------------------
+# Formatting of commands and replies (case files and reports)
+
+
+def quote(arg):
+    if arg and all(33 <= c < 127 and c not in b'"\\#' for c in arg):
+        return arg.decode()
+    out = ['"']
+    for c in arg:
+        ch = chr(c)
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif 32 <= c < 127:
+            out.append(ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        else:
+            out.append("\\x%02x" % c)
+    out.append('"')
+    return "".join(out)
+
+
+def format_command(argv):
+    return " ".join(quote(a) for a in argv)
+
+
+def parse_command(line):
+    """Inverse of format_command: words separated by spaces, "..." with \\" \\\\ \\n \\r \\t
+    \\xHH escapes."""
+    argv, i, n = [], 0, len(line)
+    while i < n:
+        while i < n and line[i] == " ":
+            i += 1
+        if i >= n:
+            break
+        if line[i] == '"':
+            i += 1
+            buf = bytearray()
+            while True:
+                if i >= n:
+                    raise ValueError("unterminated quote: " + line)
+                ch = line[i]
+                if ch == '"':
+                    i += 1
+                    break
+                if ch == "\\":
+                    nx = line[i + 1]
+                    if nx == "x":
+                        buf.append(int(line[i + 2:i + 4], 16))
+                        i += 4
+                        continue
+                    buf += {"n": b"\n", "r": b"\r", "t": b"\t"}.get(nx, nx.encode())
+                    i += 2
+                    continue
+                buf += ch.encode()
+                i += 1
+            argv.append(bytes(buf))
+        else:
+            j = i
+            while j < n and line[j] != " ":
+                j += 1
+            argv.append(line[i:j].encode())
+            i = j
+    return argv
+
+
+def format_reply(reply, limit=300):
+    t = reply[0]
+    if t in ("status", "error", "bulk"):
+        s = {"status": "+", "error": "-", "bulk": "$"}[t] + quote(reply[1])
+    elif t == "int":
+        s = ":%d" % reply[1]
+    elif t == "array":
+        s = "[" + ", ".join(format_reply(e, limit) for e in reply[1]) + "]"
+    else:
+        s = "<%s>" % " ".join(str(x) for x in reply)
+    return s if len(s) <= limit else s[:limit] + "...(%d chars)" % len(s)
+
+
+# ---------------------------------------------------------------------------------------
+# Running a sequence on both servers
+
+
+class Mismatch:
+    def __init__(self, kind, index, argv, memkv, redis, detail=""):
+        self.kind, self.index, self.argv = kind, index, argv
+        self.memkv, self.redis, self.detail = memkv, redis, detail
+
+    def signature(self):
+        sub = lower(self.argv[1]) if len(self.argv) > 1 and lower(self.argv[0]) in (
+            b"config", b"client", b"command", b"memory") else b""
+        return (self.kind, lower(self.argv[0]), sub, self.memkv[0], self.redis[0])
+
+    def describe(self):
+        s = "%s at command %d: %s\n  memkv: %s\n  redis: %s" % (
+            self.kind, self.index, format_command(self.argv), format_reply(self.memkv),
+            format_reply(self.redis))
+        if self.detail:
+            s += "\n  " + self.detail
+        return s
+
+
+class Pair:
+    def __init__(self, memkv_binary, redis_binary):
+        self.memkv_binary = memkv_binary
+        self.redis_binary = redis_binary
+        self.memkv = Memkv(memkv_binary)
+        self.redis = Redis(redis_binary)
+        self.commands_run = 0
+        self.restore_names = list(generator.CONFIG_SET) + list(generator.MEMKV_ONLY_CONFIG)
+        for s in (self.memkv, self.redis):
+            s.initial_config = self._config_of(s)
+
+    def _config_of(self, s):
+        cfg = {}
+        for name in self.restore_names:
+            r = s.conn.call([b"CONFIG", b"GET", name])
+            if r[0] == "array" and len(r[1]) == 2:
+                cfg[name] = r[1][1][1]
+        return cfg
+
+    def close(self):
+        """Stops both servers; returns a problem found in memkv's exit (code, sanitizer)."""
+        problem = None
+        code = self.memkv.stop()
+        report = self.memkv.sanitizer_report()
+        if report:
+            problem = "sanitizer report in memkv's stderr:\n" + report.decode(errors="replace")
+        elif code != 0:
+            problem = "memkv exited with %s on SIGTERM:\n%s" % (
+                code, self.memkv.stderr().decode(errors="replace"))
+        self.redis.stop()
+        if problem is None:
+            self.memkv.cleanup()
+        else:
+            problem += "\n(memkv's files kept in %s)" % self.memkv.dir
+        self.redis.cleanup()
+        return problem
+
+    def _restart(self, s):
+        s.stop()
+        if s is self.memkv:
+            # A fresh directory: the old one keeps the crashed server's stderr.
+            self.memkv = Memkv(self.memkv_binary)
+            self.memkv.initial_config = s.initial_config
+        else:
+            self.redis = Redis(self.redis_binary)
+            self.redis.initial_config = s.initial_config
+
+    def reset(self):
+        """Back to the start state: empty key space, initial configuration, a new
+        connection (db 0, no name). A server that died is started again."""
+        for s in (self.memkv, self.redis):
+            if not s.alive() or (s is self.memkv and s.sanitizer_report()):
+                self._restart(s)
+                continue
+            try:
+                if s.conn.call([b"PING"]) != ("status", b"PONG"):
+                    s.connect()
+                for name, value in s.initial_config.items():
+                    s.conn.call([b"CONFIG", b"SET", name, value])
+                s.connect()
+                s.conn.call([b"FLUSHALL"])
+                s.conn.call([b"CONFIG", b"RESETSTAT"])
+            except RuntimeError:
+                self._restart(s)
+
+    def _crash_detail(self):
+        report = self.memkv.sanitizer_report()
+        if self.memkv.alive() and not report:
+            return None
+        text = (report or self.memkv.stderr()).decode(errors="replace")
+        code = self.memkv.proc.poll()
+        return "exit status %s\n%s" % (code, text[-20000:])
+
+    def run(self, seq, deadline=None):
+        """Runs seq on both servers; returns the first Mismatch, or None."""
+        pos = 0
+        while pos < len(seq):
+            if deadline and time.monotonic() > deadline:
+                return None
+            batch = seq[pos:pos + BATCH]
+            # A command that may close the connection ends its batch: a server that closes a
+            # TCP socket with unread input sends a reset, and the client then loses replies
+            # it had not read yet (memkv is on TCP, Redis on a Unix socket).
+            for i, argv in enumerate(batch):
+                if lower(argv[0]) == b"quit" or (lower(argv[0]) == b"client" and len(argv) > 1
+                                                 and lower(argv[1]) == b"kill"):
+                    batch = batch[:i + 1]
+                    break
+            data = b"".join(encode(a) for a in batch)
+            self.memkv.conn.send(data)
+            self.redis.conn.send(data)
+            replies = []
+            for s in (self.memkv, self.redis):
+                out = []
+                for _ in batch:
+                    r = s.conn.read()
+                    out.append(r)
+                    if r in (CLOSED, TIMEOUT):
+                        break
+                replies.append(out)
+            rm, rr = replies
+            both_closed_at = None
+            for i, argv in enumerate(batch):
+                a = rm[i] if i < len(rm) else None
+                b = rr[i] if i < len(rr) else None
+                if a is None or b is None:
+                    break
+                self.commands_run += 1
+                if not equal(argv, a, b):
+                    # memkv's connection closed where Redis's did not: did memkv die there?
+                    detail = self._crash_detail() if a in (CLOSED, TIMEOUT) else None
+                    kind = "crash" if detail else ("hang" if TIMEOUT in (a, b) else "mismatch")
+                    if not detail and a == CLOSED:
+                        # memkv alive but closed the connection: its log says why.
+                        log = (self.memkv.stdout() + self.memkv.stderr()).decode(
+                            errors="replace").splitlines()
+                        detail = "memkv's log ends:\n" + "\n".join(x[:400] for x in log[-3:])
+                    return Mismatch(kind, pos + i, argv, a, b, detail or "")
+                if a == CLOSED:
+                    both_closed_at = i
+                    break
+            # Liveness: both must still answer PING; a connection the last command closed
+            # (QUIT, CLIENT KILL) must be closed in both, and is opened again.
+            last = pos + (both_closed_at if both_closed_at is not None else len(batch) - 1)
+            pings = [s.conn.call([b"PING"]) if both_closed_at is None else CLOSED
+                     for s in (self.memkv, self.redis)]
+            detail = self._crash_detail()
+            if detail:
+                return Mismatch("crash", last, seq[last], rm[-1] if rm else CLOSED,
+                                rr[-1] if rr else CLOSED, detail)
+            if (pings[0] == CLOSED) != (pings[1] == CLOSED):
+                return Mismatch("mismatch", last, seq[last], pings[0], pings[1],
+                                "PING after the command: the connection closed in one server")
+            for s, p in zip((self.memkv, self.redis), pings):
+                if p == CLOSED:
+                    s.connect()
+                elif p != ("status", b"PONG"):
+                    return Mismatch("dead", last, seq[last], pings[0], pings[1],
+                                    "%s stopped answering PING" % s.name)
+            # The command that saw the close was not run by either server: send it again.
+            pos += max(both_closed_at, 1) if both_closed_at is not None else len(batch)
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# Protocol-level frames: hostile length claims and framing, each on a new connection,
+# followed by PING and QUIT; every reply (and whether the connection closes) must be equal.
+
+# PING, then QUIT: the connection always ends with a close, so no reply is waited for in vain.
+PING_FRAME = b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nQUIT\r\n"
+RAW_FRAMES = [
+    b"*2\r\n$3\r\nGET\r\n$536870913\r\n",        # one byte over proto-max-bulk-len
+    b"*2\r\n$3\r\nGET\r\n$9223372036854775808\r\n",
+    b"*2\r\n$3\r\nGET\r\n$-5\r\n",
+    b"*2\r\n$3\r\nGET\r\n$abc\r\n",
+    b"*2\r\n$3\r\nGET\r\n$ 1\r\n",
+    b"*2147483648\r\n",
+    b"*9223372036854775808\r\n",
+    b"*abc\r\n",
+    b"*-1\r\n",
+    b"*0\r\n",
+    b"*1\r\nx\r\n",
+    b"*1\r\n$4\r\nPING\r\n",
+    b"PING\r\n",
+    b"\r\n",
+    b"ECHO \"a b\"\r\n",
+    b"ECHO \"a\\x41\\n\"\r\n",
+    b"ECHO \"unbalanced\r\n",
+    b"ECHO 'x'y\r\n",
+    b"$4\r\nPING\r\n",
+    b"SET k0 v\nGET k0\n",
+    b"*1\r\n$1234567890123456789012345\r\n",
+]
+
+
+def read_all(conn, timeout):
+    """Replies until the connection closes or nothing comes for `timeout` seconds."""
+    conn.sock.settimeout(timeout)
+    out = []
+    while len(out) < 10:
+        r = conn.read()
+        if r == TIMEOUT:
+            break
+        out.append(r)
+        if r == CLOSED:
+            break
+    return out
+
+
+def protocol_check(pair):
+    failures = 0
+    for frame in RAW_FRAMES:
+        pair.reset()
+        got = []
+        for s in (pair.memkv, pair.redis):
+            conn = Conn(s.address(), timeout=5)
+            conn.send(frame + PING_FRAME)
+            got.append(read_all(conn, 5))
+            conn.close()
+        if got[0] != got[1]:
+            failures += 1
+            print("protocol mismatch for %r\n  memkv: %s\n  redis: %s" % (
+                frame, [format_reply(r) for r in got[0]], [format_reply(r) for r in got[1]]))
+    detail = pair._crash_detail()
+    if detail:
+        failures += 1
+        print("memkv died during the protocol frames:\n" + detail)
+    return failures
+
+
+# ---------------------------------------------------------------------------------------
+# Shrinking (delta debugging: drop commands, then simplify arguments)
+
+
+def shrink(pair, seq, found, budget_s=60):
+    deadline = time.monotonic() + budget_s
+    sig = found.signature()
+
+    def test(cand):
+        if not cand:
+            return None
+        pair.reset()
+        m = pair.run(cand)
+        return m if m and m.signature() == sig else None
+
+    seq = seq[:found.index + 1]
+    best = found
+    n = 2
+    while len(seq) >= 2 and time.monotonic() < deadline:
+        chunk = math.ceil(len(seq) / n)
+        reduced = False
+        for start in range(0, len(seq), chunk):
+            cand = seq[:start] + seq[start + chunk:]
+            m = test(cand)
+            if m:
+                seq, best = cand[:m.index + 1], m
+                n = max(n - 1, 2)
+                reduced = True
+                break
+        if not reduced:
+            if n >= len(seq):
+                break
+            n = min(len(seq), n * 2)
+    # Simplify arguments: drop one, or replace it by something plainer.
+    simpler = [b"", b"0", b"k0", b"v"]  # no "1": PX 1 would race
+    changed = True
+    while changed and time.monotonic() < deadline:
+        changed = False
+        for ci in range(len(seq)):
+            argv = seq[ci]
+            j = 1
+            while j < len(argv) and time.monotonic() < deadline:
+                cands = [argv[:j] + argv[j + 1:]]
+                cands += [argv[:j] + [s] + argv[j + 1:] for s in simpler
+                          if len(s) < len(argv[j]) or (len(s) == len(argv[j]) and s < argv[j])]
+                for new in cands:
+                    cand = seq[:ci] + [new] + seq[ci + 1:]
+                    m = test(cand)
+                    if m:
+                        seq, best, argv, changed = cand[:m.index + 1], m, new, True
+                        break
+                else:
+                    j += 1
+                if ci >= len(seq):
+                    break
+            if ci >= len(seq) - 1:
+                break
+    pair.reset()
+    return seq, best
+
+
+def case_text(seq, m, origin):
+    lines = ["# origin: %s" % origin, "# %s at the last command" % m.kind,
+             "# memkv: %s" % format_reply(m.memkv, 500), "# redis: %s" % format_reply(m.redis, 500)]
+    if m.detail:
+        lines += ["# " + line for line in m.detail.splitlines()[:40]]
+    lines += [format_command(a) for a in seq]
+    return "\n".join(lines) + "\n"
+
+
+def save_case(text, m):
+    os.makedirs(CASES_DIR, exist_ok=True)
+    base = "-".join(x.decode(errors="replace") for x in m.signature()[1:3] if x) or "case"
+    base = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in base)
+    existing = glob.glob(os.path.join(CASES_DIR, "*.case"))
+    num = 1 + max([int(os.path.basename(p).split("-")[0]) for p in existing
+                   if os.path.basename(p).split("-")[0].isdigit()] or [0])
+    path = os.path.join(CASES_DIR, "%03d-%s-%s.case" % (num, m.kind, base))
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def load_case(path):
+    seq = []
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.strip() and not line.startswith("#"):
+                seq.append(parse_command(line))
+    return seq
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--server", default=os.environ.get("MEMKV_SERVER", os.path.join(
+        HERE, "../../build/src/memkv-server")), help="memkv-server binary")
+    ap.add_argument("--redis", default="/usr/bin/redis-server", help="redis-server binary")
+    ap.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
+    ap.add_argument("--seeds", type=int, default=1, help="number of seeds (default 1)")
+    ap.add_argument("--duration", type=float, default=3.0,
+                    help="seconds of commands per seed (default 3)")
+    ap.add_argument("--max-commands", type=int, default=0,
+                    help="stop a seed after this many commands (0: only --duration)")
+    ap.add_argument("--replay", nargs="*", metavar="CASE",
+                    help="replay saved cases (all of cases/*.case when none is named)")
+    ap.add_argument("--no-save", action="store_true", help="print shrunk cases, save none")
+    ap.add_argument("--no-shrink", action="store_true")
+    args = ap.parse_args()
+
+    if not os.access(args.server, os.X_OK):
+        sys.exit("memkv-server not found: %s (--server)" % args.server)
+    pair = Pair(args.server, args.redis)
+    failures = passes = 0
+    # Every command of memkv's table must be covered by the generator: a new command that is
+    # not fails here until the generator (and README's list) has it.
+    listed = pair.memkv.conn.call([b"COMMAND", b"LIST"])
+    missing = sorted(e[1].decode() for e in listed[1] if e[1].decode() not in generator.COVERED)
+    if missing:
+        failures += 1
+        print("generator does not cover: %s" % " ".join(missing))
+    try:
+        if args.replay is not None:
+            cases = args.replay or sorted(glob.glob(os.path.join(CASES_DIR, "*.case")))
+            for path in cases:
+                pair.reset()
+                m = pair.run(load_case(path))
+                if m:
+                    failures += 1
+                    print("FAIL %s\n%s" % (os.path.basename(path), m.describe()))
+                else:
+                    passes += 1
+                    print("ok   %s" % os.path.basename(path))
+        else:
+            bad = protocol_check(pair)
+            failures += bad
+            print("protocol frames: %d, %d mismatched" % (len(RAW_FRAMES), bad))
+            for seed in range(args.seed, args.seed + args.seeds):
+                rng = random.Random(seed)
+                pair.reset()
+                start = time.monotonic()
+                before = pair.commands_run
+                seq = []
+                m = None
+                deadline = start + args.duration
+                while time.monotonic() < deadline and m is None:
+                    chunk = generator.gen_sequence(rng, BATCH)
+                    if args.max_commands and len(seq) >= args.max_commands:
+                        break
+                    m = pair.run(chunk)
+                    if m:
+                        m.index += len(seq)
+                    seq += chunk
+                ran = pair.commands_run - before
+                if m is None:
+                    passes += 1
+                    print("seed %d: %d commands in %.1f s, no mismatch" % (
+                        seed, ran, time.monotonic() - start))
+                    continue
+                failures += 1
+                print("seed %d: %s" % (seed, m.describe()))
+                if not args.no_shrink:
+                    seq, m = shrink(pair, seq, m)
+                text = case_text(seq, m, "seed %d" % seed)
+                print("shrunk to %d command(s):\n%s" % (len(seq), text))
+                if not args.no_save:
+                    print("saved as %s" % save_case(text, m))
+    finally:
+        problem = pair.close()
+    if problem:
+        failures += 1
+        print(problem)
+    print("%d passed, %d failed" % (passes, failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
