@@ -294,7 +294,9 @@ def test_file_size_limit_never_kills(server_factory, tmp_path):
 def test_maxclients_reached_and_recovered(server_factory):
     s = server_factory(["--maxclients", "20"])
     admin = Resp(s)
-    fds_before = len(os.listdir("/proc/%d/fd" % s.proc.pid))
+    assert admin("PING") == b"PONG"  # accepted: its descriptor is counted below
+    d = "/proc/%d/fd" % s.proc.pid
+    fds_before = {n: os.readlink(os.path.join(d, n)) for n in os.listdir(d)}
     clients = [Resp(s) for _ in range(19)]  # + admin = 20
     for cl in clients:
         assert cl("PING") == b"PONG"
@@ -346,7 +348,17 @@ def test_maxclients_reached_and_recovered(server_factory):
         cl.close()
     assert wait_until(lambda: int(info_fields(admin, "clients")["connected_clients"]) == 1)
     # No descriptor was kept for the refused ones.
-    assert wait_until(lambda: len(os.listdir("/proc/%d/fd" % s.proc.pid)) <= fds_before)
+    def fds():
+        d = "/proc/%d/fd" % s.proc.pid
+        out = {}
+        for n in os.listdir(d):
+            try:
+                out[n] = os.readlink(os.path.join(d, n))
+            except OSError:
+                pass
+        return out
+    assert wait_until(lambda: len(fds()) <= len(fds_before)), "new descriptors: %s" % sorted(
+        set(fds().items()) - set(fds_before.items()))
     assert admin("PING") == b"PONG"
     admin.close()
 
