@@ -558,12 +558,13 @@ class Soak:
                 if s is None:
                     s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    s.sendall(encode("CLIENT", "SETNAME", "never-reader"))
                     self.stats.add("never_reader_connections")
                 s.sendall(encode("GET", "never-reader:big") * rnd.randint(1, 8))
                 self.stats.add("never_reader_requests")
             except (OSError, socket.timeout):
-                # Cut off by client-output-buffer-limit (or our send blocked on a full window):
-                # what a server must do with such a client. Start over.
+                # Cut off by client-output-buffer-limit or CLIENT KILL (or our send blocked on a
+                # full window): what a server must do with such a client. Start over.
                 self.stats.add("never_reader_dropped")
                 s.close()
                 s = None
@@ -589,14 +590,15 @@ class Soak:
                          ("MSET", "db3:a", "1", "db3:b", "2"), ("FLUSHDB",), ("SELECT", 0)):
                 if rnd.random() < 0.5 or args[0] in ("SELECT", "FLUSHDB", "MSET"):
                     self.check(args[0], " ".join(str(x) for x in args[:2]), conn.call(*args))
-            kill = conn.call("CLIENT", "LIST")
-            if self.check("CLIENT", "CLIENT LIST", kill):
-                # Kill one churn-like idle connection now and then, if any is around.
-                for line in kill.decode().splitlines():
-                    if "cmd=NULL" in line and rnd.random() < 0.2:
+            listing = conn.call("CLIENT", "LIST")
+            if self.check("CLIENT", "CLIENT LIST", listing) and rnd.random() < 0.3:
+                # Now and then the never-reading client is killed, its replies still pending.
+                for line in listing.decode().splitlines():
+                    if " name=never-reader " in line:
                         cid = line.split(" ", 1)[0][3:]
-                        conn.call("CLIENT", "KILL", "ID", cid)
-                        self.stats.add("client_kills")
+                        if self.check("CLIENT", "CLIENT KILL",
+                                      conn.call("CLIENT", "KILL", "ID", cid)):
+                            self.stats.add("client_kills")
                         break
         conn.close()
 
