@@ -40,8 +40,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HTTP_DEFAULT_MAX_CONNECTIONS 64u
 #define HTTP_DEFAULT_TIMEOUT 10u
@@ -100,6 +103,16 @@ static const char pending = 0;  /* con_cls: checked, to be answered on the next 
 static const char answered = 0; /* con_cls: a response was queued for this request */
 
 #define HTTP_REAP_INTERVAL_MS 250
+/* The nice value of the threads that serve HTTP (Linux: per thread), as the profiler's worker:
+ * where a scrape and the event loop want the same CPU, the event loop wins. */
+#define HTTP_THREAD_NICE 10
+
+static void lower_thread_priority(void) {
+    static _Thread_local int done;
+    if (done) return;
+    done = 1;
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), HTTP_THREAD_NICE);
+}
 
 static int64_t monotonic_ms(void) {
     struct timespec ts;
@@ -397,6 +410,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                           enum MHD_ConnectionNotificationCode toe) {
     http_endpoint *e = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        lower_thread_priority(); /* MHD's polling thread that will serve this connection */
         http_conn *hc = alloc_calloc(ALLOC_SUB_HTTP, sizeof(*hc));
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
