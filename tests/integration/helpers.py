@@ -252,8 +252,11 @@ def latency_summary(m):
 
 # How much worse the probe's p99 PING round trip may be while scrapes or dumps run than without
 # them, over many short interleaved phases (so that the host's own bursts of noise, which last
-# a second or two, fall on both sides alike). Figures: tests/soak/README.md, "Promise tests".
-P99_RATIO_MARGIN = 3.0
+# a second or two, fall on both sides alike). With the work on its own threads we saw 0.8-1.9
+# on this shared 2-core host, and 3.1 once with another test file running beside it (ctest
+# -j2); with a mutation that makes the event loop wait for that work, 11-46. Figures:
+# tests/soak/README.md, "Promise tests".
+P99_RATIO_MARGIN = 5.0
 
 
 def assert_event_loop_unaffected(m, what):

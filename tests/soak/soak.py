@@ -812,8 +812,8 @@ def main():
     p.add_argument("--scrape-hz", type=float, default=20, help="/metrics scrapes a second")
     p.add_argument("--rss-tolerance", type=float, default=0.10,
                    help="allowed growth of the median RSS, last third vs middle third (0.10)")
-    p.add_argument("--rss-slack-mib", type=float, default=8,
-                   help="allowed growth in MiB when that is more than the tolerance (8)")
+    p.add_argument("--rss-slack-mib", type=float, default=4,
+                   help="allowed growth in MiB when that is more than the tolerance (4)")
     p.add_argument("--seed", type=int, default=int(time.time()) % 100000)
     p.add_argument("--report", help="write the figures (and the RSS series) as JSON here")
     p.add_argument("--keep", action="store_true", help="keep the server's log directory")
