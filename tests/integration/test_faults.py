@@ -22,12 +22,9 @@ import resource
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
-
-import pytest
 
 from helpers import Resp, info_fields, mem_info, wait_until
 
