@@ -15,7 +15,7 @@ need_packages() {
 }
 
 BUILD_PACKAGES=(gcc make cmake pkg-config libc6-dev libjemalloc-dev libmicrohttpd-dev libhiredis-dev libcmocka-dev libdw-dev zlib1g-dev)
-TEST_PACKAGES=(redis-tools redis-server python3 python3-pytest python3-redis python3-hiredis clang-format prometheus-redis-exporter golang-go prometheus python3-yaml systemd curl python3-prometheus-client valgrind)
+TEST_PACKAGES=(redis-tools redis-server python3 python3-pytest python3-redis python3-hiredis clang-format prometheus-redis-exporter golang-go prometheus python3-yaml systemd curl python3-prometheus-client valgrind libxml2-utils)
 
 # Configure and build one tree. build DIR [cmake args...]
 build_tree() {

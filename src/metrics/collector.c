@@ -419,6 +419,10 @@ static void collect_profiler(col *c, const metrics_inputs *in) {
           METRICS_GAUGE, "bytes", s_prof_max(in));
     one_i(c, "memkv_profiling_dumps", "Heap profile dumps produced.", METRICS_COUNTER, NULL,
           i64(p->dumps));
+    one_i(c, "memkv_profiling_dump_errors",
+          "Heap profile dumps that failed (dump directory unwritable or full, ...); each is "
+          "logged.",
+          METRICS_COUNTER, NULL, i64(p->dump_errors));
     one_i(c, "memkv_profiling_snapshots", "Heap profile snapshots taken (for leak suspects).",
           METRICS_COUNTER, NULL, i64(p->snapshots));
     one_i(c, "memkv_profiling_snapshots_held", "Heap profile snapshots currently kept.",
@@ -951,6 +955,7 @@ char *metrics_memory_json(const metrics_inputs *in, const prof_job *top, const p
     j_uint(j, "sample_bytes", p->sample_bytes);
     j_uint(j, "own_memory", p->own_memory);
     j_uint(j, "dumps", p->dumps);
+    j_uint(j, "dump_errors", p->dump_errors);
     j_uint(j, "snapshots", p->snapshots);
     j_uint(j, "snapshots_held", p->snapshots_held);
     j_int(j, "cap_state", p->cap_state);

@@ -16,7 +16,14 @@
  * Per-request state needs no allocation: MHD's request pointer (`con_cls`) holds the raw
  * request-target length + 1, stored by the URI log callback, then &pending between the two
  * calls, then &answered. The request-completed callback so sees the requests MHD refused
- * itself (431 for headers over its pool: still a length) and counts them. */
+ * itself (431 for headers over its pool: still a length) and counts them.
+ *
+ * Per connection (MHD's socket_context) an http_conn holds the deadline by which its next
+ * request's headers must have arrived. MHD's own timeout is one of inactivity, which a client
+ * sending a header byte a second never trips; the reaper thread shuts the socket of a
+ * connection past its deadline down, and MHD, seeing the end of its input, closes it. The
+ * list is guarded by conns_lock; MHD reports a connection closed (and we unlink it) before it
+ * closes the descriptor, so the reaper never touches a descriptor that was reused. */
 #include "metrics/metrics.h"
 
 #include "alloc/alloc.h"
@@ -27,12 +34,17 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #define HTTP_DEFAULT_MAX_CONNECTIONS 64u
 #define HTTP_DEFAULT_TIMEOUT 10u
@@ -52,6 +64,13 @@
 #define CT_HTML "text/html; charset=utf-8"
 #define CT_OCTET "application/octet-stream"
 
+/* An open connection (MHD's socket_context), for the request deadline. */
+typedef struct http_conn {
+    struct http_conn *prev, *next;
+    int fd;
+    _Atomic int64_t deadline_ms; /* monotonic; 0 while a request is being answered */
+} http_conn;
+
 struct http_endpoint {
     struct MHD_Daemon *daemon;
     http_handlers h;
@@ -69,12 +88,52 @@ struct http_endpoint {
     /* Counters (relaxed). */
     atomic_uint_fast64_t requests, errors_4xx, errors_5xx, unauthorized, refused;
     atomic_uint live; /* open connections, from the connection notifications */
+    atomic_uint_fast64_t timed_out;
+    /* The request deadline: open connections and the reaper thread. */
+    unsigned timeout_s;
+    pthread_mutex_t conns_lock;
+    pthread_cond_t reaper_cond;
+    http_conn *conns;
+    pthread_t reaper;
+    int reaper_running, reaper_stop;
 };
 
-/* Markers whose addresses mark state in MHD's per-request and per-socket pointers. */
+/* Markers whose addresses mark state in MHD's per-request pointer. */
 static const char pending = 0;  /* con_cls: checked, to be answered on the next call */
 static const char answered = 0; /* con_cls: a response was queued for this request */
-static const char counted = 0;  /* socket_context: counted in live */
+
+#define HTTP_REAP_INTERVAL_MS 250
+/* The nice value of the threads that serve HTTP (Linux: per thread), as the profiler's worker:
+ * where a scrape and the event loop want the same CPU, the event loop wins. */
+#define HTTP_THREAD_NICE 10
+
+static void lower_thread_priority(void) {
+    static _Thread_local int done;
+    if (done) return;
+    done = 1;
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), HTTP_THREAD_NICE);
+}
+
+static int64_t monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static http_conn *conn_of(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The next request must have arrived by now + timeout (0 = no deadline while answering). */
+static void conn_deadline(const http_endpoint *e, struct MHD_Connection *c, int set) {
+    http_conn *hc = conn_of(c);
+    if (hc)
+        atomic_store_explicit(&hc->deadline_ms,
+                              set ? monotonic_ms() + (int64_t)e->timeout_s * 1000 : 0,
+                              memory_order_relaxed);
+}
 
 static void count(atomic_uint_fast64_t *c) {
     atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
@@ -297,7 +356,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = (void *)(uintptr_t)&answered;
         return route(e, c, url, method);
     }
-    /* First call: the headers are complete. */
+    /* First call: the headers are complete, in time. */
+    conn_deadline(e, c, 0);
     size_t target_len = *con_cls ? (size_t)((uintptr_t)*con_cls - 1) : strlen(url);
     unsigned too_big = request_size_status(e, c, method, version, target_len);
     if (too_big || has_body(c)) {
@@ -322,7 +382,6 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
  * refused by MHD itself (431: headers over the connection's memory pool, or 400). */
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)c;
     http_endpoint *e = cls;
     if (*con_cls != NULL && *con_cls != &answered && *con_cls != &pending &&
         toe == MHD_REQUEST_TERMINATED_WITH_ERROR) {
@@ -330,6 +389,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         count(&e->errors_4xx);
     }
     *con_cls = NULL;
+    conn_deadline(e, c, 1); /* the next request on this connection */
 }
 
 /* The connection limit: refusing here (MHD closes the socket at once) is counted, whereas at
@@ -348,15 +408,62 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
-    (void)c;
     http_endpoint *e = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        lower_thread_priority(); /* MHD's polling thread that will serve this connection */
+        http_conn *hc = alloc_calloc(ALLOC_SUB_HTTP, sizeof(*hc));
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        hc->fd = ci ? (int)ci->connect_fd : -1;
+        atomic_store(&hc->deadline_ms, monotonic_ms() + (int64_t)e->timeout_s * 1000);
+        pthread_mutex_lock(&e->conns_lock);
+        hc->next = e->conns;
+        if (e->conns) e->conns->prev = hc;
+        e->conns = hc;
+        pthread_mutex_unlock(&e->conns_lock);
         atomic_fetch_add_explicit(&e->live, 1, memory_order_relaxed);
-        *socket_context = (void *)(uintptr_t)&counted;
-    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context == &counted) {
+        *socket_context = hc;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        http_conn *hc = *socket_context;
+        pthread_mutex_lock(&e->conns_lock);
+        if (hc->prev)
+            hc->prev->next = hc->next;
+        else
+            e->conns = hc->next;
+        if (hc->next) hc->next->prev = hc->prev;
+        pthread_mutex_unlock(&e->conns_lock);
+        alloc_free(ALLOC_SUB_HTTP, hc);
         atomic_fetch_sub_explicit(&e->live, 1, memory_order_relaxed);
         *socket_context = NULL;
     }
+}
+
+/* Every HTTP_REAP_INTERVAL_MS: connections past their request deadline are shut down (MHD
+ * then reads the end of the stream and closes them on its own thread). */
+static void *reaper_main(void *arg) {
+    http_endpoint *e = arg;
+    pthread_mutex_lock(&e->conns_lock);
+    while (!e->reaper_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += HTTP_REAP_INTERVAL_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&e->reaper_cond, &e->conns_lock, &ts);
+        if (e->reaper_stop) break;
+        int64_t now = monotonic_ms();
+        for (http_conn *hc = e->conns; hc; hc = hc->next) {
+            int64_t d = atomic_load_explicit(&hc->deadline_ms, memory_order_relaxed);
+            if (d == 0 || now < d || hc->fd < 0) continue;
+            atomic_store_explicit(&hc->deadline_ms, 0, memory_order_relaxed);
+            shutdown(hc->fd, SHUT_RDWR);
+            count(&e->timed_out);
+        }
+    }
+    pthread_mutex_unlock(&e->conns_lock);
+    return NULL;
 }
 
 __attribute__((format(printf, 2, 0))) static void on_log(void *cls, const char *fmt, va_list ap) {
@@ -414,6 +521,15 @@ static void build_index(http_endpoint *e) {
 
 static void endpoint_free(http_endpoint *e) {
     if (!e) return;
+    if (e->reaper_running) {
+        pthread_mutex_lock(&e->conns_lock);
+        e->reaper_stop = 1;
+        pthread_cond_signal(&e->reaper_cond);
+        pthread_mutex_unlock(&e->conns_lock);
+        pthread_join(e->reaper, NULL);
+    }
+    pthread_cond_destroy(&e->reaper_cond);
+    pthread_mutex_destroy(&e->conns_lock);
     pthread_mutex_destroy(&e->log_lock);
     alloc_free(ALLOC_SUB_HTTP, e->index);
     alloc_free(ALLOC_SUB_HTTP, e);
@@ -491,6 +607,13 @@ http_endpoint *http_start(const http_config *cfg, const http_handlers *h, int *b
     unsigned threads = cfg->threads ? cfg->threads : HTTP_DEFAULT_THREADS;
     if (threads > HTTP_MAX_THREADS) threads = HTTP_MAX_THREADS;
     pthread_mutex_init(&e->log_lock, NULL);
+    e->timeout_s = timeout;
+    pthread_mutex_init(&e->conns_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->reaper_cond, &ca);
+    pthread_condattr_destroy(&ca);
     build_index(e);
 
     /* MHD's pool holds the request as read (≈ pool - 330 bytes fit) and then the response
@@ -527,6 +650,19 @@ http_endpoint *http_start(const http_config *cfg, const http_handlers *h, int *b
         endpoint_free(e);
         return NULL;
     }
+    /* The reaper takes no signals (they stay with the threads that handle them). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    e->reaper_running = pthread_create(&e->reaper, NULL, reaper_main, e) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!e->reaper_running) {
+        snprintf(err, errcap, "cannot start the HTTP endpoint's reaper thread");
+        MHD_stop_daemon(e->daemon);
+        endpoint_free(e);
+        return NULL;
+    }
+    pthread_setname_np(e->reaper, "memkv-http-reap");
     if (bound_port) {
         const union MHD_DaemonInfo *info =
             MHD_get_daemon_info(e->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -559,4 +695,5 @@ void http_stats_get(const http_endpoint *e, http_stats *out) {
     out->unauthorized = atomic_load_explicit(&e->unauthorized, memory_order_relaxed);
     out->connections_refused = atomic_load_explicit(&e->refused, memory_order_relaxed);
     out->connections = atomic_load_explicit(&e->live, memory_order_relaxed);
+    out->connections_timed_out = atomic_load_explicit(&e->timed_out, memory_order_relaxed);
 }

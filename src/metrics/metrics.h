@@ -278,8 +278,12 @@ char *metrics_memory_json(const metrics_inputs *in, const prof_job *top, const p
  *   - max_connections open connections: beyond it a new connection is accepted and closed at
  *     once (counted in connections_refused) rather than left queued in the listen backlog.
  *   - timeout_seconds of inactivity closes a connection (one that connected and sent nothing,
- *     or stopped halfway). It is an inactivity timeout: a client trickling a byte at a time
- *     stays until max_request_bytes is reached, bounded only by max_connections.
+ *     or stopped halfway: libmicrohttpd's timeout), and so does a request whose line and
+ *     headers take longer than timeout_seconds to arrive, counted from the connection's start
+ *     or from the end of its previous request (a client trickling a header byte a second,
+ *     which the inactivity timeout never catches): a reaper thread shuts such a connection's
+ *     socket down and libmicrohttpd closes it (counted in connections_timed_out). Sending a
+ *     response is bounded by the inactivity timeout only.
  *   - max_request_bytes: a request line plus headers over it is refused by the endpoint (414
  *     when the request line alone is over it, else 431; text body). libmicrohttpd's memory pool
  *     per connection is 2 × max_request_bytes + 4 KiB; a request that does not fit in it at
@@ -349,6 +353,7 @@ void http_stop(http_endpoint *e);
  * number open now. */
 typedef struct http_stats {
     uint64_t requests, errors_4xx, errors_5xx, unauthorized, connections_refused;
+    uint64_t connections_timed_out; /* closed for taking too long to send a request */
     uint64_t connections;
 } http_stats;
 void http_stats_get(const http_endpoint *e, http_stats *out);

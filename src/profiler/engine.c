@@ -135,7 +135,7 @@ void prof_job_free(prof_job *j) {
 
 static pthread_mutex_t st_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-    uint64_t dumps, snapshots;
+    uint64_t dumps, dump_errors, snapshots;
     size_t snapshots_held;
     int cap_state;
     char cap_note[160];
@@ -532,6 +532,15 @@ static int create_dump_file(prof_job *j, const prof_settings *set, int *dirfd, i
     return 0;
 }
 
+/* A dump that failed once it was under way (the client gets j->err too). */
+static void dump_failed(const prof_job *j) {
+    if (!log_fn) return;
+    char msg[sizeof(j->err) + 64];
+    snprintf(msg, sizeof(msg), "%s heap profile dump failed: %s", prof_format_name(j->format),
+             j->err[0] ? j->err : prof_strerror(j->rc));
+    log_fn(1, msg);
+}
+
 static void job_dump(prof_job *j, const prof_settings *set) {
     if ((unsigned)j->format > PROF_FMT_SVG) {
         job_fail(j, PROF_ERR_BADARG, "unknown dump format");
@@ -540,7 +549,13 @@ static void job_dump(prof_job *j, const prof_settings *set) {
     if (job_check(j, 0)) return; /* what was sampled stays readable after STOP */
     int dirfd = -1, fd = -1;
     char name[128];
-    if (j->to_file && create_dump_file(j, set, &dirfd, &fd, name, sizeof(name))) return;
+    if (j->to_file && create_dump_file(j, set, &dirfd, &fd, name, sizeof(name))) {
+        pthread_mutex_lock(&st_lock);
+        st.dump_errors++;
+        pthread_mutex_unlock(&st_lock);
+        dump_failed(j);
+        return;
+    }
 
     prof_buf_free(&j->out);
     prof_buf_init(&j->out);
@@ -601,10 +616,13 @@ static void job_dump(prof_job *j, const prof_settings *set) {
         }
     }
     if (dirfd >= 0) close(dirfd);
-    if (rc) return;
     pthread_mutex_lock(&st_lock);
-    st.dumps++;
+    if (rc)
+        st.dump_errors++;
+    else
+        st.dumps++;
     pthread_mutex_unlock(&st_lock);
+    if (rc) dump_failed(j);
 }
 
 /* The largest `want` sites of a profile, func strings copied into the same block. */
@@ -1056,6 +1074,7 @@ void prof_status_get(prof_status *out) {
     }
     pthread_mutex_lock(&st_lock);
     out->dumps = st.dumps;
+    out->dump_errors = st.dump_errors;
     out->snapshots = st.snapshots;
     out->snapshots_held = st.snapshots_held;
     out->cap_state = st.cap_state;

@@ -300,9 +300,10 @@ typedef struct prof_status {
     int available;
     int active;
     uint64_t sample_bytes;
-    size_t own_memory;  /* profiler subsystem bytes + jemalloc metadata grown since start */
-    uint64_t dumps;     /* dumps produced */
-    uint64_t snapshots; /* snapshots taken */
+    size_t own_memory;    /* profiler subsystem bytes + jemalloc metadata grown since start */
+    uint64_t dumps;       /* dumps produced */
+    uint64_t dump_errors; /* dumps that failed (dump dir unwritable or full, …): each logged */
+    uint64_t snapshots;   /* snapshots taken */
     size_t snapshots_held;
     int cap_state;      /* 0 under the cap, 1 coarsened, 2 stopped by the cap */
     char cap_note[160]; /* what the cap did, for INFO and STATUS */

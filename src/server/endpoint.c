@@ -202,6 +202,7 @@ static int start_endpoint(char *err, size_t cap, int keep_auto_port) {
     cfg.port = srv.metrics_port < 0 ? keep_auto_port : (int)srv.metrics_port;
     snprintf(cfg.token, sizeof(cfg.token), "%s", srv.metrics_token ? srv.metrics_token : "");
     cfg.pprof_enabled = srv.metrics_pprof_enabled;
+    cfg.timeout_seconds = (unsigned)srv.metrics_timeout;
     int rc = listen_with(&cfg, err, cap);
     if (rc == 0) running_auto = srv.metrics_port < 0;
     return rc;

@@ -175,6 +175,7 @@ static void section_memory(text *t) {
                 "memkv_profiling_cap:%s\r\n"
                 "memkv_profiling_cap_note:%s\r\n"
                 "memkv_profiling_dumps:%llu\r\n"
+                "memkv_profiling_dump_errors:%llu\r\n"
                 "memkv_profiling_snapshots:%llu\r\n"
                 "memkv_profiling_unwinder:%s\r\n"
                 "memkv_profiling_unwinds_fp:%llu\r\n"
@@ -184,8 +185,9 @@ static void section_memory(text *t) {
                 ps.cap_state == 0   ? "none"
                 : ps.cap_state == 1 ? "coarsened"
                                     : "stopped",
-                ps.cap_note, (unsigned long long)ps.dumps, (unsigned long long)ps.snapshots,
-                prof_unwinder_name(), (unsigned long long)uw_fp, (unsigned long long)uw_gcc);
+                ps.cap_note, (unsigned long long)ps.dumps, (unsigned long long)ps.dump_errors,
+                (unsigned long long)ps.snapshots, prof_unwinder_name(), (unsigned long long)uw_fp,
+                (unsigned long long)uw_gcc);
     for (int g = 0; g < ALLOC_ARENA_GROUPS; g++) {
         mem_arena_stats a;
         if (memory_arena_figures((alloc_arena_group)g, &a) < 0) continue;

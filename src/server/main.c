@@ -60,6 +60,9 @@ static void setup_signals(void) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A write over the file-size limit (RLIMIT_FSIZE: a dump, the log) must fail with EFBIG
+     * and be reported, not kill the server with SIGXFSZ's default action. */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 static void ops_sample(void) {

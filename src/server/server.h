@@ -136,6 +136,7 @@ typedef struct server {
     long long metrics_port; /* 0 = off, -1 = "auto" (any free port, see ready-file) */
     char *metrics_token;
     int metrics_pprof_enabled;
+    long long metrics_timeout; /* seconds: idle limit and deadline for a request to arrive */
     int metrics_bound_port;
     long long maxmemory;         /* bytes, 0 = no limit (the policy and eviction live in evict.c) */
     int maxmemory_policy;        /* enum evict_policy */

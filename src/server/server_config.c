@@ -385,6 +385,15 @@ static cfg_param params[] = {
      .ptr = &srv.metrics_token,
      .default_value = "",
      .apply = apply_metrics},
+    /* An HTTP connection that sends nothing for this long, or takes longer than this to send
+     * a request's headers (a header byte a second), is closed. */
+    {.name = "metrics-timeout",
+     .type = CFG_INT,
+     .ptr = &srv.metrics_timeout,
+     .default_value = "10",
+     .min = 1,
+     .max = 3600,
+     .apply = apply_metrics},
     {.name = "metrics-pprof-enabled",
      .type = CFG_BOOL,
      .ptr = &srv.metrics_pprof_enabled,

@@ -39,14 +39,16 @@ timing = pytest.mark.skipif(UNDER_VALGRIND, reason="measures latency/throughput:
 class MemkvServer:
     """One running memkv-server process."""
 
-    def __init__(self, args=(), config_text=None, start_timeout=20.0):
+    def __init__(self, args=(), config_text=None, start_timeout=20.0, wrapper=(), preexec_fn=None):
+        """wrapper: a command the server runs under (e.g. setpriv ...); preexec_fn: run in the
+        child before exec (e.g. to set a resource limit)."""
         self.dir = tempfile.mkdtemp(prefix="memkv-test-")
         self.ready = os.path.join(self.dir, "ready")
         self.stdout_path = os.path.join(self.dir, "stdout.log")
         self.stderr_path = os.path.join(self.dir, "stderr.log")
         self.wrapper_log = os.path.join(self.dir, "wrapper.log")
         start_timeout *= TIMEOUT_SCALE
-        cmd = [w.replace("{log}", self.wrapper_log) for w in WRAPPER] + [SERVER]
+        cmd = list(wrapper) + [w.replace("{log}", self.wrapper_log) for w in WRAPPER] + [SERVER]
         if config_text is not None:
             self.config_path = os.path.join(self.dir, "memkv.conf")
             with open(self.config_path, "w") as f:
@@ -57,7 +59,8 @@ class MemkvServer:
         cmd += ["--port", "0", "--metrics-port", "auto", "--ready-file", self.ready] + list(args)
         self.stdout = open(self.stdout_path, "w")
         self.stderr = open(self.stderr_path, "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.stdout, stderr=self.stderr, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(cmd, stdout=self.stdout, stderr=self.stderr, stdin=subprocess.DEVNULL,
+                                     preexec_fn=preexec_fn)
         deadline = time.monotonic() + start_timeout
         while not os.path.exists(self.ready):
             if self.proc.poll() is not None:
