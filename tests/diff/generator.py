@@ -89,6 +89,10 @@ CONFIG_SET = {
     b"client-query-buffer-limit": [b"1gb", b"1048575", b"0", b"-1", b"abc", b"",
                                    b"9223372036854775807", b"2gb", b"512mb", b"1.5gb"],
     b"requirepass": [b""],
+    # Clients of the test are local: protected mode changes nothing for them.
+    b"protected-mode": [b"yes", b"no", b"YES", b"maybe", b""],
+    # Start-up only in both: every value is refused as immutable.
+    b"enable-protected-configs": [b"yes", b"no", b"local", b"bogus"],
     b"save": [b""],
     b"appendonly": [b"no", b"NO", b"maybe", b""],
     b"databases": [b"16", b"1"],
@@ -105,11 +109,15 @@ MEMKV_ONLY_CONFIG = {
     b"memory-profiling-max-memory": [b"64mb", b"0", b"-1"],
     b"memory-subsystem-arenas": [b"yes", b"no"],
     b"enable-debug-command": [b"yes"],
+    # Protected (enable-protected-configs) in memkv, unknown to Redis.
+    b"memory-profiling-dump-dir": [b"/tmp", b"", b"relative"],
+    b"metrics-timeout": [b"10", b"0", b"-1", b"abc"],
 }
 
 CONFIG_GET_PATTERNS = [b"*", b"hz", b"HZ", b"max*", b"*max*", b"port", b"nonexistent",
                        b"proto-max-bulk-len", b"client-*", b"maxmemory", b"loglevel", b"",
-                       b"save", b"appendonly", b"databases", b"*o*", b"[mt]*", b"timeout"]
+                       b"save", b"appendonly", b"databases", b"*o*", b"[mt]*", b"timeout",
+                       b"protected-mode", b"enable-protected-configs"]
 
 
 def pick(rng, seq):
