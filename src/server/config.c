@@ -42,6 +42,11 @@ static int parse_into(const cfg_param *p, const char *value, char *err) {
     case CFG_MEMORY: {
         int bad = p->type == CFG_INT ? util_parse_ll(value, strlen(value), &ll)
                                      : util_parse_memory(value, &ll);
+        if (bad == -2) { /* a memory value over LLONG_MAX bytes: out of range, never wrapped */
+            snprintf(err, CFG_ERR_LEN, "argument must be between %lld and %lld inclusive", p->min,
+                     p->max);
+            return -1;
+        }
         if (bad) {
             snprintf(err, CFG_ERR_LEN, "%s",
                      p->type == CFG_INT ? "argument couldn't be parsed into an integer"

@@ -151,6 +151,17 @@ static void test_set_types_and_errors(void **state) {
     assert_int_equal(bytes, 100000);
     assert_int_equal(cfg_set(&table, "bytes", "12zb", err), -1);
     assert_string_equal(err, "argument must be a memory value");
+    /* Units multiply: a product over LLONG_MAX is out of range (Redis's text), never a wrap. */
+    assert_int_equal(cfg_set(&table, "bytes", "9223372036854775807gb", err), -1);
+    assert_string_equal(err, "argument must be between 0 and 1099511627776 inclusive");
+    assert_int_equal(cfg_set(&table, "bytes", "99999999999999999999", err), -1);
+    assert_string_equal(err, "argument must be between 0 and 1099511627776 inclusive");
+    assert_int_equal(cfg_set(&table, "bytes", "8589934592gb", err), -1);
+    assert_string_equal(err, "argument must be between 0 and 1099511627776 inclusive");
+    assert_int_equal(bytes, 100000);
+    assert_int_equal(cfg_set(&table, "bytes", "1024gb", err), 0);
+    assert_true(bytes == 1LL << 40);
+    assert_int_equal(cfg_set(&table, "bytes", "100k", err), 0);
 
     assert_int_equal(cfg_set(&table, "level", "Warning", err), 0);
     assert_int_equal(level, 2);
