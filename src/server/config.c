@@ -307,13 +307,20 @@ int cfg_split_args(const char *line, char ***out) {
     return n;
 }
 
-/* Join args[1..n) with single spaces. */
-static void join_args(char **args, int n, char *buf, size_t cap) {
+/* Join args[first..n) with single spaces into buf. Returns 0, or -1 when the result does not
+ * fit (a value is refused then, never cut short: a truncated password or bind list would be
+ * taken silently). */
+static int join_args(char *const *args, int first, int n, char *buf, size_t cap) {
+    size_t len = 0;
     buf[0] = '\0';
-    for (int i = 1; i < n; i++) {
-        if (i > 1) strncat(buf, " ", cap - strlen(buf) - 1);
-        strncat(buf, args[i], cap - strlen(buf) - 1);
+    for (int i = first; i < n; i++) {
+        size_t a = strlen(args[i]), sep = i > first;
+        if (a + sep >= cap - len) return -1;
+        if (sep) buf[len++] = ' ';
+        memcpy(buf + len, args[i], a + 1);
+        len += a;
     }
+    return 0;
 }
 
 int cfg_load_text(cfg_table *t, const char *text, char *err) {
@@ -344,9 +351,11 @@ int cfg_load_text(cfg_table *t, const char *text, char *err) {
             snprintf(why, sizeof(why), "Bad directive or wrong number of arguments");
         } else {
             char value[CFG_VALUE_MAX];
-            join_args(args, n, value, sizeof(value));
             char perr[CFG_ERR_LEN];
-            if (cfg_set(t, args[0], value, perr) < 0) snprintf(why, sizeof(why), "%s", perr);
+            if (join_args(args, 1, n, value, sizeof(value)) < 0)
+                snprintf(why, sizeof(why), "argument is too long");
+            else if (cfg_set(t, args[0], value, perr) < 0)
+                snprintf(why, sizeof(why), "%s", perr);
         }
         if (n >= 0) cfg_free_args(args, n);
         if (why[0]) {
@@ -398,15 +407,16 @@ int cfg_load_args(cfg_table *t, int argc, char **argv, char *err) {
             return -1;
         }
         /* Values run until the next --option, as Redis reads its command line. */
-        char value[CFG_VALUE_MAX] = "";
+        char value[CFG_VALUE_MAX];
         int j = i + 1;
-        while (j < argc && strncmp(argv[j], "--", 2) != 0) {
-            if (j > i + 1) strncat(value, " ", sizeof(value) - strlen(value) - 1);
-            strncat(value, argv[j], sizeof(value) - strlen(value) - 1);
+        while (j < argc && strncmp(argv[j], "--", 2) != 0)
             j++;
-        }
         if (j == i + 1) {
             snprintf(err, CFG_ERR_LEN, "option '--%s' needs a value", name);
+            return -1;
+        }
+        if (join_args(argv, i + 1, j, value, sizeof(value)) < 0) {
+            snprintf(err, CFG_ERR_LEN, "option '--%.40s': argument is too long", name);
             return -1;
         }
         char perr[CFG_ERR_LEN];

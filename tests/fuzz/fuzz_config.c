@@ -4,15 +4,17 @@
  * (client-output-buffer-limit, metrics-port, save, appendonly) is reached.
  *
  * Input: byte 0 picks the mode, the rest is text.
- *  0: a config file (cfg_load_text on fresh defaults). If it loads, each value is formatted
- *     and set again unchanged (CONFIG GET's text is accepted back by CONFIG SET), and the file
- *     is rewritten (cfg_rewrite, as CONFIG REWRITE) and loaded into a fresh table: every value
- *     must come back the same. A refusal has an "at line N" message.
+ *  0: a config file (cfg_load_text on fresh defaults). If it loads, a string parameter holds
+ *     exactly its last line's arguments (joined by spaces, never truncated); each value is
+ *     formatted and set again unchanged (CONFIG GET's text is accepted back by CONFIG SET);
+ *     the file is rewritten (cfg_rewrite, as CONFIG REWRITE) and loaded into a fresh table:
+ *     every value must come back the same. A refusal has an "at line N" message.
  *  1: CONFIG SET at run time: lines are name/value pairs for cfg_set_many (all or nothing: on
  *     failure every value is as before), then the first line is tried as the value of every
  *     parameter (a refused value leaves the parameter as it was; an accepted one survives a
  *     format/parse round trip).
- *  2: the command line (cfg_load_args), arguments separated by newlines.
+ *  2: the command line (cfg_load_args), arguments separated by newlines; loaded string
+ *     parameters hold exactly their values.
  * Throughout: error texts are NUL-terminated and shorter than CFG_ERR_LEN, cfg_split_args
  * returns NUL-terminated arguments. */
 #include "fuzz.h"
@@ -132,6 +134,51 @@ static void check_split(const char *text) {
     cfg_free_args(args, n);
 }
 
+/* A loaded file's string parameters hold exactly what their last line said (the arguments
+ * joined with single spaces): never a truncated value. */
+static void check_strings_loaded(const char *text) {
+    const char *s = text;
+    while (*s) {
+        const char *eol = strchr(s, '\n');
+        size_t len = eol ? (size_t)(eol - s) : strlen(s);
+        char *line = strndup(s, len);
+        FUZZ_CHECK(line != NULL);
+        s += len + (eol ? 1 : 0);
+        char **args;
+        int n = cfg_split_args(line, &args);
+        const cfg_param *p = n >= 2 && args[0][0] != '#' ? cfg_find(&srv.config, args[0]) : NULL;
+        if (p && p->type == CFG_STRING) {
+            size_t total = 0;
+            for (int i = 1; i < n; i++)
+                total += strlen(args[i]) + 1;
+            char *want = calloc(1, total + 1), got[VAL_LEN];
+            FUZZ_CHECK(want != NULL);
+            for (int i = 1; i < n; i++) {
+                if (i > 1) strcat(want, " ");
+                strcat(want, args[i]);
+            }
+            cfg_format(p, got, sizeof(got));
+            /* Only the last occurrence counts: compare when no later line sets it again. */
+            int later = 0;
+            for (const char *q = s; *q && !later;) {
+                const char *e2 = strchr(q, '\n');
+                size_t l2 = e2 ? (size_t)(e2 - q) : strlen(q);
+                char *line2 = strndup(q, l2);
+                char **a2;
+                int n2 = cfg_split_args(line2, &a2);
+                if (n2 >= 1 && cfg_find(&srv.config, a2[0]) == p) later = 1;
+                if (n2 >= 0) cfg_free_args(a2, n2);
+                free(line2);
+                q += l2 + (e2 ? 1 : 0);
+            }
+            if (!later) FUZZ_CHECK(strcmp(got, want) == 0);
+            free(want);
+        }
+        if (n >= 0) cfg_free_args(args, n);
+        free(line);
+    }
+}
+
 static void mode_file(const char *text) {
     char err[CFG_ERR_LEN];
     fresh();
@@ -140,6 +187,7 @@ static void mode_file(const char *text) {
         FUZZ_CHECK(strncmp(err, "at line ", 8) == 0);
         return;
     }
+    check_strings_loaded(text);
     srv.config.started = 1;
     for (size_t i = 0; i < srv.config.count; i++)
         if (!(srv.config.params[i].flags & CFG_IMMUTABLE)) check_round_trip(&srv.config.params[i]);
@@ -231,7 +279,33 @@ static void mode_args(char *text) {
     char *argv[64];
     size_t n = split_lines(text, argv, 64);
     fresh();
-    if (cfg_load_args(&srv.config, (int)n, argv, err) != 0) check_err(err);
+    if (cfg_load_args(&srv.config, (int)n, argv, err) != 0) {
+        check_err(err);
+        return;
+    }
+    /* Loaded: a string parameter holds exactly its values (joined by spaces), never a prefix. */
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(argv[i], "--", 2) != 0) continue;
+        const cfg_param *p = cfg_find(&srv.config, argv[i] + 2);
+        FUZZ_CHECK(p != NULL);
+        int later = 0;
+        size_t j = i + 1, total = 0;
+        for (; j < n && strncmp(argv[j], "--", 2) != 0; j++)
+            total += strlen(argv[j]) + 1;
+        for (size_t k = j; k < n; k++)
+            if (strncmp(argv[k], "--", 2) == 0 && cfg_find(&srv.config, argv[k] + 2) == p)
+                later = 1;
+        if (p->type != CFG_STRING || later) continue;
+        char *want = calloc(1, total + 1), got[VAL_LEN];
+        FUZZ_CHECK(want != NULL);
+        for (size_t k = i + 1; k < j; k++) {
+            if (k > i + 1) strcat(want, " ");
+            strcat(want, argv[k]);
+        }
+        cfg_format(p, got, sizeof(got));
+        FUZZ_CHECK(strcmp(got, want) == 0);
+        free(want);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -259,6 +259,40 @@ static void test_load_args(void **state) {
     assert_int_equal(cfg_load_args(&table, 2, bad3, err), -1);
 }
 
+/* Found by tests/fuzz (fuzz_config, regressions/config/args-truncated): several values of one
+ * --option (or one config line) longer than a value may be together were cut to 1023 bytes and
+ * taken, so a bind list or password silently became a prefix of itself. */
+static void test_long_values_refused_not_truncated(void **state) {
+    (void)state;
+    char err[CFG_ERR_LEN];
+    char a[600], b[600];
+    memset(a, 'a', sizeof(a) - 1);
+    a[sizeof(a) - 1] = '\0';
+    memset(b, 'b', sizeof(b) - 1);
+    b[sizeof(b) - 1] = '\0';
+    char *argv[] = {"--name", "before"};
+    assert_int_equal(cfg_load_args(&table, 2, argv, err), 0);
+    char *longv[] = {"--name", a, b};
+    assert_int_equal(cfg_load_args(&table, 3, longv, err), -1);
+    assert_string_equal(err, "option '--name': argument is too long");
+    assert_string_equal(name, "before");
+    /* 1023 bytes in all still fit: 511 + space + 511. */
+    a[511] = '\0';
+    b[511] = '\0';
+    assert_int_equal(cfg_load_args(&table, 3, longv, err), 0);
+    assert_int_equal(strlen(name), 1023);
+
+    /* The same through a config file line. */
+    a[511] = 'a';
+    b[511] = 'b';
+    char text[1300];
+    snprintf(text, sizeof(text), "name %s %s\n", a, b);
+    assert_int_equal(cfg_load_text(&table, text, err), -1);
+    assert_non_null(strstr(err, "at line 1:"));
+    assert_non_null(strstr(err, "argument is too long"));
+    assert_int_equal(strlen(name), 1023);
+}
+
 static void test_split_args(void **state) {
     (void)state;
     char **args;
@@ -319,6 +353,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_set_many_is_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_args, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_values_refused_not_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rewrite, setup, teardown),
     };
