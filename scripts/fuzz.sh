@@ -5,8 +5,8 @@
 #
 #   scripts/fuzz.sh [--merge] [SECONDS] [TARGET...]
 #
-# TARGET: resp config numbers glob http dump metrics (the default), http_socket (only when
-# named). The corpus is copied to a scratch directory, so the tree's corpus is not touched;
+# TARGET: resp config numbers glob http http_socket dump metrics (default: all). The corpus is
+# copied to a scratch directory, so the tree's corpus is not touched;
 # --merge adds the new inputs that reach new coverage back to tests/fuzz/corpus/<target>/
 # (minimized with libFuzzer's -merge=1).
 # Crash inputs land in build-fuzz/artifacts/; see tests/fuzz/README.md to reproduce one.
@@ -25,12 +25,11 @@ if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
     seconds=$1
     shift
 fi
-# http_socket (the real endpoint over loopback) runs only when named: ~750 executions/s.
-all=(resp config numbers glob http dump metrics)
+all=(resp config numbers glob http http_socket dump metrics)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 for t in "${targets[@]}"; do
-    [ -d "tests/fuzz/corpus/$t" ] || { echo "unknown fuzz target: $t (have: ${all[*]} http_socket)" >&2; exit 2; }
+    [ -d "tests/fuzz/corpus/$t" ] || { echo "unknown fuzz target: $t (have: ${all[*]})" >&2; exit 2; }
 done
 
 need_packages "${BUILD_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"

@@ -111,10 +111,29 @@ static size_t exchange(const uint8_t *data, size_t size, char *out, size_t cap, 
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    FUZZ_CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+    if (rc != 0 && errno == EINTR) { /* libFuzzer's timer signal: the connect goes on */
+        struct pollfd w = {.fd = fd, .events = POLLOUT};
+        int soerr = 0;
+        socklen_t sl = sizeof(soerr);
+        while (poll(&w, 1, 5000) < 0 && errno == EINTR)
+            ;
+        rc = getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0 ? 0 : -1;
+        if (soerr) errno = soerr;
+    }
+    if (rc != 0) {
+        http_stats st;
+        http_stats_get(endpoint, &st);
+        fprintf(stderr,
+                "connect: %s; endpoint: %llu open connections, %llu refused, %llu requests\n",
+                strerror(errno), (unsigned long long)st.connections,
+                (unsigned long long)st.connections_refused, (unsigned long long)st.requests);
+        FUZZ_CHECK(!"the endpoint does not accept connections");
+    }
     size_t off = 0;
     while (off < size) {
         ssize_t n = send(fd, data + off, size - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break; /* the endpoint answered and closed before reading it all */
         off += (size_t)n;
     }
@@ -125,10 +144,12 @@ static size_t exchange(const uint8_t *data, size_t size, char *out, size_t cap, 
         /* libmicrohttpd waits for the rest of a request it cannot finish parsing (and does not
          * see the half-close): for a fuzz input, 50 ms without a byte ends the exchange
          * unchecked. memkv's own callbacks never block. */
-        if (poll(&p, 1, wait_ms) <= 0) break;
+        int r = poll(&p, 1, wait_ms);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
         char buf[4096];
         ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n < 0 && errno == ECONNRESET) break;
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         size_t keep = (size_t)n < cap - 1 - got ? (size_t)n : cap - 1 - got;
         memcpy(out + got, buf, keep);
