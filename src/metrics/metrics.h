@@ -378,7 +378,8 @@ typedef struct http_route {
     const char *text; /* HTTP_ROUTE_TEXT: the body (static) */
 } http_route;
 
-/* What one header costs against max_request_bytes: "key: value\r\n" plus HTTP_HEADER_COST. */
+/* What one header costs against max_request_bytes: "key: value\r\n" plus 64 bytes (what
+ * libmicrohttpd keeps per header, see http_config.max_request_bytes). */
 size_t http_header_cost(const char *key, const char *value);
 /* first_call: the headers are complete (body not read). A refused request, or one announcing a
  * body, is answered at once; anything else gets HTTP_ROUTE_WAIT and is decided again with
