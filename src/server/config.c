@@ -429,24 +429,40 @@ int cfg_load_args(cfg_table *t, int argc, char **argv, char *err) {
     return 0;
 }
 
-/* A value written back to a file: quoted when it is empty or has spaces/quotes. */
+/* A value written back to a file, so that cfg_split_args reads it back the same: quoted when
+ * it is empty or has a blank, a control byte, a quote or a backslash (a custom value is
+ * several arguments: its spaces stay separators); inside quotes \ " and control bytes are
+ * escaped (\n \r \t, else \xHH), as sdscatrepr does. */
 static void append_line(growbuf *g, const cfg_param *p) {
     char value[CFG_VALUE_MAX];
     cfg_format(p, value, sizeof(value));
     for (const char *c = p->name; *c; c++)
         gb_put(g, *c);
     gb_put(g, ' ');
-    int quote = value[0] == '\0' || strpbrk(value, "\"'\\\t\r\n") != NULL ||
-                (strchr(value, ' ') && p->type != CFG_CUSTOM);
+    int quote = value[0] == '\0';
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+        if (*c == ' ' && p->type == CFG_CUSTOM) continue;
+        if (*c <= ' ' || *c == 0x7f || *c == '"' || *c == '\'' || *c == '\\') quote = 1;
+    }
     if (quote) gb_put(g, '"');
-    for (const char *c = value; *c; c++) {
-        if (quote && (*c == '"' || *c == '\\')) gb_put(g, '\\');
-        if (quote && *c == '\n') {
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+        if (!quote) {
+            gb_put(g, (char)*c);
+        } else if (*c == '"' || *c == '\\') {
             gb_put(g, '\\');
-            gb_put(g, 'n');
-            continue;
+            gb_put(g, (char)*c);
+        } else if (*c == '\n' || *c == '\r' || *c == '\t') {
+            gb_put(g, '\\');
+            gb_put(g, *c == '\n' ? 'n' : *c == '\r' ? 'r' : 't');
+        } else if (*c < ' ' || *c == 0x7f) {
+            static const char hex[] = "0123456789abcdef";
+            gb_put(g, '\\');
+            gb_put(g, 'x');
+            gb_put(g, hex[*c >> 4]);
+            gb_put(g, hex[*c & 15]);
+        } else {
+            gb_put(g, (char)*c);
         }
-        gb_put(g, *c);
     }
     if (quote) gb_put(g, '"');
     gb_put(g, '\n');

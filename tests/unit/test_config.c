@@ -345,6 +345,29 @@ static void test_rewrite(void **state) {
     assert_int_equal(cfg_rewrite(&table, "/nonexistent-dir/x.conf", err), -1);
 }
 
+/* Found by tests/fuzz (fuzz_config, regressions/config/rewrite-formfeed): `pidfile "\f"`
+ * was rewritten as `pidfile <FF>` unquoted, and the rewritten file no longer loaded (a form
+ * feed or vertical tab separates arguments): CONFIG REWRITE wrote a config the server could
+ * not start from. Every control byte is now quoted and escaped. */
+static void test_rewrite_control_bytes(void **state) {
+    (void)state;
+    static const char *const values[] = {"\f",   "\v",         "a\fb",  "\x01\x7f",   "tab\there",
+                                         "cr\r", "q\"uo'te\\", " lead", "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char path[] = "/tmp/memkv-test-config-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        char err[CFG_ERR_LEN];
+        assert_int_equal(cfg_set(&table, "name", values[i], err), 0);
+        assert_int_equal(cfg_rewrite(&table, path, err), 0);
+        assert_int_equal(cfg_set(&table, "name", "other", err), 0);
+        if (cfg_load_file(&table, path, err) != 0) fail_msg("value %zu: %s", i, err);
+        assert_string_equal(name, values[i]);
+        unlink(path);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults_and_format, setup, teardown),
@@ -356,6 +379,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_long_values_refused_not_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rewrite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rewrite_control_bytes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
