@@ -15,12 +15,24 @@ need_packages() {
 }
 
 BUILD_PACKAGES=(gcc make cmake pkg-config libc6-dev libjemalloc-dev libmicrohttpd-dev libhiredis-dev libcmocka-dev libdw-dev zlib1g-dev)
+# scripts/fuzz.sh: clang and libFuzzer's runtime (Debian's clang 14 ships it apart).
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 TEST_PACKAGES=(redis-tools redis-server python3 python3-pytest python3-redis python3-hiredis clang-format prometheus-redis-exporter golang-go prometheus python3-yaml systemd curl python3-prometheus-client valgrind libxml2-utils)
 
-# Configure and build one tree. build DIR [cmake args...]
+# Configure and build one tree. build_tree DIR [cmake args...] [--target T]
 build_tree() {
-    local dir=$1
+    local dir=$1 target=()
     shift
-    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-    cmake --build "$dir" -j"$(nproc)"
+    local args=()
+    while [ $# -gt 0 ]; do
+        if [ "$1" = "--target" ]; then
+            target=(--target "$2")
+            shift 2
+        else
+            args+=("$1")
+            shift
+        fi
+    done
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${args[@]}" >/dev/null
+    cmake --build "$dir" -j"$(nproc)" "${target[@]}"
 }

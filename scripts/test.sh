@@ -2,12 +2,13 @@
 # Installs what is missing, then builds and tests memkv in three trees: the normal build
 # (jemalloc), the AddressSanitizer + UndefinedBehaviorSanitizer build (libc malloc), and the
 # UBSan-only build (jemalloc kept: the heap profiler runs under a sanitizer); then memcheck over
-# the profiler and endpoint tests in the normal tree. Warnings are errors. Each stage's wall
+# the profiler and endpoint tests in the normal tree, and the libFuzzer targets
+# for a minute each (scripts/fuzz.sh). Warnings are errors. Each stage's wall
 # time is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-need_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+need_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
 
 STAGE_TIMES=()
 # stage NAME COMMAND...: runs it, and notes its wall time.
@@ -37,3 +38,5 @@ stage "UBSan tests (undefined, jemalloc)" bash -c "cd build-ubsan && ctest --out
 
 # memcheck (jemalloc kept) over the profiler and endpoint tests; -V shows pytest's skip reasons.
 stage "valgrind tests (memcheck, jemalloc)" bash -c "cd build && ctest -V -j2 -L valgrind"
+
+stage "fuzz (libFuzzer, ASan + UBSan, 60 s a target, two at a time)" bash scripts/fuzz.sh 60

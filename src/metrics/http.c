@@ -231,38 +231,27 @@ static enum MHD_Result respond_handler(http_endpoint *e, struct MHD_Connection *
     return queue(e, c, status, r, resp->content_type, resp->content_disposition);
 }
 
-/* ---- request checks ----------------------------------------------------------------------- */
+/* ---- what to answer (pure) ------------------------------------------------------------ */
 
-struct header_sum {
-    size_t bytes;
-};
-
-static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value) {
-    (void)kind;
-    struct header_sum *s = cls;
+size_t http_header_cost(const char *key, const char *value) {
     /* "key: value\r\n", and what MHD's pool spends on keeping it */
-    s->bytes += strlen(key) + 2 + (value ? strlen(value) : 0) + 2 + HTTP_HEADER_COST;
-    return MHD_YES;
+    return strlen(key) + 2 + (value ? strlen(value) : 0) + 2 + HTTP_HEADER_COST;
 }
 
 /* 0 when the request line and headers fit in max_request_bytes, else the status to refuse
  * it with. MHD keeps the headers as parsed (whitespace around values trimmed), so this counts
  * at most a few bytes per header fewer than were sent, and HTTP_HEADER_COST more. */
-static unsigned request_size_status(const http_endpoint *e, struct MHD_Connection *c,
-                                    const char *method, const char *version, size_t target_len) {
-    size_t line = strlen(method) + 1 + target_len + 1 + strlen(version) + 2;
-    if (line > e->max_request_bytes) return MHD_HTTP_URI_TOO_LONG;
-    struct header_sum s = {0};
-    MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_size, &s);
-    if (line + s.bytes + 2 > e->max_request_bytes) return MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+static unsigned request_size_status(const http_route_policy *pol, const http_request *req) {
+    size_t line = strlen(req->method) + 1 + req->target_len + 1 + strlen(req->version) + 2;
+    if (line > pol->max_request_bytes) return MHD_HTTP_URI_TOO_LONG;
+    if (line + req->header_bytes + 2 > pol->max_request_bytes)
+        return MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
     return 0;
 }
 
 /* "Bearer <token>" with our token; constant time in the length of our token. */
-static int authorized(const http_endpoint *e, struct MHD_Connection *c) {
-    if (e->token_len == 0) return 1;
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+static int authorized(const http_route_policy *pol, const char *v) {
+    if (pol->token_len == 0) return 1;
     if (!v || strncasecmp(v, "Bearer", 6) != 0 || (v[6] != ' ' && v[6] != '\t')) return 0;
     v += 6;
     while (*v == ' ' || *v == '\t')
@@ -270,77 +259,127 @@ static int authorized(const http_endpoint *e, struct MHD_Connection *c) {
     size_t n = strlen(v);
     while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
         n--;
-    volatile unsigned char diff = (unsigned char)(n != e->token_len);
-    for (size_t i = 0; i < e->token_len; i++) {
+    volatile unsigned char diff = (unsigned char)(n != pol->token_len);
+    for (size_t i = 0; i < pol->token_len; i++) {
         unsigned char got = i < n ? (unsigned char)v[i] : 0;
-        diff |= (unsigned char)(got ^ (unsigned char)e->token[i]);
+        diff |= (unsigned char)(got ^ (unsigned char)pol->token[i]);
     }
     return diff == 0;
 }
 
-/* ---- routing ------------------------------------------------------------------------------ */
+/* The request announces a body (no path takes one). */
+static int has_body(const http_request *req) {
+    const char *cl = req->content_length;
+    if (cl && strspn(cl, "0") != strlen(cl)) return 1; /* anything but "0", "00", … */
+    return req->transfer_encoding != NULL;
+}
 
-static enum MHD_Result route(http_endpoint *e, struct MHD_Connection *c, const char *url,
-                             const char *method) {
+static void text_route(http_route *out, unsigned status, const char *text) {
+    out->kind = HTTP_ROUTE_TEXT;
+    out->status = status;
+    out->text = text;
+}
+
+static void route(const http_route_policy *pol, const http_request *req, http_route *out) {
+    const char *url = req->url, *method = req->method;
     int get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     int healthz = strcmp(url, "/healthz") == 0;
-    if (!healthz && !authorized(e, c))
-        return respond_text(e, c, MHD_HTTP_UNAUTHORIZED,
-                            "401 unauthorized: send \"Authorization: Bearer <token>\"\n");
-
-    enum { P_NONE, P_INDEX, P_HEALTHZ, P_METRICS, P_PPROF_HEAP, P_MEMORY } path = P_NONE;
-    if (healthz)
-        path = P_HEALTHZ;
-    else if (strcmp(url, "/") == 0)
-        path = P_INDEX;
-    else if (strcmp(url, "/metrics") == 0 && e->h.metrics)
-        path = P_METRICS;
-    else if (strcmp(url, "/debug/pprof/heap") == 0 && e->pprof_enabled && e->h.pprof_heap)
-        path = P_PPROF_HEAP;
-    else if (strcmp(url, "/debug/memory") == 0 && e->h.memory_report)
-        path = P_MEMORY;
-    if (path == P_NONE) return respond_text(e, c, MHD_HTTP_NOT_FOUND, "404 not found\n");
-    if (!get)
-        return respond_text(e, c, MHD_HTTP_METHOD_NOT_ALLOWED,
-                            "405 method not allowed: use GET or HEAD\n");
-
-    http_response resp;
-    memset(&resp, 0, sizeof(resp));
-    int rc = 0;
-    switch (path) {
-    case P_INDEX:
-        return respond_static(e, c, MHD_HTTP_OK, CT_HTML, e->index, e->index_len);
-    case P_HEALTHZ:
-        if (!e->h.healthz) return respond_text(e, c, MHD_HTTP_OK, "ok\n");
-        rc = e->h.healthz(e->h.ctx, &resp);
-        break;
-    case P_METRICS: /* the query string is ignored */
-        rc = e->h.metrics(e->h.ctx,
-                          MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT),
-                          &resp);
-        break;
-    case P_PPROF_HEAP:
-        rc = e->h.pprof_heap(
-            e->h.ctx, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"), &resp);
-        break;
-    case P_MEMORY:
-        rc = e->h.memory_report(e->h.ctx, &resp);
-        break;
-    case P_NONE:
-        break;
+    if (!healthz && !authorized(pol, req->authorization)) {
+        text_route(out, MHD_HTTP_UNAUTHORIZED,
+                   "401 unauthorized: send \"Authorization: Bearer <token>\"\n");
+        return;
     }
-    return respond_handler(e, c, rc, &resp);
+    http_route_kind kind = HTTP_ROUTE_WAIT;
+    if (healthz)
+        kind = HTTP_ROUTE_HEALTHZ;
+    else if (strcmp(url, "/") == 0)
+        kind = HTTP_ROUTE_INDEX;
+    else if (strcmp(url, "/metrics") == 0 && pol->have_metrics)
+        kind = HTTP_ROUTE_METRICS;
+    else if (strcmp(url, "/debug/pprof/heap") == 0 && pol->pprof_enabled && pol->have_pprof_heap)
+        kind = HTTP_ROUTE_PPROF_HEAP;
+    else if (strcmp(url, "/debug/memory") == 0 && pol->have_memory_report)
+        kind = HTTP_ROUTE_MEMORY;
+    if (kind == HTTP_ROUTE_WAIT) {
+        text_route(out, MHD_HTTP_NOT_FOUND, "404 not found\n");
+        return;
+    }
+    if (!get) {
+        text_route(out, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed: use GET or HEAD\n");
+        return;
+    }
+    out->kind = kind;
+}
+
+void http_route_decide(const http_route_policy *pol, const http_request *req, int first_call,
+                       http_route *out) {
+    memset(out, 0, sizeof(*out));
+    if (!first_call) {
+        route(pol, req, out);
+        return;
+    }
+    unsigned too_big = request_size_status(pol, req);
+    if (too_big == MHD_HTTP_URI_TOO_LONG)
+        text_route(out, too_big, "414 URI too long\n");
+    else if (too_big)
+        text_route(out, too_big, "431 request header fields too large\n");
+    else if (has_body(req))
+        route(pol, req, out);
+    else
+        out->kind = HTTP_ROUTE_WAIT;
 }
 
 /* ---- MHD callbacks ------------------------------------------------------------------------ */
 
-/* The request announces a body (no path takes one). */
-static int has_body(struct MHD_Connection *c) {
-    const char *cl =
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strspn(cl, "0") != strlen(cl)) return 1; /* anything but "0", "00", … */
-    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
-           NULL;
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value) {
+    (void)kind;
+    size_t *sum = cls;
+    *sum += http_header_cost(key, value);
+    return MHD_YES;
+}
+
+static void route_policy(const http_endpoint *e, http_route_policy *pol) {
+    pol->token = e->token;
+    pol->token_len = e->token_len;
+    pol->pprof_enabled = e->pprof_enabled;
+    pol->have_metrics = e->h.metrics != NULL;
+    pol->have_pprof_heap = e->h.pprof_heap != NULL;
+    pol->have_memory_report = e->h.memory_report != NULL;
+    pol->max_request_bytes = e->max_request_bytes;
+}
+
+static const char *header(struct MHD_Connection *c, const char *name) {
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* Answer as decided (never HTTP_ROUTE_WAIT). */
+static enum MHD_Result answer(http_endpoint *e, struct MHD_Connection *c, const http_route *r) {
+    http_response resp;
+    memset(&resp, 0, sizeof(resp));
+    int rc = 0;
+    switch (r->kind) {
+    case HTTP_ROUTE_WAIT: /* not reached */
+    case HTTP_ROUTE_TEXT:
+        return respond_text(e, c, r->status, r->text);
+    case HTTP_ROUTE_INDEX:
+        return respond_static(e, c, MHD_HTTP_OK, CT_HTML, e->index, e->index_len);
+    case HTTP_ROUTE_HEALTHZ:
+        if (!e->h.healthz) return respond_text(e, c, MHD_HTTP_OK, "ok\n");
+        rc = e->h.healthz(e->h.ctx, &resp);
+        break;
+    case HTTP_ROUTE_METRICS: /* the query string is ignored */
+        rc = e->h.metrics(e->h.ctx, header(c, MHD_HTTP_HEADER_ACCEPT), &resp);
+        break;
+    case HTTP_ROUTE_PPROF_HEAP:
+        rc = e->h.pprof_heap(
+            e->h.ctx, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"), &resp);
+        break;
+    case HTTP_ROUTE_MEMORY:
+        rc = e->h.memory_report(e->h.ctx, &resp);
+        break;
+    }
+    return respond_handler(e, c, rc, &resp);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -352,23 +391,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
+    http_route_policy pol;
+    route_policy(e, &pol);
+    http_request req = {
+        .method = method,
+        .url = url,
+        .version = version,
+        .authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+        .content_length = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH),
+        .transfer_encoding = header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING),
+    };
+    http_route r;
     if (*con_cls == &pending) { /* second call: the request is complete */
         *con_cls = (void *)(uintptr_t)&answered;
-        return route(e, c, url, method);
+        http_route_decide(&pol, &req, 0, &r);
+        return answer(e, c, &r);
     }
     /* First call: the headers are complete, in time. */
     conn_deadline(e, c, 0);
-    size_t target_len = *con_cls ? (size_t)((uintptr_t)*con_cls - 1) : strlen(url);
-    unsigned too_big = request_size_status(e, c, method, version, target_len);
-    if (too_big || has_body(c)) {
-        *con_cls = (void *)(uintptr_t)&answered;
-        if (too_big == MHD_HTTP_URI_TOO_LONG)
-            return respond_text(e, c, too_big, "414 URI too long\n");
-        if (too_big) return respond_text(e, c, too_big, "431 request header fields too large\n");
-        return route(e, c, url, method);
+    req.target_len = *con_cls ? (size_t)((uintptr_t)*con_cls - 1) : strlen(url);
+    MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_size, &req.header_bytes);
+    http_route_decide(&pol, &req, 1, &r);
+    if (r.kind == HTTP_ROUTE_WAIT) {
+        *con_cls = (void *)(uintptr_t)&pending;
+        return MHD_YES;
     }
-    *con_cls = (void *)(uintptr_t)&pending;
-    return MHD_YES;
+    *con_cls = (void *)(uintptr_t)&answered;
+    return answer(e, c, &r);
 }
 
 /* Called once the request line is read, with the raw request-target (query included). */

@@ -348,6 +348,49 @@ http_endpoint *http_start(const http_config *cfg, const http_handlers *h, int *b
 /* Stop listening, close every connection and wait for the threads (and so for handlers still
  * running); NULL ok. */
 void http_stop(http_endpoint *e);
+/* ---- what to answer a request: pure, no MHD (the endpoint's callbacks and tests/fuzz use it)
+ * The endpoint fills an http_request from what libmicrohttpd parsed and answers as
+ * http_route_decide says, so every check above (sizes, token, path, method, body) is here. */
+typedef enum http_route_kind {
+    HTTP_ROUTE_WAIT = 0,   /* headers only so far: answer once the request is complete */
+    HTTP_ROUTE_TEXT,       /* a fixed text/plain answer: status and text */
+    HTTP_ROUTE_INDEX,      /* the HTML index */
+    HTTP_ROUTE_HEALTHZ,    /* handlers.healthz, or "ok\n" */
+    HTTP_ROUTE_METRICS,    /* handlers.metrics with the Accept header */
+    HTTP_ROUTE_PPROF_HEAP, /* handlers.pprof_heap with the format query parameter */
+    HTTP_ROUTE_MEMORY,     /* handlers.memory_report */
+} http_route_kind;
+
+typedef struct http_route_policy {
+    const char *token; /* "" = no authentication */
+    size_t token_len;
+    int pprof_enabled;
+    int have_metrics, have_pprof_heap, have_memory_report; /* handlers set */
+    size_t max_request_bytes;                              /* already clamped */
+} http_route_policy;
+
+typedef struct http_request {
+    const char *method, *url, *version; /* url: the path, without the query string */
+    size_t target_len;                  /* the raw request-target (query included) */
+    size_t header_bytes;                /* sum of http_header_cost over the headers */
+    const char *authorization, *content_length, *transfer_encoding; /* NULL when absent */
+} http_request;
+
+typedef struct http_route {
+    http_route_kind kind;
+    unsigned status;  /* HTTP_ROUTE_TEXT: the status */
+    const char *text; /* HTTP_ROUTE_TEXT: the body (static) */
+} http_route;
+
+/* What one header costs against max_request_bytes: "key: value\r\n" plus 64 bytes (what
+ * libmicrohttpd keeps per header, see http_config.max_request_bytes). */
+size_t http_header_cost(const char *key, const char *value);
+/* first_call: the headers are complete (body not read). A refused request, or one announcing a
+ * body, is answered at once; anything else gets HTTP_ROUTE_WAIT and is decided again with
+ * first_call 0 once complete (which never waits). */
+void http_route_decide(const http_route_policy *pol, const http_request *req, int first_call,
+                       http_route *out);
+
 /* Counters for the endpoint's own metrics (any thread). requests counts every answered
  * request (401s, 404s, … included); unauthorized are also in errors_4xx; connections is the
  * number open now. */

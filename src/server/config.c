@@ -42,6 +42,11 @@ static int parse_into(const cfg_param *p, const char *value, char *err) {
     case CFG_MEMORY: {
         int bad = p->type == CFG_INT ? util_parse_ll(value, strlen(value), &ll)
                                      : util_parse_memory(value, &ll);
+        if (bad == -2) { /* a memory value over LLONG_MAX bytes: out of range, never wrapped */
+            snprintf(err, CFG_ERR_LEN, "argument must be between %lld and %lld inclusive", p->min,
+                     p->max);
+            return -1;
+        }
         if (bad) {
             snprintf(err, CFG_ERR_LEN, "%s",
                      p->type == CFG_INT ? "argument couldn't be parsed into an integer"
@@ -306,13 +311,20 @@ int cfg_split_args(const char *line, char ***out) {
     return n;
 }
 
-/* Join args[1..n) with single spaces. */
-static void join_args(char **args, int n, char *buf, size_t cap) {
+/* Join args[first..n) with single spaces into buf. Returns 0, or -1 when the result does not
+ * fit (a value is refused then, never cut short: a truncated password or bind list would be
+ * taken silently). */
+static int join_args(char *const *args, int first, int n, char *buf, size_t cap) {
+    size_t len = 0;
     buf[0] = '\0';
-    for (int i = 1; i < n; i++) {
-        if (i > 1) strncat(buf, " ", cap - strlen(buf) - 1);
-        strncat(buf, args[i], cap - strlen(buf) - 1);
+    for (int i = first; i < n; i++) {
+        size_t a = strlen(args[i]), sep = i > first;
+        if (a + sep >= cap - len) return -1;
+        if (sep) buf[len++] = ' ';
+        memcpy(buf + len, args[i], a + 1);
+        len += a;
     }
+    return 0;
 }
 
 int cfg_load_text(cfg_table *t, const char *text, char *err) {
@@ -343,9 +355,11 @@ int cfg_load_text(cfg_table *t, const char *text, char *err) {
             snprintf(why, sizeof(why), "Bad directive or wrong number of arguments");
         } else {
             char value[CFG_VALUE_MAX];
-            join_args(args, n, value, sizeof(value));
             char perr[CFG_ERR_LEN];
-            if (cfg_set(t, args[0], value, perr) < 0) snprintf(why, sizeof(why), "%s", perr);
+            if (join_args(args, 1, n, value, sizeof(value)) < 0)
+                snprintf(why, sizeof(why), "argument is too long");
+            else if (cfg_set(t, args[0], value, perr) < 0)
+                snprintf(why, sizeof(why), "%s", perr);
         }
         if (n >= 0) cfg_free_args(args, n);
         if (why[0]) {
@@ -397,15 +411,16 @@ int cfg_load_args(cfg_table *t, int argc, char **argv, char *err) {
             return -1;
         }
         /* Values run until the next --option, as Redis reads its command line. */
-        char value[CFG_VALUE_MAX] = "";
+        char value[CFG_VALUE_MAX];
         int j = i + 1;
-        while (j < argc && strncmp(argv[j], "--", 2) != 0) {
-            if (j > i + 1) strncat(value, " ", sizeof(value) - strlen(value) - 1);
-            strncat(value, argv[j], sizeof(value) - strlen(value) - 1);
+        while (j < argc && strncmp(argv[j], "--", 2) != 0)
             j++;
-        }
         if (j == i + 1) {
             snprintf(err, CFG_ERR_LEN, "option '--%s' needs a value", name);
+            return -1;
+        }
+        if (join_args(argv, i + 1, j, value, sizeof(value)) < 0) {
+            snprintf(err, CFG_ERR_LEN, "option '--%.40s': argument is too long", name);
             return -1;
         }
         char perr[CFG_ERR_LEN];
@@ -418,24 +433,40 @@ int cfg_load_args(cfg_table *t, int argc, char **argv, char *err) {
     return 0;
 }
 
-/* A value written back to a file: quoted when it is empty or has spaces/quotes. */
+/* A value written back to a file, so that cfg_split_args reads it back the same: quoted when
+ * it is empty or has a blank, a control byte, a quote or a backslash (a custom value is
+ * several arguments: its spaces stay separators); inside quotes \ " and control bytes are
+ * escaped (\n \r \t, else \xHH), as sdscatrepr does. */
 static void append_line(growbuf *g, const cfg_param *p) {
     char value[CFG_VALUE_MAX];
     cfg_format(p, value, sizeof(value));
     for (const char *c = p->name; *c; c++)
         gb_put(g, *c);
     gb_put(g, ' ');
-    int quote = value[0] == '\0' || strpbrk(value, "\"'\\\t\r\n") != NULL ||
-                (strchr(value, ' ') && p->type != CFG_CUSTOM);
+    int quote = value[0] == '\0';
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+        if (*c == ' ' && p->type == CFG_CUSTOM) continue;
+        if (*c <= ' ' || *c == 0x7f || *c == '"' || *c == '\'' || *c == '\\') quote = 1;
+    }
     if (quote) gb_put(g, '"');
-    for (const char *c = value; *c; c++) {
-        if (quote && (*c == '"' || *c == '\\')) gb_put(g, '\\');
-        if (quote && *c == '\n') {
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+        if (!quote) {
+            gb_put(g, (char)*c);
+        } else if (*c == '"' || *c == '\\') {
             gb_put(g, '\\');
-            gb_put(g, 'n');
-            continue;
+            gb_put(g, (char)*c);
+        } else if (*c == '\n' || *c == '\r' || *c == '\t') {
+            gb_put(g, '\\');
+            gb_put(g, *c == '\n' ? 'n' : *c == '\r' ? 'r' : 't');
+        } else if (*c < ' ' || *c == 0x7f) {
+            static const char hex[] = "0123456789abcdef";
+            gb_put(g, '\\');
+            gb_put(g, 'x');
+            gb_put(g, hex[*c >> 4]);
+            gb_put(g, hex[*c & 15]);
+        } else {
+            gb_put(g, (char)*c);
         }
-        gb_put(g, *c);
     }
     if (quote) gb_put(g, '"');
     gb_put(g, '\n');

@@ -289,7 +289,8 @@ int client_obuf_check(client *c) {
         int64_t now = server_now_ms();
         if (!c->obuf_soft_since_ms)
             c->obuf_soft_since_ms = now;
-        else if (now - c->obuf_soft_since_ms >= lim->soft_seconds * 1000)
+        else if (lim->soft_seconds <= INT64_MAX / 1000 && /* larger: never (no overflow) */
+                 now - c->obuf_soft_since_ms >= lim->soft_seconds * 1000)
             over = 1;
     } else {
         c->obuf_soft_since_ms = 0;

@@ -232,10 +232,10 @@ int util_parse_memory(const char *s, long long *out) {
     long long v = 0;
     for (const char *p = s; p < u; p++) {
         int d = *p - '0';
-        if (v > (LLONG_MAX - d) / 10) return -1;
+        if (v > (LLONG_MAX - d) / 10) return -2;
         v = v * 10 + d;
     }
-    if (v > LLONG_MAX / mul) return -1;
+    if (v > LLONG_MAX / mul) return -2;
     if (out) *out = v * mul;
     return 0;
 }

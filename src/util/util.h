@@ -27,7 +27,8 @@ size_t util_format_ll(char *buf, long long v);
 size_t util_format_ld(char *buf, size_t cap, long double v);
 
 /* Memory sizes with units as Redis config accepts: "1gb", "512mb", "100k", "1024", case
- * insensitive; k=1000 kb=1024 m=1e6 mb=1024^2 g=1e9 gb=1024^3. Returns 0 ok, -1 invalid. */
+ * insensitive; k=1000 kb=1024 m=1e6 mb=1024^2 g=1e9 gb=1024^3. Returns 0 ok, -1 invalid,
+ * -2 well-formed but over LLONG_MAX bytes (digits or digits x unit; never wraps). */
 int util_parse_memory(const char *s, long long *out);
 /* "1.50M" style as INFO's *_human fields (B, K, M, G, T, P with two decimals). */
 void util_format_human_bytes(char *buf, size_t cap, long long bytes);

@@ -450,6 +450,25 @@ def test_soft_output_buffer_limit(server, c):
     assert_serving(server)
 
 
+def test_soft_output_buffer_limit_huge_seconds(server, c):
+    """soft_seconds up to LLONG_MAX is accepted (as Redis does) and means "never": the check
+    must not form soft_seconds * 1000 (signed overflow: UBSan aborted the server, a release
+    build wrapped it negative and closed the client at once)."""
+    assert c("CONFIG", "SET", "client-output-buffer-limit",
+             "normal 0 64kb 9223372036854775807") == b"OK"
+    assert c("SET", "big", b"v" * (100 * 1024)) == b"OK"
+    offender = Resp(server, rcvbuf=4096)
+    offender_id = offender("CLIENT", "ID")
+    offender.sock.sendall(Resp.encode("GET", "big") * 200)
+    # Well over the soft limit for a while (checked on every write attempt): still connected.
+    time.sleep(1.5)
+    assert offender_id in client_ids(c)
+    assert int(info_fields(c, "stats")["client_output_buffer_limit_disconnections"]) == 0
+    offender.close()
+    assert c("CONFIG", "SET", "client-output-buffer-limit", "normal 1gb 256mb 60") == b"OK"
+    assert_serving(server)
+
+
 def test_pipelining_10k_in_one_write(server, c):
     cmds = []
     for i in range(5000):

@@ -157,6 +157,17 @@ static void test_set_types_and_errors(void **state) {
     assert_int_equal(bytes, 100000);
     assert_int_equal(cfg_set(&table, "bytes", "12zb", err), -1);
     assert_string_equal(err, "argument must be a memory value");
+    /* Units multiply: a product over LLONG_MAX is out of range (Redis's text), never a wrap. */
+    assert_int_equal(cfg_set(&table, "bytes", "9223372036854775807gb", err), -1);
+    assert_string_equal(err, "argument must be between 0 and 1099511627776 inclusive");
+    assert_int_equal(cfg_set(&table, "bytes", "99999999999999999999", err), -1);
+    assert_string_equal(err, "argument must be between 0 and 1099511627776 inclusive");
+    assert_int_equal(cfg_set(&table, "bytes", "8589934592gb", err), -1);
+    assert_string_equal(err, "argument must be between 0 and 1099511627776 inclusive");
+    assert_int_equal(bytes, 100000);
+    assert_int_equal(cfg_set(&table, "bytes", "1024gb", err), 0);
+    assert_true(bytes == 1LL << 40);
+    assert_int_equal(cfg_set(&table, "bytes", "100k", err), 0);
 
     assert_int_equal(cfg_set(&table, "level", "Warning", err), 0);
     assert_int_equal(level, 2);
@@ -269,6 +280,40 @@ static void test_load_args(void **state) {
     assert_int_equal(cfg_load_args(&table, 2, bad3, err), -1);
 }
 
+/* Found by tests/fuzz (fuzz_config, regressions/config/args-truncated): several values of one
+ * --option (or one config line) longer than a value may be together were cut to 1023 bytes and
+ * taken, so a bind list or password silently became a prefix of itself. */
+static void test_long_values_refused_not_truncated(void **state) {
+    (void)state;
+    char err[CFG_ERR_LEN];
+    char a[600], b[600];
+    memset(a, 'a', sizeof(a) - 1);
+    a[sizeof(a) - 1] = '\0';
+    memset(b, 'b', sizeof(b) - 1);
+    b[sizeof(b) - 1] = '\0';
+    char *argv[] = {"--name", "before"};
+    assert_int_equal(cfg_load_args(&table, 2, argv, err), 0);
+    char *longv[] = {"--name", a, b};
+    assert_int_equal(cfg_load_args(&table, 3, longv, err), -1);
+    assert_string_equal(err, "option '--name': argument is too long");
+    assert_string_equal(name, "before");
+    /* 1023 bytes in all still fit: 511 + space + 511. */
+    a[511] = '\0';
+    b[511] = '\0';
+    assert_int_equal(cfg_load_args(&table, 3, longv, err), 0);
+    assert_int_equal(strlen(name), 1023);
+
+    /* The same through a config file line. */
+    a[511] = 'a';
+    b[511] = 'b';
+    char text[1300];
+    snprintf(text, sizeof(text), "name %s %s\n", a, b);
+    assert_int_equal(cfg_load_text(&table, text, err), -1);
+    assert_non_null(strstr(err, "at line 1:"));
+    assert_non_null(strstr(err, "argument is too long"));
+    assert_int_equal(strlen(name), 1023);
+}
+
 static void test_split_args(void **state) {
     (void)state;
     char **args;
@@ -321,6 +366,29 @@ static void test_rewrite(void **state) {
     assert_int_equal(cfg_rewrite(&table, "/nonexistent-dir/x.conf", err), -1);
 }
 
+/* Found by tests/fuzz (fuzz_config, regressions/config/rewrite-formfeed): `pidfile "\f"`
+ * was rewritten as `pidfile <FF>` unquoted, and the rewritten file no longer loaded (a form
+ * feed or vertical tab separates arguments): CONFIG REWRITE wrote a config the server could
+ * not start from. Every control byte is now quoted and escaped. */
+static void test_rewrite_control_bytes(void **state) {
+    (void)state;
+    static const char *const values[] = {"\f",   "\v",         "a\fb",  "\x01\x7f",   "tab\there",
+                                         "cr\r", "q\"uo'te\\", " lead", "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char path[] = "/tmp/memkv-test-config-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        char err[CFG_ERR_LEN];
+        assert_int_equal(cfg_set(&table, "name", values[i], err), 0);
+        assert_int_equal(cfg_rewrite(&table, path, err), 0);
+        assert_int_equal(cfg_set(&table, "name", "other", err), 0);
+        if (cfg_load_file(&table, path, err) != 0) fail_msg("value %zu: %s", i, err);
+        assert_string_equal(name, values[i]);
+        unlink(path);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults_and_format, setup, teardown),
@@ -330,8 +398,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_set_many_is_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_args, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_values_refused_not_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rewrite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rewrite_control_bytes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

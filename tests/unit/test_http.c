@@ -841,14 +841,66 @@ static void test_start_errors(void **state) {
     }
 }
 
+/* http_route_decide alone (what the callbacks above answer by): the order of the checks. */
+static void test_route_decide(void **state) {
+    (void)state;
+    http_route_policy pol = {.token = "s3cret",
+                             .token_len = 6,
+                             .pprof_enabled = 1,
+                             .have_metrics = 1,
+                             .have_pprof_heap = 1,
+                             .have_memory_report = 0,
+                             .max_request_bytes = 1024};
+    http_request req = {.method = "GET", .url = "/metrics", .version = "HTTP/1.1"};
+    req.target_len = strlen(req.url);
+    http_route r;
+    http_route_decide(&pol, &req, 1, &r); /* headers only, no body: wait for the end */
+    assert_int_equal(r.kind, HTTP_ROUTE_WAIT);
+    http_route_decide(&pol, &req, 0, &r);
+    assert_int_equal(r.kind, HTTP_ROUTE_TEXT);
+    assert_int_equal(r.status, 401);
+    req.authorization = "bearer \t s3cret ";
+    http_route_decide(&pol, &req, 0, &r);
+    assert_int_equal(r.kind, HTTP_ROUTE_METRICS);
+    req.url = "/debug/memory"; /* no handler: 404, after the token */
+    http_route_decide(&pol, &req, 0, &r);
+    assert_int_equal(r.status, 404);
+    req.url = "/healthz"; /* no token needed */
+    req.authorization = NULL;
+    req.method = "POST";
+    http_route_decide(&pol, &req, 0, &r);
+    assert_int_equal(r.status, 405);
+    req.content_length = "5"; /* a body: answered on the first call */
+    http_route_decide(&pol, &req, 1, &r);
+    assert_int_equal(r.status, 405);
+    req.content_length = "000";
+    req.method = "GET";
+    http_route_decide(&pol, &req, 1, &r);
+    assert_int_equal(r.kind, HTTP_ROUTE_WAIT);
+    req.header_bytes = 1000; /* over the limit: 431 before anything else */
+    http_route_decide(&pol, &req, 1, &r);
+    assert_int_equal(r.status, 431);
+    req.target_len = 2000;
+    http_route_decide(&pol, &req, 1, &r);
+    assert_int_equal(r.status, 414);
+    assert_string_equal(r.text, "414 URI too long\n");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_not_found),      cmocka_unit_test(test_method_not_allowed),
-        cmocka_unit_test(test_head),           cmocka_unit_test(test_token),
-        cmocka_unit_test(test_pprof_disabled), cmocka_unit_test(test_oversized),
-        cmocka_unit_test(test_keep_alive),     cmocka_unit_test(test_handler_error),
-        cmocka_unit_test(test_slow_client),    cmocka_unit_test(test_connection_limit),
+        cmocka_unit_test(test_route_decide),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_method_not_allowed),
+        cmocka_unit_test(test_head),
+        cmocka_unit_test(test_token),
+        cmocka_unit_test(test_pprof_disabled),
+        cmocka_unit_test(test_oversized),
+        cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_handler_error),
+        cmocka_unit_test(test_slow_client),
+        cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_start_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -317,8 +317,17 @@ static void test_parse_memory(void **state) {
     assert_int_equal(util_parse_memory("1tb", &v), -1);
     assert_int_equal(util_parse_memory("1.5gb", &v), -1);
     assert_int_equal(util_parse_memory("1gbb", &v), -1);
-    assert_int_equal(util_parse_memory("8589934592gb", &v), -1);         /* overflow */
-    assert_int_equal(util_parse_memory("99999999999999999999", &v), -1); /* overflow */
+    /* Well-formed but too big: -2 (the config says "between ... inclusive"), never a wrap. */
+    assert_int_equal(util_parse_memory("8589934592gb", &v), -2);
+    assert_int_equal(util_parse_memory("99999999999999999999", &v), -2);
+    assert_int_equal(util_parse_memory("9223372036854775807gb", &v), -2);
+    assert_int_equal(util_parse_memory("9223372036854775808", &v), -2);
+    assert_int_equal(util_parse_memory("9223372036854775807", &v), 0);
+    assert_true(v == 9223372036854775807LL);
+    assert_int_equal(util_parse_memory("8589934591GB", &v), 0);
+    assert_true(v == 8589934591LL * 1024 * 1024 * 1024);
+    assert_int_equal(util_parse_memory("9223372036854775808k", &v), -2);
+    assert_int_equal(util_parse_memory("9223372036854775x", &v), -1);
 }
 
 static void check_human(long long n, const char *want) {
