@@ -3,6 +3,7 @@ hiredis.Reader), pipelining in batches, INFO parsing and polling.
 
 A raw connection is used where redis-py would hide what is measured: the exact text of INFO,
 error texts, and clients that never read their replies."""
+import os
 import socket
 import time
 
@@ -274,3 +275,16 @@ def assert_event_loop_unaffected(m, what):
     assert m["load"][1] == 0, "the steady load saw errors: %s" % (m["load"],)
     assert len(m["with"]) >= 1000 and len(m["without"]) >= 1000, line
     assert p99_with <= P99_RATIO_MARGIN * p99_without, line
+
+
+def thread_nice(pid):
+    """{thread name: [nice values]} of a process (/proc/PID/task/*/stat, field 19). The main
+    thread is "(main)": its name is the program's, which under valgrind is the tool's."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            stat = f.read()
+        name = "(main)" if int(tid) == pid else stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out.setdefault(name, []).append(int(fields[16]))  # field 19; fields[0] is field 3
+    return out

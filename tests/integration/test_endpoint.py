@@ -37,7 +37,7 @@ from prometheus_client import parser as text_parser
 
 from conftest import timing
 from helpers import (Resp, assert_event_loop_unaffected, free_port, info_fields,
-                     ping_latency_with_and_without, wait_until)
+                     ping_latency_with_and_without, thread_nice, wait_until)
 
 # Prometheus 2.42's scrape Accept header (scrape/scrape.go, acceptHeader).
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
@@ -908,14 +908,9 @@ def test_http_threads_yield_the_cpu_to_the_event_loop(server):
         statuses = list(pool.map(lambda _: get(server.metrics_port, "/debug/memory")[0],
                                  range(32)))
     assert statuses == [200] * 32
-    nice = {}
-    for tid in os.listdir("/proc/%d/task" % server.proc.pid):
-        with open("/proc/%d/task/%s/stat" % (server.proc.pid, tid)) as f:
-            stat = f.read()
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        nice.setdefault(name, []).append(int(stat[stat.rindex(")") + 2:].split()[16]))
+    nice = thread_nice(server.proc.pid)
     assert nice.get("MHD-worker") == [10, 10], nice
-    assert nice["memkv-server"] == [0], nice
+    assert nice.get("(main)") == [0], nice
 
 
 def test_sampled_bytes_per_subsystem(server_factory):

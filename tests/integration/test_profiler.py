@@ -31,7 +31,7 @@ import pytest
 
 from conftest import SERVER, timing
 from helpers import (SUBSYSTEMS, Resp, assert_event_loop_unaffected, mem_info,
-                     ping_latency_with_and_without, wait_until)
+                     ping_latency_with_and_without, thread_nice, wait_until)
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -845,19 +845,6 @@ def test_other_clients_served_during_large_dump(server_factory):
 
 
 # ---- DEBUG ----
-
-def thread_nice(pid):
-    """{thread name: [nice values]} of a process (/proc/PID/task/*/stat, field 19). The main
-    thread is "(main)": its name is the program's, which under valgrind is the tool's."""
-    out = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-            stat = f.read()
-        name = "(main)" if int(tid) == pid else stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        out.setdefault(name, []).append(int(fields[16]))  # field 19; fields[0] is field 3
-    return out
-
 
 def test_worker_yields_the_cpu_to_the_event_loop(server_factory):
     """The profiler's worker runs at nice 10, so where it and the event loop want the same CPU
