@@ -436,7 +436,9 @@ def test_http_slowloris_and_byte_a_second(server_factory):
 
 # ---- SIGTERM while dumps are in flight ----
 
-def test_sigterm_during_dumps(server_factory, tmp_path):
+def dumping_server(server_factory, tmp_path, keys, prefix):
+    """A server sampling every KiB, with a dump dir and `keys` string keys named prefix:N, so
+    dumps have stacks to write. Returns (server, connection, dump_dir, profiling available)."""
     dump_dir = str(tmp_path / "dumps")
     os.mkdir(dump_dir)
     s = server_factory(["--memory-profiling-enabled", "yes", "--memory-profiling-sample-bytes",
@@ -444,9 +446,13 @@ def test_sigterm_during_dumps(server_factory, tmp_path):
                         "--memory-profiling-dump-dir", dump_dir])
     c = Resp(s)
     profiling = has_profiling(c)
-    n = 100000
-    assert c.pipeline([("SET", "big:%d" % i, "v" * (16 + i % 200)) for i in range(n)],
-                      batch=20000) == [b"OK"] * n
+    assert c.pipeline([("SET", "%s:%d" % (prefix, i), "v" * (16 + i % 200)) for i in range(keys)],
+                      batch=20000) == [b"OK"] * keys
+    return s, c, dump_dir, profiling
+
+
+def test_sigterm_during_dumps(server_factory, tmp_path):
+    s, c, dump_dir, profiling = dumping_server(server_factory, tmp_path, 100000, "big")
     # RESP dumps to files and in replies (five pipelined per client), HTTP dumps: far more
     # than the worker can finish before the signal (a dump takes about a millisecond; the
     # worker's queue holds 64 jobs, so 60 clients at a time).
@@ -497,16 +503,7 @@ def test_sigterm_during_dumps(server_factory, tmp_path):
 # ---- a client that leaves while its profiler job runs ----
 
 def test_clients_leave_while_blocked_on_profiler_jobs(server_factory, tmp_path):
-    dump_dir = str(tmp_path / "dumps")
-    os.mkdir(dump_dir)
-    s = server_factory(["--memory-profiling-enabled", "yes", "--memory-profiling-sample-bytes",
-                        "1024", "--memory-profiling-max-memory", "0",
-                        "--memory-profiling-dump-dir", dump_dir])
-    c = Resp(s)
-    profiling = has_profiling(c)
-    n = 50000
-    assert c.pipeline([("SET", "k:%d" % i, "v" * (16 + i % 200)) for i in range(n)],
-                      batch=20000) == [b"OK"] * n
+    s, c, dump_dir, profiling = dumping_server(server_factory, tmp_path, 50000, "k")
 
     def baseline():
         f = mem_info(c)
