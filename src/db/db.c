@@ -31,6 +31,9 @@ _Static_assert(sizeof(struct db_entry) == 24, "db_entry header must stay at 24 b
 
 #define ENTRY_HDR sizeof(struct db_entry)
 #define ENTRY_HAS_EXPIRE 0x01u
+#define ENTRY_ENC_SHIFT 1 /* flags bits 1-3: the encoding of a collection value */
+#define ENTRY_ENC_MASK (0x07u << ENTRY_ENC_SHIFT)
+#define OBJ_VLEN sizeof(void *) /* a collection entry's value bytes: the value's pointer */
 #define VLEN_BITS 40
 #define VLEN_MASK ((UINT64_C(1) << VLEN_BITS) - 1)
 
@@ -54,7 +57,34 @@ struct db {
     htable keys;
     htable expires;
     uint64_t rng;
+    size_t counts[DB_TYPES][DB_ENCODINGS]; /* keys per type and encoding */
 };
+
+static const db_type_ops *type_ops[DB_TYPES];
+
+void db_register_type(int type, const db_type_ops *ops) {
+    type_ops[type] = ops;
+}
+
+static const db_type_ops *ops_of(int type) {
+    const db_type_ops *ops = type_ops[type];
+    if (!ops) {
+        fprintf(stderr, "memkv: db: type %d has no registered operations\n", type);
+        abort();
+    }
+    return ops;
+}
+
+const char *db_encoding_name(unsigned enc) {
+    static const char *const names[DB_ENCODINGS] = {"",       "listpack",  "hashtable",
+                                                    "intset", "quicklist", "skiplist"};
+    return enc < DB_ENCODINGS ? names[enc] : "";
+}
+
+const char *db_type_name(int type) {
+    static const char *const names[DB_TYPES] = {"string", "hash", "list", "set", "zset"};
+    return type >= 0 && type < DB_TYPES ? names[type] : "none";
+}
 
 /* ---- keyed hash ------------------------------------------------------------------------- */
 
@@ -112,6 +142,10 @@ static uint64_t key_hash(const char *key, size_t len) {
     }
     uint64_t x = fold_mul(a ^ hash_k1 ^ HASH_P0, b ^ h);
     return fold_mul(x ^ HASH_P1, (uint64_t)len ^ hash_k0 ^ HASH_P0);
+}
+
+uint64_t db_hash_bytes(const void *p, size_t len) {
+    return key_hash((const char *)p, len);
 }
 
 static inline uint16_t hash_tag(uint64_t hv) {
@@ -178,13 +212,33 @@ static inline void entry_set_vlen(db_entry *e, size_t vlen) {
     e->u.vlen_lru = (e->u.vlen_lru & ~VLEN_MASK) | (uint64_t)vlen;
 }
 
-/* Frees a key-space entry. Strings own nothing outside their block; the other types will
- * release their value object here. */
-static void entry_free(db_entry *e) {
-    if (e->type == DB_TYPE_STRING)
-        alloc_free_sized(ALLOC_SUB_STRINGS, e, ENTRY_HDR + e->klen + entry_vlen(e));
+static inline unsigned entry_enc(const db_entry *e) {
+    return (e->flags & ENTRY_ENC_MASK) >> ENTRY_ENC_SHIFT;
+}
+
+static inline void *entry_ptr(const db_entry *e) {
+    void *p;
+    memcpy(&p, e->data + e->klen, sizeof(p)); /* after the key bytes: unaligned */
+    return p;
+}
+
+/* Keeps d->counts in step with an entry entering (+1) or leaving (-1) the key space. */
+static inline void count_entry(db *d, const db_entry *e, int delta) {
+    if (delta > 0)
+        d->counts[e->type][entry_enc(e)]++;
     else
-        alloc_free(type_sub(e->type), e);
+        d->counts[e->type][entry_enc(e)]--;
+}
+
+/* Frees a key-space entry. Strings own nothing outside their block; collections release
+ * their value through their type's operations. */
+static void entry_free(db_entry *e) {
+    if (e->type == DB_TYPE_STRING) {
+        alloc_free_sized(ALLOC_SUB_STRINGS, e, ENTRY_HDR + e->klen + entry_vlen(e));
+    } else {
+        ops_of(e->type)->free(entry_ptr(e), entry_enc(e));
+        alloc_free_sized(type_sub(e->type), e, ENTRY_HDR + e->klen + OBJ_VLEN);
+    }
 }
 
 /* ---- hash table ------------------------------------------------------------------------- */
@@ -358,6 +412,7 @@ static void key_remove(db *d, db_entry **link, int t, uint64_t hv) {
     *link = e->next;
     d->keys.used[t]--;
     if (e->flags & ENTRY_HAS_EXPIRE) exp_del(d, e->data, e->klen, hv);
+    count_entry(d, e, -1);
     entry_free(e);
 }
 
@@ -429,9 +484,12 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
         } else {
             db_entry *n = alloc_malloc(ALLOC_SUB_STRINGS, ENTRY_HDR + klen + vlen);
             memcpy(n, e, ENTRY_HDR + klen);
+            count_entry(d, e, -1);
             entry_free(e);
             e = n;
             e->type = DB_TYPE_STRING;
+            e->flags &= (uint8_t)~ENTRY_ENC_MASK;
+            count_entry(d, e, +1);
         }
         *link = e;
     } else {
@@ -443,6 +501,7 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
         e->u.vlen_lru = lru_stamp;
         memcpy(e->data, key, klen);
         ht_insert(&d->keys, e, hv);
+        count_entry(d, e, +1);
     }
     entry_set_vlen(e, vlen);
     if (vlen) memcpy(e->data + klen, val, vlen);
@@ -465,6 +524,114 @@ db_entry *db_string_resize(db *d, db_entry *e, size_t new_len) {
     entry_set_vlen(e, new_len);
     *link = e;
     return e;
+}
+
+/* A new key-space entry with `vlen` value bytes (uninitialised), inserted into the table. */
+static db_entry *entry_insert_new(db *d, const char *key, size_t klen, uint64_t hv, int type,
+                                  unsigned enc, size_t vlen) {
+    db_entry *e = alloc_malloc(type_sub(type), ENTRY_HDR + klen + vlen);
+    e->klen = (uint32_t)klen;
+    e->tag = hash_tag(hv);
+    e->type = (uint8_t)type;
+    e->flags = (uint8_t)(enc << ENTRY_ENC_SHIFT);
+    e->u.vlen_lru = lru_stamp | (uint64_t)vlen;
+    memcpy(e->data, key, klen);
+    ht_insert(&d->keys, e, hv);
+    count_entry(d, e, +1);
+    return e;
+}
+
+db_entry *db_add_object(db *d, const char *key, size_t klen, int type, unsigned enc, void *ptr) {
+    if (klen > DB_KEY_MAX_LEN) db_fatal("key", klen);
+    if (type <= DB_TYPE_STRING || type >= DB_TYPES || enc == DB_ENC_NONE || enc >= DB_ENCODINGS) {
+        fprintf(stderr, "memkv: db_add_object: bad type %d / encoding %u\n", type, enc);
+        abort();
+    }
+    if (ht_rehashing(&d->keys)) ht_rehash(&d->keys, 1);
+    uint64_t hv = key_hash(key, klen);
+    if (ht_find(&d->keys, key, klen, hv, NULL)) {
+        fprintf(stderr, "memkv: db_add_object: key exists\n");
+        abort();
+    }
+    db_entry *e = entry_insert_new(d, key, klen, hv, type, enc, OBJ_VLEN);
+    memcpy(e->data + klen, &ptr, sizeof(ptr));
+    return e;
+}
+
+void *db_entry_ptr(const db_entry *e) {
+    return entry_ptr(e);
+}
+
+unsigned db_entry_encoding(const db_entry *e) {
+    return entry_enc(e);
+}
+
+void db_entry_set_object(db *d, db_entry *e, unsigned enc, void *ptr) {
+    if (e->type == DB_TYPE_STRING || enc == DB_ENC_NONE || enc >= DB_ENCODINGS) {
+        fprintf(stderr, "memkv: db_entry_set_object: not a collection encoding\n");
+        abort();
+    }
+    count_entry(d, e, -1);
+    e->flags = (uint8_t)((e->flags & ~ENTRY_ENC_MASK) | (enc << ENTRY_ENC_SHIFT));
+    count_entry(d, e, +1);
+    memcpy(e->data + e->klen, &ptr, sizeof(ptr));
+}
+
+db_entry *db_copy_entry(db *dst, const db_entry *src, const char *dst_key, size_t dlen) {
+    if (dlen > DB_KEY_MAX_LEN) db_fatal("key", dlen);
+    if (ht_rehashing(&dst->keys)) ht_rehash(&dst->keys, 1);
+    uint64_t hv = key_hash(dst_key, dlen);
+    if (ht_find(&dst->keys, dst_key, dlen, hv, NULL)) {
+        fprintf(stderr, "memkv: db_copy_entry: destination exists\n");
+        abort();
+    }
+    if (src->type == DB_TYPE_STRING) {
+        size_t vlen = entry_vlen(src);
+        db_entry *e = entry_insert_new(dst, dst_key, dlen, hv, DB_TYPE_STRING, DB_ENC_NONE, vlen);
+        if (vlen) memcpy(e->data + dlen, src->data + src->klen, vlen);
+        return e;
+    }
+    /* Copy the value before inserting: src may live in dst, and an insert can move nothing
+     * but may start a rehash, which is harmless; the dup only reads src. */
+    void *ptr = ops_of(src->type)->dup(entry_ptr(src), entry_enc(src));
+    db_entry *e = entry_insert_new(dst, dst_key, dlen, hv, src->type, entry_enc(src), OBJ_VLEN);
+    memcpy(e->data + dlen, &ptr, sizeof(ptr));
+    return e;
+}
+
+int db_move_key(db *src, db *dst, const char *key, size_t klen) {
+    uint64_t hv = key_hash(key, klen);
+    int t;
+    db_entry **link = ht_find(&src->keys, key, klen, hv, &t);
+    if (!link) return 0;
+    if (ht_find(&dst->keys, key, klen, hv, NULL)) {
+        fprintf(stderr, "memkv: db_move_key: destination exists\n");
+        abort();
+    }
+    db_entry *e = *link;
+    *link = e->next;
+    src->keys.used[t]--;
+    count_entry(src, e, -1);
+    int64_t when = -1;
+    if (e->flags & ENTRY_HAS_EXPIRE) {
+        db_entry *x = exp_lookup(src, key, klen, hv);
+        if (x) when = x->u.when;
+        exp_del(src, key, klen, hv);
+    }
+    ht_insert(&dst->keys, e, hv);
+    count_entry(dst, e, +1);
+    if (when >= 0)
+        exp_add(dst, key, klen, hv, when);
+    else
+        e->flags &= (uint8_t)~ENTRY_HAS_EXPIRE;
+    ht_shrink_if_needed(&src->keys);
+    ht_shrink_if_needed(&src->expires);
+    return 1;
+}
+
+size_t db_type_count(const db *d, int type, unsigned enc) {
+    if (type < 0 || type >= DB_TYPES || enc >= DB_ENCODINGS) return 0;
+    return d->counts[type][enc];
 }
 
 int db_delete(db *d, const char *key, size_t klen) {
@@ -571,6 +738,7 @@ size_t db_expires_size(const db *d) {
 void db_flush(db *d) {
     ht_clear(&d->expires, 0);
     ht_clear(&d->keys, 1);
+    memset(d->counts, 0, sizeof(d->counts));
 }
 
 /* Reverse-binary cursor (Redis's dictScan): the cursor counts up in bit-reversed order, so
@@ -742,6 +910,7 @@ size_t db_active_expire(db *d, int64_t now_ms, size_t max_keys) {
                     db_entry *e = *kl;
                     *kl = e->next;
                     d->keys.used[kt]--;
+                    count_entry(d, e, -1);
                     entry_free(e);
                 }
                 alloc_free_sized(ALLOC_SUB_EXPIRES_INDEX, ee, ENTRY_HDR + ee->klen);
@@ -792,12 +961,23 @@ char *db_entry_str_mut(db_entry *e) {
     return e->data + e->klen;
 }
 
+size_t db_entry_mem_usage_sampled(const db_entry *e, size_t samples) {
+    size_t n = alloc_usable_size(e) + sizeof(db_entry *);
+    if (e->type != DB_TYPE_STRING)
+        n += ops_of(e->type)->mem_usage(entry_ptr(e), entry_enc(e), samples);
+    return n;
+}
+
 size_t db_entry_mem_usage(const db_entry *e) {
-    return alloc_usable_size(e) + sizeof(db_entry *);
+    return db_entry_mem_usage_sampled(e, 0);
 }
 
 size_t db_key_mem_usage(db *d, const db_entry *e) {
-    size_t n = db_entry_mem_usage(e);
+    return db_key_mem_usage_sampled(d, e, 0);
+}
+
+size_t db_key_mem_usage_sampled(db *d, const db_entry *e, size_t samples) {
+    size_t n = db_entry_mem_usage_sampled(e, samples);
     if (e->flags & ENTRY_HAS_EXPIRE) {
         db_entry *x = exp_lookup(d, e->data, e->klen, key_hash(e->data, e->klen));
         if (x) n += alloc_usable_size(x) + sizeof(db_entry *);

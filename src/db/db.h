@@ -6,9 +6,12 @@
  * Expiry times live in a second table, the expires index, so active expiry can sample only
  * keys that have one. Lookups expire lazily: a key whose time has passed is deleted when found.
  *
+ * A collection key's entry holds a pointer to its value (see db_type_ops) instead of bytes.
+ *
  * Only the main thread may call these functions. Memory is attributed with src/alloc:
- * entries of string keys -> ALLOC_SUB_STRINGS, bucket arrays of the main table ->
- * ALLOC_SUB_KEY_INDEX, expires entries and buckets -> ALLOC_SUB_EXPIRES_INDEX.
+ * entries of string keys -> ALLOC_SUB_STRINGS, entries of collection keys -> their type's
+ * subsystem (ALLOC_SUB_HASHES ...; their values allocate there too), bucket arrays of the main
+ * table -> ALLOC_SUB_KEY_INDEX, expires entries and buckets -> ALLOC_SUB_EXPIRES_INDEX.
  *
  * Entry pointers returned by lookups are valid until the next call that modifies this db.
  */
@@ -22,6 +25,34 @@ typedef struct db db;
 typedef struct db_entry db_entry;
 
 enum db_type { DB_TYPE_STRING = 0, DB_TYPE_HASH, DB_TYPE_LIST, DB_TYPE_SET, DB_TYPE_ZSET };
+#define DB_TYPES 5
+
+/* Encodings of collection values (OBJECT ENCODING answers Redis's names, db_encoding_name).
+ * Strings are DB_ENC_NONE here; their Redis encoding (int, embstr, raw) follows from the
+ * value and is computed by whoever asks. */
+enum db_encoding {
+    DB_ENC_NONE = 0,
+    DB_ENC_LISTPACK,  /* hashes, lists of one node, sets of strings, sorted sets: small */
+    DB_ENC_HASHTABLE, /* hashes, sets */
+    DB_ENC_INTSET,    /* sets of integers */
+    DB_ENC_QUICKLIST, /* lists */
+    DB_ENC_SKIPLIST,  /* sorted sets */
+};
+#define DB_ENCODINGS 6
+const char *db_encoding_name(unsigned enc); /* "listpack", ...; "" for DB_ENC_NONE */
+const char *db_type_name(int type);         /* "string", "hash", "list", "set", "zset" */
+
+/* A collection value is an opaque pointer plus its encoding, owned by the key's entry. The
+ * module of each type (src/db/t_*.c) registers how to free, measure and copy its values;
+ * db.c calls these when an entry is freed, measured or copied. */
+typedef struct db_type_ops {
+    void (*free)(void *ptr, unsigned enc);
+    /* Bytes the value holds (usable sizes of all its allocations). samples == 0: exact;
+     * otherwise the value may estimate from that many elements, as Redis does. */
+    size_t (*mem_usage)(const void *ptr, unsigned enc, size_t samples);
+    void *(*dup)(const void *ptr, unsigned enc); /* deep copy, same encoding */
+} db_type_ops;
+void db_register_type(int type, const db_type_ops *ops);
 
 /* Limits of the entry layout (a 24-byte header: next pointer, 32-bit key length, 16 bits of
  * the key's hash, type, flags, 40-bit value length, 24-bit LRU clock). Callers must reject
@@ -33,6 +64,8 @@ enum db_type { DB_TYPE_STRING = 0, DB_TYPE_HASH, DB_TYPE_LIST, DB_TYPE_SET, DB_T
 
 /* Seed for the keyed hash function; call once at start-up before any db_new. */
 void db_set_hash_seed(const uint8_t seed[16]);
+/* The keyed hash of the key space, for the collections' own tables (src/db/dict.c). */
+uint64_t db_hash_bytes(const void *p, size_t len);
 
 db *db_new(void);
 void db_free(db *d);
@@ -55,6 +88,29 @@ db_entry *db_peek(db *d, const char *key, size_t klen);
  * caller stamps it if the write counts as an access). Returns the entry. */
 db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, size_t vlen,
                         int keep_ttl);
+
+/* Add a new key holding a collection value (ptr, enc) of `type`. The key must not exist
+ * (the db aborts otherwise): look it up first. Gets the current LRU clock, no expire. */
+db_entry *db_add_object(db *d, const char *key, size_t klen, int type, unsigned enc, void *ptr);
+
+/* Collection value of an entry (not DB_TYPE_STRING). The entry owns it. */
+void *db_entry_ptr(const db_entry *e);
+unsigned db_entry_encoding(const db_entry *e);
+/* Replace the pointer and/or encoding after the value was reallocated or converted (the old
+ * pointer is not freed: the type module did that). Keeps the per-encoding key counts. */
+void db_entry_set_object(db *d, db_entry *e, unsigned enc, void *ptr);
+
+/* COPY: a deep copy of src's value (string or collection) under dst_key in dst (which may
+ * be src's db). dst_key must not exist in dst. The copy has no expire and the current LRU
+ * clock. Returns the new entry. */
+db_entry *db_copy_entry(db *dst, const db_entry *src, const char *dst_key, size_t dlen);
+
+/* Move an entry (with its expire) to another db: the key must not exist in dst. Returns 1,
+ * or 0 if the key is not in src. */
+int db_move_key(db *src, db *dst, const char *key, size_t klen);
+
+/* Keys of a type and encoding (strings: enc DB_ENC_NONE). Exact running counts. */
+size_t db_type_count(const db *d, int type, unsigned enc);
 
 /* Change the length of a string value in place (APPEND, SETRANGE): content up to
  * min(old,new) is kept, new bytes are zero. The entry may move: use the returned pointer. */
@@ -117,13 +173,16 @@ int db_entry_type(const db_entry *e);
 int db_entry_has_expire(const db_entry *e);
 const char *db_entry_str(const db_entry *e, size_t *vlen); /* DB_TYPE_STRING only */
 char *db_entry_str_mut(db_entry *e);                       /* writable value bytes */
-/* Usable bytes of the entry's allocation plus its share (8 bytes) of the bucket array. The
- * entry alone cannot reach its expires-index entry: use db_key_mem_usage for MEMORY USAGE. */
+/* Usable bytes of the entry's allocation plus its share (8 bytes) of the bucket array, plus
+ * (collections) what the value holds, exact or sampled (see db_type_ops.mem_usage). The entry
+ * alone cannot reach its expires-index entry: use db_key_mem_usage for MEMORY USAGE. */
 size_t db_entry_mem_usage(const db_entry *e);
+size_t db_entry_mem_usage_sampled(const db_entry *e, size_t samples);
 
 /* Everything a key costs: db_entry_mem_usage(e) plus, if it has an expire, the usable size of
  * its expires-index entry and that entry's 8-byte bucket share. e must belong to d. */
 size_t db_key_mem_usage(db *d, const db_entry *e);
+size_t db_key_mem_usage_sampled(db *d, const db_entry *e, size_t samples);
 
 /* LRU clock of the entry (DB_LRU_BITS wide; the caller's clock is stored modulo 2^24).
  * New entries start at the clock set by db_set_lru_clock (0 until set); overwrites, resizes

@@ -61,6 +61,17 @@ db_entry *lookup_string_or_reply(client *c, int i, int *wrongtype) {
     return e;
 }
 
+db_entry *lookup_type_or_reply(client *c, int i, int type, int write, int *wrongtype) {
+    db_entry *e = write ? lookup_write(c, i) : lookup_read(c, i);
+    *wrongtype = 0;
+    if (e && db_entry_type(e) != type) {
+        reply_error(c, ERR_WRONGTYPE);
+        *wrongtype = 1;
+        return NULL;
+    }
+    return e;
+}
+
 void cmd_del(client *c) {
     long long n = 0;
     for (int i = 1; i < c->argc; i++) {

@@ -91,9 +91,20 @@ static command table[] = {
 #undef F
 #undef M
 
-/* Open-addressing index over lower-case names, built once. */
-#define CMD_INDEX_SIZE 256
-static command *cmd_index[CMD_INDEX_SIZE];
+/* The tables of the command groups that live in their own files (cmd_<group>.c). COMMAND
+ * lists them in this order, after the table above. */
+static const struct {
+    command *cmds;
+    const size_t *count;
+} groups[] = {
+    {NULL, NULL}, /* the table above, filled in by commands_init */
+};
+#define NGROUPS (sizeof(groups) / sizeof(groups[0]))
+
+/* Open-addressing index over lower-case names, built once, at least twice the number of
+ * commands so probes stay short. */
+static command **cmd_index;
+static size_t cmd_index_mask;
 
 static unsigned name_hash(const char *s, size_t len) {
     unsigned h = 2166136261u;
@@ -103,25 +114,47 @@ static unsigned name_hash(const char *s, size_t len) {
 }
 
 void commands_init(void) {
-    srv.commands = table;
-    srv.ncommands = sizeof(table) / sizeof(table[0]);
-    for (size_t i = 0; i < srv.ncommands; i++) {
-        unsigned h = name_hash(table[i].name, strlen(table[i].name)) & (CMD_INDEX_SIZE - 1);
+    size_t n = sizeof(table) / sizeof(table[0]);
+    for (size_t g = 1; g < NGROUPS; g++)
+        n += *groups[g].count;
+    command *all = alloc_malloc(ALLOC_SUB_OTHER, n * sizeof(*all));
+    size_t k = sizeof(table) / sizeof(table[0]);
+    memcpy(all, table, sizeof(table));
+    for (size_t g = 1; g < NGROUPS; g++) {
+        memcpy(all + k, groups[g].cmds, *groups[g].count * sizeof(*all));
+        k += *groups[g].count;
+    }
+    srv.commands = all;
+    srv.ncommands = n;
+
+    size_t size = 64;
+    while (size < 2 * n)
+        size <<= 1;
+    cmd_index = alloc_calloc(ALLOC_SUB_OTHER, size * sizeof(*cmd_index));
+    cmd_index_mask = size - 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = name_hash(all[i].name, strlen(all[i].name)) & cmd_index_mask;
         while (cmd_index[h])
-            h = (h + 1) & (CMD_INDEX_SIZE - 1);
-        cmd_index[h] = &table[i];
+            h = (h + 1) & cmd_index_mask;
+        cmd_index[h] = &all[i];
     }
 }
 
-void commands_free(void) {}
+void commands_free(void) {
+    alloc_free(ALLOC_SUB_OTHER, cmd_index);
+    alloc_free(ALLOC_SUB_OTHER, srv.commands);
+    cmd_index = NULL;
+    srv.commands = NULL;
+    srv.ncommands = 0;
+}
 
 const command *command_lookup(const char *name, size_t len) {
     if (len == 0 || len > 32) return NULL;
-    unsigned h = name_hash(name, len) & (CMD_INDEX_SIZE - 1);
+    size_t h = name_hash(name, len) & cmd_index_mask;
     while (cmd_index[h]) {
         const command *cmd = cmd_index[h];
         if (strlen(cmd->name) == len && strncasecmp(cmd->name, name, len) == 0) return cmd;
-        h = (h + 1) & (CMD_INDEX_SIZE - 1);
+        h = (h + 1) & cmd_index_mask;
     }
     return NULL;
 }

@@ -273,6 +273,8 @@ int main(int argc, char **argv) {
     }
     srv.clients_by_fd = alloc_calloc(ALLOC_SUB_OTHER, sizeof(client *) * (size_t)setsize);
     srv.dbs = alloc_malloc(ALLOC_SUB_OTHER, sizeof(db *) * (size_t)srv.databases);
+    /* Each collection type tells the db how to free, measure and copy its values
+     * (db_register_type), before any key exists. */
     for (long long i = 0; i < srv.databases; i++)
         srv.dbs[i] = db_new();
     evict_init();

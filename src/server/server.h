@@ -142,6 +142,13 @@ typedef struct server {
     int maxmemory_policy;        /* enum evict_policy */
     long long maxmemory_samples; /* keys sampled per db to fill the eviction pool */
 
+    /* Collection encodings: the compact one (listpack, intset) up to these sizes, Redis's
+     * thresholds and defaults (see the types' conversions in src/server/cmd_*.c). */
+    long long hash_max_listpack_entries, hash_max_listpack_value;
+    long long set_max_intset_entries, set_max_listpack_entries, set_max_listpack_value;
+    long long zset_max_listpack_entries, zset_max_listpack_value;
+    long long list_max_listpack_size; /* > 0 entries per node, -1..-5: 4..64 KiB per node */
+
     /* runtime */
     evloop *el;
     size_t used_memory_startup; /* accounted bytes once start-up is done */
@@ -232,6 +239,9 @@ db_entry *lookup_read(client *c, int i);         /* counts hits/misses */
 db_entry *lookup_read_notouch(client *c, int i); /* counts hits/misses */
 db_entry *lookup_write(client *c, int i);        /* no hit/miss counting */
 db_entry *lookup_string_or_reply(client *c, int i, int *wrongtype);
+/* The key argv[i] if it holds `type` (lookup_read, or lookup_write when `write`); NULL when
+ * missing, or after replying WRONGTYPE (then *wrongtype is set): the handler returns. */
+db_entry *lookup_type_or_reply(client *c, int i, int type, int write, int *wrongtype);
 /* Gives an existing key the absolute expire `when` (ms); one already in the past deletes the
  * key and counts it as expired, as Redis does. */
 void expire_or_delete(client *c, const resp_arg *key, int64_t when);

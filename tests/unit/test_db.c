@@ -977,6 +977,87 @@ static void test_hash_seed(void **state) {
     db_free(d);
 }
 
+/* A stand-in collection: a counter block in the hashes subsystem. */
+static int fake_frees;
+static void fake_free(void *ptr, unsigned enc) {
+    (void)enc;
+    fake_frees++;
+    alloc_free(ALLOC_SUB_HASHES, ptr);
+}
+static size_t fake_mem(const void *ptr, unsigned enc, size_t samples) {
+    (void)enc;
+    (void)samples;
+    return alloc_usable_size(ptr);
+}
+static void *fake_dup(const void *ptr, unsigned enc) {
+    (void)enc;
+    long *p = alloc_malloc(ALLOC_SUB_HASHES, sizeof(long));
+    *p = *(const long *)ptr;
+    return p;
+}
+static const db_type_ops fake_ops = {fake_free, fake_mem, fake_dup};
+
+static void *fake_new(long v) {
+    long *p = alloc_malloc(ALLOC_SUB_HASHES, sizeof(long));
+    *p = v;
+    return p;
+}
+
+static void test_objects(void **state) {
+    (void)state;
+    db_register_type(DB_TYPE_HASH, &fake_ops);
+    int64_t base = alloc_sub_bytes(ALLOC_SUB_HASHES);
+    db *d = db_new(), *d2 = db_new();
+    fake_frees = 0;
+    db_entry *e = db_add_object(d, "h", 1, DB_TYPE_HASH, DB_ENC_LISTPACK, fake_new(7));
+    assert_int_equal(db_entry_type(e), DB_TYPE_HASH);
+    assert_int_equal(db_entry_encoding(e), DB_ENC_LISTPACK);
+    assert_int_equal(*(long *)db_entry_ptr(e), 7);
+    assert_int_equal(db_type_count(d, DB_TYPE_HASH, DB_ENC_LISTPACK), 1);
+    assert_true(db_entry_mem_usage(e) >= 24 + 1 + 8 + sizeof(long));
+
+    /* A conversion: new pointer and encoding, counts follow. */
+    void *old = db_entry_ptr(e);
+    db_entry_set_object(d, e, DB_ENC_HASHTABLE, fake_new(8));
+    alloc_free(ALLOC_SUB_HASHES, old);
+    assert_int_equal(db_type_count(d, DB_TYPE_HASH, DB_ENC_LISTPACK), 0);
+    assert_int_equal(db_type_count(d, DB_TYPE_HASH, DB_ENC_HASHTABLE), 1);
+
+    /* Copy, rename with an expire, move to another db. */
+    db_entry *c = db_copy_entry(d, e, "copy", 4);
+    assert_int_equal(*(long *)db_entry_ptr(c), 8);
+    assert_ptr_not_equal(db_entry_ptr(c), db_entry_ptr(e));
+    assert_int_equal(db_type_count(d, DB_TYPE_HASH, DB_ENC_HASHTABLE), 2);
+    db_set_expire(d, "h", 1, INT64_MAX);
+    assert_int_equal(db_rename(d, "h", 1, "longer-name", 11, 0), 1);
+    e = db_find(d, "longer-name", 11, 0, NULL);
+    assert_non_null(e);
+    assert_int_equal(*(long *)db_entry_ptr(e), 8);
+    assert_int_equal(db_move_key(d, d2, "longer-name", 11), 1);
+    assert_null(db_find(d, "longer-name", 11, 0, NULL));
+    assert_int_equal(db_get_expire(d2, "longer-name", 11), INT64_MAX);
+    assert_int_equal(db_type_count(d2, DB_TYPE_HASH, DB_ENC_HASHTABLE), 1);
+    assert_int_equal(db_move_key(d, d2, "nope", 4), 0);
+
+    /* Overwritten by a string: the value is freed, counts move to strings. */
+    db_set_string(d, "copy", 4, "v", 1, 0);
+    assert_int_equal(fake_frees, 1);
+    assert_int_equal(db_type_count(d, DB_TYPE_HASH, DB_ENC_HASHTABLE), 0);
+    assert_int_equal(db_type_count(d, DB_TYPE_STRING, DB_ENC_NONE), 1);
+
+    /* Strings copy too. */
+    db_entry *s = db_find(d, "copy", 4, 0, NULL);
+    db_entry *s2 = db_copy_entry(d2, s, "s2", 2);
+    size_t vlen;
+    assert_memory_equal(db_entry_str(s2, &vlen), "v", 1);
+    assert_int_equal(vlen, 1);
+
+    db_free(d);
+    db_free(d2);
+    assert_int_equal(fake_frees, 2);
+    assert_int_equal(alloc_sub_bytes(ALLOC_SUB_HASHES), base);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_get_overwrite),
@@ -997,6 +1078,7 @@ int main(void) {
         cmocka_unit_test(test_sample),
         cmocka_unit_test(test_accounting),
         cmocka_unit_test(test_hash_seed),
+        cmocka_unit_test(test_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
