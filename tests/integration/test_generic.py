@@ -177,3 +177,59 @@ def test_keys_per_type_in_info_and_metrics(server):
     assert wait_until(lambda: keys_of(db="0", type="string", encoding="") == 1, 5)
     for t in present:
         assert keys_of(db="0", type=t, encoding=BUILDERS[t][1]) == 1
+
+
+# ---- expiry and eviction free every type ----
+
+SUBSYSTEM = {"hash": "hashes", "list": "lists", "set": "sets", "zset": "zsets"}
+
+
+def fill(c, t, key, n):
+    """A collection of n elements (a full encoding once n passes the thresholds)."""
+    if t == "hash":
+        args = [x for i in range(n) for x in ("field-%d" % i, "value-%d" % i)]
+        return c("HSET", key, *args)
+    if t == "list":
+        return c("RPUSH", key, *["item-%d" % i for i in range(n)])
+    if t == "set":
+        return c("SADD", key, *["member-%d" % i for i in range(n)])
+    return c("ZADD", key, *[x for i in range(n) for x in (i, "member-%d" % i)])
+
+
+def info_int(c, section, field):
+    for line in c("INFO", section).decode().split("\r\n"):
+        if line.startswith(field + ":"):
+            return int(line.split(":", 1)[1])
+    raise AssertionError("no %s in INFO %s" % (field, section))
+
+
+@pytest.mark.parametrize("t", sorted(BUILDERS))
+def test_expiry_and_eviction_free_every_type(server, t):
+    c = Resp(server)
+    if not has_type(c, t):
+        pytest.skip("%s commands not in this build yet" % t)
+    sub = "memkv_subsystem_" + SUBSYSTEM[t]
+    base = info_int(c, "memory", sub)
+    # Active expiry: small and large encodings, nobody reads them.
+    for i in range(100):
+        fill(c, t, "exp-%d" % i, 3 if i % 2 else 300)
+        c("PEXPIRE", "exp-%d" % i, 20)
+    assert info_int(c, "memory", sub) > base
+    assert wait_until(lambda: c("DBSIZE") == 0, 10)
+    assert info_int(c, "memory", sub) == base
+    assert info_int(c, "stats", "expired_keys") == 100
+
+    # Eviction under maxmemory: the policy removes whole collections and the counter follows.
+    used = info_int(c, "memory", "used_memory")
+    limit = used + 4 * 1024 * 1024
+    assert c("CONFIG", "SET", "maxmemory-policy", "allkeys-lru") == b"OK"
+    assert c("CONFIG", "SET", "maxmemory", limit) == b"OK"
+    for i in range(2000):
+        fill(c, t, "ev-%d" % i, 200)
+        if info_int(c, "stats", "evicted_keys") > 20:
+            break
+    assert info_int(c, "stats", "evicted_keys") > 20
+    assert info_int(c, "memory", "used_memory") <= limit + 256 * 1024
+    assert c("CONFIG", "SET", "maxmemory", 0) == b"OK"
+    assert c("FLUSHALL") == b"OK"
+    assert info_int(c, "memory", sub) == base
