@@ -34,6 +34,8 @@ _Static_assert(sizeof(struct db_entry) == 24, "db_entry header must stay at 24 b
 #define ENTRY_HAS_EXPIRE 0x01u
 #define ENTRY_ENC_SHIFT 1 /* flags bits 1-3: the encoding of a collection value */
 #define ENTRY_ENC_MASK (0x07u << ENTRY_ENC_SHIFT)
+#define ENTRY_STR_FORM_SHIFT 4 /* flags bits 4-5: a string's enum db_str_form */
+#define ENTRY_STR_FORM_MASK (0x03u << ENTRY_STR_FORM_SHIFT)
 #define OBJ_VLEN sizeof(void *) /* a collection entry's value bytes: the value's pointer */
 #define VLEN_BITS 40
 #define VLEN_MASK ((UINT64_C(1) << VLEN_BITS) - 1)
@@ -476,6 +478,7 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
             exp_del(d, key, klen, hv);
             e->flags &= (uint8_t)~ENTRY_HAS_EXPIRE;
         }
+        e->flags &= (uint8_t)~ENTRY_STR_FORM_MASK;
         if (e->type == DB_TYPE_STRING) {
             /* Reuse the block and the chain slot; header, key and LRU stay. Within the same
              * size class nothing needs the allocator at all. */
@@ -590,6 +593,7 @@ db_entry *db_copy_entry(db *dst, const db_entry *src, const char *dst_key, size_
         size_t vlen = entry_vlen(src);
         db_entry *e = entry_insert_new(dst, dst_key, dlen, hv, DB_TYPE_STRING, DB_ENC_NONE, vlen);
         if (vlen) memcpy(e->data + dlen, src->data + src->klen, vlen);
+        e->flags |= src->flags & ENTRY_STR_FORM_MASK; /* the copy keeps Redis's encoding */
         return e;
     }
     /* Copy the value before inserting: src may live in dst, and an insert can move nothing
@@ -946,6 +950,15 @@ const char *db_entry_str(const db_entry *e, size_t *vlen) {
 
 char *db_entry_str_mut(db_entry *e) {
     return e->data + e->klen;
+}
+
+void db_entry_set_str_form(db_entry *e, enum db_str_form form) {
+    e->flags =
+        (uint8_t)((e->flags & ~ENTRY_STR_FORM_MASK) | ((unsigned)form << ENTRY_STR_FORM_SHIFT));
+}
+
+enum db_str_form db_entry_str_form(const db_entry *e) {
+    return (enum db_str_form)((e->flags & ENTRY_STR_FORM_MASK) >> ENTRY_STR_FORM_SHIFT);
 }
 
 size_t db_entry_mem_usage_sampled(const db_entry *e, size_t samples) {

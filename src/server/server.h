@@ -278,6 +278,10 @@ void cmd_renamenx(client *c);
 void cmd_keys(client *c);
 void cmd_scan(client *c);
 void cmd_randomkey(client *c);
+void cmd_object(client *c);
+void cmd_copy(client *c);
+void cmd_move(client *c);
+void cmd_touch(client *c);
 
 void cmd_get(client *c);
 void cmd_set(client *c);
@@ -357,6 +361,8 @@ const char *evict_policy_name(void);           /* current policy, as INFO memory
 void evict_init(void);                         /* at start-up, once the dbs exist */
 void evict_free(void);
 void evict_cron(void); /* refreshes the LRU clock */
+/* Milliseconds since the key was last accessed (its LRU stamp; OBJECT IDLETIME). */
+uint64_t evict_idle_ms(const db_entry *e);
 /* If used memory is over maxmemory, evict keys by the policy until it is not. Returns 0 when
  * under the limit (or no limit), -1 when it cannot get there (noeviction, or nothing left to
  * evict): commands flagged CMD_DENYOOM are then refused with ERR_OOM. */
