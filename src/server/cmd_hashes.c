@@ -407,11 +407,20 @@ static void cmd_hrandfield(client *c) {
     if (l < 0) { /* repetitions allowed */
         unsigned long long count = (unsigned long long)-l;
         reply_add_array_len(&c->reply, (long long)(count * (unsigned long long)per));
-        for (unsigned long long i = 0; i < count; i++) {
-            reply_pair(c, &h, hash_random_pair(&h, rng()), withvalues);
-            /* A huge count can only end in the output-buffer limit: stop producing then. */
-            if ((i & 1023) == 1023 && client_obuf_check(c) < 0) return;
+        /* A listpack is walked once into an array of its pairs rather than once per pick. */
+        size_t n = hash_len(&h);
+        hash_pair *all = NULL;
+        if (h.enc == DB_ENC_LISTPACK) {
+            all = alloc_malloc(ALLOC_SUB_OTHER, n * sizeof(*all));
+            hash_pairs(&h, all);
         }
+        for (unsigned long long i = 0; i < count; i++) {
+            hash_pair pr = all ? all[rand_below(n)] : hash_random_pair(&h, rng());
+            reply_pair(c, &h, pr, withvalues);
+            /* A huge count can only end in the output-buffer limit: stop producing then. */
+            if ((i & 1023) == 1023 && client_obuf_check(c) < 0) break;
+        }
+        alloc_free(ALLOC_SUB_OTHER, all);
         return;
     }
     size_t n = hash_len(&h);

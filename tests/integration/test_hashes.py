@@ -405,3 +405,17 @@ def test_redis_py_client(r):
     assert r.hkeys("user:1") == [b"name", b"age", b"score"]
     assert dict(r.hscan_iter("user:1")) == {b"name": b"ann", b"age": b"42", b"score": b"0.5"}
     assert r.hrandfield("user:1") in (b"name", b"age", b"score")
+
+
+def test_hrandfield_huge_negative_count_hits_the_output_limit(server, c):
+    """HRANDFIELD h -2^63+1 asks for that many picks: memkv stops producing them once the
+    client is over its output-buffer limit (the connection is closed, as Redis would close it
+    there), and the server goes on serving others."""
+    from helpers import Resp
+    c("CONFIG", "SET", "client-output-buffer-limit", "normal 1mb 0 0")
+    c("HSET", "h", "a", "1", "b", "2")
+    other = Resp(server)
+    other.send("HRANDFIELD", "h", "-9223372036854775807")
+    assert other.closed_by_server(timeout=30)
+    other.close()
+    assert c("HLEN", "h") == 2
