@@ -273,13 +273,14 @@ void cmd_decrby(client *c) {
 
 void cmd_incrbyfloat(client *c) {
     long double by, cur = 0;
+    /* As Redis: the type is checked before the increment is parsed. */
+    int wrongtype;
+    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    if (wrongtype) return;
     if (util_parse_ld(c->argv[2].ptr, c->argv[2].len, &by) < 0) {
         reply_error(c, ERR_NOT_FLOAT);
         return;
     }
-    int wrongtype;
-    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
-    if (wrongtype) return;
     if (e) {
         size_t vlen;
         const char *v = db_entry_str(e, &vlen);

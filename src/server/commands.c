@@ -102,6 +102,7 @@ static const struct {
     const size_t *count;
 } groups[] = {
     {NULL, NULL}, /* the table above, filled in by commands_init */
+    {hashes_commands, &hashes_commands_count},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 

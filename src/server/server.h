@@ -304,6 +304,10 @@ void cmd_strlen(client *c);
 void cmd_getrange(client *c);
 void cmd_setrange(client *c);
 
+/* cmd_hashes.c: the hash commands' table (a group of commands.c's groups[]) */
+extern command hashes_commands[];
+extern const size_t hashes_commands_count;
+
 /* cmd_memory.c */
 void cmd_memory(client *c);
 /* One consistent set of figures for INFO memory, MEMORY STATS and the doctor. */

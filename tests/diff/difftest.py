@@ -196,6 +196,14 @@ def rule(argv):
         return "answer"  # Redis 7.2's; memkv accepts it for newer client libraries
     if name == b"keys":
         return "sorted"
+    if name in (b"hkeys", b"hvals"):
+        return "sorted"
+    if name == b"hgetall":
+        return "pairs"
+    if name == b"hscan":
+        return "hscan"
+    if name == b"hrandfield":
+        return "count"
     if name in (b"scan", b"randomkey", b"time", b"info", b"hello"):
         return "shape"
     if name == b"object" and sub in (b"idletime", b"refcount"):
@@ -238,6 +246,23 @@ def normalize(argv, reply):
         return (reply[0],)
     if r == "sorted" and reply[0] == "array":
         return ("array", sorted(reply[1]))
+    if r == "pairs" and reply[0] == "array":
+        items = reply[1]
+        return ("array", sorted(zip(items[0::2], items[1::2])))
+    if r == "hscan" and reply[0] == "array" and len(reply[1]) == 2:
+        cursor, elems = reply[1]
+        # Whole when asked from cursor 0 and done in one call; any other cursor names a
+        # bucket of a hashtable, whose contents depend on each server's hash function.
+        start = argv[2] if len(argv) > 2 else b"x"
+        if (start.lstrip(b"+0") == b"" and cursor == ("bulk", b"0")
+                and elems[0] == "array"):
+            items = elems[1]
+            return ("scan-done", sorted(zip(items[0::2], items[1::2])))
+        return ("scan-partial",)
+    if r == "count" and reply[0] == "array":
+        return ("array", len(reply[1]))
+    if r == "count" and reply[0] == "bulk":
+        return ("bulk",)
     if r == "command-info" and reply[0] == "array":
         # name, arity, first key, last key, step: exact; flags, ACL categories, tips, key
         # specs and subcommands are Redis's richer metadata.
@@ -267,6 +292,11 @@ def equal(argv, a, b):
         return abs(a[1] - b[1]) <= tol
     if a == b == CLOSED:
         return True
+    if r == "hscan" and a[0] == b[0] == "array":
+        na, nb = normalize(argv, a), normalize(argv, b)
+        if "scan-partial" in (na[0], nb[0]):
+            return True  # a hashtable's cursors follow each server's buckets
+        return na == nb
     if r == "answer":
         return a[0] not in ("closed", "timeout") and b[0] not in ("closed", "timeout")
     return normalize(argv, a) == normalize(argv, b)

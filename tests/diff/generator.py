@@ -557,6 +557,9 @@ COVERED = {
     "object", "copy", "move", "touch",
 }
 
+import gen_hashes  # noqa: E402 (the hash commands, tests/diff/gen_hashes.py)
+COMMANDS.update(gen_hashes.COMMANDS), COVERED.update(gen_hashes.COVERED)
+
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]
 
