@@ -28,14 +28,14 @@ PATTERNS = [b"*", b"a*", b"1*", b"[ab]", b"?", b"*0*", b"m1*", b"[", b"\\", b"*\
 
 # Counts for SPOP: only ones that pop everything (the pool and bulk adds stay below 1000
 # members) or errors. 0 pops nothing.
-SPOP_COUNTS = [b"0", b"1000", b"100000", b"9223372036854775807", b"-1", b"-0", b"+1000",
-               b"01000", b"abc", b"", b"1.5", b"9223372036854775808", b"%d" % I64_MIN]
+SPOP_VALID = [b"0", b"1000", b"100000", b"9223372036854775807", b"+1000", b"01000"]
+SPOP_INVALID = [b"-1", b"-0", b"abc", b"", b"1.5", b"9223372036854775808", b"%d" % I64_MIN]
 
 # Counts for SRANDMEMBER: small ones of both signs, big positive ones, the edges that are
 # errors. Never a big negative one (see MEMBERS).
-RAND_COUNTS = [b"0", b"1", b"2", b"3", b"5", b"10", b"200", b"-1", b"-2", b"-5", b"-20",
-               b"9223372036854775807", b"%d" % I64_MIN, b"9223372036854775808", b"-0",
-               b"abc", b"", b"1.5", b"+1", b"01"]
+RAND_VALID = [b"0", b"1", b"2", b"3", b"5", b"10", b"200", b"-1", b"-2", b"-5", b"-20",
+              b"9223372036854775807", b"+1", b"01"]
+RAND_INVALID = [b"%d" % I64_MIN, b"9223372036854775808", b"-0", b"abc", b"", b"1.5"]
 
 SCAN_CURSORS = [b"0", b"0", b"0", b"1", b"7", b"-1", b"18446744073709551615",
                 b"18446744073709551616", b"abc", b"", b" 0", b"+0", b"00"]
@@ -77,14 +77,15 @@ def g_sadd(rng):
 
 
 def g_spop(rng):
-    return [b"SPOP", _key(rng), _pick(rng, SPOP_COUNTS)] + (
+    counts = SPOP_VALID if rng.random() < 0.7 else SPOP_INVALID
+    return [b"SPOP", _key(rng), _pick(rng, counts)] + (
         [b"extra"] if rng.random() < 0.03 else [])
 
 
 def g_srandmember(rng):
     argv = [b"SRANDMEMBER", _key(rng)]
     if rng.random() < 0.8:
-        argv.append(_pick(rng, RAND_COUNTS))
+        argv.append(_pick(rng, RAND_VALID if rng.random() < 0.8 else RAND_INVALID))
     return argv
 
 
@@ -99,7 +100,7 @@ def keys(rng, lo=1):
 def g_sintercard(rng):
     ks = keys(rng)
     r = rng.random()
-    numkeys = b"%d" % len(ks) if r < 0.75 else _pick(
+    numkeys = b"%d" % len(ks) if r < 0.85 else _pick(
         rng, [b"0", b"-1", b"%d" % (len(ks) + 1), b"abc", b"", b"9223372036854775808",
               b"01", b"+1"])
     argv = [b"SINTERCARD", numkeys] + ks
@@ -128,7 +129,7 @@ def g_sscan(rng):
 
 
 COMMANDS = {
-    b"SADD": (8, g_sadd),
+    b"SADD": (14, g_sadd),
     b"SREM": (3, lambda r: [b"SREM", _key(r)] + members(r)),
     b"SMEMBERS": (2, lambda r: [b"SMEMBERS", _key(r)]),
     b"SISMEMBER": (1.5, lambda r: [b"SISMEMBER", _key(r), member(r)]),
