@@ -103,6 +103,7 @@ static const struct {
 } groups[] = {
     {NULL, NULL}, /* the table above, filled in by commands_init */
     {hashes_commands, &hashes_commands_count},
+    {sets_commands, &sets_commands_count},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 

@@ -12,6 +12,7 @@
 
 #include "alloc/alloc.h"
 #include "db/t_hash.h"
+#include "db/t_set.h"
 #include "profiler/profiler.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -277,6 +278,7 @@ int main(int argc, char **argv) {
     /* Each collection type tells the db how to free, measure and copy its values
      * (db_register_type), before any key exists. */
     db_register_type(DB_TYPE_HASH, &hash_type_ops);
+    db_register_type(DB_TYPE_SET, &set_type_ops);
     for (long long i = 0; i < srv.databases; i++)
         srv.dbs[i] = db_new();
     evict_init();

@@ -307,6 +307,9 @@ void cmd_setrange(client *c);
 /* cmd_hashes.c: the hash commands' table (a group of commands.c's groups[]) */
 extern command hashes_commands[];
 extern const size_t hashes_commands_count;
+/* cmd_sets.c: the SET commands, their own table (a group of commands.c) */
+extern command sets_commands[];
+extern const size_t sets_commands_count;
 
 /* cmd_memory.c */
 void cmd_memory(client *c);

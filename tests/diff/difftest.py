@@ -204,6 +204,12 @@ def rule(argv):
         return "hscan"
     if name == b"hrandfield":
         return "count"
+    if name in (b"smembers", b"sinter", b"sunion", b"sdiff", b"spop"):
+        return "sorted"  # a set's order is its encoding's (and SPOP takes whole sets only)
+    if name == b"srandmember":
+        return "length"
+    if name == b"sscan":
+        return "sscan"
     if name in (b"scan", b"randomkey", b"time", b"info", b"hello"):
         return "shape"
     if name == b"object" and sub in (b"idletime", b"refcount"):
@@ -263,6 +269,10 @@ def normalize(argv, reply):
         return ("array", len(reply[1]))
     if r == "count" and reply[0] == "bulk":
         return ("bulk",)
+    if r == "length":
+        return ("array", len(reply[1])) if reply[0] == "array" else (reply[0],)
+    if r == "sscan":
+        return (reply[0],)
     if r == "command-info" and reply[0] == "array":
         # name, arity, first key, last key, step: exact; flags, ACL categories, tips, key
         # specs and subcommands are Redis's richer metadata.
@@ -281,6 +291,14 @@ def normalize(argv, reply):
     return reply
 
 
+def scan_starts(argv):
+    """The cursor argument of an SSCAN is 0: a reply with cursor 0 then holds everything."""
+    try:
+        return len(argv) > 2 and int(argv[2]) == 0
+    except ValueError:
+        return False
+
+
 def equal(argv, a, b):
     r = rule(argv)
     if r.startswith("near:") and a[0] == "int" and b[0] == "int":
@@ -297,6 +315,10 @@ def equal(argv, a, b):
         if "scan-partial" in (na[0], nb[0]):
             return True  # a hashtable's cursors follow each server's buckets
         return na == nb
+    if (r == "sscan" and a[0] == b[0] == "array" and len(a[1]) == len(b[1]) == 2
+            and a[1][0] == b[1][0] == ("bulk", b"0") and scan_starts(argv)):
+        # Both returned the whole set in one call: compare the members.
+        return sorted(a[1][1][1]) == sorted(b[1][1][1])
     if r == "answer":
         return a[0] not in ("closed", "timeout") and b[0] not in ("closed", "timeout")
     return normalize(argv, a) == normalize(argv, b)

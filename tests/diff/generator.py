@@ -557,8 +557,13 @@ COVERED = {
     "object", "copy", "move", "touch",
 }
 
-import gen_hashes  # noqa: E402 (the hash commands, tests/diff/gen_hashes.py)
-COMMANDS.update(gen_hashes.COMMANDS), COVERED.update(gen_hashes.COVERED)
+# The collection types' generators live in modules of their own (gen_<group>.py).
+import gen_hashes  # noqa: E402
+import gen_sets  # noqa: E402
+
+for _group in (gen_hashes, gen_sets):
+    COMMANDS.update(_group.COMMANDS)
+    COVERED |= _group.COVERED
 
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]
@@ -609,7 +614,7 @@ def gen_command(rng):
     argv = COMMANDS[name][1](rng)
     if name not in (b"SHUTDOWN", b"HELLO", b"QUIT", b"CONFIG", b"MEMKV CONFIG"):
         argv = mutate(rng, argv)
-    return no_huge_string(argv)
+    return no_huge_string(gen_sets.deterministic_pop(argv))
 
 
 def gen_sequence(rng, n):
