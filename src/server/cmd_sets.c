@@ -62,8 +62,9 @@ static void cmd_sadd(client *c) {
     db_entry *e = lookup_type_or_reply(c, 1, DB_TYPE_SET, 1, &wrongtype);
     if (wrongtype) return;
     set_limits lim = limits();
-    set_obj s =
-        e ? set_of(e) : set_new_for(c->argv[2].ptr, c->argv[2].len, (size_t)c->argc - 2, &lim);
+    /* Redis 7.0 picks the encoding from the first member alone (no size hint, as 7.2 has):
+     * the adds convert it where the members go past the limits. */
+    set_obj s = e ? set_of(e) : set_new_for(c->argv[2].ptr, c->argv[2].len, 1, &lim);
     long long added = 0;
     for (int i = 2; i < c->argc; i++)
         added += set_add(&s, c->argv[i].ptr, c->argv[i].len, &lim);

@@ -299,6 +299,10 @@ def scan_starts(argv):
         return False
 
 
+def is_object_encoding(argv):
+    return len(argv) == 3 and lower(argv[0]) == b"object" and lower(argv[1]) == b"encoding"
+
+
 def equal(argv, a, b):
     r = rule(argv)
     if r.startswith("near:") and a[0] == "int" and b[0] == "int":
@@ -503,6 +507,13 @@ class Pair:
         code = self.memkv.proc.poll()
         return "exit status %s\n%s" % (code, text[-20000:])
 
+    def set_listpack_allowed(self, argv, a, b):
+        """memkv stores small sets of strings as listpacks (Redis 7.2's encoding), Redis 7.0 as
+        hashtables: OBJECT ENCODING may then differ, for a set key only."""
+        return (is_object_encoding(argv) and a == ("bulk", b"listpack")
+                and b == ("bulk", b"hashtable")
+                and self.redis.conn.call([b"TYPE", argv[2]]) == ("status", b"set"))
+
     def run(self, seq, deadline=None):
         """Runs seq on both servers; returns the first Mismatch, or None."""
         pos = 0
@@ -516,6 +527,11 @@ class Pair:
             for i, argv in enumerate(batch):
                 if lower(argv[0]) == b"quit" or (lower(argv[0]) == b"client" and len(argv) > 1
                                                  and lower(argv[1]) == b"kill"):
+                    batch = batch[:i + 1]
+                    break
+                if is_object_encoding(argv):
+                    # Last of its batch, so the key still holds what it answered about when
+                    # equal() asks Redis for the key's type (set_listpack_allowed).
                     batch = batch[:i + 1]
                     break
             data = b"".join(encode(a) for a in batch)
@@ -538,7 +554,7 @@ class Pair:
                 if a is None or b is None:
                     break
                 self.commands_run += 1
-                if not equal(argv, a, b):
+                if not equal(argv, a, b) and not self.set_listpack_allowed(argv, a, b):
                     # memkv's connection closed where Redis's did not: did memkv die there?
                     detail = self._crash_detail() if a in (CLOSED, TIMEOUT) else None
                     kind = "crash" if detail else ("hang" if TIMEOUT in (a, b) else "mismatch")
