@@ -1,0 +1,480 @@
+#include "db/skiplist.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Node: this header, then forward[level] pointers, then span[level] (uint32), then the member
+ * bytes. forward[i] of the list header points at the first node of level i; span[i] is the
+ * number of level-0 steps that forward pointer jumps. */
+struct zsl_node {
+    double score;
+    struct zsl_node *backward;
+    uint32_t len;
+    uint8_t level;
+    struct zsl_node *forward[];
+};
+
+struct zskiplist {
+    zsl_node *header, *tail;
+    uint32_t length;
+    uint8_t level; /* highest level in use, >= 1 */
+    alloc_sub sub;
+};
+
+static inline uint32_t *node_span(const zsl_node *n) {
+    return (uint32_t *)(void *)((char *)(uintptr_t)n + sizeof(zsl_node) +
+                                sizeof(zsl_node *) * n->level);
+}
+
+static inline unsigned char *node_member(const zsl_node *n) {
+    return (unsigned char *)(uintptr_t)n + sizeof(zsl_node) +
+           (sizeof(zsl_node *) + sizeof(uint32_t)) * n->level;
+}
+
+static inline size_t node_size(unsigned level, size_t len) {
+    return sizeof(zsl_node) + (sizeof(zsl_node *) + sizeof(uint32_t)) * level + len;
+}
+
+static zsl_node *node_new(alloc_sub sub, unsigned level, double score, const void *m, size_t len) {
+    zsl_node *n = alloc_malloc(sub, node_size(level, len));
+    n->score = score;
+    n->backward = NULL;
+    n->len = (uint32_t)len;
+    n->level = (uint8_t)level;
+    memset(n->forward, 0, sizeof(zsl_node *) * level);
+    memset(node_span(n), 0, sizeof(uint32_t) * level);
+    if (len) memcpy(node_member(n), m, len);
+    return n;
+}
+
+static void node_free(alloc_sub sub, zsl_node *n) {
+    alloc_free_sized(sub, n, node_size(n->level, n->len));
+}
+
+/* xorshift64*: the level generator. */
+static uint64_t level_rng = 0x9E3779B97F4A7C15ull;
+
+void zsl_seed(uint64_t seed) {
+    level_rng = seed ? seed : 0x9E3779B97F4A7C15ull;
+}
+
+static unsigned random_level(void) {
+    uint64_t x = level_rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    level_rng = x;
+    uint64_t r = x * 0x2545F4914F6CDD1Dull;
+    unsigned level = 1;
+    /* each pair of bits is one draw with p = 1/4 of going up */
+    while (level < ZSL_MAX_LEVEL && (r & 3) == 0) {
+        level++;
+        r >>= 2;
+    }
+    return level;
+}
+
+int zsl_cmp_bytes(const void *a, size_t alen, const void *b, size_t blen) {
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c) return c;
+    return alen < blen ? -1 : (alen > blen ? 1 : 0);
+}
+
+/* Does node n sort before (score, m)? */
+static inline int node_before(const zsl_node *n, double score, const void *m, size_t len) {
+    return n->score < score ||
+           (n->score == score && zsl_cmp_bytes(node_member(n), n->len, m, len) < 0);
+}
+
+/* --- ranges -------------------------------------------------------------------------- */
+
+int zrange_score_empty(const zrange_score *r) {
+    return r->min > r->max || (r->min == r->max && (r->minex || r->maxex));
+}
+
+int zrange_score_gte_min(const zrange_score *r, double v) {
+    return r->minex ? v > r->min : v >= r->min;
+}
+
+int zrange_score_lte_max(const zrange_score *r, double v) {
+    return r->maxex ? v < r->max : v <= r->max;
+}
+
+/* Compare s with a bound: -1 / 0 / 1, "-" below everything and "+" above. */
+static int lex_cmp(const void *s, size_t len, const zlex_bound *b) {
+    if (b->kind == ZLEX_MINUS) return 1;
+    if (b->kind == ZLEX_PLUS) return -1;
+    return zsl_cmp_bytes(s, len, b->s, b->len);
+}
+
+int zrange_lex_empty(const zrange_lex *r) {
+    if (r->min.kind == ZLEX_PLUS || r->max.kind == ZLEX_MINUS) return 1;
+    if (r->min.kind == ZLEX_MINUS || r->max.kind == ZLEX_PLUS) return 0;
+    int c = zsl_cmp_bytes(r->min.s, r->min.len, r->max.s, r->max.len);
+    return c > 0 || (c == 0 && (r->min.exclusive || r->max.exclusive));
+}
+
+int zrange_lex_gte_min(const zrange_lex *r, const void *s, size_t len) {
+    int c = lex_cmp(s, len, &r->min);
+    return r->min.exclusive ? c > 0 : c >= 0;
+}
+
+int zrange_lex_lte_max(const zrange_lex *r, const void *s, size_t len) {
+    int c = lex_cmp(s, len, &r->max);
+    return r->max.exclusive ? c < 0 : c <= 0;
+}
+
+/* --- life cycle ---------------------------------------------------------------------- */
+
+zskiplist *zsl_new(alloc_sub sub) {
+    zskiplist *zsl = alloc_malloc(sub, sizeof(*zsl));
+    zsl->header = node_new(sub, ZSL_MAX_LEVEL, 0, NULL, 0);
+    zsl->tail = NULL;
+    zsl->length = 0;
+    zsl->level = 1;
+    zsl->sub = sub;
+    return zsl;
+}
+
+void zsl_free(zskiplist *zsl) {
+    if (!zsl) return;
+    zsl_node *n = zsl->header->forward[0];
+    while (n) {
+        zsl_node *next = n->forward[0];
+        node_free(zsl->sub, n);
+        n = next;
+    }
+    node_free(zsl->sub, zsl->header);
+    alloc_free_sized(zsl->sub, zsl, sizeof(*zsl));
+}
+
+size_t zsl_length(const zskiplist *zsl) {
+    return zsl->length;
+}
+
+size_t zsl_mem_usage(const zskiplist *zsl) {
+    size_t total = alloc_usable_size(zsl) + alloc_usable_size(zsl->header);
+    for (const zsl_node *n = zsl->header->forward[0]; n; n = n->forward[0])
+        total += alloc_usable_size(n);
+    return total;
+}
+
+zskiplist *zsl_dup(const zskiplist *src) {
+    /* Same levels as the source, so the copy has the same shape and memory. */
+    zskiplist *zsl = zsl_new(src->sub);
+    zsl_node *last[ZSL_MAX_LEVEL];
+    for (int i = 0; i < ZSL_MAX_LEVEL; i++)
+        last[i] = zsl->header;
+    zsl_node *prev = NULL;
+    for (const zsl_node *s = src->header->forward[0]; s; s = s->forward[0]) {
+        zsl_node *n = node_new(src->sub, s->level, s->score, node_member(s), s->len);
+        for (unsigned i = 0; i < s->level; i++) {
+            last[i]->forward[i] = n;
+            last[i] = n;
+        }
+        n->backward = prev;
+        prev = n;
+    }
+    zsl->tail = prev;
+    zsl->length = src->length;
+    zsl->level = src->level;
+    /* spans: copy them from the source, node by node (same shapes) */
+    const zsl_node *s = src->header;
+    zsl_node *d = zsl->header;
+    while (s) {
+        memcpy(node_span(d), node_span(s), sizeof(uint32_t) * s->level);
+        s = s->forward[0];
+        d = d->forward[0];
+    }
+    return zsl;
+}
+
+/* --- insert / delete ------------------------------------------------------------------ */
+
+zsl_node *zsl_insert(zskiplist *zsl, double score, const void *m, size_t len) {
+    zsl_node *update[ZSL_MAX_LEVEL];
+    uint32_t rank[ZSL_MAX_LEVEL];
+    zsl_node *x = zsl->header;
+    for (int i = zsl->level - 1; i >= 0; i--) {
+        rank[i] = i == zsl->level - 1 ? 0 : rank[i + 1];
+        while (x->forward[i] && node_before(x->forward[i], score, m, len)) {
+            rank[i] += node_span(x)[i];
+            x = x->forward[i];
+        }
+        update[i] = x;
+    }
+    unsigned level = random_level();
+    if (level > zsl->level) {
+        for (unsigned i = zsl->level; i < level; i++) {
+            rank[i] = 0;
+            update[i] = zsl->header;
+            node_span(zsl->header)[i] = zsl->length;
+        }
+        zsl->level = (uint8_t)level;
+    }
+    x = node_new(zsl->sub, level, score, m, len);
+    for (unsigned i = 0; i < level; i++) {
+        x->forward[i] = update[i]->forward[i];
+        update[i]->forward[i] = x;
+        node_span(x)[i] = node_span(update[i])[i] - (rank[0] - rank[i]);
+        node_span(update[i])[i] = (rank[0] - rank[i]) + 1;
+    }
+    for (unsigned i = level; i < zsl->level; i++)
+        node_span(update[i])[i]++;
+    x->backward = update[0] == zsl->header ? NULL : update[0];
+    if (x->forward[0])
+        x->forward[0]->backward = x;
+    else
+        zsl->tail = x;
+    zsl->length++;
+    return x;
+}
+
+/* Unlink x, whose predecessors per level are update[]. Does not free it. */
+static void unlink_node(zskiplist *zsl, zsl_node *x, zsl_node **update) {
+    for (int i = 0; i < zsl->level; i++) {
+        if (update[i]->forward[i] == x) {
+            node_span(update[i])[i] += node_span(x)[i] - 1;
+            update[i]->forward[i] = x->forward[i];
+        } else {
+            node_span(update[i])[i] -= 1;
+        }
+    }
+    if (x->forward[0])
+        x->forward[0]->backward = x->backward;
+    else
+        zsl->tail = x->backward;
+    while (zsl->level > 1 && zsl->header->forward[zsl->level - 1] == NULL)
+        zsl->level--;
+    zsl->length--;
+}
+
+/* Predecessors of (score, m) per level; returns the candidate node (may not match). */
+static zsl_node *find_update(const zskiplist *zsl, double score, const void *m, size_t len,
+                             zsl_node **update) {
+    zsl_node *x = zsl->header;
+    for (int i = zsl->level - 1; i >= 0; i--) {
+        while (x->forward[i] && node_before(x->forward[i], score, m, len))
+            x = x->forward[i];
+        update[i] = x;
+    }
+    return x->forward[0];
+}
+
+static int node_is(const zsl_node *x, double score, const void *m, size_t len) {
+    return x && x->score == score && zsl_cmp_bytes(node_member(x), x->len, m, len) == 0;
+}
+
+int zsl_delete(zskiplist *zsl, double score, const void *m, size_t len) {
+    zsl_node *update[ZSL_MAX_LEVEL];
+    zsl_node *x = find_update(zsl, score, m, len, update);
+    if (!node_is(x, score, m, len)) return 0;
+    unlink_node(zsl, x, update);
+    node_free(zsl->sub, x);
+    return 1;
+}
+
+zsl_node *zsl_update_score(zskiplist *zsl, double cur, const void *m, size_t len, double newscore) {
+    zsl_node *update[ZSL_MAX_LEVEL];
+    zsl_node *x = find_update(zsl, cur, m, len, update);
+    if (!node_is(x, cur, m, len)) return NULL;
+    /* Still in place: between its neighbours after the change. */
+    if ((x->backward == NULL || x->backward->score < newscore ||
+         (x->backward->score == newscore &&
+          zsl_cmp_bytes(node_member(x->backward), x->backward->len, m, len) < 0)) &&
+        (x->forward[0] == NULL || x->forward[0]->score > newscore ||
+         (x->forward[0]->score == newscore &&
+          zsl_cmp_bytes(node_member(x->forward[0]), x->forward[0]->len, m, len) > 0))) {
+        x->score = newscore;
+        return x;
+    }
+    /* Move: unlink, then insert a fresh node (with a fresh level). */
+    unlink_node(zsl, x, update);
+    zsl_node *n = zsl_insert(zsl, newscore, node_member(x), x->len);
+    node_free(zsl->sub, x);
+    return n;
+}
+
+/* --- ranks ---------------------------------------------------------------------------- */
+
+unsigned long zsl_rank(const zskiplist *zsl, double score, const void *m, size_t len) {
+    unsigned long rank = 0;
+    zsl_node *x = zsl->header;
+    for (int i = zsl->level - 1; i >= 0; i--) {
+        while (x->forward[i] &&
+               (x->forward[i]->score < score ||
+                (x->forward[i]->score == score &&
+                 zsl_cmp_bytes(node_member(x->forward[i]), x->forward[i]->len, m, len) <= 0))) {
+            rank += node_span(x)[i];
+            x = x->forward[i];
+        }
+        if (x != zsl->header && node_is(x, score, m, len)) return rank;
+    }
+    return 0;
+}
+
+zsl_node *zsl_at_rank(const zskiplist *zsl, unsigned long rank) {
+    if (rank == 0 || rank > zsl->length) return NULL;
+    unsigned long traversed = 0;
+    zsl_node *x = zsl->header;
+    for (int i = zsl->level - 1; i >= 0; i--) {
+        while (x->forward[i] && traversed + node_span(x)[i] <= rank) {
+            traversed += node_span(x)[i];
+            x = x->forward[i];
+        }
+        if (traversed == rank) return x;
+    }
+    return NULL;
+}
+
+zsl_node *zsl_first(const zskiplist *zsl) {
+    return zsl->header->forward[0];
+}
+
+zsl_node *zsl_last(const zskiplist *zsl) {
+    return zsl->tail;
+}
+
+zsl_node *zsl_next(const zsl_node *n) {
+    return n->forward[0];
+}
+
+zsl_node *zsl_prev(const zsl_node *n) {
+    return n->backward;
+}
+
+double zsl_node_score(const zsl_node *n) {
+    return n->score;
+}
+
+const unsigned char *zsl_node_member(const zsl_node *n, size_t *len) {
+    *len = n->len;
+    return node_member(n);
+}
+
+/* --- ranges --------------------------------------------------------------------------- */
+
+static int score_in_any(const zskiplist *zsl, const zrange_score *r) {
+    if (zrange_score_empty(r) || !zsl->tail) return 0;
+    if (!zrange_score_gte_min(r, zsl->tail->score)) return 0;
+    if (!zrange_score_lte_max(r, zsl->header->forward[0]->score)) return 0;
+    return 1;
+}
+
+zsl_node *zsl_first_in_range(const zskiplist *zsl, const zrange_score *r) {
+    if (!score_in_any(zsl, r)) return NULL;
+    zsl_node *x = zsl->header;
+    for (int i = zsl->level - 1; i >= 0; i--)
+        while (x->forward[i] && !zrange_score_gte_min(r, x->forward[i]->score))
+            x = x->forward[i];
+    x = x->forward[0];
+    return x && zrange_score_lte_max(r, x->score) ? x : NULL;
+}
+
+zsl_node *zsl_last_in_range(const zskiplist *zsl, const zrange_score *r) {
+    if (!score_in_any(zsl, r)) return NULL;
+    zsl_node *x = zsl->header;
+    for (int i = zsl->level - 1; i >= 0; i--)
+        while (x->forward[i] && zrange_score_lte_max(r, x->forward[i]->score))
+            x = x->forward[i];
+    return x != zsl->header && zrange_score_gte_min(r, x->score) ? x : NULL;
+}
+
+static int lex_in_any(const zskiplist *zsl, const zrange_lex *r) {
+    if (zrange_lex_empty(r) || !zsl->tail) return 0;
+    if (!zrange_lex_gte_min(r, node_member(zsl->tail), zsl->tail->len)) return 0;
+    const zsl_node *f = zsl->header->forward[0];
+    if (!zrange_lex_lte_max(r, node_member(f), f->len)) return 0;
+    return 1;
+}
+
+zsl_node *zsl_first_in_lex_range(const zskiplist *zsl, const zrange_lex *r) {
+    if (!lex_in_any(zsl, r)) return NULL;
+    zsl_node *x = zsl->header;
+    for (int i = zsl->level - 1; i >= 0; i--)
+        while (x->forward[i] &&
+               !zrange_lex_gte_min(r, node_member(x->forward[i]), x->forward[i]->len))
+            x = x->forward[i];
+    x = x->forward[0];
+    return x && zrange_lex_lte_max(r, node_member(x), x->len) ? x : NULL;
+}
+
+zsl_node *zsl_last_in_lex_range(const zskiplist *zsl, const zrange_lex *r) {
+    if (!lex_in_any(zsl, r)) return NULL;
+    zsl_node *x = zsl->header;
+    for (int i = zsl->level - 1; i >= 0; i--)
+        while (x->forward[i] &&
+               zrange_lex_lte_max(r, node_member(x->forward[i]), x->forward[i]->len))
+            x = x->forward[i];
+    return x != zsl->header && zrange_lex_gte_min(r, node_member(x), x->len) ? x : NULL;
+}
+
+/* Delete from x (whose predecessors are update[]) while keep(x) holds. */
+typedef int (*keep_fn)(const void *range, const zsl_node *x);
+
+static size_t delete_while(zskiplist *zsl, zsl_node *x, zsl_node **update, keep_fn keep,
+                           const void *range, unsigned long limit, zsl_delete_fn fn, void *ctx) {
+    size_t removed = 0;
+    while (x && (keep ? keep(range, x) : removed < limit)) {
+        zsl_node *next = x->forward[0];
+        unlink_node(zsl, x, update);
+        if (fn) fn(ctx, node_member(x), x->len);
+        node_free(zsl->sub, x);
+        removed++;
+        x = next;
+    }
+    return removed;
+}
+
+static int keep_score(const void *range, const zsl_node *x) {
+    return zrange_score_lte_max(range, x->score);
+}
+
+static int keep_lex(const void *range, const zsl_node *x) {
+    return zrange_lex_lte_max(range, node_member(x), x->len);
+}
+
+size_t zsl_delete_range_by_score(zskiplist *zsl, const zrange_score *r, zsl_delete_fn fn,
+                                 void *ctx) {
+    if (zrange_score_empty(r)) return 0;
+    zsl_node *update[ZSL_MAX_LEVEL];
+    zsl_node *x = zsl->header;
+    for (int i = zsl->level - 1; i >= 0; i--) {
+        while (x->forward[i] && !zrange_score_gte_min(r, x->forward[i]->score))
+            x = x->forward[i];
+        update[i] = x;
+    }
+    return delete_while(zsl, x->forward[0], update, keep_score, r, 0, fn, ctx);
+}
+
+size_t zsl_delete_range_by_lex(zskiplist *zsl, const zrange_lex *r, zsl_delete_fn fn, void *ctx) {
+    if (zrange_lex_empty(r)) return 0;
+    zsl_node *update[ZSL_MAX_LEVEL];
+    zsl_node *x = zsl->header;
+    for (int i = zsl->level - 1; i >= 0; i--) {
+        while (x->forward[i] &&
+               !zrange_lex_gte_min(r, node_member(x->forward[i]), x->forward[i]->len))
+            x = x->forward[i];
+        update[i] = x;
+    }
+    return delete_while(zsl, x->forward[0], update, keep_lex, r, 0, fn, ctx);
+}
+
+size_t zsl_delete_range_by_rank(zskiplist *zsl, unsigned long start, unsigned long end,
+                                zsl_delete_fn fn, void *ctx) {
+    if (start == 0) start = 1;
+    if (end > zsl->length) end = zsl->length;
+    if (start > end) return 0;
+    zsl_node *update[ZSL_MAX_LEVEL];
+    unsigned long traversed = 0;
+    zsl_node *x = zsl->header;
+    for (int i = zsl->level - 1; i >= 0; i--) {
+        while (x->forward[i] && traversed + node_span(x)[i] < start) {
+            traversed += node_span(x)[i];
+            x = x->forward[i];
+        }
+        update[i] = x;
+    }
+    return delete_while(zsl, x->forward[0], update, NULL, NULL, end - start + 1, fn, ctx);
+}
