@@ -1,6 +1,7 @@
 #include "db/db.h"
 
 #include "alloc/alloc.h"
+#include "db/scan_cursor.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -741,22 +742,8 @@ void db_flush(db *d) {
     memset(d->counts, 0, sizeof(d->counts));
 }
 
-/* Reverse-binary cursor (Redis's dictScan): the cursor counts up in bit-reversed order, so
- * after a resize the buckets already visited are exactly those whose low bits, reversed,
- * are below the cursor, whatever the table size. While rehashing we visit the small table's
- * bucket and every bucket of the big table that expands from it. */
-static inline uint64_t rev64(uint64_t v) {
-    v = ((v >> 1) & UINT64_C(0x5555555555555555)) | ((v & UINT64_C(0x5555555555555555)) << 1);
-    v = ((v >> 2) & UINT64_C(0x3333333333333333)) | ((v & UINT64_C(0x3333333333333333)) << 2);
-    v = ((v >> 4) & UINT64_C(0x0f0f0f0f0f0f0f0f)) | ((v & UINT64_C(0x0f0f0f0f0f0f0f0f)) << 4);
-    return __builtin_bswap64(v);
-}
-
-static inline uint64_t cursor_next(uint64_t v, uint64_t mask) {
-    v |= ~mask; /* so the increment carries through the masked bits only */
-    return rev64(rev64(v) + 1);
-}
-
+/* Reverse-binary cursor (Redis's dictScan, see scan_cursor.h). While rehashing we visit the
+ * small table's bucket and every bucket of the big table that expands from it. */
 static size_t scan_chain(const db_entry *e, db_scan_fn fn, void *ctx) {
     size_t n = 0;
     for (; e; e = e->next, n++)
@@ -775,14 +762,14 @@ uint64_t db_scan(db *d, uint64_t cursor, size_t count, db_scan_fn fn, void *ctx)
         if (!ht_rehashing(h)) {
             uint64_t m0 = h->size[0] - 1;
             seen += scan_chain(h->b[0][v & m0], fn, ctx);
-            v = cursor_next(v, m0);
+            v = scan_cursor_next(v, m0);
         } else {
             int small = h->size[0] <= h->size[1] ? 0 : 1, big = !small;
             uint64_t m0 = h->size[small] - 1, m1 = h->size[big] - 1;
             seen += scan_chain(h->b[small][v & m0], fn, ctx);
             do {
                 seen += scan_chain(h->b[big][v & m1], fn, ctx);
-                v = cursor_next(v, m1);
+                v = scan_cursor_next(v, m1);
             } while (v & (m0 ^ m1));
         }
         iterations++;
