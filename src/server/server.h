@@ -300,6 +300,10 @@ void cmd_strlen(client *c);
 void cmd_getrange(client *c);
 void cmd_setrange(client *c);
 
+/* cmd_zsets.c: the sorted set commands' table */
+extern command zsets_commands[];
+extern const size_t zsets_commands_count;
+
 /* cmd_memory.c */
 void cmd_memory(client *c);
 /* One consistent set of figures for INFO memory, MEMORY STATS and the doctor. */
