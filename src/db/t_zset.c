@@ -476,6 +476,16 @@ void zset_iter_in_lex(zset_iter *it, const zobj *z, const zrange_lex *r, int rev
     if (zrange_lex_empty(r)) return;
     unsigned char *lp = z->ptr;
     unsigned char buf[LP_INTBUF];
+    /* As Redis's zzlIsInLexRange: the last member >= min and the first <= max, else nothing
+     * (this matters when the scores differ, so members are not in order) */
+    unsigned char *last = lp_seek(lp, -2), *first = lp_first(lp);
+    size_t flen;
+    const unsigned char *fm;
+    if (!last) return;
+    fm = lp_member(last, &flen, buf);
+    if (!zrange_lex_gte_min(r, fm, flen)) return;
+    fm = lp_member(first, &flen, buf);
+    if (!zrange_lex_lte_max(r, fm, flen)) return;
     if (!reverse) {
         for (unsigned char *eptr = lp_first(lp); eptr;) {
             size_t len;
@@ -544,61 +554,47 @@ size_t zset_delete_rank_range(zobj *z, size_t start, size_t end) {
     return zsl_delete_range_by_rank(zb->zsl, start + 1, end + 1, dict_delete_cb, zb->d);
 }
 
-/* Listpack: delete the run of pairs from the first in range (in(ctx, m, len, score) tells
- * whether a pair is inside; the range is contiguous). */
-typedef int (*lp_in_fn)(const void *r, const unsigned char *m, size_t len, double score, int *past);
-
-static size_t lp_delete_run(zobj *z, lp_in_fn in, const void *r) {
+/* Listpack, as Redis's zzlDeleteRangeByScore/ByLex: from the first element in the range,
+ * delete while the element is <= max (nothing else is checked: with differing scores the
+ * members of a lex range need not be in order). */
+static size_t lp_delete_from(zobj *z, const zset_iter *start, int lex, const void *r) {
     unsigned char *lp = z->ptr;
+    if (!start->eptr) return 0;
+    long long first = 0;
+    for (unsigned char *p = lp_first(lp); p != start->eptr; p = lp_next(lp, p))
+        first++;
     unsigned char buf[LP_INTBUF];
-    long long idx = 0, first = -1;
     size_t count = 0;
-    for (unsigned char *eptr = lp_first(lp); eptr; idx += 2) {
+    for (unsigned char *eptr = start->eptr; eptr;) {
         unsigned char *sptr = lp_next(lp, eptr);
         size_t len;
         const unsigned char *m = lp_member(eptr, &len, buf);
-        int past = 0;
-        if (in(r, m, len, lp_score(sptr), &past)) {
-            if (first < 0) first = idx;
-            count++;
-        } else if (past) {
-            break;
-        }
+        int in = lex ? zrange_lex_lte_max(r, m, len) : zrange_score_lte_max(r, lp_score(sptr));
+        if (!in) break;
+        count++;
         eptr = lp_next(lp, sptr);
     }
     if (count) z->ptr = lp_delete_range(SUB, lp, first, 2 * count);
     return count;
 }
 
-static int in_score(const void *r, const unsigned char *m, size_t len, double score, int *past) {
-    (void)m;
-    (void)len;
-    if (!zrange_score_lte_max(r, score)) {
-        *past = 1;
-        return 0;
-    }
-    return zrange_score_gte_min(r, score);
-}
-
-static int in_lex(const void *r, const unsigned char *m, size_t len, double score, int *past) {
-    (void)score;
-    if (!zrange_lex_lte_max(r, m, len)) {
-        *past = 1;
-        return 0;
-    }
-    return zrange_lex_gte_min(r, m, len);
-}
-
 size_t zset_delete_score_range(zobj *z, const zrange_score *r) {
     if (zrange_score_empty(r)) return 0;
-    if (z->enc == DB_ENC_LISTPACK) return lp_delete_run(z, in_score, r);
+    if (z->enc == DB_ENC_LISTPACK) {
+        zset_iter it;
+        zset_iter_in_score(&it, z, r, 0);
+        return lp_delete_from(z, &it, 0, r);
+    }
     zset_big *zb = z->ptr;
     return zsl_delete_range_by_score(zb->zsl, r, dict_delete_cb, zb->d);
 }
 
 size_t zset_delete_lex_range(zobj *z, const zrange_lex *r) {
-    if (zrange_lex_empty(r)) return 0;
-    if (z->enc == DB_ENC_LISTPACK) return lp_delete_run(z, in_lex, r);
+    if (z->enc == DB_ENC_LISTPACK) {
+        zset_iter it;
+        zset_iter_in_lex(&it, z, r, 0);
+        return lp_delete_from(z, &it, 1, r);
+    }
     zset_big *zb = z->ptr;
     return zsl_delete_range_by_lex(zb->zsl, r, dict_delete_cb, zb->d);
 }
@@ -614,8 +610,12 @@ size_t zset_count_score(const zobj *z, const zrange_score *r) {
         const zskiplist *zsl = ((const zset_big *)z->ptr)->zsl;
         const zsl_node *f = zsl_first_in_range(zsl, r);
         if (!f) return 0;
+        /* Redis's formula; the last may be missing when members are out of order */
+        size_t n = zsl_length(zsl);
+        size_t count = n - (node_rank(zsl, f) - 1);
         const zsl_node *l = zsl_last_in_range(zsl, r);
-        return node_rank(zsl, l) - node_rank(zsl, f) + 1;
+        if (l) count -= n - node_rank(zsl, l);
+        return count;
     }
     zset_iter it;
     size_t count = 0;
@@ -634,8 +634,12 @@ size_t zset_count_lex(const zobj *z, const zrange_lex *r) {
         const zskiplist *zsl = ((const zset_big *)z->ptr)->zsl;
         const zsl_node *f = zsl_first_in_lex_range(zsl, r);
         if (!f) return 0;
+        /* Redis's formula; the last may be missing when members are out of order */
+        size_t n = zsl_length(zsl);
+        size_t count = n - (node_rank(zsl, f) - 1);
         const zsl_node *l = zsl_last_in_lex_range(zsl, r);
-        return node_rank(zsl, l) - node_rank(zsl, f) + 1;
+        if (l) count -= n - node_rank(zsl, l);
+        return count;
     }
     zset_iter it;
     size_t count = 0;

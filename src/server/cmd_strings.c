@@ -272,11 +272,8 @@ void cmd_decrby(client *c) {
 }
 
 void cmd_incrbyfloat(client *c) {
+    /* As Redis: the key's type first, then its value, then the increment. */
     long double by, cur = 0;
-    if (util_parse_ld(c->argv[2].ptr, c->argv[2].len, &by) < 0) {
-        reply_error(c, ERR_NOT_FLOAT);
-        return;
-    }
     int wrongtype;
     db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
     if (wrongtype) return;
@@ -287,6 +284,10 @@ void cmd_incrbyfloat(client *c) {
             reply_error(c, ERR_NOT_FLOAT);
             return;
         }
+    }
+    if (util_parse_ld(c->argv[2].ptr, c->argv[2].len, &by) < 0) {
+        reply_error(c, ERR_NOT_FLOAT);
+        return;
     }
     cur += by;
     if (isnan(cur) || isinf(cur)) {

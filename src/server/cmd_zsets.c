@@ -403,8 +403,7 @@ static void collect_range(const zobj *z, const range_spec *rs, zvec *out) {
         zset_iter_in_score(&it, z, &rs->score, rev);
     else
         zset_iter_in_lex(&it, z, &rs->lex, rev);
-    while (offset > 0 && zset_iter_get(&it, &m, &len, &s)) {
-        if (!still_in(rs, m, len, s)) return;
+    while (offset > 0 && zset_iter_get(&it, &m, &len, &s)) { /* no range check, as Redis */
         zset_iter_next(&it);
         offset--;
     }
@@ -591,6 +590,10 @@ static void zpop_generic(client *c, int first, int last, int max, long long coun
             reply_add_array_len(&c->reply, 0);
         return;
     }
+    if (count == 0) { /* ZPOPMIN key 0: after the type check, as Redis */
+        reply_add_array_len(&c->reply, 0);
+        return;
+    }
     if (count == -1) count = 1;
     zobj z = zobj_of(e);
     long long llen = (long long)zset_length(&z);
@@ -627,10 +630,6 @@ static void zpop_minmax(client *c, int max) {
     if (c->argc == 3) {
         if (util_parse_ll(c->argv[2].ptr, c->argv[2].len, &count) < 0 || count < 0) {
             reply_error(c, "ERR value is out of range, must be positive");
-            return;
-        }
-        if (count == 0) {
-            reply_add_array_len(&c->reply, 0);
             return;
         }
     }
@@ -717,7 +716,8 @@ static void cmd_zrandmember(client *c) {
     long long l;
     if (arg_ll(c, 2, &l) < 0) return;
     if (l == LLONG_MIN) { /* outside Redis's -LONG_MAX..LONG_MAX */
-        reply_error(c, "ERR value is out of range");
+        reply_error(c, "ERR value is out of range, value must between -9223372036854775807 and "
+                       "9223372036854775807");
         return;
     }
     int withscores = 0;

@@ -192,6 +192,10 @@ def rule(argv):
         return "answer"  # Redis 7.2's; memkv accepts it for newer client libraries
     if name == b"keys":
         return "sorted"
+    if name == b"zrandmember":
+        return "length"
+    if name == b"zscan":
+        return "zscan"
     if name in (b"scan", b"randomkey", b"time", b"info", b"hello"):
         return "shape"
     if name == b"ttl":
@@ -230,6 +234,14 @@ def normalize(argv, reply):
         return (reply[0],)
     if r == "sorted" and reply[0] == "array":
         return ("array", sorted(reply[1]))
+    if r == "length":
+        return (reply[0], len(reply[1])) if reply[0] == "array" else (reply[0],)
+    if r == "zscan" and reply[0] == "array" and len(reply[1]) == 2:
+        cursor, items = reply[1]
+        if cursor != ("bulk", b"0") or argv[2] != b"0":
+            return ("array",)  # a partial scan: which elements depends on the hash table
+        flat = items[1]
+        return ("zscan", sorted(zip(flat[0::2], flat[1::2])))
     if r == "command-info" and reply[0] == "array":
         # name, arity, first key, last key, step: exact; flags, ACL categories, tips, key
         # specs and subcommands are Redis's richer metadata.

@@ -511,6 +511,9 @@ COVERED = {
     "incrby", "decrby", "incrbyfloat", "append", "strlen", "getrange", "substr", "setrange",
 }
 
+import gen_zsets  # noqa: E402 (sorted sets: their commands, coverage and thresholds)
+COMMANDS.update(gen_zsets.COMMANDS), COVERED.update(gen_zsets.COVERED), CONFIG_SET.update(gen_zsets.CONFIG_SET)
+
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]
 
