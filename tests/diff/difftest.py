@@ -237,10 +237,7 @@ def normalize(argv, reply):
     if r == "length":
         return (reply[0], len(reply[1])) if reply[0] == "array" else (reply[0],)
     if r == "zscan" and reply[0] == "array" and len(reply[1]) == 2:
-        cursor, items = reply[1]
-        if cursor != ("bulk", b"0") or argv[2] != b"0":
-            return ("array",)  # a partial scan: which elements depends on the hash table
-        flat = items[1]
+        flat = reply[1][1][1]
         return ("zscan", sorted(zip(flat[0::2], flat[1::2])))
     if r == "command-info" and reply[0] == "array":
         # name, arity, first key, last key, step: exact; flags, ACL categories, tips, key
@@ -273,6 +270,12 @@ def equal(argv, a, b):
         return True
     if r == "answer":
         return a[0] not in ("closed", "timeout") and b[0] not in ("closed", "timeout")
+    if r == "zscan" and a[0] == b[0] == "array":
+        # A scan that started at 0 and ended in one call is compared (sorted); anything
+        # partial depends on each server's hash table: reply type only.
+        whole = argv[2] == b"0" and a[1][0] == b[1][0] == ("bulk", b"0")
+        if not whole:
+            return True
     return normalize(argv, a) == normalize(argv, b)
 
 
