@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alloc/alloc.h"
+#include "db/t_set.h"
 #include "db/t_zset.h"
 #include "profiler/profiler.h"
 #include "server/log.h"
@@ -276,6 +277,7 @@ int main(int argc, char **argv) {
     srv.dbs = alloc_malloc(ALLOC_SUB_OTHER, sizeof(db *) * (size_t)srv.databases);
     /* Each collection type tells the db how to free, measure and copy its values
      * (db_register_type), before any key exists. */
+    db_register_type(DB_TYPE_SET, &set_type_ops);
     static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value};
     db_register_type(DB_TYPE_ZSET, &zset_ops);
     for (long long i = 0; i < srv.databases; i++)

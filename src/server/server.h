@@ -300,6 +300,10 @@ void cmd_strlen(client *c);
 void cmd_getrange(client *c);
 void cmd_setrange(client *c);
 
+/* cmd_sets.c: the SET commands, their own table (a group of commands.c) */
+extern command sets_commands[];
+extern const size_t sets_commands_count;
+
 /* cmd_zsets.c: the sorted set commands' table */
 extern command zsets_commands[];
 extern const size_t zsets_commands_count;
