@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/t_set.h"
 #include "db/t_zset.h"
 #include "server/server.h"
 #include "util/util.h"
@@ -880,6 +881,39 @@ static void cmd_zscan(client *c) {
 
 /* --- ZUNION / ZINTER / ZDIFF / ZINTERCARD --------------------------------------------------- */
 
+/* A plain set as an input of the set algebra: every member with score 1 (as Redis). */
+static size_t set_in_size(const void *obj, unsigned enc) {
+    set_obj so = {(void *)(uintptr_t)obj, enc};
+    return set_card(&so);
+}
+
+static int set_in_lookup(const void *obj, unsigned enc, const void *m, size_t len, double *score) {
+    set_obj so = {(void *)(uintptr_t)obj, enc};
+    if (!set_ismember(&so, m, len)) return 0;
+    if (score) *score = 1.0;
+    return 1;
+}
+
+static void set_in_each(const void *obj, unsigned enc,
+                        void (*fn)(void *ctx, const unsigned char *m, size_t len, double score),
+                        void *ctx) {
+    set_obj so = {(void *)(uintptr_t)obj, enc};
+    set_iter it;
+    set_member m;
+    set_iter_init(&so, &it);
+    while (set_iter_next(&it, &m))
+        fn(ctx, m.p, m.len, 1.0);
+}
+
+static void set_input_of(zset_input *in, const db_entry *e) {
+    in->obj = db_entry_ptr(e);
+    in->enc = db_entry_encoding(e);
+    in->weight = 1.0;
+    in->size = set_in_size;
+    in->lookup = set_in_lookup;
+    in->each = set_in_each;
+}
+
 /* Redis's zunionInterDiffGenericCommand: numkeys at argv[nk], the destination at argv[dst]
  * (0: none). Every key is looked up (WRONGTYPE first) before the options are parsed. */
 static void zalgebra_generic(client *c, int dst, int nk, enum zset_op op, int card_only,
@@ -899,11 +933,13 @@ static void zalgebra_generic(client *c, int dst, int nk, enum zset_op op, int ca
     int j = nk + 1;
     for (long long i = 0; i < setnum; i++, j++) {
         db_entry *e = dst ? lookup_write(c, j) : lookup_read(c, j);
-        if (e && db_entry_type(e) != DB_TYPE_ZSET) {
+        if (e && db_entry_type(e) != DB_TYPE_ZSET && db_entry_type(e) != DB_TYPE_SET) {
             reply_error(c, ERR_WRONGTYPE);
             goto done;
         }
-        if (e) {
+        if (e && db_entry_type(e) == DB_TYPE_SET) {
+            set_input_of(&ins[i], e);
+        } else if (e) {
             objs[i] = zobj_of(e);
             zset_input_of(&ins[i], &objs[i], 1.0);
         } else {

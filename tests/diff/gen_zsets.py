@@ -45,6 +45,8 @@ RANKS = [b"0", b"1", b"2", b"-1", b"-2", b"3", b"10", b"-10", b"100", b"-100", b
 # differ, what a lex range returns from a skiplist depends on Redis's random node levels
 # (unspecified in Redis's documentation), so the two servers could rightly differ.
 LEX_KEYS = [b"zlex0", b"zlex1"]
+LEX_MEMBERS = [b"a", b"b", b"c", b"d", b"e", b"aa", b"ab", b"", b"\x00\xff", b"m" * 70,
+               b"n" * 64, b"z", b"inf-not"]
 
 
 def lex_key(rng):
@@ -132,7 +134,9 @@ def g_zremrange(rng):
 def g_zadd_lex(rng):
     argv = [b"ZADD", lex_key(rng)]
     for _ in range(rng.choice([1, 2, 3, 5])):
-        argv += [pick(rng, [b"0", b"-0", b"+0"]), member(rng)]
+        # members that are not floats: a swap of arguments (generator.mutate) then makes an
+        # error, never a member with another score
+        argv += [pick(rng, [b"0", b"-0", b"+0"]), pick(rng, LEX_MEMBERS)]
     return argv
 
 
@@ -227,6 +231,8 @@ COMMANDS = {
     b"ZSCAN": (1.5, g_zscan),
     b"ZALGEBRA": (6, g_algebra),
     b"ZSET CONFIG": (1, g_zconfig),
+    # plain sets on the shared keys: inputs of ZUNION/ZINTER/ZDIFF (score 1) and WRONGTYPE
+    b"SADD ZINPUT": (2, lambda r: [b"SADD", key(r)] + [member(r) for _ in range(r.choice([1, 2, 4]))]),
 }
 
 COVERED = {
@@ -234,5 +240,5 @@ COVERED = {
     "zrevrank", "zrange", "zrangestore", "zrevrange", "zrangebyscore", "zrevrangebyscore",
     "zrangebylex", "zrevrangebylex", "zremrangebyrank", "zremrangebyscore", "zremrangebylex",
     "zpopmin", "zpopmax", "zmpop", "zrandmember", "zscan", "zunion", "zinter", "zdiff",
-    "zunionstore", "zinterstore", "zdiffstore", "zintercard",
+    "zunionstore", "zinterstore", "zdiffstore", "zintercard", "sadd",
 }
