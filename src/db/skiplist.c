@@ -3,9 +3,11 @@
 #include <math.h>
 #include <string.h>
 
-/* Node: this header, then forward[level] pointers, then span[level] (uint32), then the member
- * bytes. forward[i] of the list header points at the first node of level i; span[i] is the
- * number of level-0 steps that forward pointer jumps. */
+/* Node: this header, then forward[level] pointers, then the spans of levels 1..level-1
+ * (uint32), then the member bytes. forward[i] of the list header points at the first node of
+ * level i; the span of level i is the number of level-0 steps that forward pointer jumps. The
+ * span of level 0 is always 1 and not stored (4 bytes less per node: with short members this
+ * keeps most level-1 nodes in the 48-byte size class rather than 64). */
 struct zsl_node {
     double score;
     struct zsl_node *backward;
@@ -21,18 +23,26 @@ struct zskiplist {
     alloc_sub sub;
 };
 
-static inline uint32_t *node_span(const zsl_node *n) {
+static inline uint32_t *node_spans(const zsl_node *n) { /* levels 1..level-1 */
     return (uint32_t *)(void *)((char *)(uintptr_t)n + sizeof(zsl_node) +
                                 sizeof(zsl_node *) * n->level);
 }
 
+static inline uint32_t span_get(const zsl_node *n, int i) {
+    return i == 0 ? 1 : node_spans(n)[i - 1];
+}
+
+static inline void span_set(zsl_node *n, int i, uint32_t v) {
+    if (i > 0) node_spans(n)[i - 1] = v;
+}
+
 static inline unsigned char *node_member(const zsl_node *n) {
-    return (unsigned char *)(uintptr_t)n + sizeof(zsl_node) +
-           (sizeof(zsl_node *) + sizeof(uint32_t)) * n->level;
+    return (unsigned char *)(uintptr_t)n + sizeof(zsl_node) + sizeof(zsl_node *) * n->level +
+           sizeof(uint32_t) * (n->level - 1u);
 }
 
 static inline size_t node_size(unsigned level, size_t len) {
-    return sizeof(zsl_node) + (sizeof(zsl_node *) + sizeof(uint32_t)) * level + len;
+    return sizeof(zsl_node) + sizeof(zsl_node *) * level + sizeof(uint32_t) * (level - 1) + len;
 }
 
 static zsl_node *node_new(alloc_sub sub, unsigned level, double score, const void *m, size_t len) {
@@ -42,7 +52,7 @@ static zsl_node *node_new(alloc_sub sub, unsigned level, double score, const voi
     n->len = (uint32_t)len;
     n->level = (uint8_t)level;
     memset(n->forward, 0, sizeof(zsl_node *) * level);
-    memset(node_span(n), 0, sizeof(uint32_t) * level);
+    memset(node_spans(n), 0, sizeof(uint32_t) * (level - 1));
     if (len) memcpy(node_member(n), m, len);
     return n;
 }
@@ -183,7 +193,7 @@ zskiplist *zsl_dup(const zskiplist *src) {
     const zsl_node *s = src->header;
     zsl_node *d = zsl->header;
     while (s) {
-        memcpy(node_span(d), node_span(s), sizeof(uint32_t) * s->level);
+        memcpy(node_spans(d), node_spans(s), sizeof(uint32_t) * (s->level - 1u));
         s = s->forward[0];
         d = d->forward[0];
     }
@@ -199,7 +209,7 @@ zsl_node *zsl_insert(zskiplist *zsl, double score, const void *m, size_t len) {
     for (int i = zsl->level - 1; i >= 0; i--) {
         rank[i] = i == zsl->level - 1 ? 0 : rank[i + 1];
         while (x->forward[i] && node_before(x->forward[i], score, m, len)) {
-            rank[i] += node_span(x)[i];
+            rank[i] += span_get(x, i);
             x = x->forward[i];
         }
         update[i] = x;
@@ -209,7 +219,7 @@ zsl_node *zsl_insert(zskiplist *zsl, double score, const void *m, size_t len) {
         for (unsigned i = zsl->level; i < level; i++) {
             rank[i] = 0;
             update[i] = zsl->header;
-            node_span(zsl->header)[i] = zsl->length;
+            span_set(zsl->header, (int)i, zsl->length);
         }
         zsl->level = (uint8_t)level;
     }
@@ -217,11 +227,11 @@ zsl_node *zsl_insert(zskiplist *zsl, double score, const void *m, size_t len) {
     for (unsigned i = 0; i < level; i++) {
         x->forward[i] = update[i]->forward[i];
         update[i]->forward[i] = x;
-        node_span(x)[i] = node_span(update[i])[i] - (rank[0] - rank[i]);
-        node_span(update[i])[i] = (rank[0] - rank[i]) + 1;
+        span_set(x, (int)i, span_get(update[i], (int)i) - (rank[0] - rank[i]));
+        span_set(update[i], (int)i, (rank[0] - rank[i]) + 1);
     }
     for (unsigned i = level; i < zsl->level; i++)
-        node_span(update[i])[i]++;
+        span_set(update[i], (int)i, span_get(update[i], (int)i) + 1);
     x->backward = update[0] == zsl->header ? NULL : update[0];
     if (x->forward[0])
         x->forward[0]->backward = x;
@@ -235,10 +245,10 @@ zsl_node *zsl_insert(zskiplist *zsl, double score, const void *m, size_t len) {
 static void unlink_node(zskiplist *zsl, zsl_node *x, zsl_node **update) {
     for (int i = 0; i < zsl->level; i++) {
         if (update[i]->forward[i] == x) {
-            node_span(update[i])[i] += node_span(x)[i] - 1;
+            span_set(update[i], i, span_get(update[i], i) + span_get(x, i) - 1);
             update[i]->forward[i] = x->forward[i];
         } else {
-            node_span(update[i])[i] -= 1;
+            span_set(update[i], i, span_get(update[i], i) - 1);
         }
     }
     if (x->forward[0])
@@ -306,7 +316,7 @@ unsigned long zsl_rank(const zskiplist *zsl, double score, const void *m, size_t
                (x->forward[i]->score < score ||
                 (x->forward[i]->score == score &&
                  zsl_cmp_bytes(node_member(x->forward[i]), x->forward[i]->len, m, len) <= 0))) {
-            rank += node_span(x)[i];
+            rank += span_get(x, i);
             x = x->forward[i];
         }
         if (x != zsl->header && node_is(x, score, m, len)) return rank;
@@ -319,8 +329,8 @@ zsl_node *zsl_at_rank(const zskiplist *zsl, unsigned long rank) {
     unsigned long traversed = 0;
     zsl_node *x = zsl->header;
     for (int i = zsl->level - 1; i >= 0; i--) {
-        while (x->forward[i] && traversed + node_span(x)[i] <= rank) {
-            traversed += node_span(x)[i];
+        while (x->forward[i] && traversed + span_get(x, i) <= rank) {
+            traversed += span_get(x, i);
             x = x->forward[i];
         }
         if (traversed == rank) return x;
@@ -470,8 +480,8 @@ size_t zsl_delete_range_by_rank(zskiplist *zsl, unsigned long start, unsigned lo
     unsigned long traversed = 0;
     zsl_node *x = zsl->header;
     for (int i = zsl->level - 1; i >= 0; i--) {
-        while (x->forward[i] && traversed + node_span(x)[i] < start) {
-            traversed += node_span(x)[i];
+        while (x->forward[i] && traversed + span_get(x, i) < start) {
+            traversed += span_get(x, i);
             x = x->forward[i];
         }
         update[i] = x;
