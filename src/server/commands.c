@@ -281,4 +281,6 @@ void command_process(client *c) {
     mut->calls++;
     srv.stats.commands_processed++;
     client_obuf_check(c);
+    /* Clients waiting on keys this command filled are served before the next command. */
+    blocking_serve_ready_keys();
 }
