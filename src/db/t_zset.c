@@ -867,8 +867,7 @@ static void sort_by_size(zset_input *ins, size_t n) {
     }
 }
 
-void zset_algebra(enum zset_op op, zset_input *ins, size_t n, enum zset_aggregate agg,
-                  const zset_limits *lim, zobj *out) {
+void zset_algebra(enum zset_op op, zset_input *ins, size_t n, enum zset_aggregate agg, zobj *out) {
     zset_big *zb = big_new();
     alg_ctx a = {ins, n, 0, agg, zb, 0, 0, 0};
     if (op != ZSET_DIFF) sort_by_size(ins, n);
@@ -894,7 +893,6 @@ void zset_algebra(enum zset_op op, zset_input *ins, size_t n, enum zset_aggregat
     }
     out->enc = DB_ENC_SKIPLIST;
     out->ptr = zb;
-    zset_shrink_if_fits(out, lim);
 }
 
 size_t zset_inter_card(zset_input *ins, size_t n, size_t limit) {

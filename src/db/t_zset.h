@@ -141,10 +141,9 @@ void zset_input_of(zset_input *in, const zobj *z, double weight);
 
 enum zset_op { ZSET_UNION, ZSET_INTER, ZSET_DIFF };
 enum zset_aggregate { ZSET_AGG_SUM, ZSET_AGG_MIN, ZSET_AGG_MAX };
-/* The result as a new sorted set in *out (enc 0 / ptr NULL when empty), in the encoding it
- * gets after zset_shrink_if_fits. */
-void zset_algebra(enum zset_op op, zset_input *ins, size_t n, enum zset_aggregate agg,
-                  const zset_limits *lim, zobj *out);
+/* The result as a new sorted set in *out (enc 0 / ptr NULL when empty), skiplist-encoded as
+ * Redis's (its scores exact: a -0 stays -0); the STORE forms then call zset_shrink_if_fits. */
+void zset_algebra(enum zset_op op, zset_input *ins, size_t n, enum zset_aggregate agg, zobj *out);
 /* ZINTERCARD: the intersection's size, stopping at limit (0: no limit). */
 size_t zset_inter_card(zset_input *ins, size_t n, size_t limit);
 

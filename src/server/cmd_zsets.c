@@ -69,6 +69,7 @@ static size_t store_result(client *c, int i, zobj *z) {
         return 0;
     }
     db_add_object(c->db, k->ptr, k->len, DB_TYPE_ZSET, z->enc, z->ptr);
+    blocking_signal_key(c->db_index, k->ptr, k->len);
     return n;
 }
 
@@ -133,6 +134,7 @@ static void zadd_generic(client *c, int flags) {
         zobj nz;
         zset_create(&nz, c->argv[i + 1].len, limits());
         e = db_add_object(c->db, c->argv[1].ptr, c->argv[1].len, DB_TYPE_ZSET, nz.enc, nz.ptr);
+        blocking_signal_key(c->db_index, c->argv[1].ptr, c->argv[1].len);
     }
     zobj z = zobj_of(e);
     for (int j = 0; j < elements; j++) {
@@ -183,6 +185,7 @@ static void cmd_zincrby(client *c) {
         zobj nz;
         zset_create(&nz, c->argv[3].len, limits());
         e = db_add_object(c->db, c->argv[1].ptr, c->argv[1].len, DB_TYPE_ZSET, nz.enc, nz.ptr);
+        blocking_signal_key(c->db_index, c->argv[1].ptr, c->argv[1].len);
     }
     zobj z = zobj_of(e);
     int out;
@@ -573,24 +576,28 @@ static void cmd_zremrangebylex(client *c) {
 
 /* --- pops ----------------------------------------------------------------------------------- */
 
-/* Pop up to count (-1: no count given) from the first existing key of argv[first..last].
- * nested: ZMPOP's reply (key, then [member, score] pairs; a null array when no key). */
-static void zpop_generic(client *c, int first, int last, int max, long long count, int nested) {
-    db_entry *e = NULL;
-    int ki = first;
-    for (; ki <= last; ki++) {
+/* How a pop replies: ZPOPMIN/MAX (member, score, ...), ZMPOP/BZMPOP (key, then [member, score]
+ * pairs; a null array when no key), BZPOPMIN/MAX (key, member, score). */
+enum { POP_PLAIN = 0, POP_NESTED, POP_WITH_KEY };
+
+/* The first existing sorted set among argv[first..last] (only argv[only] when only >= 0): 1
+ * and *ki, *e set; 0 if none; -1 after WRONGTYPE. */
+static int first_zset(client *c, int first, int last, int only, int *ki, db_entry **e) {
+    for (int i = first; i <= last; i++) {
+        if (only >= 0 && i != only) continue;
         int wrongtype;
-        e = lookup_type_or_reply(c, ki, DB_TYPE_ZSET, 1, &wrongtype);
-        if (wrongtype) return;
-        if (e) break;
+        *e = lookup_type_or_reply(c, i, DB_TYPE_ZSET, 1, &wrongtype);
+        if (wrongtype) return -1;
+        if (*e) {
+            *ki = i;
+            return 1;
+        }
     }
-    if (!e) {
-        if (nested)
-            reply_add_null_array(&c->reply);
-        else
-            reply_add_array_len(&c->reply, 0);
-        return;
-    }
+    return 0;
+}
+
+/* Pop up to count (-1: no count given) from the zset e at argv[ki]. */
+static void zpop_from(client *c, int ki, db_entry *e, int max, long long count, int mode) {
     if (count == 0) { /* ZPOPMIN key 0: after the type check, as Redis */
         reply_add_array_len(&c->reply, 0);
         return;
@@ -599,10 +606,13 @@ static void zpop_generic(client *c, int first, int last, int max, long long coun
     zobj z = zobj_of(e);
     long long llen = (long long)zset_length(&z);
     long long n = count > llen ? llen : count;
-    if (nested) {
+    if (mode == POP_NESTED) {
         reply_add_array_len(&c->reply, 2);
         reply_add_bulk(&c->reply, c->argv[ki].ptr, c->argv[ki].len);
         reply_add_array_len(&c->reply, n);
+    } else if (mode == POP_WITH_KEY) {
+        reply_add_array_len(&c->reply, n * 2 + 1);
+        reply_add_bulk(&c->reply, c->argv[ki].ptr, c->argv[ki].len);
     } else {
         reply_add_array_len(&c->reply, n * 2);
     }
@@ -613,13 +623,28 @@ static void zpop_generic(client *c, int first, int last, int max, long long coun
         double s;
         zset_iter_at_rank(&it, &z, 0, max);
         zset_iter_get(&it, &m, &len, &s);
-        if (nested) reply_add_array_len(&c->reply, 2);
+        if (mode == POP_NESTED) reply_add_array_len(&c->reply, 2);
         reply_add_bulk(&c->reply, m, len);
         reply_score(c, s);
         size_t at = max ? (size_t)(llen - 1 - i) : 0;
         zset_delete_rank_range(&z, at, at);
     }
     zset_commit(c, ki, e, &z);
+}
+
+static void zpop_generic(client *c, int first, int last, int max, long long count, int mode) {
+    db_entry *e;
+    int ki;
+    int r = first_zset(c, first, last, -1, &ki, &e);
+    if (r < 0) return;
+    if (r == 0) {
+        if (mode == POP_NESTED)
+            reply_add_null_array(&c->reply);
+        else
+            reply_add_array_len(&c->reply, 0);
+        return;
+    }
+    zpop_from(c, ki, e, max, count, mode);
 }
 
 static void zpop_minmax(client *c, int max) {
@@ -634,7 +659,7 @@ static void zpop_minmax(client *c, int max) {
             return;
         }
     }
-    zpop_generic(c, 1, 1, max, count, 0);
+    zpop_generic(c, 1, 1, max, count, POP_PLAIN);
 }
 
 static void cmd_zpopmin(client *c) {
@@ -644,45 +669,102 @@ static void cmd_zpopmax(client *c) {
     zpop_minmax(c, 1);
 }
 
-static void cmd_zmpop(client *c) {
+/* ZMPOP numkeys key... MIN|MAX [COUNT n] with numkeys at argv[nk]: 0 and the parsed
+ * fields, or -1 after an error reply. */
+static int parse_mpop(client *c, int nk, int *first, int *last, int *max, long long *count) {
     long long numkeys;
-    if (util_parse_ll(c->argv[1].ptr, c->argv[1].len, &numkeys) < 0 || numkeys < 1) {
+    if (util_parse_ll(c->argv[nk].ptr, c->argv[nk].len, &numkeys) < 0 || numkeys < 1) {
         reply_error(c, "ERR numkeys should be greater than 0");
-        return;
+        return -1;
     }
     if (numkeys >= c->argc) { /* the MIN|MAX index would be past the end */
         reply_error(c, ERR_SYNTAX);
-        return;
+        return -1;
     }
-    int where = 1 + (int)numkeys + 1;
+    int where = nk + (int)numkeys + 1;
     if (where >= c->argc) {
         reply_error(c, ERR_SYNTAX);
-        return;
+        return -1;
     }
-    int max;
     if (arg_eq(c, where, "min")) {
-        max = 0;
+        *max = 0;
     } else if (arg_eq(c, where, "max")) {
-        max = 1;
+        *max = 1;
     } else {
         reply_error(c, ERR_SYNTAX);
-        return;
+        return -1;
     }
-    long long count = -1;
+    *count = -1;
     for (int j = where + 1; j < c->argc; j++) {
         int more = c->argc - 1 - j;
-        if (count == -1 && arg_eq(c, j, "count") && more) {
+        if (*count == -1 && arg_eq(c, j, "count") && more) {
             j++;
-            if (util_parse_ll(c->argv[j].ptr, c->argv[j].len, &count) < 0 || count < 1) {
+            if (util_parse_ll(c->argv[j].ptr, c->argv[j].len, count) < 0 || *count < 1) {
                 reply_error(c, "ERR count should be greater than 0");
-                return;
+                return -1;
             }
         } else {
             reply_error(c, ERR_SYNTAX);
-            return;
+            return -1;
         }
     }
-    zpop_generic(c, 2, 1 + (int)numkeys, max, count, 1);
+    *first = nk + 1;
+    *last = nk + (int)numkeys;
+    return 0;
+}
+
+static void cmd_zmpop(client *c) {
+    int first, last, max;
+    long long count;
+    if (parse_mpop(c, 1, &first, &last, &max, &count) < 0) return;
+    zpop_generic(c, first, last, max, count, POP_NESTED);
+}
+
+/* --- BZPOPMIN / BZPOPMAX / BZMPOP (src/server/blocking.h) ---------------------------------- */
+
+/* Pop from the first non-empty key of argv[first..last], or block on all of them. When the
+ * machinery runs the handler again for a key that became ready, only that key is tried. */
+static void bzpop_generic(client *c, int first, int last, int max, long long count, int mode,
+                          int64_t deadline) {
+    db_entry *e;
+    int ki;
+    int r = first_zset(c, first, last, blocking_serving_key(c), &ki, &e);
+    if (r < 0) return;
+    if (r > 0) {
+        zpop_from(c, ki, e, max, count, mode);
+        return;
+    }
+    int keys[64], *kp = keys;
+    int nkeys = last - first + 1;
+    if (nkeys > 64) kp = alloc_malloc(ALLOC_SUB_OTHER, sizeof(int) * (size_t)nkeys);
+    for (int i = 0; i < nkeys; i++)
+        kp[i] = first + i;
+    blocking_block(c, DB_TYPE_ZSET, kp, nkeys, deadline);
+    if (kp != keys) alloc_free(ALLOC_SUB_OTHER, kp);
+}
+
+static void bzpop_minmax(client *c, int max) {
+    int64_t deadline;
+    if (blocking_parse_timeout(c, c->argc - 1, &deadline) < 0) return;
+    bzpop_generic(c, 1, c->argc - 2, max, -1, POP_WITH_KEY, deadline);
+}
+
+static void cmd_bzpopmin(client *c) {
+    bzpop_minmax(c, 0);
+}
+
+static void cmd_bzpopmax(client *c) {
+    bzpop_minmax(c, 1);
+}
+
+static void cmd_bzmpop(client *c) {
+    /* Redis parses numkeys, MIN|MAX and COUNT before the timeout */
+    int first, last, max;
+    long long count;
+    if (parse_mpop(c, 2, &first, &last, &max, &count) < 0) return;
+    int64_t deadline;
+    if (blocking_parse_timeout(c, 1, &deadline) < 0) return;
+    bzpop_generic(c, first, last, max, count, POP_NESTED, deadline);
 }
 
 /* --- ZRANDMEMBER ---------------------------------------------------------------------------- */
@@ -992,8 +1074,9 @@ static void zalgebra_generic(client *c, int dst, int nk, enum zset_op op, int ca
         goto done;
     }
     zobj out;
-    zset_algebra(op, ins, (size_t)setnum, agg, limits(), &out);
+    zset_algebra(op, ins, (size_t)setnum, agg, &out);
     if (dst) {
+        if (out.ptr) zset_shrink_if_fits(&out, limits());
         reply_add_int(&c->reply, (long long)store_result(c, dst, &out));
         goto done;
     }
@@ -1072,6 +1155,9 @@ command zsets_commands[] = {
     {"zpopmin", cmd_zpopmin, -2, W | F, 1, 1, 1, "sorted_set", "Remove and return members with the lowest scores in a sorted set", 0, 0},
     {"zpopmax", cmd_zpopmax, -2, W | F, 1, 1, 1, "sorted_set", "Remove and return members with the highest scores in a sorted set", 0, 0},
     {"zmpop", cmd_zmpop, -4, W, 0, 0, 0, "sorted_set", "Remove and return members with scores in a sorted set", 0, 0},
+    {"bzpopmin", cmd_bzpopmin, -3, W | CMD_NOSCRIPT | F, 1, -2, 1, "sorted_set", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", 0, 0},
+    {"bzpopmax", cmd_bzpopmax, -3, W | CMD_NOSCRIPT | F, 1, -2, 1, "sorted_set", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", 0, 0},
+    {"bzmpop", cmd_bzmpop, -5, W, 0, 0, 0, "sorted_set", "Remove and return members with scores in a sorted set or block until one is available", 0, 0},
     {"zrandmember", cmd_zrandmember, -2, R, 1, 1, 1, "sorted_set", "Get one or multiple random elements from a sorted set", 0, 0},
     {"zscan", cmd_zscan, -3, R, 1, 1, 1, "sorted_set", "Incrementally iterate sorted sets elements and associated scores", 0, 0},
     {"zunion", cmd_zunion, -3, R, 0, 0, 0, "sorted_set", "Add multiple sorted sets", 0, 0},

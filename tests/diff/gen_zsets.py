@@ -157,6 +157,25 @@ def g_zmpop(rng):
     return argv
 
 
+# Blocking pops: only timeouts that end at once or are invalid (0 would block forever when
+# every key is empty); no 0 among the other numbers either, so that an argument swap
+# (generator.mutate) cannot turn one into an endless timeout.
+TIMEOUTS = [b"0.01", b"0.001", b"0.01", b"-1", b"abc", b"", b"inf", b"1e400", b"-0.01"]
+
+
+def g_bzpop(rng):
+    name = pick(rng, [b"BZPOPMIN", b"BZPOPMAX", b"BZMPOP"])
+    if name == b"BZMPOP":
+        n = rng.choice([1, 1, 2, 3])
+        argv = [name, pick(rng, TIMEOUTS), pick(rng, [b"%d" % n] * 6 + [b"-1", b"abc", b"%d" % (n + 1)])]
+        argv += [key(rng) for _ in range(n)]
+        argv.append(pick(rng, [b"MIN", b"MAX", b"bogus"]))
+        if rng.random() < 0.5:
+            argv += [pick(rng, [b"COUNT", b"BOGUS"]), pick(rng, [b"1", b"2", b"3", b"-1", b"abc"])]
+        return argv
+    return [name] + [key(rng) for _ in range(rng.choice([1, 1, 2, 3]))] + [pick(rng, TIMEOUTS)]
+
+
 def g_zrandmember(rng):
     argv = [b"ZRANDMEMBER", key(rng)]
     if rng.random() < 0.7:
@@ -227,6 +246,7 @@ COMMANDS = {
     b"ZREMRANGE": (3, g_zremrange),
     b"ZPOP": (3, g_zpop),
     b"ZMPOP": (2, g_zmpop),
+    b"BZPOP": (1, g_bzpop),
     b"ZRANDMEMBER": (2, g_zrandmember),
     b"ZSCAN": (1.5, g_zscan),
     b"ZALGEBRA": (6, g_algebra),
@@ -240,5 +260,6 @@ COVERED = {
     "zrevrank", "zrange", "zrangestore", "zrevrange", "zrangebyscore", "zrevrangebyscore",
     "zrangebylex", "zrevrangebylex", "zremrangebyrank", "zremrangebyscore", "zremrangebylex",
     "zpopmin", "zpopmax", "zmpop", "zrandmember", "zscan", "zunion", "zinter", "zdiff",
-    "zunionstore", "zinterstore", "zdiffstore", "zintercard", "sadd",
+    "zunionstore", "zinterstore", "zdiffstore", "zintercard", "sadd", "bzpopmin", "bzpopmax",
+    "bzmpop",
 }
