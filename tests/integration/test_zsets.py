@@ -6,7 +6,7 @@ counter back at its baseline. Expected replies were checked against Debian's red
 """
 import pytest
 
-from helpers import mem_info
+from helpers import Resp, info_fields, mem_info, wait_until
 
 SYNTAX = "ERR syntax error"
 NOT_FLOAT = "ERR value is not a valid float"
@@ -389,3 +389,50 @@ def test_counter_back_to_baseline(c, entries):
     c("DEL", "u", "r", *["k%d" % k for k in range(10)])
     c("FLUSHALL")
     assert zsets_bytes(c) == base
+
+
+# ---- blocking pops ----
+
+def test_bzpop_immediate_and_timeout(c):
+    zadd(c, "z", 1, "a", 2, "b")
+    assert c("BZPOPMIN", "nokey", "z", 0) == flat("z", "a", 1)
+    assert c("BZPOPMAX", "z", 0) == flat("z", "b", 2)
+    assert not c("EXISTS", "z")
+    assert c("BZPOPMIN", "z", 0.05) is None  # timed out: a null array
+    assert c("BZMPOP", 0.05, 1, "z", "MIN") is None
+    assert c("BZPOPMIN", "z", "x") == "ERR timeout is not a float or out of range"
+    assert c("BZPOPMIN", "z", -1) == "ERR timeout is negative"
+    assert c("BZMPOP", 0, 0, "z", "MIN") == "ERR numkeys should be greater than 0"
+    c("SET", "s", "v")
+    assert c("BZPOPMIN", "s", 0) == WRONGTYPE
+
+
+def blocked(c, n):
+    wait_until(lambda: int(info_fields(c, "clients")["blocked_clients"]) == n)
+
+
+def test_bzpop_served_by_writers(server, c):
+    waiter, waiter2 = Resp(server), Resp(server)
+    try:
+        waiter.send("BZPOPMAX", "a", "b", 5)
+        blocked(c, 1)
+        waiter2.send("BZMPOP", 5, 2, "b", "c", "MIN", "COUNT", 2)
+        blocked(c, 2)  # both are blocked; other commands still run
+        assert zadd(c, "b", 1, "x", 2, "y", 3, "z") == 3
+        # FIFO: the first waiter on b is served first, then the second gets what is left
+        assert waiter.read() == flat("b", "z", 3)
+        assert waiter2.read() == [b"b", [flat("x", 1), flat("y", 2)]]
+        assert not c("EXISTS", "b")
+        # a STORE creating the key wakes a waiter too
+        zadd(c, "src", 5, "m")
+        waiter.send("BZPOPMIN", "dst", 5)
+        blocked(c, 1)
+        assert c("ZUNIONSTORE", "dst", 1, "src") == 1
+        assert waiter.read() == flat("dst", "m", 5)
+        waiter.send("BZPOPMIN", "inc", 5)
+        blocked(c, 1)
+        assert c("ZINCRBY", "inc", 7, "q") == b"7"
+        assert waiter.read() == flat("inc", "q", 7)
+    finally:
+        waiter.close()
+        waiter2.close()
