@@ -824,7 +824,13 @@ static int inter_score(alg_ctx *a, const unsigned char *m, size_t len, double *s
     if (isnan(s)) s = 0;
     for (size_t j = 1; j < a->n; j++) {
         double v;
-        if (!a->ins[j].lookup(a->ins[j].obj, a->ins[j].enc, m, len, &v)) return 0;
+        if (a->ins[j].obj == a->ins[0].obj && a->ins[0].obj) {
+            /* the input being walked, given again: no lookup in it (a dict lookup may move
+             * entries under the walk), its element is there with this score (as Redis) */
+            v = *score;
+        } else if (!a->ins[j].lookup(a->ins[j].obj, a->ins[j].enc, m, len, &v)) {
+            return 0;
+        }
         v *= a->ins[j].weight;
         aggregate(&s, v, a->agg);
     }
@@ -883,7 +889,11 @@ void zset_algebra(enum zset_op op, zset_input *ins, size_t n, enum zset_aggregat
             zsl_insert(zb->zsl, dict_double(e), m, len);
         }
     } else if (n > 0 && ins[0].size(ins[0].obj, ins[0].enc) > 0) {
-        ins[0].each(ins[0].obj, ins[0].enc, op == ZSET_INTER ? inter_cb : diff_cb, &a);
+        int first_again = 0; /* ZDIFF of a key minus itself is empty: no walk at all */
+        for (size_t j = 1; op == ZSET_DIFF && j < n; j++)
+            if (ins[j].obj == ins[0].obj) first_again = 1;
+        if (!first_again)
+            ins[0].each(ins[0].obj, ins[0].enc, op == ZSET_INTER ? inter_cb : diff_cb, &a);
     }
     if (zsl_length(zb->zsl) == 0) {
         big_free(zb);
