@@ -387,7 +387,12 @@ void dict_set_ptr(dict_entry *e, void *p) {
 
 /* ---- iteration -------------------------------------------------------------------------- */
 
-/* it->bucket is one past the bucket whose chain it->next and it->cur belong to. */
+/* it->bucket is one past the bucket whose chain it->next and it->cur belong to.
+ *
+ * dict_find and dict_random take a rehash step too, which moves entries from the old table to
+ * the new one: like dict_add and dict_delete they must not be called on the dict being
+ * iterated (an entry could then be returned twice or skipped). Entry pointers stay valid
+ * across rehash steps; only the iteration order is at stake. */
 void dict_iter_init(dict *d, dict_iter *it) {
     it->d = d;
     it->table = 0;

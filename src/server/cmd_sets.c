@@ -392,6 +392,12 @@ static void cmd_sintercard(client *c) {
 
 enum { OP_UNION, OP_DIFF };
 
+static int first_repeated(const set_obj *sets, int n) {
+    for (int j = 1; j < n; j++)
+        if (sets[j].ptr == sets[0].ptr) return 1;
+    return 0;
+}
+
 static void sunion_diff_generic(client *c, int first, int n, const resp_arg *dst, int op) {
     set_obj *sets = alloc_malloc(ALLOC_SUB_OTHER, sizeof(*sets) * (size_t)n);
     size_t empty;
@@ -410,8 +416,9 @@ static void sunion_diff_generic(client *c, int first, int n, const resp_arg *dst
             while (set_iter_next(&it, &m))
                 set_add(&res, m.p, m.len, &lim);
         }
-    } else if (sets[0].ptr) {
-        /* The members of the first set that no other set has. */
+    } else if (sets[0].ptr && !first_repeated(sets, n)) {
+        /* The members of the first set that no other set has (none if the first set comes
+         * again: and no lookup in the set being iterated, which could move its entries). */
         set_iter_init(&sets[0], &it);
         while (set_iter_next(&it, &m)) {
             int keep = 1;

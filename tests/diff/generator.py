@@ -511,6 +511,9 @@ COVERED = {
     "incrby", "decrby", "incrbyfloat", "append", "strlen", "getrange", "substr", "setrange",
 }
 
+import gen_sets  # noqa: E402 (the SET commands)
+COMMANDS.update(gen_sets.COMMANDS)
+COVERED |= gen_sets.COVERED
 import gen_zsets  # noqa: E402 (sorted sets: their commands, coverage and thresholds)
 COMMANDS.update(gen_zsets.COMMANDS), COVERED.update(gen_zsets.COVERED), CONFIG_SET.update(gen_zsets.CONFIG_SET)
 
@@ -563,7 +566,7 @@ def gen_command(rng):
     argv = COMMANDS[name][1](rng)
     if name not in (b"SHUTDOWN", b"HELLO", b"QUIT", b"CONFIG", b"MEMKV CONFIG"):
         argv = mutate(rng, argv)
-    return no_huge_string(argv)
+    return no_huge_string(gen_sets.deterministic_pop(argv))
 
 
 def gen_sequence(rng, n):
