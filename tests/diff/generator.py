@@ -514,8 +514,10 @@ COVERED = {
 import gen_sets  # noqa: E402 (the SET commands)
 COMMANDS.update(gen_sets.COMMANDS)
 COVERED |= gen_sets.COVERED
-import gen_zsets  # noqa: E402 (sorted sets: their commands, coverage and thresholds)
-COMMANDS.update(gen_zsets.COMMANDS), COVERED.update(gen_zsets.COVERED), CONFIG_SET.update(gen_zsets.CONFIG_SET)
+import gen_zsets  # noqa: E402 (sorted sets: their commands, and their encoding thresholds)
+COMMANDS.update(gen_zsets.COMMANDS)
+COVERED |= gen_zsets.COVERED
+CONFIG_SET.update(gen_zsets.CONFIG_SET)
 
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]
