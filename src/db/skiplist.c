@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "db/db.h"
+
 /* Node: this header, then forward[level] pointers, then the spans of levels 1..level-1
  * (uint32), then the member bytes. forward[i] of the list header points at the first node of
  * level i; the span of level i is the number of level-0 steps that forward pointer jumps. The
@@ -11,16 +13,28 @@
 struct zsl_node {
     double score;
     struct zsl_node *backward;
+    struct zsl_node *hnext; /* next node in the same bucket of the member index */
     uint32_t len;
     uint8_t level;
     struct zsl_node *forward[];
 };
+
+/* The member index: chained buckets through the nodes' hnext (no allocation per member), a
+ * power-of-two size, incremental rehashing between two tables as the key space does (a bucket
+ * moved per add/delete), growing at load 1 and shrinking below 10%. */
+typedef struct zsl_index {
+    zsl_node **t[2];
+    size_t size[2]; /* 0 or a power of two */
+    size_t used[2];
+    long rehashidx; /* -1: not rehashing; else the next bucket of t[0] to move */
+} zsl_index;
 
 struct zskiplist {
     zsl_node *header, *tail;
     uint32_t length;
     uint8_t level; /* highest level in use, >= 1 */
     alloc_sub sub;
+    zsl_index ix;
 };
 
 static inline uint32_t *node_spans(const zsl_node *n) { /* levels 1..level-1 */
@@ -49,6 +63,7 @@ static zsl_node *node_new(alloc_sub sub, unsigned level, double score, const voi
     zsl_node *n = alloc_malloc(sub, node_size(level, len));
     n->score = score;
     n->backward = NULL;
+    n->hnext = NULL;
     n->len = (uint32_t)len;
     n->level = (uint8_t)level;
     memset(n->forward, 0, sizeof(zsl_node *) * level);
@@ -95,6 +110,193 @@ int zsl_cmp_bytes(const void *a, size_t alen, const void *b, size_t blen) {
 static inline int node_before(const zsl_node *n, double score, const void *m, size_t len) {
     return n->score < score ||
            (n->score == score && zsl_cmp_bytes(node_member(n), n->len, m, len) < 0);
+}
+
+/* --- member index ----------------------------------------------------------------------- */
+
+#define IX_MIN_SIZE 4
+
+static inline uint64_t node_hash(const zsl_node *n) {
+    return db_hash_bytes(node_member(n), n->len);
+}
+
+static zsl_node **ix_table_new(alloc_sub sub, size_t size) {
+    return alloc_calloc(sub, sizeof(zsl_node *) * size);
+}
+
+static void ix_table_free(alloc_sub sub, zsl_node **t, size_t size) {
+    if (t) alloc_free_sized(sub, t, sizeof(zsl_node *) * size);
+}
+
+static int ix_rehashing(const zsl_index *ix) {
+    return ix->rehashidx >= 0;
+}
+
+/* Move up to n buckets of t[0] into t[1] (visiting at most 10*n empty ones). */
+static void ix_rehash(zskiplist *zsl, size_t n) {
+    zsl_index *ix = &zsl->ix;
+    size_t empty_visits = n * 10;
+    while (n-- && ix->used[0] != 0) {
+        while (ix->t[0][ix->rehashidx] == NULL) {
+            ix->rehashidx++;
+            if (--empty_visits == 0) return;
+        }
+        zsl_node *x = ix->t[0][ix->rehashidx];
+        while (x) {
+            zsl_node *next = x->hnext;
+            size_t b = (size_t)node_hash(x) & (ix->size[1] - 1);
+            x->hnext = ix->t[1][b];
+            ix->t[1][b] = x;
+            ix->used[0]--;
+            ix->used[1]++;
+            x = next;
+        }
+        ix->t[0][ix->rehashidx] = NULL;
+        ix->rehashidx++;
+    }
+    if (ix->used[0] == 0) {
+        ix_table_free(zsl->sub, ix->t[0], ix->size[0]);
+        ix->t[0] = ix->t[1];
+        ix->size[0] = ix->size[1];
+        ix->used[0] = ix->used[1];
+        ix->t[1] = NULL;
+        ix->size[1] = 0;
+        ix->used[1] = 0;
+        ix->rehashidx = -1;
+    }
+}
+
+static size_t ix_next_power(size_t n) {
+    size_t s = IX_MIN_SIZE;
+    while (s < n)
+        s *= 2;
+    return s;
+}
+
+/* Start a rehash into a table of `size` buckets (or take it at once when empty). */
+static void ix_resize(zskiplist *zsl, size_t size) {
+    zsl_index *ix = &zsl->ix;
+    if (ix_rehashing(ix) || size == ix->size[0]) return;
+    zsl_node **t = ix_table_new(zsl->sub, size);
+    if (ix->size[0] == 0 || ix->used[0] == 0) {
+        ix_table_free(zsl->sub, ix->t[0], ix->size[0]);
+        ix->t[0] = t;
+        ix->size[0] = size;
+        return;
+    }
+    ix->t[1] = t;
+    ix->size[1] = size;
+    ix->used[1] = 0;
+    ix->rehashidx = 0;
+}
+
+static void ix_add(zskiplist *zsl, zsl_node *x) {
+    zsl_index *ix = &zsl->ix;
+    if (ix_rehashing(ix)) ix_rehash(zsl, 1);
+    if (!ix_rehashing(ix) && ix->used[0] + 1 > ix->size[0])
+        ix_resize(zsl, ix_next_power(ix->used[0] + 1));
+    int t = ix_rehashing(ix) ? 1 : 0;
+    size_t b = (size_t)node_hash(x) & (ix->size[t] - 1);
+    x->hnext = ix->t[t][b];
+    ix->t[t][b] = x;
+    ix->used[t]++;
+}
+
+static void ix_remove(zskiplist *zsl, zsl_node *x) {
+    zsl_index *ix = &zsl->ix;
+    if (ix_rehashing(ix)) ix_rehash(zsl, 1);
+    uint64_t h = node_hash(x);
+    for (int t = 0; t <= 1; t++) {
+        if (ix->size[t] == 0) continue;
+        zsl_node **pp = &ix->t[t][(size_t)h & (ix->size[t] - 1)];
+        for (; *pp; pp = &(*pp)->hnext) {
+            if (*pp == x) {
+                *pp = x->hnext;
+                x->hnext = NULL;
+                ix->used[t]--;
+                goto removed;
+            }
+        }
+    }
+    return;
+removed:
+    if (!ix_rehashing(ix) && ix->size[0] > IX_MIN_SIZE && ix->used[0] * 10 < ix->size[0])
+        ix_resize(zsl, ix_next_power(ix->used[0]));
+}
+
+zsl_node *zsl_find(const zskiplist *zsl, const void *m, size_t len) {
+    const zsl_index *ix = &zsl->ix;
+    if (ix->used[0] + ix->used[1] == 0) return NULL;
+    uint64_t h = db_hash_bytes(m, len);
+    for (int t = 0; t <= 1; t++) {
+        if (ix->size[t] == 0) continue;
+        for (zsl_node *x = ix->t[t][(size_t)h & (ix->size[t] - 1)]; x; x = x->hnext)
+            if (x->len == len && (len == 0 || memcmp(node_member(x), m, len) == 0)) return x;
+    }
+    return NULL;
+}
+
+void zsl_reserve(zskiplist *zsl, size_t n) {
+    if (zsl->ix.used[0] + zsl->ix.used[1] == 0 && !ix_rehashing(&zsl->ix))
+        ix_resize(zsl, ix_next_power(n));
+}
+
+static uint64_t rev64(uint64_t v) {
+    v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
+    v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
+    v = ((v >> 4) & 0x0F0F0F0F0F0F0F0Full) | ((v & 0x0F0F0F0F0F0F0F0Full) << 4);
+    v = ((v >> 8) & 0x00FF00FF00FF00FFull) | ((v & 0x00FF00FF00FF00FFull) << 8);
+    v = ((v >> 16) & 0x0000FFFF0000FFFFull) | ((v & 0x0000FFFF0000FFFFull) << 16);
+    return (v >> 32) | (v << 32);
+}
+
+static size_t scan_bucket(const zsl_node *x, zsl_scan_fn fn, void *ctx) {
+    size_t n = 0;
+    for (; x; x = x->hnext, n++)
+        fn(ctx, x);
+    return n;
+}
+
+/* One step of the reverse-binary cursor over one or both tables (Redis's dictScan). */
+static uint64_t scan_step(const zsl_index *ix, uint64_t v, zsl_scan_fn fn, void *ctx,
+                          size_t *seen) {
+    if (!ix_rehashing(ix)) {
+        uint64_t m0 = ix->size[0] - 1;
+        *seen += scan_bucket(ix->t[0][v & m0], fn, ctx);
+        v |= ~m0;
+        return rev64(rev64(v) + 1);
+    }
+    int small = ix->size[0] <= ix->size[1] ? 0 : 1, large = 1 - small;
+    uint64_t m0 = ix->size[small] - 1, m1 = ix->size[large] - 1;
+    *seen += scan_bucket(ix->t[small][v & m0], fn, ctx);
+    do {
+        *seen += scan_bucket(ix->t[large][v & m1], fn, ctx);
+        v |= ~m1;
+        v = rev64(rev64(v) + 1);
+    } while (v & (m0 ^ m1));
+    return v;
+}
+
+uint64_t zsl_scan(const zskiplist *zsl, uint64_t cursor, size_t count, zsl_scan_fn fn, void *ctx) {
+    const zsl_index *ix = &zsl->ix;
+    if (ix->used[0] + ix->used[1] == 0) return 0;
+    size_t seen = 0, budget = count * 10;
+    do {
+        cursor = scan_step(ix, cursor, fn, ctx, &seen);
+    } while (cursor && budget-- > 0 && seen < count);
+    return cursor;
+}
+
+static size_t ix_mem_usage(const zskiplist *zsl) {
+    size_t total = 0;
+    for (int t = 0; t <= 1; t++)
+        if (zsl->ix.t[t]) total += alloc_usable_size(zsl->ix.t[t]);
+    return total;
+}
+
+static void ix_free(zskiplist *zsl) {
+    for (int t = 0; t <= 1; t++)
+        ix_table_free(zsl->sub, zsl->ix.t[t], zsl->ix.size[t]);
 }
 
 /* --- ranges -------------------------------------------------------------------------- */
@@ -144,6 +346,8 @@ zskiplist *zsl_new(alloc_sub sub) {
     zsl->length = 0;
     zsl->level = 1;
     zsl->sub = sub;
+    memset(&zsl->ix, 0, sizeof(zsl->ix));
+    zsl->ix.rehashidx = -1;
     return zsl;
 }
 
@@ -156,6 +360,7 @@ void zsl_free(zskiplist *zsl) {
         n = next;
     }
     node_free(zsl->sub, zsl->header);
+    ix_free(zsl);
     alloc_free_sized(zsl->sub, zsl, sizeof(*zsl));
 }
 
@@ -163,8 +368,12 @@ size_t zsl_length(const zskiplist *zsl) {
     return zsl->length;
 }
 
+size_t zsl_mem_usage_fixed(const zskiplist *zsl) {
+    return alloc_usable_size(zsl) + alloc_usable_size(zsl->header) + ix_mem_usage(zsl);
+}
+
 size_t zsl_mem_usage(const zskiplist *zsl) {
-    size_t total = alloc_usable_size(zsl) + alloc_usable_size(zsl->header);
+    size_t total = zsl_mem_usage_fixed(zsl);
     for (const zsl_node *n = zsl->header->forward[0]; n; n = n->forward[0])
         total += alloc_usable_size(n);
     return total;
@@ -173,12 +382,14 @@ size_t zsl_mem_usage(const zskiplist *zsl) {
 zskiplist *zsl_dup(const zskiplist *src) {
     /* Same levels as the source, so the copy has the same shape and memory. */
     zskiplist *zsl = zsl_new(src->sub);
+    zsl_reserve(zsl, src->length);
     zsl_node *last[ZSL_MAX_LEVEL];
     for (int i = 0; i < ZSL_MAX_LEVEL; i++)
         last[i] = zsl->header;
     zsl_node *prev = NULL;
     for (const zsl_node *s = src->header->forward[0]; s; s = s->forward[0]) {
         zsl_node *n = node_new(src->sub, s->level, s->score, node_member(s), s->len);
+        ix_add(zsl, n);
         for (unsigned i = 0; i < s->level; i++) {
             last[i]->forward[i] = n;
             last[i] = n;
@@ -202,19 +413,23 @@ zskiplist *zsl_dup(const zskiplist *src) {
 
 /* --- insert / delete ------------------------------------------------------------------ */
 
-zsl_node *zsl_insert(zskiplist *zsl, double score, const void *m, size_t len) {
+/* Link node x (its level, score and member set) into the list. */
+static void link_node(zskiplist *zsl, zsl_node *x) {
     zsl_node *update[ZSL_MAX_LEVEL];
     uint32_t rank[ZSL_MAX_LEVEL];
-    zsl_node *x = zsl->header;
+    const unsigned char *m = node_member(x);
+    double score = x->score;
+    size_t len = x->len;
+    zsl_node *p = zsl->header;
     for (int i = zsl->level - 1; i >= 0; i--) {
         rank[i] = i == zsl->level - 1 ? 0 : rank[i + 1];
-        while (x->forward[i] && node_before(x->forward[i], score, m, len)) {
-            rank[i] += span_get(x, i);
-            x = x->forward[i];
+        while (p->forward[i] && node_before(p->forward[i], score, m, len)) {
+            rank[i] += span_get(p, i);
+            p = p->forward[i];
         }
-        update[i] = x;
+        update[i] = p;
     }
-    unsigned level = random_level();
+    unsigned level = x->level;
     if (level > zsl->level) {
         for (unsigned i = zsl->level; i < level; i++) {
             rank[i] = 0;
@@ -223,7 +438,6 @@ zsl_node *zsl_insert(zskiplist *zsl, double score, const void *m, size_t len) {
         }
         zsl->level = (uint8_t)level;
     }
-    x = node_new(zsl->sub, level, score, m, len);
     for (unsigned i = 0; i < level; i++) {
         x->forward[i] = update[i]->forward[i];
         update[i]->forward[i] = x;
@@ -238,6 +452,12 @@ zsl_node *zsl_insert(zskiplist *zsl, double score, const void *m, size_t len) {
     else
         zsl->tail = x;
     zsl->length++;
+}
+
+zsl_node *zsl_insert(zskiplist *zsl, double score, const void *m, size_t len) {
+    zsl_node *x = node_new(zsl->sub, random_level(), score, m, len);
+    link_node(zsl, x);
+    ix_add(zsl, x);
     return x;
 }
 
@@ -281,6 +501,7 @@ int zsl_delete(zskiplist *zsl, double score, const void *m, size_t len) {
     zsl_node *x = find_update(zsl, score, m, len, update);
     if (!node_is(x, score, m, len)) return 0;
     unlink_node(zsl, x, update);
+    ix_remove(zsl, x);
     node_free(zsl->sub, x);
     return 1;
 }
@@ -299,11 +520,11 @@ zsl_node *zsl_update_score(zskiplist *zsl, double cur, const void *m, size_t len
         x->score = newscore;
         return x;
     }
-    /* Move: unlink, then insert a fresh node (with a fresh level). */
+    /* Move: unlink, then link the same node (same level, same place in the index). */
     unlink_node(zsl, x, update);
-    zsl_node *n = zsl_insert(zsl, newscore, node_member(x), x->len);
-    node_free(zsl->sub, x);
-    return n;
+    x->score = newscore;
+    link_node(zsl, x);
+    return x;
 }
 
 /* --- ranks ---------------------------------------------------------------------------- */
@@ -430,6 +651,7 @@ static size_t delete_while(zskiplist *zsl, zsl_node *x, zsl_node **update, keep_
         zsl_node *next = x->forward[0];
         unlink_node(zsl, x, update);
         if (fn) fn(ctx, node_member(x), x->len);
+        ix_remove(zsl, x);
         node_free(zsl->sub, x);
         removed++;
         x = next;

@@ -1,15 +1,17 @@
 /* skiplist — the ordered index of a large sorted set: elements ordered by (score, member bytes),
  * with span counts so the rank of an element and the element at a rank are O(log n).
  *
- * Each node is ONE allocation: score, backward pointer, member length, level, then its forward
- * pointers, then its 32-bit spans, then the member bytes (not NUL-terminated). A node's level
+ * Each node is ONE allocation: score, backward pointer, member-index link, member length,
+ * level, then its forward pointers, then its 32-bit spans (levels above 0), then the member
+ * bytes (not NUL-terminated). The skiplist also indexes its members (zsl_find), so a sorted
+ * set needs no separate hash table and stores each member once. A node's level
  * is random with p = 1/4, at most ZSL_MAX_LEVEL. Spans are 32-bit: a skiplist holds at most
  * UINT32_MAX - 1 elements (far beyond what fits in memory at these node sizes).
  *
  * Members compare by their bytes (memcmp, then the shorter first), as Redis's sdscmp. The
- * skiplist does not check uniqueness: the sorted set's dict does (insert only members that are
- * absent). All memory is accounted to the subsystem named at creation. Pure data structure: no
- * client, no reply. Main thread only. Node pointers stay valid until that node is deleted.
+ * skiplist does not check uniqueness: insert only members that zsl_find does not find. All memory
+ * is accounted to the subsystem named at creation. Pure data structure: no client, no reply. Main
+ * thread only. Node pointers stay valid until that node is deleted.
  */
 #ifndef MEMKV_SKIPLIST_H
 #define MEMKV_SKIPLIST_H
@@ -57,16 +59,30 @@ zskiplist *zsl_new(alloc_sub sub);
 void zsl_free(zskiplist *zsl); /* zsl may be NULL */
 zskiplist *zsl_dup(const zskiplist *zsl);
 size_t zsl_length(const zskiplist *zsl);
-/* Usable bytes of the list header and every node: exact. */
+/* Usable bytes of the list, its header node, its member index and every node: exact. */
 size_t zsl_mem_usage(const zskiplist *zsl);
+/* The same without the nodes (for an estimate from sampled nodes). */
+size_t zsl_mem_usage_fixed(const zskiplist *zsl);
 
-/* Insert a member that is not present. Returns its node. */
+/* Insert a member that is not present (the caller checks with zsl_find). Returns its node. */
 zsl_node *zsl_insert(zskiplist *zsl, double score, const void *m, size_t len);
 /* Delete the element (score, m). 1 if it was there. */
 int zsl_delete(zskiplist *zsl, double score, const void *m, size_t len);
-/* Change the score of the element (cur, m), which must be present; returns its node (which
- * may be a new one: the old pointer is invalid). */
+/* Change the score of the element (cur, m), which must be present; returns its node (the
+ * same node, moved in the list if its place changed). NULL if (cur, m) is not there. */
 zsl_node *zsl_update_score(zskiplist *zsl, double cur, const void *m, size_t len, double newscore);
+
+/* The node of member m (any score); NULL if absent. Through the member index: chained buckets
+ * linked through the nodes themselves (8 bytes per node, 8 per bucket, no allocation per
+ * member), incremental rehashing. */
+zsl_node *zsl_find(const zskiplist *zsl, const void *m, size_t len);
+/* Size the member index for n members at once (an empty skiplist about to be filled). */
+void zsl_reserve(zskiplist *zsl, size_t n);
+/* ZSCAN over the member index with Redis's reverse-binary cursor: every member present for the
+ * whole scan is seen at least once across index resizes. Visits buckets until about count
+ * nodes were seen; returns the next cursor, 0 when done. fn may not change the skiplist. */
+typedef void (*zsl_scan_fn)(void *ctx, const zsl_node *n);
+uint64_t zsl_scan(const zskiplist *zsl, uint64_t cursor, size_t count, zsl_scan_fn fn, void *ctx);
 
 /* 1-based rank of the element (score, m); 0 if absent. */
 unsigned long zsl_rank(const zskiplist *zsl, double score, const void *m, size_t len);

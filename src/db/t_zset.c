@@ -14,11 +14,8 @@
 
 #define SUB ALLOC_SUB_ZSETS
 
-/* The skiplist encoding: order and ranks in the skiplist, member -> score in the dict. */
-typedef struct zset_big {
-    dict *d;
-    zskiplist *zsl;
-} zset_big;
+/* The skiplist encoding is a zskiplist alone: it keeps the order and ranks, and indexes its
+ * members itself (zsl_find), so each member is stored once, in its node. */
 
 /* --- scores as text -------------------------------------------------------------------- */
 
@@ -162,17 +159,12 @@ static unsigned char *zzl_delete(unsigned char *lp, unsigned char *eptr) {
 
 /* --- life cycle ------------------------------------------------------------------------- */
 
-static zset_big *big_new(void) {
-    zset_big *zb = alloc_malloc(SUB, sizeof(*zb));
-    zb->d = dict_new(SUB, DICT_DOUBLE);
-    zb->zsl = zsl_new(SUB);
-    return zb;
+static zskiplist *big_new(void) {
+    return zsl_new(SUB);
 }
 
-static void big_free(zset_big *zb) {
-    dict_free(zb->d);
-    zsl_free(zb->zsl);
-    alloc_free_sized(SUB, zb, sizeof(*zb));
+static void big_free(zskiplist *zsl) {
+    zsl_free(zsl);
 }
 
 void zset_create(zobj *z, size_t first_len, const zset_limits *lim) {
@@ -194,39 +186,31 @@ void zset_free_value(void *ptr, unsigned enc) {
 
 size_t zset_mem_usage(const void *ptr, unsigned enc, size_t samples) {
     if (enc == DB_ENC_LISTPACK) return lp_mem_usage(ptr);
-    const zset_big *zb = ptr;
-    size_t n = zsl_length(zb->zsl);
-    size_t total = alloc_usable_size(zb) + dict_mem_usage(zb->d);
-    if (samples == 0 || samples >= n) return total + zsl_mem_usage(zb->zsl);
+    const zskiplist *zsl = ptr;
+    size_t n = zsl_length(zsl);
+    if (samples == 0 || samples >= n) return zsl_mem_usage(zsl);
     /* Estimate the nodes from the first `samples`, as Redis samples its elements. */
     size_t seen = 0, bytes = 0;
-    for (const zsl_node *x = zsl_first(zb->zsl); x && seen < samples; x = zsl_next(x), seen++)
+    for (const zsl_node *x = zsl_first(zsl); x && seen < samples; x = zsl_next(x), seen++)
         bytes += alloc_usable_size(x);
-    zskiplist *empty = zsl_new(SUB);
-    size_t header = zsl_mem_usage(empty);
-    zsl_free(empty);
-    return total + header + (size_t)((double)bytes / (double)seen * (double)n);
+    return zsl_mem_usage_fixed(zsl) + (size_t)((double)bytes / (double)seen * (double)n);
 }
 
 void *zset_dup_value(const void *ptr, unsigned enc) {
     if (enc == DB_ENC_LISTPACK) return lp_dup(SUB, ptr);
-    const zset_big *src = ptr;
-    zset_big *zb = alloc_malloc(SUB, sizeof(*zb));
-    zb->d = dict_dup(src->d);
-    zb->zsl = zsl_dup(src->zsl);
-    return zb;
+    return zsl_dup(ptr);
 }
 
 size_t zset_length(const zobj *z) {
     if (z->enc == DB_ENC_LISTPACK) return lp_length(z->ptr) / 2;
-    return zsl_length(((const zset_big *)z->ptr)->zsl);
+    return zsl_length(z->ptr);
 }
 
 int zset_score(const zobj *z, const void *m, size_t len, double *score) {
     if (z->enc == DB_ENC_LISTPACK) return zzl_find(z->ptr, m, len, score) != NULL;
-    dict_entry *e = dict_find(((const zset_big *)z->ptr)->d, m, len);
-    if (!e) return 0;
-    if (score) *score = dict_double(e);
+    const zsl_node *x = zsl_find(z->ptr, m, len);
+    if (!x) return 0;
+    if (score) *score = zsl_node_score(x);
     return 1;
 }
 
@@ -235,48 +219,46 @@ int zset_score(const zobj *z, const void *m, size_t len, double *score) {
 void zset_convert_to_skiplist(zobj *z) {
     if (z->enc != DB_ENC_LISTPACK) return;
     unsigned char *lp = z->ptr;
-    zset_big *zb = big_new();
-    dict_reserve(zb->d, lp_length(lp) / 2);
+    zskiplist *zsl = big_new();
+    zsl_reserve(zsl, lp_length(lp) / 2);
     unsigned char buf[LP_INTBUF];
     for (unsigned char *eptr = lp_first(lp); eptr;) {
         unsigned char *sptr = lp_next(lp, eptr);
         double score = lp_score(sptr);
         size_t len;
         const unsigned char *m = lp_member(eptr, &len, buf);
-        zsl_insert(zb->zsl, score, m, len);
-        int added;
-        dict_set_double(dict_add(zb->d, m, len, &added), score);
+        zsl_insert(zsl, score, m, len);
         eptr = lp_next(lp, sptr);
     }
     lp_free(SUB, lp);
     z->enc = DB_ENC_SKIPLIST;
-    z->ptr = zb;
+    z->ptr = zsl;
 }
 
-static unsigned char *big_to_listpack(zset_big *zb) {
+static unsigned char *big_to_listpack(zskiplist *zsl) {
     unsigned char *lp = lp_new(SUB);
     char sbuf[ZSET_SCORE_BUF];
-    for (const zsl_node *x = zsl_first(zb->zsl); x; x = zsl_next(x)) {
+    for (const zsl_node *x = zsl_first(zsl); x; x = zsl_next(x)) {
         size_t len;
         const unsigned char *m = zsl_node_member(x, &len);
         lp = lp_append(SUB, lp, m, len);
         size_t slen = lp_score_text(sbuf, zsl_node_score(x));
         lp = lp_append(SUB, lp, sbuf, slen);
     }
-    big_free(zb);
+    big_free(zsl);
     return lp;
 }
 
 void zset_shrink_if_fits(zobj *z, const zset_limits *lim) {
     if (z->enc != DB_ENC_SKIPLIST) return;
-    zset_big *zb = z->ptr;
-    if (zsl_length(zb->zsl) > lim->max_entries) return;
-    for (const zsl_node *x = zsl_first(zb->zsl); x; x = zsl_next(x)) {
+    zskiplist *zsl = z->ptr;
+    if (zsl_length(zsl) > lim->max_entries) return;
+    for (const zsl_node *x = zsl_first(zsl); x; x = zsl_next(x)) {
         size_t len;
         zsl_node_member(x, &len);
         if (len > lim->max_value) return;
     }
-    z->ptr = big_to_listpack(zb);
+    z->ptr = big_to_listpack(zsl);
     z->enc = DB_ENC_LISTPACK;
 }
 
@@ -330,14 +312,14 @@ int zset_add(zobj *z, double score, const void *m, size_t len, int in_flags, int
         }
         zset_convert_to_skiplist(z); /* then add below */
     }
-    zset_big *zb = z->ptr;
-    dict_entry *e = dict_find(zb->d, m, len);
-    if (e) {
+    zskiplist *zsl = z->ptr;
+    zsl_node *x = zsl_find(zsl, m, len);
+    if (x) {
         if (nx) {
             *out_flags |= ZADD_OUT_NOP;
             return 1;
         }
-        double cur = dict_double(e);
+        double cur = zsl_node_score(x);
         if (incr) {
             score += cur;
             if (isnan(score)) {
@@ -351,8 +333,7 @@ int zset_add(zobj *z, double score, const void *m, size_t len, int in_flags, int
         }
         if (newscore) *newscore = score;
         if (score != cur) {
-            zsl_update_score(zb->zsl, cur, m, len, score);
-            dict_set_double(e, score);
+            zsl_update_score(zsl, cur, m, len, score);
             *out_flags |= ZADD_OUT_UPDATED;
         }
         return 1;
@@ -361,9 +342,7 @@ int zset_add(zobj *z, double score, const void *m, size_t len, int in_flags, int
         *out_flags |= ZADD_OUT_NOP;
         return 1;
     }
-    zsl_insert(zb->zsl, score, m, len);
-    int added;
-    dict_set_double(dict_add(zb->d, m, len, &added), score);
+    zsl_insert(zsl, score, m, len);
     if (newscore) *newscore = score;
     *out_flags |= ZADD_OUT_ADDED;
     return 1;
@@ -376,12 +355,10 @@ int zset_del(zobj *z, const void *m, size_t len) {
         z->ptr = zzl_delete(z->ptr, eptr);
         return 1;
     }
-    zset_big *zb = z->ptr;
-    dict_entry *e = dict_find(zb->d, m, len);
-    if (!e) return 0;
-    double score = dict_double(e);
-    zsl_delete(zb->zsl, score, m, len);
-    dict_delete(zb->d, m, len);
+    zskiplist *zsl = z->ptr;
+    const zsl_node *x = zsl_find(zsl, m, len);
+    if (!x) return 0;
+    zsl_delete(zsl, zsl_node_score(x), m, len);
     return 1;
 }
 
@@ -402,11 +379,11 @@ long zset_rank(const zobj *z, const void *m, size_t len, int reverse, double *sc
             eptr = lp_next(lp, sptr);
         }
     } else {
-        const zset_big *zb = z->ptr;
-        dict_entry *e = dict_find(zb->d, m, len);
-        if (e) {
-            s = dict_double(e);
-            rank = (long)zsl_rank(zb->zsl, s, m, len) - 1;
+        const zskiplist *zsl = z->ptr;
+        const zsl_node *x = zsl_find(zsl, m, len);
+        if (x) {
+            s = zsl_node_score(x);
+            rank = (long)zsl_rank(zsl, s, m, len) - 1;
         }
     }
     if (rank < 0) return -1;
@@ -431,13 +408,13 @@ void zset_iter_at_rank(zset_iter *it, const zobj *z, size_t rank, int reverse) {
     if (z->enc == DB_ENC_LISTPACK)
         it->eptr = lp_seek(z->ptr, (long long)(2 * fwd));
     else
-        it->node = zsl_at_rank(((const zset_big *)z->ptr)->zsl, fwd + 1);
+        it->node = zsl_at_rank(((const zskiplist *)z->ptr), fwd + 1);
 }
 
 void zset_iter_in_score(zset_iter *it, const zobj *z, const zrange_score *r, int reverse) {
     iter_init(it, z, reverse);
     if (z->enc != DB_ENC_LISTPACK) {
-        const zskiplist *zsl = ((const zset_big *)z->ptr)->zsl;
+        const zskiplist *zsl = ((const zskiplist *)z->ptr);
         it->node = reverse ? zsl_last_in_range(zsl, r) : zsl_first_in_range(zsl, r);
         return;
     }
@@ -469,7 +446,7 @@ void zset_iter_in_score(zset_iter *it, const zobj *z, const zrange_score *r, int
 void zset_iter_in_lex(zset_iter *it, const zobj *z, const zrange_lex *r, int reverse) {
     iter_init(it, z, reverse);
     if (z->enc != DB_ENC_LISTPACK) {
-        const zskiplist *zsl = ((const zset_big *)z->ptr)->zsl;
+        const zskiplist *zsl = ((const zskiplist *)z->ptr);
         it->node = reverse ? zsl_last_in_lex_range(zsl, r) : zsl_first_in_lex_range(zsl, r);
         return;
     }
@@ -540,18 +517,13 @@ void zset_iter_next(zset_iter *it) {
 
 /* --- range deletes and counts ------------------------------------------------------------ */
 
-static void dict_delete_cb(void *ctx, const unsigned char *m, size_t len) {
-    dict_delete(ctx, m, len);
-}
-
 size_t zset_delete_rank_range(zobj *z, size_t start, size_t end) {
     if (start > end) return 0;
     if (z->enc == DB_ENC_LISTPACK) {
         z->ptr = lp_delete_range(SUB, z->ptr, (long long)(2 * start), 2 * (end - start + 1));
         return end - start + 1;
     }
-    zset_big *zb = z->ptr;
-    return zsl_delete_range_by_rank(zb->zsl, start + 1, end + 1, dict_delete_cb, zb->d);
+    return zsl_delete_range_by_rank(z->ptr, start + 1, end + 1, NULL, NULL);
 }
 
 /* Listpack, as Redis's zzlDeleteRangeByScore/ByLex: from the first element in the range,
@@ -585,8 +557,7 @@ size_t zset_delete_score_range(zobj *z, const zrange_score *r) {
         zset_iter_in_score(&it, z, r, 0);
         return lp_delete_from(z, &it, 0, r);
     }
-    zset_big *zb = z->ptr;
-    return zsl_delete_range_by_score(zb->zsl, r, dict_delete_cb, zb->d);
+    return zsl_delete_range_by_score(z->ptr, r, NULL, NULL);
 }
 
 size_t zset_delete_lex_range(zobj *z, const zrange_lex *r) {
@@ -595,8 +566,7 @@ size_t zset_delete_lex_range(zobj *z, const zrange_lex *r) {
         zset_iter_in_lex(&it, z, r, 0);
         return lp_delete_from(z, &it, 1, r);
     }
-    zset_big *zb = z->ptr;
-    return zsl_delete_range_by_lex(zb->zsl, r, dict_delete_cb, zb->d);
+    return zsl_delete_range_by_lex(z->ptr, r, NULL, NULL);
 }
 
 static size_t node_rank(const zskiplist *zsl, const zsl_node *x) {
@@ -607,7 +577,7 @@ static size_t node_rank(const zskiplist *zsl, const zsl_node *x) {
 
 size_t zset_count_score(const zobj *z, const zrange_score *r) {
     if (z->enc != DB_ENC_LISTPACK) {
-        const zskiplist *zsl = ((const zset_big *)z->ptr)->zsl;
+        const zskiplist *zsl = ((const zskiplist *)z->ptr);
         const zsl_node *f = zsl_first_in_range(zsl, r);
         if (!f) return 0;
         /* Redis's formula; the last may be missing when members are out of order */
@@ -631,7 +601,7 @@ size_t zset_count_score(const zobj *z, const zrange_score *r) {
 
 size_t zset_count_lex(const zobj *z, const zrange_lex *r) {
     if (z->enc != DB_ENC_LISTPACK) {
-        const zskiplist *zsl = ((const zset_big *)z->ptr)->zsl;
+        const zskiplist *zsl = ((const zskiplist *)z->ptr);
         const zsl_node *f = zsl_first_in_lex_range(zsl, r);
         if (!f) return 0;
         /* Redis's formula; the last may be missing when members are out of order */
@@ -659,12 +629,12 @@ typedef struct scan_ctx {
     void *ctx;
 } scan_ctx;
 
-static void scan_dict_cb(void *ctx, const dict_entry *e) {
+static void scan_node_cb(void *ctx, const zsl_node *x) {
     scan_ctx *sc = ctx;
     size_t len;
-    const unsigned char *m = dict_key(e, &len);
+    const unsigned char *m = zsl_node_member(x, &len);
     char sbuf[ZSET_SCORE_BUF];
-    size_t slen = zset_format_score(sbuf, dict_double(e));
+    size_t slen = zset_format_score(sbuf, zsl_node_score(x));
     sc->fn(sc->ctx, m, len, sbuf, slen);
 }
 
@@ -683,7 +653,7 @@ uint64_t zset_scan(const zobj *z, uint64_t cursor, size_t count, zset_scan_fn fn
         return 0;
     }
     scan_ctx sc = {fn, ctx};
-    return dict_scan(((const zset_big *)z->ptr)->d, cursor, count, scan_dict_cb, &sc);
+    return zsl_scan(z->ptr, cursor, count, scan_node_cb, &sc);
 }
 
 static uint64_t rng_next(uint64_t *s) {
@@ -705,7 +675,7 @@ void zset_random_element(const zobj *z, uint64_t *rng, const unsigned char **m, 
         *score = lp_score(lp_next(z->ptr, eptr));
         return;
     }
-    const zsl_node *x = zsl_at_rank(((const zset_big *)z->ptr)->zsl, i + 1);
+    const zsl_node *x = zsl_at_rank(((const zskiplist *)z->ptr), i + 1);
     *m = zsl_node_member(x, len);
     *score = zsl_node_score(x);
 }
@@ -792,15 +762,14 @@ typedef struct alg_ctx {
     size_t n;
     size_t cur; /* input being walked */
     enum zset_aggregate agg;
-    zset_big *out;
+    zskiplist *out;
+    dict *acc; /* ZUNION: member -> aggregated score */
     size_t card, limit;
     int stop;
 } alg_ctx;
 
-static void add_result(zset_big *zb, const unsigned char *m, size_t len, double score) {
-    zsl_insert(zb->zsl, score, m, len);
-    int added;
-    dict_set_double(dict_add(zb->d, m, len, &added), score);
+static void add_result(zskiplist *zsl, const unsigned char *m, size_t len, double score) {
+    zsl_insert(zsl, score, m, len);
 }
 
 static void union_cb(void *ctx, const unsigned char *m, size_t len, double score) {
@@ -808,7 +777,7 @@ static void union_cb(void *ctx, const unsigned char *m, size_t len, double score
     score *= a->ins[a->cur].weight;
     if (isnan(score)) score = 0;
     int added;
-    dict_entry *e = dict_add(a->out->d, m, len, &added);
+    dict_entry *e = dict_add(a->acc, m, len, &added);
     if (added) {
         dict_set_double(e, score);
     } else {
@@ -874,20 +843,23 @@ static void sort_by_size(zset_input *ins, size_t n) {
 }
 
 void zset_algebra(enum zset_op op, zset_input *ins, size_t n, enum zset_aggregate agg, zobj *out) {
-    zset_big *zb = big_new();
-    alg_ctx a = {ins, n, 0, agg, zb, 0, 0, 0};
+    zskiplist *zsl = big_new();
+    alg_ctx a = {ins, n, 0, agg, zsl, NULL, 0, 0, 0};
     if (op != ZSET_DIFF) sort_by_size(ins, n);
     if (op == ZSET_UNION) {
+        a.acc = dict_new(SUB, DICT_DOUBLE);
         for (a.cur = 0; a.cur < n; a.cur++)
             if (ins[a.cur].size(ins[a.cur].obj, ins[a.cur].enc))
                 ins[a.cur].each(ins[a.cur].obj, ins[a.cur].enc, union_cb, &a);
         dict_iter it;
-        dict_iter_init(zb->d, &it);
+        dict_iter_init(a.acc, &it);
+        zsl_reserve(zsl, dict_size(a.acc));
         for (dict_entry *e; (e = dict_iter_next(&it));) {
             size_t len;
             const unsigned char *m = dict_key(e, &len);
-            zsl_insert(zb->zsl, dict_double(e), m, len);
+            zsl_insert(zsl, dict_double(e), m, len);
         }
+        dict_free(a.acc);
     } else if (n > 0 && ins[0].size(ins[0].obj, ins[0].enc) > 0) {
         int first_again = 0; /* ZDIFF of a key minus itself is empty: no walk at all */
         for (size_t j = 1; op == ZSET_DIFF && j < n; j++)
@@ -895,19 +867,19 @@ void zset_algebra(enum zset_op op, zset_input *ins, size_t n, enum zset_aggregat
         if (!first_again)
             ins[0].each(ins[0].obj, ins[0].enc, op == ZSET_INTER ? inter_cb : diff_cb, &a);
     }
-    if (zsl_length(zb->zsl) == 0) {
-        big_free(zb);
+    if (zsl_length(zsl) == 0) {
+        big_free(zsl);
         out->enc = 0;
         out->ptr = NULL;
         return;
     }
     out->enc = DB_ENC_SKIPLIST;
-    out->ptr = zb;
+    out->ptr = zsl;
 }
 
 size_t zset_inter_card(zset_input *ins, size_t n, size_t limit) {
     sort_by_size(ins, n);
-    alg_ctx a = {ins, n, 0, ZSET_AGG_SUM, NULL, 0, limit, 0};
+    alg_ctx a = {ins, n, 0, ZSET_AGG_SUM, NULL, NULL, 0, limit, 0};
     if (n > 0 && ins[0].size(ins[0].obj, ins[0].enc) > 0)
         ins[0].each(ins[0].obj, ins[0].enc, card_cb, &a);
     return a.card;

@@ -95,6 +95,7 @@ static void check_against(const zskiplist *zsl, const model *md) {
         assert_int_equal(len, md->v[i].len);
         assert_memory_equal(m, md->v[i].m, len);
         assert_ptr_equal(zsl_prev(n), prev);
+        assert_ptr_equal(zsl_find(zsl, md->v[i].m, md->v[i].len), n);
         prev = n;
     }
     assert_int_equal(i, md->n);
@@ -219,13 +220,14 @@ static void test_random_against_model(void **state) {
     }
     check_against(zsl, &md);
     check_ranges(zsl, &md);
-    /* a copy is equal and costs the same */
+    /* a copy is equal; what it allocated is its mem_usage (its member index is sized for its
+     * length, the original's may be larger after deletions) */
+    int64_t before_dup = alloc_sub_bytes(ALLOC_SUB_ZSETS);
     zskiplist *cp = zsl_dup(zsl);
     check_against(cp, &md);
-    assert_int_equal(zsl_mem_usage(cp), zsl_mem_usage(zsl));
-    int64_t before_dup_free = alloc_sub_bytes(ALLOC_SUB_ZSETS);
+    assert_int_equal(alloc_sub_bytes(ALLOC_SUB_ZSETS) - before_dup, zsl_mem_usage(cp));
     zsl_free(cp);
-    assert_int_equal(before_dup_free - alloc_sub_bytes(ALLOC_SUB_ZSETS), zsl_mem_usage(zsl));
+    assert_int_equal(alloc_sub_bytes(ALLOC_SUB_ZSETS), before_dup);
     assert_int_equal(alloc_sub_bytes(ALLOC_SUB_ZSETS) - base, zsl_mem_usage(zsl));
     zsl_free(zsl);
     assert_int_equal(alloc_sub_bytes(ALLOC_SUB_ZSETS), base);
@@ -386,6 +388,88 @@ static void test_big_members_and_levels(void **state) {
     assert_int_equal(alloc_sub_bytes(ALLOC_SUB_ZSETS), base);
 }
 
+typedef struct scan_seen {
+    unsigned char *seen; /* per member index: times seen */
+    size_t n;
+} scan_seen;
+
+static void scan_cb(void *ctx, const zsl_node *x) {
+    scan_seen *ss = ctx;
+    size_t len;
+    const unsigned char *m = zsl_node_member(x, &len);
+    char buf[32];
+    assert_true(len < sizeof(buf));
+    memcpy(buf, m, len);
+    buf[len] = '\0';
+    unsigned long i = strtoul(buf + 1, NULL, 10); /* "m<i>" */
+    assert_true(i < ss->n);
+    ss->seen[i]++;
+}
+
+static void test_member_index_and_scan(void **state) {
+    (void)state;
+    int64_t base = alloc_sub_bytes(ALLOC_SUB_ZSETS);
+    zskiplist *zsl = zsl_new(ALLOC_SUB_ZSETS);
+    enum { N = 5000 };
+    char m[32];
+    assert_null(zsl_find(zsl, "x", 1));
+    assert_int_equal(zsl_scan(zsl, 0, 10, scan_cb, NULL), 0);
+    for (int i = 0; i < N; i++) {
+        size_t len = (size_t)snprintf(m, sizeof(m), "m%d", i);
+        zsl_insert(zsl, (double)(i % 7), m, len);
+        if (i % 500 == 0) {
+            assert_int_equal(alloc_sub_bytes(ALLOC_SUB_ZSETS) - base, zsl_mem_usage(zsl));
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        size_t len = (size_t)snprintf(m, sizeof(m), "m%d", i);
+        zsl_node *x = zsl_find(zsl, m, len);
+        assert_non_null(x);
+        assert_true(zsl_node_score(x) == (double)(i % 7));
+    }
+    assert_null(zsl_find(zsl, "m", 1));
+    assert_null(zsl_find(zsl, "", 0));
+    /* a scan that deletes every other member between calls (shrinking the index) still sees
+     * every member that stays */
+    scan_seen ss = {calloc(N, 1), N};
+    uint64_t cursor = 0;
+    int deleted = 0;
+    do {
+        cursor = zsl_scan(zsl, cursor, 50, scan_cb, &ss);
+        for (int k = 0; k < 200 && deleted < N; k++, deleted += 2) {
+            size_t len = (size_t)snprintf(m, sizeof(m), "m%d", deleted);
+            assert_int_equal(zsl_delete(zsl, (double)(deleted % 7), m, len), 1);
+        }
+    } while (cursor);
+    for (int i = 1; i < N; i += 2)
+        assert_true(ss.seen[i] >= 1);
+    /* and one that inserts (growing it) sees every member present throughout */
+    memset(ss.seen, 0, N);
+    cursor = 0;
+    int next = 0;
+    do {
+        cursor = zsl_scan(zsl, cursor, 20, scan_cb, &ss);
+        for (int k = 0; k < 100 && next < N; k++, next += 2) {
+            size_t len = (size_t)snprintf(m, sizeof(m), "m%d", next);
+            zsl_insert(zsl, 1, m, len);
+        }
+    } while (cursor);
+    for (int i = 1; i < N; i += 2)
+        assert_true(ss.seen[i] >= 1);
+    free(ss.seen);
+    assert_int_equal(zsl_length(zsl), N);
+    /* score updates keep the node and its index entry */
+    zsl_node *x = zsl_find(zsl, "m1", 2);
+    assert_ptr_equal(zsl_update_score(zsl, zsl_node_score(x), "m1", 2, 1e9), x);
+    assert_ptr_equal(zsl_last(zsl), x);
+    assert_ptr_equal(zsl_find(zsl, "m1", 2), x);
+    assert_int_equal(zsl_delete_range_by_rank(zsl, 1, N, NULL, NULL), N);
+    assert_null(zsl_find(zsl, "m3", 2));
+    assert_int_equal(alloc_sub_bytes(ALLOC_SUB_ZSETS) - base, zsl_mem_usage(zsl));
+    zsl_free(zsl);
+    assert_int_equal(alloc_sub_bytes(ALLOC_SUB_ZSETS), base);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_and_one),
@@ -394,6 +478,7 @@ int main(void) {
         cmocka_unit_test(test_lex_ranges),
         cmocka_unit_test(test_random_against_model),
         cmocka_unit_test(test_big_members_and_levels),
+        cmocka_unit_test(test_member_index_and_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
