@@ -6,8 +6,8 @@
  *    integer when it is one (within +-LLONG_MAX/2, so -0 becomes 0, as Redis does), else as
  *    its "%.17g" text ("inf", "-inf"). Used up to zset-max-listpack-entries members, each up
  *    to zset-max-listpack-value bytes.
- *  - DB_ENC_SKIPLIST: a zset_big: a skiplist (src/db/skiplist.h) for order and ranks plus a
- *    dict (DICT_DOUBLE: member -> score) for lookups.
+ *  - DB_ENC_SKIPLIST: a zskiplist (src/db/skiplist.h), which keeps order and ranks and also
+ *    indexes its members (no separate dict: each member is stored once, in its node).
  * Adding past a threshold converts to the skiplist; nothing converts back except the STORE
  * paths (zset_shrink_if_fits), as in Redis 7.0.
  *
