@@ -110,9 +110,9 @@ void zset_shrink_if_fits(zobj *z, const zset_limits *lim);
 /* Convert to the skiplist encoding (exposed for tests). */
 void zset_convert_to_skiplist(zobj *z);
 
-/* ZSCAN: listpack sets are returned whole (cursor 0 back); skiplist sets with the dict's
- * cursor. fn gets each member and its score as text (a listpack's stored text; "%.17g" from
- * the skiplist's dict, as Redis's ZSCAN). */
+/* ZSCAN: listpack sets are returned whole (cursor 0 back); skiplist sets with the member
+ * index's reverse-binary cursor (zsl_scan). fn gets each member and its score as text (a
+ * listpack's stored text; "%.17g" for a skiplist's, as Redis's ZSCAN). */
 typedef void (*zset_scan_fn)(void *ctx, const unsigned char *m, size_t len, const char *score,
                              size_t slen);
 uint64_t zset_scan(const zobj *z, uint64_t cursor, size_t count, zset_scan_fn fn, void *ctx);
