@@ -13,6 +13,8 @@
 #include "util/util.h"
 
 #define SUB ALLOC_SUB_ZSETS
+/* Redis's lpSafeToAdd: a listpack is not grown past 1 GB whatever the thresholds say. */
+#define LP_SAFETY_SIZE ((size_t)1 << 30)
 
 /* The skiplist encoding is a zskiplist alone: it keeps the order and ranks, and indexes its
  * members itself (zsl_find), so each member is stored once, in its node. */
@@ -253,11 +255,14 @@ void zset_shrink_if_fits(zobj *z, const zset_limits *lim) {
     if (z->enc != DB_ENC_SKIPLIST) return;
     zskiplist *zsl = z->ptr;
     if (zsl_length(zsl) > lim->max_entries) return;
+    size_t total = 0;
     for (const zsl_node *x = zsl_first(zsl); x; x = zsl_next(x)) {
         size_t len;
         zsl_node_member(x, &len);
         if (len > lim->max_value) return;
+        total += len;
     }
+    if (total > LP_SAFETY_SIZE) return;
     z->ptr = big_to_listpack(zsl);
     z->enc = DB_ENC_LISTPACK;
 }
@@ -304,7 +309,8 @@ int zset_add(zobj *z, double score, const void *m, size_t len, int in_flags, int
             *out_flags |= ZADD_OUT_NOP;
             return 1;
         }
-        if (lp_length(z->ptr) / 2 + 1 <= lim->max_entries && len <= lim->max_value) {
+        if (lp_length(z->ptr) / 2 + 1 <= lim->max_entries && len <= lim->max_value &&
+            lp_bytes(z->ptr) + len <= LP_SAFETY_SIZE) {
             z->ptr = zzl_insert(z->ptr, score, m, len);
             if (newscore) *newscore = score;
             *out_flags |= ZADD_OUT_ADDED;
