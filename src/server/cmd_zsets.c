@@ -825,8 +825,12 @@ static void cmd_zrandmember(client *c) {
     if (l < 0) { /* repetitions allowed */
         long long count = -l;
         reply_add_array_len(&c->reply, count * mult);
-        for (long long i = 0; i < count; i++)
+        for (long long i = 0; i < count; i++) {
             reply_at_rank(c, &z, (size_t)(zrand() % size), withscores);
+            /* a huge count stops at the output-buffer limit (the client is closed) instead
+             * of growing the reply until memory runs out */
+            if ((i & 1023) == 1023 && client_obuf_check(c) < 0) return;
+        }
         return;
     }
     size_t count = (size_t)l;

@@ -436,3 +436,17 @@ def test_bzpop_served_by_writers(server, c):
     finally:
         waiter.close()
         waiter2.close()
+
+
+def test_zrandmember_huge_negative_count_hits_the_output_limit(server, c):
+    # Redis 7.0 would build that reply until memory runs out; memkv stops at its output-buffer
+    # limit (a deliberate difference) and closes that client only.
+    zadd(c, "z", 1, "a")
+    c("CONFIG", "SET", "client-output-buffer-limit", "normal 4mb 0 0")
+    other = Resp(server)
+    try:
+        other.send("ZRANDMEMBER", "z", -(2**63 - 1))
+        assert other.closed_by_server(timeout=60)
+    finally:
+        other.close()
+    assert c("ZCARD", "z") == 1
