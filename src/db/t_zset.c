@@ -40,7 +40,8 @@ static size_t lp_score_text(char buf[ZSET_SCORE_BUF], double v) {
     return zset_format_score(buf, v);
 }
 
-/* strtod over a NUL-terminated copy of s; calls fn with it. */
+/* strtod over a NUL-terminated copy of s: *consumed gets the bytes parsed, *erange whether
+ * errno was ERANGE. */
 static double strtod_copy(const char *s, size_t len, size_t *consumed, int *erange) {
     char stackbuf[128];
     char *buf = len < sizeof(stackbuf) ? stackbuf : alloc_malloc(ALLOC_SUB_OTHER, len + 1);
