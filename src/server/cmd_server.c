@@ -310,6 +310,8 @@ void cmd_client(client *c) {
         "    TYPE normal, USER default, SKIPME (YES|NO).",
         "LIST [TYPE normal] [ID <id> [<id> ...]]", "    Return information about client connections.",
         "SETNAME <name>", "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "HELP", "    Print this help.", NULL};
     /* clang-format on */
     if (arg_eq(c, 1, "id") && c->argc == 2) {
@@ -335,9 +337,25 @@ void cmd_client(client *c) {
         client_kill(c);
     } else if (arg_eq(c, 1, "help") && c->argc == 2) {
         reply_help(c, help);
-    } else if (arg_eq(c, 1, "id") || arg_eq(c, 1, "getname") || arg_eq(c, 1, "setname") ||
-               arg_eq(c, 1, "info") || arg_eq(c, 1, "kill") || arg_eq(c, 1, "help") ||
-               arg_eq(c, 1, "setinfo")) {
+    } else if (arg_eq(c, 1, "unblock") && (c->argc == 3 || c->argc == 4)) {
+        long long id;
+        if (arg_ll(c, 2, &id) < 0) return;
+        int error = 0;
+        if (c->argc == 4) {
+            if (arg_eq(c, 3, "error")) {
+                error = 1;
+            } else if (!arg_eq(c, 3, "timeout")) {
+                reply_error(c, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+                return;
+            }
+        }
+        reply_add_int(&c->reply, id > 0 ? blocking_unblock_by_id((uint64_t)id, error) : 0);
+    } else if (arg_eq(c, 1, "unblock") && c->argc > 4) {
+        reply_error(c, "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try "
+                       "CLIENT HELP.");
+    } else if (arg_eq(c, 1, "unblock") || arg_eq(c, 1, "id") || arg_eq(c, 1, "getname") ||
+               arg_eq(c, 1, "setname") || arg_eq(c, 1, "info") || arg_eq(c, 1, "kill") ||
+               arg_eq(c, 1, "help") || arg_eq(c, 1, "setinfo")) {
         reply_wrong_subcommand_arity(c);
     } else {
         reply_unknown_subcommand(c);

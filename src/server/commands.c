@@ -106,6 +106,7 @@ static const struct {
     {NULL, NULL}, /* the table above, filled in by commands_init */
     {hashes_commands, &hashes_commands_count},
     {sets_commands, &sets_commands_count},
+    {zsets_commands, &zsets_commands_count},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
@@ -349,4 +350,6 @@ void command_process(client *c) {
     mut->calls++;
     srv.stats.commands_processed++;
     client_obuf_check(c);
+    /* Clients waiting on keys this command filled are served before the next command. */
+    blocking_serve_ready_keys();
 }

@@ -119,6 +119,15 @@ long long evloop_timer_add(evloop *el, int64_t ms, evloop_timer_fn *fn, void *da
     return t->id;
 }
 
+int evloop_timer_reschedule(evloop *el, long long id, int64_t ms) {
+    for (timer *t = el->timers; t; t = t->next) {
+        if (t->id != id) continue;
+        t->when_us = now_us() + ms * 1000;
+        return 1;
+    }
+    return 0;
+}
+
 void evloop_set_before_sleep(evloop *el, evloop_hook_fn *fn, void *data) {
     el->before_sleep = fn;
     el->before_sleep_data = data;

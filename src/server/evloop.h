@@ -28,6 +28,8 @@ int evloop_mask(const evloop *el, int fd);
 
 /* Timers fire on the monotonic clock; returns an id > 0. */
 long long evloop_timer_add(evloop *el, int64_t ms, evloop_timer_fn *fn, void *data);
+/* Make timer `id` fire ms from now instead (0 if there is no such timer, else 1). */
+int evloop_timer_reschedule(evloop *el, long long id, int64_t ms);
 void evloop_set_before_sleep(evloop *el, evloop_hook_fn *fn, void *data);
 
 void evloop_run(evloop *el); /* until evloop_stop */

@@ -71,7 +71,9 @@ static void section_server(text *t) {
 
 static void section_clients(text *t) {
     size_t max_in = 0, max_out = 0;
+    long long blocked = 0; /* on keys or on a profiler job */
     for (client *c = srv.clients; c; c = c->next) {
+        if (c->flags & CLIENT_BLOCKED) blocked++;
         if (c->qcap > max_in) max_in = c->qcap;
         if (reply_buf_bytes(&c->reply) > max_out) max_out = reply_buf_bytes(&c->reply);
     }
@@ -81,8 +83,8 @@ static void section_clients(text *t) {
                 "maxclients:%lld\r\n"
                 "client_recent_max_input_buffer:%zu\r\n"
                 "client_recent_max_output_buffer:%zu\r\n"
-                "blocked_clients:0\r\n",
-                srv.nclients, srv.maxclients, max_in, max_out);
+                "blocked_clients:%lld\r\n",
+                srv.nclients, srv.maxclients, max_in, max_out, blocked);
 }
 
 static void human(char *buf, size_t cap, long long bytes) {

@@ -13,6 +13,7 @@
 #include "alloc/alloc.h"
 #include "db/t_hash.h"
 #include "db/t_set.h"
+#include "db/t_zset.h"
 #include "profiler/profiler.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -105,6 +106,7 @@ static int64_t cron(evloop *el, void *data) {
 
 static void before_sleep(evloop *el, void *data) {
     (void)data;
+    blocking_before_sleep(); /* before the writes: unblocked clients' replies go out now */
     net_before_sleep();
     if (signal_shutdown) srv.shutdown_asap = 1;
     if (srv.shutdown_asap) evloop_stop(el);
@@ -208,6 +210,7 @@ static int load_config(int argc, char **argv, char *err) {
 static void free_all(void) {
     while (srv.clients)
         client_close(srv.clients);
+    blocking_shutdown();
     endpoint_stop(); /* before the profiler: its handlers may wait on profiler jobs */
     profile_shutdown();
     debug_free_planted();
@@ -274,11 +277,14 @@ int main(int argc, char **argv) {
         return 1;
     }
     srv.clients_by_fd = alloc_calloc(ALLOC_SUB_OTHER, sizeof(client *) * (size_t)setsize);
+    blocking_init();
     srv.dbs = alloc_malloc(ALLOC_SUB_OTHER, sizeof(db *) * (size_t)srv.databases);
     /* Each collection type tells the db how to free, measure and copy its values
      * (db_register_type), before any key exists. */
     db_register_type(DB_TYPE_HASH, &hash_type_ops);
     db_register_type(DB_TYPE_SET, &set_type_ops);
+    static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value};
+    db_register_type(DB_TYPE_ZSET, &zset_ops);
     for (long long i = 0; i < srv.databases; i++)
         srv.dbs[i] = db_new();
     evict_init();

@@ -178,6 +178,7 @@ static void pending_remove(client *c) {
 
 void client_close(client *c) {
     if (c == srv.current_client) srv.current_client = NULL;
+    blocking_client_closed(c);
     pending_remove(c);
     evloop_del(srv.el, c->fd, EV_READ | EV_WRITE);
     close(c->fd);

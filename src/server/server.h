@@ -9,6 +9,7 @@
 #include "db/db.h"
 #include "memory/memory.h"
 #include "server/config.h"
+#include "server/blocking.h"
 #include "server/evloop.h"
 #include "server/reply.h"
 #include "server/resp.h"
@@ -22,8 +23,11 @@
 #define CLIENT_CLOSE_ASAP (1 << 1)        /* killed or over a limit: close without flushing */
 #define CLIENT_PENDING_WRITE (1 << 2)     /* on server.pending_writes */
 #define CLIENT_AUTHENTICATED (1 << 3)
-#define CLIENT_BLOCKED (1 << 4) /* waiting for a profiler job: its next commands wait too */
-#define CLIENT_LOCAL (1 << 5)   /* peer is 127.0.0.1 or ::1, as Redis's islocalClient */
+#define CLIENT_BLOCKED (1 << 4)   /* on keys (blocking.c) or a profiler job: next commands wait */
+#define CLIENT_LOCAL (1 << 5)     /* peer is 127.0.0.1 or ::1, as Redis's islocalClient */
+#define CLIENT_UNBLOCKED (1 << 6) /* unblocked from keys; its queued input runs before sleep */
+
+struct blocking_state;
 
 typedef struct client {
     uint64_t id;
@@ -43,9 +47,11 @@ typedef struct client {
     int64_t ctime_ms, last_interaction_ms;
     int64_t obuf_soft_since_ms; /* when the soft output limit was first exceeded, 0 if not */
     const char *last_cmd;
-    struct client *prev, *next;  /* all clients */
-    struct client *pending_next; /* pending writes list */
-    struct client *close_next;   /* clients to close in before_sleep */
+    struct client *prev, *next;    /* all clients */
+    struct client *pending_next;   /* pending writes list */
+    struct client *close_next;     /* clients to close in before_sleep */
+    struct blocking_state *bstate; /* while blocked on keys (blocking.c), else NULL */
+    struct client *unblocked_next; /* blocking.c's list of CLIENT_UNBLOCKED clients */
 } client;
 
 typedef void command_fn(client *c);
@@ -329,6 +335,10 @@ extern const size_t hashes_commands_count;
 /* cmd_sets.c: the SET commands, their own table (a group of commands.c) */
 extern command sets_commands[];
 extern const size_t sets_commands_count;
+
+/* cmd_zsets.c: the sorted set commands' table */
+extern command zsets_commands[];
+extern const size_t zsets_commands_count;
 
 /* cmd_memory.c */
 void cmd_memory(client *c);

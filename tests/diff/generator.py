@@ -560,10 +560,12 @@ COVERED = {
 # The collection types' generators live in modules of their own (gen_<group>.py).
 import gen_hashes  # noqa: E402
 import gen_sets  # noqa: E402
+import gen_zsets  # noqa: E402
 
-for _group in (gen_hashes, gen_sets):
+for _group in (gen_hashes, gen_sets, gen_zsets):
     COMMANDS.update(_group.COMMANDS)
     COVERED |= _group.COVERED
+CONFIG_SET.update(gen_zsets.CONFIG_SET)  # its encoding thresholds, with smaller values
 
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]
