@@ -875,7 +875,7 @@ static void cmd_zrandmember(client *c) {
 
 /* Matching members and their scores, copied (the reply is sent after the walk). */
 typedef struct scan_out {
-    const resp_arg *pat;
+    const scan_args *args;
     size_t *lens;
     char *buf;
     size_t n, cap, bused, bcap;
@@ -900,61 +900,27 @@ static void scan_keep(scan_out *so, const void *p, size_t len) {
 
 static void scan_cb(void *ctx, const unsigned char *m, size_t len, const char *score, size_t slen) {
     scan_out *so = ctx;
-    if (so->pat && !util_glob_match(so->pat->ptr, so->pat->len, (const char *)m, len, 0)) return;
+    if (!scan_args_match(so->args, m, len)) return;
     scan_keep(so, m, len);
     scan_keep(so, score, slen);
 }
 
 static void cmd_zscan(client *c) {
-    /* the cursor as Redis's strtoul-based parse (see SCAN), before the key */
-    unsigned long long cursor;
-    {
-        char *buf = alloc_strndup(ALLOC_SUB_OTHER, c->argv[2].ptr, c->argv[2].len);
-        char *end;
-        errno = 0;
-        cursor = strtoull(buf, &end, 10);
-        int bad = isspace((unsigned char)buf[0]) || *end != '\0' || errno == ERANGE;
-        alloc_free(ALLOC_SUB_OTHER, buf);
-        if (bad) {
-            reply_error(c, "ERR invalid cursor");
-            return;
-        }
-    }
+    uint64_t cursor;
+    if (arg_scan_cursor(c, 2, &cursor) < 0) return; /* before the key, as Redis */
     zobj z;
     int r = read_zset(c, 1, &z);
     if (r < 0) return;
     if (r == 0) {
-        reply_add_array_len(&c->reply, 2);
-        reply_add_bulk(&c->reply, "0", 1);
+        reply_scan_head(c, 0);
         reply_add_array_len(&c->reply, 0);
         return;
     }
-    long long count = 10;
-    const resp_arg *pat = NULL;
-    for (int i = 3; i < c->argc;) {
-        int left = c->argc - i;
-        if (arg_eq(c, i, "count") && left >= 2) {
-            if (arg_ll(c, i + 1, &count) < 0) return;
-            if (count < 1) {
-                reply_error(c, ERR_SYNTAX);
-                return;
-            }
-            i += 2;
-        } else if (arg_eq(c, i, "match") && left >= 2) {
-            pat = &c->argv[i + 1];
-            if (pat->len == 1 && pat->ptr[0] == '*') pat = NULL;
-            i += 2;
-        } else {
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-    }
-    scan_out so = {pat, NULL, NULL, 0, 0, 0, 0};
-    uint64_t next = zset_scan(&z, cursor, (size_t)count, scan_cb, &so);
-    char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)next);
-    reply_add_array_len(&c->reply, 2);
-    reply_add_bulk(&c->reply, buf, (size_t)n);
+    scan_args a;
+    if (parse_scan_args(c, 3, 0, &a) < 0) return;
+    scan_out so = {.args = &a};
+    uint64_t next = zset_scan(&z, cursor, (size_t)a.count, scan_cb, &so);
+    reply_scan_head(c, next);
     reply_add_array_len(&c->reply, (long long)so.n);
     size_t off = 0;
     for (size_t i = 0; i < so.n; i++) {
