@@ -98,6 +98,7 @@ static const struct {
     const size_t *count;
 } groups[] = {
     {NULL, NULL}, /* the table above, filled in by commands_init */
+    {lists_commands, &lists_commands_count},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 

@@ -62,7 +62,9 @@ typedef void command_fn(client *c);
 #define CMD_FAST (1 << 3)
 #define CMD_ADMIN (1 << 4)
 #define CMD_NOSCRIPT (1 << 5)
-#define CMD_DENYOOM (1 << 6) /* may grow memory: refused while over maxmemory (Redis's denyoom) */
+#define CMD_DENYOOM (1 << 6)  /* may grow memory: refused while over maxmemory (Redis's denyoom) */
+#define CMD_BLOCKING (1 << 7) /* may block the client (BLPOP ...) */
+#define CMD_MOVABLEKEYS (1 << 8) /* keys found by parsing (LMPOP numkeys ...) */
 
 typedef struct command {
     const char *name;
@@ -305,6 +307,10 @@ void cmd_append(client *c);
 void cmd_strlen(client *c);
 void cmd_getrange(client *c);
 void cmd_setrange(client *c);
+
+/* cmd_lists.c */
+extern command lists_commands[];
+extern const size_t lists_commands_count;
 
 /* cmd_memory.c */
 void cmd_memory(client *c);
