@@ -511,6 +511,10 @@ COVERED = {
     "incrby", "decrby", "incrbyfloat", "append", "strlen", "getrange", "substr", "setrange",
 }
 
+import gen_lists  # noqa: E402 (the LIST commands, blocking ones with tiny timeouts)
+COMMANDS.update(gen_lists.COMMANDS)
+COVERED |= gen_lists.COVERED
+
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]
 
