@@ -1,6 +1,7 @@
 #include "db/db.h"
 
 #include "alloc/alloc.h"
+#include "db/scan_cursor.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@ _Static_assert(sizeof(struct db_entry) == 24, "db_entry header must stay at 24 b
 #define ENTRY_HAS_EXPIRE 0x01u
 #define ENTRY_ENC_SHIFT 1 /* flags bits 1-3: the encoding of a collection value */
 #define ENTRY_ENC_MASK (0x07u << ENTRY_ENC_SHIFT)
+#define ENTRY_STR_FORM_SHIFT 4 /* flags bits 4-5: a string's enum db_str_form */
+#define ENTRY_STR_FORM_MASK (0x03u << ENTRY_STR_FORM_SHIFT)
 #define OBJ_VLEN sizeof(void *) /* a collection entry's value bytes: the value's pointer */
 #define VLEN_BITS 40
 #define VLEN_MASK ((UINT64_C(1) << VLEN_BITS) - 1)
@@ -475,6 +478,7 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
             exp_del(d, key, klen, hv);
             e->flags &= (uint8_t)~ENTRY_HAS_EXPIRE;
         }
+        e->flags &= (uint8_t)~ENTRY_STR_FORM_MASK;
         if (e->type == DB_TYPE_STRING) {
             /* Reuse the block and the chain slot; header, key and LRU stay. Within the same
              * size class nothing needs the allocator at all. */
@@ -589,6 +593,7 @@ db_entry *db_copy_entry(db *dst, const db_entry *src, const char *dst_key, size_
         size_t vlen = entry_vlen(src);
         db_entry *e = entry_insert_new(dst, dst_key, dlen, hv, DB_TYPE_STRING, DB_ENC_NONE, vlen);
         if (vlen) memcpy(e->data + dlen, src->data + src->klen, vlen);
+        e->flags |= src->flags & ENTRY_STR_FORM_MASK; /* the copy keeps Redis's encoding */
         return e;
     }
     /* Copy the value before inserting: src may live in dst, and an insert can move nothing
@@ -741,22 +746,8 @@ void db_flush(db *d) {
     memset(d->counts, 0, sizeof(d->counts));
 }
 
-/* Reverse-binary cursor (Redis's dictScan): the cursor counts up in bit-reversed order, so
- * after a resize the buckets already visited are exactly those whose low bits, reversed,
- * are below the cursor, whatever the table size. While rehashing we visit the small table's
- * bucket and every bucket of the big table that expands from it. */
-static inline uint64_t rev64(uint64_t v) {
-    v = ((v >> 1) & UINT64_C(0x5555555555555555)) | ((v & UINT64_C(0x5555555555555555)) << 1);
-    v = ((v >> 2) & UINT64_C(0x3333333333333333)) | ((v & UINT64_C(0x3333333333333333)) << 2);
-    v = ((v >> 4) & UINT64_C(0x0f0f0f0f0f0f0f0f)) | ((v & UINT64_C(0x0f0f0f0f0f0f0f0f)) << 4);
-    return __builtin_bswap64(v);
-}
-
-static inline uint64_t cursor_next(uint64_t v, uint64_t mask) {
-    v |= ~mask; /* so the increment carries through the masked bits only */
-    return rev64(rev64(v) + 1);
-}
-
+/* Reverse-binary cursor (Redis's dictScan, see scan_cursor.h). While rehashing we visit the
+ * small table's bucket and every bucket of the big table that expands from it. */
 static size_t scan_chain(const db_entry *e, db_scan_fn fn, void *ctx) {
     size_t n = 0;
     for (; e; e = e->next, n++)
@@ -775,14 +766,14 @@ uint64_t db_scan(db *d, uint64_t cursor, size_t count, db_scan_fn fn, void *ctx)
         if (!ht_rehashing(h)) {
             uint64_t m0 = h->size[0] - 1;
             seen += scan_chain(h->b[0][v & m0], fn, ctx);
-            v = cursor_next(v, m0);
+            v = scan_cursor_next(v, m0);
         } else {
             int small = h->size[0] <= h->size[1] ? 0 : 1, big = !small;
             uint64_t m0 = h->size[small] - 1, m1 = h->size[big] - 1;
             seen += scan_chain(h->b[small][v & m0], fn, ctx);
             do {
                 seen += scan_chain(h->b[big][v & m1], fn, ctx);
-                v = cursor_next(v, m1);
+                v = scan_cursor_next(v, m1);
             } while (v & (m0 ^ m1));
         }
         iterations++;
@@ -959,6 +950,15 @@ const char *db_entry_str(const db_entry *e, size_t *vlen) {
 
 char *db_entry_str_mut(db_entry *e) {
     return e->data + e->klen;
+}
+
+void db_entry_set_str_form(db_entry *e, enum db_str_form form) {
+    e->flags =
+        (uint8_t)((e->flags & ~ENTRY_STR_FORM_MASK) | ((unsigned)form << ENTRY_STR_FORM_SHIFT));
+}
+
+enum db_str_form db_entry_str_form(const db_entry *e) {
+    return (enum db_str_form)((e->flags & ENTRY_STR_FORM_MASK) >> ENTRY_STR_FORM_SHIFT);
 }
 
 size_t db_entry_mem_usage_sampled(const db_entry *e, size_t samples) {

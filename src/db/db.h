@@ -173,6 +173,12 @@ int db_entry_type(const db_entry *e);
 int db_entry_has_expire(const db_entry *e);
 const char *db_entry_str(const db_entry *e, size_t *vlen); /* DB_TYPE_STRING only */
 char *db_entry_str_mut(db_entry *e);                       /* writable value bytes */
+/* How Redis would have encoded a string, where its content alone does not say: a value
+ * changed in place (APPEND, SETRANGE) is "raw", one INCRBYFLOAT wrote is never "int". A value
+ * written whole (db_set_string) is back to DB_STR_AUTO. For OBJECT ENCODING. */
+enum db_str_form { DB_STR_AUTO = 0, DB_STR_RAW, DB_STR_NOT_INT };
+void db_entry_set_str_form(db_entry *e, enum db_str_form form);
+enum db_str_form db_entry_str_form(const db_entry *e);
 /* Usable bytes of the entry's allocation plus its share (8 bytes) of the bucket array, plus
  * (collections) what the value holds, exact or sampled (see db_type_ops.mem_usage). The entry
  * alone cannot reach its expires-index entry: use db_key_mem_usage for MEMORY USAGE. */

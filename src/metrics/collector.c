@@ -467,6 +467,17 @@ static void collect_server(col *c, const metrics_inputs *in) {
         sample_i(c, l, 1, i64(s->dbs[i].expires));
     }
 
+    /* Strings are not split by encoding (their label is empty): that would cost every write. */
+    family(c, "memkv_keyspace_keys", "Keys in a database by type and encoding.", METRICS_GAUGE,
+           NULL);
+    for (size_t k = 0; k < s->nkinds && k < METRICS_MAX_KEY_KINDS; k++) {
+        char db[16];
+        snprintf(db, sizeof(db), "%d", s->kinds[k].db);
+        metrics_label l[] = {
+            {"db", db}, {"type", s->kinds[k].type}, {"encoding", s->kinds[k].encoding}};
+        sample_i(c, l, 3, i64(s->kinds[k].keys));
+    }
+
     one_i(c, "memkv_connected_clients", "Client connections open now.", METRICS_GAUGE, NULL,
           i64(s->connected_clients));
     one_i(c, "memkv_max_clients", "The maxclients limit.", METRICS_GAUGE, NULL, i64(s->maxclients));

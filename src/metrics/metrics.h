@@ -188,6 +188,8 @@ size_t metrics_writer_errors(const metrics_writer *w);
 
 /* Server state the main thread publishes (from its cron, 10 Hz) for the HTTP thread, which
  * never touches the key space or clients. */
+#define METRICS_MAX_KEY_KINDS 256
+
 typedef struct metrics_server_state {
     char version[32];       /* memkv's */
     char redis_version[16]; /* the Redis release whose protocol memkv follows */
@@ -206,6 +208,12 @@ typedef struct metrics_server_state {
         int db;
         uint64_t keys, expires;
     } dbs[METRICS_MAX_DBS]; /* databases with keys */
+    size_t nkinds;
+    struct {
+        int db;
+        const char *type, *encoding; /* static strings */
+        uint64_t keys;
+    } kinds[METRICS_MAX_KEY_KINDS]; /* keys per db, type and encoding: the non-zero ones */
     /* the largest client buffers, for the doctor */
     mem_client_top top_obuf, top_qbuf;
 } metrics_server_state;

@@ -19,8 +19,6 @@ void expire_or_delete(client *c, const resp_arg *key, int64_t when) {
     }
 }
 
-static const char *const type_names[] = {"string", "hash", "list", "set", "zset"};
-
 static db_entry *lookup(client *c, int i, int touch) {
     uint64_t expired = 0;
     db_entry *e =
@@ -89,7 +87,7 @@ void cmd_exists(client *c) {
 
 void cmd_type(client *c) {
     db_entry *e = lookup_read_notouch(c, 1);
-    reply_add_status(&c->reply, e ? type_names[db_entry_type(e)] : "none");
+    reply_add_status(&c->reply, e ? db_type_name(db_entry_type(e)) : "none");
 }
 
 /* EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key time [NX|XX|GT|LT] */
@@ -305,8 +303,8 @@ void cmd_scan(client *c) {
             pat = &c->argv[i + 1];
         } else if (arg_eq(c, i, "type")) {
             type_unknown = 1;
-            for (int t = 0; t < (int)(sizeof(type_names) / sizeof(type_names[0])); t++) {
-                if (arg_eq(c, i + 1, type_names[t])) {
+            for (int t = 0; t < DB_TYPES; t++) {
+                if (arg_eq(c, i + 1, db_type_name(t))) {
                     type = t;
                     type_unknown = 0;
                 }
@@ -346,4 +344,190 @@ void cmd_randomkey(client *c) {
         return;
     }
     reply_add_null(&c->reply);
+}
+
+/* ---- OBJECT, COPY, MOVE, TOUCH ---------------------------------------------------------- */
+
+#define OBJ_SHARED_INTEGERS 10000      /* Redis shares the integers 0..9999 ... */
+#define OBJ_SHARED_REFCOUNT 2147483647 /* ... and reports this refcount for them */
+
+/* Redis's encoding of a string value: "int" for a canonical integer of up to 20 characters,
+ * "embstr" up to 44 bytes, "raw" beyond or once changed in place. */
+static const char *string_encoding(const db_entry *e, long long *ival, int *is_int) {
+    size_t len;
+    const char *v = db_entry_str(e, &len);
+    *is_int = 0;
+    enum db_str_form form = db_entry_str_form(e);
+    if (form == DB_STR_RAW) return "raw";
+    if (form == DB_STR_AUTO && len <= 20 && util_parse_ll(v, len, ival) == 0) {
+        *is_int = 1;
+        return "int";
+    }
+    return len <= 44 ? "embstr" : "raw";
+}
+
+/* Redis's refcount: shared integers report OBJ_SHARED_REFCOUNT unless an LRU policy under a
+ * maxmemory keeps them unshared (each key then needs its own LRU field). */
+static long long object_refcount(const db_entry *e) {
+    if (db_entry_type(e) != DB_TYPE_STRING) return 1;
+    long long v;
+    int is_int;
+    string_encoding(e, &v, &is_int);
+    int lru =
+        srv.maxmemory_policy == EVICT_ALLKEYS_LRU || srv.maxmemory_policy == EVICT_VOLATILE_LRU;
+    if (is_int && v >= 0 && v < OBJ_SHARED_INTEGERS && (srv.maxmemory == 0 || !lru))
+        return OBJ_SHARED_REFCOUNT;
+    return 1;
+}
+
+static const char *const object_help[] = {
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+    NULL,
+};
+
+void cmd_object(client *c) {
+    if (arg_eq(c, 1, "help")) {
+        if (c->argc == 2)
+            reply_help(c, object_help);
+        else
+            reply_wrong_subcommand_arity(c);
+        return;
+    }
+    int known = arg_eq(c, 1, "encoding") || arg_eq(c, 1, "freq") || arg_eq(c, 1, "idletime") ||
+                arg_eq(c, 1, "refcount");
+    if (!known) {
+        reply_unknown_subcommand(c);
+        return;
+    }
+    if (c->argc != 3) {
+        reply_wrong_subcommand_arity(c);
+        return;
+    }
+    db_entry *e = lookup_read_notouch(c, 2);
+    if (!e) {
+        reply_add_null(&c->reply);
+        return;
+    }
+    if (arg_eq(c, 1, "encoding")) {
+        long long v;
+        int is_int;
+        reply_add_bulk_cstr(&c->reply, db_entry_type(e) == DB_TYPE_STRING
+                                           ? string_encoding(e, &v, &is_int)
+                                           : db_encoding_name(db_entry_encoding(e)));
+    } else if (arg_eq(c, 1, "freq")) {
+        /* memkv has no LFU policy (README), so frequencies are never tracked. */
+        reply_error(c, "ERR An LFU maxmemory policy is not selected, access frequency not "
+                       "tracked. Please note that when switching between policies at runtime "
+                       "LRU and LFU data will take some time to adjust.");
+    } else if (arg_eq(c, 1, "idletime")) {
+        reply_add_int(&c->reply, (long long)(evict_idle_ms(e) / 1000));
+    } else {
+        reply_add_int(&c->reply, object_refcount(e));
+    }
+}
+
+/* A db index argument: Redis's errors for a non-integer and for one out of range. */
+static db *db_arg(client *c, int i, long long *index) {
+    if (arg_ll(c, i, index) < 0) return NULL;
+    if (*index < INT32_MIN || *index > INT32_MAX) { /* Redis reads it as an int */
+        reply_error(c, "ERR value is out of range, value must between -2147483648 and 2147483647");
+        return NULL;
+    }
+    if (*index < 0 || *index >= srv.databases) {
+        reply_error(c, "ERR DB index is out of range");
+        return NULL;
+    }
+    return srv.dbs[*index];
+}
+
+static const char *const ERR_SAME_OBJECT = "ERR source and destination objects are the same";
+
+/* COPY source destination [DB destination-db] [REPLACE] */
+void cmd_copy(client *c) {
+    db *dst = c->db;
+    int replace = 0;
+    for (int i = 3; i < c->argc; i++) {
+        if (arg_eq(c, i, "replace")) {
+            replace = 1;
+        } else if (arg_eq(c, i, "db") && i + 1 < c->argc) {
+            long long index;
+            if (!(dst = db_arg(c, ++i, &index))) return;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    const resp_arg *src_key = &c->argv[1], *dst_key = &c->argv[2];
+    if (dst == c->db && src_key->len == dst_key->len &&
+        memcmp(src_key->ptr, dst_key->ptr, src_key->len) == 0) {
+        reply_error(c, ERR_SAME_OBJECT);
+        return;
+    }
+    db_entry *e = lookup_read(c, 1);
+    if (!e) {
+        reply_add_int(&c->reply, 0);
+        return;
+    }
+    int64_t when = db_entry_has_expire(e) ? db_get_expire(c->db, src_key->ptr, src_key->len) : -1;
+    uint64_t expired = 0;
+    if (db_find(dst, dst_key->ptr, dst_key->len, server_now_ms(), &expired)) {
+        if (!replace) {
+            srv.stats.expired_keys += (long long)expired;
+            reply_add_int(&c->reply, 0);
+            return;
+        }
+        db_delete(dst, dst_key->ptr, dst_key->len);
+        /* The delete may have moved entries around: find the source again. */
+        e = db_peek(c->db, src_key->ptr, src_key->len);
+    }
+    srv.stats.expired_keys += (long long)expired;
+    db_copy_entry(dst, e, dst_key->ptr, dst_key->len);
+    if (when >= 0) db_set_expire(dst, dst_key->ptr, dst_key->len, when);
+    reply_add_int(&c->reply, 1);
+}
+
+/* MOVE key db */
+void cmd_move(client *c) {
+    long long index;
+    db *dst = db_arg(c, 2, &index);
+    if (!dst) return;
+    if (dst == c->db) {
+        reply_error(c, ERR_SAME_OBJECT);
+        return;
+    }
+    const resp_arg *key = &c->argv[1];
+    if (!lookup_write(c, 1)) {
+        reply_add_int(&c->reply, 0);
+        return;
+    }
+    uint64_t expired = 0;
+    db_entry *there = db_find(dst, key->ptr, key->len, server_now_ms(), &expired);
+    srv.stats.expired_keys += (long long)expired;
+    if (there) {
+        reply_add_int(&c->reply, 0);
+        return;
+    }
+    db_move_key(c->db, dst, key->ptr, key->len);
+    reply_add_int(&c->reply, 1);
+}
+
+void cmd_touch(client *c) {
+    long long n = 0;
+    for (int i = 1; i < c->argc; i++)
+        if (lookup_read(c, i)) n++;
+    reply_add_int(&c->reply, n);
 }

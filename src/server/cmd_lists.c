@@ -572,10 +572,10 @@ static void cmd_brpoplpush(client *c) {
 }
 
 static void cmd_blmpop(client *c) {
+    mpop_args a;
+    if (mpop_parse(c, 2, &a) < 0) return; /* before the timeout, as Redis 7.0 */
     int64_t deadline;
     if (blocking_parse_timeout(c, 1, &deadline) < 0) return;
-    mpop_args a;
-    if (mpop_parse(c, 2, &a) < 0) return;
     if (mpop_try(c, 3, a.numkeys, blocking_serving_key(c), &a)) return;
     block_on(c, 3, (int)a.numkeys, deadline);
 }

@@ -193,10 +193,11 @@ static void memory_stats(client *c) {
 }
 
 static void memory_usage(client *c) {
-    /* [SAMPLES count] options, parsed one at a time as Redis does (it may repeat). Strings are
-     * measured exactly; SAMPLES matters for aggregate types only. */
+    /* [SAMPLES count] options, parsed one at a time as Redis does (it may repeat; the last
+     * wins; 0 = every element). Strings are measured exactly; a collection type may estimate
+     * from that many elements (db_type_ops.mem_usage; memkv's types count exactly). */
+    long long samples = 5; /* Redis's default */
     for (int i = 3; i < c->argc; i += 2) {
-        long long samples;
         if (!arg_eq(c, i, "samples") || i + 1 >= c->argc) {
             reply_error(c, ERR_SYNTAX);
             return;
@@ -212,7 +213,7 @@ static void memory_usage(client *c) {
         reply_add_null(&c->reply);
         return;
     }
-    reply_add_int(&c->reply, (long long)db_key_mem_usage(c->db, e));
+    reply_add_int(&c->reply, (long long)db_key_mem_usage_sampled(c->db, e, (size_t)samples));
 }
 
 void cmd_memory(client *c) {

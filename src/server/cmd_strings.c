@@ -273,13 +273,14 @@ void cmd_decrby(client *c) {
 
 void cmd_incrbyfloat(client *c) {
     long double by, cur = 0;
+    /* As Redis: the type is checked before the increment is parsed. */
+    int wrongtype;
+    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    if (wrongtype) return;
     if (util_parse_ld(c->argv[2].ptr, c->argv[2].len, &by) < 0) {
         reply_error(c, ERR_NOT_FLOAT);
         return;
     }
-    int wrongtype;
-    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
-    if (wrongtype) return;
     if (e) {
         size_t vlen;
         const char *v = db_entry_str(e, &vlen);
@@ -299,7 +300,8 @@ void cmd_incrbyfloat(client *c) {
         reply_error(c, ERR_NOT_FLOAT);
         return;
     }
-    db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, buf, n, 1);
+    e = db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, buf, n, 1);
+    db_entry_set_str_form(e, DB_STR_NOT_INT); /* Redis never int-encodes its result */
     reply_add_bulk(&c->reply, buf, n);
 }
 
@@ -329,6 +331,7 @@ void cmd_append(client *c) {
     if (check_string_length(c, vlen, c->argv[2].len) < 0) return;
     e = db_string_resize(c->db, e, vlen + c->argv[2].len);
     memcpy(db_entry_str_mut(e) + vlen, c->argv[2].ptr, c->argv[2].len);
+    db_entry_set_str_form(e, DB_STR_RAW);
     reply_add_int(&c->reply, (long long)(vlen + c->argv[2].len));
 }
 
@@ -392,5 +395,6 @@ void cmd_setrange(client *c) {
     if (!e) e = db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, "", 0, 0);
     if (need > cur) e = db_string_resize(c->db, e, need);
     memcpy(db_entry_str_mut(e) + offset, val->ptr, val->len);
+    db_entry_set_str_form(e, DB_STR_RAW);
     reply_add_int(&c->reply, (long long)(need > cur ? need : cur));
 }

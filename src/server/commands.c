@@ -61,6 +61,10 @@ static command table[] = {
     {"keys", cmd_keys, 2, R, 0, 0, 0, "generic", "Returns all key names that match a pattern.", 0, 0},
     {"scan", cmd_scan, -2, R, 0, 0, 0, "generic", "Iterates over the key names in the database.", 0, 0},
     {"randomkey", cmd_randomkey, 1, R, 0, 0, 0, "generic", "Returns a random key name from the database.", 0, 0},
+    {"object", cmd_object, -2, 0, 0, 0, 0, "generic", "A container for object introspection commands.", 0, 0},
+    {"copy", cmd_copy, -3, W | M, 1, 2, 1, "generic", "Copies the value of a key to a new key.", 0, 0},
+    {"move", cmd_move, 3, W | F, 1, 1, 1, "generic", "Moves a key to another database.", 0, 0},
+    {"touch", cmd_touch, -2, R | F, 1, -1, 1, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", 0, 0},
 
     {"get", cmd_get, 2, R | F, 1, 1, 1, "string", "Returns the string value of a key.", 0, 0},
     {"set", cmd_set, -3, W | M, 1, 1, 1, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", 0, 0},
@@ -98,6 +102,8 @@ static const struct {
     const size_t *count;
 } groups[] = {
     {NULL, NULL}, /* the table above, filled in by commands_init */
+    {hashes_commands, &hashes_commands_count},
+    {sets_commands, &sets_commands_count},
     {lists_commands, &lists_commands_count},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))

@@ -49,6 +49,16 @@ void endpoint_publish_state(void) {
         s.dbs[s.ndbs].db = (int)i;
         s.dbs[s.ndbs].keys = keys;
         s.dbs[s.ndbs].expires = db_expires_size(srv.dbs[i]);
+        for (int t = 0; t < DB_TYPES; t++) {
+            for (unsigned enc = 0; enc < DB_ENCODINGS && s.nkinds < METRICS_MAX_KEY_KINDS; enc++) {
+                size_t n = db_type_count(srv.dbs[i], t, enc);
+                if (!n) continue;
+                s.kinds[s.nkinds].db = (int)i;
+                s.kinds[s.nkinds].type = db_type_name(t);
+                s.kinds[s.nkinds].encoding = db_encoding_name(enc); /* strings: "" */
+                s.kinds[s.nkinds++].keys = n;
+            }
+        }
         s.ndbs++;
     }
     for (client *c = srv.clients; c; c = c->next)

@@ -110,7 +110,7 @@ void evict_cron(void) {
 
 /* Milliseconds since the entry was last stamped, as Redis's estimateObjectIdleTime: the clock
  * wraps every 2^24 s (194 days), so a stamp "ahead" of the clock is from the previous lap. */
-static uint64_t idle_ms(const db_entry *e) {
+uint64_t evict_idle_ms(const db_entry *e) {
     uint32_t now = db_lru_clock(), lru = db_entry_lru(e);
     uint64_t ticks = now >= lru ? now - lru : (uint64_t)now + (DB_LRU_MAX - lru);
     return ticks * LRU_CLOCK_RESOLUTION;
@@ -170,7 +170,7 @@ static void pool_populate(int dbid, db *d, int policy) {
         } else {
             const db_entry *e = from_expires ? db_peek(d, key, klen) : samples[j];
             if (!e) continue;
-            score = idle_ms(e);
+            score = evict_idle_ms(e);
         }
         pool_insert(dbid, key, klen, score);
     }

@@ -244,8 +244,20 @@ static void section_keyspace(text *t) {
     for (long long i = 0; i < srv.databases; i++) {
         size_t keys = db_size(srv.dbs[i]);
         if (keys == 0) continue;
-        text_printf(t, "db%lld:keys=%zu,expires=%zu,avg_ttl=0\r\n", i, keys,
+        text_printf(t, "db%lld:keys=%zu,expires=%zu,avg_ttl=0", i, keys,
                     db_expires_size(srv.dbs[i]));
+        /* memkv's extras: keys per type and encoding (string=N, hash_listpack=N, ...). */
+        for (int ty = 0; ty < DB_TYPES; ty++) {
+            for (unsigned enc = 0; enc < DB_ENCODINGS; enc++) {
+                size_t n = db_type_count(srv.dbs[i], ty, enc);
+                if (!n) continue;
+                if (enc == DB_ENC_NONE)
+                    text_printf(t, ",%s=%zu", db_type_name(ty), n);
+                else
+                    text_printf(t, ",%s_%s=%zu", db_type_name(ty), db_encoding_name(enc), n);
+            }
+        }
+        text_printf(t, "\r\n");
     }
 }
 

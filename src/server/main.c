@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "alloc/alloc.h"
+#include "db/t_hash.h"
+#include "db/t_set.h"
 #include "db/t_list.h"
 #include "profiler/profiler.h"
 #include "server/log.h"
@@ -279,7 +281,9 @@ int main(int argc, char **argv) {
     srv.dbs = alloc_malloc(ALLOC_SUB_OTHER, sizeof(db *) * (size_t)srv.databases);
     /* Each collection type tells the db how to free, measure and copy its values
      * (db_register_type), before any key exists. */
+    db_register_type(DB_TYPE_HASH, &hash_type_ops);
     db_register_type(DB_TYPE_LIST, &list_type_ops);
+    db_register_type(DB_TYPE_SET, &set_type_ops);
     for (long long i = 0; i < srv.databases; i++)
         srv.dbs[i] = db_new();
     evict_init();

@@ -286,6 +286,10 @@ void cmd_renamenx(client *c);
 void cmd_keys(client *c);
 void cmd_scan(client *c);
 void cmd_randomkey(client *c);
+void cmd_object(client *c);
+void cmd_copy(client *c);
+void cmd_move(client *c);
+void cmd_touch(client *c);
 
 void cmd_get(client *c);
 void cmd_set(client *c);
@@ -308,6 +312,12 @@ void cmd_strlen(client *c);
 void cmd_getrange(client *c);
 void cmd_setrange(client *c);
 
+/* cmd_hashes.c: the hash commands' table (a group of commands.c's groups[]) */
+extern command hashes_commands[];
+extern const size_t hashes_commands_count;
+/* cmd_sets.c: the SET commands, their own table (a group of commands.c) */
+extern command sets_commands[];
+extern const size_t sets_commands_count;
 /* cmd_lists.c */
 extern command lists_commands[];
 extern const size_t lists_commands_count;
@@ -369,6 +379,8 @@ const char *evict_policy_name(void);           /* current policy, as INFO memory
 void evict_init(void);                         /* at start-up, once the dbs exist */
 void evict_free(void);
 void evict_cron(void); /* refreshes the LRU clock */
+/* Milliseconds since the key was last accessed (its LRU stamp; OBJECT IDLETIME). */
+uint64_t evict_idle_ms(const db_entry *e);
 /* If used memory is over maxmemory, evict keys by the policy until it is not. Returns 0 when
  * under the limit (or no limit), -1 when it cannot get there (noeviction, or nothing left to
  * evict): commands flagged CMD_DENYOOM are then refused with ERR_OOM. */

@@ -97,6 +97,20 @@ CONFIG_SET = {
     b"appendonly": [b"no", b"NO", b"maybe", b""],
     b"databases": [b"16", b"1"],
     b"tcp-backlog": [b"511"],
+    # Encoding thresholds of the collection types (and Redis's ziplist aliases); small values
+    # make the conversions happen within a sequence.
+    b"hash-max-listpack-entries": [b"512", b"0", b"1", b"2", b"4", b"-1", b"abc", b"1kb"],
+    b"hash-max-ziplist-entries": [b"512", b"3", b"9223372036854775807"],
+    b"hash-max-listpack-value": [b"64", b"0", b"1", b"4", b"1kb", b"-1", b"abc"],
+    b"hash-max-ziplist-value": [b"64", b"2"],
+    b"set-max-intset-entries": [b"512", b"0", b"1", b"3", b"-1", b"abc"],
+    b"zset-max-listpack-entries": [b"128", b"0", b"1", b"3", b"-1", b"abc"],
+    b"zset-max-ziplist-entries": [b"128", b"2"],
+    b"zset-max-listpack-value": [b"64", b"0", b"1", b"4", b"1kb", b"-1"],
+    b"zset-max-ziplist-value": [b"64", b"3"],
+    b"list-max-listpack-size": [b"-2", b"-1", b"-5", b"-6", b"1", b"2", b"3", b"0",
+                               b"2147483648", b"abc"],
+    b"list-max-ziplist-size": [b"-2", b"4"],
     b"logfile": [b"x"],
     b"pidfile": [b"x"],
 }
@@ -112,6 +126,9 @@ MEMKV_ONLY_CONFIG = {
     # Protected (enable-protected-configs) in memkv, unknown to Redis.
     b"memory-profiling-dump-dir": [b"/tmp", b"", b"relative"],
     b"metrics-timeout": [b"10", b"0", b"-1", b"abc"],
+    # Redis 7.2's listpack encoding of small sets of strings; 7.0 has no such parameters.
+    b"set-max-listpack-entries": [b"128", b"0", b"2"],
+    b"set-max-listpack-value": [b"64", b"0", b"3"],
 }
 
 CONFIG_GET_PATTERNS = [b"*", b"hz", b"HZ", b"max*", b"*max*", b"port", b"nonexistent",
@@ -189,6 +206,30 @@ def g_set(rng):
     for o in opts:
         argv += o
     return argv
+
+
+def g_object(rng):
+    sub = pick(rng, [b"ENCODING", b"ENCODING", b"REFCOUNT", b"IDLETIME", b"FREQ", b"HELP",
+                     b"encoding", b"nosuch"])
+    argv = [b"OBJECT", sub]
+    if sub != b"HELP" or rng.random() < 0.2:
+        argv.append(key(rng))
+    return argv
+
+
+def g_copy(rng):
+    argv = [b"COPY", key(rng), key(rng)]
+    for _ in range(rng.choice([0, 0, 1, 2])):
+        if rng.random() < 0.5:
+            argv.append(pick(rng, [b"REPLACE", b"replace", b"bogus"]))
+        else:
+            argv += [b"DB", pick(rng, [b"0", b"1", b"15", b"16", b"-1", b"abc", b"9999999999"])]
+    return argv
+
+
+def g_move(rng):
+    return [b"MOVE", key(rng), pick(rng, [b"0", b"1", b"2", b"15", b"16", b"-1", b"abc",
+                                          b"4294967296", b"2147483647", b""])]
 
 
 def g_getex(rng):
@@ -476,6 +517,10 @@ COMMANDS = {
     b"KEYS": (1.5, lambda r: [b"KEYS", pick(r, PATTERNS)]),
     b"SCAN": (2, g_scan),
     b"RANDOMKEY": (0.5, lambda r: [b"RANDOMKEY"]),
+    b"OBJECT": (2, g_object),
+    b"COPY": (2, g_copy),
+    b"MOVE": (1.5, g_move),
+    b"TOUCH": (1, lambda r: [b"TOUCH"] + nkeys(r)),
     b"GET": (4, lambda r: [b"GET", key(r)]),
     b"SET": (10, g_set),
     b"SETNX": (1.5, lambda r: [b"SETNX", key(r), val(r)]),
@@ -509,11 +554,17 @@ COVERED = {
     "persist", "rename", "renamenx", "keys", "scan", "randomkey", "get", "set", "setnx",
     "setex", "psetex", "getset", "getdel", "getex", "mget", "mset", "msetnx", "incr", "decr",
     "incrby", "decrby", "incrbyfloat", "append", "strlen", "getrange", "substr", "setrange",
+    "object", "copy", "move", "touch",
 }
 
-import gen_lists  # noqa: E402 (the LIST commands, blocking ones with tiny timeouts)
-COMMANDS.update(gen_lists.COMMANDS)
-COVERED |= gen_lists.COVERED
+# The collection types' generators live in modules of their own (gen_<group>.py).
+import gen_hashes  # noqa: E402
+import gen_sets  # noqa: E402
+import gen_lists  # noqa: E402 (blocking commands only with tiny timeouts)
+
+for _group in (gen_hashes, gen_sets, gen_lists):
+    COMMANDS.update(_group.COMMANDS)
+    COVERED |= _group.COVERED
 
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]
@@ -564,7 +615,7 @@ def gen_command(rng):
     argv = COMMANDS[name][1](rng)
     if name not in (b"SHUTDOWN", b"HELLO", b"QUIT", b"CONFIG", b"MEMKV CONFIG"):
         argv = mutate(rng, argv)
-    return no_huge_string(argv)
+    return no_huge_string(gen_sets.deterministic_pop(argv))
 
 
 def gen_sequence(rng, n):

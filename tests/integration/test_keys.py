@@ -423,7 +423,7 @@ def test_active_expiry(c):
     assert 1 < c("DBSIZE") <= 1001
     assert wait_until(lambda: c("DBSIZE") == 1, timeout=10), "DBSIZE stuck at %d" % c("DBSIZE")
     assert int(info_field(c, "stats", "expired_keys")) == 1000
-    assert info_field(c, "keyspace", "db0") == "keys=1,expires=0,avg_ttl=0"
+    assert info_field(c, "keyspace", "db0") == "keys=1,expires=0,avg_ttl=0,string=1"
     assert c("GET", "forever") == b"v"
 
 

@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# memkv vs Redis for the collection types (issue P7, "Benchmark"). Not a test.
+#
+#   bash tests/bench/types-vs-redis.sh
+#
+# Starts its own memkv-server and redis-server (Debian's) on free loopback ports and measures:
+#   1. memory per key for data shapes real applications have, each loaded with redis-cli
+#      --pipe into a fresh server of each kind: used_memory (INFO) and VmRSS minus the empty
+#      server, per key (per member for the one big sorted set), and OBJECT ENCODING of a key;
+#   2. throughput of HSET HGETALL LPUSH LPOP SADD SISMEMBER ZADD ZRANGE under redis-benchmark
+#      (-c 50, -P 1 and -P 16), ROUNDS rounds interleaved memkv/redis, medians and ranges;
+#   3. user-space instructions per request (callgrind) for the same loads at -P 16, each in a
+#      run of its own minus an idle run.
+# Results go to stdout and tests/bench/results/types-vs-redis-<date>.txt (gitignored).
+#
+# Environment:
+#   ROUNDS=5 REQUESTS=200000 KEYSPACE=10000 CG_REQUESTS=50000
+#   SCALE=1        divides the key counts of the memory shapes (SCALE=10: a quick look)
+#   MEMKV_SERVER=path   use this binary instead of building build-bench (Release)
+#   SKIP_MEMORY=1 / SKIP_THROUGHPUT=1 / SKIP_CALLGRIND=1
+#   SHAPES="hash10 list100 ..."  only these memory shapes
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$REPO"
+
+ROUNDS=${ROUNDS:-5}
+REQUESTS=${REQUESTS:-200000}
+KEYSPACE=${KEYSPACE:-10000}
+CG_REQUESTS=${CG_REQUESTS:-50000}
+SCALE=${SCALE:-1}
+SKIP_MEMORY=${SKIP_MEMORY:-0}
+SKIP_THROUGHPUT=${SKIP_THROUGHPUT:-0}
+SKIP_CALLGRIND=${SKIP_CALLGRIND:-0}
+
+BENCH_NAME=types-vs-redis
+# shellcheck source=tests/bench/lib.sh
+. "$REPO/tests/bench/lib.sh"
+
+if [ -n "${MEMKV_SERVER:-}" ]; then NO_BUILD=1; fi
+need_tools
+if [ -n "${MEMKV_SERVER:-}" ]; then
+    MEMKV=$(readlink -f "$MEMKV_SERVER")
+    [ -x "$MEMKV" ] || die "MEMKV_SERVER=$MEMKV_SERVER is not executable"
+else
+    build_memkv build-bench
+    MEMKV=$REPO/build-bench/src/memkv-server
+fi
+bench_init
+
+# gen_shape SHAPE FILE -> "KEYS UNITS COMMANDS KEY" (units: what the per-unit figure divides
+# by; KEY: one key to ask OBJECT ENCODING). Writes the RESP commands that build the shape.
+gen_shape() {
+    "$PY" - "$1" "$2" "$SCALE" <<'EOF'
+import sys
+shape, path, scale = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+def cmd(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+n_cmds = 0
+with open(path, "wb") as f:
+    buf = []
+    def emit(c):
+        global n_cmds
+        buf.append(c)
+        n_cmds += 1
+        if len(buf) >= 20000:
+            f.write(b"".join(buf))
+            buf.clear()
+    if shape == "hash10":      # 1M small hashes of 10 fields (user profiles, sessions)
+        keys = 1000000 // scale
+        for i in range(keys):
+            args = ["HSET", "user:%07d" % i]
+            for j in range(10):
+                args += ["field%d" % j, "value-%d" % (i * 10 + j)]
+            emit(cmd(*args))
+        units, key = keys, "user:0000000"
+    elif shape == "list100":   # 100k lists of 100 items (queues)
+        keys = 100000 // scale
+        for i in range(keys):
+            emit(cmd("RPUSH", "queue:%06d" % i, *["job-%d-%d" % (i, j) for j in range(100)]))
+        units, key = keys, "queue:000000"
+    elif shape == "setint50":  # 100k sets of 50 integers (ids)
+        keys = 100000 // scale
+        for i in range(keys):
+            emit(cmd("SADD", "ids:%06d" % i, *[i * 50 + j for j in range(50)]))
+        units, key = keys, "ids:000000"
+    elif shape == "setstr50":  # 100k sets of 50 strings (tags)
+        keys = 100000 // scale
+        for i in range(keys):
+            emit(cmd("SADD", "tags:%06d" % i, *["tag-%d" % (i * 50 + j) for j in range(50)]))
+        units, key = keys, "tags:000000"
+    elif shape == "zset50":    # 100k sorted sets of 50 members (small leaderboards)
+        keys = 100000 // scale
+        for i in range(keys):
+            args = ["ZADD", "board:%06d" % i]
+            for j in range(50):
+                args += [(i * 7 + j * 13) % 1000, "player-%d" % j]
+            emit(cmd(*args))
+        units, key = keys, "board:000000"
+    elif shape == "zsetbig":   # one sorted set of 1M members (a big leaderboard)
+        members = 1000000 // scale
+        for i in range(0, members, 100):
+            args = ["ZADD", "leaderboard"]
+            for j in range(i, min(i + 100, members)):
+                args += [(j * 7919) % 1000003, "player:%07d" % j]
+            emit(cmd(*args))
+        keys, units, key = 1, members, "leaderboard"
+    else:
+        sys.exit("unknown shape " + shape)
+    f.write(b"".join(buf))
+print(keys, units, n_cmds, key)
+EOF
+}
+
+# load_cmds PORT FILE N: redis-cli --pipe, no errors, N replies.
+load_cmds() {
+    local out
+    out=$(redis-cli -p "$1" --pipe <"$2" 2>&1) || die "redis-cli --pipe failed: $out"
+    grep -q "errors: 0, replies: $3" <<<"$out" || die "redis-cli --pipe: unexpected result: $out"
+}
+
+T0=$(date +%s)
+say "memkv vs Redis, collection types — $(date '+%Y-%m-%d %H:%M:%S %z')"
+say "memkv:  $MEMKV (commit $(memkv_commit))"
+say "redis:  $(redis-server --version)"
+say "host:   $(nproc) cores, $(uname -sr); ROUNDS=$ROUNDS REQUESTS=$REQUESTS KEYSPACE=$KEYSPACE SCALE=$SCALE"
+say ""
+
+# ---------------------------------------------------------------------------------------------
+# 1. Memory per shape
+if [ "$SKIP_MEMORY" != 1 ]; then
+    read -r -a shapes <<<"${SHAPES:-hash10 list100 setint50 setstr50 zset50 zsetbig}"
+    say "== Memory: each shape loaded into a fresh server with redis-cli --pipe, minus the empty server"
+    say "$(printf '%-10s %9s %-9s %11s %11s %7s %11s %11s %7s  %-22s %s' shape keys per \
+        'memkv used' 'redis used' ratio 'memkv rss' 'redis rss' ratio 'encoding memkv/redis' target)"
+    for shape in "${shapes[@]}"; do
+        f=$TMP/$shape.resp
+        read -r keys units ncmds key <<<"$(gen_shape "$shape" "$f")"
+        declare -A M=()
+        for kind in memkv redis; do
+            start_server "$kind" plain
+            sleep 0.5
+            M[$kind.used0]=$(used_memory "$SRV_PORT")
+            M[$kind.rss0]=$(rss_bytes "$SRV_PID")
+            log "memory: $shape into $kind ($ncmds commands)"
+            load_cmds "$SRV_PORT" "$f" "$ncmds"
+            [ "$(dbsize "$SRV_PORT")" = "$keys" ] || die "$kind: DBSIZE $(dbsize "$SRV_PORT") != $keys"
+            sleep 1 # incremental rehashes finish in the cron
+            M[$kind.used1]=$(used_memory "$SRV_PORT")
+            M[$kind.rss1]=$(rss_bytes "$SRV_PID")
+            M[$kind.enc]=$(redis-cli -p "$SRV_PORT" object encoding "$key" | tr -d '\r')
+            stop_server "$SRV_PID" "$SRV_PORT"
+        done
+        rm -f "$f"
+        per() { awk -v a="$1" -v b="$2" -v n="$units" 'BEGIN {printf "%.1f", (a - b) / n}'; }
+        mu=$(per "${M[memkv.used1]}" "${M[memkv.used0]}") ru=$(per "${M[redis.used1]}" "${M[redis.used0]}")
+        mr=$(per "${M[memkv.rss1]}" "${M[memkv.rss0]}") rr=$(per "${M[redis.rss1]}" "${M[redis.rss0]}")
+        qu=$(ratio "$mu" "$ru") qr=$(ratio "$mr" "$rr")
+        [ "$shape" = zsetbig ] && unit=member || unit=key
+        say "$(printf '%-10s %9s %-9s %11s %11s %7s %11s %11s %7s  %-22s %s' "$shape" "$keys" "$unit" \
+            "$mu" "$ru" "$qu" "$mr" "$rr" "$qr" "${M[memkv.enc]}/${M[redis.enc]}" "$(verdict "$qu" lower)")"
+    done
+    say "(bytes per key or member; ratio = memkv/redis, lower is better; the issue aims at 0.8 for"
+    say " small collections. hash10: 1M hashes of 10 fields; list100: 100k lists of 100 items;"
+    say " setint50/setstr50: 100k sets of 50 integers/strings; zset50: 100k sorted sets of 50;"
+    say " zsetbig: one sorted set of 1M members, per member. Counts divided by SCALE.)"
+    say ""
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Loads: name, then the redis-benchmark command (keys spread by -r over KEYSPACE), and a
+# preload that gives the read loads something to read (KEYSPACE keys of each type).
+declare -A LOAD_CMD=(
+    [HSET]="HSET h:__rand_int__ f:__rand_int__ v"
+    [HGETALL]="HGETALL hp:__rand_int__"
+    [LPUSH]="LPUSH l:__rand_int__ item"
+    [LPOP]="LPOP lp:__rand_int__"
+    [SADD]="SADD s:__rand_int__ __rand_int__"
+    [SISMEMBER]="SISMEMBER sp:__rand_int__ __rand_int__"
+    [ZADD]="ZADD z:__rand_int__ __rand_int__ m:__rand_int__"
+    [ZRANGE]="ZRANGE zp:__rand_int__ 0 9 WITHSCORES"
+)
+TYPE_LOADS=(HSET HGETALL LPUSH LPOP SADD SISMEMBER ZADD ZRANGE)
+
+# Preload: KEYSPACE keys "hp:%012d" (10-field hash), "lp:" (list of 1000 items, enough for
+# every LPOP of a run), "sp:" (set of 50 numbers), "zp:" (sorted set of 50).
+PRELOAD=$TMP/types-preload.resp
+"$PY" - "$PRELOAD" "$KEYSPACE" <<'EOF'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+def cmd(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+with open(path, "wb") as f:
+    for i in range(n):
+        k = "%012d" % i
+        f.write(cmd("HSET", "hp:" + k, *[x for j in range(10) for x in ("f%d" % j, "v%d" % j)]))
+        f.write(cmd("RPUSH", "lp:" + k, *["item-%d" % j for j in range(1000)]))
+        f.write(cmd("SADD", "sp:" + k, *[(i * 50 + j) % n for j in range(50)]))
+        f.write(cmd("ZADD", "zp:" + k, *[x for j in range(50) for x in (j, "m%d" % j)]))
+EOF
+PRELOAD_N=$((KEYSPACE * 4))
+RANGE=$KEYSPACE # -r of every load
+
+# tbench PORT LOAD PIPELINE N -> ops/s
+tbench() {
+    local out rps cmd
+    read -r -a cmd <<<"${LOAD_CMD[$2]}"
+    out=$(timeout 600 redis-benchmark -p "$1" -n "$4" -c "$CLIENTS" -P "$3" -r "$RANGE" -q --csv "${cmd[@]}" 2>&1) ||
+        die "redis-benchmark $2 -P $3 failed: $out"
+    rps=$(awk -F'"' 'NF > 3 && $4 ~ /^[0-9.]+$/ {print $4; exit}' <<<"$out")
+    [ -n "$rps" ] || die "no rps in redis-benchmark output: $out"
+    echo "$rps"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 2. Throughput
+if [ "$SKIP_THROUGHPUT" != 1 ]; then
+    start_server memkv plain
+    MK_PID=$SRV_PID MK_PORT=$SRV_PORT
+    start_server redis plain
+    RD_PID=$SRV_PID RD_PORT=$SRV_PORT
+    log "throughput: preloading $PRELOAD_N collections into each"
+    load_cmds "$MK_PORT" "$PRELOAD" "$PRELOAD_N"
+    load_cmds "$RD_PORT" "$PRELOAD" "$PRELOAD_N"
+    declare -A TP_MK TP_RD
+    for r in $(seq 1 "$ROUNDS"); do
+        for l in "${TYPE_LOADS[@]}"; do
+            for p in 1 16; do
+                mk=$(tbench "$MK_PORT" "$l" "$p" "$REQUESTS")
+                rd=$(tbench "$RD_PORT" "$l" "$p" "$REQUESTS")
+                TP_MK[$l.$p]="${TP_MK[$l.$p]:-} $mk"
+                TP_RD[$l.$p]="${TP_RD[$l.$p]:-} $rd"
+                log "round $r/$ROUNDS $l P$p: memkv $(fmt0 "$mk")  redis $(fmt0 "$rd") ops/s"
+            done
+        done
+    done
+    stop_server "$MK_PID" "$MK_PORT"
+    stop_server "$RD_PID" "$RD_PORT"
+    say "== Throughput: redis-benchmark -c $CLIENTS -n $REQUESTS -r $KEYSPACE, median of $ROUNDS interleaved rounds"
+    say "$(printf '%-14s %12s %12s %8s  %-18s  %-23s %-23s' load 'memkv ops/s' 'redis ops/s' ratio target 'memkv min..max' 'redis min..max')"
+    for l in "${TYPE_LOADS[@]}"; do
+        for p in 1 16; do
+            read -r -a xs <<<"${TP_MK[$l.$p]}"
+            read -r -a ys <<<"${TP_RD[$l.$p]}"
+            m1=$(median "${xs[@]}") m2=$(median "${ys[@]}")
+            q=$(ratio "$m1" "$m2")
+            say "$(printf '%-14s %12s %12s %8s  %-18s  %-23s %-23s' "$l P$p" "$(fmt0 "$m1")" "$(fmt0 "$m2")" "$q" \
+                "$(verdict "$q" higher)" "$(fmt0 "$(minof "${xs[@]}")")..$(fmt0 "$(maxof "${xs[@]}")")" \
+                "$(fmt0 "$(minof "${ys[@]}")")..$(fmt0 "$(maxof "${ys[@]}")")")"
+        done
+    done
+    say "(ratio = memkv/redis, higher is better; the loads: ${LOAD_CMD[*]})"
+    say ""
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 3. Instructions per request: each load at -P 16 in its own callgrind run, minus an idle run
+# (start, preload, PING, shutdown). Uses lib.sh's cg_run with our preload and load.
+if [ "$SKIP_CALLGRIND" != 1 ]; then
+    CG=$TMP/callgrind
+    mkdir -p "$CG"
+    types_cg_load() { tbench "$1" "$2" 16 "$CG_REQUESTS"; }
+    CG_LOAD=types_cg_load
+    KEYSPACE=$PRELOAD_N # what cg_run's preload expects in replies
+    for kind in memkv redis; do
+        cg_run "$kind" idle
+        for l in "${TYPE_LOADS[@]}"; do
+            cg_run "$kind" "$l" "$l"
+        done
+    done
+    KEYSPACE=$RANGE
+    say "== Instructions per request (callgrind, user space; -P 16, $CG_REQUESTS requests, minus an idle run)"
+    say "$(printf '%-10s %12s %12s %8s  %s' load 'memkv Ir/req' 'redis Ir/req' ratio target)"
+    for l in "${TYPE_LOADS[@]}"; do
+        a=$(cg_per_req memkv "$l")
+        b=$(cg_per_req redis "$l")
+        q=$(ratio "$a" "$b")
+        say "$(printf '%-10s %12s %12s %8s  %s' "$l" "$(fmt0 "$a")" "$(fmt0 "$b")" "$q" "$(verdict "$q" lower)")"
+    done
+    say ""
+fi
+
+say "total time: $(($(date +%s) - T0)) s"
+bench_finish
