@@ -569,3 +569,25 @@ def test_timeouts_of_many_clients_in_deadline_order(server):
     for _, w in ws:
         w.close()
     c.close()
+
+
+def test_rename_copy_move_serve_waiters(server):
+    """A list arriving under a waited key by RENAME, COPY or MOVE serves the waiter, as Redis
+    7.0's dbAdd signals the key."""
+    w, p = Resp(server), Resp(server)
+    for setup, trigger, want in ((("RPUSH", "src", "a"), ("RENAME", "src", "k"), b"a"),
+                                 (("RPUSH", "src", "b"), ("COPY", "src", "k"), b"b")):
+        w.send("BLPOP", "k", 5)
+        assert silent(w, 0.05)
+        p(*setup)
+        p(*trigger)
+        assert w.read() == [b"k", want]
+    p("DEL", "src", "k")
+    assert w("SELECT", 1) == b"OK"
+    w.send("BLPOP", "k", 5)
+    assert silent(w, 0.05)
+    p("RPUSH", "k", "m")
+    assert p("MOVE", "k", 1) == 1
+    assert w.read() == [b"k", b"m"]
+    w.close()
+    p.close()
