@@ -441,20 +441,6 @@ static void cmd_hrandfield(client *c) {
 
 /* ---- HSCAN ------------------------------------------------------------------------------ */
 
-/* SCAN's cursor, as Redis reads it (strtoul): a sign and leading zeros are fine, "-1" wraps,
- * "" is 0, the text ends at a NUL; leading space, trailing junk or overflow are invalid. */
-static int parse_cursor(const resp_arg *a, uint64_t *out) {
-    char *buf = alloc_strndup(ALLOC_SUB_OTHER, a->ptr, a->len);
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    int bad =
-        (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r')) || *end != '\0' || errno == ERANGE;
-    alloc_free(ALLOC_SUB_OTHER, buf);
-    *out = v;
-    return bad ? -1 : 0;
-}
-
 typedef struct pair_list {
     hash_pair *items;
     size_t len, cap;
@@ -471,51 +457,28 @@ static void collect_pair(void *ctx, hash_pair pr) {
 
 static void cmd_hscan(client *c) {
     uint64_t cursor;
-    if (parse_cursor(&c->argv[2], &cursor) < 0) {
-        reply_error(c, "ERR invalid cursor");
-        return;
-    }
+    if (arg_scan_cursor(c, 2, &cursor) < 0) return;
     hash_value h;
     int r = hash_read(c, &h);
     if (r < 0) return;
     if (r == 0) {
-        reply_add_array_len(&c->reply, 2);
-        reply_add_bulk(&c->reply, "0", 1);
+        reply_scan_head(c, 0);
         reply_add_array_len(&c->reply, 0);
         return;
     }
-    long long count = 10;
-    const resp_arg *pat = NULL;
-    for (int i = 3; i < c->argc; i += 2) {
-        if (i + 1 < c->argc && arg_eq(c, i, "count")) {
-            if (arg_ll(c, i + 1, &count) < 0) return;
-            if (count < 1) {
-                reply_error(c, ERR_SYNTAX);
-                return;
-            }
-        } else if (i + 1 < c->argc && arg_eq(c, i, "match")) {
-            pat = &c->argv[i + 1];
-        } else {
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-    }
-    int match_all = !pat || (pat->len == 1 && pat->ptr[0] == '*');
+    scan_args a;
+    if (parse_scan_args(c, 3, 0, &a) < 0) return;
     pair_list pl = {NULL, 0, 0};
     /* Redis counts fields and values towards COUNT: about count/2 pairs. */
-    uint64_t next = hash_scan(&h, cursor, ((size_t)count + 1) / 2, collect_pair, &pl);
+    uint64_t next = hash_scan(&h, cursor, ((size_t)a.count + 1) / 2, collect_pair, &pl);
     size_t kept = 0;
     for (size_t i = 0; i < pl.len; i++) {
         hash_str f, v;
         hash_pair_bufs b;
         hash_pair_get(&h, pl.items[i], &f, &v, &b);
-        if (match_all || util_glob_match(pat->ptr, pat->len, (const char *)f.p, f.len, 0))
-            pl.items[kept++] = pl.items[i];
+        if (scan_args_match(&a, f.p, f.len)) pl.items[kept++] = pl.items[i];
     }
-    char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)next);
-    reply_add_array_len(&c->reply, 2);
-    reply_add_bulk(&c->reply, buf, (size_t)n);
+    reply_scan_head(c, next);
     reply_add_array_len(&c->reply, (long long)kept * 2);
     for (size_t i = 0; i < kept; i++)
         reply_pair(c, &h, pl.items[i], 1);

@@ -276,60 +276,19 @@ void cmd_keys(client *c) {
 }
 
 void cmd_scan(client *c) {
-    /* As Redis (strtoul): a sign and leading zeros are fine, "-1" wraps, "" is 0, the text
-     * ends at a NUL; a leading space, trailing junk or overflow is an invalid cursor. */
-    unsigned long long cursor;
-    {
-        char *buf = alloc_strndup(ALLOC_SUB_OTHER, c->argv[1].ptr, c->argv[1].len);
-        char *end;
-        errno = 0;
-        cursor = strtoull(buf, &end, 10);
-        int bad = isspace((unsigned char)buf[0]) || *end != '\0' || errno == ERANGE;
-        alloc_free(ALLOC_SUB_OTHER, buf);
-        if (bad) goto bad_cursor;
-    }
-    long long count = 10;
-    const resp_arg *pat = NULL;
-    int type = -1, type_unknown = 0;
-    for (int i = 2; i < c->argc; i += 2) {
-        if (i + 1 >= c->argc) {
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-        if (arg_eq(c, i, "count")) {
-            if (arg_ll(c, i + 1, &count) < 0) return;
-            if (count < 1) {
-                reply_error(c, ERR_SYNTAX);
-                return;
-            }
-        } else if (arg_eq(c, i, "match")) {
-            pat = &c->argv[i + 1];
-        } else if (arg_eq(c, i, "type")) {
-            type_unknown = 1;
-            for (int t = 0; t < DB_TYPES; t++) {
-                if (arg_eq(c, i + 1, db_type_name(t))) {
-                    type = t;
-                    type_unknown = 0;
-                }
-            }
-        } else {
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-    }
+    uint64_t cursor;
+    scan_args a;
+    if (arg_scan_cursor(c, 1, &cursor) < 0 || parse_scan_args(c, 2, 1, &a) < 0) return;
     key_list kl;
-    key_list_init(&kl, c, pat);
-    kl.type = type;
-    uint64_t next = db_scan(c->db, cursor, (size_t)count, collect, &kl);
-    if (type_unknown) kl.len = 0; /* an unknown type name matches nothing, as in Redis */
-    char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)next);
-    reply_add_array_len(&c->reply, 2);
-    reply_add_bulk(&c->reply, buf, (size_t)n);
+    key_list_init(&kl, c, NULL);
+    kl.match_all = a.match_all;
+    kl.pat = a.pat;
+    kl.plen = a.plen;
+    kl.type = a.type;
+    uint64_t next = db_scan(c->db, cursor, (size_t)a.count, collect, &kl);
+    if (a.type_unknown) kl.len = 0; /* an unknown type name matches nothing, as in Redis */
+    reply_scan_head(c, next);
     reply_key_list(c, &kl);
-    return;
-bad_cursor:
-    reply_error(c, "ERR invalid cursor");
 }
 
 void cmd_randomkey(client *c) {

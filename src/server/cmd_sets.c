@@ -458,16 +458,14 @@ static void cmd_sdiffstore(client *c) {
 /* Members copied during a scan (a compact set's bytes are only valid during the call),
  * matched against the pattern: [len as size_t][bytes] each. */
 typedef struct scan_out {
-    const char *pat;
-    size_t plen;
-    int match_all;
+    const scan_args *args;
     char *buf;
     size_t used, cap, n;
 } scan_out;
 
 static void scan_take(void *ctx, const unsigned char *p, size_t len) {
     scan_out *o = ctx;
-    if (!o->match_all && !util_glob_match(o->pat, o->plen, (const char *)p, len, 0)) return;
+    if (!scan_args_match(o->args, p, len)) return;
     size_t need = sizeof(size_t) + len;
     if (o->cap - o->used < need) {
         size_t cap = o->cap ? o->cap : 256;
@@ -482,61 +480,24 @@ static void scan_take(void *ctx, const unsigned char *p, size_t len) {
     o->n++;
 }
 
-/* A cursor as Redis's parseScanCursorOrReply reads it (strtoul): a sign and leading zeros are
- * fine, "-1" wraps, a leading space, trailing junk or overflow is an invalid cursor. */
-static int parse_cursor(client *c, int i, uint64_t *cursor) {
-    char *buf = alloc_strndup(ALLOC_SUB_OTHER, c->argv[i].ptr, c->argv[i].len);
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    int bad = isspace((unsigned char)buf[0]) || *end != '\0' || errno == ERANGE;
-    alloc_free(ALLOC_SUB_OTHER, buf);
-    if (bad) {
-        reply_error(c, "ERR invalid cursor");
-        return -1;
-    }
-    *cursor = v;
-    return 0;
-}
-
 /* SSCAN key cursor [MATCH pattern] [COUNT count] */
 static void cmd_sscan(client *c) {
     uint64_t cursor;
-    if (parse_cursor(c, 2, &cursor) < 0) return;
+    if (arg_scan_cursor(c, 2, &cursor) < 0) return;
     int wrongtype;
     db_entry *e = lookup_type_or_reply(c, 1, DB_TYPE_SET, 0, &wrongtype);
     if (wrongtype) return;
     if (!e) { /* before the options, as Redis */
-        reply_add_array_len(&c->reply, 2);
-        reply_add_bulk(&c->reply, "0", 1);
+        reply_scan_head(c, 0);
         reply_add_array_len(&c->reply, 0);
         return;
     }
-    long long count = 10;
-    scan_out o = {0};
-    o.match_all = 1;
-    for (int i = 3; i < c->argc; i += 2) {
-        if (arg_eq(c, i, "count") && i + 1 < c->argc) {
-            if (arg_ll(c, i + 1, &count) < 0) return;
-            if (count < 1) {
-                reply_error(c, ERR_SYNTAX);
-                return;
-            }
-        } else if (arg_eq(c, i, "match") && i + 1 < c->argc) {
-            o.pat = c->argv[i + 1].ptr;
-            o.plen = c->argv[i + 1].len;
-            o.match_all = o.plen == 1 && o.pat[0] == '*';
-        } else {
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-    }
+    scan_args a;
+    if (parse_scan_args(c, 3, 0, &a) < 0) return;
+    scan_out o = {.args = &a};
     set_obj s = set_of(e);
-    uint64_t next = set_scan(&s, cursor, (size_t)count, scan_take, &o);
-    char cbuf[24];
-    int clen = snprintf(cbuf, sizeof(cbuf), "%llu", (unsigned long long)next);
-    reply_add_array_len(&c->reply, 2);
-    reply_add_bulk(&c->reply, cbuf, (size_t)clen);
+    uint64_t next = set_scan(&s, cursor, (size_t)a.count, scan_take, &o);
+    reply_scan_head(c, next);
     reply_add_array_len(&c->reply, (long long)o.n);
     for (size_t off = 0; off < o.used;) {
         size_t len;

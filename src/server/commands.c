@@ -1,5 +1,7 @@
 /* The command table, its lookup, and dispatch: arity, authentication, statistics. */
 #include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,6 +107,7 @@ static const struct {
     {hashes_commands, &hashes_commands_count},
     {sets_commands, &sets_commands_count},
     {lists_commands, &lists_commands_count},
+    {zsets_commands, &zsets_commands_count},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
@@ -233,6 +236,68 @@ int arg_ll(client *c, int i, long long *out) {
 int arg_eq(const client *c, int i, const char *lower) {
     size_t n = strlen(lower);
     return c->argv[i].len == n && strncasecmp(c->argv[i].ptr, lower, n) == 0;
+}
+
+/* ---- the SCAN family ---- */
+
+int arg_scan_cursor(client *c, int i, uint64_t *cursor) {
+    char *buf = alloc_strndup(ALLOC_SUB_OTHER, c->argv[i].ptr, c->argv[i].len);
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    int bad = isspace((unsigned char)buf[0]) || *end != '\0' || errno == ERANGE;
+    alloc_free(ALLOC_SUB_OTHER, buf);
+    if (bad) {
+        reply_error(c, "ERR invalid cursor");
+        return -1;
+    }
+    *cursor = v;
+    return 0;
+}
+
+int parse_scan_args(client *c, int first, int allow_type, scan_args *out) {
+    *out = (scan_args){.count = 10, .match_all = 1, .type = -1};
+    for (int i = first; i < c->argc; i += 2) {
+        if (i + 1 >= c->argc) {
+            reply_error(c, ERR_SYNTAX);
+            return -1;
+        }
+        if (arg_eq(c, i, "count")) {
+            if (arg_ll(c, i + 1, &out->count) < 0) return -1;
+            if (out->count < 1) {
+                reply_error(c, ERR_SYNTAX);
+                return -1;
+            }
+        } else if (arg_eq(c, i, "match")) {
+            out->pat = c->argv[i + 1].ptr;
+            out->plen = c->argv[i + 1].len;
+            out->match_all = out->plen == 1 && out->pat[0] == '*';
+        } else if (allow_type && arg_eq(c, i, "type")) {
+            out->type = -1;
+            out->type_unknown = 1;
+            for (int t = 0; t < DB_TYPES; t++) {
+                if (arg_eq(c, i + 1, db_type_name(t))) {
+                    out->type = t;
+                    out->type_unknown = 0;
+                }
+            }
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int scan_args_match(const scan_args *a, const void *s, size_t len) {
+    return a->match_all || util_glob_match(a->pat, a->plen, (const char *)s, len, 0);
+}
+
+void reply_scan_head(client *c, uint64_t next) {
+    char buf[24];
+    int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)next);
+    reply_add_array_len(&c->reply, 2);
+    reply_add_bulk(&c->reply, buf, (size_t)n);
 }
 
 /* ---- dispatch ---- */

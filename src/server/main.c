@@ -14,6 +14,7 @@
 #include "db/t_hash.h"
 #include "db/t_set.h"
 #include "db/t_list.h"
+#include "db/t_zset.h"
 #include "profiler/profiler.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -284,6 +285,8 @@ int main(int argc, char **argv) {
     db_register_type(DB_TYPE_HASH, &hash_type_ops);
     db_register_type(DB_TYPE_LIST, &list_type_ops);
     db_register_type(DB_TYPE_SET, &set_type_ops);
+    static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value};
+    db_register_type(DB_TYPE_ZSET, &zset_ops);
     for (long long i = 0; i < srv.databases; i++)
         srv.dbs[i] = db_new();
     evict_init();

@@ -240,6 +240,25 @@ void reply_help(client *c, const char *const *lines); /* a status reply per line
 int arg_ll(client *c, int i, long long *out);
 int arg_eq(const client *c, int i, const char *lower); /* case-insensitive compare */
 
+/* The SCAN family (SCAN, HSCAN, SSCAN, ZSCAN). The cursor as Redis reads it (strtoul: a sign
+ * and leading zeros are fine, "-1" wraps, "" is 0, the text ends at a NUL; a leading space,
+ * trailing junk or overflow reply "ERR invalid cursor"). Returns 0, or -1 after replying. */
+int arg_scan_cursor(client *c, int i, uint64_t *cursor);
+typedef struct scan_args {
+    long long count; /* COUNT, default 10 */
+    const char *pat; /* MATCH, NULL when absent */
+    size_t plen;
+    int match_all;    /* no MATCH, or MATCH * */
+    int type;         /* SCAN's TYPE: a db type, -1 when absent */
+    int type_unknown; /* TYPE named no type: nothing matches, as in Redis */
+} scan_args;
+/* [MATCH pattern] [COUNT n] (and [TYPE t] when allow_type) from argv[first] on. Returns 0, or
+ * -1 after replying a syntax or integer error. */
+int parse_scan_args(client *c, int first, int allow_type, scan_args *out);
+int scan_args_match(const scan_args *a, const void *s, size_t len);
+/* The reply's head: a two-element array and the next cursor; the caller adds the elements. */
+void reply_scan_head(client *c, uint64_t next);
+
 /* Key space helpers used by several command files. */
 /* All of them expire lazily; lookup_read and lookup_write stamp the key's LRU clock, and
  * lookup_read_notouch does not (Redis's LOOKUP_NOTOUCH: TYPE, TTL, EXISTS). */
@@ -321,6 +340,10 @@ extern const size_t sets_commands_count;
 /* cmd_lists.c */
 extern command lists_commands[];
 extern const size_t lists_commands_count;
+
+/* cmd_zsets.c: the sorted set commands' table */
+extern command zsets_commands[];
+extern const size_t zsets_commands_count;
 
 /* cmd_memory.c */
 void cmd_memory(client *c);

@@ -560,11 +560,13 @@ COVERED = {
 # The collection types' generators live in modules of their own (gen_<group>.py).
 import gen_hashes  # noqa: E402
 import gen_sets  # noqa: E402
+import gen_zsets  # noqa: E402
 import gen_lists  # noqa: E402 (blocking commands only with tiny timeouts)
 
-for _group in (gen_hashes, gen_sets, gen_lists):
+for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists):
     COMMANDS.update(_group.COMMANDS)
     COVERED |= _group.COVERED
+CONFIG_SET.update(gen_zsets.CONFIG_SET)  # its encoding thresholds, with smaller values
 
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]
