@@ -591,3 +591,87 @@ def test_rename_copy_move_serve_waiters(server):
     assert w.read() == [b"k", b"m"]
     w.close()
     p.close()
+
+
+def test_kill_blocked_client(server):
+    c, w = Resp(server), Resp(server)
+    wid = w("CLIENT", "ID")
+    w.send("BLPOP", "k", 0)
+    assert silent(w)
+    assert c("CLIENT", "KILL", "ID", wid) == 1
+    assert w.closed_by_server()
+    assert wait_until(lambda: blocked_clients(c) == 0)
+    assert c("RPUSH", "k", "v") == 1
+    assert c("LRANGE", "k", 0, -1) == [b"v"]  # nobody took it
+    c.close()
+    w.close()
+
+
+def test_random_blocking_traffic_loses_and_duplicates_nothing(server):
+    """Twelve clients block with BLPOP/BRPOP/BLMOVE/BLMPOP on three keys with short timeouts
+    while a pusher adds unique values and some clients hang up mid-wait: every value ends up
+    exactly once either in a reply or still in a list (values taken by a client that hung up
+    while its reply was in flight are at most one per hang-up)."""
+    import random
+    rng = random.Random(7)
+    keys = ["q0", "q1", "q2"]
+    pusher = Resp(server)
+    clients = [Resp(server) for _ in range(12)]
+    waiting = {}
+    received = []
+    hangups = 0
+    next_value = 0
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        for i, cl in enumerate(clients):
+            if i in waiting:
+                continue
+            k = rng.choice(keys)
+            t = rng.choice(["0.05", "0.1", "0.2", "0"])
+            kind = rng.randrange(4)
+            if kind == 0:
+                cl.send("BLPOP", k, rng.choice(keys), t)
+            elif kind == 1:
+                cl.send("BRPOP", k, t)
+            elif kind == 2:
+                cl.send("BLMOVE", k, rng.choice(keys), "LEFT", "RIGHT", t)
+            else:
+                cl.send("BLMPOP", t, 2, k, rng.choice(keys), "LEFT", "COUNT", 2)
+            waiting[i] = kind
+        if rng.random() < 0.7:
+            k = rng.choice(keys)
+            vals = ["v%d" % (next_value + j) for j in range(rng.randrange(1, 4))]
+            next_value += len(vals)
+            pusher("RPUSH", k, *vals)
+        if rng.random() < 0.05:  # a client hangs up mid-wait
+            i = rng.choice(list(waiting))
+            clients[i].close()
+            clients[i] = Resp(server)
+            del waiting[i]
+            hangups += 1
+        ready, _, _ = select.select([clients[i].sock for i in waiting], [], [], 0.01)
+        for i in list(waiting):
+            if clients[i].sock not in ready:
+                continue
+            reply = clients[i].read()
+            kind = waiting.pop(i)
+            if reply is None:
+                continue
+            if kind == 2:
+                continue  # BLMOVE moved it to another list: still there
+            if kind == 3:
+                received.extend(reply[1])
+            else:
+                received.append(reply[1])
+    hangups += len(waiting)  # the ones still waiting hang up now
+    for cl in clients:
+        cl.close()
+    assert wait_until(lambda: blocked_clients(pusher) == 0)
+    remaining = []
+    for k in keys:
+        remaining.extend(pusher("LRANGE", k, 0, -1))
+    everything = received + remaining
+    assert len(everything) == len(set(everything)), "a value was delivered twice"
+    missing = {b"v%d" % i for i in range(next_value)} - set(everything)
+    assert len(missing) <= hangups, (len(missing), hangups)
+    pusher.close()
