@@ -161,6 +161,14 @@ COMMANDS = {
     b"BLMPOP": (0.1, lambda r: g_lmpop(r, blocking=True)),
 }
 
+# CONFIG SET of the node size, down to 1..3 elements per node, so splits and merges of
+# quicklist nodes happen in short sequences too (the replies do not depend on it).
+CONFIG_SET = {
+    b"list-max-listpack-size": [b"-2", b"-2", b"-1", b"-5", b"1", b"2", b"3", b"0", b"-6",
+                                b"128", b"2147483648", b"abc", b""],
+    b"list-max-ziplist-size": [b"-2", b"2", b"-3"],
+}
+
 COVERED = {
     "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "llen", "lrange", "lindex", "lset",
     "linsert", "lrem", "ltrim", "lpos", "lmove", "rpoplpush", "lmpop", "blpop", "brpop",

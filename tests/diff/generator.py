@@ -567,6 +567,7 @@ for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists):
     COMMANDS.update(_group.COMMANDS)
     COVERED |= _group.COVERED
 CONFIG_SET.update(gen_zsets.CONFIG_SET)  # its encoding thresholds, with smaller values
+CONFIG_SET.update(gen_lists.CONFIG_SET)  # quicklist node sizes down to one element
 
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]
