@@ -522,7 +522,7 @@ def test_blocked_on_key_of_other_type_waits(server):
     """A key that exists with another type fails at once (WRONGTYPE); one that gets another
     type while a client waits does not wake it."""
     w, p = Resp(server), Resp(server)
-    w.send("BLPOP", "k", "0.5")
+    w.send("BLPOP", "k", 10)
     assert silent(w, 0.05)
     p("SADD", "k", "m")
     assert silent(w, 0.1)
