@@ -344,8 +344,10 @@ static void serve_key(bkey *k) {
         if (!e) return;
         bk_waiter *next = w->next;
         client *c = w->c;
-        /* A waiter of another type (BZPOPMIN on what is now a list) is left waiting. */
-        if (db_entry_type(e) == c->bstate->type) serve_client(c, w->argi);
+        /* A waiter of another type (BZPOPMIN on what is now a list) is left waiting, and so
+         * is a client about to be closed (it would take an element with it). */
+        if (db_entry_type(e) == c->bstate->type && !(c->flags & CLIENT_CLOSE_ASAP))
+            serve_client(c, w->argi);
         w = next;
     }
 }

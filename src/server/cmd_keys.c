@@ -192,6 +192,9 @@ static void rename_generic(client *c, int nx) {
     lookup_write(c, 1); /* expire the source lazily first */
     lookup_write(c, 2);
     int rc = db_rename(c->db, c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr, c->argv[2].len, nx);
+    /* A list or sorted set arriving under a key clients wait on serves them (Redis's dbAdd
+     * signals the key as ready). */
+    if (rc > 0) blocking_signal_key(c->db_index, c->argv[2].ptr, c->argv[2].len);
     if (rc < 0)
         reply_error(c, ERR_NO_SUCH_KEY);
     else if (nx)
@@ -456,6 +459,8 @@ void cmd_copy(client *c) {
     srv.stats.expired_keys += (long long)expired;
     db_copy_entry(dst, e, dst_key->ptr, dst_key->len);
     if (when >= 0) db_set_expire(dst, dst_key->ptr, dst_key->len, when);
+    for (long long i = 0; i < srv.databases; i++) /* waiters on the new key are served */
+        if (srv.dbs[i] == dst) blocking_signal_key((int)i, dst_key->ptr, dst_key->len);
     reply_add_int(&c->reply, 1);
 }
 
@@ -481,6 +486,7 @@ void cmd_move(client *c) {
         return;
     }
     db_move_key(c->db, dst, key->ptr, key->len);
+    blocking_signal_key((int)index, key->ptr, key->len); /* waiters there are served */
     reply_add_int(&c->reply, 1);
 }
 

@@ -369,8 +369,9 @@ static void reply_command_info(client *c, const command *cmd) {
         int flag;
         const char *name;
     } flag_names[] = {
-        {CMD_WRITE, "write"}, {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
-        {CMD_ADMIN, "admin"}, {CMD_NOAUTH, "no_auth"},    {CMD_FAST, "fast"},
+        {CMD_WRITE, "write"},       {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
+        {CMD_ADMIN, "admin"},       {CMD_NOAUTH, "no_auth"},    {CMD_FAST, "fast"},
+        {CMD_NOSCRIPT, "noscript"}, {CMD_BLOCKING, "blocking"}, {CMD_MOVABLEKEYS, "movablekeys"},
     };
     reply_add_array_len(&c->reply, 10);
     reply_add_bulk_cstr(&c->reply, cmd->name);

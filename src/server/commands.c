@@ -106,6 +106,7 @@ static const struct {
     {NULL, NULL}, /* the table above, filled in by commands_init */
     {hashes_commands, &hashes_commands_count},
     {sets_commands, &sets_commands_count},
+    {lists_commands, &lists_commands_count},
     {zsets_commands, &zsets_commands_count},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))

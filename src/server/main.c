@@ -13,6 +13,7 @@
 #include "alloc/alloc.h"
 #include "db/t_hash.h"
 #include "db/t_set.h"
+#include "db/t_list.h"
 #include "db/t_zset.h"
 #include "profiler/profiler.h"
 #include "server/log.h"
@@ -282,6 +283,7 @@ int main(int argc, char **argv) {
     /* Each collection type tells the db how to free, measure and copy its values
      * (db_register_type), before any key exists. */
     db_register_type(DB_TYPE_HASH, &hash_type_ops);
+    db_register_type(DB_TYPE_LIST, &list_type_ops);
     db_register_type(DB_TYPE_SET, &set_type_ops);
     static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value};
     db_register_type(DB_TYPE_ZSET, &zset_ops);

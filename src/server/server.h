@@ -62,7 +62,9 @@ typedef void command_fn(client *c);
 #define CMD_FAST (1 << 3)
 #define CMD_ADMIN (1 << 4)
 #define CMD_NOSCRIPT (1 << 5)
-#define CMD_DENYOOM (1 << 6) /* may grow memory: refused while over maxmemory (Redis's denyoom) */
+#define CMD_DENYOOM (1 << 6)  /* may grow memory: refused while over maxmemory (Redis's denyoom) */
+#define CMD_BLOCKING (1 << 7) /* may block the client (BLPOP ...) */
+#define CMD_MOVABLEKEYS (1 << 8) /* keys found by parsing (LMPOP numkeys ...) */
 
 typedef struct command {
     const char *name;
@@ -335,6 +337,9 @@ extern const size_t hashes_commands_count;
 /* cmd_sets.c: the SET commands, their own table (a group of commands.c) */
 extern command sets_commands[];
 extern const size_t sets_commands_count;
+/* cmd_lists.c */
+extern command lists_commands[];
+extern const size_t lists_commands_count;
 
 /* cmd_zsets.c: the sorted set commands' table */
 extern command zsets_commands[];

@@ -561,11 +561,13 @@ COVERED = {
 import gen_hashes  # noqa: E402
 import gen_sets  # noqa: E402
 import gen_zsets  # noqa: E402
+import gen_lists  # noqa: E402 (blocking commands only with tiny timeouts)
 
-for _group in (gen_hashes, gen_sets, gen_zsets):
+for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists):
     COMMANDS.update(_group.COMMANDS)
     COVERED |= _group.COVERED
 CONFIG_SET.update(gen_zsets.CONFIG_SET)  # its encoding thresholds, with smaller values
+CONFIG_SET.update(gen_lists.CONFIG_SET)  # quicklist node sizes down to one element
 
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]
