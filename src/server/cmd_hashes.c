@@ -378,24 +378,8 @@ static void cmd_hrandfield(client *c) {
         return;
     }
     long long l;
-    if (arg_ll(c, 2, &l) < 0) return;
-    if (l == LLONG_MIN) {
-        reply_error(c, "ERR value is out of range, value must between -9223372036854775807 and "
-                       "9223372036854775807");
-        return;
-    }
-    int withvalues = 0;
-    if (c->argc > 4 || (c->argc == 4 && !arg_eq(c, 3, "withvalues"))) {
-        reply_error(c, ERR_SYNTAX);
-        return;
-    }
-    if (c->argc == 4) {
-        withvalues = 1;
-        if (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2) {
-            reply_error(c, "ERR value is out of range");
-            return;
-        }
-    }
+    int withvalues;
+    if (arg_random_count(c, "withvalues", &l, &withvalues) < 0) return;
     hash_value h;
     int r = hash_read(c, &h);
     if (r < 0) return;

@@ -797,23 +797,8 @@ static void cmd_zrandmember(client *c) {
         return;
     }
     long long l;
-    if (arg_ll(c, 2, &l) < 0) return;
-    if (l == LLONG_MIN) { /* outside Redis's -LONG_MAX..LONG_MAX */
-        reply_error(c, "ERR value is out of range, value must between -9223372036854775807 and "
-                       "9223372036854775807");
-        return;
-    }
-    int withscores = 0;
-    if (c->argc > 4 || (c->argc == 4 && !arg_eq(c, 3, "withscores"))) {
-        reply_error(c, ERR_SYNTAX);
-        return;
-    } else if (c->argc == 4) {
-        withscores = 1;
-        if (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2) {
-            reply_error(c, "ERR value is out of range");
-            return;
-        }
-    }
+    int withscores;
+    if (arg_random_count(c, "withscores", &l, &withscores) < 0) return;
     int r = read_zset(c, 1, &z);
     if (r < 0) return;
     if (r == 0 || l == 0) {

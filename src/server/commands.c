@@ -1,5 +1,6 @@
 /* The command table, its lookup, and dispatch: arity, authentication, statistics. */
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <stdarg.h>
@@ -236,6 +237,28 @@ int arg_ll(client *c, int i, long long *out) {
 int arg_eq(const client *c, int i, const char *lower) {
     size_t n = strlen(lower);
     return c->argv[i].len == n && strncasecmp(c->argv[i].ptr, lower, n) == 0;
+}
+
+int arg_random_count(client *c, const char *with, long long *count, int *with_set) {
+    if (arg_ll(c, 2, count) < 0) return -1;
+    if (*count == LLONG_MIN) { /* outside Redis's -LONG_MAX..LONG_MAX */
+        reply_error(c, "ERR value is out of range, value must between -9223372036854775807 and "
+                       "9223372036854775807");
+        return -1;
+    }
+    *with_set = 0;
+    if (c->argc > 4 || (c->argc == 4 && !arg_eq(c, 3, with))) {
+        reply_error(c, ERR_SYNTAX);
+        return -1;
+    }
+    if (c->argc == 4) {
+        *with_set = 1;
+        if (*count < -LLONG_MAX / 2 || *count > LLONG_MAX / 2) { /* twice as many replies */
+            reply_error(c, "ERR value is out of range");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* ---- the SCAN family ---- */

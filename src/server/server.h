@@ -259,6 +259,11 @@ int scan_args_match(const scan_args *a, const void *s, size_t len);
 /* The reply's head: a two-element array and the next cursor; the caller adds the elements. */
 void reply_scan_head(client *c, uint64_t next);
 
+/* HRANDFIELD / ZRANDMEMBER key count [WITHVALUES|WITHSCORES]: the count (argv[2]) and the
+ * option word (argv[3], `with` lower case), checked as Redis does, before the key is looked up.
+ * Returns 0, or -1 after replying. */
+int arg_random_count(client *c, const char *with, long long *count, int *with_set);
+
 /* Key space helpers used by several command files. */
 /* All of them expire lazily; lookup_read and lookup_write stamp the key's LRU clock, and
  * lookup_read_notouch does not (Redis's LOOKUP_NOTOUCH: TYPE, TTL, EXISTS). */

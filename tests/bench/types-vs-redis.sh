@@ -50,80 +50,7 @@ bench_init
 
 # gen_shape SHAPE FILE -> "KEYS UNITS COMMANDS KEY" (units: what the per-unit figure divides
 # by; KEY: one key to ask OBJECT ENCODING). Writes the RESP commands that build the shape.
-gen_shape() {
-    "$PY" - "$1" "$2" "$SCALE" <<'EOF'
-import sys
-shape, path, scale = sys.argv[1], sys.argv[2], int(sys.argv[3])
-
-def cmd(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
-
-n_cmds = 0
-with open(path, "wb") as f:
-    buf = []
-    def emit(c):
-        global n_cmds
-        buf.append(c)
-        n_cmds += 1
-        if len(buf) >= 20000:
-            f.write(b"".join(buf))
-            buf.clear()
-    if shape == "hash10":      # 1M small hashes of 10 fields (user profiles, sessions)
-        keys = 1000000 // scale
-        for i in range(keys):
-            args = ["HSET", "user:%07d" % i]
-            for j in range(10):
-                args += ["field%d" % j, "value-%d" % (i * 10 + j)]
-            emit(cmd(*args))
-        units, key = keys, "user:0000000"
-    elif shape == "list100":   # 100k lists of 100 items (queues)
-        keys = 100000 // scale
-        for i in range(keys):
-            emit(cmd("RPUSH", "queue:%06d" % i, *["job-%d-%d" % (i, j) for j in range(100)]))
-        units, key = keys, "queue:000000"
-    elif shape == "setint50":  # 100k sets of 50 integers (ids)
-        keys = 100000 // scale
-        for i in range(keys):
-            emit(cmd("SADD", "ids:%06d" % i, *[i * 50 + j for j in range(50)]))
-        units, key = keys, "ids:000000"
-    elif shape == "setstr50":  # 100k sets of 50 strings (tags)
-        keys = 100000 // scale
-        for i in range(keys):
-            emit(cmd("SADD", "tags:%06d" % i, *["tag-%d" % (i * 50 + j) for j in range(50)]))
-        units, key = keys, "tags:000000"
-    elif shape == "zset50":    # 100k sorted sets of 50 members (small leaderboards)
-        keys = 100000 // scale
-        for i in range(keys):
-            args = ["ZADD", "board:%06d" % i]
-            for j in range(50):
-                args += [(i * 7 + j * 13) % 1000, "player-%d" % j]
-            emit(cmd(*args))
-        units, key = keys, "board:000000"
-    elif shape == "zsetbig":   # one sorted set of 1M members (a big leaderboard)
-        members = 1000000 // scale
-        for i in range(0, members, 100):
-            args = ["ZADD", "leaderboard"]
-            for j in range(i, min(i + 100, members)):
-                args += [(j * 7919) % 1000003, "player:%07d" % j]
-            emit(cmd(*args))
-        keys, units, key = 1, members, "leaderboard"
-    else:
-        sys.exit("unknown shape " + shape)
-    f.write(b"".join(buf))
-print(keys, units, n_cmds, key)
-EOF
-}
-
-# load_cmds PORT FILE N: redis-cli --pipe, no errors, N replies.
-load_cmds() {
-    local out
-    out=$(redis-cli -p "$1" --pipe <"$2" 2>&1) || die "redis-cli --pipe failed: $out"
-    grep -q "errors: 0, replies: $3" <<<"$out" || die "redis-cli --pipe: unexpected result: $out"
-}
+gen_shape() { "$PY" "$REPO/tests/bench/gen_types.py" shape "$1" "$2" "$SCALE"; }
 
 T0=$(date +%s)
 say "memkv vs Redis, collection types — $(date '+%Y-%m-%d %H:%M:%S %z')"
@@ -149,7 +76,7 @@ if [ "$SKIP_MEMORY" != 1 ]; then
             M[$kind.used0]=$(used_memory "$SRV_PORT")
             M[$kind.rss0]=$(rss_bytes "$SRV_PID")
             log "memory: $shape into $kind ($ncmds commands)"
-            load_cmds "$SRV_PORT" "$f" "$ncmds"
+            load_pipe "$SRV_PORT" "$f" "$ncmds"
             [ "$(dbsize "$SRV_PORT")" = "$keys" ] || die "$kind: DBSIZE $(dbsize "$SRV_PORT") != $keys"
             sleep 1 # incremental rehashes finish in the cron
             M[$kind.used1]=$(used_memory "$SRV_PORT")
@@ -191,23 +118,7 @@ TYPE_LOADS=(HSET HGETALL LPUSH LPOP SADD SISMEMBER ZADD ZRANGE)
 # Preload: KEYSPACE keys "hp:%012d" (10-field hash), "lp:" (list of 1000 items, enough for
 # every LPOP of a run), "sp:" (set of 50 numbers), "zp:" (sorted set of 50).
 PRELOAD=$TMP/types-preload.resp
-"$PY" - "$PRELOAD" "$KEYSPACE" <<'EOF'
-import sys
-path, n = sys.argv[1], int(sys.argv[2])
-def cmd(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
-with open(path, "wb") as f:
-    for i in range(n):
-        k = "%012d" % i
-        f.write(cmd("HSET", "hp:" + k, *[x for j in range(10) for x in ("f%d" % j, "v%d" % j)]))
-        f.write(cmd("RPUSH", "lp:" + k, *["item-%d" % j for j in range(1000)]))
-        f.write(cmd("SADD", "sp:" + k, *[(i * 50 + j) % n for j in range(50)]))
-        f.write(cmd("ZADD", "zp:" + k, *[x for j in range(50) for x in (j, "m%d" % j)]))
-EOF
+"$PY" "$REPO/tests/bench/gen_types.py" preload "$PRELOAD" "$KEYSPACE"
 PRELOAD_N=$((KEYSPACE * 4))
 RANGE=$KEYSPACE # -r of every load
 
@@ -230,8 +141,8 @@ if [ "$SKIP_THROUGHPUT" != 1 ]; then
     start_server redis plain
     RD_PID=$SRV_PID RD_PORT=$SRV_PORT
     log "throughput: preloading $PRELOAD_N collections into each"
-    load_cmds "$MK_PORT" "$PRELOAD" "$PRELOAD_N"
-    load_cmds "$RD_PORT" "$PRELOAD" "$PRELOAD_N"
+    load_pipe "$MK_PORT" "$PRELOAD" "$PRELOAD_N"
+    load_pipe "$RD_PORT" "$PRELOAD" "$PRELOAD_N"
     declare -A TP_MK TP_RD
     for r in $(seq 1 "$ROUNDS"); do
         for l in "${TYPE_LOADS[@]}"; do
