@@ -236,7 +236,7 @@ def test_eviction_frees_every_type(server, t, policy):
     limit = info_int(c, "memory", "used_memory") + 2 * 1024 * 1024
     assert c("CONFIG", "SET", "maxmemory-policy", policy) == b"OK"
     assert c("CONFIG", "SET", "maxmemory", limit) == b"OK"
-    for i in range(2000):
+    for i in range(10000):  # 10k collections of 200 elements: far more than 2 MB
         fill(c, t, "ev-%d" % i, 200)
         if policy.startswith("volatile"):
             c("EXPIRE", "ev-%d" % i, 1000 + i)
