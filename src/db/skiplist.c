@@ -34,6 +34,7 @@ struct zskiplist {
     uint32_t length;
     uint8_t level; /* highest level in use, >= 1 */
     alloc_sub sub;
+    size_t node_bytes; /* usable sizes of the elements' nodes: MEMORY USAGE in O(1) */
     zsl_index ix;
 };
 
@@ -74,6 +75,18 @@ static zsl_node *node_new(alloc_sub sub, unsigned level, double score, const voi
 
 static void node_free(alloc_sub sub, zsl_node *n) {
     alloc_free_sized(sub, n, node_size(n->level, n->len));
+}
+
+/* An element's node, counted in node_bytes (the header is not an element). */
+static zsl_node *elem_new(zskiplist *zsl, unsigned level, double score, const void *m, size_t len) {
+    zsl_node *n = node_new(zsl->sub, level, score, m, len);
+    zsl->node_bytes += alloc_usable_size(n);
+    return n;
+}
+
+static void elem_free(zskiplist *zsl, zsl_node *n) {
+    zsl->node_bytes -= alloc_usable_size(n);
+    node_free(zsl->sub, n);
 }
 
 /* xorshift64*: the level generator. */
@@ -346,6 +359,7 @@ zskiplist *zsl_new(alloc_sub sub) {
     zsl->length = 0;
     zsl->level = 1;
     zsl->sub = sub;
+    zsl->node_bytes = 0;
     memset(&zsl->ix, 0, sizeof(zsl->ix));
     zsl->ix.rehashidx = -1;
     return zsl;
@@ -368,15 +382,12 @@ size_t zsl_length(const zskiplist *zsl) {
     return zsl->length;
 }
 
-size_t zsl_mem_usage_fixed(const zskiplist *zsl) {
+static size_t zsl_mem_usage_fixed(const zskiplist *zsl) {
     return alloc_usable_size(zsl) + alloc_usable_size(zsl->header) + ix_mem_usage(zsl);
 }
 
 size_t zsl_mem_usage(const zskiplist *zsl) {
-    size_t total = zsl_mem_usage_fixed(zsl);
-    for (const zsl_node *n = zsl->header->forward[0]; n; n = n->forward[0])
-        total += alloc_usable_size(n);
-    return total;
+    return zsl_mem_usage_fixed(zsl) + zsl->node_bytes;
 }
 
 zskiplist *zsl_dup(const zskiplist *src) {
@@ -388,7 +399,7 @@ zskiplist *zsl_dup(const zskiplist *src) {
         last[i] = zsl->header;
     zsl_node *prev = NULL;
     for (const zsl_node *s = src->header->forward[0]; s; s = s->forward[0]) {
-        zsl_node *n = node_new(src->sub, s->level, s->score, node_member(s), s->len);
+        zsl_node *n = elem_new(zsl, s->level, s->score, node_member(s), s->len);
         ix_add(zsl, n);
         for (unsigned i = 0; i < s->level; i++) {
             last[i]->forward[i] = n;
@@ -455,7 +466,7 @@ static void link_node(zskiplist *zsl, zsl_node *x) {
 }
 
 zsl_node *zsl_insert(zskiplist *zsl, double score, const void *m, size_t len) {
-    zsl_node *x = node_new(zsl->sub, random_level(), score, m, len);
+    zsl_node *x = elem_new(zsl, random_level(), score, m, len);
     link_node(zsl, x);
     ix_add(zsl, x);
     return x;
@@ -502,7 +513,7 @@ int zsl_delete(zskiplist *zsl, double score, const void *m, size_t len) {
     if (!node_is(x, score, m, len)) return 0;
     unlink_node(zsl, x, update);
     ix_remove(zsl, x);
-    node_free(zsl->sub, x);
+    elem_free(zsl, x);
     return 1;
 }
 
@@ -652,7 +663,7 @@ static size_t delete_while(zskiplist *zsl, zsl_node *x, zsl_node **update, keep_
         unlink_node(zsl, x, update);
         if (fn) fn(ctx, node_member(x), x->len);
         ix_remove(zsl, x);
-        node_free(zsl->sub, x);
+        elem_free(zsl, x);
         removed++;
         x = next;
     }

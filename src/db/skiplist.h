@@ -59,10 +59,9 @@ zskiplist *zsl_new(alloc_sub sub);
 void zsl_free(zskiplist *zsl); /* zsl may be NULL */
 zskiplist *zsl_dup(const zskiplist *zsl);
 size_t zsl_length(const zskiplist *zsl);
-/* Usable bytes of the list, its header node, its member index and every node: exact. */
+/* Usable bytes of the list, its header node, its member index and every node: exact, O(1)
+ * (the nodes' total is kept as they come and go). */
 size_t zsl_mem_usage(const zskiplist *zsl);
-/* The same without the nodes (for an estimate from sampled nodes). */
-size_t zsl_mem_usage_fixed(const zskiplist *zsl);
 
 /* Insert a member that is not present (the caller checks with zsl_find). Returns its node. */
 zsl_node *zsl_insert(zskiplist *zsl, double score, const void *m, size_t len);
