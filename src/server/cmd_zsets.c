@@ -734,7 +734,7 @@ static void bzpop_generic(client *c, int first, int last, int max, long long cou
         zpop_from(c, ki, e, max, count, mode);
         return;
     }
-    int keys[64], *kp = keys;
+    int keys[64] = {0}, *kp = keys; /* (initialised: GCC -O2 cannot see nkeys >= 1) */
     int nkeys = last - first + 1;
     if (nkeys > 64) kp = alloc_malloc(ALLOC_SUB_OTHER, sizeof(int) * (size_t)nkeys);
     for (int i = 0; i < nkeys; i++)
