@@ -1,7 +1,7 @@
 """RESP command files for tests/bench/types-vs-redis.sh (loaded with redis-cli --pipe).
 
     gen_types.py shape NAME FILE SCALE  -> prints "KEYS UNITS COMMANDS KEY"
-    gen_types.py preload FILE N         -> N keys of each type for the throughput loads
+    gen_types.py preload FILE N [LISTLEN] -> N keys of each type for the loads
 """
 import sys
 
@@ -66,13 +66,13 @@ def write(path, commands):
     return n
 
 
-def preload_commands(n):
-    """n keys of each type: "hp:" 10-field hashes, "lp:" lists of 1000 items (enough for every
-    LPOP of a run), "sp:" sets of 50 numbers, "zp:" sorted sets of 50 members."""
+def preload_commands(n, listlen):
+    """n keys of each type: "hp:" 10-field hashes, "lp:" lists of listlen items (enough for
+    every LPOP of a run), "sp:" sets of 50 numbers, "zp:" sorted sets of 50 members."""
     for i in range(n):
         k = "%012d" % i
         yield cmd("HSET", "hp:" + k, *[x for j in range(10) for x in ("f%d" % j, "v%d" % j)])
-        yield cmd("RPUSH", "lp:" + k, *["item-%d" % j for j in range(1000)])
+        yield cmd("RPUSH", "lp:" + k, *["item-%d" % j for j in range(listlen)])
         yield cmd("SADD", "sp:" + k, *[(i * 50 + j) % n for j in range(50)])
         yield cmd("ZADD", "zp:" + k, *[x for j in range(50) for x in (j, "m%d" % j)])
 
@@ -82,6 +82,7 @@ if __name__ == "__main__":
         keys, units, key, gen = shape_commands(sys.argv[2], int(sys.argv[4]))
         print(keys, units, write(sys.argv[3], gen), key)
     elif sys.argv[1] == "preload":
-        write(sys.argv[2], preload_commands(int(sys.argv[3])))
+        write(sys.argv[2], preload_commands(int(sys.argv[3]),
+                                            int(sys.argv[4]) if len(sys.argv) > 4 else 1000))
     else:
         sys.exit(__doc__)

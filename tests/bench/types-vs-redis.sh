@@ -14,7 +14,7 @@
 # Results go to stdout and tests/bench/results/types-vs-redis-<date>.txt (gitignored).
 #
 # Environment:
-#   ROUNDS=5 REQUESTS=200000 KEYSPACE=10000 CG_REQUESTS=50000
+#   ROUNDS=5 REQUESTS=200000 KEYSPACE=10000 CG_REQUESTS=100000 CG_KEYSPACE=2000
 #   SCALE=1        divides the key counts of the memory shapes (SCALE=10: a quick look)
 #   MEMKV_SERVER=path   use this binary instead of building build-bench (Release)
 #   SKIP_MEMORY=1 / SKIP_THROUGHPUT=1 / SKIP_CALLGRIND=1
@@ -27,7 +27,8 @@ cd "$REPO"
 ROUNDS=${ROUNDS:-5}
 REQUESTS=${REQUESTS:-200000}
 KEYSPACE=${KEYSPACE:-10000}
-CG_REQUESTS=${CG_REQUESTS:-50000}
+CG_REQUESTS=${CG_REQUESTS:-100000}
+CG_KEYSPACE=${CG_KEYSPACE:-2000}
 SCALE=${SCALE:-1}
 SKIP_MEMORY=${SKIP_MEMORY:-0}
 SKIP_THROUGHPUT=${SKIP_THROUGHPUT:-0}
@@ -182,15 +183,19 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
     mkdir -p "$CG"
     types_cg_load() { tbench "$1" "$2" 16 "$CG_REQUESTS"; }
     CG_LOAD=types_cg_load
-    KEYSPACE=$PRELOAD_N # what cg_run's preload expects in replies
+    # A small preload (CG_KEYSPACE keys of each type, lists of 100): the idle run subtracts
+    # it, and a big one would bury the loads' instructions in its run-to-run variation.
+    PRELOAD=$TMP/types-preload-cg.resp
+    "$PY" "$REPO/tests/bench/gen_types.py" preload "$PRELOAD" "$CG_KEYSPACE" 100
+    KEYSPACE=$((CG_KEYSPACE * 4)) # what cg_run's preload expects in replies
+    RANGE=$CG_KEYSPACE
     for kind in memkv redis; do
         cg_run "$kind" idle
         for l in "${TYPE_LOADS[@]}"; do
             cg_run "$kind" "$l" "$l"
         done
     done
-    KEYSPACE=$RANGE
-    say "== Instructions per request (callgrind, user space; -P 16, $CG_REQUESTS requests, minus an idle run)"
+    say "== Instructions per request (callgrind, user space; -P 16, $CG_REQUESTS requests over $CG_KEYSPACE keys of each type, minus an idle run)"
     say "$(printf '%-10s %12s %12s %8s  %s' load 'memkv Ir/req' 'redis Ir/req' ratio target)"
     for l in "${TYPE_LOADS[@]}"; do
         a=$(cg_per_req memkv "$l")
