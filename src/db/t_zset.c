@@ -576,17 +576,20 @@ static size_t node_rank(const zskiplist *zsl, const zsl_node *x) {
     return zsl_rank(zsl, zsl_node_score(x), m, len);
 }
 
+/* Elements from f to l (the first and last in a range; f NULL: none), by their ranks. Redis's
+ * formula: l may be missing when the members of a lex range are out of score order. */
+static size_t zsl_count_between(const zskiplist *zsl, const zsl_node *f, const zsl_node *l) {
+    if (!f) return 0;
+    size_t n = zsl_length(zsl);
+    size_t count = n - (node_rank(zsl, f) - 1);
+    if (l) count -= n - node_rank(zsl, l);
+    return count;
+}
+
 size_t zset_count_score(const zobj *z, const zrange_score *r) {
     if (z->enc != DB_ENC_LISTPACK) {
-        const zskiplist *zsl = ((const zskiplist *)z->ptr);
-        const zsl_node *f = zsl_first_in_range(zsl, r);
-        if (!f) return 0;
-        /* Redis's formula; the last may be missing when members are out of order */
-        size_t n = zsl_length(zsl);
-        size_t count = n - (node_rank(zsl, f) - 1);
-        const zsl_node *l = zsl_last_in_range(zsl, r);
-        if (l) count -= n - node_rank(zsl, l);
-        return count;
+        const zskiplist *zsl = z->ptr;
+        return zsl_count_between(zsl, zsl_first_in_range(zsl, r), zsl_last_in_range(zsl, r));
     }
     zset_iter it;
     size_t count = 0;
@@ -602,15 +605,9 @@ size_t zset_count_score(const zobj *z, const zrange_score *r) {
 
 size_t zset_count_lex(const zobj *z, const zrange_lex *r) {
     if (z->enc != DB_ENC_LISTPACK) {
-        const zskiplist *zsl = ((const zskiplist *)z->ptr);
-        const zsl_node *f = zsl_first_in_lex_range(zsl, r);
-        if (!f) return 0;
-        /* Redis's formula; the last may be missing when members are out of order */
-        size_t n = zsl_length(zsl);
-        size_t count = n - (node_rank(zsl, f) - 1);
-        const zsl_node *l = zsl_last_in_lex_range(zsl, r);
-        if (l) count -= n - node_rank(zsl, l);
-        return count;
+        const zskiplist *zsl = z->ptr;
+        return zsl_count_between(zsl, zsl_first_in_lex_range(zsl, r),
+                                 zsl_last_in_lex_range(zsl, r));
     }
     zset_iter it;
     size_t count = 0;
