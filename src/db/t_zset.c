@@ -264,10 +264,33 @@ void zset_shrink_if_fits(zobj *z, const zset_limits *lim) {
 
 /* --- add / delete / rank ----------------------------------------------------------------- */
 
+/* ZADD's rule for a member already there with score cur, the same in both encodings: NX
+ * leaves it, INCR adds to it, GT/LT may refuse. Returns 1 when *score is to be stored (it may
+ * equal cur), 0 when the member stays as it is, -1 when INCR made a NaN. */
+static int existing_member(double cur, double *score, int in_flags, int *out_flags,
+                           double *newscore) {
+    if (in_flags & ZADD_IN_NX) {
+        *out_flags |= ZADD_OUT_NOP;
+        return 0;
+    }
+    if (in_flags & ZADD_IN_INCR) {
+        *score += cur;
+        if (isnan(*score)) {
+            *out_flags |= ZADD_OUT_NAN;
+            return -1;
+        }
+    }
+    if (((in_flags & ZADD_IN_LT) && *score >= cur) || ((in_flags & ZADD_IN_GT) && *score <= cur)) {
+        *out_flags |= ZADD_OUT_NOP;
+        return 0;
+    }
+    if (newscore) *newscore = *score;
+    return 1;
+}
+
 int zset_add(zobj *z, double score, const void *m, size_t len, int in_flags, int *out_flags,
              double *newscore, const zset_limits *lim) {
-    int incr = in_flags & ZADD_IN_INCR, nx = in_flags & ZADD_IN_NX, xx = in_flags & ZADD_IN_XX;
-    int gt = in_flags & ZADD_IN_GT, lt = in_flags & ZADD_IN_LT;
+    int xx = in_flags & ZADD_IN_XX;
     *out_flags = 0;
     if (isnan(score)) {
         *out_flags = ZADD_OUT_NAN;
@@ -277,22 +300,8 @@ int zset_add(zobj *z, double score, const void *m, size_t len, int in_flags, int
         double cur;
         unsigned char *eptr = zzl_find(z->ptr, m, len, &cur);
         if (eptr) {
-            if (nx) {
-                *out_flags |= ZADD_OUT_NOP;
-                return 1;
-            }
-            if (incr) {
-                score += cur;
-                if (isnan(score)) {
-                    *out_flags |= ZADD_OUT_NAN;
-                    return 0;
-                }
-            }
-            if ((lt && score >= cur) || (gt && score <= cur)) {
-                *out_flags |= ZADD_OUT_NOP;
-                return 1;
-            }
-            if (newscore) *newscore = score;
+            int r = existing_member(cur, &score, in_flags, out_flags, newscore);
+            if (r <= 0) return r + 1; /* NaN: 0, unchanged: 1 */
             if (score != cur) {
                 z->ptr = zzl_delete(z->ptr, eptr);
                 z->ptr = zzl_insert(z->ptr, score, m, len);
@@ -316,23 +325,9 @@ int zset_add(zobj *z, double score, const void *m, size_t len, int in_flags, int
     zskiplist *zsl = z->ptr;
     zsl_node *x = zsl_find(zsl, m, len);
     if (x) {
-        if (nx) {
-            *out_flags |= ZADD_OUT_NOP;
-            return 1;
-        }
         double cur = zsl_node_score(x);
-        if (incr) {
-            score += cur;
-            if (isnan(score)) {
-                *out_flags |= ZADD_OUT_NAN;
-                return 0;
-            }
-        }
-        if ((lt && score >= cur) || (gt && score <= cur)) {
-            *out_flags |= ZADD_OUT_NOP;
-            return 1;
-        }
-        if (newscore) *newscore = score;
+        int r = existing_member(cur, &score, in_flags, out_flags, newscore);
+        if (r <= 0) return r + 1; /* NaN: 0, unchanged: 1 */
         if (score != cur) {
             zsl_update_score(zsl, cur, m, len, score);
             *out_flags |= ZADD_OUT_UPDATED;

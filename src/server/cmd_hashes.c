@@ -150,13 +150,11 @@ static void cmd_hincrby(client *c) {
         reply_error(c, "ERR hash value is not an integer");
         return;
     }
-    if ((incr < 0 && value < 0 && incr < LLONG_MIN - value) ||
-        (incr > 0 && value > 0 && incr > LLONG_MAX - value)) {
+    if (__builtin_add_overflow(value, incr, &value)) {
         hash_store(c, e, &h);
         reply_error(c, ERR_OVERFLOW);
         return;
     }
-    value += incr;
     char out[32];
     size_t n = util_format_ll(out, value);
     hash_limits lim;

@@ -239,12 +239,10 @@ static void incr_generic(client *c, long long by) {
             return;
         }
     }
-    if ((by < 0 && cur < 0 && by < LLONG_MIN - cur) ||
-        (by > 0 && cur > 0 && by > LLONG_MAX - cur)) {
+    if (__builtin_add_overflow(cur, by, &cur)) {
         reply_error(c, ERR_OVERFLOW);
         return;
     }
-    cur += by;
     char buf[32];
     size_t n = util_format_ll(buf, cur);
     db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, buf, n, 1);
