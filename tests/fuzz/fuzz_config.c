@@ -195,6 +195,7 @@ static void mode_file(const char *text) {
         return;
     }
     check_strings_loaded(text);
+    server_clamp_hz(); /* as main() does once the file is loaded (hz 0 reads back as 1) */
     srv.config.started = 1;
     for (size_t i = 0; i < srv.config.count; i++)
         if (!(srv.config.params[i].flags & CFG_IMMUTABLE)) check_round_trip(&srv.config.params[i]);
