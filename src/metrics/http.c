@@ -79,7 +79,8 @@ struct http_endpoint {
     int pprof_enabled;
     unsigned max_connections;
     size_t max_request_bytes;
-    char *index; /* the HTML of "/" (ours, PERSISTENT for MHD) */
+    char name[64]; /* the index page's title */
+    char *index;   /* the HTML of "/" (ours, PERSISTENT for MHD) */
     size_t index_len;
     /* MHD's messages while MHD_start_daemon runs go here (for http_start's err). */
     pthread_mutex_t log_lock;
@@ -296,6 +297,8 @@ static void route(const http_route_policy *pol, const http_request *req, http_ro
         kind = HTTP_ROUTE_INDEX;
     else if (strcmp(url, "/metrics") == 0 && pol->have_metrics)
         kind = HTTP_ROUTE_METRICS;
+    else if ((strcmp(url, "/scrape") == 0 || strcmp(url, "/metrics") == 0) && pol->have_scrape)
+        kind = HTTP_ROUTE_SCRAPE;
     else if (strcmp(url, "/debug/pprof/heap") == 0 && pol->pprof_enabled && pol->have_pprof_heap)
         kind = HTTP_ROUTE_PPROF_HEAP;
     else if (strcmp(url, "/debug/memory") == 0 && pol->have_memory_report)
@@ -346,6 +349,7 @@ static void route_policy(const http_endpoint *e, http_route_policy *pol) {
     pol->have_metrics = e->h.metrics != NULL;
     pol->have_pprof_heap = e->h.pprof_heap != NULL;
     pol->have_memory_report = e->h.memory_report != NULL;
+    pol->have_scrape = e->h.scrape != NULL;
     pol->max_request_bytes = e->max_request_bytes;
 }
 
@@ -353,8 +357,34 @@ static const char *header(struct MHD_Connection *c, const char *name) {
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value) {
+    (void)kind;
+    http_scrape_request *r = cls;
+    if (r->nargs == HTTP_MAX_ARGS) {
+        r->args_truncated = 1;
+        return MHD_NO;
+    }
+    r->args[r->nargs].name = key ? key : "";
+    r->args[r->nargs].value = value ? value : "";
+    r->nargs++;
+    return MHD_YES;
+}
+
+static int call_scrape(http_endpoint *e, struct MHD_Connection *c, const char *url,
+                       http_response *resp) {
+    http_scrape_request r;
+    memset(&r, 0, sizeof(r));
+    r.path = url;
+    r.accept = header(c, MHD_HTTP_HEADER_ACCEPT);
+    r.scrape_timeout = header(c, "X-Prometheus-Scrape-Timeout-Seconds");
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &r);
+    return e->h.scrape(e->h.ctx, &r, resp);
+}
+
 /* Answer as decided (never HTTP_ROUTE_WAIT). */
-static enum MHD_Result answer(http_endpoint *e, struct MHD_Connection *c, const http_route *r) {
+static enum MHD_Result answer(http_endpoint *e, struct MHD_Connection *c, const char *url,
+                              const http_route *r) {
     http_response resp;
     memset(&resp, 0, sizeof(resp));
     int rc = 0;
@@ -377,6 +407,9 @@ static enum MHD_Result answer(http_endpoint *e, struct MHD_Connection *c, const 
         break;
     case HTTP_ROUTE_MEMORY:
         rc = e->h.memory_report(e->h.ctx, &resp);
+        break;
+    case HTTP_ROUTE_SCRAPE:
+        rc = call_scrape(e, c, url, &resp);
         break;
     }
     return respond_handler(e, c, rc, &resp);
@@ -405,7 +438,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*con_cls == &pending) { /* second call: the request is complete */
         *con_cls = (void *)(uintptr_t)&answered;
         http_route_decide(&pol, &req, 0, &r);
-        return answer(e, c, &r);
+        return answer(e, c, url, &r);
     }
     /* First call: the headers are complete, in time. */
     conn_deadline(e, c, 0);
@@ -417,7 +450,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     *con_cls = (void *)(uintptr_t)&answered;
-    return answer(e, c, &r);
+    return answer(e, c, url, &r);
 }
 
 /* Called once the request line is read, with the raw request-target (query included). */
@@ -533,9 +566,11 @@ __attribute__((format(printf, 2, 0))) static void on_log(void *cls, const char *
 /* ---- start and stop ----------------------------------------------------------------------- */
 
 static void build_index(http_endpoint *e) {
-    static const char head[] =
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>memkv</title></head>\n"
-        "<body>\n<h1>memkv</h1>\n<ul>\n";
+    char head[256];
+    snprintf(head, sizeof(head),
+             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title></head>\n"
+             "<body>\n<h1>%s</h1>\n<ul>\n",
+             e->name, e->name);
     static const char metrics[] = "<li><a href=\"/metrics\">/metrics</a> &mdash; Prometheus "
                                   "metrics (text 0.0.4, or OpenMetrics 1.0 when asked)</li>\n";
     static const char pprof[] =
@@ -544,13 +579,17 @@ static void build_index(http_endpoint *e) {
         "<a href=\"/debug/pprof/heap?format=svg\">flame graph</a></li>\n";
     static const char memory[] = "<li><a href=\"/debug/memory\">/debug/memory</a> &mdash; "
                                  "memory report (JSON)</li>\n";
+    static const char scrape[] =
+        "<li><code>/scrape?target=host:port</code> &mdash; the metrics of another server "
+        "(<code>&amp;auth=NAME</code> for credentials from the config file)</li>\n";
     static const char healthz[] = "<li><a href=\"/healthz\">/healthz</a> &mdash; liveness "
                                   "(no token needed)</li>\n";
     static const char tail[] = "</ul>\n</body></html>\n";
-    const char *parts[6];
+    const char *parts[7];
     size_t n = 0;
     parts[n++] = head;
-    if (e->h.metrics) parts[n++] = metrics;
+    if (e->h.metrics || e->h.scrape) parts[n++] = metrics;
+    if (e->h.scrape) parts[n++] = scrape;
     if (e->pprof_enabled && e->h.pprof_heap) parts[n++] = pprof;
     if (e->h.memory_report) parts[n++] = memory;
     parts[n++] = healthz;
@@ -647,6 +686,8 @@ http_endpoint *http_start(const http_config *cfg, const http_handlers *h, int *b
     memcpy(e->token, cfg->token, token_len + 1);
     e->token_len = token_len;
     e->pprof_enabled = cfg->pprof_enabled != 0;
+    snprintf(e->name, sizeof(e->name), "%.*s", (int)sizeof(cfg->name) - 1,
+             cfg->name[0] ? cfg->name : "memkv");
     e->max_connections = cfg->max_connections ? cfg->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS;
     size_t maxreq = cfg->max_request_bytes ? cfg->max_request_bytes : HTTP_DEFAULT_MAX_REQUEST;
     if (maxreq < HTTP_MIN_REQUEST) maxreq = HTTP_MIN_REQUEST;
@@ -672,7 +713,14 @@ http_endpoint *http_start(const http_config *cfg, const http_handlers *h, int *b
      * gets a share of it, and no share may be reached before the global limit is. */
     unsigned mhd_limit = threads * (e->max_connections + threads);
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+    if (cfg->thread_per_connection) { /* epoll and a pool are for the polling model only */
+        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+        threads = 1;
+        mhd_limit = e->max_connections + 1;
+    } else {
+        flags |=
+            MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+    }
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
 
     atomic_store(&e->starting, 1);

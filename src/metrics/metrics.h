@@ -309,16 +309,20 @@ char *metrics_memory_json(const metrics_inputs *in, const prof_job *top, const p
 typedef struct http_endpoint http_endpoint;
 
 typedef struct http_config {
-    char bind[256];           /* numeric address to bind, e.g. "127.0.0.1", "::1", "0.0.0.0" */
-    int port;                 /* 0 = ephemeral */
-    char token[256];          /* "" = no authentication; else "Authorization: Bearer <token>" */
-    int pprof_enabled;        /* 0: the /debug/pprof/ paths answer 404 */
-    unsigned max_connections; /* default 64 (0 = the default) */
-    unsigned timeout_seconds; /* per connection, inactivity; default 10 (0 = the default) */
-    size_t max_request_bytes; /* request line + headers (each header counting 64 bytes more
-                                 than its length), default 8 KiB (0 = the default); clamped
-                                 to 1 KiB … 1 MiB */
-    unsigned threads;         /* polling threads, default 2 (0 = the default; at most 16) */
+    char bind[256];            /* numeric address to bind, e.g. "127.0.0.1", "::1", "0.0.0.0" */
+    int port;                  /* 0 = ephemeral */
+    char token[256];           /* "" = no authentication; else "Authorization: Bearer <token>" */
+    int pprof_enabled;         /* 0: the /debug/pprof/ paths answer 404 */
+    unsigned max_connections;  /* default 64 (0 = the default) */
+    unsigned timeout_seconds;  /* per connection, inactivity; default 10 (0 = the default) */
+    size_t max_request_bytes;  /* request line + headers (each header counting 64 bytes more
+                                  than its length), default 8 KiB (0 = the default); clamped
+                                  to 1 KiB … 1 MiB */
+    unsigned threads;          /* polling threads, default 2 (0 = the default; at most 16) */
+    int thread_per_connection; /* 1: one thread per connection instead of a polling pool (the
+                                  exporter: a handler that waits on a slow target then holds
+                                  only its own connection); `threads` is ignored */
+    char name[64];             /* the index page's title; "" = "memkv" */
 } http_config;
 void http_config_default(http_config *c);
 
@@ -329,6 +333,22 @@ typedef struct http_response {
     size_t len;
     const char *content_disposition; /* optional, static or NULL */
 } http_response;
+
+/* A scrape request: the path, the headers a scrape handler reads and the query arguments in
+ * the order given (at most HTTP_MAX_ARGS; more sets args_truncated, which the handler should
+ * refuse). Everything is valid during the call only. */
+#define HTTP_MAX_ARGS 16
+typedef struct http_arg {
+    const char *name, *value; /* value "" for "?x" */
+} http_arg;
+typedef struct http_scrape_request {
+    const char *path;           /* "/scrape" or "/metrics" */
+    const char *accept;         /* the Accept header, NULL when absent */
+    const char *scrape_timeout; /* X-Prometheus-Scrape-Timeout-Seconds, NULL when absent */
+    size_t nargs;
+    int args_truncated;
+    http_arg args[HTTP_MAX_ARGS];
+} http_scrape_request;
 
 /* Handlers run on the HTTP threads. `format` is the query parameter (may be NULL), `accept`
  * the Accept header (may be NULL). resp starts zeroed; fill it and return 0 (a status such as
@@ -342,6 +362,8 @@ typedef struct http_handlers {
     int (*memory_report)(void *ctx, http_response *resp);
     /* Optional: NULL answers "ok\n" (text/plain). Never behind the token. */
     int (*healthz)(void *ctx, http_response *resp);
+    /* Optional: /scrape, and /metrics too when `metrics` is NULL (the exporter). */
+    int (*scrape)(void *ctx, const struct http_scrape_request *req, http_response *resp);
     /* Optional: libmicrohttpd's error messages (one line, no newline), called on its threads.
      * NULL drops them (nothing is written to stderr). */
     void (*log)(void *ctx, const char *msg);
@@ -367,14 +389,15 @@ typedef enum http_route_kind {
     HTTP_ROUTE_METRICS,    /* handlers.metrics with the Accept header */
     HTTP_ROUTE_PPROF_HEAP, /* handlers.pprof_heap with the format query parameter */
     HTTP_ROUTE_MEMORY,     /* handlers.memory_report */
+    HTTP_ROUTE_SCRAPE,     /* handlers.scrape (/scrape, or /metrics without handlers.metrics) */
 } http_route_kind;
 
 typedef struct http_route_policy {
     const char *token; /* "" = no authentication */
     size_t token_len;
     int pprof_enabled;
-    int have_metrics, have_pprof_heap, have_memory_report; /* handlers set */
-    size_t max_request_bytes;                              /* already clamped */
+    int have_metrics, have_pprof_heap, have_memory_report, have_scrape; /* handlers set */
+    size_t max_request_bytes;                                           /* already clamped */
 } http_route_policy;
 
 typedef struct http_request {
