@@ -41,7 +41,8 @@ static int known_path(const http_route_policy *pol, const char *url) {
     return strcmp(url, "/") == 0 || strcmp(url, "/healthz") == 0 ||
            (strcmp(url, "/metrics") == 0 && pol->have_metrics) ||
            (strcmp(url, "/debug/pprof/heap") == 0 && pol->pprof_enabled && pol->have_pprof_heap) ||
-           (strcmp(url, "/debug/memory") == 0 && pol->have_memory_report);
+           (strcmp(url, "/debug/memory") == 0 && pol->have_memory_report) ||
+           ((strcmp(url, "/scrape") == 0 || strcmp(url, "/metrics") == 0) && pol->have_scrape);
 }
 
 static void check_accept(const char *accept) {
@@ -80,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         .have_metrics = (flags & 4) == 0,
         .have_pprof_heap = (flags & 8) == 0,
         .have_memory_report = (flags & 16) == 0,
+        .have_scrape = (flags & 64) != 0,
         .max_request_bytes = (flags & 32) ? 64 + (size_t)sizes : 8192,
     };
     http_request req = {
@@ -139,6 +141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r.kind == HTTP_ROUTE_METRICS) FUZZ_CHECK(pol.have_metrics);
         if (r.kind == HTTP_ROUTE_PPROF_HEAP) FUZZ_CHECK(pol.have_pprof_heap && pol.pprof_enabled);
         if (r.kind == HTTP_ROUTE_MEMORY) FUZZ_CHECK(pol.have_memory_report);
+        if (r.kind == HTTP_ROUTE_SCRAPE)
+            FUZZ_CHECK(pol.have_scrape && (strcmp(req.url, "/scrape") == 0 || !pol.have_metrics));
     }
 
     check_accept(field[6]);

@@ -88,6 +88,21 @@ static int h_healthz_down(void *ctx, http_response *resp) {
     return 0;
 }
 
+/* The scrape handler answers with what it was given, one "name=value" line per argument. */
+static int h_scrape(void *ctx, const http_scrape_request *req, http_response *resp) {
+    (void)ctx;
+    char b[2048];
+    size_t n = (size_t)snprintf(b, sizeof(b), "path=%s\ntimeout=%s\naccept=%s\ntruncated=%d\n",
+                                req->path, req->scrape_timeout ? req->scrape_timeout : "(null)",
+                                req->accept ? req->accept : "(null)", req->args_truncated);
+    for (size_t i = 0; i < req->nargs && n < sizeof(b); i++)
+        n += (size_t)snprintf(b + n, sizeof(b) - n, "%s=%s\n", req->args[i].name,
+                              req->args[i].value);
+    resp->content_type = "text/plain; charset=utf-8";
+    resp->body = body_dup(b, &resp->len);
+    return 0;
+}
+
 static http_handlers handlers(void) {
     http_handlers h;
     memset(&h, 0, sizeof(h));
@@ -842,6 +857,53 @@ static void test_start_errors(void **state) {
 }
 
 /* http_route_decide alone (what the callbacks above answer by): the order of the checks. */
+/* The exporter's shape: no metrics handler, a scrape handler for /scrape and /metrics, one
+ * thread per connection, its own title. */
+static void test_scrape(void **state) {
+    (void)state;
+    http_config cfg;
+    http_config_default(&cfg);
+    cfg.thread_per_connection = 1;
+    snprintf(cfg.name, sizeof(cfg.name), "memkv-exporter");
+    http_handlers h;
+    memset(&h, 0, sizeof(h));
+    h.scrape = h_scrape;
+    fixture f = start_with(&cfg, &h);
+    reply *r = malloc(sizeof(*r));
+
+    get(f.port, "/", r);
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "<title>memkv-exporter</title>"));
+    assert_non_null(strstr(r->body, "/scrape?target="));
+    assert_non_null(strstr(r->body, "/metrics"));
+    assert_null(strstr(r->body, "/debug/memory"));
+
+    request(f.port, "GET", "/scrape?target=127.0.0.1%3A6379&auth=prod&x",
+            "X-Prometheus-Scrape-Timeout-Seconds: 2.5\r\nAccept: text/plain\r\n", r);
+    assert_int_equal(r->status, 200);
+    assert_body(r, "path=/scrape\ntimeout=2.5\naccept=text/plain\ntruncated=0\n"
+                   "target=127.0.0.1:6379\nauth=prod\nx=\n");
+    get(f.port, "/metrics", r);
+    assert_int_equal(r->status, 200);
+    assert_body(r, "path=/metrics\ntimeout=(null)\naccept=(null)\ntruncated=0\n");
+
+    char url[512] = "/scrape?a0=0";
+    for (int i = 1; i < HTTP_MAX_ARGS + 3; i++)
+        snprintf(url + strlen(url), sizeof(url) - strlen(url), "&a%d=%d", i, i);
+    get(f.port, url, r);
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "truncated=1\n"));
+    assert_non_null(strstr(r->body, "a15=15\n"));
+    assert_null(strstr(r->body, "a16="));
+
+    get(f.port, "/debug/memory", r); /* no handler */
+    assert_int_equal(r->status, 404);
+    request(f.port, "POST", "/scrape?target=x", "", r);
+    assert_int_equal(r->status, 405);
+    free(r);
+    stop(&f);
+}
+
 static void test_route_decide(void **state) {
     (void)state;
     http_route_policy pol = {.token = "s3cret",
@@ -888,19 +950,13 @@ static void test_route_decide(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_route_decide),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_not_found),
-        cmocka_unit_test(test_method_not_allowed),
-        cmocka_unit_test(test_head),
-        cmocka_unit_test(test_token),
-        cmocka_unit_test(test_pprof_disabled),
-        cmocka_unit_test(test_oversized),
-        cmocka_unit_test(test_keep_alive),
-        cmocka_unit_test(test_handler_error),
-        cmocka_unit_test(test_slow_client),
-        cmocka_unit_test(test_connection_limit),
+        cmocka_unit_test(test_route_decide),   cmocka_unit_test(test_scrape),
+        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_not_found),      cmocka_unit_test(test_method_not_allowed),
+        cmocka_unit_test(test_head),           cmocka_unit_test(test_token),
+        cmocka_unit_test(test_pprof_disabled), cmocka_unit_test(test_oversized),
+        cmocka_unit_test(test_keep_alive),     cmocka_unit_test(test_handler_error),
+        cmocka_unit_test(test_slow_client),    cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_start_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
