@@ -264,17 +264,34 @@ def latency_summary(m):
 P99_RATIO_MARGIN = 5.0
 
 
-def assert_event_loop_unaffected(m, what):
+def assert_event_loop_unaffected(measure, what, attempts=2):
     """Fails when the p99 PING round trip with the activity is over P99_RATIO_MARGIN times the
-    one without; prints the figures either way."""
-    p99_with, p99_without = percentile(m["with"], 0.99), percentile(m["without"], 0.99)
-    line = "%s: %s; p99 ratio %.2f (margin %.1f)" % (what, latency_summary(m),
-                                                      p99_with / p99_without, P99_RATIO_MARGIN)
-    print(line)
-    assert m["step_errors"][0] == 0, m["step_errors"]
-    assert m["load"][1] == 0, "the steady load saw errors: %s" % (m["load"],)
-    assert len(m["with"]) >= 1000 and len(m["without"]) >= 1000, line
-    assert p99_with <= P99_RATIO_MARGIN * p99_without, line
+    one without, in each of `attempts` measurements (measure() returns one, as
+    ping_latency_with_and_without does); prints the figures either way. A second measurement
+    is taken only after a first over the margin: a burst of the host's noise (CI saw one on a
+    loaded 2-core runner) rarely comes twice, while an event loop that waits for the work fails
+    every time (11-46 against 5)."""
+    for attempt in range(1, attempts + 1):
+        m = measure()
+        assert m["steps"] >= 40, m["steps"]
+        p99_with, p99_without = percentile(m["with"], 0.99), percentile(m["without"], 0.99)
+        line = "%s (measurement %d): %s; p99 ratio %.2f (margin %.1f)" % (
+            what, attempt, latency_summary(m), p99_with / p99_without, P99_RATIO_MARGIN)
+        print(line)
+        assert m["step_errors"][0] == 0, m["step_errors"]
+        assert m["load"][1] == 0, "the steady load saw errors: %s" % (m["load"],)
+        assert len(m["with"]) >= 1000 and len(m["without"]) >= 1000, line
+        if p99_with <= P99_RATIO_MARGIN * p99_without:
+            return
+    assert False, line
+
+
+def warm_up(c):
+    """Allocate (and free) 8 MiB on the server's main thread. A rate set at run time (prof.reset)
+    applies from each thread's next sample on, and the one already scheduled was drawn at the
+    old rate (512 KiB on average): this passes it, so what follows is sampled at the new rate."""
+    assert c("SET", "warm-up", b"w" * (8 * 1024 * 1024)) == b"OK"
+    assert c("DEL", "warm-up") == 1
 
 
 def thread_nice(pid):
