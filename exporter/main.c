@@ -13,7 +13,6 @@
 #include "self.h"
 #include "target.h"
 
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,7 +76,7 @@ static double budget(const exporter *x, const char *header) {
 
 /* Scrape one target and render it into w. */
 static void scrape_and_render(exporter *x, metrics_writer *w, const target_addr *a,
-                              const exp_auth *auth, int malloc_stats, double deadline) {
+                              const exp_auth *auth, int want_malloc, double deadline) {
     scrape_out out;
     char password[512];
     scrape_opts so = {
@@ -85,7 +84,7 @@ static void scrape_and_render(exporter *x, metrics_writer *w, const target_addr 
         .connect_timeout = x->opt.connect_timeout,
         .max_reply_bytes = x->opt.max_reply_bytes,
         .fresh_connection = x->opt.fresh_connection,
-        .malloc_stats = malloc_stats,
+        .malloc_stats = want_malloc,
         .malloc_interval = x->opt.malloc_stats_interval,
     };
     atomic_fetch_add_explicit(&x->self.in_flight, 1, memory_order_relaxed);
@@ -115,7 +114,7 @@ static int on_scrape(void *ctx, const http_scrape_request *req, http_response *r
     double start = scrape_now();
     int is_metrics = strcmp(req->path, "/metrics") == 0;
     const char *target = NULL, *auth_name = NULL, *kind = NULL;
-    int malloc_stats = x->opt.malloc_stats;
+    int want_malloc = x->opt.malloc_stats;
     char msg[400];
     target_addr a;
 
@@ -137,10 +136,10 @@ static int on_scrape(void *ctx, const http_scrape_request *req, http_response *r
                 slot = &kind;
             else if (strcmp(n, "malloc_stats") == 0) {
                 if (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0)
-                    malloc_stats = 1;
+                    want_malloc = 1;
                 else if (strcmp(v, "0") == 0 || strcasecmp(v, "false") == 0 ||
                          strcasecmp(v, "no") == 0)
-                    malloc_stats = 0;
+                    want_malloc = 0;
                 else
                     return bad_request(x, resp, "malloc_stats must be 1 or 0");
                 continue;
@@ -193,7 +192,7 @@ static int on_scrape(void *ctx, const http_scrape_request *req, http_response *r
     metrics_writer w;
     metrics_writer_init(&w, fmt);
     if (target)
-        scrape_and_render(x, &w, &a, auth, malloc_stats, start + budget(x, req->scrape_timeout));
+        scrape_and_render(x, &w, &a, auth, want_malloc, start + budget(x, req->scrape_timeout));
     exp_self_write(&w, &x->self, x->table, MEMKV_EXPORTER_VERSION);
     if (is_metrics) {
         metrics_process p;
@@ -216,9 +215,6 @@ static void on_log(void *ctx, const char *line) {
 }
 
 int main(int argc, char **argv) {
-#ifndef MEMKV_HAVE_JEMALLOC
-    mallopt(M_ARENA_MAX, 1); /* glibc: one arena for all the HTTP threads */
-#endif
     exporter *x = calloc(1, sizeof(*x));
     if (!x) return 1;
     char err[EXP_ERR_LEN];
