@@ -331,7 +331,7 @@ int exp_options_parse_args(exp_options *o, int argc, char **argv, char *err, siz
     int used;
     /* Pass 1: the config file (and --help/--version, which need no valid rest). */
     for (int i = 1; i < argc; i += used) {
-        if (flag_at(argc, argv, i, key, sizeof(key), &value, &used, err, errcap)) return -1;
+        if (flag_at(argc, argv, i, key, sizeof(key), &value, &used, err, errcap)) break;
         if (strcmp(key, "config") == 0) {
             if (exp_options_load_file(o, value, err, errcap)) return -1;
         } else if (strcmp(key, "help") == 0 || strcmp(key, "version") == 0) {
