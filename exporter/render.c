@@ -107,8 +107,14 @@ static void family(rctx *c, const char *name, const char *help, metrics_type typ
     note(c, metrics_family_begin(c->w, name, help, type, unit));
 }
 
+/* A sample with its empty labels left out: Prometheus reads an empty label as no label, so
+ * this is the same series, written as a reader expects ({cf=""} would only be noise). */
 static void sample(rctx *c, const metrics_label *l, size_t n, double v) {
-    note(c, metrics_sample_double(c->w, l, n, v));
+    metrics_label kept[8];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < 8; i++)
+        if (l[i].value && l[i].value[0]) kept[k++] = l[i];
+    note(c, metrics_sample_double(c->w, kept, k, v));
 }
 
 /* A labelled family begun at its first sample, so an absent figure leaves no empty family. */
@@ -515,16 +521,6 @@ static void render_db_pair(rctx *c, const lazy_family *f, const char *want, doub
                            int zero_db0) {
     const info_doc *d = c->d;
     lazy_begin(c, f);
-    int have0 = 0;
-    for (size_t i = 0; i < d->n; i++) {
-        const char *db;
-        if (!is_db_line(&d->fields[i], &db)) continue;
-        if (strcmp(db, "0") == 0) have0 = 1;
-    }
-    if (zero_db0 && !have0) {
-        metrics_label l0[] = {{"db", "0"}};
-        lazy_sample(c, f, l0, 1, 0);
-    }
     for (size_t i = 0; i < d->n; i++) {
         const char *db;
         if (!is_db_line(&d->fields[i], &db)) continue;
@@ -539,6 +535,12 @@ static void render_db_pair(rctx *c, const lazy_family *f, const char *want, doub
             lazy_sample(c, f, l, 1, x * scale);
             break;
         }
+    }
+    /* db 0 is always there (0 when empty or unreadable), as in collector.c: the families never
+     * vanish on an empty server; a db 0 written above makes this a no-op */
+    if (zero_db0) {
+        metrics_label l0[] = {{"db", "0"}};
+        lazy_sample(c, f, l0, 1, 0);
     }
 }
 
