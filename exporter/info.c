@@ -74,7 +74,8 @@ int info_parse(info_doc *d, const char *text, size_t len) {
             continue;
         }
         char *colon = memchr(s, ':', n);
-        if (!colon || colon == s) continue; /* not "key:value", or no key */
+        /* not "key:value", no key, or a NUL in the key (binary garbage, not a name) */
+        if (!colon || colon == s || memchr(s, '\0', (size_t)(colon - s))) continue;
         *colon = '\0';
         lines++;
         add_field(d, section, s, colon + 1);

@@ -50,7 +50,25 @@ static void check(const redisReply *reply) {
     FUZZ_CHECK(m.e == NULL && m.n == 0);
 }
 
+/* hiredis 0.14 allocates an aggregate's element vector from its declared count before any
+ * element arrives (it has no maxelements), so "*999999999" is an out-of-memory in hiredis, not
+ * in the parser under test: inputs declaring more than 100000 elements are not fed. */
+static int huge_aggregate(const uint8_t *data, size_t size) {
+    for (size_t i = 0; i < size; i++) {
+        if (data[i] != '*' && data[i] != '%' && data[i] != '~' && data[i] != '>') continue;
+        size_t j = i + 1, digits = 0;
+        if (j < size && data[j] == '-') j++;
+        while (j < size && data[j] >= '0' && data[j] <= '9' && digits < 7) {
+            j++;
+            digits++;
+        }
+        if (digits >= 6) return 1;
+    }
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (huge_aggregate(data, size)) return 0;
     redisReader *rd = redisReaderCreate();
     FUZZ_CHECK(rd != NULL);
     if (redisReaderFeed(rd, (const char *)data, size) == REDIS_OK) {
