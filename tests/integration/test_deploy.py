@@ -44,6 +44,7 @@ DASHBOARDS = {
     "memkv-memory-overview": os.path.join(ROOT, "dashboards", "memkv-memory-overview.json"),
     "memkv-subsystems": os.path.join(ROOT, "dashboards", "memkv-subsystems.json"),
     "memkv-profiler": os.path.join(ROOT, "dashboards", "memkv-profiler.json"),
+    "memkv-fleet": os.path.join(ROOT, "dashboards", "memkv-fleet.json"),
 }
 RUNBOOKS = os.path.join(ROOT, "docs", "runbooks.md")
 UNIT = os.path.join(DEPLOY, "systemd", "memkv.service")
@@ -477,6 +478,9 @@ def test_dashboards_cover_the_issue():
     assert {"memkv_profiling_active", "memkv_profiling_sample_bytes",
             "memkv_profiling_memory_bytes", "memkv_memory_subsystem_bytes"} \
         <= used["memkv-profiler"]
+    assert {"memkv_memory_used_bytes", "memkv_memory_rss_bytes", "memkv_up", "up",
+            "memkv_memory_fragmentation_ratio", "memkv_memory_subsystem_bytes",
+            "memkv_profiling_active"} <= used["memkv-fleet"]
 
 
 def test_rss_is_the_servers_not_a_process_family():
