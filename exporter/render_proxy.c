@@ -21,7 +21,7 @@ static void one(rw *c, const char *name, const char *help, metrics_type type, co
                 double v) {
     if (!(v >= 0)) return; /* absent */
     int rc = metrics_family_begin(c->w, name, help, type, unit);
-    if (rc == 0) rc = metrics_sample_double(c->w, NULL, 0, v);
+    if (rc == 0) rc = metrics_sample_double(c->w, NULL, 0, v + 0.0); /* -0 → 0 */
     keep(c, rc);
 }
 
@@ -37,7 +37,7 @@ static void per_pool(rw *c, const proxy_stats *p, const char *name, const char *
         double v = *(const double *)(const void *)((const char *)&p->pools[i] + off);
         if (!(v >= 0)) continue;
         metrics_label l[] = {{"pool", p->pools[i].name}};
-        rc = metrics_sample_double(c->w, l, 1, v);
+        rc = metrics_sample_double(c->w, l, 1, v + 0.0);
     }
     keep(c, rc);
 }
@@ -53,7 +53,7 @@ static void per_server(rw *c, const proxy_stats *p, const char *name, const char
         double v = *(const double *)(const void *)((const char *)&p->servers[i] + off);
         if (!(v >= 0)) continue;
         metrics_label l[] = {{"pool", p->servers[i].pool}, {"server", p->servers[i].name}};
-        rc = metrics_sample_double(c->w, l, 2, v * scale);
+        rc = metrics_sample_double(c->w, l, 2, v * scale + 0.0);
     }
     keep(c, rc);
 }
