@@ -38,6 +38,7 @@ typedef struct info_doc {
     char *text; /* the parse's own copy, split in place; the fields point into it */
     info_field *fields;
     size_t n, cap;
+    size_t dropped; /* "key:value" lines over INFO_MAX_FIELDS (info_dropped) */
 } info_doc;
 
 /* Parse INFO's text: "# Section" headers, "key:value" lines, blank lines; CRLF or LF. A line

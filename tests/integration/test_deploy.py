@@ -46,6 +46,7 @@ DASHBOARDS = {
     "memkv-memory-overview": os.path.join(ROOT, "dashboards", "memkv-memory-overview.json"),
     "memkv-subsystems": os.path.join(ROOT, "dashboards", "memkv-subsystems.json"),
     "memkv-profiler": os.path.join(ROOT, "dashboards", "memkv-profiler.json"),
+    "memkv-fleet": os.path.join(ROOT, "dashboards", "memkv-fleet.json"),
 }
 RUNBOOKS = os.path.join(ROOT, "docs", "runbooks.md")
 UNIT = os.path.join(DEPLOY, "systemd", "memkv.service")
@@ -76,6 +77,54 @@ JEMALLOC_ONLY = {
 # Grafana variables as the live test substitutes them.
 GRAFANA_VARS = {"$__rate_interval": "1m", "${job}": ".*", "$job": ".*", "${instance}": ".*",
                 "$instance": ".*"}
+
+
+# Families only memkv-exporter serves (render.h): a memkv scraped directly has none, so the
+# alert rules naming them are checked on the exporter path only.
+EXPORTER_ONLY = {"memkv_up"}
+
+# Behind memkv-exporter, a Redis cannot have these families: expressions over them are listed
+# (not failed) on the exporter path. Every other expression must return data there too.
+REDIS_NO_DATA = {
+    "memkv_memory_subsystem_bytes": "memkv's own per-subsystem accounting (its allocation "
+                                    "wrapper); Redis keeps no such breakdown",
+    "memkv_profiling_active": "memkv's heap profiler; Redis has none",
+    "memkv_profiling_available": "memkv's heap profiler; Redis has none",
+    "memkv_profiling_capped": "memkv's heap profiler; Redis has none",
+    "memkv_profiling_dumps_total": "memkv's heap profiler; Redis has none",
+    "memkv_profiling_last_job_duration_seconds": "memkv's heap profiler; Redis has none",
+    "memkv_profiling_memory_bytes": "memkv's heap profiler; Redis has none",
+    "memkv_profiling_sample_bytes": "memkv's heap profiler; Redis has none",
+    "memkv_profiling_sampled_bytes": "memkv's heap profiler; Redis has none",
+    "memkv_profiling_snapshots_held": "memkv's heap profiler; Redis has none",
+    "memkv_profiling_snapshots_total": "memkv's heap profiler; Redis has none",
+    "memkv_memory_rss_baseline_bytes": "memkv measures the RSS of its empty self after start-up; "
+                                       "INFO has no such field",
+    "memkv_memory_arena_bytes": "the arenas memkv gives groups of its subsystems (keyspace, "
+                                "clients); Redis allocates from jemalloc's default arenas",
+    "memkv_client_buffer_limit_disconnections_total": "INFO stats has no "
+                                                      "client_{query,output}_buffer_limit_"
+                                                      "disconnections before Redis 7.2 (Debian "
+                                                      "12 ships 7.0)",
+}
+
+# The exporter under test (the lead wires it in tests/integration/CMakeLists.txt once
+# exporter/ builds a memkv-exporter).
+EXPORTER = os.environ.get("MEMKV_EXPORTER", "")
+
+
+def exporter_or_skip():
+    """The exporter binary. Without MEMKV_EXPORTER: skipped while the build has no exporter,
+    a failure (saying what to set) once exporter/ builds one."""
+    if EXPORTER:
+        assert os.access(EXPORTER, os.X_OK), "MEMKV_EXPORTER=%s is not executable" % EXPORTER
+        return EXPORTER
+    built = os.path.join(os.path.dirname(os.path.abspath(SERVER)), "..", "exporter",
+                         "memkv-exporter")
+    if os.path.exists(built):
+        pytest.fail("the build has memkv-exporter (%s) but MEMKV_EXPORTER is not set: set it in "
+                    "tests/integration/CMakeLists.txt ($<TARGET_FILE:memkv-exporter>)" % built)
+    pytest.skip("MEMKV_EXPORTER not set and no memkv-exporter in the build")
 
 
 def load_yaml(path):
@@ -432,7 +481,7 @@ def test_dashboards_cover_the_issue():
     for name, _, expr in dashboard_targets():
         used.setdefault(name, set()).update(metric_names(expr))
     assert {"memkv_allocator_allocated_bytes", "memkv_allocator_active_bytes",
-            "memkv_allocator_resident_bytes", "process_resident_memory_bytes",
+            "memkv_allocator_resident_bytes", "memkv_memory_rss_bytes",
             "memkv_allocator_fragmentation_ratio", "memkv_memory_fragmentation_ratio",
             "memkv_memory_max_bytes", "memkv_evicted_keys_total"} <= used["memkv-memory-overview"]
     assert {"memkv_memory_subsystem_bytes", "memkv_memory_used_bytes",
@@ -441,6 +490,26 @@ def test_dashboards_cover_the_issue():
     assert {"memkv_profiling_active", "memkv_profiling_sample_bytes",
             "memkv_profiling_memory_bytes", "memkv_memory_subsystem_bytes"} \
         <= used["memkv-profiler"]
+    assert {"memkv_memory_used_bytes", "memkv_memory_rss_bytes", "memkv_up", "up",
+            "memkv_memory_fragmentation_ratio", "memkv_memory_subsystem_bytes",
+            "memkv_profiling_active"} <= used["memkv-fleet"]
+
+
+def test_rss_is_the_servers_not_a_process_family():
+    """Behind memkv-exporter, process_* describe the exporter: no rule, dashboard or Kubernetes
+    rule reads them; the server's RSS is memkv_memory_rss_bytes on both paths."""
+    exprs = [("dashboard %s / %s" % (d, t), e) for d, t, e in dashboard_targets()]
+    for g in rule_groups():
+        for r in g["rules"]:
+            exprs.append((r.get("alert") or r.get("record"), r["expr"]))
+            for v in (r.get("annotations") or {}).values():
+                exprs.append((r.get("alert"), v))
+    offenders = [w for w, e in exprs if re.search(r"\bprocess_[a-z_]+", e)]
+    assert not offenders, "process_* read by: %s" % offenders
+    k8s = open(os.path.join(K8S, "prometheusrule.yaml")).read()
+    assert "process_resident_memory_bytes" not in k8s
+    rss = [w for w, e in exprs if "memkv_memory_rss_bytes" in e]
+    assert len(rss) >= 10, rss
 
 
 def test_grafana_provisioning():
@@ -660,15 +729,19 @@ def free_port():
 
 
 class Prometheus:
-    def __init__(self, workdir, metrics_port):
+    def __init__(self, workdir, metrics_port=None, scrape_configs=None):
+        """Scrapes memkv's endpoint on metrics_port (job memkv), or the given scrape_configs,
+        every second, and evaluates the rule files."""
         self.port = free_port()
         self.base = "http://127.0.0.1:%d" % self.port
+        if scrape_configs is None:
+            scrape_configs = [{"job_name": "memkv",
+                               "static_configs": [{"targets": ["127.0.0.1:%d" % metrics_port]}]}]
         config = {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
                        "evaluation_interval": "1s"},
             "rule_files": [RECORDING, ALERTS],
-            "scrape_configs": [{"job_name": "memkv",
-                                "static_configs": [{"targets": ["127.0.0.1:%d" % metrics_port]}]}],
+            "scrape_configs": scrape_configs,
         }
         cfg = os.path.join(workdir, "prometheus.yml")
         with open(cfg, "w") as f:
@@ -752,6 +825,86 @@ def load(r, jemalloc):
         r.get("gone:%d" % i)  # expire them (lazily) if the cron has not yet
 
 
+def exporter_scrape_config(job, exporter_port, targets):
+    """The multi-target pattern of deploy/prometheus/prometheus.yml: each listed server becomes
+    the exporter's ?target= and stays the instance label."""
+    return {"job_name": job, "metrics_path": "/scrape",
+            "static_configs": [{"targets": list(targets)}],
+            "relabel_configs": [
+                {"source_labels": ["__address__"], "target_label": "__param_target"},
+                {"source_labels": ["__param_target"], "target_label": "instance"},
+                {"target_label": "__address__", "replacement": "127.0.0.1:%d" % exporter_port}]}
+
+
+def check_expressions(prom, job, skip_names=None, exclude_alert_names=()):
+    """Every dashboard expression and recording rule returns data, and every metric an alert
+    rule names exists, in prom for job. skip_names: {metric: reason}: an expression naming one
+    (directly or through a recording rule) is listed, not checked. Returns (failures, checks,
+    skipped) with skipped as [(where, expr, reasons)]."""
+    skip_names = skip_names or {}
+
+    def has_data(expr):
+        return bool(prom.query(expr))
+
+    present = {}
+
+    def missing_names(expr):
+        out = []
+        for n in metric_names(expr):
+            if n not in present:
+                present[n] = has_data(n)
+            if not present[n]:
+                out.append(n)
+        return out
+
+    # Recording rules resolve to the raw families they use.
+    rec_deps = {}
+    for rule in recording_rules():
+        rec_deps[rule["record"]] = set(metric_names(rule["expr"]))
+
+    def raw_names(expr):
+        names = set()
+        for n in metric_names(expr):
+            names |= rec_deps.get(n, {n})
+        return names
+
+    checks = [("%s / %s" % (d, t), substitute(e)) for d, t, e in dashboard_targets()]
+    for rule in recording_rules():
+        checks.append(("recording rule %s" % rule["record"], rule["expr"]))
+        checks.append(("recorded series %s" % rule["record"], rule["record"]))
+    failures, skipped = [], []
+    for where, expr in checks:
+        why = sorted({skip_names[n] for n in raw_names(expr) if n in skip_names})
+        if why:
+            skipped.append((where, expr, why))
+            continue
+        if has_data(expr):
+            continue
+        gone = missing_names(expr)
+        if gone:
+            failures.append("%s: %s\n    missing metric(s): %s" % (where, expr, ", ".join(gone)))
+        else:
+            failures.append("%s: %s\n    returned no data (every metric in it exists)"
+                            % (where, expr))
+    # Alert rules fire only on trouble, but every metric they name must exist, or the alert
+    # could never fire.
+    for rule in alert_rules():
+        names = set(metric_names(rule["expr"])) - {"up"} - set(exclude_alert_names)
+        names -= set(skip_names)
+        for n in sorted(names):
+            if n not in present:
+                present[n] = has_data(n)
+            if not present[n]:
+                failures.append("alert %s: %s\n    missing metric: %s" % (
+                    rule["alert"], rule["expr"].strip(), n))
+    # The dashboards' variables find the targets of this job.
+    jobs = prom.get("/api/v1/label/job/values", **{"match[]": "memkv_memory_used_bytes"})
+    if job not in jobs["data"]:
+        failures.append("variable job: label_values(memkv_memory_used_bytes, job) = %s, no %s"
+                        % (jobs["data"], job))
+    return failures, checks, skipped
+
+
 def test_live_every_expression_returns_data(server_factory, tmp_path):
     server = server_factory()
     port = metrics_port_of(server)
@@ -777,62 +930,10 @@ def test_live_every_expression_returns_data(server_factory, tmp_path):
         for i in range(200):
             r.set("late:%d" % i, "v")
 
-        def has_data(expr):
-            return bool(prom.query(expr))
-
-        present = {}
-
-        def missing_names(expr):
-            out = []
-            for n in metric_names(expr):
-                if n not in present:
-                    present[n] = has_data(n)
-                if not present[n]:
-                    out.append(n)
-            return out
-
-        # Recording rules resolve to the raw families they use (for the libc skip below).
-        rec_deps = {}
-        for rule in recording_rules():
-            rec_deps[rule["record"]] = set(metric_names(rule["expr"]))
-
-        def raw_names(expr):
-            names = set()
-            for n in metric_names(expr):
-                names |= rec_deps.get(n, {n})
-            return names
-
-        checks = [("%s / %s" % (d, t), substitute(e)) for d, t, e in dashboard_targets()]
-        for rule in recording_rules():
-            checks.append(("recording rule %s" % rule["record"], rule["expr"]))
-            checks.append(("recorded series %s" % rule["record"], rule["record"]))
-        failures, skipped = [], []
-        for where, expr in checks:
-            if not jemalloc and raw_names(expr) & JEMALLOC_ONLY:
-                skipped.append(where)
-                continue
-            if has_data(expr):
-                continue
-            gone = missing_names(expr)
-            if gone:
-                failures.append("%s: %s\n    missing metric(s): %s" % (where, expr,
-                                                                        ", ".join(gone)))
-            else:
-                failures.append("%s: %s\n    returned no data (every metric in it exists)"
-                                % (where, expr))
-        # Alert rules fire only on trouble, but every metric they name must exist, or the
-        # alert could never fire.
-        for rule in alert_rules():
-            names = set(metric_names(rule["expr"])) - {"up"}
-            if not jemalloc:
-                names -= JEMALLOC_ONLY
-            for n in sorted(names):
-                if n not in present:
-                    present[n] = has_data(n)
-                if not present[n]:
-                    failures.append("alert %s: %s\n    missing metric: %s" % (
-                        rule["alert"], rule["expr"].strip(), n))
-        # The dashboards' variables find the target.
+        skip = {} if jemalloc else {n: "jemalloc-only family, allocator %s" % allocator
+                                    for n in JEMALLOC_ONLY}
+        failures, checks, skipped = check_expressions(prom, "memkv", skip,
+                                                      exclude_alert_names=EXPORTER_ONLY)
         jobs = prom.get("/api/v1/label/job/values", **{"match[]": "memkv_memory_used_bytes"})
         assert jobs["data"] == ["memkv"], jobs
         instances = prom.get("/api/v1/label/instance/values",
@@ -852,3 +953,151 @@ def test_live_every_expression_returns_data(server_factory, tmp_path):
     finally:
         prom.stop()
         r.close()
+
+
+# ---- live: the same rules and dashboards behind memkv-exporter in front of a Redis ------------
+
+class Proc:
+    """A child process with its output in a file; stop() ends it (and only it)."""
+
+    def __init__(self, argv, logpath):
+        self.logpath = logpath
+        self.log = open(logpath, "w")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+    def output(self):
+        with open(self.logpath) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def start_redis(workdir):
+    """redis-server on a free loopback port, no persistence. Returns (Proc, port)."""
+    exe = shutil.which("redis-server")
+    assert exe, "redis-server not found (Debian package redis-server, in TEST_PACKAGES)"
+    port = free_port()
+    p = Proc([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+              "--appendonly", "no", "--dir", str(workdir)], os.path.join(str(workdir), "redis.log"))
+    c = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
+    deadline = time.monotonic() + 20
+    while True:
+        assert p.proc.poll() is None, "redis-server exited:\n" + p.output()
+        try:
+            c.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server not ready:\n" + p.output()
+            time.sleep(0.05)
+    c.close()
+    return p, port
+
+
+LISTENING = re.compile(r"listening on http://([0-9.]+):([0-9]+)/")
+
+
+def start_exporter(exe, workdir):
+    """memkv-exporter on an ephemeral loopback port; it says which on stderr
+    ("listening on http://HOST:PORT/"). Returns (Proc, port)."""
+    p = Proc([exe, "--listen", "127.0.0.1:0"], os.path.join(str(workdir), "exporter.log"))
+    deadline = time.monotonic() + 20
+    while True:
+        m = LISTENING.search(p.output())
+        if m:
+            return p, int(m.group(2))
+        assert p.proc.poll() is None, "memkv-exporter exited:\n" + p.output()
+        assert time.monotonic() < deadline, "memkv-exporter never said where it listens:\n" + \
+            p.output()
+        time.sleep(0.05)
+
+
+def redis_load(r):
+    """Writes, expiries, a maxmemory limit and evictions, as load() does for memkv."""
+    value = b"x" * 200
+    pipe = r.pipeline(transaction=False)
+    for i in range(20000):
+        pipe.set("key:%d" % i, value)
+    for i in range(500):
+        pipe.set("ttl:%d" % i, value, ex=3600)
+    pipe.execute()
+    used = r.info("memory")["used_memory"]
+    r.config_set("maxmemory-policy", "allkeys-lru")
+    r.config_set("maxmemory", str(used + 512 * 1024))
+    pipe = r.pipeline(transaction=False)
+    for i in range(10000):
+        pipe.set("more:%d" % i, value)
+    pipe.execute()
+    assert r.info("stats")["evicted_keys"] > 0, "no evictions"
+
+
+def test_live_expressions_behind_exporter(tmp_path):
+    """Redis behind memkv-exporter, scraped through /scrape?target= with the relabelling of
+    deploy/prometheus/prometheus.yml: every dashboard expression and recording rule that can
+    have data for Redis returns data, and every metric the alert rules name exists; those that
+    cannot (REDIS_NO_DATA) are listed with their reason. The RSS in the rules is the server's
+    (INFO used_memory_rss), not the exporter's own process_resident_memory_bytes."""
+    exe = exporter_or_skip()
+    procs = []
+    prom = None
+    try:
+        rp, rport = start_redis(tmp_path)
+        procs.append(rp)
+        ep, eport = start_exporter(exe, tmp_path)
+        procs.append(ep)
+        r = redis.Redis(host="127.0.0.1", port=rport, socket_timeout=30)
+        redis_load(r)
+        target = "127.0.0.1:%d" % rport
+        body = urllib.request.urlopen("http://127.0.0.1:%d/scrape?target=%s" % (eport, target),
+                                      timeout=10).read().decode()
+        assert re.search(r"^memkv_up(\{[^}]*\})? 1$", body, re.M), body[:2000]
+        # And a server the exporter cannot reach: up 1 (the exporter answers), memkv_up 0.
+        dead = "127.0.0.1:%d" % free_port()
+        prom = Prometheus(str(tmp_path), scrape_configs=[
+            exporter_scrape_config("memkv-exporter", eport, [target, dead])])
+        prom.wait("prometheus ready", lambda: urllib.request.urlopen(
+            prom.base + "/-/ready", timeout=2).status == 200, 30)
+        prom.wait("three scrapes of the Redis", lambda: any(
+            float(s["value"][1]) >= 3 for s in prom.query(
+                'count_over_time(memkv_memory_used_bytes{job="memkv-exporter"}[1m])')), 40)
+        prom.wait("the recording rules", lambda: prom.query(
+            "memkv:memory_rss_unaccounted:bytes"), 20)
+        for i in range(200):
+            r.set("late:%d" % i, "v")
+        failures, checks, skipped = check_expressions(prom, "memkv-exporter", REDIS_NO_DATA)
+        # The instance is the Redis, and its RSS is the Redis's, not the exporter's.
+        instances = prom.get("/api/v1/label/instance/values",
+                             **{"match[]": 'memkv_memory_used_bytes{job=~"memkv-exporter"}'})
+        assert instances["data"] == [target], instances
+        (up,) = prom.query('memkv_up{job="memkv-exporter", instance="%s"}' % target)
+        assert up["value"][1] == "1", up
+        (rss,) = prom.query('memkv_memory_rss_bytes{job="memkv-exporter"}')
+        redis_rss = r.info("memory")["used_memory_rss"]
+        assert 0.5 * redis_rss < float(rss["value"][1]) < 2 * redis_rss, (rss, redis_rss)
+        print("not checked for Redis (%d of %d):" % (len(skipped), len(checks)))
+        for where, expr, why in skipped:
+            print("  %s: %s" % (where, "; ".join(why)))
+        assert not failures, "%d of %d expressions failed behind memkv-exporter:\n%s" % (
+            len(failures), len(checks), "\n".join(failures))
+        # Every check skipped has a reason, and the skips stay the exceptions.
+        assert len(skipped) < len(checks) / 2, skipped
+        # The unreachable server: MemkvInstanceDown is pending for it (its 'for' is 5 minutes),
+        # MemkvMemoryMetricsMissing is not (a server that is down has no memory metrics).
+        prom.wait("MemkvInstanceDown pending for %s" % dead, lambda: prom.query(
+            'ALERTS{alertname="MemkvInstanceDown", instance="%s"}' % dead), 30)
+        assert not prom.query('ALERTS{alertname="MemkvMemoryMetricsMissing"}')
+        assert not prom.query('ALERTS{alertname="MemkvInstanceDown", instance="%s"}' % target)
+        r.close()
+    finally:
+        if prom:
+            prom.stop()
+        for p in reversed(procs):
+            p.stop()
