@@ -51,7 +51,10 @@ static int wait_fd(int fd, short events, double deadline) {
         int n = poll(&p, 1, ms);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return -1;
-        if (n == 0) return ms == 0 || scrape_now() >= deadline ? 0 : 0;
+        if (n == 0) {
+            if (scrape_now() >= deadline) return 0;
+            continue; /* woke a little early (rounding): wait out the rest */
+        }
         return 1;
     }
 }
