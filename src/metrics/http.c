@@ -723,6 +723,11 @@ http_endpoint *http_start(const http_config *cfg, const http_handlers *h, int *b
     }
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
 
+    /* The pool size only with a pool: MHD logs a warning for a size of 0. */
+    struct MHD_OptionItem pool_opt[] = {{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
+                                        {MHD_OPTION_END, 0, NULL}};
+    if (threads <= 1) pool_opt[0].option = MHD_OPTION_END;
+
     atomic_store(&e->starting, 1);
     errno = 0;
     /* MHD_USE_ERROR_LOG goes to on_log only (first option, as MHD asks), never to stderr. */
@@ -731,8 +736,7 @@ http_endpoint *http_start(const http_config *cfg, const http_handlers *h, int *b
         e, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, e, MHD_OPTION_NOTIFY_COMPLETED, on_completed, e,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, e, MHD_OPTION_THREAD_POOL_SIZE,
-        threads > 1 ? threads : 0u, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, e, MHD_OPTION_ARRAY, pool_opt, MHD_OPTION_END);
     int saved_errno = errno;
     atomic_store(&e->starting, 0);
     (void)sslen;
