@@ -26,7 +26,7 @@ if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
     shift
 fi
 all=(resp config numbers glob http http_socket dump metrics listpack zset exporter_info exporter_memstats
-     exporter_malloc exporter_proxy)
+     exporter_malloc exporter_proxy exporter_target)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 for t in "${targets[@]}"; do

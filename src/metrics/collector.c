@@ -26,15 +26,12 @@
 
 #include "alloc/alloc.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 /* ---- published server state ---------------------------------------------------------------- */
@@ -56,98 +53,14 @@ void metrics_state_read(metrics_server_state *out) {
     pthread_mutex_unlock(&state_lock);
 }
 
-/* ---- process_* from /proc ------------------------------------------------------------------ */
-
-/* Read a whole small file into buf (NUL-terminated); returns its length or -1. */
-static ssize_t read_small_file(const char *path, char *buf, size_t cap) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    size_t len = 0;
-    while (len + 1 < cap) {
-        ssize_t n = read(fd, buf + len, cap - 1 - len);
-        if (n < 0) {
-            close(fd);
-            return -1;
-        }
-        if (n == 0) break;
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return (ssize_t)len;
-}
-
-/* Boot time (seconds since the epoch) from /proc/stat's "btime"; it never changes, so once. */
-static pthread_once_t btime_once = PTHREAD_ONCE_INIT;
-static double boot_time_seconds;
-
-static void read_btime(void) {
-    FILE *f = fopen("/proc/stat", "re");
-    if (!f) return;
-    char line[256];
-    int at_line_start = 1;
-    while (fgets(line, sizeof(line), f)) {
-        size_t n = strlen(line);
-        if (at_line_start && strncmp(line, "btime ", 6) == 0) {
-            boot_time_seconds = (double)strtoull(line + 6, NULL, 10);
-            break;
-        }
-        at_line_start = n > 0 && line[n - 1] == '\n'; /* long lines (intr) come in pieces */
-    }
-    fclose(f);
-}
-
 static void read_process(metrics_inputs *in) {
-    long tck = sysconf(_SC_CLK_TCK);
-    if (tck <= 0) tck = 100;
-    pthread_once(&btime_once, read_btime);
-
-    /* /proc/self/stat: "pid (comm) state ppid ..."; comm may hold blanks and ')', so fields are
-     * counted from the last ')'. Field 14 utime, 15 stime, 22 starttime (ticks after boot),
-     * 23 vsize (bytes). */
-    char buf[1024];
-    if (read_small_file("/proc/self/stat", buf, sizeof(buf)) > 0) {
-        char *p = strrchr(buf, ')');
-        if (p) {
-            p++;
-            unsigned long long utime = 0, stime = 0, start = 0, vsize = 0;
-            for (int field = 3; field <= 23 && *p; field++) {
-                while (*p == ' ')
-                    p++;
-                char *end;
-                unsigned long long v = strtoull(p, &end, 10);
-                if (field == 14) utime = v;
-                if (field == 15) stime = v;
-                if (field == 22) start = v;
-                if (field == 23) vsize = v;
-                while (*end && *end != ' ')
-                    end++;
-                p = end;
-            }
-            in->cpu_seconds = (double)(utime + stime) / (double)tck;
-            if (boot_time_seconds > 0)
-                in->start_time_seconds = boot_time_seconds + (double)start / (double)tck;
-            in->virtual_memory_bytes = vsize;
-        }
-    }
-
-    DIR *d = opendir("/proc/self/fd");
-    if (d) {
-        int self = dirfd(d);
-        uint64_t n = 0;
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.') continue;
-            if (atoi(e->d_name) == self) continue; /* the descriptor reading the directory */
-            n++;
-        }
-        closedir(d);
-        in->open_fds = n;
-    }
-
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-        in->max_fds = rl.rlim_cur == RLIM_INFINITY ? (uint64_t)INT64_MAX : (uint64_t)rl.rlim_cur;
+    metrics_process p;
+    metrics_process_read(&p); /* src/metrics/process.c, shared with memkv-exporter */
+    in->cpu_seconds = p.cpu_seconds;
+    in->start_time_seconds = p.start_time_seconds;
+    in->virtual_memory_bytes = p.virtual_memory_bytes;
+    in->open_fds = p.open_fds;
+    in->max_fds = p.max_fds;
 }
 
 /* ---- gathering ----------------------------------------------------------------------------- */
@@ -375,17 +288,15 @@ static void collect_memory(col *c, const metrics_inputs *in) {
 }
 
 static void collect_process(col *c, const metrics_inputs *in) {
-    GAUGE_BYTES(c, "process_resident_memory_bytes", "Resident memory size in bytes.", in->rss);
-    GAUGE_BYTES(c, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                in->virtual_memory_bytes);
-    one_d(c, "process_cpu_seconds", "Total user and system CPU time spent in seconds.",
-          METRICS_COUNTER, "seconds", in->cpu_seconds);
-    one_d(c, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-          METRICS_GAUGE, "seconds", in->start_time_seconds);
-    one_i(c, "process_open_fds", "Number of open file descriptors.", METRICS_GAUGE, NULL,
-          i64(in->open_fds));
-    one_i(c, "process_max_fds", "Maximum number of open file descriptors.", METRICS_GAUGE, NULL,
-          i64(in->max_fds));
+    metrics_process p = {
+        .resident_memory_bytes = in->rss,
+        .virtual_memory_bytes = in->virtual_memory_bytes,
+        .cpu_seconds = in->cpu_seconds,
+        .start_time_seconds = in->start_time_seconds,
+        .open_fds = in->open_fds,
+        .max_fds = in->max_fds,
+    };
+    note(c, metrics_write_process(c->w, &p));
 }
 
 static void collect_profiler(col *c, const metrics_inputs *in) {

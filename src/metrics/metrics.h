@@ -179,6 +179,21 @@ const char *metrics_writer_error(const metrics_writer *w);
 /* How many calls failed since init or reset (a collector can log once per scrape). */
 size_t metrics_writer_errors(const metrics_writer *w);
 
+/* ==== process: the standard process_* families (src/metrics/process.c) ====
+ * Shared by the collector and memkv-exporter, which describes its own process with them. */
+typedef struct metrics_process {
+    uint64_t resident_memory_bytes; /* /proc/self/statm */
+    uint64_t virtual_memory_bytes;
+    double cpu_seconds, start_time_seconds;
+    uint64_t open_fds, max_fds;
+} metrics_process;
+/* Read this process's figures from /proc/self (any thread; a figure that cannot be read is 0). */
+void metrics_process_read(metrics_process *p);
+/* process_resident_memory_bytes, process_virtual_memory_bytes, process_cpu_seconds (counter),
+ * process_start_time_seconds, process_open_fds, process_max_fds. Returns 0 or the first writer
+ * error. */
+int metrics_write_process(metrics_writer *w, const metrics_process *p);
+
 /* ==== collector: every memkv family, from figures gathered by the caller ==== */
 
 #define METRICS_MAX_DBS 256

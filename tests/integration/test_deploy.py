@@ -10,7 +10,9 @@ scraping a real memkv (issue 6; DESIGN.md, "Metrics").
   rate/irate/increase, job/instance matchers on every selector) and a parse of every
   expression by promtool.
 - deploy/systemd: systemd-analyze verify and systemd-analyze security --offline=yes under a
-  threshold; deploy/k8s: PrometheusRule == the rule files, consistent labels and ports;
+  threshold (memkv.service and memkv-exporter.service); deploy/k8s: PrometheusRule == the rule
+  files, consistent labels and ports, the exporter's manifests and its relabelling config
+  (promtool); deploy/memkv-exporter.conf is loaded by the real exporter;
   deploy/compose.yaml and the Grafana provisioning: structure and mounted paths.
 - Live: memkv under load (SETs, maxmemory with evictions, the heap profiler on) scraped every
   second by Prometheus on loopback, which also evaluates the rule files; then every dashboard
@@ -53,6 +55,10 @@ COMPOSE = os.path.join(DEPLOY, "compose.yaml")
 GRAFANA = os.path.join(DEPLOY, "grafana", "provisioning")
 SERVER = os.environ.get("MEMKV_SERVER",
                         os.path.join(ROOT, "build", "src", "memkv-server"))
+EXPORTER_UNIT = os.path.join(DEPLOY, "systemd", "memkv-exporter.service")
+EXPORTER_CONF = os.path.join(DEPLOY, "memkv-exporter.conf")
+EXPORTER = os.environ.get("MEMKV_EXPORTER",
+                          os.path.join(ROOT, "build", "exporter", "memkv-exporter"))
 
 # systemd-analyze security's overall exposure level (0 = locked down, 10 = unprotected) that
 # the unit must stay under. systemd 252 takes --threshold in tenths.
@@ -570,6 +576,89 @@ def test_systemd_unit_hardened(tmp_path):
     assert level <= SYSTEMD_EXPOSURE_MAX, "exposure %.1f > %.1f\n%s" % (
         level, SYSTEMD_EXPOSURE_MAX, out)
     assert r.returncode == 0, out
+
+
+def exporter_unit_for_test(tmp_path):
+    text = open(EXPORTER_UNIT).read()
+    exec_line = "\nExecStart=/usr/local/bin/memkv-exporter --config /etc/memkv-exporter/memkv-exporter.conf\n"
+    assert exec_line in text
+    text = text.replace("ExecStart=/usr/local/bin/memkv-exporter", "ExecStart=" + os.path.abspath(EXPORTER))
+    path = tmp_path / "memkv-exporter.service"
+    path.write_text(text)
+    return str(path)
+
+
+def test_exporter_systemd_unit(tmp_path):
+    text = open(EXPORTER_UNIT).read()
+    for line in ("DynamicUser=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
+                 "NoNewPrivileges=yes", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+                 "SystemCallFilter=@system-service", "MemoryDenyWriteExecute=yes",
+                 "CapabilityBoundingSet=\n", "Type=simple", "Restart=on-failure", "LoadCredential="):
+        assert line in text, line
+    unit = exporter_unit_for_test(tmp_path)
+    r = subprocess.run([systemd_analyze(), "verify", unit], capture_output=True, text=True, timeout=120)
+    complaints = [l for l in (r.stdout + r.stderr).splitlines() if "memkv-exporter.service" in l
+                  and "LoadCredential" not in l]  # the credential file does not exist here
+    assert not complaints, "\n".join(complaints)
+    r = subprocess.run([systemd_analyze(), "security", "--offline=yes",
+                        "--threshold=%d" % round(SYSTEMD_EXPOSURE_MAX * 10), unit],
+                       capture_output=True, text=True, timeout=120)
+    out = r.stdout + r.stderr
+    m = re.search(r"Overall exposure level for memkv-exporter\.service: ([0-9.]+)", out)
+    assert m, out
+    assert float(m.group(1)) <= SYSTEMD_EXPOSURE_MAX, out
+    # the config path the unit names is the one the credential is copied for
+    conf = open(EXPORTER_CONF).read()
+    cred = re.search(r"LoadCredential=([^:]+):", text).group(1)
+    assert "/run/credentials/memkv-exporter.service/" + cred in conf
+
+
+def test_exporter_config_loads():
+    """The example config is valid for the real exporter (it loads the file before --help)."""
+    r = subprocess.run([EXPORTER, "--config", EXPORTER_CONF, "--help"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    text = open(EXPORTER_CONF).read()
+    assert "password-file" in text and "password-env" in text
+    assert not re.search(r"^\s*(password|requirepass)\s", text, re.M)
+    bad = subprocess.run([EXPORTER, "--config", "/dev/null", "--timeout", "soon"], capture_output=True,
+                         text=True, timeout=30)
+    assert bad.returncode == 2
+
+
+def test_exporter_k8s_manifests():
+    with open(os.path.join(K8S, "exporter.yaml")) as f:
+        docs = {d["kind"]: d for d in yaml.safe_load_all(f)}
+    assert set(docs) == {"ConfigMap", "Deployment", "Service"}
+    dep, svc, cm = docs["Deployment"], docs["Service"], docs["ConfigMap"]
+    pod = dep["spec"]["template"]
+    assert dep["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert svc["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    (c,) = pod["spec"]["containers"]
+    (port,) = c["ports"]
+    conf = cm["data"]["memkv-exporter.conf"]
+    assert re.search(r"^listen 0\.0\.0\.0:%d$" % port["containerPort"], conf, re.M)
+    assert svc["spec"]["ports"][0]["targetPort"] == port["name"]
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    sc = c["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    for path in re.findall(r"password-file (\S+)", conf):
+        assert path.startswith(mounts["auth"] + "/"), path
+    # the scrape config: promtool-valid, relabelled to /scrape on the Service's port
+    scrape = os.path.join(K8S, "exporter-scrape.yml")
+    r = promtool("check", "config", scrape)
+    assert r.returncode == 0, r.stdout + r.stderr
+    cfg = load_yaml(scrape)
+    exporter_addr = "%s.monitoring.svc:%d" % (svc["metadata"]["name"], svc["spec"]["ports"][0]["port"])
+    multi = [j for j in cfg["scrape_configs"] if j.get("metrics_path") == "/scrape"]
+    assert multi
+    for job in multi:
+        rl = job["relabel_configs"]
+        assert {"source_labels": ["__address__"], "target_label": "__param_target"} in rl
+        assert {"source_labels": ["__param_target"], "target_label": "instance"} in rl
+        assert {"target_label": "__address__", "replacement": exporter_addr} in rl
 
 
 # ---- Kubernetes and compose -------------------------------------------------------------------
