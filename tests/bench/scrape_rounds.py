@@ -3,6 +3,7 @@
 
     scrape_rounds.py scrape URL SCRAPES EXPORTER_PID TARGET_PID TARGET_PORT [--warmup N] [--expect S]
     scrape_rounds.py idle SECONDS TARGET_PID TARGET_PORT
+    scrape_rounds.py smaps PID TOP
 
 "scrape": SCRAPES GETs of URL over ONE persistent HTTP/1.1 connection (as Prometheus keeps its
 connection), with the headers Prometheus 2.x sends (Accept, Accept-Encoding: gzip, User-Agent,
@@ -155,8 +156,49 @@ def scrape(url, n, exporter_pid, target_pid, port, warmup, expect):
     }
 
 
+def smaps(pid, top):
+    """Where a process's RSS is: /proc/PID/smaps summed per mapping name (a file's base name,
+    [heap], [stack], [anon] for nameless anonymous mappings), largest Rss first; KiB."""
+    per, cur = {}, None
+    with open("/proc/%d/smaps" % pid) as f:
+        for ln in f:
+            parts = ln.split()
+            if not parts:
+                continue
+            if not parts[0].endswith(":") or "-" in parts[0]:
+                name = parts[5] if len(parts) > 5 else "[anon]"
+                if name.startswith("/"):
+                    name = os.path.basename(name)
+                cur = per.setdefault(name, {"Rss": 0, "Anonymous": 0, "Private_Dirty": 0, "maps": 0})
+                cur["maps"] += 1
+            elif cur is not None and parts[0][:-1] in cur:
+                cur[parts[0][:-1]] += int(parts[1])
+    rows = sorted(per.items(), key=lambda kv: -kv[1]["Rss"])
+    out = ["  %-34s %9s %9s %9s %5s" % ("mapping", "Rss KiB", "Anon KiB", "PrivDirty", "maps")]
+    for name, v in rows[:top]:
+        out.append("  %-34s %9d %9d %9d %5d" % (name[:34], v["Rss"], v["Anonymous"], v["Private_Dirty"], v["maps"]))
+    rest = rows[top:]
+    if rest:
+        out.append("  %-34s %9d %9d %9d %5d" % ("(%d others)" % len(rest), sum(v["Rss"] for _, v in rest),
+                                                sum(v["Anonymous"] for _, v in rest),
+                                                sum(v["Private_Dirty"] for _, v in rest),
+                                                sum(v["maps"] for _, v in rest)))
+    roll = {}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for ln in f:
+            p = ln.split()
+            if len(p) == 3 and p[2] == "kB":
+                roll[p[0][:-1]] = int(p[1])
+    out.append("  smaps_rollup: " + ", ".join("%s %d" % (k, roll.get(k, 0)) for k in (
+        "Rss", "Pss", "Shared_Clean", "Private_Clean", "Private_Dirty", "Anonymous")) + " KiB")
+    return "\n".join(out)
+
+
 def main():
     a = sys.argv[1:]
+    if a and a[0] == "smaps" and len(a) == 3:
+        print(smaps(int(a[1]), int(a[2])))
+        return
     if a and a[0] == "idle" and len(a) == 4:
         out = idle(float(a[1]), int(a[2]), int(a[3]))
     elif a and a[0] == "scrape" and len(a) >= 6:
