@@ -9,8 +9,9 @@
 # (--listen 127.0.0.1:0, plus MKX_ARGS), scraped at /scrape?target=127.0.0.1:PORT (the
 # multi-target path of deploy/); prometheus-redis-exporter (--redis.addr redis://127.0.0.1:PORT
 # --web.listen-address 127.0.0.1:PORT, default flags otherwise), scraped at /metrics.
-# ROUNDS rounds, the order of the two exporters alternating per round; in each round each
-# exporter gets WARMUP unmeasured then SCRAPES measured sequential scrapes over one kept HTTP/1.1
+# ROUNDS rounds, each with both exporters started afresh, the order of the two alternating per
+# round; in each round each exporter gets WARMUP unmeasured then SCRAPES measured sequential
+# scrapes (one exporter after the other, never both at once) over one kept HTTP/1.1
 # connection with Prometheus' headers (Accept-Encoding: gzip included; GZIP=0 drops it), by
 # tests/bench/scrape_rounds.py. Per round and exporter:
 #   - latency p50/p99 (request sent -> body read, client included: the same client for both);
@@ -20,8 +21,7 @@
 #   - connections opened on the target per scrape (INFO total_connections_received delta) and
 #     commands per scrape (total_commands_processed and commandstats deltas, minus the control
 #     connection's own INFO, measured in the idle baseline);
-#   - VmRSS and RssAnon of the exporter (/proc/PID/status) after the round (after round 1:
-#     WARMUP + SCRAPES scrapes, the "after 1,000 scrapes" figure).
+#   - VmRSS and RssAnon of the exporter (/proc/PID/status) after its WARMUP + SCRAPES scrapes.
 # Medians over the rounds, ratios memkv-exporter / redis_exporter, and the issue's targets:
 # VmRSS <= 1/3, RssAnon <= 1/5, p99 <= 1/3, target CPU per scrape <= 1. Then where each
 # exporter's RSS is (/proc/PID/smaps per mapping). /proc tick resolution is 1/CLK_TCK s (10 ms):
@@ -120,41 +120,50 @@ make_pipe "$TMP/preload.resp" "$KEYSPACE" "key:%012d"
 load_pipe "$RD_PORT" "$TMP/preload.resp" "$KEYSPACE"
 [ "$(dbsize "$RD_PORT")" = "$KEYSPACE" ] || die "redis-server holds $(dbsize "$RD_PORT") keys, not $KEYSPACE"
 
-log "memkv-exporter"
-read -r -a mkx_extra <<<"$MKX_ARGS"
-"$MKX" --listen 127.0.0.1:0 "${mkx_extra[@]}" </dev/null >"$TMP/mk.log" 2>&1 &
-MK_PID=$!
-PIDS+=("$MK_PID")
-for i in $(seq 1 100); do
-    MK_HTTP=$(sed -n 's#.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*#\1#p' "$TMP/mk.log" | head -n 1)
-    [ -n "$MK_HTTP" ] && break
-    kill -0 "$MK_PID" 2>/dev/null || { cat "$TMP/mk.log" >&2; die "memkv-exporter exited"; }
-    [ "$i" = 100 ] && die "memkv-exporter printed no 'listening on' line within 10 s"
-    sleep 0.1
-done
-declare -A URL EXPECT
-URL[mk]=http://127.0.0.1:$MK_HTTP/scrape?target=127.0.0.1:$RD_PORT
+declare -A URL EXPECT PID_OF NAME=([mk]=memkv-exporter [ex]=redis_exporter)
 EXPECT[mk]="memkv_up 1"
-wait_http "$MK_PID" "${URL[mk]}" "${EXPECT[mk]}" mk
-
-log "prometheus-redis-exporter"
-EX_HTTP=$(free_port)
-prometheus-redis-exporter --redis.addr "redis://127.0.0.1:$RD_PORT" \
-    --web.listen-address "127.0.0.1:$EX_HTTP" </dev/null >"$TMP/ex.log" 2>&1 &
-EX_PID=$!
-PIDS+=("$EX_PID")
-URL[ex]=http://127.0.0.1:$EX_HTTP/metrics
 EXPECT[ex]="redis_up 1"
-wait_http "$EX_PID" "${URL[ex]}" "${EXPECT[ex]}" ex
-declare -A PID_OF=([mk]=$MK_PID [ex]=$EX_PID) NAME=([mk]=memkv-exporter [ex]=redis_exporter)
+read -r -a mkx_extra <<<"$MKX_ARGS"
+# start_exporter mk|ex: PID_OF[k], URL[k]; returns once a scrape answers with EXPECT[k].
+start_exporter() {
+    local k=$1 port i
+    if [ "$k" = mk ]; then
+        "$MKX" --listen 127.0.0.1:0 "${mkx_extra[@]}" </dev/null >"$TMP/mk.log" 2>&1 &
+        PID_OF[mk]=$!
+        PIDS+=("${PID_OF[mk]}")
+        for i in $(seq 1 100); do
+            port=$(sed -n 's#.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*#\1#p' "$TMP/mk.log" | head -n 1)
+            [ -n "$port" ] && break
+            kill -0 "${PID_OF[mk]}" 2>/dev/null || { cat "$TMP/mk.log" >&2; die "memkv-exporter exited"; }
+            [ "$i" = 100 ] && die "memkv-exporter printed no 'listening on' line within 10 s"
+            sleep 0.1
+        done
+        URL[mk]="http://127.0.0.1:$port/scrape?target=127.0.0.1:$RD_PORT"
+    else
+        port=$(free_port)
+        prometheus-redis-exporter --redis.addr "redis://127.0.0.1:$RD_PORT" \
+            --web.listen-address "127.0.0.1:$port" </dev/null >"$TMP/ex.log" 2>&1 &
+        PID_OF[ex]=$!
+        PIDS+=("${PID_OF[ex]}")
+        URL[ex]=http://127.0.0.1:$port/metrics
+    fi
+    wait_http "${PID_OF[$k]}" "${URL[$k]}" "${EXPECT[$k]}" "$k"
+}
+stop_exporter() {
+    kill -TERM "${PID_OF[$1]}" 2>/dev/null || true
+    wait "${PID_OF[$1]}" 2>/dev/null || true
+}
 
 log "idle baseline of the target: $IDLE_SECONDS s"
 "$PY" "$HELPER" idle "$IDLE_SECONDS" "$RD_PID" "$RD_PORT" >"$TMP/idle.json"
 
 declare -A V # V[k.metric] = space-separated values, one per round
 add() { V[$1.$2]="${V[$1.$2]:-} $3"; }
+lastv() { echo "${V[$1.$2]}" | awk '{print $NF}'; }
 for r in $(seq 1 "$ROUNDS"); do
     if [ $((r % 2)) = 1 ]; then order=(mk ex); else order=(ex mk); fi
+    # Fresh exporters each round: every memory reading is after WARMUP + SCRAPES scrapes.
+    for k in "${order[@]}"; do start_exporter "$k"; done
     for k in "${order[@]}"; do
         f=$TMP/round.$k.$r.json
         "$PY" "$HELPER" scrape "${URL[$k]}" "$SCRAPES" "${PID_OF[$k]}" "$RD_PID" "$RD_PORT" \
@@ -168,17 +177,18 @@ for r in $(seq 1 "$ROUNDS"); do
         add "$k" conns "$(jget "$f" 'd["conns"] / d["scrapes"]')"
         add "$k" cmds "$(jget "$f" '(d["cmds"] - i["cmds"]) / d["scrapes"]')"
         add "$k" httpc "$(jget "$f" 'd["http_connections_opened"]')"
-        log "round $r/$ROUNDS ${NAME[$k]}: p50 $(mkd "$(echo "${V[$k.p50]}" | awk '{print $NF}')") ms, p99 $(mkd "$(echo "${V[$k.p99]}" | awk '{print $NF}')") ms, VmRSS $(echo "${V[$k.rss]}" | awk '{print $NF}') KiB"
+        log "round $r/$ROUNDS ${NAME[$k]}: p50 $(mkd "$(lastv "$k" p50)") ms, p99 $(mkd "$(lastv "$k" p99)") ms, VmRSS $(lastv "$k" rss) KiB, RssAnon $(lastv "$k" anon) KiB"
     done
+    if [ "$r" = "$ROUNDS" ]; then # where the memory is, before the last exporters stop
+        SMAPS_MK=$("$PY" "$HELPER" smaps "${PID_OF[mk]}" 10)
+        SMAPS_EX=$("$PY" "$HELPER" smaps "${PID_OF[ex]}" 6)
+        THREADS_MK=$(find "/proc/${PID_OF[mk]}/task" -mindepth 1 -maxdepth 1 | wc -l)
+        THREADS_EX=$(find "/proc/${PID_OF[ex]}/task" -mindepth 1 -maxdepth 1 | wc -l)
+    fi
+    for k in "${order[@]}"; do stop_exporter "$k"; done
 done
 
-# The memory maps, now (after all the rounds), before anything stops.
-SMAPS_MK=$("$PY" "$HELPER" smaps "$MK_PID" 10)
-SMAPS_EX=$("$PY" "$HELPER" smaps "$EX_PID" 6)
-
 med() { read -r -a xs <<<"${V[$1.$2]}"; median "${xs[@]}"; }
-first() { echo "${V[$1.$2]}" | awk '{print $1}'; }
-last() { echo "${V[$1.$2]}" | awk '{print $NF}'; }
 range() { read -r -a xs <<<"${V[$1.$2]}"; echo "$(mkd "$(minof "${xs[@]}")")..$(mkd "$(maxof "${xs[@]}")")"; }
 # verdict_le RATIO LIMIT LABEL
 verdict_le() { awk -v r="$1" -v l="$2" -v t="$3" 'BEGIN {if (r == "n/a") print "n/a"; else print (r <= l ? "PASS" : "MISS") " (<= " t ")"}'; }
@@ -191,14 +201,12 @@ row() { # LABEL MK EX [LIMIT LIMIT_LABEL]
     rt=$(ratio "$2" "$3")
     say "$(printf '%-34s %15s %15s %8s  %s' "$1" "$2" "$3" "$rt" "${4:+$(verdict_le "$rt" "$4" "$5")}")"
 }
-row "VmRSS KiB, after $((WARMUP + SCRAPES)) scrapes" "$(first mk rss)" "$(first ex rss)" 0.3334 1/3
-row "RssAnon KiB, after $((WARMUP + SCRAPES)) scrapes" "$(first mk anon)" "$(first ex anon)" 0.2 1/5
-row "VmRSS KiB, after all $((ROUNDS * (WARMUP + SCRAPES)))" "$(last mk rss)" "$(last ex rss)"
-row "RssAnon KiB, after all" "$(last mk anon)" "$(last ex anon)"
+row "VmRSS KiB after $((WARMUP + SCRAPES)) scrapes" "$(fmt0 "$(med mk rss)")" "$(fmt0 "$(med ex rss)")" 0.3334 1/3
+row "RssAnon KiB after $((WARMUP + SCRAPES)) scrapes" "$(fmt0 "$(med mk anon)")" "$(fmt0 "$(med ex anon)")" 0.2 1/5
 row "latency p50 ms" "$(mkd "$(med mk p50)")" "$(mkd "$(med ex p50)")"
 row "latency p99 ms" "$(mkd "$(med mk p99)")" "$(mkd "$(med ex p99)")" 0.3334 1/3
-row "exporter CPU us/scrape" "$(fmt1 "$(med mk ecpu)")" "$(fmt1 "$(med ex ecpu)")"
-row "target CPU us/scrape (minus idle)" "$(fmt1 "$(med mk tcpu)")" "$(fmt1 "$(med ex tcpu)")" 1.0 1
+row "exporter CPU us/scrape" "$(fmt0 "$(med mk ecpu)")" "$(fmt0 "$(med ex ecpu)")"
+row "target CPU us/scrape (minus idle)" "$(fmt0 "$(med mk tcpu)")" "$(fmt0 "$(med ex tcpu)")" 1.0 1
 row "target connections/scrape" "$(mkd "$(med mk conns)")" "$(mkd "$(med ex conns)")"
 row "target commands/scrape" "$(mkd "$(med mk cmds)")" "$(mkd "$(med ex cmds)")"
 for k in mk ex; do
@@ -212,14 +220,14 @@ say "Per-round ranges (min..max):"
 for m in p50 p99 ecpu tcpu; do
     say "$(printf '  %-6s memkv-exporter %-15s redis_exporter %s' "$m" "$(range mk "$m")" "$(range ex "$m")")"
 done
-say "  VmRSS  memkv-exporter$(printf ' %s' ${V[mk.rss]})  redis_exporter$(printf ' %s' ${V[ex.rss]}) KiB"
-say "  RssAnon memkv-exporter$(printf ' %s' ${V[mk.anon]})  redis_exporter$(printf ' %s' ${V[ex.anon]}) KiB"
+say "  VmRSS   memkv-exporter${V[mk.rss]}  redis_exporter${V[ex.rss]} KiB"
+say "  RssAnon memkv-exporter${V[mk.anon]}  redis_exporter${V[ex.anon]} KiB"
 say "(target idle baseline: $(jget "$TMP/idle.json" 'i["target_ticks"]') ticks over $(fmt1 "$(jget "$TMP/idle.json" 'i["wall"]')") s; latency includes the python client, the same for both)"
 say ""
-say "== Where the RSS is, after all rounds (/proc/PID/smaps summed per mapping, KiB)"
-say "memkv-exporter (threads: $(find "/proc/$MK_PID/task" -mindepth 1 -maxdepth 1 | wc -l)):"
+say "== Where the RSS is, last round (/proc/PID/smaps summed per mapping name, KiB)"
+say "memkv-exporter ($THREADS_MK threads):"
 say "$SMAPS_MK"
-say "redis_exporter (threads: $(find "/proc/$EX_PID/task" -mindepth 1 -maxdepth 1 | wc -l)):"
+say "redis_exporter ($THREADS_EX threads):"
 say "$SMAPS_EX"
 say ""
 say "total time: $(($(date +%s) - T0)) s"
