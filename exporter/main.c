@@ -171,7 +171,6 @@ static int on_scrape(void *ctx, const http_scrape_request *req, http_response *r
                 a.is_proxy = 1;
             else if (strcmp(kind, "redis") != 0)
                 return bad_request(x, resp, "kind must be redis or proxy");
-            if (a.is_proxy && a.is_unix) a.is_proxy = 1;
         }
         if (a.is_proxy && strncmp(a.canonical, "proxy://", 8) != 0) {
             char c[TARGET_KEY_MAX];

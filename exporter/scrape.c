@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,7 +52,10 @@ static int wait_fd(int fd, short events, double deadline) {
         int n = poll(&p, 1, ms);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return -1;
-        if (n == 0) return ms == 0 || scrape_now() >= deadline ? 0 : 0;
+        if (n == 0) {
+            if (scrape_now() >= deadline) return 0;
+            continue; /* woke a little early (rounding): wait out the rest */
+        }
         return 1;
     }
 }
@@ -90,6 +94,97 @@ static int connect_addr(const struct sockaddr *sa, socklen_t len, double deadlin
     return fd;
 }
 
+/* Name resolution bounded by the deadline: getaddrinfo has no timeout (a dead DNS server holds
+ * it for resolv.conf's timeout × attempts), so a non-numeric host is resolved on a detached
+ * thread the scrape waits for until its deadline; a scrape that gives up leaves the thread to
+ * free the request when the resolver returns. */
+typedef struct resolve_job {
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    int done, abandoned, rc;
+    char host[TARGET_HOST_MAX], port[8];
+    struct addrinfo *res;
+} resolve_job;
+
+static void resolve_job_free(resolve_job *j) {
+    if (j->res) freeaddrinfo(j->res);
+    pthread_mutex_destroy(&j->lock);
+    pthread_cond_destroy(&j->done_cond);
+    alloc_free(ALLOC_SUB_OTHER, j);
+}
+
+static void *resolve_thread(void *arg) {
+    resolve_job *j = arg;
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    int rc = getaddrinfo(j->host, j->port, &hints, &res);
+    pthread_mutex_lock(&j->lock);
+    j->rc = rc;
+    j->res = rc == 0 ? res : NULL;
+    j->done = 1;
+    int abandoned = j->abandoned;
+    pthread_cond_signal(&j->done_cond);
+    pthread_mutex_unlock(&j->lock);
+    if (abandoned) resolve_job_free(j);
+    return NULL;
+}
+
+/* 0 and *res (freeaddrinfo it), or -1 with err. */
+static int resolve(const target_addr *a, double deadline, struct addrinfo **res, char *err,
+                   size_t errcap) {
+    char port[8];
+    snprintf(port, sizeof(port), "%d", a->port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
+    if (getaddrinfo(a->host, port, &hints, res) == 0) return 0; /* an address: no lookup */
+
+    resolve_job *j = alloc_calloc(ALLOC_SUB_OTHER, sizeof(*j));
+    pthread_mutex_init(&j->lock, NULL);
+    pthread_cond_init(&j->done_cond, NULL);
+    snprintf(j->host, sizeof(j->host), "%s", a->host);
+    memcpy(j->port, port, sizeof(port));
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int started = pthread_create(&th, &attr, resolve_thread, j) == 0;
+    pthread_attr_destroy(&attr);
+    if (!started) {
+        resolve_job_free(j);
+        seterr(err, errcap, "resolve %s: cannot start a thread", a->host);
+        return -1;
+    }
+    struct timespec now_rt;
+    clock_gettime(CLOCK_REALTIME, &now_rt);
+    double left = deadline - scrape_now();
+    if (left < 0) left = 0;
+    double abs_s = (double)now_rt.tv_sec + (double)now_rt.tv_nsec / 1e9 + left;
+    struct timespec until = {(time_t)abs_s, (long)((abs_s - floor(abs_s)) * 1e9)};
+    pthread_mutex_lock(&j->lock);
+    while (!j->done)
+        if (pthread_cond_timedwait(&j->done_cond, &j->lock, &until) == ETIMEDOUT) break;
+    if (!j->done) {
+        j->abandoned = 1; /* the thread frees it */
+        pthread_mutex_unlock(&j->lock);
+        seterr(err, errcap, "resolve %s: timed out", a->host);
+        return -1;
+    }
+    pthread_mutex_unlock(&j->lock);
+    int rc = j->rc;
+    *res = j->res;
+    j->res = NULL;
+    resolve_job_free(j);
+    if (rc != 0) {
+        seterr(err, errcap, "resolve %s: %s", a->host, gai_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 static int dial(const target_addr *a, double deadline, double connect_timeout, char *err,
                 size_t errcap) {
     double cd = scrape_now() + connect_timeout;
@@ -101,24 +196,15 @@ static int dial(const target_addr *a, double deadline, double connect_timeout, c
         snprintf(un.sun_path, sizeof(un.sun_path), "%s", a->path);
         return connect_addr((struct sockaddr *)&un, sizeof(un), cd, err, errcap, a->canonical);
     }
-    char port[8];
-    snprintf(port, sizeof(port), "%d", a->port);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    int g = getaddrinfo(a->host, port, &hints, &res);
-    if (g != 0) {
-        seterr(err, errcap, "resolve %s: %s", a->host, gai_strerror(g));
-        return -1;
-    }
+    struct addrinfo *res = NULL;
+    if (resolve(a, cd, &res, err, errcap) != 0) return -1;
     int fd = -1;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
         if (scrape_now() >= cd) break;
         fd = connect_addr(ai->ai_addr, ai->ai_addrlen, cd, err, errcap, a->canonical);
     }
     freeaddrinfo(res);
-    if (fd >= 0 && !a->is_unix) {
+    if (fd >= 0) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }

@@ -4,10 +4,11 @@
  * trip): AUTH (when an auth entry is named), INFO ALL, MEMORY STATS (unless the target is known
  * to be a kind without it: Kvrocks), and MEMORY MALLOC-STATS only when asked for and the cached
  * copy is older than the interval. A twemproxy target (stats port) is connected to and read
- * until EOF. Everything, connect included, runs on a nonblocking socket against ONE absolute
- * deadline; the replies are cut by a byte cap (a target that sends more is "reply too large"
- * and its connection dropped). Any failure gives up 0 with the reason in the result, before the
- * deadline. An error reply of MEMORY STATS or MALLOC-STATS only leaves that part out.
+ * until EOF. Everything (name resolution on a helper thread, connect, write, read) runs against
+ * ONE absolute deadline, on a nonblocking socket; the replies are cut by a byte cap (a target that
+ * sends more is "reply too large" and its connection dropped). Any failure gives up 0 with the
+ * reason in the result, before the deadline. An error reply of MEMORY STATS or MALLOC-STATS only
+ * leaves that part out.
  *
  * The connection is checked out of the table and back in when the scrape went well (or closed
  * after any error, or always with fresh_connection). A kept connection that turns out to be

@@ -282,3 +282,55 @@ class Forwarder(FakeTarget):
 def promtool_check(body):
     r = subprocess.run(["promtool", "check", "metrics"], input=body.encode(), capture_output=True, timeout=60)
     return r.returncode, (r.stdout + r.stderr).decode()
+
+
+def parse_commands(data):
+    """The RESP commands (lists of str) in data, as a client pipelines them."""
+    cmds, i = [], 0
+    while i < len(data):
+        assert data[i:i + 1] == b"*", data[i:]
+        j = data.index(b"\r\n", i)
+        n = int(data[i + 1:j])
+        i = j + 2
+        args = []
+        for _ in range(n):
+            j = data.index(b"\r\n", i)
+            ln = int(data[i + 1:j])
+            args.append(data[j + 2:j + 2 + ln].decode())
+            i = j + 2 + ln + 2
+        cmds.append(args)
+    return cmds
+
+
+class FakeRedis(FakeTarget):
+    """Answers INFO with a recorded text and MEMORY subcommands from `memory` (name -> RESP
+    bytes; absent -> an error as a server without it answers); records each batch of
+    commands it read in one recv()."""
+
+    def __init__(self, info_text, memory=None):
+        self.info_text = info_text.encode() if isinstance(info_text, str) else info_text
+        self.memory = memory or {}
+        self.batches = []
+        super().__init__(handler=FakeRedis._serve_redis)
+
+    @staticmethod
+    def _serve_redis(self, c):
+        while True:
+            data = c.recv(65536)
+            if not data:
+                return
+            cmds = parse_commands(data)
+            self.batches.append([" ".join(a).upper() for a in cmds])
+            out = b""
+            for a in cmds:
+                name = a[0].upper()
+                if name == "INFO":
+                    out += b"$%d\r\n%s\r\n" % (len(self.info_text), self.info_text)
+                elif name == "MEMORY":
+                    sub = a[1].upper() if len(a) > 1 else ""
+                    out += self.memory.get(sub, b"-ERR unknown subcommand '%s'\r\n" % sub.encode())
+                elif name == "AUTH":
+                    out += b"+OK\r\n"
+                else:
+                    out += b"-ERR unknown command\r\n"
+            c.sendall(out)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from exporter_harness import (Exporter, Forwarder, RedisServer, labels_of, last_error, parse_metrics,
+from exporter_harness import (Exporter, FakeRedis, Forwarder, RedisServer, labels_of, last_error, parse_metrics,
                               promtool_check, value)
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
@@ -239,3 +239,34 @@ def test_memory_after_1000_scrapes(exporter, redis_server):
     print("memkv-exporter after 1000 scrapes: VmRSS %d kB, RssAnon %d kB" % (vmrss, anon))
     if not exporter.sanitized():
         assert anon <= 1200, anon  # a fifth of redis_exporter's ~6 MB of private memory
+
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit", "data", "exporter")
+
+
+@pytest.mark.parametrize("recording,kind,sends_memory_stats,sends_malloc_stats", [
+    ("kvrocks-2.10.1-info.synthetic.txt", "kvrocks", False, False),
+    ("dragonfly-1.25.0-info.synthetic.txt", "dragonfly", True, False),
+    ("valkey-8.0.0-info.synthetic.txt", "valkey", True, True),
+    ("keydb-6.3.4-info.synthetic.txt", "keydb", True, True),
+])
+def test_commands_follow_the_kind(exporter_factory, recording, kind, sends_memory_stats, sends_malloc_stats):
+    """Once INFO told the kind, the next scrape asks only what that kind has: no MEMORY on
+    Kvrocks (an alias of its disk usage), no MALLOC-STATS on Dragonfly (mimalloc's text) or
+    Kvrocks. A MEMORY error on the first scrape, before the kind is known, is not down."""
+    with open(os.path.join(DATA, recording), "rb") as f:
+        info = f.read()
+    fake = FakeRedis(info)
+    try:
+        e = exporter_factory()
+        for _ in range(2):
+            m = parse_metrics(e.scrape(fake.target, malloc_stats="1"))
+            assert value(m, "memkv_up") == 1, last_error(m)
+            assert labels_of(m, "memkv_server_info")[0]["kind"] == kind
+        first, second = fake.batches[0], fake.batches[1]
+        assert first[:2] == ["INFO ALL", "MEMORY STATS"]
+        assert ("MEMORY STATS" in second) == sends_memory_stats, second
+        assert ("MEMORY MALLOC-STATS" in second) == sends_malloc_stats, second
+        assert len(fake.conns) == 1  # kept across both
+    finally:
+        fake.stop()

@@ -40,6 +40,17 @@ def test_refused(exporter):
     assert_down_in_time(exporter, "127.0.0.1:%d" % free_port(), "Connection refused", limit=0.5)
 
 
+def test_host_names_resolve(exporter):
+    r = RedisServer()
+    try:
+        took, m = timed_scrape(exporter, "localhost:%d" % r.port)
+        assert value(m, "memkv_up") == 1, last_error(m)
+        took, m = timed_scrape(exporter, "redis://localhost:%d" % r.port)
+        assert value(m, "memkv_up") == 1, last_error(m)
+    finally:
+        r.stop()
+
+
 def test_unresolvable(exporter):
     took, m = timed_scrape(exporter, "no-such-host.invalid:6379")
     assert value(m, "memkv_up") == 0 and "resolve" in last_error(m)
