@@ -24,12 +24,9 @@
 #define MEMKV_EXPORTER_VERSION "0.1.0"
 #endif
 
-#ifdef MEMKV_HAVE_JEMALLOC
-/* Small and idle most of the time: one arena, no thread caches (a thread per connection would
- * each keep one), dirty pages returned at once. MALLOC_CONF in the environment still wins. */
-const char *malloc_conf = "narenas:1,tcache:false,background_thread:false,dirty_decay_ms:0,"
-                          "muzzy_decay_ms:0";
-#endif
+/* malloc_setup.c: glibc's malloc tuned for this process (a file of its own: <malloc.h> declares a
+ * malloc_stats() that parse.h's struct would clash with). */
+void exp_malloc_setup(void);
 
 /* The scrape handler's stack: render and scrape need a few tens of KiB (a 16 KiB read buffer,
  * hiredis, the writer's calls); the default 8 MiB is only address space, but a smaller one keeps
@@ -214,6 +211,7 @@ static void on_log(void *ctx, const char *line) {
 }
 
 int main(int argc, char **argv) {
+    exp_malloc_setup();
     exporter *x = calloc(1, sizeof(*x));
     if (!x) return 1;
     char err[EXP_ERR_LEN];

@@ -22,6 +22,41 @@
 #define MAX_CMDS 4
 #define READ_CHUNK 16384
 
+/* hiredis 0.14 allocates an aggregate's element vector as soon as its header arrives
+ * ("*2000000000\r\n" is 16 GB of address space) and walks all of it when freed (seconds of CPU,
+ * past any deadline). No reply a scrape asks for has more than a few hundred elements, so the
+ * reader's createArray is wrapped to refuse more than this; the refusal is a protocol error
+ * with its own reason (hiredis itself would only say "Out of memory"). */
+#define MAX_AGGREGATE_ELEMENTS 65536
+static redisReplyObjectFunctions bounded_fn;
+static void *(*hiredis_create_array)(const redisReadTask *, int);
+static pthread_once_t bounded_once = PTHREAD_ONCE_INIT;
+static _Thread_local int refused_elements; /* the count last refused on this thread, or 0 */
+
+static void *bounded_create_array(const redisReadTask *t, int elements) {
+    if (elements > MAX_AGGREGATE_ELEMENTS) {
+        refused_elements = elements;
+        return NULL;
+    }
+    return hiredis_create_array(t, elements);
+}
+
+static void bounded_init(void) {
+    redisReader *r =
+        redisReaderCreate(); /* for hiredis's own functions, which it does not export */
+    if (!r) return;
+    bounded_fn = *r->fn;
+    hiredis_create_array = bounded_fn.createArray;
+    bounded_fn.createArray = bounded_create_array;
+    redisReaderFree(r);
+}
+
+static redisReader *bounded_reader_create(void) {
+    pthread_once(&bounded_once, bounded_init);
+    refused_elements = 0;
+    return hiredis_create_array ? redisReaderCreateWithFunctions(&bounded_fn) : NULL;
+}
+
 double scrape_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -259,7 +294,11 @@ static read_status read_replies(int fd, redisReader *rd, redisReply **replies, i
         while (rd && have < n) {
             void *r = NULL;
             if (redisReaderGetReply(rd, &r) != REDIS_OK) {
-                seterr(err, errcap, "protocol error: %s", rd->errstr);
+                if (refused_elements)
+                    seterr(err, errcap, "protocol error: an aggregate of %d elements (at most %d)",
+                           refused_elements, MAX_AGGREGATE_ELEMENTS);
+                else
+                    seterr(err, errcap, "protocol error: %s", rd->errstr);
                 return READ_ERROR;
             }
             if (!r) break;
@@ -431,15 +470,18 @@ int scrape_target(target_table *t, const target_addr *a, const scrape_opts *o, s
             if (fd < 0) break;
             out->connections_opened++;
         }
-        redisReader *rd = redisReaderCreate();
+        redisReader *rd = bounded_reader_create();
         size_t got = 0;
         err[0] = '\0';
-        if (write_all(fd, cmds, cmdlen, o->deadline, err, ec) == 0)
+        if (!rd) {
+            seterr(err, ec, "out of memory");
+            st = READ_ERROR;
+        } else if (write_all(fd, cmds, cmdlen, o->deadline, err, ec) == 0)
             st = read_replies(fd, rd, replies, n, o->deadline, o->max_reply_bytes, &got, NULL, NULL,
                               err, ec);
         else
             st = READ_CLOSED;
-        redisReaderFree(rd);
+        if (rd) redisReaderFree(rd);
         out->reply_bytes += got;
         if (st == READ_OK) break;
         for (int i = 0; i < n; i++) {

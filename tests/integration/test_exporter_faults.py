@@ -104,6 +104,8 @@ def test_killed_mid_scrape(exporter):
     (b"+OK\r\n+OK\r\n", "garbage reply"),
     (b"$11\r\nhello world\r\n-ERR x\r\n", "garbage reply"),
     (b"-ERR unknown command 'INFO'\r\n-ERR x\r\n", "ERR unknown command"),
+    # hiredis would reserve 16 GB for it and walk them all when freed: refused at the header.
+    (b"*2000000000\r\n", "an aggregate of 2000000000 elements (at most 65536)"),
 ])
 def test_garbage(exporter, reply, reason):
     def serve(t, c):
