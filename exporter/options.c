@@ -380,22 +380,12 @@ int exp_auth_password(const exp_auth *a, char *buf, size_t cap, char *err, size_
         memcpy(buf, v, strlen(v) + 1);
         return 0;
     }
-    int fd = open(a->password_file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(err, errcap, "auth: cannot open the password file of '%s'", a->name);
-    size_t len = 0;
-    for (;;) {
-        if (len + 1 >= cap) {
-            close(fd);
-            buf[0] = '\0';
-            return fail(err, errcap, "auth: password file of '%s' too long", a->name);
-        }
-        ssize_t r = read(fd, buf + len, cap - 1 - len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        len += (size_t)r;
+    long n = util_read_small_file(a->password_file, buf, cap);
+    if (n == -2) {
+        buf[0] = '\0';
+        return fail(err, errcap, "auth: password file of '%s' too long", a->name);
     }
-    close(fd);
-    buf[len] = '\0';
+    if (n < 0) return fail(err, errcap, "auth: cannot open the password file of '%s'", a->name);
     char *nl = strpbrk(buf, "\r\n");
     if (nl) *nl = '\0';
     if (!buf[0]) return fail(err, errcap, "auth: password file of '%s' is empty", a->name);

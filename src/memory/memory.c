@@ -6,6 +6,7 @@
 #include "memory/memory.h"
 
 #include "alloc/alloc.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -291,26 +292,9 @@ int mem_arena_stats_read(unsigned arena, mem_arena_stats *out) {
 
 /* ---- process ---------------------------------------------------------------------------- */
 
-/* Read a small /proc file into buf (NUL-terminated); returns bytes read or -1. No allocation,
- * so it is safe from any thread and cheap enough for every scrape. */
-static ssize_t read_proc(const char *path, char *buf, size_t cap) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    size_t len = 0;
-    while (len + 1 < cap) {
-        ssize_t r = read(fd, buf + len, cap - 1 - len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        len += (size_t)r;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return (ssize_t)len;
-}
-
 size_t mem_process_rss(void) {
     char buf[256];
-    if (read_proc("/proc/self/statm", buf, sizeof(buf)) <= 0) return 0;
+    if (util_read_small_file("/proc/self/statm", buf, sizeof(buf)) <= 0) return 0;
     /* "size resident shared text lib data dt", in pages */
     char *end = NULL;
     (void)strtoull(buf, &end, 10);
@@ -323,7 +307,7 @@ size_t mem_process_rss(void) {
 
 size_t mem_process_rss_peak(void) {
     char buf[4096];
-    if (read_proc("/proc/self/status", buf, sizeof(buf)) <= 0) return 0;
+    if (util_read_small_file("/proc/self/status", buf, sizeof(buf)) <= 0) return 0;
     const char *p = strstr(buf, "\nVmHWM:");
     if (!p) return 0;
     p += strlen("\nVmHWM:");

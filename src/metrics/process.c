@@ -1,6 +1,7 @@
 /* process — the standard process_* families from /proc/self, shared by memkv-server's collector
  * and memkv-exporter (see metrics.h "process"). */
 #include "metrics/metrics.h"
+#include "util/util.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -10,25 +11,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-/* Read a whole small file into buf (NUL-terminated); returns its length or -1. */
-static ssize_t read_small_file(const char *path, char *buf, size_t cap) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    size_t len = 0;
-    while (len + 1 < cap) {
-        ssize_t n = read(fd, buf + len, cap - 1 - len);
-        if (n < 0) {
-            close(fd);
-            return -1;
-        }
-        if (n == 0) break;
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return (ssize_t)len;
-}
 
 /* Boot time (seconds since the epoch) from /proc/stat's "btime"; it never changes, so once. */
 static pthread_once_t btime_once = PTHREAD_ONCE_INIT;
@@ -63,7 +45,7 @@ void metrics_process_read(metrics_process *p) {
      * counted from the last ')'. Field 14 utime, 15 stime, 22 starttime (ticks after boot),
      * 23 vsize (bytes). */
     char buf[1024];
-    if (read_small_file("/proc/self/stat", buf, sizeof(buf)) > 0) {
+    if (util_read_small_file("/proc/self/stat", buf, sizeof(buf)) > 0) {
         char *s = strrchr(buf, ')');
         if (s) {
             s++;
@@ -89,7 +71,7 @@ void metrics_process_read(metrics_process *p) {
     }
 
     /* /proc/self/statm: "size resident shared ..." in pages. */
-    if (read_small_file("/proc/self/statm", buf, sizeof(buf)) > 0) {
+    if (util_read_small_file("/proc/self/statm", buf, sizeof(buf)) > 0) {
         unsigned long long size = 0, resident = 0;
         if (sscanf(buf, "%llu %llu", &size, &resident) == 2)
             p->resident_memory_bytes = resident * (unsigned long long)page;

@@ -1,6 +1,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- glob ------------------------------------------------------------------------------- */
 
@@ -275,4 +277,25 @@ int64_t util_monotonic_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+long util_read_small_file(const char *path, char *buf, size_t cap) {
+    if (cap == 0) return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t len = 0;
+    long ret = 0;
+    for (;;) {
+        char spare;
+        int full = len + 1 >= cap; /* one more byte would not fit: is there one? */
+        ssize_t r = full ? read(fd, &spare, 1) : read(fd, buf + len, cap - 1 - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) ret = -1;
+        if (r > 0 && full) ret = -2;
+        if (r <= 0 || full) break;
+        len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return ret < 0 ? ret : (long)len;
 }

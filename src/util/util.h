@@ -34,6 +34,11 @@ int util_parse_memory(const char *s, long long *out);
 void util_format_human_bytes(char *buf, size_t cap, long long bytes);
 
 /* Monotonic and wall clock helpers. */
+/* Read a small file (a /proc file, a password file) into buf, NUL-terminated, without allocating:
+ * returns its length, -1 when it cannot be opened or read, -2 when it is longer than cap - 1
+ * (buf then holds its first cap - 1 bytes). */
+long util_read_small_file(const char *path, char *buf, size_t cap);
+
 int64_t util_mstime(void); /* wall clock, milliseconds since the epoch */
 int64_t util_ustime(void); /* wall clock, microseconds since the epoch */
 int64_t util_monotonic_us(void);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -363,6 +364,29 @@ static void test_clocks(void **state) {
     assert_true(m2 >= m1);
 }
 
+/* A file of exactly cap - 1 bytes fits; one byte more is "too long" (-2) with the head kept; a
+ * missing file is -1. */
+static void test_read_small_file(void **state) {
+    (void)state;
+    char path[] = "/tmp/memkv-test-util-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "secret\n", 7), 7);
+    close(fd);
+    char buf[8];
+    assert_int_equal(util_read_small_file(path, buf, sizeof(buf)), 7);
+    assert_string_equal(buf, "secret\n");
+    char small[7];
+    assert_int_equal(util_read_small_file(path, small, sizeof(small)), -2);
+    assert_string_equal(small, "secret");
+    assert_int_equal(util_read_small_file(path, buf, 0), -1);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(util_read_small_file(path, buf, sizeof(buf)), -1);
+    char stat[1024];
+    assert_true(util_read_small_file("/proc/self/stat", stat, sizeof(stat)) > 0);
+    assert_non_null(strchr(stat, ')'));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_glob_basic),   cmocka_unit_test(test_glob_classes),
@@ -371,7 +395,7 @@ int main(void) {
         cmocka_unit_test(test_parse_ll),     cmocka_unit_test(test_parse_ld),
         cmocka_unit_test(test_format_ld),    cmocka_unit_test(test_format_ll),
         cmocka_unit_test(test_parse_memory), cmocka_unit_test(test_human_bytes),
-        cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_clocks),       cmocka_unit_test(test_read_small_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
