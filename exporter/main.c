@@ -58,6 +58,13 @@ static int bad_request(exporter *x, http_response *resp, const char *msg) {
     return text_response(resp, 400, msg);
 }
 
+/* A well-formed request for a target this exporter will not scrape (allow-targets, or an auth
+ * entry bound to other targets): 403, counted with the bad requests. */
+static int forbidden(exporter *x, http_response *resp, const char *msg) {
+    atomic_fetch_add_explicit(&x->self.bad_requests, 1, memory_order_relaxed);
+    return text_response(resp, 403, msg);
+}
+
 /* The scrape budget: --timeout, and Prometheus' header minus the offset (never below half of
  * the header, so a 1 s scrape_timeout still leaves the target most of it). */
 static double budget(const exporter *x, const char *header) {
@@ -112,7 +119,7 @@ static int on_scrape(void *ctx, const http_scrape_request *req, http_response *r
     int is_metrics = strcmp(req->path, "/metrics") == 0;
     const char *target = NULL, *auth_name = NULL, *kind = NULL;
     int want_malloc = x->opt.malloc_stats;
-    char msg[400];
+    char msg[640];
     target_addr a;
 
     if (is_metrics) { /* the default target; the query string is ignored, as memkv's */
@@ -181,6 +188,18 @@ static int on_scrape(void *ctx, const http_scrape_request *req, http_response *r
                          auth_name);
                 return bad_request(x, resp, msg);
             }
+        }
+        /* The default target of /metrics is the operator's own choice; /scrape's come from
+         * whoever reaches this port. */
+        if (!is_metrics && !exp_targets_match(x->opt.allow_targets, a.canonical)) {
+            snprintf(msg, sizeof(msg), "target '%.200s' is not in allow-targets", a.canonical);
+            return forbidden(x, resp, msg);
+        }
+        if (auth && !exp_targets_match(auth->targets, a.canonical)) {
+            snprintf(msg, sizeof(msg),
+                     "auth '%.64s' is not for target '%.200s' (its targets: %.100s)", auth->name,
+                     a.canonical, auth->targets);
+            return forbidden(x, resp, msg);
         }
     }
 
@@ -266,6 +285,15 @@ int main(int argc, char **argv) {
     unsigned t = (unsigned)x->opt.timeout + 10u;
     cfg.timeout_seconds = t > 10 ? t : 10;
     snprintf(cfg.name, sizeof(cfg.name), "memkv-exporter");
+    if (x->opt.token_file[0]) {
+        char terr[EXP_ERR_LEN];
+        if (exp_read_token(&x->opt, cfg.token, sizeof(cfg.token), terr, sizeof(terr)) != 0) {
+            fprintf(stderr, "memkv-exporter: %s\n", terr);
+            target_table_free(x->table);
+            free(x);
+            return 2;
+        }
+    }
     http_handlers h;
     memset(&h, 0, sizeof(h));
     h.ctx = x;

@@ -153,6 +153,12 @@ int exp_options_set(exp_options *o, const char *key, const char *value, char *er
     } else if (strcmp(key, "malloc-stats-interval") == 0) {
         if (exp_parse_duration(value, &o->malloc_stats_interval))
             return fail(err, errcap, "invalid malloc-stats-interval '%s'", value);
+    } else if (strcmp(key, "allow-targets") == 0) {
+        if (copy_str(o->allow_targets, sizeof(o->allow_targets), value))
+            return fail(err, errcap, "allow-targets too long");
+    } else if (strcmp(key, "token-file") == 0) {
+        if (!*value || copy_str(o->token_file, sizeof(o->token_file), value))
+            return fail(err, errcap, "invalid token-file '%s'", value);
     } else if (strcmp(key, "max-targets") == 0) {
         long long v;
         if (!value || util_parse_ll(value, strlen(value), &v) || v < 1 || v > 100000)
@@ -174,7 +180,7 @@ int exp_options_set(exp_options *o, const char *key, const char *value, char *er
     return 0;
 }
 
-/* auth NAME [user USER] (password-file PATH | password-env VAR) */
+/* auth NAME [user USER] (password-file PATH | password-env VAR) [targets PATTERN,...] */
 static int parse_auth(exp_options *o, char **args, int n, char *why, size_t cap) {
     if (n < 4) return fail(why, cap, "auth NAME [user USER] password-file PATH|password-env VAR");
     if (!valid_name(args[1])) return fail(why, cap, "invalid auth name '%s'", args[1]);
@@ -196,6 +202,8 @@ static int parse_auth(exp_options *o, char **args, int n, char *why, size_t cap)
         else if (strcmp(k, "password-env") == 0)
             rc =
                 a.password_env[0] || !*v ? -1 : copy_str(a.password_env, sizeof(a.password_env), v);
+        else if (strcmp(k, "targets") == 0)
+            rc = a.targets[0] || !*v ? -1 : copy_str(a.targets, sizeof(a.targets), v);
         else if (strcmp(k, "password") == 0)
             return fail(why, cap,
                         "a password is never written in the config: use password-file or "
@@ -361,6 +369,28 @@ int exp_options_check(const exp_options *o, char *err, size_t errcap) {
     return 0;
 }
 
+int exp_targets_match(const char *patterns, const char *canonical) {
+    if (!patterns[0]) return 1;
+    size_t clen = strlen(canonical);
+    for (const char *p = patterns;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len && util_glob_match(p, len, canonical, clen, 1)) return 1;
+        if (!end) return 0;
+        p = end + 1;
+    }
+}
+
+int exp_read_token(const exp_options *o, char *buf, size_t cap, char *err, size_t errcap) {
+    long n = util_read_small_file(o->token_file, buf, cap);
+    if (n == -2) return fail(err, errcap, "token-file '%s' too long", o->token_file);
+    if (n < 0) return fail(err, errcap, "cannot read token-file '%s'", o->token_file);
+    char *nl = strpbrk(buf, "\r\n");
+    if (nl) *nl = '\0';
+    if (!buf[0]) return fail(err, errcap, "token-file '%s' is empty", o->token_file);
+    return 0;
+}
+
 const exp_auth *exp_options_find_auth(const exp_options *o, const char *name) {
     if (!name) return NULL;
     for (size_t i = 0; i < o->nauths; i++)
@@ -410,6 +440,7 @@ const char *exp_options_usage(void) {
            "  --config FILE               key value lines as memkv.conf; auth entries:\n"
            "                                auth NAME [user USER] password-file PATH\n"
            "                                auth NAME [user USER] password-env VARIABLE\n"
+           "                              either with [targets PATTERN,...]: where it may go\n"
            "  --timeout DUR               whole scrape budget (default 5s); also capped by\n"
            "                              X-Prometheus-Scrape-Timeout-Seconds minus "
            "--timeout-offset\n"
@@ -420,5 +451,7 @@ const char *exp_options_usage(void) {
            "  --malloc-stats-interval DUR at most once per DUR per target (default 60s)\n"
            "  --fresh-connection          dial per scrape instead of keeping a connection\n"
            "  --max-targets N             kept connections / remembered targets (default 64)\n"
+           "  --allow-targets PATTERNS    comma-separated globs /scrape accepts (default: any)\n"
+           "  --token-file PATH           bearer token for this exporter's HTTP (/healthz open)\n"
            "  --help, --version\n";
 }

@@ -6,8 +6,14 @@
  * lines, # comments, Redis's quoting, split by memkv's own cfg_split_args) with the flags' names
  * (without "--") as keys, booleans as yes/no, and named auth entries:
  *
- *   auth NAME [user USER] password-file PATH
- *   auth NAME [user USER] password-env VARIABLE
+ *   auth NAME [user USER] password-file PATH [targets PATTERN,...]
+ *   auth NAME [user USER] password-env VARIABLE [targets PATTERN,...]
+ *
+ * "targets" binds the entry to the targets it is for (glob patterns over the target's canonical
+ * form, "10.0.0.*:6379", "redis-?:6379"): without it, anyone who can reach /scrape could
+ * send the entry's password to a server of their choosing. "allow-targets" does the same for
+ * every /scrape target. "token-file" protects the exporter's own HTTP as memkv's endpoint is
+ * (Authorization: Bearer; /healthz stays open).
  *
  * A password is never a flag, a config value or part of a target URL: it is read from the file
  * (first line, trailing CR/LF removed) or the environment variable at every scrape that uses
@@ -32,6 +38,8 @@ typedef struct exp_auth {
     char user[128];          /* "" = AUTH password (the default user) */
     char password_file[256]; /* exactly one of password_file, password_env is set */
     char password_env[128];
+    char
+        targets[512]; /* comma-separated glob patterns of the targets it may be sent to; "" = any */
 } exp_auth;
 
 typedef struct exp_options {
@@ -48,6 +56,8 @@ typedef struct exp_options {
     double malloc_stats_interval;   /* seconds between two MALLOC-STATS of a target; 60 */
     int fresh_connection;           /* dial per scrape instead of keeping a connection */
     size_t max_targets;             /* entries of the connection table; default 64 */
+    char allow_targets[1024];       /* comma-separated glob patterns /scrape accepts; "" = any */
+    char token_file[256];           /* the bearer token of the exporter's own HTTP; "" = none */
     exp_auth auths[EXP_MAX_AUTHS];
     size_t nauths;
     int help, version; /* --help, --version seen */
@@ -66,6 +76,12 @@ int exp_options_parse_args(exp_options *o, int argc, char **argv, char *err, siz
 int exp_options_check(const exp_options *o, char *err, size_t errcap);
 
 const exp_auth *exp_options_find_auth(const exp_options *o, const char *name);
+/* Whether canonical (target_addr.canonical) matches one of a comma-separated list of glob
+ * patterns; an empty list matches everything. */
+int exp_targets_match(const char *patterns, const char *canonical);
+/* The token from token_file (first line) into buf: 0, or -1 with err (unreadable, empty, too
+ * long). */
+int exp_read_token(const exp_options *o, char *buf, size_t cap, char *err, size_t errcap);
 /* The entry's password into buf (NUL-terminated). 0, or -1 with err (file unreadable, variable
  * unset or empty, longer than cap - 1). */
 int exp_auth_password(const exp_auth *a, char *buf, size_t cap, char *err, size_t errcap);

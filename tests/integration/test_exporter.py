@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from exporter_harness import (Exporter, FakeRedis, Forwarder, RedisServer, labels_of, last_error, parse_metrics,
+from exporter_harness import (Exporter, FakeRedis, FakeTarget, Forwarder, RedisServer, labels_of, last_error, parse_metrics,
                               promtool_check, value)
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
@@ -194,6 +194,54 @@ def test_auth_entries(exporter_factory, secured):
         assert status == 400 and "ghost" in body
     finally:
         shutil.rmtree(d)
+
+
+def test_credentials_go_only_to_their_targets(exporter_factory, secured, tmp_path):
+    """An auth entry with "targets" is sent to those targets only, and allow-targets bounds what
+    /scrape accepts at all: whoever reaches the exporter cannot have it send a password, or
+    connect, elsewhere (403, and no connection is made)."""
+    pw = tmp_path / "bound.pass"
+    pw.write_text("filepass\n")
+    elsewhere = FakeTarget(handler=lambda t, c: (t.read_request(c), c.sendall(b"-ERR no\r\n")))
+    try:
+        conf = ("auth bound user metrics password-file %s targets 10.9.9.*:6379,%s\n"
+                "allow-targets 127.0.0.1:*,unix:///*\n") % (pw, secured.target)
+        e = exporter_factory(config_text=conf)
+        m = parse_metrics(e.scrape(secured.target, auth="bound"))
+        assert value(m, "memkv_up") == 1, last_error(m)
+        status, _, body = e.get("/scrape?target=%s&auth=bound" % elsewhere.target)
+        assert status == 403 and "auth 'bound' is not for target" in body, (status, body)
+        status, _, body = e.get("/scrape?target=10.1.2.3:6379")
+        assert status == 403 and "allow-targets" in body, (status, body)
+        time.sleep(0.2)
+        assert elsewhere.conns == [] and elsewhere.chunks == []
+        # Without auth the other target is allowed (127.0.0.1:*), and gets no AUTH.
+        m = parse_metrics(e.scrape(elsewhere.target))
+        assert value(m, "memkv_up") == 0
+        assert elsewhere.chunks and b"AUTH" not in b"".join(elsewhere.chunks)
+        assert b"filepass" not in b"".join(elsewhere.chunks)
+    finally:
+        elsewhere.stop()
+
+
+def test_token_file(exporter_factory, redis_server, tmp_path):
+    """--token-file: every path but /healthz needs "Authorization: Bearer <token>"; an empty or
+    unreadable token file stops the start."""
+    tok = tmp_path / "token"
+    tok.write_text("s3cret-token\n")
+    e = exporter_factory("--token-file", str(tok))
+    path = "/scrape?target=%s" % redis_server.target
+    assert e.get(path)[0] == 401
+    assert e.get(path, headers={"Authorization": "Bearer wrong"})[0] == 401
+    status, _, body = e.get(path, headers={"Authorization": "Bearer s3cret-token"})
+    assert status == 200 and value(parse_metrics(body), "memkv_up") == 1
+    assert e.get("/healthz")[0] == 200
+    assert e.get("/metrics")[0] == 401
+    tok.write_text("")
+    with pytest.raises(RuntimeError, match="token-file"):
+        exporter_factory("--token-file", str(tok))
+    with pytest.raises(RuntimeError, match="token-file"):
+        exporter_factory("--token-file", str(tmp_path / "missing"))
 
 
 def test_bad_requests(exporter, redis_server):

@@ -234,11 +234,49 @@ static void test_args_and_file(void **state) {
     assert_non_null(strstr(exp_options_usage(), "--max-reply-bytes"));
 }
 
+/* Where credentials and scrapes may go: "targets" of an auth entry, allow-targets, token-file. */
+static void test_target_bounds(void **state) {
+    (void)state;
+    exp_options o;
+    char err[EXP_ERR_LEN] = "";
+    exp_options_default(&o);
+    assert_string_equal(o.allow_targets, "");
+    assert_string_equal(o.token_file, "");
+    const char *text = "auth ops user m password-env P targets 10.0.0.*:6379,unix:///run/r.sock\n"
+                       "auth any password-env Q\n"
+                       "allow-targets 10.0.*,redis-?:6379\n"
+                       "token-file /etc/memkv-exporter/token\n";
+    assert_int_equal(exp_options_load_text(&o, text, strlen(text), err, sizeof(err)), 0);
+    const exp_auth *ops = exp_options_find_auth(&o, "ops");
+    assert_non_null(ops);
+    assert_string_equal(ops->targets, "10.0.0.*:6379,unix:///run/r.sock");
+    assert_string_equal(exp_options_find_auth(&o, "any")->targets, "");
+    assert_string_equal(o.allow_targets, "10.0.*,redis-?:6379");
+    assert_string_equal(o.token_file, "/etc/memkv-exporter/token");
+
+    assert_true(exp_targets_match(ops->targets, "10.0.0.7:6379"));
+    assert_true(exp_targets_match(ops->targets, "unix:///run/r.sock"));
+    assert_false(exp_targets_match(ops->targets, "10.0.0.7:6380"));
+    assert_false(exp_targets_match(ops->targets, "evil:6379"));
+    assert_true(exp_targets_match("", "anything:1"));
+    assert_true(exp_targets_match(o.allow_targets, "REDIS-1:6379")); /* host names: any case */
+    assert_false(exp_targets_match(o.allow_targets, "redis-10:6379"));
+    assert_false(exp_targets_match(",", "a:1"));
+    assert_true(exp_targets_match(",a:1", "a:1"));
+
+    exp_options_default(&o);
+    const char *twice = "auth x password-env P targets a targets b\n";
+    assert_int_equal(exp_options_load_text(&o, twice, strlen(twice), err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "targets"));
+    exp_options_default(&o);
+    assert_int_equal(exp_options_set(&o, "token-file", "", err, sizeof(err)), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),      cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_config_text),   cmocka_unit_test(test_config_refuses),
-        cmocka_unit_test(test_args_and_file),
+        cmocka_unit_test(test_args_and_file), cmocka_unit_test(test_target_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
