@@ -49,6 +49,7 @@ class Exporter:
         while True:
             m = LISTENING.search(self.read_stderr())
             if m:
+                self.host = m.group(1).strip("[]")
                 self.port = int(m.group(2))
                 break
             if self.proc.poll() is not None:
@@ -64,7 +65,7 @@ class Exporter:
 
     def get(self, path, headers=None, timeout=30):
         """(status, headers dict (lower-case names), body text)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        c = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             c.request("GET", path, headers=headers or {})
             r = c.getresponse()

@@ -3,6 +3,7 @@ exporter via /scrape?target=: families and values, promtool, the kept connection
 auth entries, the HTTP answers to bad requests, memory after many scrapes."""
 import os
 import shutil
+import socket
 import tempfile
 import time
 
@@ -242,6 +243,22 @@ def test_token_file(exporter_factory, redis_server, tmp_path):
         exporter_factory("--token-file", str(tok))
     with pytest.raises(RuntimeError, match="token-file"):
         exporter_factory("--token-file", str(tmp_path / "missing"))
+
+
+def test_ipv6(exporter_factory):
+    """Over IPv6 loopback both ways: the exporter listening on [::1], the target [::1]:port."""
+    if not socket.has_ipv6:
+        pytest.fail("no IPv6 in this Python")
+    r = RedisServer("--bind", "127.0.0.1", "::1")
+    try:
+        e = exporter_factory("--listen", "[::1]:0")
+        assert e.host == "::1"
+        m = parse_metrics(e.scrape("%%5B::1%%5D:%d" % r.port))
+        assert value(m, "memkv_up") == 1, last_error(m)
+        m = parse_metrics(e.scrape("redis://%%5B::1%%5D:%d" % r.port))
+        assert value(m, "memkv_up") == 1, last_error(m)
+    finally:
+        r.stop()
 
 
 def test_bad_requests(exporter, redis_server):
