@@ -18,22 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *read_data(const char *name, size_t *len) {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", MEMKV_TEST_DATA, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    assert_true(n > 0);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
+#include "exporter_data.h"
 
 static int parse_str(const char *s, proxy_stats *p, char *err, size_t errcap) {
     return proxy_stats_parse(s, strlen(s), p, err, errcap);

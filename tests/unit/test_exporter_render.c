@@ -5,8 +5,7 @@
  * family carrying what is not mapped and never what is, garbage and empty INFO, the field cap,
  * MEMORY STATS in its RESP2 and RESP3 shapes, and Debian's promtool on every rendered body.
  *
- * The data files are found next to this source (__FILE__), so ctest's working directory does
- * not matter and no path is written into the build. */
+ * The data files come from tests/unit/data/exporter/ (exporter_data.h). */
 #include "render.h"
 
 #include <setjmp.h>
@@ -26,31 +25,7 @@
 
 /* ---- data ---- */
 
-static char *read_data(const char *name, size_t *len) {
-    char path[1024];
-    const char *src = __FILE__;
-    const char *slash = strrchr(src, '/');
-    int dl = slash ? (int)(slash - src) : 1;
-    snprintf(path, sizeof(path), "%.*s/data/exporter/%s", dl, slash ? src : ".", name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (cap - n < 4096) {
-            cap = cap ? cap * 2 : 65536;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        if (r == 0) break;
-        n += r;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    if (len) *len = n;
-    return buf;
-}
+#include "exporter_data.h"
 
 /* One reply from a file of RESP bytes, through hiredis' reader. */
 static redisReply *read_resp(const char *name) {
