@@ -437,6 +437,17 @@ static void collect_server(col *c, const metrics_inputs *in) {
                           {"redis_version", redis_version},
                           {"allocator", alloc_allocator_name()}};
     sample_i(c, lb, 3, 1);
+    /* The family memkv-exporter writes for every server it scrapes (exporter/render.c), so rules
+     * and dashboards can select by kind on both paths. */
+    family(c, "memkv_server",
+           "What answers: server kind (memkv, redis, valkey, keydb, kvrocks, dragonfly), its own "
+           "version, the Redis version it claims and its allocator; always 1.",
+           METRICS_INFO, NULL);
+    metrics_label ls[] = {{"kind", "memkv"},
+                          {"version", version},
+                          {"redis_version", redis_version},
+                          {"allocator", alloc_allocator_name()}};
+    sample_i(c, ls, 4, 1);
 }
 
 int metrics_collect(metrics_writer *w, const metrics_inputs *in) {

@@ -99,6 +99,14 @@ def answers(port, path="/healthz"):
         return False
 
 
+def answers_ok(port, path):
+    """True if path answers 200; False on any other status or a refused or reset connection."""
+    try:
+        return http_request(port, path, timeout=5)[0] == 200
+    except (ConnectionError, OSError, http.client.HTTPException):
+        return False
+
+
 def refused(port):
     s = socket.socket()
     s.settimeout(5)
@@ -765,8 +773,9 @@ def test_connection_limit(server):
     finally:
         for s in socks:
             s.close()
-    assert wait_until(lambda: answers(port), 5)
-    assert get(port, "/metrics")[0] == 200
+    # The endpoint learns of the 68 closes one by one (slowly under valgrind, where CI once saw a
+    # reset on the request right after the first answer): /metrics answers 200 once they are in.
+    assert wait_until(lambda: answers_ok(port, "/metrics"), 10)
 
 
 def test_pprof_disabled(server_factory):
