@@ -205,21 +205,24 @@ static void rule_allocator_rss(doctor *d) {
     double r = (double)a->resident / (double)a->active;
     if (r <= d->lim->rss_ratio || dirty < d->lim->min_waste_bytes) return;
 
-    char decay[256];
+    char decay[320];
     if (a->dirty_decay_ms < 0)
         snprintf(decay, sizeof(decay),
                  "Decay is off (dirty_decay_ms -1), so they stay until purged; to have them "
-                 "returned on their own, start memkv with MALLOC_CONF=dirty_decay_ms:10000.");
+                 "returned on their own: CONFIG SET jemalloc-dirty-decay-ms 10000.");
     else if (a->background_thread == 1)
         snprintf(decay, sizeof(decay),
                  "The background thread also returns them on its own over dirty_decay_ms %zd "
-                 "(muzzy_decay_ms %zd); a lasting gap means frees keep outpacing it.",
-                 a->dirty_decay_ms, a->muzzy_decay_ms);
+                 "(muzzy_decay_ms %zd); a lasting gap means frees keep outpacing it: a shorter "
+                 "decay (CONFIG SET jemalloc-dirty-decay-ms %zd) returns them sooner, for a few "
+                 "more page faults when the memory is needed again.",
+                 a->dirty_decay_ms, a->muzzy_decay_ms,
+                 a->dirty_decay_ms > 1000 ? (ssize_t)1000 : (ssize_t)0);
     else
         snprintf(decay, sizeof(decay),
                  "background_thread is %s, so without a purge they are returned (dirty_decay_ms "
                  "%zd) only while the server keeps allocating: an idle server keeps them. To "
-                 "change that, start memkv with MALLOC_CONF=background_thread:true.",
+                 "change that: CONFIG SET jemalloc-bg-thread yes.",
                  a->background_thread == 0 ? "off" : "unknown", a->dirty_decay_ms);
     add(d, grade(d, dirty), "allocator-rss", dirty,
         "Allocator RSS: jemalloc holds %s of freed pages that still count in RSS (resident %s vs "

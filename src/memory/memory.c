@@ -72,6 +72,8 @@ enum {
     M_ARENA_SMALL_ALLOCATED,
     M_ARENA_LARGE_ALLOCATED,
     M_ARENA_PURGE,
+    M_ARENA_DIRTY_DECAY,
+    M_ARENA_MUZZY_DECAY,
     M_COUNT
 };
 
@@ -110,6 +112,8 @@ static const ctl_def ctl_defs[M_COUNT] = {
     [M_ARENA_SMALL_ALLOCATED] = {"stats.arenas.0.small.allocated", 2, NO_POS},
     [M_ARENA_LARGE_ALLOCATED] = {"stats.arenas.0.large.allocated", 2, NO_POS},
     [M_ARENA_PURGE] = {"arena.0.purge", 1, NO_POS},
+    [M_ARENA_DIRTY_DECAY] = {"arena.0.dirty_decay_ms", 1, NO_POS},
+    [M_ARENA_MUZZY_DECAY] = {"arena.0.muzzy_decay_ms", 1, NO_POS},
 };
 
 typedef struct ctl_mib {
@@ -323,6 +327,39 @@ int mem_purge(void) {
 #ifdef MEMKV_HAVE_JEMALLOC
     return ctl(M_ARENA_PURGE, MALLCTL_ARENAS_ALL, 0, NULL, NULL, NULL, 0);
 #else
+    return MEM_ERR_NO_JEMALLOC;
+#endif
+}
+
+int mem_set_decay(ssize_t dirty_ms, ssize_t muzzy_ms) {
+#ifdef MEMKV_HAVE_JEMALLOC
+    /* The defaults of arenas created from now on (the subsystem arenas are made at start-up,
+     * but a thread's automatic arena may come later), then every arena that exists. */
+    if (ctl(M_DIRTY_DECAY, 0, 0, NULL, NULL, &dirty_ms, sizeof(dirty_ms)) != 0 ||
+        ctl(M_MUZZY_DECAY, 0, 0, NULL, NULL, &muzzy_ms, sizeof(muzzy_ms)) != 0)
+        return MEM_ERR_MALLCTL;
+    unsigned narenas = 0;
+    size_t sz = sizeof(narenas);
+    if (ctl(M_NARENAS, 0, 0, &narenas, &sz, NULL, 0) != 0) return MEM_ERR_MALLCTL;
+    for (unsigned i = 0; i < narenas; i++) {
+        /* An index never initialized (or destroyed) refuses: nothing to change there. */
+        (void)ctl(M_ARENA_DIRTY_DECAY, i, 0, NULL, NULL, &dirty_ms, sizeof(dirty_ms));
+        (void)ctl(M_ARENA_MUZZY_DECAY, i, 0, NULL, NULL, &muzzy_ms, sizeof(muzzy_ms));
+    }
+    return 0;
+#else
+    (void)dirty_ms;
+    (void)muzzy_ms;
+    return MEM_ERR_NO_JEMALLOC;
+#endif
+}
+
+int mem_set_background_thread(int on) {
+#ifdef MEMKV_HAVE_JEMALLOC
+    bool b = on != 0;
+    return ctl(M_BACKGROUND_THREAD, 0, 0, NULL, NULL, &b, sizeof(b));
+#else
+    (void)on;
     return MEM_ERR_NO_JEMALLOC;
 #endif
 }

@@ -80,6 +80,13 @@ size_t mem_process_rss_peak(void);
 /* Return dirty and muzzy pages of every arena to the OS (arena.<ALL>.purge). */
 int mem_purge(void);
 
+/* Run-time tuning of jemalloc (CONFIG SET jemalloc-*): the dirty and muzzy decay times, in ms
+ * (-1: never decay; 0: return at once), of every arena and of arenas created later; the
+ * background thread that returns decayed pages while the server is idle. 0, or
+ * MEM_ERR_NO_JEMALLOC / MEM_ERR_MALLCTL. */
+int mem_set_decay(ssize_t dirty_ms, ssize_t muzzy_ms);
+int mem_set_background_thread(int on);
+
 /* jemalloc's own report (malloc_stats_print) into a new NUL-terminated buffer (allocated as
  * ALLOC_SUB_OTHER) the caller frees with mem_text_free; *len excludes the NUL. opts as
  * malloc_stats_print's (NULL = default). On error *out = NULL, *len = 0. */

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include "alloc/alloc.h"
+#include "memory/memory.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "util/util.h"
@@ -674,15 +675,23 @@ static int flush_mode_ok(client *c) {
     return 0;
 }
 
+/* After a synchronous flush the freed pages go back to the OS at once, as Redis 7 does: jemalloc
+ * would otherwise return them only over its decay time, and an idle server never. ASYNC asks for
+ * a quick return, so it leaves them to the decay. */
+static void flush_done(client *c) {
+    if (!(c->argc == 2 && arg_eq(c, 1, "async"))) (void)mem_purge();
+    reply_add_status(&c->reply, "OK");
+}
+
 void cmd_flushdb(client *c) {
     if (!flush_mode_ok(c)) return;
     db_flush(c->db);
-    reply_add_status(&c->reply, "OK");
+    flush_done(c);
 }
 
 void cmd_flushall(client *c) {
     if (!flush_mode_ok(c)) return;
     for (long long i = 0; i < srv.databases; i++)
         db_flush(srv.dbs[i]);
-    reply_add_status(&c->reply, "OK");
+    flush_done(c);
 }

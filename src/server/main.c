@@ -251,6 +251,11 @@ int main(int argc, char **argv) {
     log_set_level(srv.loglevel);
     srv.config.started = 1;
 
+    if (apply_jemalloc_settings(NULL, err) < 0) {
+        fprintf(stderr, "\n*** FATAL CONFIG ERROR (memkv %s) ***\njemalloc-*: %s\n", MEMKV_VERSION,
+                err);
+        return 1;
+    }
     if (srv.subsystem_arenas && alloc_arenas_enable() < 0) {
         log_msg(LOG_NOTICE,
                 "memory-subsystem-arenas: the allocator (%s) has no arenas; "

@@ -128,6 +128,10 @@ typedef struct server {
     char *executable;
 
     int subsystem_arenas;
+    /* the allocator at run time (server_config.c, apply_jemalloc_settings) */
+    int jemalloc_bg_thread;            /* jemalloc-bg-thread */
+    long long jemalloc_dirty_decay_ms; /* jemalloc-dirty-decay-ms, applied to every arena */
+    long long jemalloc_muzzy_decay_ms; /* jemalloc-muzzy-decay-ms */
     /* heap profiler (cmd_profile.c) */
     int prof_enabled;
     long long prof_sample_bytes;
@@ -194,6 +198,8 @@ void server_clamp_hz(void);
 
 /* server_config.c */
 int server_config_init(char *err);
+/* Applies jemalloc-bg-thread and the decay times (at start-up, once the config is loaded). */
+int apply_jemalloc_settings(const cfg_param *p, char *err);
 
 /* net.c */
 int net_listen(char *err);

@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "alloc/alloc.h"
+#include "memory/memory.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "util/util.h"
@@ -90,6 +91,23 @@ static void format_metrics_port(const cfg_param *p, char *buf, size_t cap) {
         snprintf(buf, cap, "auto");
     else
         snprintf(buf, cap, "%lld", port);
+}
+
+/* jemalloc's decay and background thread at run time (README "Where did the memory go?"). A
+ * build on libc malloc has neither: the values are kept and do nothing, as Redis does with
+ * jemalloc-bg-thread there. Also called once at start-up, from main(). */
+int apply_jemalloc_settings(const cfg_param *p, char *err) {
+    (void)p;
+    int rc = mem_set_background_thread(srv.jemalloc_bg_thread);
+    if (rc == 0)
+        rc = mem_set_decay((ssize_t)srv.jemalloc_dirty_decay_ms,
+                           (ssize_t)srv.jemalloc_muzzy_decay_ms);
+    if (rc == MEM_ERR_NO_JEMALLOC) return 0;
+    if (rc != 0) {
+        snprintf(err, CFG_ERR_LEN, "jemalloc refused the setting (mallctl failed)");
+        return -1;
+    }
+    return 0;
 }
 
 static int apply_metrics(const cfg_param *p, char *err) {
@@ -377,6 +395,27 @@ static cfg_param params[] = {
      .flags = CFG_IMMUTABLE,
      .ptr = &srv.subsystem_arenas,
      .default_value = "yes"},
+    /* Redis 7.0 has jemalloc-bg-thread; the decay times are memkv's (jemalloc's own defaults:
+     * dirty pages go back to the OS over 10 s, muzzy ones at once). */
+    {.name = "jemalloc-bg-thread",
+     .type = CFG_BOOL,
+     .ptr = &srv.jemalloc_bg_thread,
+     .default_value = "yes",
+     .apply = apply_jemalloc_settings},
+    {.name = "jemalloc-dirty-decay-ms",
+     .type = CFG_INT,
+     .ptr = &srv.jemalloc_dirty_decay_ms,
+     .default_value = "10000",
+     .min = -1,
+     .max = 86400000,
+     .apply = apply_jemalloc_settings},
+    {.name = "jemalloc-muzzy-decay-ms",
+     .type = CFG_INT,
+     .ptr = &srv.jemalloc_muzzy_decay_ms,
+     .default_value = "0",
+     .min = -1,
+     .max = 86400000,
+     .apply = apply_jemalloc_settings},
     {.name = "memory-profiling-enabled",
      .type = CFG_BOOL,
      .ptr = &srv.prof_enabled,

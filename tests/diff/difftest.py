@@ -171,7 +171,7 @@ CONFIG_SHARED = {
     b"hash-max-listpack-entries", b"hash-max-ziplist-entries", b"hash-max-listpack-value",
     b"hash-max-ziplist-value", b"set-max-intset-entries", b"zset-max-listpack-entries",
     b"zset-max-ziplist-entries", b"zset-max-listpack-value", b"zset-max-ziplist-value",
-    b"list-max-listpack-size", b"list-max-ziplist-size",
+    b"list-max-listpack-size", b"list-max-ziplist-size", b"jemalloc-bg-thread",
 }
 CONFIG_VALUE_DIFFERS = {b"client-output-buffer-limit", b"port"}
 MEMKV_ONLY_CONFIG = set(generator.MEMKV_ONLY_CONFIG) | {

@@ -111,6 +111,8 @@ CONFIG_SET = {
     b"list-max-listpack-size": [b"-2", b"-1", b"-5", b"-6", b"1", b"2", b"3", b"0",
                                b"2147483648", b"abc"],
     b"list-max-ziplist-size": [b"-2", b"4"],
+    # Both build on jemalloc (Debian's redis-server too); a libc build of memkv keeps the value.
+    b"jemalloc-bg-thread": [b"yes", b"no", b"YES", b"maybe", b""],
     b"logfile": [b"x"],
     b"pidfile": [b"x"],
 }
@@ -126,6 +128,8 @@ MEMKV_ONLY_CONFIG = {
     # Protected (enable-protected-configs) in memkv, unknown to Redis.
     b"memory-profiling-dump-dir": [b"/tmp", b"", b"relative"],
     b"metrics-timeout": [b"10", b"0", b"-1", b"abc"],
+    b"jemalloc-dirty-decay-ms": [b"10000", b"0", b"-1", b"-2", b"86400001", b"abc"],
+    b"jemalloc-muzzy-decay-ms": [b"0", b"1000", b"-1", b"x"],
     # Redis 7.2's listpack encoding of small sets of strings; 7.0 has no such parameters.
     b"set-max-listpack-entries": [b"128", b"0", b"2"],
     b"set-max-listpack-value": [b"64", b"0", b"3"],
@@ -134,7 +138,7 @@ MEMKV_ONLY_CONFIG = {
 CONFIG_GET_PATTERNS = [b"*", b"hz", b"HZ", b"max*", b"*max*", b"port", b"nonexistent",
                        b"proto-max-bulk-len", b"client-*", b"maxmemory", b"loglevel", b"",
                        b"save", b"appendonly", b"databases", b"*o*", b"[mt]*", b"timeout",
-                       b"protected-mode", b"enable-protected-configs"]
+                       b"protected-mode", b"enable-protected-configs", b"jemalloc*"]
 
 
 def pick(rng, seq):

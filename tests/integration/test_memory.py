@@ -9,6 +9,7 @@ branch on mem_allocator where they need jemalloc's figures; none is skipped as a
 Error texts, the MEMORY STATS key names and the exporter's metric names were checked against
 Debian's redis-server 7.0.15 and prometheus-redis-exporter 1.45.0.
 """
+import json
 import os
 import random
 import re
@@ -695,6 +696,65 @@ def test_malloc_stats_purge_help(server, c):
     assert help_lines[0].startswith("MEMORY <subcommand>")
     for sub in ("DOCTOR", "MALLOC-STATS", "PURGE", "STATS", "USAGE <key> [SAMPLES <count>]", "HELP"):
         assert sub in help_lines, (sub, help_lines)
+
+
+def dirty_bytes(c):
+    """Freed pages jemalloc still holds (allocator resident - active; metadata is the small rest)."""
+    f = mem_info(c)
+    return int(f["allocator_resident"]) - int(f["allocator_active"])
+
+
+def fill_and_delete(c, n=2000, size=32 * 1024):
+    """64 MB of large values (extents of their own), then deleted: pages freed all at once."""
+    val = b"x" * size
+    assert c.pipeline([("SET", "big:%d" % i, val) for i in range(n)]) == [b"OK"] * n
+    assert c.pipeline([("DEL", "big:%d" % i) for i in range(n)]) == [1] * n
+
+
+def test_jemalloc_decay_and_background_thread_at_run_time(server, c):
+    """CONFIG SET jemalloc-dirty-decay-ms / jemalloc-muzzy-decay-ms / jemalloc-bg-thread reach
+    every arena at run time (the key space's own included): with decay off, 64 MB of freed pages
+    stay resident until a synchronous FLUSHALL returns them at once; with decay 0 they go back as
+    they are freed. Nothing here waits on a clock: both are synchronous in jemalloc."""
+    assert c("CONFIG", "GET", "jemalloc-*") == [
+        b"jemalloc-bg-thread", b"yes", b"jemalloc-dirty-decay-ms", b"10000",
+        b"jemalloc-muzzy-decay-ms", b"0"]
+    for name, bad in (("jemalloc-dirty-decay-ms", "-2"), ("jemalloc-muzzy-decay-ms", "86400001"),
+                      ("jemalloc-bg-thread", "maybe"), ("jemalloc-dirty-decay-ms", "1s")):
+        err = c("CONFIG", "SET", name, bad)
+        assert isinstance(err, str) and err.startswith(
+            "ERR CONFIG SET failed (possibly related to argument '%s')" % name), err
+    fields = mem_info(c)
+    if not is_jemalloc(fields):
+        # libc malloc: accepted and kept (as Redis does with jemalloc-bg-thread), no effect.
+        assert c("CONFIG", "SET", "jemalloc-dirty-decay-ms", "0") == b"OK"
+        assert c("FLUSHALL") == b"OK"
+        return
+    assert fields["memkv_allocator_background_thread"] == "1"
+    assert c("CONFIG", "SET", "jemalloc-bg-thread", "no") == b"OK"
+    assert mem_info(c)["memkv_allocator_background_thread"] == "0"
+    assert c("CONFIG", "SET", "jemalloc-bg-thread", "yes") == b"OK"
+    assert mem_info(c)["memkv_allocator_background_thread"] == "1"
+
+    assert c("CONFIG", "SET", "jemalloc-dirty-decay-ms", "-1", "jemalloc-muzzy-decay-ms", "-1") == b"OK"
+    report = json.loads(urllib.request.urlopen(
+        "http://127.0.0.1:%d/debug/memory" % server.metrics_port, timeout=10).read())
+    assert report["allocator"]["dirty_decay_ms"] == -1, report["allocator"]
+    fill_and_delete(c)
+    kept = dirty_bytes(c)
+    assert kept >= 32 * MiB, kept
+    assert c("FLUSHALL", "ASYNC") == b"OK"  # ASYNC leaves them to the decay, as Redis does
+    assert dirty_bytes(c) >= 32 * MiB
+    assert c("FLUSHALL") == b"OK"
+    assert dirty_bytes(c) < 8 * MiB, (kept, dirty_bytes(c))
+    fill_and_delete(c)
+    assert dirty_bytes(c) >= 32 * MiB
+    assert c("FLUSHDB", "SYNC") == b"OK"
+    assert dirty_bytes(c) < 8 * MiB
+
+    assert c("CONFIG", "SET", "jemalloc-dirty-decay-ms", "0", "jemalloc-muzzy-decay-ms", "0") == b"OK"
+    fill_and_delete(c)
+    assert dirty_bytes(c) < 8 * MiB, dirty_bytes(c)
 
 
 def test_memory_errors(server, c):
