@@ -421,8 +421,8 @@ static void rule_peak(doctor *d) {
                            sub_sat(sub_sat(s->rss, a->resident), s->rss_baseline)};
         static const char *const next[4] = {
             "MEMORY PURGE returns the free pages now",
-            "MEMORY MALLOC-STATS shows which size classes hold the holes; new data of those "
-            "sizes reuses them",
+            ("MEMORY MALLOC-STATS shows which size classes hold the holes; new data of those "
+             "sizes reuses them"),
             "MEMORY MALLOC-STATS shows what the metadata is (large with profiling on)",
             "pmap -x $(pidof memkv-server) | sort -nk3 shows the largest mappings",
         };
