@@ -53,16 +53,12 @@ static int text_response(http_response *resp, int status, const char *msg) {
     return 0;
 }
 
-static int bad_request(exporter *x, http_response *resp, const char *msg) {
+/* A refused /scrape: 400 for a malformed request, 403 for a target this exporter will not
+ * scrape (allow-targets, or an auth entry bound to other targets); both counted as
+ * bad_request. */
+static int refuse(exporter *x, http_response *resp, int status, const char *msg) {
     atomic_fetch_add_explicit(&x->self.bad_requests, 1, memory_order_relaxed);
-    return text_response(resp, 400, msg);
-}
-
-/* A well-formed request for a target this exporter will not scrape (allow-targets, or an auth
- * entry bound to other targets): 403, counted with the bad requests. */
-static int forbidden(exporter *x, http_response *resp, const char *msg) {
-    atomic_fetch_add_explicit(&x->self.bad_requests, 1, memory_order_relaxed);
-    return text_response(resp, 403, msg);
+    return text_response(resp, status, msg);
 }
 
 /* The scrape budget: --timeout, and Prometheus' header minus the offset (never below half of
@@ -128,7 +124,7 @@ static int on_scrape(void *ctx, const http_scrape_request *req, http_response *r
             if (x->opt.target_auth[0]) auth_name = x->opt.target_auth;
         }
     } else {
-        if (req->args_truncated) return bad_request(x, resp, "too many query parameters");
+        if (req->args_truncated) return refuse(x, resp, 400, "too many query parameters");
         for (size_t i = 0; i < req->nargs; i++) {
             const char *n = req->args[i].name, *v = req->args[i].value;
             const char **slot = NULL;
@@ -145,22 +141,22 @@ static int on_scrape(void *ctx, const http_scrape_request *req, http_response *r
                          strcasecmp(v, "no") == 0)
                     want_malloc = 0;
                 else
-                    return bad_request(x, resp, "malloc_stats must be 1 or 0");
+                    return refuse(x, resp, 400, "malloc_stats must be 1 or 0");
                 continue;
             } else {
                 snprintf(msg, sizeof(msg),
                          "unknown query parameter '%.64s' (known: target, auth, malloc_stats, "
                          "kind)",
                          n);
-                return bad_request(x, resp, msg);
+                return refuse(x, resp, 400, msg);
             }
             if (*slot) {
                 snprintf(msg, sizeof(msg), "query parameter '%.64s' given twice", n);
-                return bad_request(x, resp, msg);
+                return refuse(x, resp, 400, msg);
             }
             *slot = v;
         }
-        if (!target || !*target) return bad_request(x, resp, "missing target parameter");
+        if (!target || !*target) return refuse(x, resp, 400, "missing target parameter");
     }
 
     const exp_auth *auth = NULL;
@@ -168,13 +164,13 @@ static int on_scrape(void *ctx, const http_scrape_request *req, http_response *r
         char err[200];
         if (target_parse(target, &a, err, sizeof(err)) != 0) {
             snprintf(msg, sizeof(msg), "invalid target: %s", err);
-            return bad_request(x, resp, msg);
+            return refuse(x, resp, 400, msg);
         }
         if (kind && *kind) {
             if (strcmp(kind, "proxy") == 0 || strcmp(kind, "twemproxy") == 0)
                 a.is_proxy = 1;
             else if (strcmp(kind, "redis") != 0)
-                return bad_request(x, resp, "kind must be redis or proxy");
+                return refuse(x, resp, 400, "kind must be redis or proxy");
         }
         if (a.is_proxy && strncmp(a.canonical, "proxy://", 8) != 0) {
             char c[TARGET_KEY_MAX];
@@ -186,20 +182,20 @@ static int on_scrape(void *ctx, const http_scrape_request *req, http_response *r
             if (!auth) {
                 snprintf(msg, sizeof(msg), "unknown auth '%.64s' (not in the config file)",
                          auth_name);
-                return bad_request(x, resp, msg);
+                return refuse(x, resp, 400, msg);
             }
         }
         /* The default target of /metrics is the operator's own choice; /scrape's come from
          * whoever reaches this port. */
         if (!is_metrics && !exp_targets_match(x->opt.allow_targets, a.canonical)) {
             snprintf(msg, sizeof(msg), "target '%.200s' is not in allow-targets", a.canonical);
-            return forbidden(x, resp, msg);
+            return refuse(x, resp, 403, msg);
         }
         if (auth && !exp_targets_match(auth->targets, a.canonical)) {
             snprintf(msg, sizeof(msg),
                      "auth '%.64s' is not for target '%.200s' (its targets: %.100s)", auth->name,
                      a.canonical, auth->targets);
-            return forbidden(x, resp, msg);
+            return refuse(x, resp, 403, msg);
         }
     }
 

@@ -1,5 +1,6 @@
 /* options — flags and the config file (see options.h). */
 #include "options.h"
+#include "target.h"
 
 #include "alloc/alloc.h"
 #include "server/config.h" /* cfg_split_args: the tokenizer of memkv.conf, linked not copied */
@@ -77,13 +78,8 @@ int exp_parse_listen(const char *s, char *host, size_t hostcap, int *port) {
         he = colon;
     }
     const char *ps = colon + 1;
-    if (!*ps || strlen(ps) > 5) return -1;
-    int p = 0;
-    for (const char *c = ps; *c; c++) {
-        if (*c < '0' || *c > '9') return -1;
-        p = p * 10 + (*c - '0');
-    }
-    if (p > 65535) return -1;
+    int p = target_parse_port(ps, ps + strlen(ps), 0); /* 0: an ephemeral port */
+    if (p < 0) return -1;
     size_t hl = (size_t)(he - h);
     if (hl == 0) {
         h = "127.0.0.1";

@@ -25,14 +25,14 @@ static int is_v6_char(char c) {
 }
 
 /* Port digits [s, e): 1…65535, or -1. */
-static int parse_port(const char *s, const char *e) {
+int target_parse_port(const char *s, const char *e, int min) {
     if (s == e || e - s > 5) return -1;
     int v = 0;
     for (const char *p = s; p < e; p++) {
         if (*p < '0' || *p > '9') return -1;
         v = v * 10 + (*p - '0');
     }
-    return v >= 1 && v <= 65535 ? v : -1;
+    return v >= min && v <= 65535 ? v : -1;
 }
 
 static int starts_with_ci(const char *s, const char *prefix) {
@@ -125,7 +125,7 @@ int target_parse(const char *text, target_addr *out, char *err, size_t errcap) {
     if ((size_t)(host_end - host) >= TARGET_HOST_MAX) return fail(err, errcap, "host too long");
     int port = default_port;
     if (port_s) {
-        port = parse_port(port_s, end);
+        port = target_parse_port(port_s, end, 1);
         if (port < 0) return fail(err, errcap, "invalid port (1-65535)");
     }
     memcpy(out->host, host, (size_t)(host_end - host));

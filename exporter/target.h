@@ -44,6 +44,8 @@ typedef struct target_addr {
 
 /* Parse text (NUL-terminated). Returns 0 and fills *out, or -1 with err filled. */
 int target_parse(const char *text, target_addr *out, char *err, size_t errcap);
+/* Decimal port in [s, e) (digits only, at most 5), from min to 65535; or -1. */
+int target_parse_port(const char *s, const char *e, int min);
 
 /* ---- kept connections ---- */
 

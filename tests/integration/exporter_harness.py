@@ -30,10 +30,10 @@ LISTENING = re.compile(r"listening on http://(\[[^\]]+\]|[^:/]+):(\d+)/")
 class Exporter:
     """One running memkv-exporter."""
 
-    def __init__(self, args=(), config_text=None, env=None, start_timeout=20.0):
+    def __init__(self, args=(), config_text=None, env=None, start_timeout=20.0, exe=None):
         self.dir = tempfile.mkdtemp(prefix="memkv-exporter-test-")
         self.stderr_path = os.path.join(self.dir, "stderr.log")
-        cmd = [EXPORTER, "--listen", "127.0.0.1:0"]
+        cmd = [exe or EXPORTER, "--listen", "127.0.0.1:0"]
         if config_text is not None:
             self.config_path = os.path.join(self.dir, "memkv-exporter.conf")
             with open(self.config_path, "w") as f:

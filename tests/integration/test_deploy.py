@@ -35,6 +35,8 @@ import pytest
 import redis
 import yaml
 
+from exporter_harness import Exporter, RedisServer
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEPLOY = os.path.join(ROOT, "deploy")
 PROM = os.path.join(DEPLOY, "prometheus")
@@ -727,7 +729,31 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Prometheus:
+class Proc:
+    """A child process with its output in a file; stop() ends it (and only it)."""
+
+    def __init__(self, argv, logpath):
+        self.logpath = logpath
+        self.log = open(logpath, "w")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+    def output(self):
+        with open(self.logpath) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class Prometheus(Proc):
     def __init__(self, workdir, metrics_port=None, scrape_configs=None):
         """Scrapes memkv's endpoint on metrics_port (job memkv), or the given scrape_configs,
         every second, and evaluates the rule files."""
@@ -745,14 +771,12 @@ class Prometheus:
         cfg = os.path.join(workdir, "prometheus.yml")
         with open(cfg, "w") as f:
             yaml.safe_dump(config, f)
-        self.log = open(os.path.join(workdir, "prometheus.log"), "w")
         exe = shutil.which("prometheus")
         assert exe, "prometheus not found (Debian package prometheus, in TEST_PACKAGES)"
-        self.proc = subprocess.Popen(
+        super().__init__(
             [exe, "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(workdir, "data"),
              "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"],
-            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.logpath = self.log.name
+            os.path.join(workdir, "prometheus.log"))
 
     def get(self, path, **params):
         url = self.base + path + ("?" + urllib.parse.urlencode(params) if params else "")
@@ -778,15 +802,6 @@ class Prometheus:
         raise AssertionError("timed out waiting for %s (%s)\n%s" % (
             what, last, open(self.logpath).read()))
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 def metrics_port_of(server):
@@ -956,70 +971,20 @@ def test_live_every_expression_returns_data(server_factory, tmp_path):
 
 # ---- live: the same rules and dashboards behind memkv-exporter in front of a Redis ------------
 
-class Proc:
-    """A child process with its output in a file; stop() ends it (and only it)."""
-
-    def __init__(self, argv, logpath):
-        self.logpath = logpath
-        self.log = open(logpath, "w")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-
-    def output(self):
-        with open(self.logpath) as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 def start_redis(workdir):
-    """redis-server on a free loopback port, no persistence. Returns (Proc, port)."""
-    exe = shutil.which("redis-server")
-    assert exe, "redis-server not found (Debian package redis-server, in TEST_PACKAGES)"
-    port = free_port()
-    p = Proc([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-              "--appendonly", "no", "--dir", str(workdir)], os.path.join(str(workdir), "redis.log"))
-    c = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
-    deadline = time.monotonic() + 20
-    while True:
-        assert p.proc.poll() is None, "redis-server exited:\n" + p.output()
-        try:
-            c.ping()
-            break
-        except redis.exceptions.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server not ready:\n" + p.output()
-            time.sleep(0.05)
-    c.close()
-    return p, port
-
-
-LISTENING = re.compile(r"listening on http://([0-9.]+):([0-9]+)/")
+    """redis-server on a free loopback port, no persistence (exporter_harness.RedisServer).
+    Returns (it, port); workdir is unused (the harness makes its own)."""
+    r = RedisServer()
+    return r, r.port
 
 
 def start_exporter(exe, workdir):
-    """memkv-exporter on an ephemeral loopback port; it says which on stderr
-    ("listening on http://HOST:PORT/"). Returns (Proc, port)."""
+    """memkv-exporter on an ephemeral loopback port (exporter_harness.Exporter). Returns
+    (it, port)."""
     # --malloc-stats: the size-class and mapped figures the dashboards show come from MEMORY
-    # MALLOC-STATS, which the exporter asks for only when told to (it costs the target ~2 ms).
-    p = Proc([exe, "--listen", "127.0.0.1:0", "--malloc-stats"],
-             os.path.join(str(workdir), "exporter.log"))
-    deadline = time.monotonic() + 20
-    while True:
-        m = LISTENING.search(p.output())
-        if m:
-            return p, int(m.group(2))
-        assert p.proc.poll() is None, "memkv-exporter exited:\n" + p.output()
-        assert time.monotonic() < deadline, "memkv-exporter never said where it listens:\n" + \
-            p.output()
-        time.sleep(0.05)
+    # MALLOC-STATS, which the exporter asks for only when told to (it costs the target ~1-2 ms).
+    e = Exporter(["--malloc-stats"], exe=exe)
+    return e, e.port
 
 
 def redis_load(r):
