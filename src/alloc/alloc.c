@@ -41,6 +41,7 @@ static const char *const sub_names[ALLOC_SUB_COUNT] = {
     [ALLOC_SUB_CLIENTS] = "clients",
     [ALLOC_SUB_PROFILER] = "profiler",
     [ALLOC_SUB_HTTP] = "http",
+    [ALLOC_SUB_KEYSPACE_STATS] = "keyspace_stats",
 };
 
 #ifdef MEMKV_HAVE_JEMALLOC
@@ -59,7 +60,7 @@ static const alloc_arena_group sub_group[ALLOC_SUB_COUNT] = {
     [ALLOC_SUB_KEY_INDEX] = ALLOC_ARENA_KEYSPACE, [ALLOC_SUB_EXPIRES_INDEX] = ALLOC_ARENA_KEYSPACE,
     [ALLOC_SUB_QUERY_BUF] = ALLOC_ARENA_CLIENTS,  [ALLOC_SUB_OUTPUT_BUF] = ALLOC_ARENA_CLIENTS,
     [ALLOC_SUB_CLIENTS] = ALLOC_ARENA_CLIENTS,    [ALLOC_SUB_PROFILER] = ALLOC_ARENA_GROUPS,
-    [ALLOC_SUB_HTTP] = ALLOC_ARENA_GROUPS,
+    [ALLOC_SUB_HTTP] = ALLOC_ARENA_GROUPS,        [ALLOC_SUB_KEYSPACE_STATS] = ALLOC_ARENA_GROUPS,
 };
 
 #define ARENA_FLAGS(sub) (arena_owner ? sub_flags[sub] : 0)
@@ -213,6 +214,14 @@ static inline size_t size_class(size_t size) {
     return size_class_slow(size);
 }
 #endif
+
+int alloc_usable_is_class(void) {
+#ifdef MEMKV_HAVE_JEMALLOC
+    return 1;
+#else
+    return 0;
+#endif
+}
 
 size_t alloc_size_class(size_t size) {
 #ifdef MEMKV_HAVE_JEMALLOC

@@ -25,6 +25,7 @@ typedef enum alloc_sub {
     ALLOC_SUB_CLIENTS,
     ALLOC_SUB_PROFILER,
     ALLOC_SUB_HTTP,
+    ALLOC_SUB_KEYSPACE_STATS, /* src/db/kstats: per-type, per-prefix totals, top keys */
     ALLOC_SUB_COUNT
 } alloc_sub;
 
@@ -40,6 +41,10 @@ void alloc_free_sized(alloc_sub sub, void *ptr, size_t size);
 void *alloc_realloc_sized(alloc_sub sub, void *ptr, size_t old_size, size_t new_size);
 /* Usable size a request of `size` bytes gets (its size class). */
 size_t alloc_size_class(size_t size);
+/* 1 when a block's usable size is always the size class of the size last requested for it
+ * (jemalloc), so alloc_size_class answers without the pointer; 0 with libc malloc, where only
+ * alloc_usable_size(ptr) knows. */
+int alloc_usable_is_class(void);
 char *alloc_strndup(alloc_sub sub, const char *s, size_t len); /* NUL-terminated copy */
 
 /* Frame of the alloc_* call running on this thread, NULL outside one (and in builds without

@@ -1,6 +1,7 @@
 #include "db/db.h"
 
 #include "alloc/alloc.h"
+#include "db/kstats.h"
 #include "db/scan_cursor.h"
 
 #include <stdio.h>
@@ -36,6 +37,7 @@ _Static_assert(sizeof(struct db_entry) == 24, "db_entry header must stay at 24 b
 #define ENTRY_ENC_MASK (0x07u << ENTRY_ENC_SHIFT)
 #define ENTRY_STR_FORM_SHIFT 4 /* flags bits 4-5: a string's enum db_str_form */
 #define ENTRY_STR_FORM_MASK (0x03u << ENTRY_STR_FORM_SHIFT)
+#define ENTRY_NOTED 0x40u       /* a collection whose figures db_settle will compare (stats) */
 #define OBJ_VLEN sizeof(void *) /* a collection entry's value bytes: the value's pointer */
 #define VLEN_BITS 40
 #define VLEN_MASK ((UINT64_C(1) << VLEN_BITS) - 1)
@@ -61,6 +63,7 @@ struct db {
     htable expires;
     uint64_t rng;
     size_t counts[DB_TYPES][DB_ENCODINGS]; /* keys per type and encoding */
+    int index;                             /* the db's number in the statistics */
 };
 
 static const db_type_ops *type_ops[DB_TYPES];
@@ -244,6 +247,151 @@ static void entry_free(db_entry *e) {
     }
 }
 
+/* ---- key-space statistics -------------------------------------------------------------- */
+
+/* The statistics every db reports to (NULL: none), and the collection keys looked up since
+ * the last db_settle with the figures they had then. */
+static kstats *stats;
+
+typedef struct noted_key {
+    db *d;
+    db_entry *e;
+    ks_key before;
+} noted_key;
+static noted_key *noted;
+static size_t noted_n, noted_cap;
+
+void db_attach_stats(kstats *ks) {
+    db_settle();
+    stats = ks;
+}
+
+void db_set_index(db *d, int index) {
+    d->index = index;
+}
+
+/* Usable bytes of a block last requested at `size` bytes. */
+static inline size_t block_bytes(const void *p, size_t size) {
+    return alloc_usable_is_class() ? alloc_size_class(size) : alloc_usable_size(p);
+}
+
+/* What MEMORY USAGE counts for the entry alone (db_entry_mem_usage, exact). */
+static inline uint64_t entry_bytes(const db_entry *e) {
+    if (e->type == DB_TYPE_STRING)
+        return block_bytes(e, ENTRY_HDR + e->klen + entry_vlen(e)) + sizeof(db_entry *);
+    return block_bytes(e, ENTRY_HDR + e->klen + OBJ_VLEN) + sizeof(db_entry *) +
+           ops_of(e->type)->mem_usage(entry_ptr(e), entry_enc(e), 0);
+}
+
+static db_entry *exp_lookup(db *d, const char *key, size_t klen, uint64_t hv);
+
+/* The figures of e now; `when` is its expire (-1: none), or -2 to look it up. */
+static void key_figures(db *d, const db_entry *e, int64_t when, ks_key *k) {
+    k->key = e->data;
+    k->klen = e->klen;
+    k->db = d->index;
+    k->type = e->type;
+    k->bytes = entry_bytes(e);
+    k->len = e->type == DB_TYPE_STRING ? entry_vlen(e)
+                                       : ops_of(e->type)->len(entry_ptr(e), entry_enc(e));
+    k->when = -1;
+    if (!(e->flags & ENTRY_HAS_EXPIRE)) return;
+    const db_entry *x = NULL;
+    if (when < 0 || !alloc_usable_is_class()) {
+        x = exp_lookup(d, e->data, e->klen, key_hash(e->data, e->klen));
+        if (!x) return;
+        if (when < 0) when = x->u.when;
+    }
+    k->when = when;
+    k->bytes += block_bytes(x, ENTRY_HDR + e->klen) + sizeof(db_entry *);
+}
+
+static noted_key *noted_find(const db_entry *e) {
+    for (size_t i = 0; i < noted_n; i++)
+        if (noted[i].e == e) return &noted[i];
+    return NULL;
+}
+
+/* A collection key a command may change: keep its figures so db_settle sees the change. */
+static void note_key(db *d, db_entry *e, int64_t when) {
+    if (noted_n == noted_cap) {
+        noted_cap = noted_cap ? noted_cap * 2 : 16;
+        noted = alloc_realloc(ALLOC_SUB_KEYSPACE_STATS, noted, noted_cap * sizeof(*noted));
+    }
+    noted_key *n = &noted[noted_n++];
+    n->d = d;
+    n->e = e;
+    key_figures(d, e, when, &n->before);
+    e->flags |= ENTRY_NOTED;
+}
+
+static inline void note_if_collection(db *d, db_entry *e, int64_t when) {
+    if (stats && e->type != DB_TYPE_STRING && !(e->flags & ENTRY_NOTED)) note_key(d, e, when);
+}
+
+/* The figures the statistics hold for e (its noted ones if a command changed it since). */
+static void key_counted(db *d, db_entry *e, ks_key *k) {
+    noted_key *n = (e->flags & ENTRY_NOTED) ? noted_find(e) : NULL;
+    if (n) {
+        *k = n->before;
+        k->key = e->data;
+        return;
+    }
+    key_figures(d, e, -2, k);
+}
+
+/* e leaves the key space (or its name or db changes): take its counted figures out. */
+static void stats_remove(db *d, db_entry *e) {
+    if (!stats) return;
+    ks_key k;
+    key_counted(d, e, &k);
+    kstats_remove(stats, &k);
+    if (e->flags & ENTRY_NOTED) {
+        noted_key *n = noted_find(e);
+        if (n) *n = noted[--noted_n];
+        e->flags &= (uint8_t)~ENTRY_NOTED;
+    }
+}
+
+static void stats_add(db *d, db_entry *e, int64_t when) {
+    if (!stats) return;
+    ks_key k;
+    key_figures(d, e, when, &k);
+    kstats_add(stats, &k);
+}
+
+/* Figures of e before a change the db makes itself (strings, expires). */
+static inline void stats_before(db *d, db_entry *e, ks_key *k) {
+    key_counted(d, e, k);
+}
+
+static void stats_after(db *d, db_entry *e, const ks_key *before, int64_t when) {
+    ks_key k;
+    key_figures(d, e, when, &k);
+    kstats_change(stats, before, &k);
+    if (e->flags & ENTRY_NOTED) {
+        noted_key *n = noted_find(e);
+        if (n) n->before = k;
+    }
+}
+
+void db_settle(void) {
+    for (size_t i = 0; i < noted_n; i++) {
+        noted_key *n = &noted[i];
+        n->e->flags &= (uint8_t)~ENTRY_NOTED;
+        if (!stats) continue;
+        ks_key now;
+        key_figures(n->d, n->e, n->before.when, &now);
+        n->before.key = n->e->data;
+        kstats_change(stats, &n->before, &now);
+    }
+    noted_n = 0;
+}
+
+void db_entry_stats(db *d, const db_entry *e, ks_key *k) {
+    key_figures(d, e, -2, k);
+}
+
 /* ---- hash table ------------------------------------------------------------------------- */
 
 static inline int ht_rehashing(const htable *h) {
@@ -412,6 +560,7 @@ static void exp_del(db *d, const char *key, size_t klen, uint64_t hv) {
 /* Unlinks and frees the key-space entry *link (found in table t) and its expire. */
 static void key_remove(db *d, db_entry **link, int t, uint64_t hv) {
     db_entry *e = *link;
+    stats_remove(d, e);
     *link = e->next;
     d->keys.used[t]--;
     if (e->flags & ENTRY_HAS_EXPIRE) exp_del(d, e->data, e->klen, hv);
@@ -442,6 +591,7 @@ db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t 
     db_entry **link = ht_find(&d->keys, key, klen, hv, &t);
     if (!link) return NULL;
     db_entry *e = *link;
+    int64_t when = -1;
     if (e->flags & ENTRY_HAS_EXPIRE) {
         db_entry *x = exp_lookup(d, key, klen, hv);
         if (x && x->u.when <= now_ms) {
@@ -449,7 +599,9 @@ db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t 
             if (expired) (*expired)++;
             return NULL;
         }
+        if (x) when = x->u.when;
     }
+    note_if_collection(d, e, when);
     return e;
 }
 
@@ -472,8 +624,19 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
     uint64_t hv = key_hash(key, klen);
     db_entry **link = ht_find(&d->keys, key, klen, hv, NULL);
     db_entry *e;
+    ks_key before;
+    int change = 0; /* 1: a string changed; 2: a new key or one that replaced a collection */
     if (link) {
         e = *link;
+        if (stats) {
+            if (e->type == DB_TYPE_STRING) {
+                stats_before(d, e, &before);
+                change = 1;
+            } else {
+                stats_remove(d, e);
+                change = 2;
+            }
+        }
         if ((e->flags & ENTRY_HAS_EXPIRE) && !keep_ttl) {
             exp_del(d, key, klen, hv);
             e->flags &= (uint8_t)~ENTRY_HAS_EXPIRE;
@@ -506,9 +669,17 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
         memcpy(e->data, key, klen);
         ht_insert(&d->keys, e, hv);
         count_entry(d, e, +1);
+        change = 2;
     }
     entry_set_vlen(e, vlen);
     if (vlen) memcpy(e->data + klen, val, vlen);
+    if (stats) {
+        int64_t when = (e->flags & ENTRY_HAS_EXPIRE) ? -2 : -1;
+        if (change == 1)
+            stats_after(d, e, &before, when == -2 && before.when >= 0 ? before.when : when);
+        else
+            stats_add(d, e, when);
+    }
     return e;
 }
 
@@ -522,11 +693,14 @@ db_entry *db_string_resize(db *d, db_entry *e, size_t new_len) {
         fprintf(stderr, "memkv: db_string_resize: entry not in this db\n");
         abort();
     }
+    ks_key before;
+    if (stats) stats_before(d, e, &before);
     e = alloc_realloc_sized(ALLOC_SUB_STRINGS, e, ENTRY_HDR + klen + old_len,
                             ENTRY_HDR + klen + new_len);
     if (new_len > old_len) memset(e->data + klen + old_len, 0, new_len - old_len);
     entry_set_vlen(e, new_len);
     *link = e;
+    if (stats) stats_after(d, e, &before, before.when);
     return e;
 }
 
@@ -559,6 +733,8 @@ db_entry *db_add_object(db *d, const char *key, size_t klen, int type, unsigned 
     }
     db_entry *e = entry_insert_new(d, key, klen, hv, type, enc, OBJ_VLEN);
     memcpy(e->data + klen, &ptr, sizeof(ptr));
+    stats_add(d, e, -1);
+    note_if_collection(d, e, -1); /* the command may go on filling it */
     return e;
 }
 
@@ -594,6 +770,7 @@ db_entry *db_copy_entry(db *dst, const db_entry *src, const char *dst_key, size_
         db_entry *e = entry_insert_new(dst, dst_key, dlen, hv, DB_TYPE_STRING, DB_ENC_NONE, vlen);
         if (vlen) memcpy(e->data + dlen, src->data + src->klen, vlen);
         e->flags |= src->flags & ENTRY_STR_FORM_MASK; /* the copy keeps Redis's encoding */
+        stats_add(dst, e, -1);
         return e;
     }
     /* Copy the value before inserting: src may live in dst, and an insert can move nothing
@@ -601,6 +778,8 @@ db_entry *db_copy_entry(db *dst, const db_entry *src, const char *dst_key, size_
     void *ptr = ops_of(src->type)->dup(entry_ptr(src), entry_enc(src));
     db_entry *e = entry_insert_new(dst, dst_key, dlen, hv, src->type, entry_enc(src), OBJ_VLEN);
     memcpy(e->data + dlen, &ptr, sizeof(ptr));
+    stats_add(dst, e, -1);
+    note_if_collection(dst, e, -1);
     return e;
 }
 
@@ -614,6 +793,7 @@ int db_move_key(db *src, db *dst, const char *key, size_t klen) {
         abort();
     }
     db_entry *e = *link;
+    stats_remove(src, e);
     *link = e->next;
     src->keys.used[t]--;
     count_entry(src, e, -1);
@@ -629,6 +809,7 @@ int db_move_key(db *src, db *dst, const char *key, size_t klen) {
         exp_add(dst, key, klen, hv, when);
     else
         e->flags &= (uint8_t)~ENTRY_HAS_EXPIRE;
+    stats_add(dst, e, when);
     ht_shrink_if_needed(&src->keys);
     ht_shrink_if_needed(&src->expires);
     return 1;
@@ -662,24 +843,28 @@ void db_set_expire(db *d, const char *key, size_t klen, int64_t when_ms) {
     db_entry **link = ht_find(&d->keys, key, klen, hv, NULL);
     if (!link) return;
     db_entry *e = *link;
-    if (e->flags & ENTRY_HAS_EXPIRE) {
-        db_entry *x = exp_lookup(d, key, klen, hv);
-        if (x) {
-            x->u.when = when_ms;
-            return;
-        }
+    ks_key before;
+    if (stats) stats_before(d, e, &before);
+    db_entry *x = (e->flags & ENTRY_HAS_EXPIRE) ? exp_lookup(d, key, klen, hv) : NULL;
+    if (x) {
+        x->u.when = when_ms;
+    } else {
+        exp_add(d, key, klen, hv, when_ms);
+        e->flags |= ENTRY_HAS_EXPIRE;
     }
-    exp_add(d, key, klen, hv, when_ms);
-    e->flags |= ENTRY_HAS_EXPIRE;
+    if (stats) stats_after(d, e, &before, when_ms);
 }
 
 int db_persist(db *d, const char *key, size_t klen) {
     uint64_t hv = key_hash(key, klen);
     db_entry **link = ht_find(&d->keys, key, klen, hv, NULL);
     if (!link || !((*link)->flags & ENTRY_HAS_EXPIRE)) return 0;
+    ks_key before;
+    if (stats) stats_before(d, *link, &before);
     if (ht_rehashing(&d->expires)) ht_rehash(&d->expires, 1);
     exp_del(d, key, klen, hv);
     (*link)->flags &= (uint8_t)~ENTRY_HAS_EXPIRE;
+    if (stats) stats_after(d, *link, &before, -1);
     ht_shrink_if_needed(&d->expires);
     return 1;
 }
@@ -700,6 +885,7 @@ int db_rename(db *d, const char *src, size_t slen, const char *dst, size_t dlen,
     /* Look src up again: removing dst may have freed the node holding src's link. */
     link = ht_find(&d->keys, src, slen, hs, &t);
     db_entry *e = *link;
+    stats_remove(d, e);
     *link = e->next;
     d->keys.used[t]--;
 
@@ -727,6 +913,7 @@ int db_rename(db *d, const char *src, size_t slen, const char *dst, size_t dlen,
     e->tag = hash_tag(hd);
     ht_insert(&d->keys, e, hd);
     if (had_expire) exp_add(d, dst, dlen, hd, when);
+    stats_add(d, e, had_expire ? when : -1);
     ht_shrink_if_needed(&d->keys);
     ht_shrink_if_needed(&d->expires);
     return 1;
@@ -740,7 +927,16 @@ size_t db_expires_size(const db *d) {
     return ht_used(&d->expires);
 }
 
+static void remove_from_stats(void *ctx, db *d, const db_entry *e) {
+    (void)ctx;
+    stats_remove(d, (db_entry *)e);
+}
+
 void db_flush(db *d) {
+    if (stats) {
+        db_settle();
+        db_for_each(d, remove_from_stats, NULL);
+    }
     ht_clear(&d->expires, 0);
     ht_clear(&d->keys, 1);
     memset(d->counts, 0, sizeof(d->counts));
@@ -892,11 +1088,12 @@ size_t db_active_expire(db *d, int64_t now_ms, size_t max_keys) {
                     link = &ee->next;
                     continue;
                 }
-                *link = ee->next;
-                x->used[t]--;
                 uint64_t hv = key_hash(ee->data, ee->klen);
                 int kt;
                 db_entry **kl = ht_find(&d->keys, ee->data, ee->klen, hv, &kt);
+                if (kl) stats_remove(d, *kl); /* while its expire is still found */
+                *link = ee->next;
+                x->used[t]--;
                 if (kl) {
                     db_entry *e = *kl;
                     *kl = e->next;
@@ -991,6 +1188,22 @@ uint32_t db_entry_lru(const db_entry *e) {
 
 void db_entry_set_lru(db_entry *e, uint32_t lru) {
     e->u.vlen_lru = (e->u.vlen_lru & VLEN_MASK) | ((uint64_t)(lru & DB_LRU_MAX) << VLEN_BITS);
+}
+
+void db_for_each(db *d, db_each_fn fn, void *ctx) {
+    for (int t = 0; t < 2; t++)
+        for (size_t i = 0; i < d->keys.size[t]; i++)
+            for (db_entry *e = d->keys.b[t][i]; e; e = e->next)
+                fn(ctx, d, e);
+}
+
+static void add_to_stats(void *ctx, db *d, const db_entry *e) {
+    (void)ctx;
+    stats_add(d, (db_entry *)e, -2);
+}
+
+void db_stats_recount(db *d) {
+    if (stats) db_for_each(d, add_to_stats, NULL);
 }
 
 void db_get_stats(const db *d, db_stats *out) {

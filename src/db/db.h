@@ -51,6 +51,7 @@ typedef struct db_type_ops {
      * otherwise the value may estimate from that many elements, as Redis does. */
     size_t (*mem_usage)(const void *ptr, unsigned enc, size_t samples);
     void *(*dup)(const void *ptr, unsigned enc); /* deep copy, same encoding */
+    size_t (*len)(const void *ptr, unsigned enc); /* elements */
 } db_type_ops;
 void db_register_type(int type, const db_type_ops *ops);
 
@@ -201,6 +202,29 @@ void db_entry_set_lru(db_entry *e, uint32_t lru);
  * lookup pays one store rather than a clock read. */
 void db_set_lru_clock(uint32_t clock);
 uint32_t db_lru_clock(void);
+
+/* ---- key-space statistics (src/db/kstats.h) ----
+ *
+ * With statistics attached, every db reports each key that enters, leaves or changes to them.
+ * Strings are reported by the db calls that change them. A collection is changed in place by
+ * its type's module, out of the db's sight: the db notes each collection key a lookup returns
+ * (db_find, db_find_touch, db_add_object, db_copy_entry) with its figures at that moment, and
+ * db_settle reports what changed since. Call db_settle after every command (and before reading
+ * the statistics); a key deleted or renamed in between is reported from its noted figures. */
+struct kstats;
+/* Attach (or with NULL detach) statistics for every db; index is the db's number there.
+ * Attaching does not count the keys already present: db_stats_recount does. */
+void db_attach_stats(struct kstats *ks);
+void db_set_index(db *d, int index);
+void db_stats_recount(db *d);
+void db_settle(void);
+/* The figures of one key as the statistics count them (ks_key), for a scan that rebuilds
+ * them: *k's key points into the entry. */
+struct ks_key;
+void db_entry_stats(db *d, const db_entry *e, struct ks_key *k);
+/* Every key-space entry of d (fn may not change d). */
+typedef void (*db_each_fn)(void *ctx, db *d, const db_entry *e);
+void db_for_each(db *d, db_each_fn fn, void *ctx);
 
 /* Table figures for INFO / MEMORY STATS / DEBUG HTSTATS. Bucket counts cover both tables
  * while a rehash is in progress. */

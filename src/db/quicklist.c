@@ -27,7 +27,16 @@ struct quicklist {
     size_t count; /* elements in all nodes */
     uint32_t len; /* nodes */
     int32_t fill; /* list-max-listpack-size when the list was created */
+    size_t bytes; /* usable sizes of this struct, every linked node and its listpack */
 };
+
+/* n->lp = (expr) for a node linked into ql, keeping ql->bytes in step. */
+#define LP_SET(ql, n, expr)                                                                        \
+    do {                                                                                           \
+        size_t lp_old_ = lp_mem_usage((n)->lp);                                                    \
+        (n)->lp = (expr);                                                                          \
+        (ql)->bytes += lp_mem_usage((n)->lp) - lp_old_;                                            \
+    } while (0)
 
 static const size_t size_limits[] = {4096, 8192, 16384, 32768, 65536};
 
@@ -82,6 +91,7 @@ static void link_after(quicklist *ql, ql_node *at, ql_node *n) {
     else
         ql->head = n;
     ql->len++;
+    ql->bytes += alloc_usable_size(n) + lp_mem_usage(n->lp);
 }
 
 static void unlink_node(quicklist *ql, ql_node *n) {
@@ -94,6 +104,7 @@ static void unlink_node(quicklist *ql, ql_node *n) {
     else
         ql->tail = n->prev;
     ql->len--;
+    ql->bytes -= alloc_usable_size(n) + lp_mem_usage(n->lp);
 }
 
 static void node_remove(quicklist *ql, ql_node *n) {
@@ -108,7 +119,7 @@ static void merge_into(quicklist *ql, ql_node *a, ql_node *b) {
     for (unsigned char *p = lp_first(b->lp); p; p = lp_next(b->lp, p)) {
         size_t len;
         const unsigned char *s = lp_get_bytes(p, &len, buf);
-        a->lp = lp_append(QL_SUB, a->lp, s, len);
+        LP_SET(ql, a, lp_append(QL_SUB, a->lp, s, len));
     }
     a->count += b->count;
     node_remove(ql, b);
@@ -137,6 +148,7 @@ quicklist *ql_new(long long fill) {
     if (fill > QL_FILL_MAX) fill = QL_FILL_MAX;
     if (fill < QL_FILL_MIN) fill = QL_FILL_MIN;
     ql->fill = (int32_t)fill;
+    ql->bytes = alloc_usable_size(ql);
     return ql;
 }
 
@@ -176,10 +188,7 @@ int ql_fill(const quicklist *ql) {
 }
 
 size_t ql_mem_usage(const quicklist *ql) {
-    size_t total = alloc_usable_size(ql);
-    for (const ql_node *n = ql->head; n; n = n->next)
-        total += alloc_usable_size(n) + lp_mem_usage(n->lp);
-    return total;
+    return ql->bytes;
 }
 
 static void entry_fill(ql_entry *e, ql_node *n, unsigned char *p) {
@@ -198,7 +207,8 @@ void ql_push(quicklist *ql, enum ql_where where, const void *s, size_t len) {
         n = node_new();
         link_after(ql, where == QL_HEAD ? NULL : ql->tail, n);
     }
-    n->lp = where == QL_HEAD ? lp_prepend(QL_SUB, n->lp, s, len) : lp_append(QL_SUB, n->lp, s, len);
+    LP_SET(ql, n,
+           where == QL_HEAD ? lp_prepend(QL_SUB, n->lp, s, len) : lp_append(QL_SUB, n->lp, s, len));
     n->count++;
     ql->count++;
 }
@@ -207,7 +217,7 @@ void ql_push(quicklist *ql, enum ql_where where, const void *s, size_t len) {
  * following element in n (or of its end byte), or 0 when the node was freed. */
 static size_t delete_at(quicklist *ql, ql_node *n, unsigned char *p) {
     size_t off = (size_t)(p - n->lp);
-    n->lp = lp_delete(QL_SUB, n->lp, p, NULL);
+    LP_SET(ql, n, lp_delete(QL_SUB, n->lp, p, NULL));
     n->count--;
     ql->count--;
     if (n->count == 0) {
@@ -287,7 +297,7 @@ int ql_replace_at(quicklist *ql, long long index, const void *s, size_t len) {
     ql_entry e;
     if (!ql_index(ql, index, &e)) return 0;
     /* In place, as Redis 7.0 does (a node may outgrow its limit through LSET). */
-    e.node->lp = lp_insert(QL_SUB, e.node->lp, e.p, LP_REPLACE, s, len, NULL);
+    LP_SET(ql, e.node, lp_insert(QL_SUB, e.node->lp, e.p, LP_REPLACE, s, len, NULL));
     return 1;
 }
 
@@ -297,7 +307,7 @@ static ql_node *split(quicklist *ql, ql_node *n, size_t k) {
     b->lp = lp_dup(QL_SUB, n->lp);
     b->count = n->count - (uint32_t)k;
     b->lp = lp_delete_range(QL_SUB, b->lp, 0, k);
-    n->lp = lp_delete_range(QL_SUB, n->lp, (long long)k, n->count - k);
+    LP_SET(ql, n, lp_delete_range(QL_SUB, n->lp, (long long)k, n->count - k));
     n->count = (uint32_t)k;
     link_after(ql, n, b);
     return b;
@@ -310,14 +320,14 @@ void ql_insert(quicklist *ql, ql_entry *e, int after, const void *s, size_t len)
     int at_tail = lp_next(n->lp, e->p) == NULL;
     ql->count++;
     if (node_allows_insert(n, fill, len)) {
-        n->lp = lp_insert(QL_SUB, n->lp, e->p, after ? LP_AFTER : LP_BEFORE, s, len, NULL);
+        LP_SET(ql, n, lp_insert(QL_SUB, n->lp, e->p, after ? LP_AFTER : LP_BEFORE, s, len, NULL));
         n->count++;
         return;
     }
     /* n is full: the neighbour on that side, a new node, or a split. */
     if (after && at_tail) {
         if (node_allows_insert(n->next, fill, len)) {
-            n->next->lp = lp_prepend(QL_SUB, n->next->lp, s, len);
+            LP_SET(ql, n->next, lp_prepend(QL_SUB, n->next->lp, s, len));
             n->next->count++;
             return;
         }
@@ -329,7 +339,7 @@ void ql_insert(quicklist *ql, ql_entry *e, int after, const void *s, size_t len)
     }
     if (!after && at_head) {
         if (node_allows_insert(n->prev, fill, len)) {
-            n->prev->lp = lp_append(QL_SUB, n->prev->lp, s, len);
+            LP_SET(ql, n->prev, lp_append(QL_SUB, n->prev->lp, s, len));
             n->prev->count++;
             return;
         }
@@ -345,7 +355,7 @@ void ql_insert(quicklist *ql, ql_entry *e, int after, const void *s, size_t len)
     for (unsigned char *p = lp_first(n->lp); p != e->p; p = lp_next(n->lp, p))
         off++;
     ql_node *b = split(ql, n, after ? off + 1 : off);
-    b->lp = lp_prepend(QL_SUB, b->lp, s, len);
+    LP_SET(ql, b, lp_prepend(QL_SUB, b->lp, s, len));
     b->count++;
     if (merge_around(ql, b) != n) merge_around(ql, n);
 }
@@ -365,7 +375,7 @@ size_t ql_delete_range(quicklist *ql, long long index, size_t count) {
             ql->count -= take;
             node_remove(ql, n);
         } else {
-            n->lp = lp_delete_range(QL_SUB, n->lp, (long long)off, take);
+            LP_SET(ql, n, lp_delete_range(QL_SUB, n->lp, (long long)off, take));
             n->count -= (uint32_t)take;
             ql->count -= take;
             if (!before) before = n;
@@ -464,7 +474,7 @@ void ql_iter_release(ql_iter *it) {
 }
 
 int ql_check(const quicklist *ql, int limits) {
-    size_t count = 0, len = 0;
+    size_t count = 0, len = 0, bytes = alloc_usable_size(ql);
     const ql_node *prev = NULL;
     for (const ql_node *n = ql->head; n; n = n->next) {
         if (n->prev != prev) return -1;
@@ -478,11 +488,13 @@ int ql_check(const quicklist *ql, int limits) {
         if (!lp_validate(n->lp, lp_bytes(n->lp))) return -4;
         count += n->count;
         len++;
+        bytes += alloc_usable_size(n) + lp_mem_usage(n->lp);
         prev = n;
     }
     if (ql->tail != prev) return -5;
     if (count != ql->count) return -6;
     if (len != ql->len) return -7;
+    if (bytes != ql->bytes) return -10;
     return 0;
 }
 

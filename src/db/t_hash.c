@@ -31,7 +31,12 @@ static void *ops_dup(const void *ptr, unsigned enc) {
     return dst.ptr;
 }
 
-const db_type_ops hash_type_ops = {ops_free, ops_mem_usage, ops_dup};
+static size_t ops_len(const void *ptr, unsigned enc) {
+    hash_value h = {enc, (void *)ptr};
+    return hash_len(&h);
+}
+
+const db_type_ops hash_type_ops = {ops_free, ops_mem_usage, ops_dup, ops_len};
 
 /* ---- whole values ----------------------------------------------------------------------- */
 

@@ -20,4 +20,9 @@ static void *list_dup(const void *ptr, unsigned enc) {
     return ql_dup(ptr);
 }
 
-const db_type_ops list_type_ops = {list_free, list_mem_usage, list_dup};
+static size_t list_len(const void *ptr, unsigned enc) {
+    (void)enc;
+    return ql_count(ptr);
+}
+
+const db_type_ops list_type_ops = {list_free, list_mem_usage, list_dup, list_len};

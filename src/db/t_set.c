@@ -353,4 +353,9 @@ static void *ops_dup(const void *ptr, unsigned enc) {
     }
 }
 
-const db_type_ops set_type_ops = {value_free, ops_mem_usage, ops_dup};
+static size_t ops_len(const void *ptr, unsigned enc) {
+    set_obj s = {(void *)ptr, enc};
+    return set_card(&s);
+}
+
+const db_type_ops set_type_ops = {value_free, ops_mem_usage, ops_dup, ops_len};

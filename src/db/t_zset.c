@@ -198,6 +198,11 @@ void *zset_dup_value(const void *ptr, unsigned enc) {
     return zsl_dup(ptr);
 }
 
+size_t zset_length_value(const void *ptr, unsigned enc) {
+    zobj z = {enc, (void *)ptr};
+    return zset_length(&z);
+}
+
 size_t zset_length(const zobj *z) {
     if (z->enc == DB_ENC_LISTPACK) return lp_length(z->ptr) / 2;
     return zsl_length(z->ptr);

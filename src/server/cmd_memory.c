@@ -244,6 +244,8 @@ void cmd_memory(client *c) {
             reply_add_status(&c->reply, "OK");
         else
             reply_error(c, "ERR Error purging dirty pages");
+    } else if (keyspace_memory_subcommand(c)) {
+        /* PREFIXES, TOP-KEYS: keyspace.c */
     } else if (arg_eq(c, 1, "profile")) {
         memory_profile(c);
     } else if (arg_eq(c, 1, "help") && c->argc == 2) {

@@ -522,11 +522,16 @@ void cmd_debug(client *c) {
         for (long long i = 0; i < blocks; i++)
             memkv_debug_planted_leak((size_t)size);
         reply_add_status(&c->reply, "OK");
+    } else if (arg_eq(c, 1, "keyspace-stats-check") && c->argc == 2) {
+        keyspace_stats_check(c);
     } else if (arg_eq(c, 1, "help") && c->argc == 2) {
-        reply_add_array_len(&c->reply, 3);
+        reply_add_array_len(&c->reply, 5);
         reply_add_status(&c->reply, "DEBUG <subcommand> [<arg> ...]. Subcommands are:");
         reply_add_status(&c->reply, "LEAK <bytes> [<blocks>]");
         reply_add_status(&c->reply, "    Allocate and keep memory from memkv_debug_planted_leak.");
+        reply_add_status(&c->reply, "KEYSPACE-STATS-CHECK");
+        reply_add_status(&c->reply,
+                         "    Recount the key-space statistics by a scan; report any difference.");
     } else {
         reply_unknown_subcommand(c);
     }

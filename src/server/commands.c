@@ -376,4 +376,5 @@ void command_process(client *c) {
     client_obuf_check(c);
     /* Clients waiting on keys this command filled are served before the next command. */
     blocking_serve_ready_keys();
+    db_settle(); /* the collections the command (and the clients it served) changed */
 }

@@ -261,6 +261,16 @@ static void section_keyspace(text *t) {
     }
 }
 
+static void emit_line(void *ctx, const char *line, size_t len) {
+    text_printf(ctx, "%.*s\r\n", (int)len, line);
+}
+
+/* Redis 8's INFO keysizes (not in 7.0's default INFO, so only asked for by name or "all"). */
+static void section_keysizes(text *t) {
+    text_printf(t, "# Keysizes\r\n");
+    keyspace_info_keysizes(emit_line, t);
+}
+
 typedef struct section {
     const char *name;
     void (*fn)(text *t);
@@ -268,8 +278,9 @@ typedef struct section {
 } section;
 
 static const section sections[] = {
-    {"server", section_server, 1}, {"clients", section_clients, 1},   {"memory", section_memory, 1},
-    {"stats", section_stats, 1},   {"keyspace", section_keyspace, 1},
+    {"server", section_server, 1},     {"clients", section_clients, 1},
+    {"memory", section_memory, 1},     {"stats", section_stats, 1},
+    {"keyspace", section_keyspace, 1}, {"keysizes", section_keysizes, 0},
 };
 
 char *info_generate(client *c, size_t *len) {

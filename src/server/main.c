@@ -215,6 +215,7 @@ static void free_all(void) {
     endpoint_stop(); /* before the profiler: its handlers may wait on profiler jobs */
     profile_shutdown();
     debug_free_planted();
+    keyspace_stats_shutdown(); /* before the dbs: freeing them need not report every key */
     for (long long i = 0; i < srv.databases; i++)
         db_free(srv.dbs[i]);
     alloc_free(ALLOC_SUB_OTHER, srv.dbs);
@@ -290,10 +291,18 @@ int main(int argc, char **argv) {
     db_register_type(DB_TYPE_HASH, &hash_type_ops);
     db_register_type(DB_TYPE_LIST, &list_type_ops);
     db_register_type(DB_TYPE_SET, &set_type_ops);
-    static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value};
+    static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value,
+                                         zset_length_value};
     db_register_type(DB_TYPE_ZSET, &zset_ops);
-    for (long long i = 0; i < srv.databases; i++)
+    for (long long i = 0; i < srv.databases; i++) {
         srv.dbs[i] = db_new();
+        db_set_index(srv.dbs[i], (int)i);
+    }
+    if (keyspace_stats_apply(NULL, err) < 0) {
+        fprintf(stderr, "\n*** FATAL CONFIG ERROR (memkv %s) ***\nkeyspace-*: %s\n", MEMKV_VERSION,
+                err);
+        return 1;
+    }
     evict_init();
     commands_init();
     setup_signals();

@@ -83,6 +83,7 @@ typedef struct server_stats {
     long long commands_processed;
     long long rejected_connections;
     long long expired_keys;
+    long long keyspace_top_refills; /* MEMORY TOP-KEYS rebuilt a type's candidates by a scan */
     long long evicted_keys;
     long long keyspace_hits;
     long long keyspace_misses;
@@ -132,6 +133,12 @@ typedef struct server {
     int jemalloc_bg_thread;            /* jemalloc-bg-thread */
     long long jemalloc_dirty_decay_ms; /* jemalloc-dirty-decay-ms, applied to every arena */
     long long jemalloc_muzzy_decay_ms; /* jemalloc-muzzy-decay-ms */
+    /* key-space statistics (keyspace.c, src/db/kstats.h) */
+    int keyspace_stats;               /* keyspace-stats */
+    char *keyspace_prefix_separators; /* keyspace-prefix-separators */
+    long long keyspace_prefix_depth;  /* keyspace-prefix-depth */
+    long long keyspace_prefix_max;    /* keyspace-prefix-max; 0: prefixes off */
+    long long keyspace_top_keys;      /* keyspace-top-keys */
     /* heap profiler (cmd_profile.c) */
     int prof_enabled;
     long long prof_sample_bytes;
@@ -200,6 +207,15 @@ void server_clamp_hz(void);
 int server_config_init(char *err);
 /* Applies jemalloc-bg-thread and the decay times (at start-up, once the config is loaded). */
 int apply_jemalloc_settings(const cfg_param *p, char *err);
+
+/* keyspace.c: key-space statistics (MEMORY PREFIXES, MEMORY TOP-KEYS, INFO keysizes). */
+struct kstats;
+int keyspace_stats_apply(const cfg_param *p, char *err); /* (re)build from every key */
+void keyspace_stats_shutdown(void);
+struct kstats *keyspace_stats(void);       /* settled; NULL when keyspace-stats is off */
+int keyspace_memory_subcommand(client *c); /* 1 if it was PREFIXES or TOP-KEYS */
+void keyspace_stats_check(client *c);      /* DEBUG KEYSPACE-STATS-CHECK */
+void keyspace_info_keysizes(void (*emit)(void *ctx, const char *line, size_t len), void *ctx);
 
 /* net.c */
 int net_listen(char *err);

@@ -72,6 +72,11 @@ int endpoint_restart(char *err, size_t cap) {
     (void)cap;
     return 0;
 }
+int keyspace_stats_apply(const cfg_param *p, char *err) {
+    (void)p;
+    (void)err;
+    return 0;
+}
 
 /* ---- helpers ---- */
 #define VAL_LEN 1024

@@ -11,7 +11,7 @@ import hiredis
 
 # The subsystems of memory accounting, as INFO memory's memkv_subsystem_* fields name them.
 SUBSYSTEMS = ("strings", "hashes", "lists", "sets", "zsets", "key_index", "expires_index",
-              "query_buffers", "output_buffers", "clients", "profiler", "http", "other")
+              "query_buffers", "output_buffers", "clients", "profiler", "http", "keyspace_stats", "other")
 
 
 class Resp:

@@ -995,7 +995,12 @@ static void *fake_dup(const void *ptr, unsigned enc) {
     *p = *(const long *)ptr;
     return p;
 }
-static const db_type_ops fake_ops = {fake_free, fake_mem, fake_dup};
+static size_t fake_len(const void *ptr, unsigned enc) {
+    (void)ptr;
+    (void)enc;
+    return 1;
+}
+static const db_type_ops fake_ops = {fake_free, fake_mem, fake_dup, fake_len};
 
 static void *fake_new(long v) {
     long *p = alloc_malloc(ALLOC_SUB_HASHES, sizeof(long));

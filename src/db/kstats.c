@@ -1,0 +1,844 @@
+#include "db/kstats.h"
+
+#include "alloc/alloc.h"
+#include "db/db.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUB ALLOC_SUB_KEYSPACE_STATS
+#define OTHER_SLICES 64
+#define SEGMENT_MAX 32
+#define MS_PER_MINUTE 60000
+
+typedef struct ks_db {
+    uint64_t keys[KS_TYPES], bytes[KS_TYPES];
+    uint64_t vkeys, vbytes;
+    uint64_t len_hist[KS_TYPES][KS_BINS];
+    uint64_t bytes_hist[KS_TYPES][KS_BINS];
+} ks_db;
+
+/* Keys and bytes per expire minute: open addressing, linear probing, backward-shift delete. */
+typedef struct ttl_slot {
+    int64_t minute; /* TTL_EMPTY: free */
+    uint64_t keys, bytes;
+} ttl_slot;
+#define TTL_EMPTY INT64_MIN
+
+typedef struct pfx {
+    char *name; /* NULL: free slot */
+    uint32_t len;
+    uint64_t hv;
+    uint64_t keys, bytes, vkeys;
+} pfx;
+
+typedef struct top_member {
+    char *key;
+    size_t klen;
+    uint64_t hv;
+    int db;
+    uint64_t bytes;
+} top_member;
+
+typedef struct top_set {
+    top_member *m;
+    size_t n, cap;
+    uint64_t floor; /* every key outside the set has at most this many bytes */
+    uint64_t minb;  /* at most the smallest member's bytes (n > 0) */
+} top_set;
+
+struct kstats {
+    kstats_config cfg;
+    uint8_t is_sep[256];
+    int ndbs;
+    ks_db *dbs;
+
+    ttl_slot *ttl;
+    size_t ttl_cap, ttl_used;
+
+    pfx *pfx;
+    size_t pfx_cap, pfx_used;
+    uint64_t none_keys, none_bytes;
+    uint64_t other_keys[OTHER_SLICES], other_bytes[OTHER_SLICES];
+    uint64_t refusals;
+
+    top_set top[KS_TYPES];
+};
+
+/* ---- configuration ---------------------------------------------------------------------- */
+
+int kstats_config_check(const kstats_config *cfg, char *err, size_t errlen) {
+    size_t n = strnlen(cfg->separators, sizeof(cfg->separators));
+    if (n == 0 || n > KS_SEPARATORS_MAX) {
+        snprintf(err, errlen, "separators: 1 to %d characters", KS_SEPARATORS_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = cfg->separators[i];
+        if (c == '#' || c == '*' || (c >= '0' && c <= '9')) {
+            snprintf(err, errlen, "separators may not hold '#', '*' or digits (folded IDs)");
+            return -1;
+        }
+    }
+    if (cfg->depth < 0 || cfg->depth > KS_PREFIX_DEPTH_MAX) {
+        snprintf(err, errlen, "depth: 0 to %d", KS_PREFIX_DEPTH_MAX);
+        return -1;
+    }
+    if (cfg->prefix_max > 1000000) {
+        snprintf(err, errlen, "prefix cap: 0 to 1000000");
+        return -1;
+    }
+    if (cfg->top_keys < 1 || cfg->top_keys > 10000) {
+        snprintf(err, errlen, "top keys: 1 to 10000");
+        return -1;
+    }
+    return 0;
+}
+
+kstats *kstats_new(int ndbs, const kstats_config *cfg, char *err, size_t errlen) {
+    if (kstats_config_check(cfg, err, errlen) < 0) return NULL;
+    kstats *ks = alloc_calloc(SUB, sizeof(*ks));
+    ks->cfg = *cfg;
+    for (const char *s = cfg->separators; *s; s++)
+        ks->is_sep[(unsigned char)*s] = 1;
+    ks->ndbs = ndbs;
+    ks->dbs = alloc_calloc(SUB, (size_t)ndbs * sizeof(ks_db));
+    for (int t = 0; t < KS_TYPES; t++)
+        ks->top[t].cap = 4 * cfg->top_keys;
+    return ks;
+}
+
+static void top_clear(top_set *s) {
+    for (size_t i = 0; i < s->n; i++)
+        alloc_free(SUB, s->m[i].key);
+    alloc_free(SUB, s->m);
+    s->m = NULL;
+    s->n = 0;
+    s->floor = 0;
+    s->minb = 0;
+}
+
+void kstats_free(kstats *ks) {
+    if (!ks) return;
+    for (size_t i = 0; i < ks->pfx_cap; i++)
+        alloc_free(SUB, ks->pfx[i].name);
+    alloc_free(SUB, ks->pfx);
+    alloc_free(SUB, ks->ttl);
+    for (int t = 0; t < KS_TYPES; t++)
+        top_clear(&ks->top[t]);
+    alloc_free(SUB, ks->dbs);
+    alloc_free(SUB, ks);
+}
+
+int kstats_dbs(const kstats *ks) {
+    return ks->ndbs;
+}
+
+/* ---- histograms ------------------------------------------------------------------------- */
+
+static inline int bin_of(uint64_t v) {
+    return v == 0 ? 0 : 64 - __builtin_clzll(v);
+}
+
+uint64_t kstats_bin_floor(int bin) {
+    return bin <= 0 ? 0 : UINT64_C(1) << (bin - 1);
+}
+
+/* ---- TTL minutes ------------------------------------------------------------------------ */
+
+static inline size_t ttl_home(const kstats *ks, int64_t minute) {
+    return (size_t)(((uint64_t)minute * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & (ks->ttl_cap - 1);
+}
+
+static void ttl_grow(kstats *ks) {
+    ttl_slot *old = ks->ttl;
+    size_t old_cap = ks->ttl_cap;
+    ks->ttl_cap = old_cap ? old_cap * 2 : 64;
+    ks->ttl = alloc_malloc(SUB, ks->ttl_cap * sizeof(ttl_slot));
+    for (size_t i = 0; i < ks->ttl_cap; i++)
+        ks->ttl[i].minute = TTL_EMPTY;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i].minute == TTL_EMPTY) continue;
+        size_t j = ttl_home(ks, old[i].minute);
+        while (ks->ttl[j].minute != TTL_EMPTY)
+            j = (j + 1) & (ks->ttl_cap - 1);
+        ks->ttl[j] = old[i];
+    }
+    alloc_free(SUB, old);
+}
+
+static void ttl_delete_at(kstats *ks, size_t i) {
+    size_t mask = ks->ttl_cap - 1, j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (ks->ttl[j].minute == TTL_EMPTY) break;
+        size_t home = ttl_home(ks, ks->ttl[j].minute);
+        /* Move j back to the hole unless its home lies cyclically in (i, j]. */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            ks->ttl[i] = ks->ttl[j];
+            i = j;
+        }
+    }
+    ks->ttl[i].minute = TTL_EMPTY;
+    ks->ttl_used--;
+}
+
+static void ttl_account(kstats *ks, int64_t when, int64_t dkeys, int64_t dbytes) {
+    int64_t minute = when / MS_PER_MINUTE;
+    if (ks->ttl_used * 4 >= ks->ttl_cap * 3 || ks->ttl_cap == 0) ttl_grow(ks);
+    size_t mask = ks->ttl_cap - 1, i = ttl_home(ks, minute);
+    while (ks->ttl[i].minute != TTL_EMPTY && ks->ttl[i].minute != minute)
+        i = (i + 1) & mask;
+    ttl_slot *s = &ks->ttl[i];
+    if (s->minute == TTL_EMPTY) {
+        s->minute = minute;
+        s->keys = s->bytes = 0;
+        ks->ttl_used++;
+    }
+    s->keys += (uint64_t)dkeys;
+    s->bytes += (uint64_t)dbytes;
+    if (s->keys == 0) ttl_delete_at(ks, i);
+}
+
+const char *kstats_ttl_bucket_name(int bucket) {
+    static const char *const names[KS_TTL_BUCKETS] = {"none", "lt_1h", "lt_1d", "lt_1w", "longer"};
+    return bucket >= 0 && bucket < KS_TTL_BUCKETS ? names[bucket] : "";
+}
+
+void kstats_ttl_buckets(const kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_BUCKETS]) {
+    memset(out, 0, KS_TTL_BUCKETS * sizeof(ks_totals));
+    uint64_t vkeys = 0, vbytes = 0, keys = 0, bytes = 0;
+    for (int d = 0; d < ks->ndbs; d++) {
+        ks_totals t = kstats_db_totals(ks, d);
+        keys += t.keys;
+        bytes += t.bytes;
+        vkeys += ks->dbs[d].vkeys;
+        vbytes += ks->dbs[d].vbytes;
+    }
+    out[KS_TTL_NONE].keys = keys - vkeys;
+    out[KS_TTL_NONE].bytes = bytes - vbytes;
+    int64_t now_minute = now_ms / MS_PER_MINUTE;
+    for (size_t i = 0; i < ks->ttl_cap; i++) {
+        const ttl_slot *s = &ks->ttl[i];
+        if (s->minute == TTL_EMPTY) continue;
+        int64_t left = s->minute - now_minute;
+        int b = left < 60            ? KS_TTL_HOUR
+                : left < 24 * 60     ? KS_TTL_DAY
+                : left < 7 * 24 * 60 ? KS_TTL_WEEK
+                                     : KS_TTL_LONGER;
+        out[b].keys += s->keys;
+        out[b].bytes += s->bytes;
+    }
+}
+
+/* ---- prefixes --------------------------------------------------------------------------- */
+
+static inline int is_digit(unsigned char c) {
+    return c >= '0' && c <= '9';
+}
+
+static inline int is_hex(unsigned char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-';
+}
+
+/* Appends segment s[0..n) folded; returns the new length. */
+static size_t fold_segment(const unsigned char *s, size_t n, char *out, size_t o) {
+    if (n > SEGMENT_MAX) {
+        out[o++] = '*';
+        return o;
+    }
+    int digit = 0, hex = 1;
+    for (size_t i = 0; i < n; i++) {
+        digit |= is_digit(s[i]);
+        hex &= is_hex(s[i]);
+    }
+    if (!digit) {
+        memcpy(out + o, s, n);
+        return o + n;
+    }
+    if (hex && n >= 8) {
+        out[o++] = '*';
+        return o;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (is_digit(s[i])) {
+            if (o == 0 || out[o - 1] != '#' || i == 0 || !is_digit(s[i - 1])) out[o++] = '#';
+        } else {
+            out[o++] = (char)s[i];
+        }
+    }
+    return o;
+}
+
+size_t kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out) {
+    const unsigned char *k = (const unsigned char *)key;
+    size_t first = 0;
+    while (first < klen && !ks->is_sep[k[first]])
+        first++;
+    if (first == klen) return 0; /* no separator: no prefix */
+    size_t o = 0, start = 0;
+    for (int seg = 0;; seg++) {
+        size_t end = start;
+        while (end < klen && !ks->is_sep[k[end]])
+            end++;
+        o = fold_segment(k + start, end - start, out, o);
+        if (end == klen || seg == depth) break;
+        out[o++] = (char)k[end];
+        start = end + 1;
+    }
+    return o;
+}
+
+int kstats_prefix_depth(const kstats *ks) {
+    return ks->cfg.depth;
+}
+
+int kstats_prefixes_enabled(const kstats *ks) {
+    return ks->cfg.prefix_max > 0;
+}
+
+static inline size_t pfx_home(const kstats *ks, uint64_t hv) {
+    return (size_t)hv & (ks->pfx_cap - 1);
+}
+
+static void pfx_grow(kstats *ks) {
+    pfx *old = ks->pfx;
+    size_t old_cap = ks->pfx_cap;
+    ks->pfx_cap = old_cap ? old_cap * 2 : 64;
+    ks->pfx = alloc_calloc(SUB, ks->pfx_cap * sizeof(pfx));
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i].name) continue;
+        size_t j = pfx_home(ks, old[i].hv);
+        while (ks->pfx[j].name)
+            j = (j + 1) & (ks->pfx_cap - 1);
+        ks->pfx[j] = old[i];
+    }
+    alloc_free(SUB, old);
+}
+
+/* Index of the prefix's slot, or of the free slot where it would go. */
+static size_t pfx_slot(const kstats *ks, const char *name, size_t len, uint64_t hv) {
+    size_t mask = ks->pfx_cap - 1, i = pfx_home(ks, hv);
+    while (ks->pfx[i].name && !(ks->pfx[i].hv == hv && ks->pfx[i].len == len &&
+                                memcmp(ks->pfx[i].name, name, len) == 0))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static void pfx_delete_at(kstats *ks, size_t i) {
+    alloc_free(SUB, ks->pfx[i].name);
+    size_t mask = ks->pfx_cap - 1, j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!ks->pfx[j].name) break;
+        size_t home = pfx_home(ks, ks->pfx[j].hv);
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            ks->pfx[i] = ks->pfx[j];
+            i = j;
+        }
+    }
+    memset(&ks->pfx[i], 0, sizeof(pfx));
+    ks->pfx_used--;
+}
+
+/* One key of prefix `name` changes by (dkeys, dbytes, dvkeys). A key entering (dkeys 1) may
+ * create the prefix; the last key leaving deletes it. */
+static void pfx_account(kstats *ks, const char *name, size_t len, int64_t dkeys, int64_t dbytes,
+                        int64_t dvkeys) {
+    if (len == 0) {
+        ks->none_keys += (uint64_t)dkeys;
+        ks->none_bytes += (uint64_t)dbytes;
+        return;
+    }
+    uint64_t hv = db_hash_bytes(name, len);
+    size_t slice = (size_t)(hv >> 58); /* top bits: independent of the table index */
+    if (ks->pfx_cap == 0) pfx_grow(ks);
+    size_t i = pfx_slot(ks, name, len, hv);
+    pfx *p = &ks->pfx[i];
+    if (!p->name) {
+        if (dkeys <= 0 || ks->other_keys[slice] > 0 || ks->pfx_used >= ks->cfg.prefix_max) {
+            /* Not tracked: its keys are (or go) in other. */
+            if (dkeys > 0) ks->refusals++;
+            ks->other_keys[slice] += (uint64_t)dkeys;
+            ks->other_bytes[slice] += (uint64_t)dbytes;
+            return;
+        }
+        if ((ks->pfx_used + 1) * 4 >= ks->pfx_cap * 3) {
+            pfx_grow(ks);
+            i = pfx_slot(ks, name, len, hv);
+            p = &ks->pfx[i];
+        }
+        p->name = alloc_malloc(SUB, len);
+        memcpy(p->name, name, len);
+        p->len = (uint32_t)len;
+        p->hv = hv;
+        p->keys = p->bytes = p->vkeys = 0;
+        ks->pfx_used++;
+    }
+    p->keys += (uint64_t)dkeys;
+    p->bytes += (uint64_t)dbytes;
+    p->vkeys += (uint64_t)dvkeys;
+    if (p->keys == 0) pfx_delete_at(ks, i);
+}
+
+size_t kstats_prefix_count(const kstats *ks) {
+    return ks->pfx_used;
+}
+
+uint64_t kstats_prefix_refusals(const kstats *ks) {
+    return ks->refusals;
+}
+
+/* Length of a folded name cut after `depth` separators. */
+static size_t cut_at_depth(const kstats *ks, const char *name, size_t len, int depth) {
+    int seps = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (ks->is_sep[(unsigned char)name[i]] && seps++ == depth) return i;
+    }
+    return len;
+}
+
+static int prefix_name_cmp(const void *a, const void *b) {
+    const ks_prefix *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->name, y->name, n);
+    if (c) return c;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+ks_prefix *kstats_prefixes(const kstats *ks, int depth, size_t *n, ks_totals *none,
+                           ks_totals *other) {
+    none->keys = ks->none_keys;
+    none->bytes = ks->none_bytes;
+    other->keys = other->bytes = 0;
+    for (int s = 0; s < OTHER_SLICES; s++) {
+        other->keys += ks->other_keys[s];
+        other->bytes += ks->other_bytes[s];
+    }
+    *n = 0;
+    if (ks->pfx_used == 0) return NULL;
+    ks_prefix *out = alloc_malloc(SUB, ks->pfx_used * sizeof(ks_prefix));
+    size_t m = 0;
+    for (size_t i = 0; i < ks->pfx_cap; i++) {
+        const pfx *p = &ks->pfx[i];
+        if (!p->name) continue;
+        out[m].len = cut_at_depth(ks, p->name, p->len, depth);
+        out[m].name = p->name;
+        out[m].keys = p->keys;
+        out[m].bytes = p->bytes;
+        out[m].volatile_keys = p->vkeys;
+        m++;
+    }
+    if (depth < ks->cfg.depth) { /* merge the prefixes the cut made equal */
+        qsort(out, m, sizeof(*out), prefix_name_cmp);
+        size_t w = 0;
+        for (size_t r = 0; r < m; r++) {
+            if (w > 0 && prefix_name_cmp(&out[w - 1], &out[r]) == 0) {
+                out[w - 1].keys += out[r].keys;
+                out[w - 1].bytes += out[r].bytes;
+                out[w - 1].volatile_keys += out[r].volatile_keys;
+            } else {
+                out[w++] = out[r];
+            }
+        }
+        m = w;
+    }
+    *n = m;
+    return out;
+}
+
+void kstats_prefixes_free(ks_prefix *p, size_t n) {
+    (void)n;
+    alloc_free(SUB, p);
+}
+
+/* ---- largest keys ----------------------------------------------------------------------- */
+
+static long top_find(const top_set *s, const ks_key *k, uint64_t hv) {
+    for (size_t i = 0; i < s->n; i++) {
+        const top_member *m = &s->m[i];
+        if (m->hv == hv && m->db == k->db && m->klen == k->klen &&
+            memcmp(m->key, k->key, k->klen) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+static void top_recompute_min(top_set *s) {
+    uint64_t mb = UINT64_MAX;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->m[i].bytes < mb) mb = s->m[i].bytes;
+    s->minb = s->n ? mb : 0;
+}
+
+static void top_remove_at(top_set *s, size_t i) {
+    alloc_free(SUB, s->m[i].key);
+    s->m[i] = s->m[--s->n];
+}
+
+static void top_insert(top_set *s, const ks_key *k, uint64_t hv) {
+    if (s->n == s->cap) {
+        size_t mi = 0;
+        for (size_t i = 1; i < s->n; i++)
+            if (s->m[i].bytes < s->m[mi].bytes) mi = i;
+        if (s->m[mi].bytes >= k->bytes) { /* the newcomer is the smallest: it stays out */
+            if (k->bytes > s->floor) s->floor = k->bytes;
+            return;
+        }
+        if (s->m[mi].bytes > s->floor) s->floor = s->m[mi].bytes;
+        top_remove_at(s, mi);
+        top_recompute_min(s);
+    }
+    if (!s->m) s->m = alloc_malloc(SUB, s->cap * sizeof(top_member));
+    top_member *m = &s->m[s->n++];
+    m->key = alloc_malloc(SUB, k->klen ? k->klen : 1);
+    memcpy(m->key, k->key, k->klen);
+    m->klen = k->klen;
+    m->hv = hv;
+    m->db = k->db;
+    m->bytes = k->bytes;
+    if (s->n == 1 || k->bytes < s->minb) s->minb = k->bytes;
+}
+
+static void top_add(kstats *ks, const ks_key *k) {
+    top_set *s = &ks->top[k->type];
+    if (k->bytes > s->floor) top_insert(s, k, db_hash_bytes(k->key, k->klen));
+}
+
+static void top_remove(kstats *ks, const ks_key *k) {
+    top_set *s = &ks->top[k->type];
+    if (s->n == 0 || k->bytes < s->minb) return;
+    long i = top_find(s, k, db_hash_bytes(k->key, k->klen));
+    if (i >= 0) top_remove_at(s, (size_t)i);
+}
+
+static void top_change(kstats *ks, const ks_key *b, const ks_key *a) {
+    top_set *s = &ks->top[a->type];
+    int maybe_member = s->n > 0 && b->bytes >= s->minb;
+    if (!maybe_member && a->bytes <= s->floor) return;
+    uint64_t hv = db_hash_bytes(a->key, a->klen);
+    long i = maybe_member ? top_find(s, b, hv) : -1;
+    if (i >= 0) {
+        s->m[i].bytes = a->bytes;
+        if (a->bytes < s->minb) s->minb = a->bytes;
+    } else if (a->bytes > s->floor) {
+        top_insert(s, a, hv);
+    }
+}
+
+size_t kstats_top_keys(const kstats *ks) {
+    return ks->cfg.top_keys;
+}
+
+static int top_cmp(const void *a, const void *b) {
+    const ks_top *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
+    if (x->db != y->db) return x->db < y->db ? -1 : 1;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, n);
+    if (c) return c;
+    return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+int kstats_top_exact(const kstats *ks, int type) {
+    const top_set *s = &ks->top[type];
+    if (s->floor == 0) return 1; /* no key was ever left out: the set is the whole type */
+    size_t k = ks->cfg.top_keys, above = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->m[i].bytes >= s->floor) above++;
+    return above >= k;
+}
+
+int kstats_top(kstats *ks, int type, ks_top *out, size_t count) {
+    if (count > ks->cfg.top_keys) count = ks->cfg.top_keys;
+    int lo = type < 0 ? 0 : type, hi = type < 0 ? KS_TYPES - 1 : type;
+    size_t total = 0;
+    for (int t = lo; t <= hi; t++) {
+        if (!kstats_top_exact(ks, t)) return -1;
+        total += ks->top[t].n;
+    }
+    if (total == 0) return 0;
+    ks_top *all = alloc_malloc(SUB, total * sizeof(ks_top));
+    size_t m = 0;
+    for (int t = lo; t <= hi; t++) {
+        for (size_t i = 0; i < ks->top[t].n; i++) {
+            const top_member *x = &ks->top[t].m[i];
+            all[m++] = (ks_top){x->key, x->klen, x->db, t, x->bytes};
+        }
+    }
+    qsort(all, m, sizeof(*all), top_cmp);
+    size_t n = m < count ? m : count;
+    memcpy(out, all, n * sizeof(*out));
+    alloc_free(SUB, all);
+    return (int)n;
+}
+
+void kstats_top_reset(kstats *ks, int type) {
+    top_clear(&ks->top[type]);
+}
+
+void kstats_top_offer(kstats *ks, const ks_key *k) {
+    top_add(ks, k);
+}
+
+/* ---- updates ---------------------------------------------------------------------------- */
+
+static void prefix_account_key(kstats *ks, const ks_key *k, int64_t dkeys, int64_t dbytes,
+                               int64_t dvkeys) {
+    if (ks->cfg.prefix_max == 0) return;
+    char buf[KS_PREFIX_LEN_MAX];
+    size_t n = kstats_prefix_of(ks, k->key, k->klen, ks->cfg.depth, buf);
+    pfx_account(ks, buf, n, dkeys, dbytes, dvkeys);
+}
+
+void kstats_add(kstats *ks, const ks_key *k) {
+    ks_db *d = &ks->dbs[k->db];
+    int t = k->type;
+    d->keys[t]++;
+    d->bytes[t] += k->bytes;
+    d->len_hist[t][bin_of(k->len)]++;
+    d->bytes_hist[t][bin_of(k->bytes)]++;
+    int vol = k->when >= 0;
+    if (vol) {
+        d->vkeys++;
+        d->vbytes += k->bytes;
+        ttl_account(ks, k->when, 1, (int64_t)k->bytes);
+    }
+    prefix_account_key(ks, k, 1, (int64_t)k->bytes, vol);
+    top_add(ks, k);
+}
+
+void kstats_remove(kstats *ks, const ks_key *k) {
+    ks_db *d = &ks->dbs[k->db];
+    int t = k->type;
+    d->keys[t]--;
+    d->bytes[t] -= k->bytes;
+    d->len_hist[t][bin_of(k->len)]--;
+    d->bytes_hist[t][bin_of(k->bytes)]--;
+    int vol = k->when >= 0;
+    if (vol) {
+        d->vkeys--;
+        d->vbytes -= k->bytes;
+        ttl_account(ks, k->when, -1, -(int64_t)k->bytes);
+    }
+    prefix_account_key(ks, k, -1, -(int64_t)k->bytes, -vol);
+    top_remove(ks, k);
+}
+
+void kstats_change(kstats *ks, const ks_key *b, const ks_key *a) {
+    if (b->bytes == a->bytes && b->when == a->when) {
+        if (b->len != a->len) {
+            int bb = bin_of(b->len), ab = bin_of(a->len);
+            if (bb != ab) {
+                uint64_t *h = ks->dbs[a->db].len_hist[a->type];
+                h[bb]--;
+                h[ab]++;
+            }
+        }
+        return;
+    }
+    ks_db *d = &ks->dbs[a->db];
+    int t = a->type;
+    d->bytes[t] += a->bytes - b->bytes;
+    d->len_hist[t][bin_of(b->len)]--;
+    d->len_hist[t][bin_of(a->len)]++;
+    d->bytes_hist[t][bin_of(b->bytes)]--;
+    d->bytes_hist[t][bin_of(a->bytes)]++;
+    int bvol = b->when >= 0, avol = a->when >= 0;
+    if (bvol) {
+        d->vkeys--;
+        d->vbytes -= b->bytes;
+        ttl_account(ks, b->when, -1, -(int64_t)b->bytes);
+    }
+    if (avol) {
+        d->vkeys++;
+        d->vbytes += a->bytes;
+        ttl_account(ks, a->when, 1, (int64_t)a->bytes);
+    }
+    prefix_account_key(ks, a, 0, (int64_t)(a->bytes - b->bytes), avol - bvol);
+    top_change(ks, b, a);
+}
+
+/* ---- totals ----------------------------------------------------------------------------- */
+
+ks_totals kstats_type_totals(const kstats *ks, int dbi, int type) {
+    ks_totals r = {0, 0};
+    for (int d = dbi < 0 ? 0 : dbi; d < (dbi < 0 ? ks->ndbs : dbi + 1); d++) {
+        r.keys += ks->dbs[d].keys[type];
+        r.bytes += ks->dbs[d].bytes[type];
+    }
+    return r;
+}
+
+ks_totals kstats_db_totals(const kstats *ks, int dbi) {
+    ks_totals r = {0, 0};
+    for (int t = 0; t < KS_TYPES; t++) {
+        ks_totals x = kstats_type_totals(ks, dbi, t);
+        r.keys += x.keys;
+        r.bytes += x.bytes;
+    }
+    return r;
+}
+
+ks_totals kstats_volatile_totals(const kstats *ks, int dbi) {
+    ks_totals r = {0, 0};
+    for (int d = dbi < 0 ? 0 : dbi; d < (dbi < 0 ? ks->ndbs : dbi + 1); d++) {
+        r.keys += ks->dbs[d].vkeys;
+        r.bytes += ks->dbs[d].vbytes;
+    }
+    return r;
+}
+
+const uint64_t *kstats_len_hist(const kstats *ks, int dbi, int type) {
+    return ks->dbs[dbi].len_hist[type];
+}
+
+const uint64_t *kstats_bytes_hist(const kstats *ks, int dbi, int type) {
+    return ks->dbs[dbi].bytes_hist[type];
+}
+
+size_t kstats_mem_usage(const kstats *ks) {
+    size_t n = alloc_usable_size(ks) + alloc_usable_size(ks->dbs) + alloc_usable_size(ks->ttl) +
+               alloc_usable_size(ks->pfx);
+    for (size_t i = 0; i < ks->pfx_cap; i++)
+        n += alloc_usable_size(ks->pfx[i].name);
+    for (int t = 0; t < KS_TYPES; t++) {
+        n += alloc_usable_size(ks->top[t].m);
+        for (size_t i = 0; i < ks->top[t].n; i++)
+            n += alloc_usable_size(ks->top[t].m[i].key);
+    }
+    return n;
+}
+
+/* ---- self-check ------------------------------------------------------------------------- */
+
+typedef struct diff_out {
+    char *buf;
+    size_t cap, used, count;
+} diff_out;
+
+__attribute__((format(printf, 2, 3))) static void differ(diff_out *o, const char *fmt, ...) {
+    o->count++;
+    if (o->used + 1 >= o->cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->buf + o->used, o->cap - o->used, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    o->used += (size_t)n;
+    if (o->used >= o->cap) o->used = o->cap - 1;
+}
+
+static void diff_u64(diff_out *o, const char *what, uint64_t live, uint64_t fresh) {
+    if (live != fresh)
+        differ(o, "%s: tracked %llu, scan %llu\n", what, (unsigned long long)live,
+               (unsigned long long)fresh);
+}
+
+size_t kstats_diff(kstats *live, kstats *fresh, int64_t now_ms, char *out, size_t cap) {
+    diff_out o = {out, cap, 0, 0};
+    if (cap) out[0] = '\0';
+    char what[160];
+    for (int d = 0; d < live->ndbs && d < fresh->ndbs; d++) {
+        const ks_db *a = &live->dbs[d], *b = &fresh->dbs[d];
+        for (int t = 0; t < KS_TYPES; t++) {
+            snprintf(what, sizeof(what), "db%d %s keys", d, db_type_name(t));
+            diff_u64(&o, what, a->keys[t], b->keys[t]);
+            snprintf(what, sizeof(what), "db%d %s bytes", d, db_type_name(t));
+            diff_u64(&o, what, a->bytes[t], b->bytes[t]);
+            for (int i = 0; i < KS_BINS; i++) {
+                snprintf(what, sizeof(what), "db%d %s length bin %llu", d, db_type_name(t),
+                         (unsigned long long)kstats_bin_floor(i));
+                diff_u64(&o, what, a->len_hist[t][i], b->len_hist[t][i]);
+                snprintf(what, sizeof(what), "db%d %s bytes bin %llu", d, db_type_name(t),
+                         (unsigned long long)kstats_bin_floor(i));
+                diff_u64(&o, what, a->bytes_hist[t][i], b->bytes_hist[t][i]);
+            }
+        }
+        snprintf(what, sizeof(what), "db%d volatile keys", d);
+        diff_u64(&o, what, a->vkeys, b->vkeys);
+        snprintf(what, sizeof(what), "db%d volatile bytes", d);
+        diff_u64(&o, what, a->vbytes, b->vbytes);
+    }
+    ks_totals ta[KS_TTL_BUCKETS], tb[KS_TTL_BUCKETS];
+    kstats_ttl_buckets(live, now_ms, ta);
+    kstats_ttl_buckets(fresh, now_ms, tb);
+    for (int i = 0; i < KS_TTL_BUCKETS; i++) {
+        snprintf(what, sizeof(what), "ttl %s keys", kstats_ttl_bucket_name(i));
+        diff_u64(&o, what, ta[i].keys, tb[i].keys);
+        snprintf(what, sizeof(what), "ttl %s bytes", kstats_ttl_bucket_name(i));
+        diff_u64(&o, what, ta[i].bytes, tb[i].bytes);
+    }
+
+    /* Prefixes: fresh tracks every prefix (no cap). Each prefix live tracks must equal fresh's;
+     * live's `other` must hold exactly the prefixes it does not track. */
+    if (live->cfg.prefix_max > 0) {
+        diff_u64(&o, "keys without prefix", live->none_keys, fresh->none_keys);
+        diff_u64(&o, "bytes without prefix", live->none_bytes, fresh->none_bytes);
+        uint64_t untracked_keys = 0, untracked_bytes = 0;
+        for (size_t i = 0; i < fresh->pfx_cap; i++) {
+            const pfx *f = &fresh->pfx[i];
+            if (!f->name) continue;
+            const pfx *l = NULL;
+            if (live->pfx_cap) {
+                size_t j = pfx_slot(live, f->name, f->len, f->hv);
+                if (live->pfx[j].name) l = &live->pfx[j];
+            }
+            if (!l) {
+                untracked_keys += f->keys;
+                untracked_bytes += f->bytes;
+                continue;
+            }
+            snprintf(what, sizeof(what), "prefix %.*s keys", (int)(f->len > 100 ? 100 : f->len),
+                     f->name);
+            diff_u64(&o, what, l->keys, f->keys);
+            snprintf(what, sizeof(what), "prefix %.*s bytes", (int)(f->len > 100 ? 100 : f->len),
+                     f->name);
+            diff_u64(&o, what, l->bytes, f->bytes);
+            snprintf(what, sizeof(what), "prefix %.*s volatile keys",
+                     (int)(f->len > 100 ? 100 : f->len), f->name);
+            diff_u64(&o, what, l->vkeys, f->vkeys);
+        }
+        ks_totals none, other;
+        size_t n;
+        ks_prefix *p = kstats_prefixes(live, live->cfg.depth, &n, &none, &other);
+        kstats_prefixes_free(p, n);
+        diff_u64(&o, "keys of untracked prefixes", other.keys, untracked_keys);
+        diff_u64(&o, "bytes of untracked prefixes", other.bytes, untracked_bytes);
+        if (n + 0 != live->pfx_used)
+            differ(&o, "prefix table count %zu != %zu\n", n, live->pfx_used);
+    }
+
+    /* Largest keys: the sizes of each type's top K (names may differ among equal sizes). */
+    size_t k = live->cfg.top_keys;
+    ks_top *ta_top = alloc_malloc(SUB, k * sizeof(ks_top));
+    ks_top *tb_top = alloc_malloc(SUB, k * sizeof(ks_top));
+    for (int t = 0; t < KS_TYPES; t++) {
+        int na = kstats_top(live, t, ta_top, k);
+        int nb = kstats_top(fresh, t, tb_top, k);
+        if (na < 0) continue; /* live needs a refill: not a wrong answer */
+        if (nb < 0) {
+            differ(&o, "top %s: the scan's set is not exact\n", db_type_name(t));
+            continue;
+        }
+        if (na != nb) {
+            differ(&o, "top %s: %d keys tracked, %d by scan\n", db_type_name(t), na, nb);
+            continue;
+        }
+        for (int i = 0; i < na; i++) {
+            if (ta_top[i].bytes != tb_top[i].bytes) {
+                differ(&o, "top %s #%d: tracked %.*s %llu bytes, scan %.*s %llu bytes\n",
+                       db_type_name(t), i + 1, (int)(ta_top[i].klen > 60 ? 60 : ta_top[i].klen),
+                       ta_top[i].key, (unsigned long long)ta_top[i].bytes,
+                       (int)(tb_top[i].klen > 60 ? 60 : tb_top[i].klen), tb_top[i].key,
+                       (unsigned long long)tb_top[i].bytes);
+                break;
+            }
+        }
+    }
+    alloc_free(SUB, ta_top);
+    alloc_free(SUB, tb_top);
+    return o.count;
+}
