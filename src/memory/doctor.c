@@ -38,6 +38,19 @@
  *                  noeviction or an unknown policy); INFO with an evicting policy (a cache at
  *                  its limit is working as designed).
  *
+ * The key-space rules (s->keyspace; silent when the statistics are off):
+ *  big-key         the largest key >= big_key_share (0.25) of the data set AND >= min_waste
+ *                  (not on a small instance): names it (db, type, length) and how to split or
+ *                  drop it.
+ *  prefix-growth / type-growth  a key prefix (or, when no prefix does, a type) whose bytes climb
+ *                  along a line (r^2 >= growth_steadiness, 0.8) over the history's window AND
+ *                  grew >= min_waste in it: the rate, the share of its keys without a TTL, the
+ *                  time left to maxmemory (or to the machine's memory) at used memory's rate.
+ *                  CRITICAL when maxmemory is under 6 hours away.
+ *  eviction-policy a volatile-* policy with maxmemory set, used memory >= half of it, less than
+ *                  volatile_share (0.1) of the data under a TTL AND >= min_waste without one:
+ *                  eviction cannot free what has no TTL.
+ *
  * Severity of a waste finding: CRITICAL when the bytes at stake are >= 8 x min_waste (256 MiB)
  * AND at least a quarter of the process (max of RSS and used memory); WARNING otherwise. Findings
  * are ordered by severity, then bytes at stake. */
@@ -65,6 +78,9 @@ mem_doctor_limits mem_doctor_limits_default(void) {
         .peak_ratio = 2.0,
         .maxmemory_share = 0.9,
         .retained_ratio = 4.0,
+        .big_key_share = 0.25,
+        .growth_steadiness = 0.8,
+        .volatile_share = 0.1,
     };
     return l;
 }
@@ -345,6 +361,9 @@ static const struct {
                  "64mb caps it; CONFIG SET memory-profiling-enabled no stops sampling."},
     {"http", "Buffers of the HTTP endpoint (large /metrics or pprof responses in flight). Next: "
              "check how many scrapers call it and how often; MEMORY STATS shows the trend."},
+    {"keyspace_stats", "memkv's own key-space statistics (per-prefix totals, largest keys). "
+                       "Next: CONFIG SET keyspace-prefix-max 1000 tracks fewer prefixes; CONFIG "
+                       "SET keyspace-stats no turns them off."},
     {"other", "Memory that no named subsystem owns. Next: turn on the heap profiler: CONFIG SET "
               "memory-profiling-enabled yes, let traffic run, and read its top allocation "
               "sites; MEMORY STATS tracks the growth."},
@@ -479,6 +498,121 @@ static void rule_maxmemory(doctor *d) {
         policy ? policy : "unknown", nd);
 }
 
+/* ---- the key space ---------------------------------------------------------------------- */
+
+static void span_text(char *buf, size_t cap, double hours) {
+    if (hours < 1.0 / 60.0)
+        snprintf(buf, cap, "%.0f seconds", hours * 3600.0);
+    else if (hours < 1.0)
+        snprintf(buf, cap, "%.0f minutes", hours * 60.0 < 1.0 ? 1.0 : hours * 60.0);
+    else if (hours < 48.0)
+        snprintf(buf, cap, "%.1f hours", hours);
+    else
+        snprintf(buf, cap, "%.1f days", hours / 24.0);
+}
+
+static void rule_big_key(doctor *d) {
+    const mem_keyspace *k = &d->s->keyspace;
+    if (!k->known || k->big_key_bytes < d->lim->min_waste_bytes ||
+        (double)k->big_key_bytes < d->lim->big_key_share * (double)k->data_bytes)
+        return;
+    const char *unit = strcmp(k->big_key_type, "string") == 0 ? "bytes" : "elements";
+    add(d, grade(d, k->big_key_bytes), "big-key", k->big_key_bytes,
+        "Big key: one key holds %.0f%% of the data set: \"%s\" (db %d, a %s of %zu %s) uses %s "
+        "of the %s in %zu keys. A key that big is read, copied and deleted in one piece (a "
+        "latency spike each time) and eviction can only drop it whole. Next: MEMORY TOP-KEYS "
+        "lists the largest keys; split it by a sub-key (per user, per day), give it a TTL, or "
+        "delete it without blocking: UNLINK.",
+        pct(k->big_key_bytes, k->data_bytes), k->big_key, k->big_key_db, k->big_key_type,
+        k->big_key_length, unit, H(k->big_key_bytes).s, H(k->data_bytes).s, k->keys);
+}
+
+static int policy_is_volatile(const char *policy) {
+    return policy && strncmp(policy, "volatile-", 9) == 0;
+}
+
+/* Where a growth leads: the hours until maxmemory (or the machine's memory) at the rate used
+ * memory climbs (the culprit's own rate when used memory's is unknown). */
+static void time_left(const doctor *d, double rate, char *buf, size_t cap) {
+    const mem_snapshot *s = d->s;
+    const mem_keyspace *k = &s->keyspace;
+    if (k->used_bytes_per_hour > 0 && k->used_steadiness >= d->lim->growth_steadiness)
+        rate = k->used_bytes_per_hour;
+    char span[32];
+    if (s->maxmemory > 0) {
+        if (s->used_memory >= s->maxmemory) {
+            snprintf(buf, cap, " Used memory is already at maxmemory %s.", H(s->maxmemory).s);
+            return;
+        }
+        span_text(span, sizeof(span), (double)(s->maxmemory - s->used_memory) / rate);
+        snprintf(buf, cap, " At this rate used memory (%s) reaches maxmemory %s in about %s.",
+                 H(s->used_memory).s, H(s->maxmemory).s, span);
+    } else if (k->machine_memory > s->rss) {
+        span_text(span, sizeof(span), (double)(k->machine_memory - s->rss) / rate);
+        snprintf(buf, cap,
+                 " No maxmemory is set: at this rate the process (RSS %s) fills the machine's %s "
+                 "in about %s.",
+                 H(s->rss).s, H(k->machine_memory).s, span);
+    } else {
+        buf[0] = '\0';
+    }
+}
+
+static void rule_growth(doctor *d) {
+    const mem_keyspace *k = &d->s->keyspace;
+    if (!k->known) return;
+    for (size_t i = 0; i < k->ngrowth && i < MEM_GROWTH_MAX; i++) {
+        const mem_growth *g = &k->growth[i];
+        double grown = g->bytes_per_hour * g->window_seconds / 3600.0;
+        if (g->bytes_per_hour <= 0 || g->steadiness < d->lim->growth_steadiness ||
+            grown < (double)d->lim->min_waste_bytes)
+            continue;
+        char left[200], span[32], ttl[300] = "";
+        time_left(d, g->bytes_per_hour, left, sizeof(left));
+        span_text(span, sizeof(span), g->window_seconds / 3600.0);
+        double no_ttl = g->keys ? 100.0 * (double)g->keys_without_ttl / (double)g->keys : 0.0;
+        if (g->keys_without_ttl * 2 > g->keys)
+            snprintf(ttl, sizeof(ttl),
+                     " %.0f%% of its keys have no TTL, so nothing will remove them%s: if they are "
+                     "a cache, give them one (SET ... EX, EXPIRE).",
+                     no_ttl,
+                     policy_is_volatile(d->s->maxmemory_policy) ? ", not even eviction under "
+                                                                  "a volatile-* policy"
+                                                                : "");
+        mem_severity sev = MEM_WARNING;
+        if (d->s->maxmemory > 0 && d->s->used_memory < d->s->maxmemory) {
+            double rate = k->used_bytes_per_hour > 0 ? k->used_bytes_per_hour : g->bytes_per_hour;
+            if ((double)(d->s->maxmemory - d->s->used_memory) / rate < 6.0) sev = MEM_CRITICAL;
+        }
+        add(d, sev, g->is_type ? "type-growth" : "prefix-growth", (size_t)grown,
+            "Growth: %s %s%s%s grows steadily by %s per hour (%s over the last %s, now %s in %zu "
+            "keys).%s%s Next: MEMORY PREFIXES SORT growth and MEMORY TOP-KEYS show where; find "
+            "the writer of these keys, or set a limit: CONFIG SET maxmemory <bytes> with "
+            "maxmemory-policy allkeys-lru.",
+            g->is_type ? "the" : "key prefix", g->is_type ? "" : "\"", g->name,
+            g->is_type ? " keys" : "\"", H((size_t)g->bytes_per_hour).s, H((size_t)grown).s, span,
+            H(g->bytes).s, g->keys, left, ttl);
+    }
+}
+
+static void rule_volatile_policy(doctor *d) {
+    const mem_snapshot *s = d->s;
+    const mem_keyspace *k = &s->keyspace;
+    if (!k->known || s->maxmemory == 0 || !policy_is_volatile(s->maxmemory_policy)) return;
+    size_t fixed = sub_sat(k->data_bytes, k->volatile_bytes);
+    if (fixed < d->lim->min_waste_bytes || 2 * s->used_memory < s->maxmemory ||
+        (double)k->volatile_bytes >= d->lim->volatile_share * (double)k->data_bytes)
+        return;
+    add(d, s->used_memory >= s->maxmemory ? MEM_CRITICAL : MEM_WARNING, "eviction-policy", fixed,
+        "Eviction: maxmemory-policy %.32s evicts only keys with a TTL, but only %.0f%% of the data "
+        "(%zu of %zu keys, %s) has one; %s has none. Used memory is %.0f%% of maxmemory %s: when "
+        "it gets there, memkv cannot free enough and writes fail with \"OOM command not "
+        "allowed\". Next: CONFIG SET maxmemory-policy allkeys-lru (if every key may go), or give "
+        "the keys that grow a TTL.",
+        s->maxmemory_policy, pct(k->volatile_bytes, k->data_bytes), k->volatile_keys, k->keys,
+        H(k->volatile_bytes).s, H(fixed).s, pct(s->used_memory, s->maxmemory), H(s->maxmemory).s);
+}
+
 /* ---- the doctor ------------------------------------------------------------------------- */
 
 static int is_small(const mem_snapshot *s, const mem_doctor_limits *lim) {
@@ -511,8 +645,11 @@ static void diagnose(doctor *d, const mem_snapshot *s, const mem_doctor_limits *
         rule_rss_over_used(d);
         rule_peak(d); /* after the allocator rules: it defers to them */
         rule_retained(d);
+        rule_big_key(d);
     }
     rule_maxmemory(d);
+    rule_growth(d);          /* their own floor: the growth itself >= min_waste_bytes */
+    rule_volatile_policy(d); /* a limit bites at any size */
 
     /* Stable insertion sort, worst first. */
     for (size_t i = 1; i < d->n; i++) {

@@ -123,6 +123,37 @@ typedef struct mem_client_top {
     size_t bytes;
 } mem_client_top;
 
+/* Something in the key space whose bytes grow: a key prefix ("user:#:cart") or a type. */
+#define MEM_GROWTH_MAX 3
+typedef struct mem_growth {
+    char name[80]; /* the prefix or the type, NUL-terminated (cut if longer) */
+    int is_type;
+    double bytes_per_hour; /* slope of the least-squares line through the window */
+    double steadiness;     /* r^2 of that line, 0..1: 1 is a straight climb */
+    double window_seconds;
+    size_t bytes, keys, keys_without_ttl; /* now */
+} mem_growth;
+
+/* The key space as the doctor sees it (src/db/kstats and the in-process history). Fixed size,
+ * no pointers, so it can travel in a published snapshot. known == 0: statistics are off and
+ * the key-space rules stay silent. */
+typedef struct mem_keyspace {
+    int known;
+    size_t data_bytes; /* sum of every key's MEMORY USAGE */
+    size_t keys, volatile_keys, volatile_bytes;
+    /* the largest key */
+    char big_key[96]; /* printable form, NUL-terminated, cut with "..." */
+    int big_key_db;
+    char big_key_type[8];
+    size_t big_key_bytes, big_key_length;
+    /* the fastest steady growers, fastest first (prefixes; types when no prefix explains it) */
+    size_t ngrowth;
+    mem_growth growth[MEM_GROWTH_MAX];
+    /* used memory over the same window */
+    double used_bytes_per_hour, used_steadiness, window_seconds;
+    size_t machine_memory; /* physical memory, 0 = unknown */
+} mem_keyspace;
+
 /* Everything the doctor looks at, gathered by the caller at one moment. */
 typedef struct mem_snapshot {
     mem_allocator_stats alloc;
@@ -143,6 +174,7 @@ typedef struct mem_snapshot {
     size_t clients;
     size_t keys;
     const char *maxmemory_policy; /* e.g. "noeviction", "allkeys-lru"; NULL = unknown */
+    mem_keyspace keyspace;
 } mem_snapshot;
 
 /* Fill the allocator half of a snapshot: alloc, rss, and the bins (into the caller's array of
@@ -174,6 +206,9 @@ typedef struct mem_doctor_limits {
     double peak_ratio;         /* peak vs now, default 2.0 */
     double maxmemory_share;    /* used memory above this share of maxmemory, 0.9 */
     double retained_ratio;     /* retained vs mapped for the (info) note, default 4.0 */
+    double big_key_share;      /* one key above this share of the data set, default 0.25 */
+    double growth_steadiness;  /* r^2 a growth needs to count as steady, default 0.8 */
+    double volatile_share;     /* volatile-* with less than this share of bytes under a TTL, 0.1 */
 } mem_doctor_limits;
 mem_doctor_limits mem_doctor_limits_default(void);
 

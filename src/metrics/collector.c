@@ -686,6 +686,7 @@ static void json_doctor(json *j, const metrics_inputs *in) {
     char policy[sizeof(s->maxmemory_policy) + 1];
     FIXED_STR(policy, s->maxmemory_policy);
     snap.maxmemory_policy = policy[0] ? policy : NULL;
+    snap.keyspace = s->keyspace;
 
     mem_finding *f = alloc_malloc(ALLOC_SUB_HTTP, DOCTOR_MAX_FINDINGS * sizeof(*f));
     size_t n = mem_doctor(&snap, NULL, f, DOCTOR_MAX_FINDINGS);

@@ -231,6 +231,7 @@ typedef struct metrics_server_state {
     } kinds[METRICS_MAX_KEY_KINDS]; /* keys per db, type and encoding: the non-zero ones */
     /* the largest client buffers, for the doctor */
     mem_client_top top_obuf, top_qbuf;
+    mem_keyspace keyspace; /* the doctor's key-space view (largest key, growth) */
 } metrics_server_state;
 
 /* Thread-safe hand-over (a mutex held only for the copy). */

@@ -92,6 +92,7 @@ static void fill_snapshot(mem_snapshot *s, mem_bin *bins, size_t cap) {
     s->clients = (size_t)srv.nclients;
     for (long long i = 0; i < srv.databases; i++)
         s->keys += db_size(srv.dbs[i]);
+    keyspace_fill_doctor(&s->keyspace, 1);
 }
 
 static void add_kv_int(client *c, const char *k, long long v) {

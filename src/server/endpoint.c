@@ -64,6 +64,7 @@ void endpoint_publish_state(void) {
     for (client *c = srv.clients; c; c = c->next)
         if (c->flags & CLIENT_BLOCKED) s.blocked_clients++;
     clients_top_buffers(&s.top_obuf, &s.top_qbuf);
+    keyspace_fill_doctor(&s.keyspace, 0);
     metrics_state_publish(&s);
 }
 

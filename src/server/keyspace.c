@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc/alloc.h"
 #include "db/kstats.h"
@@ -70,9 +71,24 @@ static int require_stats(client *c) {
 
 /* ---- MEMORY PREFIXES [COUNT n] [DEPTH d] [SORT bytes|keys] ---- */
 
-static int sort_by_keys;
+/* A row of MEMORY PREFIXES: the prefix's figures and its growth from the history. */
+typedef struct prefix_row {
+    ks_prefix p;
+    int has_rate;
+    double per_hour;
+} prefix_row;
+
+enum { SORT_BYTES, SORT_KEYS, SORT_GROWTH };
+static int sort_mode;
+
 static int prefix_cmp(const void *a, const void *b) {
-    const ks_prefix *x = a, *y = b;
+    const prefix_row *ra = a, *rb = b;
+    if (sort_mode == SORT_GROWTH) {
+        double ga = ra->has_rate ? ra->per_hour : -1e300, gb = rb->has_rate ? rb->per_hour : -1e300;
+        if (ga != gb) return ga > gb ? -1 : 1;
+    }
+    int sort_by_keys = sort_mode == SORT_KEYS;
+    const ks_prefix *x = &ra->p, *y = &rb->p;
     uint64_t xa = sort_by_keys ? x->keys : x->bytes, ya = sort_by_keys ? y->keys : y->bytes;
     if (xa != ya) return xa > ya ? -1 : 1;
     uint64_t xb = sort_by_keys ? x->bytes : x->keys, yb = sort_by_keys ? y->bytes : y->keys;
@@ -83,8 +99,9 @@ static int prefix_cmp(const void *a, const void *b) {
 }
 
 static void reply_prefix(client *c, const char *name, size_t len, uint64_t keys, uint64_t bytes,
-                         long long volatile_keys) {
-    reply_add_map_len(&c->reply, volatile_keys >= 0 ? 4 : 3);
+                         long long volatile_keys, const prefix_row *row) {
+    int rate = row && row->has_rate;
+    reply_add_map_len(&c->reply, (volatile_keys >= 0 ? 4 : 3) + rate);
     reply_add_bulk_cstr(&c->reply, "prefix");
     reply_add_bulk(&c->reply, name, len);
     reply_add_bulk_cstr(&c->reply, "keys");
@@ -95,12 +112,16 @@ static void reply_prefix(client *c, const char *name, size_t len, uint64_t keys,
         reply_add_bulk_cstr(&c->reply, "keys-with-ttl");
         reply_add_int(&c->reply, volatile_keys);
     }
+    if (rate) {
+        reply_add_bulk_cstr(&c->reply, "bytes-per-hour");
+        reply_add_int(&c->reply, (long long)row->per_hour);
+    }
 }
 
 static void memory_prefixes(client *c) {
     if (require_stats(c) < 0) return;
     long long count = 10, depth = kstats_prefix_depth(stats);
-    sort_by_keys = 0;
+    sort_mode = SORT_BYTES;
     for (int i = 2; i < c->argc; i += 2) {
         if (i + 1 >= c->argc) {
             reply_error(c, ERR_SYNTAX);
@@ -121,9 +142,11 @@ static void memory_prefixes(client *c) {
             }
         } else if (arg_eq(c, i, "sort")) {
             if (arg_eq(c, i + 1, "keys")) {
-                sort_by_keys = 1;
+                sort_mode = SORT_KEYS;
             } else if (arg_eq(c, i + 1, "bytes")) {
-                sort_by_keys = 0;
+                sort_mode = SORT_BYTES;
+            } else if (arg_eq(c, i + 1, "growth")) {
+                sort_mode = SORT_GROWTH;
             } else {
                 reply_error(c, ERR_SYNTAX);
                 return;
@@ -140,20 +163,29 @@ static void memory_prefixes(client *c) {
     size_t n;
     ks_totals none, other;
     ks_prefix *p = kstats_prefixes(stats, (int)depth, &n, &none, &other);
-    if (n) qsort(p, n, sizeof(*p), prefix_cmp);
+    prefix_row *rows = alloc_malloc(ALLOC_SUB_OTHER, (n ? n : 1) * sizeof(*rows));
+    for (size_t i = 0; i < n; i++) {
+        rows[i].p = p[i];
+        /* Growth is kept for the configured depth only. */
+        rows[i].has_rate = depth == kstats_prefix_depth(stats) &&
+                           history_prefix_rate(p[i].name, p[i].len, &rows[i].per_hour);
+    }
+    if (n) qsort(rows, n, sizeof(*rows), prefix_cmp);
     size_t shown = n < (size_t)count ? n : (size_t)count;
     /* The listed prefixes, then what the key space holds outside them, so the rows add up to
      * the whole key space. */
     reply_add_array_len(&c->reply, (long long)shown + 2);
     for (size_t i = 0; i < shown; i++)
-        reply_prefix(c, p[i].name, p[i].len, p[i].keys, p[i].bytes, (long long)p[i].volatile_keys);
+        reply_prefix(c, rows[i].p.name, rows[i].p.len, rows[i].p.keys, rows[i].p.bytes,
+                     (long long)rows[i].p.volatile_keys, &rows[i]);
     uint64_t rest_keys = other.keys, rest_bytes = other.bytes;
     for (size_t i = shown; i < n; i++) {
-        rest_keys += p[i].keys;
-        rest_bytes += p[i].bytes;
+        rest_keys += rows[i].p.keys;
+        rest_bytes += rows[i].p.bytes;
     }
-    reply_prefix(c, "(other)", 7, rest_keys, rest_bytes, -1);
-    reply_prefix(c, "(none)", 6, none.keys, none.bytes, -1);
+    reply_prefix(c, "(other)", 7, rest_keys, rest_bytes, -1, NULL);
+    reply_prefix(c, "(none)", 6, none.keys, none.bytes, -1, NULL);
+    alloc_free(ALLOC_SUB_OTHER, rows);
     kstats_prefixes_free(p, n);
 }
 
@@ -251,7 +283,76 @@ int keyspace_memory_subcommand(client *c) {
         memory_top_keys(c);
         return 1;
     }
+    if (arg_eq(c, 1, "history")) {
+        long long count = 60;
+        if (c->argc == 4 && arg_eq(c, 2, "count")) {
+            if (arg_ll(c, 3, &count) < 0) return 1;
+            if (count < 1) {
+                reply_error(c, "ERR COUNT must be positive");
+                return 1;
+            }
+        } else if (c->argc != 2) {
+            reply_error(c, ERR_SYNTAX);
+            return 1;
+        }
+        history_reply(c, count);
+        return 1;
+    }
     return 0;
+}
+
+/* ---- the doctor's view ---- */
+
+/* Printable form of a key for a finding's text: control and non-ASCII bytes as \xHH, cut with
+ * "..." when it does not fit. */
+static void printable_key(const char *k, size_t klen, char *out, size_t cap) {
+    size_t o = 0;
+    for (size_t i = 0; i < klen; i++) {
+        unsigned char ch = (unsigned char)k[i];
+        char tmp[5];
+        int n = (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
+                    ? snprintf(tmp, sizeof(tmp), "%c", ch)
+                    : snprintf(tmp, sizeof(tmp), "\\x%02x", ch);
+        if (o + (size_t)n + 4 >= cap) {
+            snprintf(out + o, cap - o, "...");
+            return;
+        }
+        memcpy(out + o, tmp, (size_t)n);
+        o += (size_t)n;
+    }
+    out[o] = '\0';
+}
+
+void keyspace_fill_doctor(mem_keyspace *k, int may_scan) {
+    memset(k, 0, sizeof(*k));
+    long long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    k->machine_memory = pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize : 0;
+    if (!keyspace_stats()) return;
+    k->known = 1;
+    ks_totals all = kstats_db_totals(stats, -1), vol = kstats_volatile_totals(stats, -1);
+    k->data_bytes = all.bytes;
+    k->keys = all.keys;
+    k->volatile_keys = vol.keys;
+    k->volatile_bytes = vol.bytes;
+    ks_top top;
+    int n = kstats_top(stats, -1, &top, 1);
+    if (n < 0 && may_scan) {
+        refill_if_needed(-1);
+        n = kstats_top(stats, -1, &top, 1);
+    }
+    if (n == 1) {
+        printable_key(top.key, top.klen, k->big_key, sizeof(k->big_key));
+        k->big_key_db = top.db;
+        snprintf(k->big_key_type, sizeof(k->big_key_type), "%s", db_type_name(top.type));
+        k->big_key_bytes = top.bytes;
+        db_entry *e = db_peek(srv.dbs[top.db], top.key, top.klen);
+        if (e) {
+            ks_key kk;
+            db_entry_stats(srv.dbs[top.db], e, &kk);
+            k->big_key_length = kk.len;
+        }
+    }
+    history_growth(k);
 }
 
 /* ---- DEBUG KEYSPACE-STATS-CHECK ---- */

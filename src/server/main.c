@@ -98,6 +98,7 @@ static int64_t cron(evloop *el, void *data) {
     evict_cron();
     net_clients_cron();
     profile_cron();
+    history_cron(now);
     endpoint_publish_state();
     ops_sample();
     memory_update_peak();
@@ -216,6 +217,7 @@ static void free_all(void) {
     profile_shutdown();
     debug_free_planted();
     keyspace_stats_shutdown(); /* before the dbs: freeing them need not report every key */
+    history_shutdown();
     for (long long i = 0; i < srv.databases; i++)
         db_free(srv.dbs[i]);
     alloc_free(ALLOC_SUB_OTHER, srv.dbs);
@@ -298,6 +300,7 @@ int main(int argc, char **argv) {
         srv.dbs[i] = db_new();
         db_set_index(srv.dbs[i], (int)i);
     }
+    history_reset(NULL, err);
     if (keyspace_stats_apply(NULL, err) < 0) {
         fprintf(stderr, "\n*** FATAL CONFIG ERROR (memkv %s) ***\nkeyspace-*: %s\n", MEMKV_VERSION,
                 err);

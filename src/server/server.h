@@ -134,11 +134,13 @@ typedef struct server {
     long long jemalloc_dirty_decay_ms; /* jemalloc-dirty-decay-ms, applied to every arena */
     long long jemalloc_muzzy_decay_ms; /* jemalloc-muzzy-decay-ms */
     /* key-space statistics (keyspace.c, src/db/kstats.h) */
-    int keyspace_stats;               /* keyspace-stats */
-    char *keyspace_prefix_separators; /* keyspace-prefix-separators */
-    long long keyspace_prefix_depth;  /* keyspace-prefix-depth */
-    long long keyspace_prefix_max;    /* keyspace-prefix-max; 0: prefixes off */
-    long long keyspace_top_keys;      /* keyspace-top-keys */
+    int keyspace_stats;                   /* keyspace-stats */
+    char *keyspace_prefix_separators;     /* keyspace-prefix-separators */
+    long long keyspace_prefix_depth;      /* keyspace-prefix-depth */
+    long long keyspace_prefix_max;        /* keyspace-prefix-max; 0: prefixes off */
+    long long keyspace_top_keys;          /* keyspace-top-keys */
+    long long memory_history_interval_ms; /* memory-history-interval-ms (history.c) */
+    long long memory_history_points;      /* memory-history-points */
     /* heap profiler (cmd_profile.c) */
     int prof_enabled;
     long long prof_sample_bytes;
@@ -216,6 +218,17 @@ struct kstats *keyspace_stats(void);       /* settled; NULL when keyspace-stats 
 int keyspace_memory_subcommand(client *c); /* 1 if it was PREFIXES or TOP-KEYS */
 void keyspace_stats_check(client *c);      /* DEBUG KEYSPACE-STATS-CHECK */
 void keyspace_info_keysizes(void (*emit)(void *ctx, const char *line, size_t len), void *ctx);
+/* The doctor's view of the key space: totals, the largest key, growth (from history.c).
+ * may_scan 0: never a pass over the keys (the cron), so the largest key may be missing. */
+void keyspace_fill_doctor(mem_keyspace *k, int may_scan);
+
+/* history.c: the in-process memory history (MEMORY HISTORY, growth for the doctor). */
+int history_reset(const cfg_param *p, char *err); /* (re)start empty at the configured size */
+void history_shutdown(void);
+void history_cron(int64_t now_ms);
+void history_growth(mem_keyspace *k);
+int history_prefix_rate(const char *name, size_t len, double *per_hour); /* 0: too few points */
+void history_reply(client *c, long long count);
 
 /* net.c */
 int net_listen(char *err);

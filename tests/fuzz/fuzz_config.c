@@ -77,6 +77,11 @@ int keyspace_stats_apply(const cfg_param *p, char *err) {
     (void)err;
     return 0;
 }
+int history_reset(const cfg_param *p, char *err) {
+    (void)p;
+    (void)err;
+    return 0;
+}
 
 /* ---- helpers ---- */
 #define VAL_LEN 1024

@@ -629,6 +629,160 @@ static void test_long_names_stay_bounded(void **state) {
     mem_text_free(r);
 }
 
+/* A key space with the statistics on: n keys holding `data` bytes, none of them big. */
+static void keyspace_plain(mem_snapshot *s, size_t data, size_t keys) {
+    mem_keyspace *k = &s->keyspace;
+    memset(k, 0, sizeof(*k));
+    k->known = 1;
+    k->data_bytes = data;
+    k->keys = keys;
+    snprintf(k->big_key, sizeof(k->big_key), "user:1");
+    snprintf(k->big_key_type, sizeof(k->big_key_type), "string");
+    k->big_key_bytes = data / keys * 2;
+    k->big_key_length = 100;
+    k->machine_memory = 16 * GIB;
+}
+
+static void test_big_key(void **state) {
+    (void)state;
+    mem_snapshot s;
+    mem_finding f[16];
+    snap_healthy(&s, 1 * GIB);
+    keyspace_plain(&s, 900 * MIB, 100000);
+    assert_null(run_find(&s, f, "big-key")); /* many keys of similar size: quiet */
+
+    snprintf(s.keyspace.big_key, sizeof(s.keyspace.big_key), "events:all");
+    snprintf(s.keyspace.big_key_type, sizeof(s.keyspace.big_key_type), "hash");
+    s.keyspace.big_key_bytes = 600 * MIB;
+    s.keyspace.big_key_length = 4000000;
+    const mem_finding *b = run_find(&s, f, "big-key");
+    assert_non_null(b);
+    check_texts(b, 1);
+    assert_non_null(strstr(b->text, "\"events:all\""));
+    assert_non_null(strstr(b->text, "67%"));
+    assert_non_null(strstr(b->text, "hash of 4000000 elements"));
+    assert_non_null(strstr(b->text, "UNLINK"));
+
+    /* A large share of a small data set is no alarm: the byte floor holds. */
+    snap_healthy(&s, 40 * MIB);
+    keyspace_plain(&s, 20 * MIB, 10);
+    s.keyspace.big_key_bytes = 15 * MIB;
+    assert_null(run_find(&s, f, "big-key"));
+    /* Statistics off: silent. */
+    snap_healthy(&s, 1 * GIB);
+    keyspace_plain(&s, 900 * MIB, 10);
+    s.keyspace.big_key_bytes = 800 * MIB;
+    s.keyspace.known = 0;
+    assert_null(run_find(&s, f, "big-key"));
+}
+
+static void plant_growth(mem_snapshot *s, double per_hour, double r2, double window_s) {
+    mem_keyspace *k = &s->keyspace;
+    mem_growth *g = &k->growth[0];
+    memset(g, 0, sizeof(*g));
+    snprintf(g->name, sizeof(g->name), "session:#");
+    g->bytes_per_hour = per_hour;
+    g->steadiness = r2;
+    g->window_seconds = window_s;
+    g->bytes = 300 * MIB;
+    g->keys = 1000;
+    g->keys_without_ttl = 990;
+    k->ngrowth = 1;
+    k->used_bytes_per_hour = per_hour;
+    k->used_steadiness = r2;
+    k->window_seconds = window_s;
+}
+
+static void test_growth(void **state) {
+    (void)state;
+    mem_snapshot s;
+    mem_finding f[16];
+    snap_healthy(&s, 1 * GIB);
+    keyspace_plain(&s, 900 * MIB, 100000);
+    s.maxmemory = 4 * GIB;
+    s.maxmemory_policy = "allkeys-lru";
+    plant_growth(&s, 40.0 * (double)MIB, 0.98, 3600);
+    const mem_finding *g = run_find(&s, f, "prefix-growth");
+    assert_non_null(g);
+    check_texts(g, 1);
+    assert_int_equal(g->severity, MEM_WARNING);
+    assert_non_null(strstr(g->text, "\"session:#\""));
+    assert_non_null(strstr(g->text, "40.00M per hour"));
+    assert_non_null(strstr(g->text, "reaches maxmemory 4.00G in about 3.2 days"));
+    assert_non_null(strstr(g->text, "99% of its keys have no TTL"));
+
+    /* Hours from the limit: critical. */
+    plant_growth(&s, 1.0 * (double)GIB, 0.98, 3600);
+    g = run_find(&s, f, "prefix-growth");
+    assert_non_null(g);
+    assert_int_equal(g->severity, MEM_CRITICAL);
+
+    /* No limit: the machine's memory. */
+    s.maxmemory = 0;
+    plant_growth(&s, 40.0 * (double)MIB, 0.98, 3600);
+    g = run_find(&s, f, "prefix-growth");
+    assert_non_null(g);
+    assert_non_null(strstr(g->text, "fills the machine's 16.00G"));
+
+    /* Not steady (a saw-tooth cache), or too little grown: quiet. */
+    plant_growth(&s, 40.0 * (double)MIB, 0.3, 3600);
+    assert_null(run_find(&s, f, "prefix-growth"));
+    plant_growth(&s, 10.0 * (double)MIB, 0.99, 3600);
+    assert_null(run_find(&s, f, "prefix-growth"));
+    plant_growth(&s, -40.0 * (double)MIB, 0.99, 3600);
+    assert_null(run_find(&s, f, "prefix-growth"));
+
+    /* A type when no prefix explains it. */
+    plant_growth(&s, 80.0 * (double)MIB, 0.95, 3600);
+    s.keyspace.growth[0].is_type = 1;
+    snprintf(s.keyspace.growth[0].name, sizeof(s.keyspace.growth[0].name), "hash");
+    g = run_find(&s, f, "type-growth");
+    assert_non_null(g);
+    assert_non_null(strstr(g->text, "the hash keys grows") || strstr(g->text, "hash"));
+}
+
+static void test_volatile_policy(void **state) {
+    (void)state;
+    mem_snapshot s;
+    mem_finding f[16];
+    snap_healthy(&s, 700 * MIB);
+    keyspace_plain(&s, 600 * MIB, 100000);
+    s.maxmemory = 1 * GIB;
+    s.maxmemory_policy = "volatile-lru";
+    s.keyspace.volatile_keys = 100;
+    s.keyspace.volatile_bytes = 1 * MIB;
+    const mem_finding *v = run_find(&s, f, "eviction-policy");
+    assert_non_null(v);
+    check_texts(v, 1);
+    assert_non_null(strstr(v->text, "volatile-lru"));
+    assert_non_null(strstr(v->text, "allkeys-lru"));
+
+    /* Enough under a TTL, an allkeys policy, far from the limit, or no limit: quiet. */
+    s.keyspace.volatile_bytes = 300 * MIB;
+    assert_null(run_find(&s, f, "eviction-policy"));
+    s.keyspace.volatile_bytes = 1 * MIB;
+    s.maxmemory_policy = "allkeys-lru";
+    assert_null(run_find(&s, f, "eviction-policy"));
+    s.maxmemory_policy = "volatile-ttl";
+    s.maxmemory = 4 * GIB;
+    assert_null(run_find(&s, f, "eviction-policy"));
+    s.maxmemory = 0;
+    assert_null(run_find(&s, f, "eviction-policy"));
+}
+
+static void test_key_space_healthy_sizes(void **state) {
+    (void)state;
+    /* Healthy instances of several sizes with the statistics on: no finding. */
+    const size_t sizes[] = {2 * MIB, 64 * MIB, 1 * GIB, 16 * GIB};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        mem_snapshot s;
+        mem_finding f[16];
+        snap_healthy(&s, sizes[i]);
+        keyspace_plain(&s, sizes[i] * 9 / 10, 1000);
+        assert_int_equal(run(&s, f, 16), 0);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
@@ -650,6 +804,10 @@ int main(void) {
         cmocka_unit_test(test_custom_limits),
         cmocka_unit_test(test_without_jemalloc),
         cmocka_unit_test(test_long_names_stay_bounded),
+        cmocka_unit_test(test_big_key),
+        cmocka_unit_test(test_growth),
+        cmocka_unit_test(test_volatile_policy),
+        cmocka_unit_test(test_key_space_healthy_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
