@@ -117,7 +117,10 @@ class Memkv(Server):
         ready = os.path.join(self.dir, "ready")
         if os.path.exists(ready):
             os.unlink(ready)
-        self._spawn([self.binary, "--port", "0", "--metrics-port", "0", "--ready-file", ready])
+        # DEBUG on: after every batch the runner asks memkv to check its key-space statistics
+        # against a scan (DEBUG KEYSPACE-STATS-CHECK), so every command here tests them too.
+        self._spawn([self.binary, "--port", "0", "--metrics-port", "0", "--ready-file", ready,
+                     "--enable-debug-command", "yes"])
         deadline = time.monotonic() + 30
         while not os.path.exists(ready):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -228,6 +231,10 @@ def rule(argv):
         return "shape"
     if name == b"memory" and sub in (b"usage", b"stats", b"doctor", b"malloc-stats", b"help"):
         return "shape"
+    if name == b"debug":
+        return "answer"  # memkv runs with DEBUG enabled (its statistics check), Redis without
+    if name == b"memory" and sub in (b"prefixes", b"top-keys", b"history"):
+        return "answer"  # memkv's key-space insight; Redis 7.0 has no such subcommands
     if name == b"command":
         if sub == b"info" and len(argv) > 2:
             return "command-info"
@@ -592,6 +599,13 @@ class Pair:
             if (pings[0] == CLOSED) != (pings[1] == CLOSED):
                 return Mismatch("mismatch", last, seq[last], pings[0], pings[1],
                                 "PING after the command: the connection closed in one server")
+            if pings[0] != CLOSED:
+                chk = self.memkv.conn.call([b"DEBUG", b"KEYSPACE-STATS-CHECK"])
+                if chk != ("status", b"OK") and not (
+                        chk[0] == "error" and b"statistics are off" in chk[1]):
+                    return Mismatch("stats", last, seq[last], chk, ("status", b"OK"),
+                                    "memkv's key-space statistics differ from a scan after "
+                                    "this command's batch")
             for s, p in zip((self.memkv, self.redis), pings):
                 if p == CLOSED:
                     s.connect()

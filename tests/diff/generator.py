@@ -130,6 +130,14 @@ MEMKV_ONLY_CONFIG = {
     b"metrics-timeout": [b"10", b"0", b"-1", b"abc"],
     b"jemalloc-dirty-decay-ms": [b"10000", b"0", b"-1", b"-2", b"86400001", b"abc"],
     b"jemalloc-muzzy-decay-ms": [b"0", b"1000", b"-1", b"x"],
+    # Key-space statistics: every change rebuilds them from the keys.
+    b"keyspace-stats": [b"yes", b"no", b"maybe"],
+    b"keyspace-prefix-separators": [b":", b":/.", b"#", b"1", b"", b"123456789"],
+    b"keyspace-prefix-depth": [b"2", b"0", b"8", b"9", b"-1"],
+    b"keyspace-prefix-max": [b"4096", b"0", b"2", b"1000001", b"abc"],
+    b"keyspace-top-keys": [b"32", b"1", b"0", b"10001"],
+    b"memory-history-interval-ms": [b"60000", b"100", b"99"],
+    b"memory-history-points": [b"1440", b"10", b"9"],
     # Redis 7.2's listpack encoding of small sets of strings; 7.0 has no such parameters.
     b"set-max-listpack-entries": [b"128", b"0", b"2"],
     b"set-max-listpack-value": [b"64", b"0", b"3"],
@@ -406,11 +414,26 @@ def g_memory(rng):
     return argv
 
 
+def g_memory_keyspace(rng):
+    sub = pick(rng, [b"PREFIXES", b"TOP-KEYS", b"HISTORY", b"prefixes", b"top-keys"])
+    argv = [b"MEMORY", sub]
+    opts = {b"PREFIXES": [b"COUNT", b"DEPTH", b"SORT", b"BOGUS"],
+            b"TOP-KEYS": [b"COUNT", b"TYPE", b"BOGUS"], b"HISTORY": [b"COUNT", b"BOGUS"]}
+    vals = [b"1", b"0", b"-1", b"3", b"33", b"abc", b"bytes", b"keys", b"growth", b"hash",
+            b"string", b"nosuch", b"9223372036854775807"]
+    for _ in range(rng.choice([0, 1, 1, 2])):
+        argv.append(pick(rng, opts[sub.upper()]))
+        if rng.random() < 0.9:
+            argv.append(pick(rng, vals))
+    return argv
+
+
 def g_info(rng):
     argv = [b"INFO"]
     for _ in range(rng.choice([0, 1, 1, 2])):
         argv.append(pick(rng, [b"server", b"memory", b"keyspace", b"all", b"everything",
-                               b"default", b"stats", b"bogus", b"CLIENTS", b"commandstats"]))
+                               b"default", b"stats", b"bogus", b"CLIENTS", b"commandstats",
+                               b"keysizes"]))
     return argv
 
 
@@ -508,6 +531,7 @@ COMMANDS = {
     b"SHUTDOWN": (0.3, g_shutdown),
     b"TIME": (0.5, lambda r: [b"TIME"] + [b"x" for _ in range(r.choice([0, 0, 1]))]),
     b"MEMORY": (2, g_memory),
+    b"MEMORY PREFIXES": (0.5, g_memory_keyspace),
     b"DEBUG": (0.5, g_debug),
     b"DBSIZE": (1, lambda r: [b"DBSIZE"] + [b"x" for _ in range(r.choice([0, 0, 0, 1]))]),
     b"FLUSHDB": (0.6, g_flush),
