@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "alloc/alloc.h"
+#include "db/kstats.h"
 #include "profiler/profiler.h"
 #include "server/server.h"
 #include "util/util.h"
@@ -237,6 +238,14 @@ static void section_stats(text *t) {
                 s->net_output_bytes, s->rejected_connections, s->expired_keys, s->evicted_keys,
                 s->keyspace_hits, s->keyspace_misses, s->error_replies,
                 s->client_qbuf_limit_disconnections, s->client_obuf_limit_disconnections, busy);
+    /* The key-space statistics' bookkeeping (README "Which keys hold the memory"). */
+    struct kstats *ks = keyspace_stats();
+    text_printf(t,
+                "memkv_keyspace_top_refills:%lld\r\n"
+                "memkv_keyspace_prefixes:%zu\r\n"
+                "memkv_keyspace_prefix_refusals:%llu\r\n",
+                s->keyspace_top_refills, ks ? kstats_prefix_count(ks) : 0,
+                ks ? (unsigned long long)kstats_prefix_refusals(ks) : 0ULL);
 }
 
 static void section_keyspace(text *t) {
