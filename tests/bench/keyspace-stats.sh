@@ -28,7 +28,9 @@
 #    beyond the free; SET new: its keys are freed at shutdown (in every variant alike).
 #    Targets (issue 13): B/A <= 1.02 on writes and ~1.00 (here <= 1.01) on reads, C/B <= 1.05
 #    on writes. For each load, the functions whose self Ir per request grew most from A to C
-#    (callgrind_annotate) locate the cost.
+#    (callgrind_annotate) locate the cost. For line-level detail, build with debug info
+#    (cmake -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g), run with MEMKV_SERVER=that binary and
+#    read the kept outputs with callgrind_annotate --auto=yes.
 # 2. Memory per tracked prefix: a fresh server of variant B and one of C, INFO memory's
 #    memkv_subsystem_keyspace_stats before and after PREFIX_KEYS keys under each of P distinct
 #    prefixes (P in PREFIX_COUNTS; above keyspace-prefix-max only that many are tracked):
@@ -44,8 +46,8 @@
 #        each key's length): median of RI_ROUNDS, on both servers;
 #      - full redis-cli --memkeys and --bigkeys (every key), on both servers;
 #      - MEMORY PREFIXES COUNT 20 and MEMORY TOP-KEYS COUNT 32 on memkv: median of REPEAT
-#        calls on one open connection (and the first call apart), next to a PING for the
-#        round trip alone.
+#        calls on one open connection (and the first call apart), then a PING the same way
+#        for the round trip alone.
 #    Ratios: how many times longer the sampling or the full scan takes than memkv's answer.
 #    These are wall-clock times on a shared 2-core machine; only the large ratios mean much.
 # Results go to stdout and to tests/bench/results/keyspace-stats-<date>.txt (gitignored); the
@@ -59,8 +61,8 @@
 #   DIFF_PAIRS="C:A"    variant pairs X:Y for the per-function difference (e.g. "C:A B:A C:B")
 #   PREFIX_COUNTS="1000 4000 8000"  distinct prefixes written in part 2; PREFIX_KEYS=3 keys each
 #   KEYS=1000000        keys of the side-by-side key space (part 2's flatness and part 3)
-#   RI_KEYS=10000 RI_ROUNDS=3  the RedisInsight-style sample size and rounds
-#   REPEAT=11           timed calls of MEMORY PREFIXES / MEMORY TOP-KEYS (median)
+#   RI_KEYS=10000 RI_ROUNDS=5  the RedisInsight-style sample size and rounds
+#   REPEAT=101          timed calls of MEMORY PREFIXES / MEMORY TOP-KEYS (median)
 #   MEMKV_SERVER=path   this memkv-server instead of building build-bench
 #   SKIP_CALLGRIND=1 / SKIP_PREFIX_MEMORY=1 / SKIP_SIDE_BY_SIDE=1   skip a part
 #   SKIP_FULL_SCANS=1   part 3 without the full --memkeys / --bigkeys scans (the slow part)
@@ -78,8 +80,8 @@ PREFIX_COUNTS=${PREFIX_COUNTS:-1000 4000 8000}
 PREFIX_KEYS=${PREFIX_KEYS:-3}
 KEYS=${KEYS:-1000000}
 RI_KEYS=${RI_KEYS:-10000}
-RI_ROUNDS=${RI_ROUNDS:-3}
-REPEAT=${REPEAT:-11}
+RI_ROUNDS=${RI_ROUNDS:-5}
+REPEAT=${REPEAT:-101}
 SKIP_CALLGRIND=${SKIP_CALLGRIND:-0}
 SKIP_PREFIX_MEMORY=${SKIP_PREFIX_MEMORY:-0}
 SKIP_SIDE_BY_SIDE=${SKIP_SIDE_BY_SIDE:-0}
@@ -318,9 +320,10 @@ if [ "$SKIP_PREFIX_MEMORY" != 1 ] || [ "$SKIP_SIDE_BY_SIDE" != 1 ]; then
         say ""
     fi
     if [ "$SKIP_SIDE_BY_SIDE" != 1 ]; then
-        read -r "T[ping.first]" "T[ping]" _ _ <<<"$(ks time "$MPORT" "$REPEAT" PING)"
+        sleep 1 # the load's last rehashing steps and purges are not what we time
         read -r "T[prefixes.first]" "T[prefixes]" _ _ <<<"$(ks time "$MPORT" "$REPEAT" MEMORY PREFIXES COUNT 20)"
         read -r "T[topkeys.first]" "T[topkeys]" _ _ <<<"$(ks time "$MPORT" "$REPEAT" MEMORY TOP-KEYS COUNT 32)"
+        read -r "T[ping.first]" "T[ping]" _ _ <<<"$(ks time "$MPORT" "$REPEAT" PING)"
         log "memkv: PING ${T[ping]} s, MEMORY PREFIXES ${T[prefixes]} s, MEMORY TOP-KEYS ${T[topkeys]} s (medians)"
         redis-cli -p "$MPORT" memory prefixes count 20 >"$TMP/prefixes.txt"
         analyses memkv "$MPORT"

@@ -287,7 +287,7 @@ cg_per_req() {
 # cg_funcs FILE -> "Ir<TAB>file:function [object]" for every function, self Ir; the object's
 # directory is dropped so that the same function of two builds has the same name.
 cg_funcs() {
-    callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null |
+    callgrind_annotate --inclusive=no --auto=no --threshold=100 "$1" 2>/dev/null |
         awk '/file:function/ {f = 1; next} f && /^-+$/ {next}
              f && NF { ir = $1; gsub(",", "", ir); sub(/^ *[0-9,]+ +\([^)]*\) +/, "");
                        sub(/\[\/[^]]*\//, "["); s[$0] += ir }
