@@ -262,17 +262,7 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
         x=${pair%%:*} y=${pair##*:}
         for l in "${CG_ROWS[@]}"; do
             row_spec "$l"
-            cg_delta "$CG/callgrind.$x.$ROW_RUN.out" "$CG/callgrind.$x.$ROW_BASE.out" >"$CG/delta.x"
-            cg_delta "$CG/callgrind.$y.$ROW_RUN.out" "$CG/callgrind.$y.$ROW_BASE.out" >"$CG/delta.y"
-            total=$((${IR[$y.$ROW_RUN]} - ${IR[$y.$ROW_BASE]}))
-            say "== $x vs $y, $ROW_NAME: top $TOP functions whose self Ir/request grew ($x - $y; % of $y's Ir/request)"
-            CG_DIV=$ROW_DIV cg_top "$TOP" "$total" "$CG/delta.x" "$CG/delta.y" | tee -a "$REPORT"
-            awk -F'\t' -v n="$ROW_DIV" 'FILENAME == ARGV[1] {b[$2] = $1; next}
-                {d = $1 - b[$2]; delete b[$2]; if (d > 0) up += d; else down += d}
-                END {for (k in b) {d = -b[k]; if (d > 0) up += d; else down += d}
-                     printf "  (all functions: %+.1f grew, %+.1f shrank, net %+.1f Ir/request)\n", up / n, down / n, (up + down) / n}' \
-                "$CG/delta.y" "$CG/delta.x" | tee -a "$REPORT"
-            say ""
+            cg_diff "$x" "$y" "$ROW_RUN" "$ROW_BASE" "$ROW_DIV" "$ROW_NAME"
         done
     done
     say "callgrind outputs kept in ${CG_KEEP#"$REPO"/}/ (callgrind_annotate --inclusive=yes FILE)"

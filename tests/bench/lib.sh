@@ -6,7 +6,8 @@
 #   log/die, need_packages, say (report line), free_port,
 #   start_server/stop_server (memkv or redis-server, plain or under callgrind),
 #   make_pipe/load_pipe (preloading keys), bench (redis-benchmark -> ops/s),
-#   median/minof/maxof/ratio/fmt0/fmt1/verdict, cg_run/cg_funcs (callgrind).
+#   median/minof/maxof/ratio/fmt0/fmt1/verdict, timed (wall clock of a command),
+#   cg_run/cg_funcs/cg_delta/cg_top/cg_diff (callgrind).
 # Every process start_server starts is stopped on exit (trap), whatever the exit path.
 
 BENCH_NAME=${BENCH_NAME:-bench}
@@ -183,6 +184,8 @@ stop_server() {
 rss_bytes() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
 info_field() { redis-cli -p "$1" info "$2" | tr -d '\r' | awk -F: -v f="$3" '$1 == f {print $2}'; }
 used_memory() { info_field "$1" memory used_memory; }
+# subsystem_bytes PORT NAME: memkv's INFO memory memkv_subsystem_NAME (bytes the subsystem holds)
+subsystem_bytes() { info_field "$1" memory "memkv_subsystem_$2"; }
 dbsize() { redis-cli -p "$1" dbsize | tr -d '\r'; }
 
 # make_pipe FILE N FORMAT: N SET commands in RESP, keys FORMAT % i, value "xxx".
@@ -225,6 +228,15 @@ maxof() { printf '%s\n' "$@" | sort -g | tail -n 1; }
 ratio() { awk -v a="$1" -v b="$2" -v d="${3:-3}" 'BEGIN {if (b == 0 || a == "" || b == "") print "n/a"; else printf "%.*f", d, a / b}'; }
 fmt0() { awk -v a="$1" 'BEGIN {printf "%.0f", a}'; }
 fmt1() { awk -v a="$1" 'BEGIN {printf "%.1f", a}'; }
+# timed OUT CMD...: seconds (wall clock) CMD takes, its stdout and stderr in OUT; dies if it fails.
+timed() {
+    local out=$1 t0 t1
+    shift
+    t0=$(date +%s.%N)
+    "$@" >"$out" 2>&1 || die "$* failed: $(tail -n 5 "$out")"
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}'
+}
 # verdict RATIO higher|lower: whether the target (>= 1.0 or <= 1.0) is met
 verdict() {
     awk -v r="$1" -v d="$2" 'BEGIN {
@@ -240,7 +252,7 @@ load_name() { local t=${1%% *} p=${1##* }; echo "${t^^} P$p"; }
 
 # ---------------------------------------------------------------------------------------------
 # Callgrind. cg_run KIND NAME [LOAD...]: start KIND under callgrind, preload the key space
-# ($PRELOAD, $KEYSPACE keys; not when NAME is "empty"), run the load ($CG_LOAD PORT LOAD...,
+# ($PRELOAD: ${PRELOAD_N:-$KEYSPACE} commands; not when NAME is "empty"), run the load ($CG_LOAD PORT LOAD...,
 # by default cg_bench: LOAD is TEST PIPELINE; no LOAD: a PING, the idle baseline), shut down;
 # IR[KIND.NAME] = total Ir of the process, its output in $CG/callgrind.KIND.NAME.out. A script
 # may define cg_started KIND PORT (run after the start) and cg_stopping KIND NAME PORT (before
@@ -252,7 +264,7 @@ cg_run() {
     shift 2
     start_server "$kind" callgrind "$out"
     if declare -F cg_started >/dev/null; then cg_started "$kind" "$SRV_PORT"; fi
-    [ "$name" = empty ] || load_pipe "$SRV_PORT" "$PRELOAD" "$KEYSPACE"
+    [ "$name" = empty ] || load_pipe "$SRV_PORT" "$PRELOAD" "${PRELOAD_N:-$KEYSPACE}"
     if [ $# -gt 0 ]; then
         "${CG_LOAD:-cg_bench}" "$SRV_PORT" "$@" >/dev/null
     else
@@ -275,7 +287,7 @@ cg_per_req() {
 # cg_funcs FILE -> "Ir<TAB>file:function [object]" for every function, self Ir; the object's
 # directory is dropped so that the same function of two builds has the same name.
 cg_funcs() {
-    callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null |
+    callgrind_annotate --inclusive=no --auto=no --threshold=100 "$1" 2>/dev/null |
         awk '/file:function/ {f = 1; next} f && /^-+$/ {next}
              f && NF { ir = $1; gsub(",", "", ir); sub(/^ *[0-9,]+ +\([^)]*\) +/, "");
                        sub(/\[\/[^]]*\//, "["); s[$0] += ir }
@@ -305,4 +317,22 @@ cg_top() {
         awk -F'\t' -v n="${CG_DIV:-$CG_REQUESTS}" -v tot="$total" -v top="$n" 'NR <= top {
             if (tot + 0 > 0) printf "  %8.1f Ir/req %5.1f%%  %s\n", $1 / n, 100 * $1 / tot, $2
             else printf "  %8.1f Ir/req  %s\n", $1 / n, $2 }'
+}
+
+# cg_diff X Y RUN BASE DIV TITLE: report (say) where X costs more than Y: the $TOP functions
+# whose self Ir grew most, each server's run RUN minus its run BASE, per DIV requests (and as %
+# of Y's Ir per request), then the sum over all functions of what grew and what shrank.
+cg_diff() {
+    local x=$1 y=$2 run=$3 base=$4 div=$5 title=$6 total
+    cg_delta "$CG/callgrind.$x.$run.out" "$CG/callgrind.$x.$base.out" >"$CG/delta.x"
+    cg_delta "$CG/callgrind.$y.$run.out" "$CG/callgrind.$y.$base.out" >"$CG/delta.y"
+    total=$((${IR[$y.$run]} - ${IR[$y.$base]}))
+    say "== $x vs $y, $title: top ${TOP:-10} functions whose self Ir/request grew ($x - $y; % of $y's Ir/request)"
+    CG_DIV=$div cg_top "${TOP:-10}" "$total" "$CG/delta.x" "$CG/delta.y" | tee -a "$REPORT"
+    awk -F'\t' -v n="$div" 'FILENAME == ARGV[1] {b[$2] = $1; next}
+        {d = $1 - b[$2]; delete b[$2]; if (d > 0) up += d; else down += d}
+        END {for (k in b) {d = -b[k]; if (d > 0) up += d; else down += d}
+             printf "  (all functions: %+.1f grew, %+.1f shrank, net %+.1f Ir/request)\n", up / n, down / n, (up + down) / n}' \
+        "$CG/delta.y" "$CG/delta.x" | tee -a "$REPORT"
+    say ""
 }
