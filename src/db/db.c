@@ -366,9 +366,10 @@ static inline void stats_before(db *d, db_entry *e, ks_key *k) {
 }
 
 static void stats_after(db *d, db_entry *e, const ks_key *before, int64_t when) {
-    ks_key k;
+    ks_key b = *before, k;
+    b.key = e->data; /* *before points into the block the change may have reallocated */
     key_figures(d, e, when, &k);
-    kstats_change(stats, before, &k);
+    kstats_change(stats, &b, &k);
     if (e->flags & ENTRY_NOTED) {
         noted_key *n = noted_find(e);
         if (n) n->before = k;
