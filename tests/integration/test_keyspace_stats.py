@@ -1275,7 +1275,13 @@ def test_keyspace_stats_off_and_on(ks):
     c("DEL", "hash:big", "list:big")
     c("HSET", "hash:small", "x", "y" * 100)
     c("EXPIRE", "set:big", 1000)
-    c("CONFIG", "SET", "keyspace-prefix-depth", 1)  # config changes while off apply later
+    assert c("CONFIG", "SET", "keyspace-prefix-depth", 1) == b"OK"  # applies when back on
+    # Settings that could not be used are refused while off too (else keyspace-stats yes would
+    # fail later, naming the wrong parameter).
+    for seps in ("#", "a1", "abcdefghij"):
+        r = c("CONFIG", "SET", "keyspace-prefix-separators", seps)
+        assert isinstance(r, str) and "keyspace-prefix-separators" in r, (seps, r)
+    assert ks_config(m)["seps"] == b":"
     assert c("CONFIG", "SET", "keyspace-stats", "yes") == b"OK"
     ks.check()
     assert ks_config(m)["depth"] == 1
