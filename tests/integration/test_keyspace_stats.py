@@ -799,11 +799,21 @@ def test_edge_cases(ks):
         ("PERSIST", "hash:big"), ("GETEX", "str:int", "PERSIST"), ("INCRBYFLOAT", "str:int", "0"),
         ("LSET", "list:big", -1, "element-01499-xxxxxxxxxx"), ("HSET", "hash:small", "a", "1"),
         ("ZADD", "zset:small", 1, "a"), ("SADD", "set:ints", 1),
+        # Expires in the past: the key goes at once.
+        ("SET", "str:1:v", "x", "PXAT", 1), ("GETEX", "plain", "EXAT", 1), ("EXPIREAT", "hash:wide", 1),
+        ("SETEX", "past", 1, "v"), ("PEXPIRE", "past", 0),
     ]
     for cmd in steps:
         r = c(*cmd)
         assert not isinstance(r, str), (cmd, r)
         ks.check()
+    # A CONFIG SET of several parameters that fails on the last is rolled back whole, and the
+    # statistics follow the settings in force.
+    r = c("CONFIG", "SET", "keyspace-prefix-depth", 1, "keyspace-top-keys", 3,
+          "keyspace-prefix-separators", "#")
+    assert isinstance(r, str) and r.startswith("ERR"), r
+    assert ks_config(ks.m)["depth"] == 2 and ks_config(ks.m)["top"] == 256
+    ks.check()
 
 
 # ---- 3. a seeded random sequence, checked after every command ----
