@@ -272,9 +272,11 @@ static size_t fold_segment(const unsigned char *s, size_t n, char *out, size_t o
     return o;
 }
 
-size_t kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out) {
+int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out,
+                     size_t *len) {
     const unsigned char *k = (const unsigned char *)key;
     size_t first = 0;
+    *len = 0;
     while (first < klen && !ks->is_sep[k[first]])
         first++;
     if (first == klen) return 0; /* no separator: no prefix */
@@ -288,7 +290,8 @@ size_t kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int dept
         out[o++] = (char)k[end];
         start = end + 1;
     }
-    return o;
+    *len = o;
+    return 1;
 }
 
 int kstats_prefix_depth(const kstats *ks) {
@@ -343,11 +346,11 @@ static void pfx_delete_at(kstats *ks, size_t i) {
     ks->pfx_used--;
 }
 
-/* One key of prefix `name` changes by (dkeys, dbytes, dvkeys). A key entering (dkeys 1) may
- * create the prefix; the last key leaving deletes it. */
+/* One key of prefix `name` (NULL: a key without prefix) changes by (dkeys, dbytes, dvkeys). A
+ * key entering (dkeys 1) may create the prefix; the last key leaving deletes it. */
 static void pfx_account(kstats *ks, const char *name, size_t len, int64_t dkeys, int64_t dbytes,
                         int64_t dvkeys) {
-    if (len == 0) {
+    if (!name) {
         ks->none_keys += (uint64_t)dkeys;
         ks->none_bytes += (uint64_t)dbytes;
         return;
@@ -370,7 +373,7 @@ static void pfx_account(kstats *ks, const char *name, size_t len, int64_t dkeys,
             i = pfx_slot(ks, name, len, hv);
             p = &ks->pfx[i];
         }
-        p->name = alloc_malloc(SUB, len);
+        p->name = alloc_malloc(SUB, len ? len : 1); /* the empty prefix too: NULL is a free slot */
         memcpy(p->name, name, len);
         p->len = (uint32_t)len;
         p->hv = hv;
@@ -589,8 +592,9 @@ static void prefix_account_key(kstats *ks, const ks_key *k, int64_t dkeys, int64
                                int64_t dvkeys) {
     if (ks->cfg.prefix_max == 0) return;
     char buf[KS_PREFIX_LEN_MAX];
-    size_t n = kstats_prefix_of(ks, k->key, k->klen, ks->cfg.depth, buf);
-    pfx_account(ks, buf, n, dkeys, dbytes, dvkeys);
+    size_t n;
+    int has = kstats_prefix_of(ks, k->key, k->klen, ks->cfg.depth, buf, &n);
+    pfx_account(ks, has ? buf : NULL, n, dkeys, dbytes, dvkeys);
 }
 
 void kstats_add(kstats *ks, const ks_key *k) {

@@ -98,9 +98,11 @@ typedef struct ks_prefix {
     uint64_t keys, bytes, volatile_keys;
 } ks_prefix;
 
-/* The prefix of a key at this depth (<= the configured one), folded; its length, 0 when the
- * key has no separator. out holds KS_PREFIX_LEN_MAX bytes. */
-size_t kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out);
+/* The prefix of a key at this depth (<= the configured one), folded, into out (which holds
+ * KS_PREFIX_LEN_MAX bytes) and its length into *len: returns 1, or 0 when the key has no
+ * separator (no prefix). A prefix may be empty: ":abc" at depth 0. */
+int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out,
+                     size_t *len);
 int kstats_prefix_depth(const kstats *ks);
 int kstats_prefixes_enabled(const kstats *ks);
 /* Tracked prefixes, cut to `depth` separators and merged where that makes them equal.

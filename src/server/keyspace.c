@@ -23,19 +23,25 @@ static kstats_config current_config(void) {
 }
 
 /* Builds the statistics afresh from every key (one pass over the key space, on the event
- * loop: only at start-up and when an operator changes how they are kept). */
+ * loop: only at start-up and when an operator changes how they are kept). The settings are
+ * checked even while the statistics are off, so that none is accepted that would later keep
+ * them from being switched on. */
 int keyspace_stats_apply(const cfg_param *p, char *err) {
     (void)p;
+    kstats_config cfg = current_config();
+    char why[160];
+    if (strlen(srv.keyspace_prefix_separators) > KS_SEPARATORS_MAX) {
+        snprintf(err, CFG_ERR_LEN, "keyspace-prefix-separators: at most %d characters",
+                 KS_SEPARATORS_MAX);
+        return -1;
+    }
+    if (kstats_config_check(&cfg, why, sizeof(why)) < 0) {
+        snprintf(err, CFG_ERR_LEN, "keyspace statistics: %s", why);
+        return -1;
+    }
     db_settle();
     kstats *fresh = NULL;
     if (srv.keyspace_stats) {
-        kstats_config cfg = current_config();
-        char why[160];
-        if (strlen(srv.keyspace_prefix_separators) > KS_SEPARATORS_MAX) {
-            snprintf(err, CFG_ERR_LEN, "keyspace-prefix-separators: at most %d characters",
-                     KS_SEPARATORS_MAX);
-            return -1;
-        }
         fresh = kstats_new((int)srv.databases, &cfg, why, sizeof(why));
         if (!fresh) {
             snprintf(err, CFG_ERR_LEN, "keyspace statistics: %s", why);
