@@ -252,6 +252,8 @@ static void entry_free(db_entry *e) {
 /* The statistics every db reports to (NULL: none), and the collection keys looked up since
  * the last db_settle with the figures they had then. */
 static kstats *stats;
+/* alloc_usable_is_class(), read once: usable sizes come from size classes (jemalloc). */
+static int sizes_are_classes;
 
 typedef struct noted_key {
     db *d;
@@ -263,6 +265,7 @@ static size_t noted_n, noted_cap;
 
 void db_attach_stats(kstats *ks) {
     db_settle();
+    sizes_are_classes = alloc_usable_is_class();
     stats = ks;
 }
 
@@ -272,7 +275,7 @@ void db_set_index(db *d, int index) {
 
 /* Usable bytes of a block last requested at `size` bytes. */
 static inline size_t block_bytes(const void *p, size_t size) {
-    return alloc_usable_is_class() ? alloc_size_class(size) : alloc_usable_size(p);
+    return sizes_are_classes ? alloc_size_class(size) : alloc_usable_size(p);
 }
 
 /* What MEMORY USAGE counts for the entry alone (db_entry_mem_usage, exact). */
@@ -285,8 +288,10 @@ static inline uint64_t entry_bytes(const db_entry *e) {
 
 static db_entry *exp_lookup(db *d, const char *key, size_t klen, uint64_t hv);
 
-/* The figures of e now; `when` is its expire (-1: none), or -2 to look it up. */
-static void key_figures(db *d, const db_entry *e, int64_t when, ks_key *k) {
+/* The figures of e now; `when` is its expire (-1: none), or -2 to look it up; hv the key's hash
+ * when known (0: not). */
+static void key_figures(db *d, const db_entry *e, int64_t when, uint64_t hv, ks_key *k) {
+    k->hv = hv;
     k->key = e->data;
     k->klen = e->klen;
     k->db = d->index;
@@ -297,8 +302,8 @@ static void key_figures(db *d, const db_entry *e, int64_t when, ks_key *k) {
     k->when = -1;
     if (!(e->flags & ENTRY_HAS_EXPIRE)) return;
     const db_entry *x = NULL;
-    if (when < 0 || !alloc_usable_is_class()) {
-        x = exp_lookup(d, e->data, e->klen, key_hash(e->data, e->klen));
+    if (when < 0 || !sizes_are_classes) {
+        x = exp_lookup(d, e->data, e->klen, hv ? hv : key_hash(e->data, e->klen));
         if (!x) return;
         if (when < 0) when = x->u.when;
     }
@@ -313,7 +318,7 @@ static noted_key *noted_find(const db_entry *e) {
 }
 
 /* A collection key a command may change: keep its figures so db_settle sees the change. */
-static void note_key(db *d, db_entry *e, int64_t when) {
+static void note_key(db *d, db_entry *e, int64_t when, uint64_t hv) {
     if (noted_n == noted_cap) {
         noted_cap = noted_cap ? noted_cap * 2 : 16;
         noted = alloc_realloc(ALLOC_SUB_KEYSPACE_STATS, noted, noted_cap * sizeof(*noted));
@@ -321,30 +326,31 @@ static void note_key(db *d, db_entry *e, int64_t when) {
     noted_key *n = &noted[noted_n++];
     n->d = d;
     n->e = e;
-    key_figures(d, e, when, &n->before);
+    key_figures(d, e, when, hv, &n->before);
     e->flags |= ENTRY_NOTED;
 }
 
-static inline void note_if_collection(db *d, db_entry *e, int64_t when) {
-    if (stats && e->type != DB_TYPE_STRING && !(e->flags & ENTRY_NOTED)) note_key(d, e, when);
+static inline void note_if_collection(db *d, db_entry *e, int64_t when, uint64_t hv) {
+    if (stats && e->type != DB_TYPE_STRING && !(e->flags & ENTRY_NOTED)) note_key(d, e, when, hv);
 }
 
 /* The figures the statistics hold for e (its noted ones if a command changed it since). */
-static void key_counted(db *d, db_entry *e, ks_key *k) {
+static void key_counted(db *d, db_entry *e, uint64_t hv, ks_key *k) {
     noted_key *n = (e->flags & ENTRY_NOTED) ? noted_find(e) : NULL;
     if (n) {
         *k = n->before;
         k->key = e->data;
+        if (hv) k->hv = hv;
         return;
     }
-    key_figures(d, e, -2, k);
+    key_figures(d, e, -2, hv, k);
 }
 
 /* e leaves the key space (or its name or db changes): take its counted figures out. */
-static void stats_remove(db *d, db_entry *e) {
+static void stats_remove(db *d, db_entry *e, uint64_t hv) {
     if (!stats) return;
     ks_key k;
-    key_counted(d, e, &k);
+    key_counted(d, e, hv, &k);
     kstats_remove(stats, &k);
     if (e->flags & ENTRY_NOTED) {
         noted_key *n = noted_find(e);
@@ -353,22 +359,22 @@ static void stats_remove(db *d, db_entry *e) {
     }
 }
 
-static void stats_add(db *d, db_entry *e, int64_t when) {
+static void stats_add(db *d, db_entry *e, int64_t when, uint64_t hv) {
     if (!stats) return;
     ks_key k;
-    key_figures(d, e, when, &k);
+    key_figures(d, e, when, hv, &k);
     kstats_add(stats, &k);
 }
 
 /* Figures of e before a change the db makes itself (strings, expires). */
-static inline void stats_before(db *d, db_entry *e, ks_key *k) {
-    key_counted(d, e, k);
+static inline void stats_before(db *d, db_entry *e, uint64_t hv, ks_key *k) {
+    key_counted(d, e, hv, k);
 }
 
 static void stats_after(db *d, db_entry *e, const ks_key *before, int64_t when) {
     ks_key k, b = *before;
     b.key = e->data; /* the entry may have moved (a resize): its old key bytes are gone */
-    key_figures(d, e, when, &k);
+    key_figures(d, e, when, b.hv, &k);
     kstats_change(stats, &b, &k);
     if (e->flags & ENTRY_NOTED) {
         noted_key *n = noted_find(e);
@@ -382,7 +388,7 @@ void db_settle(void) {
         n->e->flags &= (uint8_t)~ENTRY_NOTED;
         if (!stats) continue;
         ks_key now;
-        key_figures(n->d, n->e, n->before.when, &now);
+        key_figures(n->d, n->e, n->before.when, n->before.hv, &now);
         n->before.key = n->e->data;
         kstats_change(stats, &n->before, &now);
     }
@@ -390,7 +396,7 @@ void db_settle(void) {
 }
 
 void db_entry_stats(db *d, const db_entry *e, ks_key *k) {
-    key_figures(d, e, -2, k);
+    key_figures(d, e, -2, 0, k);
 }
 
 /* ---- hash table ------------------------------------------------------------------------- */
@@ -561,7 +567,7 @@ static void exp_del(db *d, const char *key, size_t klen, uint64_t hv) {
 /* Unlinks and frees the key-space entry *link (found in table t) and its expire. */
 static void key_remove(db *d, db_entry **link, int t, uint64_t hv) {
     db_entry *e = *link;
-    stats_remove(d, e);
+    stats_remove(d, e, hv);
     *link = e->next;
     d->keys.used[t]--;
     if (e->flags & ENTRY_HAS_EXPIRE) exp_del(d, e->data, e->klen, hv);
@@ -602,7 +608,7 @@ db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t 
         }
         if (x) when = x->u.when;
     }
-    note_if_collection(d, e, when);
+    note_if_collection(d, e, when, hv);
     return e;
 }
 
@@ -626,15 +632,25 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
     db_entry **link = ht_find(&d->keys, key, klen, hv, NULL);
     db_entry *e;
     ks_key before;
-    int change = 0; /* 1: a string changed; 2: a new key or one that replaced a collection */
+    /* 1: a string changed; 2: a new key or one that replaced a collection; 3: a string whose
+     * block stays in its size class and whose expire stays: only its length can change. */
+    int change = 0;
+    size_t old_vlen = 0;
     if (link) {
         e = *link;
         if (stats) {
             if (e->type == DB_TYPE_STRING) {
-                stats_before(d, e, &before);
-                change = 1;
+                old_vlen = entry_vlen(e);
+                if (sizes_are_classes && (keep_ttl || !(e->flags & ENTRY_HAS_EXPIRE)) &&
+                    alloc_size_class(ENTRY_HDR + klen + old_vlen) ==
+                        alloc_size_class(ENTRY_HDR + klen + vlen)) {
+                    change = 3;
+                } else {
+                    stats_before(d, e, hv, &before);
+                    change = 1;
+                }
             } else {
-                stats_remove(d, e);
+                stats_remove(d, e, hv);
                 change = 2;
             }
         }
@@ -676,10 +692,17 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
     if (vlen) memcpy(e->data + klen, val, vlen);
     if (stats) {
         int64_t when = (e->flags & ENTRY_HAS_EXPIRE) ? -2 : -1;
-        if (change == 1)
+        if (change == 3) {
+            if (old_vlen != vlen) { /* bytes and expire as they were: the length's bin only */
+                ks_key b = {.db = d->index, .type = DB_TYPE_STRING, .len = old_vlen}, a = b;
+                a.len = vlen;
+                kstats_change(stats, &b, &a);
+            }
+        } else if (change == 1) {
             stats_after(d, e, &before, when == -2 && before.when >= 0 ? before.when : when);
-        else
-            stats_add(d, e, when);
+        } else {
+            stats_add(d, e, when, hv);
+        }
     }
     return e;
 }
@@ -695,7 +718,7 @@ db_entry *db_string_resize(db *d, db_entry *e, size_t new_len) {
         abort();
     }
     ks_key before;
-    if (stats) stats_before(d, e, &before);
+    if (stats) stats_before(d, e, hv, &before);
     e = alloc_realloc_sized(ALLOC_SUB_STRINGS, e, ENTRY_HDR + klen + old_len,
                             ENTRY_HDR + klen + new_len);
     if (new_len > old_len) memset(e->data + klen + old_len, 0, new_len - old_len);
@@ -734,8 +757,8 @@ db_entry *db_add_object(db *d, const char *key, size_t klen, int type, unsigned 
     }
     db_entry *e = entry_insert_new(d, key, klen, hv, type, enc, OBJ_VLEN);
     memcpy(e->data + klen, &ptr, sizeof(ptr));
-    stats_add(d, e, -1);
-    note_if_collection(d, e, -1); /* the command may go on filling it */
+    stats_add(d, e, -1, hv);
+    note_if_collection(d, e, -1, hv); /* the command may go on filling it */
     return e;
 }
 
@@ -771,7 +794,7 @@ db_entry *db_copy_entry(db *dst, const db_entry *src, const char *dst_key, size_
         db_entry *e = entry_insert_new(dst, dst_key, dlen, hv, DB_TYPE_STRING, DB_ENC_NONE, vlen);
         if (vlen) memcpy(e->data + dlen, src->data + src->klen, vlen);
         e->flags |= src->flags & ENTRY_STR_FORM_MASK; /* the copy keeps Redis's encoding */
-        stats_add(dst, e, -1);
+        stats_add(dst, e, -1, hv);
         return e;
     }
     /* Copy the value before inserting: src may live in dst, and an insert can move nothing
@@ -779,8 +802,8 @@ db_entry *db_copy_entry(db *dst, const db_entry *src, const char *dst_key, size_
     void *ptr = ops_of(src->type)->dup(entry_ptr(src), entry_enc(src));
     db_entry *e = entry_insert_new(dst, dst_key, dlen, hv, src->type, entry_enc(src), OBJ_VLEN);
     memcpy(e->data + dlen, &ptr, sizeof(ptr));
-    stats_add(dst, e, -1);
-    note_if_collection(dst, e, -1);
+    stats_add(dst, e, -1, hv);
+    note_if_collection(dst, e, -1, hv);
     return e;
 }
 
@@ -794,7 +817,7 @@ int db_move_key(db *src, db *dst, const char *key, size_t klen) {
         abort();
     }
     db_entry *e = *link;
-    stats_remove(src, e);
+    stats_remove(src, e, hv);
     *link = e->next;
     src->keys.used[t]--;
     count_entry(src, e, -1);
@@ -810,7 +833,7 @@ int db_move_key(db *src, db *dst, const char *key, size_t klen) {
         exp_add(dst, key, klen, hv, when);
     else
         e->flags &= (uint8_t)~ENTRY_HAS_EXPIRE;
-    stats_add(dst, e, when);
+    stats_add(dst, e, when, hv);
     ht_shrink_if_needed(&src->keys);
     ht_shrink_if_needed(&src->expires);
     return 1;
@@ -845,7 +868,7 @@ void db_set_expire(db *d, const char *key, size_t klen, int64_t when_ms) {
     if (!link) return;
     db_entry *e = *link;
     ks_key before;
-    if (stats) stats_before(d, e, &before);
+    if (stats) stats_before(d, e, hv, &before);
     db_entry *x = (e->flags & ENTRY_HAS_EXPIRE) ? exp_lookup(d, key, klen, hv) : NULL;
     if (x) {
         x->u.when = when_ms;
@@ -861,7 +884,7 @@ int db_persist(db *d, const char *key, size_t klen) {
     db_entry **link = ht_find(&d->keys, key, klen, hv, NULL);
     if (!link || !((*link)->flags & ENTRY_HAS_EXPIRE)) return 0;
     ks_key before;
-    if (stats) stats_before(d, *link, &before);
+    if (stats) stats_before(d, *link, hv, &before);
     if (ht_rehashing(&d->expires)) ht_rehash(&d->expires, 1);
     exp_del(d, key, klen, hv);
     (*link)->flags &= (uint8_t)~ENTRY_HAS_EXPIRE;
@@ -886,7 +909,7 @@ int db_rename(db *d, const char *src, size_t slen, const char *dst, size_t dlen,
     /* Look src up again: removing dst may have freed the node holding src's link. */
     link = ht_find(&d->keys, src, slen, hs, &t);
     db_entry *e = *link;
-    stats_remove(d, e);
+    stats_remove(d, e, hs);
     *link = e->next;
     d->keys.used[t]--;
 
@@ -914,7 +937,7 @@ int db_rename(db *d, const char *src, size_t slen, const char *dst, size_t dlen,
     e->tag = hash_tag(hd);
     ht_insert(&d->keys, e, hd);
     if (had_expire) exp_add(d, dst, dlen, hd, when);
-    stats_add(d, e, had_expire ? when : -1);
+    stats_add(d, e, had_expire ? when : -1, hd);
     ht_shrink_if_needed(&d->keys);
     ht_shrink_if_needed(&d->expires);
     return 1;
@@ -930,7 +953,7 @@ size_t db_expires_size(const db *d) {
 
 static void remove_from_stats(void *ctx, db *d, const db_entry *e) {
     (void)ctx;
-    stats_remove(d, (db_entry *)e);
+    stats_remove(d, (db_entry *)e, 0);
 }
 
 void db_flush(db *d) {
@@ -1092,7 +1115,7 @@ size_t db_active_expire(db *d, int64_t now_ms, size_t max_keys) {
                 uint64_t hv = key_hash(ee->data, ee->klen);
                 int kt;
                 db_entry **kl = ht_find(&d->keys, ee->data, ee->klen, hv, &kt);
-                if (kl) stats_remove(d, *kl); /* while its expire is still found */
+                if (kl) stats_remove(d, *kl, hv); /* while its expire is still found */
                 *link = ee->next;
                 x->used[t]--;
                 if (kl) {
@@ -1200,7 +1223,7 @@ void db_for_each(db *d, db_each_fn fn, void *ctx) {
 
 static void add_to_stats(void *ctx, db *d, const db_entry *e) {
     (void)ctx;
-    stats_add(d, (db_entry *)e, -2);
+    stats_add(d, (db_entry *)e, -2, 0);
 }
 
 void db_stats_recount(db *d) {

@@ -12,6 +12,9 @@
 #define OTHER_SLICES 64
 #define SEGMENT_MAX 32
 #define MS_PER_MINUTE 60000
+#define CLS_SEP 1u
+#define CLS_DIGIT 2u
+#define CLS_HEX 4u
 
 typedef struct ks_db {
     uint64_t keys[KS_TYPES], bytes[KS_TYPES];
@@ -42,16 +45,20 @@ typedef struct top_member {
     uint64_t bytes;
 } top_member;
 
+/* Members are also counted in a filter by hash bits, so the common question "is this key a
+ * member?" is answered without a walk for almost every key that is not. */
 typedef struct top_set {
     top_member *m;
     size_t n, cap;
+    uint16_t *filter; /* filter_mask + 1 counters */
+    uint64_t filter_mask;
     uint64_t floor; /* every key outside the set has at most this many bytes */
     uint64_t minb;  /* at most the smallest member's bytes (n > 0) */
 } top_set;
 
 struct kstats {
     kstats_config cfg;
-    uint8_t is_sep[256];
+    uint8_t cls[256]; /* CLS_* bits of each byte, for folding prefixes in one pass */
     int ndbs;
     ks_db *dbs;
 
@@ -101,18 +108,33 @@ kstats *kstats_new(int ndbs, const kstats_config *cfg, char *err, size_t errlen)
     if (kstats_config_check(cfg, err, errlen) < 0) return NULL;
     kstats *ks = alloc_calloc(SUB, sizeof(*ks));
     ks->cfg = *cfg;
+    for (int c = 0; c < 256; c++) {
+        if (c >= '0' && c <= '9') ks->cls[c] = CLS_DIGIT | CLS_HEX;
+        if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-') ks->cls[c] = CLS_HEX;
+    }
     for (const char *s = cfg->separators; *s; s++)
-        ks->is_sep[(unsigned char)*s] = 1;
+        ks->cls[(unsigned char)*s] = CLS_SEP;
     ks->ndbs = ndbs;
     ks->dbs = alloc_calloc(SUB, (size_t)ndbs * sizeof(ks_db));
-    for (int t = 0; t < KS_TYPES; t++)
+    size_t fsize = 256;
+    while (fsize < 32 * 4 * cfg->top_keys && fsize < 65536)
+        fsize *= 2;
+    for (int t = 0; t < KS_TYPES; t++) {
         ks->top[t].cap = 4 * cfg->top_keys;
+        ks->top[t].filter = alloc_calloc(SUB, fsize * sizeof(uint16_t));
+        ks->top[t].filter_mask = fsize - 1;
+    }
     return ks;
+}
+
+static inline uint16_t *filter_slot(const top_set *s, uint64_t hv) {
+    return &s->filter[(hv >> 40) & s->filter_mask];
 }
 
 static void top_clear(top_set *s) {
     for (size_t i = 0; i < s->n; i++)
         alloc_free(SUB, s->m[i].key);
+    memset(s->filter, 0, (s->filter_mask + 1) * sizeof(uint16_t));
     alloc_free(SUB, s->m);
     s->m = NULL;
     s->n = 0;
@@ -126,8 +148,10 @@ void kstats_free(kstats *ks) {
         alloc_free(SUB, ks->pfx[i].name);
     alloc_free(SUB, ks->pfx);
     alloc_free(SUB, ks->ttl);
-    for (int t = 0; t < KS_TYPES; t++)
+    for (int t = 0; t < KS_TYPES; t++) {
         top_clear(&ks->top[t]);
+        alloc_free(SUB, ks->top[t].filter);
+    }
     alloc_free(SUB, ks->dbs);
     alloc_free(SUB, ks);
 }
@@ -235,60 +259,59 @@ void kstats_ttl_buckets(const kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_B
 
 /* ---- prefixes --------------------------------------------------------------------------- */
 
-static inline int is_digit(unsigned char c) {
-    return c >= '0' && c <= '9';
-}
-
-static inline int is_hex(unsigned char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-';
-}
-
-/* Appends segment s[0..n) folded; returns the new length. */
-static size_t fold_segment(const unsigned char *s, size_t n, char *out, size_t o) {
-    if (n > SEGMENT_MAX) {
-        out[o++] = '*';
-        return o;
-    }
-    int digit = 0, hex = 1;
-    for (size_t i = 0; i < n; i++) {
-        digit |= is_digit(s[i]);
-        hex &= is_hex(s[i]);
-    }
-    if (!digit) {
-        memcpy(out + o, s, n);
-        return o + n;
-    }
-    if (hex && n >= 8) {
-        out[o++] = '*';
-        return o;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (is_digit(s[i])) {
-            if (o == 0 || out[o - 1] != '#' || i == 0 || !is_digit(s[i - 1])) out[o++] = '#';
-        } else {
-            out[o++] = (char)s[i];
-        }
-    }
-    return o;
-}
-
+/* One pass over the key: each segment is copied with its digit runs folded to '#'; a segment
+ * then found to be an ID (8+ hex characters with a digit: looked at again only when it has a
+ * digit) or too long (over 32 bytes) is replaced by '*'. Plain characters (class 0) take the
+ * shortest path: this runs on every write. */
 int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out,
                      size_t *len) {
     const unsigned char *k = (const unsigned char *)key;
-    size_t first = 0;
+    const uint8_t *cls = ks->cls;
+    size_t o = 0, i = 0;
+    int seg = 0, separated = 0;
     *len = 0;
-    while (first < klen && !ks->is_sep[k[first]])
-        first++;
-    if (first == klen) return 0; /* no separator: no prefix */
-    size_t o = 0, start = 0;
-    for (int seg = 0;; seg++) {
-        size_t end = start;
-        while (end < klen && !ks->is_sep[k[end]])
-            end++;
-        o = fold_segment(k + start, end - start, out, o);
-        if (end == klen || seg == depth) break;
-        out[o++] = (char)k[end];
-        start = end + 1;
+    for (;;) {
+        size_t seg_out = o, start = i;
+        size_t lim = klen - start > SEGMENT_MAX ? start + SEGMENT_MAX : klen;
+        int digits = 0, prev_digit = 0;
+        while (i < lim) {
+            unsigned c = cls[k[i]];
+            if (c == 0) {
+                out[o++] = (char)k[i++];
+                prev_digit = 0;
+            } else if (c & CLS_SEP) {
+                break;
+            } else if (c & CLS_DIGIT) {
+                if (!prev_digit) out[o++] = '#';
+                prev_digit = digits = 1;
+                i++;
+            } else {
+                out[o++] = (char)k[i++];
+                prev_digit = 0;
+            }
+        }
+        if (i == lim && i < klen && !(cls[k[i]] & CLS_SEP)) { /* longer than SEGMENT_MAX */
+            while (i < klen && !(cls[k[i]] & CLS_SEP))
+                i++;
+            o = seg_out;
+            out[o++] = '*';
+        } else if (digits && i - start >= 8) {
+            size_t j = start;
+            while (j < i && (cls[k[j]] & CLS_HEX))
+                j++;
+            if (j == i) {
+                o = seg_out;
+                out[o++] = '*';
+            }
+        }
+        if (i == klen) {
+            if (!separated) return 0; /* no separator: no prefix */
+            break;
+        }
+        separated = 1;
+        if (seg == depth) break;
+        out[o++] = (char)k[i++];
+        seg++;
     }
     *len = o;
     return 1;
@@ -398,7 +421,7 @@ uint64_t kstats_prefix_refusals(const kstats *ks) {
 static size_t cut_at_depth(const kstats *ks, const char *name, size_t len, int depth) {
     int seps = 0;
     for (size_t i = 0; i < len; i++) {
-        if (ks->is_sep[(unsigned char)name[i]] && seps++ == depth) return i;
+        if ((ks->cls[(unsigned char)name[i]] & CLS_SEP) && seps++ == depth) return i;
     }
     return len;
 }
@@ -460,6 +483,7 @@ void kstats_prefixes_free(ks_prefix *p, size_t n) {
 /* ---- largest keys ----------------------------------------------------------------------- */
 
 static long top_find(const top_set *s, const ks_key *k, uint64_t hv) {
+    if (*filter_slot(s, hv) == 0) return -1;
     for (size_t i = 0; i < s->n; i++) {
         const top_member *m = &s->m[i];
         if (m->hv == hv && m->db == k->db && m->klen == k->klen &&
@@ -477,6 +501,7 @@ static void top_recompute_min(top_set *s) {
 }
 
 static void top_remove_at(top_set *s, size_t i) {
+    (*filter_slot(s, s->m[i].hv))--;
     alloc_free(SUB, s->m[i].key);
     s->m[i] = s->m[--s->n];
 }
@@ -502,18 +527,24 @@ static void top_insert(top_set *s, const ks_key *k, uint64_t hv) {
     m->hv = hv;
     m->db = k->db;
     m->bytes = k->bytes;
+    (*filter_slot(s, hv))++;
     if (s->n == 1 || k->bytes < s->minb) s->minb = k->bytes;
+}
+
+/* The key's hash as the db computed it, or computed now. */
+static inline uint64_t key_hv(const ks_key *k) {
+    return k->hv ? k->hv : db_hash_bytes(k->key, k->klen);
 }
 
 static void top_add(kstats *ks, const ks_key *k) {
     top_set *s = &ks->top[k->type];
-    if (k->bytes > s->floor) top_insert(s, k, db_hash_bytes(k->key, k->klen));
+    if (k->bytes > s->floor) top_insert(s, k, key_hv(k));
 }
 
 static void top_remove(kstats *ks, const ks_key *k) {
     top_set *s = &ks->top[k->type];
     if (s->n == 0 || k->bytes < s->minb) return;
-    long i = top_find(s, k, db_hash_bytes(k->key, k->klen));
+    long i = top_find(s, k, key_hv(k));
     if (i >= 0) top_remove_at(s, (size_t)i);
 }
 
@@ -521,7 +552,7 @@ static void top_change(kstats *ks, const ks_key *b, const ks_key *a) {
     top_set *s = &ks->top[a->type];
     int maybe_member = s->n > 0 && b->bytes >= s->minb;
     if (!maybe_member && a->bytes <= s->floor) return;
-    uint64_t hv = db_hash_bytes(a->key, a->klen);
+    uint64_t hv = key_hv(a);
     long i = maybe_member ? top_find(s, b, hv) : -1;
     if (i >= 0) {
         s->m[i].bytes = a->bytes;
@@ -563,6 +594,24 @@ int kstats_top(kstats *ks, int type, ks_top *out, size_t count) {
         total += ks->top[t].n;
     }
     if (total == 0) return 0;
+    if (count == 1) { /* the largest alone (the doctor, every cron tick): no sort */
+        const top_member *best = NULL;
+        int best_t = 0;
+        for (int t = lo; t <= hi; t++) {
+            for (size_t i = 0; i < ks->top[t].n; i++) {
+                const top_member *x = &ks->top[t].m[i];
+                ks_top a = {x->key, x->klen, x->db, t, x->bytes};
+                ks_top b =
+                    best ? (ks_top){best->key, best->klen, best->db, best_t, best->bytes} : a;
+                if (!best || top_cmp(&a, &b) < 0) {
+                    best = x;
+                    best_t = t;
+                }
+            }
+        }
+        out[0] = (ks_top){best->key, best->klen, best->db, best_t, best->bytes};
+        return 1;
+    }
     ks_top *all = alloc_malloc(SUB, total * sizeof(ks_top));
     size_t m = 0;
     for (int t = lo; t <= hi; t++) {

@@ -45,6 +45,7 @@ typedef struct ks_key {
     uint64_t bytes; /* MEMORY USAGE: entry, value, bucket share, expires-index entry */
     uint64_t len;   /* string length, or elements of a collection */
     int64_t when;   /* expire, unix ms; -1: none */
+    uint64_t hv;    /* db_hash_bytes of the key when the caller has it; 0: not known */
 } ks_key;
 
 typedef struct kstats_config {
