@@ -1032,7 +1032,8 @@ class RandomWorkload:
         if c < 89:
             return ("CONFIG", "SET", "keyspace-top-keys", r.choice((2, 3, 8, 32)))
         if c < 92:
-            return ("CONFIG", "SET", "keyspace-prefix-max", r.choice((3, 8, 4096)))
+            return r.choice((("CONFIG", "SET", "keyspace-prefix-max", r.choice((3, 8, 4096))),
+                             ("CONFIG", "SET", "keyspace-prefix-depth", r.choice((0, 1, 2, 3)))))
         return ("MEMORY", "USAGE", k)
 
 
@@ -1078,8 +1079,8 @@ def test_random_sequence_checked_after_every_command(ks):
             raise AssertionError("MEMKV_KS_SEED=%d, after command #%d: %s" % (seed, len(history), e)) from e
         most = max(most, len(keys))
     assert most > 100, "the workload never held many keys: at most %d" % most
-    print("keys at the end: %d; encodings: %s" % (len(keys), sorted(
-        {(k.type, m("OBJECT", "ENCODING", k.key)) for k in keys if k.db == 0})))
+    print("keys at the end: %d; encodings in db 0: %s" % (len(keys), sorted(
+        {"%s %r" % (k.type, m("OBJECT", "ENCODING", k.key)) for k in keys if k.db == 0})))
 
 
 # ---- 4. the largest keys ----
