@@ -247,8 +247,11 @@ size_t lp_length(const unsigned char *lp) {
     return count_walk(lp);
 }
 
+/* A listpack's block is always requested at exactly lp_bytes (new, dup, realloc), so with
+ * jemalloc its usable size is that size's class: no pointer lookup (this runs on every write
+ * of a collection, for the key-space statistics). */
 size_t lp_mem_usage(const unsigned char *lp) {
-    return alloc_usable_size(lp);
+    return alloc_usable_is_class() ? alloc_size_class(lp_bytes(lp)) : alloc_usable_size(lp);
 }
 
 unsigned char *lp_first(unsigned char *lp) {
