@@ -15,6 +15,9 @@
  *     sample {version="1"} 1            x_info{version="1"} 1     x_info{version="1"} 1
  *   family "x_bytes", GAUGE, "bytes"    (no UNIT line)            # UNIT x_bytes bytes
  *   family "x", UNTYPED                 # TYPE x untyped          # TYPE x unknown
+ *   family "x", HISTOGRAM               # TYPE x histogram        # TYPE x histogram
+ *     histogram {db="0"}, bound 1       x_bucket{db="0",le="1"}   x_bucket{db="0",le="1.0"}
+ *                                       … le="+Inf", x_sum, x_count (the same in both)
  *   metrics_writer_finish               (nothing)                 # EOF
  *
  * A counter or info name given with its suffix ("x_total", "x_info") has the suffix removed.
@@ -42,6 +45,9 @@
  *   - a unit that is not the name's suffix ("_bytes" for "bytes"); a unit on an info family
  *   - an empty or NULL HELP text (HELP is required on every family)
  *   - counter values that are negative or NaN; info values other than 1
+ *   - a histogram whose bounds are not finite and increasing, whose cumulative counts decrease
+ *     or exceed its count, whose sum is NaN, or whose labels hold "le"; a histogram sample in
+ *     any other family, or a plain sample in a histogram family
  *   - a sample before the first family, or any call after metrics_writer_finish
  *
  * The writer assumes the "C" LC_NUMERIC locale (memkv never calls setlocale).
@@ -90,9 +96,10 @@ metrics_format metrics_format_from_accept(const char *accept);
 
 typedef enum metrics_type {
     METRICS_GAUGE = 0,
-    METRICS_COUNTER, /* monotonic; samples named <name>_total in both formats */
-    METRICS_INFO,    /* OpenMetrics info (samples <name>_info, value 1); a gauge in text 0.0.4 */
-    METRICS_UNTYPED, /* "untyped" in text 0.0.4, "unknown" in OpenMetrics */
+    METRICS_COUNTER,   /* monotonic; samples named <name>_total in both formats */
+    METRICS_INFO,      /* OpenMetrics info (samples <name>_info, value 1); a gauge in text 0.0.4 */
+    METRICS_UNTYPED,   /* "untyped" in text 0.0.4, "unknown" in OpenMetrics */
+    METRICS_HISTOGRAM, /* samples only through metrics_sample_histogram */
 } metrics_type;
 
 /* One label of a sample. Both strings are NUL-terminated and only read during the call. */
@@ -156,6 +163,19 @@ int metrics_sample_double(metrics_writer *w, const metrics_label *labels, size_t
                           double value);
 int metrics_sample_int(metrics_writer *w, const metrics_label *labels, size_t nlabels,
                        int64_t value);
+
+/* One histogram of the open METRICS_HISTOGRAM family, for one label set (labels, which may not
+ * hold "le"): nbuckets finite upper bounds le[] in increasing order with their cumulative counts
+ * (observations <= le[i]; non-decreasing), then count (every observation: the +Inf bucket; at
+ * least the last cumulative count) and the sum of the observations. Written as one
+ * <name>_bucket sample per bound and one with le="+Inf", then <name>_sum and <name>_count; a
+ * bound is written as a float, "1" in text 0.0.4 and "1.0" in OpenMetrics (canonical, as
+ * Prometheus's Go client writes it). nbuckets may be 0 (le and cumulative may then be NULL):
+ * only the +Inf bucket. Returns 0 or a METRICS_ERR_* code; on error the whole family is removed
+ * from the body, as for the other samples. */
+int metrics_sample_histogram(metrics_writer *w, const metrics_label *labels, size_t nlabels,
+                             const double *le, const uint64_t *cumulative, size_t nbuckets,
+                             uint64_t count, double sum);
 
 /* End the body: the last family ends, OpenMetrics gets its "# EOF" line. Further writes fail
  * with METRICS_ERR_FINISHED. Returns 0 (METRICS_ERR_FINISHED if called twice). */
