@@ -15,6 +15,7 @@
 
 typedef struct ks_db {
     uint64_t keys[KS_TYPES], bytes[KS_TYPES];
+    uint64_t len_sum[KS_TYPES]; /* the lengths of the keys, summed */
     uint64_t vkeys, vbytes;
     uint64_t len_hist[KS_TYPES][KS_BINS];
     uint64_t bytes_hist[KS_TYPES][KS_BINS];
@@ -454,6 +455,57 @@ void kstats_prefixes_free(ks_prefix *p, size_t n) {
     alloc_free(SUB, p);
 }
 
+/* MEMORY PREFIXES's order by bytes: more bytes first, then more keys, then by name. */
+static int prefix_before(const ks_prefix *x, const ks_prefix *y) {
+    if (x->bytes != y->bytes) return x->bytes > y->bytes;
+    if (x->keys != y->keys) return x->keys > y->keys;
+    return prefix_name_cmp(x, y) < 0;
+}
+
+/* Restores the heap below i: every node comes after its children in that order, so the root is
+ * the last of the heap. */
+static void top_sift_down(ks_prefix *h, size_t n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && prefix_before(&h[m], &h[l])) m = l;
+        if (r < n && prefix_before(&h[m], &h[r])) m = r;
+        if (m == i) return;
+        ks_prefix t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+size_t kstats_prefixes_top(const kstats *ks, ks_prefix *out, size_t n) {
+    if (n == 0) return 0;
+    size_t m = 0;
+    for (size_t i = 0; i < ks->pfx_cap; i++) {
+        const pfx *p = &ks->pfx[i];
+        if (!p->name) continue;
+        ks_prefix x = {p->name, p->len, p->keys, p->bytes, p->vkeys};
+        if (m < n) { /* fill, then make a heap once full */
+            out[m++] = x;
+            if (m == n)
+                for (size_t j = n / 2; j-- > 0;)
+                    top_sift_down(out, n, j);
+        } else if (prefix_before(&x, &out[0])) { /* better than the last kept */
+            out[0] = x;
+            top_sift_down(out, n, 0);
+        }
+    }
+    if (m < n) /* never filled: not a heap yet */
+        for (size_t j = m / 2; j-- > 0;)
+            top_sift_down(out, m, j);
+    for (size_t k = m; k > 1; k--) { /* heap sort: the last goes to the end */
+        ks_prefix t = out[0];
+        out[0] = out[k - 1];
+        out[k - 1] = t;
+        top_sift_down(out, k - 1, 0);
+    }
+    return m;
+}
+
 /* ---- largest keys ----------------------------------------------------------------------- */
 
 static long top_find(const top_set *s, const ks_key *k, uint64_t hv) {
@@ -598,6 +650,7 @@ void kstats_add(kstats *ks, const ks_key *k) {
     int t = k->type;
     d->keys[t]++;
     d->bytes[t] += k->bytes;
+    d->len_sum[t] += k->len;
     d->len_hist[t][bin_of(k->len)]++;
     d->bytes_hist[t][bin_of(k->bytes)]++;
     int vol = k->when >= 0;
@@ -615,6 +668,7 @@ void kstats_remove(kstats *ks, const ks_key *k) {
     int t = k->type;
     d->keys[t]--;
     d->bytes[t] -= k->bytes;
+    d->len_sum[t] -= k->len;
     d->len_hist[t][bin_of(k->len)]--;
     d->bytes_hist[t][bin_of(k->bytes)]--;
     int vol = k->when >= 0;
@@ -628,6 +682,7 @@ void kstats_remove(kstats *ks, const ks_key *k) {
 }
 
 void kstats_change(kstats *ks, const ks_key *b, const ks_key *a) {
+    ks->dbs[a->db].len_sum[a->type] += a->len - b->len; /* modulo 2^64: exact */
     if (b->bytes == a->bytes && b->when == a->when) {
         if (b->len != a->len) {
             int bb = bin_of(b->len), ab = bin_of(a->len);
@@ -691,6 +746,13 @@ ks_totals kstats_volatile_totals(const kstats *ks, int dbi) {
     return r;
 }
 
+uint64_t kstats_len_sum(const kstats *ks, int dbi, int type) {
+    uint64_t r = 0;
+    for (int d = dbi < 0 ? 0 : dbi; d < (dbi < 0 ? ks->ndbs : dbi + 1); d++)
+        r += ks->dbs[d].len_sum[type];
+    return r;
+}
+
 const uint64_t *kstats_len_hist(const kstats *ks, int dbi, int type) {
     return ks->dbs[dbi].len_hist[type];
 }
@@ -748,6 +810,8 @@ size_t kstats_diff(kstats *live, kstats *fresh, int64_t now_ms, char *out, size_
             diff_u64(&o, what, a->keys[t], b->keys[t]);
             snprintf(what, sizeof(what), "db%d %s bytes", d, db_type_name(t));
             diff_u64(&o, what, a->bytes[t], b->bytes[t]);
+            snprintf(what, sizeof(what), "db%d %s length sum", d, db_type_name(t));
+            diff_u64(&o, what, a->len_sum[t], b->len_sum[t]);
             for (int i = 0; i < KS_BINS; i++) {
                 snprintf(what, sizeof(what), "db%d %s length bin %llu", d, db_type_name(t),
                          (unsigned long long)kstats_bin_floor(i));

@@ -85,6 +85,9 @@ const char *kstats_ttl_bucket_name(int bucket); /* "none" "lt_1h" "lt_1d" "lt_1w
 /* All dbs, relative to now_ms. */
 void kstats_ttl_buckets(const kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_BUCKETS]);
 
+/* The lengths of a type's keys summed (db -1: all dbs): the sum of the length histogram's
+ * observations. */
+uint64_t kstats_len_sum(const kstats *ks, int dbi, int type);
 /* Histogram of lengths (what Redis 8's INFO keysizes shows) or of bytes, per db and type:
  * KS_BINS counters. */
 const uint64_t *kstats_len_hist(const kstats *ks, int dbi, int type);
@@ -109,6 +112,11 @@ int kstats_prefixes_enabled(const kstats *ks);
 ks_prefix *kstats_prefixes(const kstats *ks, int depth, size_t *n, ks_totals *none,
                            ks_totals *other);
 void kstats_prefixes_free(ks_prefix *p, size_t n);
+/* The n tracked prefixes with the most bytes, at the configured depth, in MEMORY PREFIXES's
+ * order (bytes, then keys, descending, then name), into out (n entries; names valid until the
+ * next change of the key space). Returns how many (fewer when fewer are tracked). Allocates
+ * nothing; O(tracked prefixes · log n), for the cron's metrics snapshot. */
+size_t kstats_prefixes_top(const kstats *ks, ks_prefix *out, size_t n);
 size_t kstats_prefix_count(const kstats *ks); /* prefixes tracked now */
 /* Keys ever refused a prefix slot since start (a cap reached, or their slice of other in use). */
 uint64_t kstats_prefix_refusals(const kstats *ks);
