@@ -225,6 +225,47 @@ int metrics_write_process(metrics_writer *w, const metrics_process *p);
  * never touches the key space or clients. */
 #define METRICS_MAX_KEY_KINDS 256
 
+/* Key-space statistics (src/db/kstats, README "Which keys hold the memory"), all databases
+ * summed, as the cron publishes them when keyspace-stats is yes (enabled 1; otherwise all zeros
+ * and the collector writes only memkv_keyspace_stats_enabled 0). Fixed arrays, so the snapshot
+ * is bounded (~75 KB: mostly the prefix names) and publishing it allocates nothing; the cron
+ * fills it in O(dbs · types · bins + TTL minutes + tracked prefixes · log N).
+ *   - types[t]: keys, bytes (their MEMORY USAGE summed), the sum of their lengths (string bytes
+ *     or elements) and two histograms: bin 0 counts 0, bin i counts [2^(i-1), 2^i), i.e. the
+ *     values up to 2^i - 1 (Redis 8's INFO keysizes bins);
+ *   - ttl[b]: keys and bytes by time left to live (none, lt_1h, lt_1d, lt_1w, longer);
+ *   - prefixes: the keyspace-prefix-metrics largest folded prefixes by bytes, biggest first
+ *     (names are bytes: any byte may appear, the collector makes them label values), and
+ *     everything outside them (smaller and untracked prefixes, keys without one) in
+ *     prefix_other_*, so prefixes + other = every key. */
+#define METRICS_KS_TYPES 5        /* string, hash, list, set, zset */
+#define METRICS_KS_BINS 65        /* KS_BINS */
+#define METRICS_KS_TTL_BUCKETS 5  /* KS_TTL_BUCKETS */
+#define METRICS_KS_PREFIXES 200   /* keyspace-prefix-metrics's maximum */
+#define METRICS_KS_PREFIX_LEN 320 /* KS_PREFIX_LEN_MAX */
+
+typedef struct metrics_keyspace {
+    int enabled; /* keyspace-stats yes */
+    struct {
+        const char *type; /* static string */
+        uint64_t keys, bytes, len_sum;
+        uint64_t len_hist[METRICS_KS_BINS], bytes_hist[METRICS_KS_BINS];
+    } types[METRICS_KS_TYPES];
+    struct {
+        const char *bucket; /* static string */
+        uint64_t keys, bytes;
+    } ttl[METRICS_KS_TTL_BUCKETS];
+    int prefixes_enabled; /* keyspace-prefix-max > 0 */
+    size_t nprefixes;
+    struct {
+        char name[METRICS_KS_PREFIX_LEN];
+        size_t len;
+        uint64_t keys, bytes;
+    } prefixes[METRICS_KS_PREFIXES];
+    uint64_t prefix_other_keys, prefix_other_bytes;
+    uint64_t prefixes_tracked, prefix_refusals;
+} metrics_keyspace;
+
 typedef struct metrics_server_state {
     char version[32];       /* memkv's */
     char redis_version[16]; /* the Redis release whose protocol memkv follows */
@@ -251,6 +292,7 @@ typedef struct metrics_server_state {
     } kinds[METRICS_MAX_KEY_KINDS]; /* keys per db, type and encoding: the non-zero ones */
     /* the largest client buffers, for the doctor */
     mem_client_top top_obuf, top_qbuf;
+    metrics_keyspace keyspace;
 } metrics_server_state;
 
 /* Thread-safe hand-over (a mutex held only for the copy). */
@@ -285,7 +327,10 @@ void metrics_inputs_gather(metrics_inputs *in);
 
 /* Write every family (DESIGN.md "Metrics": memkv_allocator_*_bytes, memkv_memory_used_bytes,
  * memkv_memory_max_bytes, memkv_memory_subsystem_bytes{subsystem}, process_*,
- * memkv_profiling_*, …). Returns 0, or the first writer error (the body stays usable). */
+ * memkv_profiling_*, memkv_keyspace_*, …). Returns 0, or the first writer error (the body stays
+ * usable). Prefix names become label values with NUL and invalid UTF-8 as U+FFFD; prefixes
+ * that this makes equal are merged into one series (a repeated label set would void the
+ * family). */
 int metrics_collect(metrics_writer *w, const metrics_inputs *in);
 
 /* The memory report of /debug/memory as JSON: stats, ratios, subsystems, arenas, size classes,

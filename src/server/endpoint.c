@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "alloc/alloc.h"
+#include "db/kstats.h"
 #include "metrics/metrics.h"
 #include "profiler/profiler.h"
 #include "server/log.h"
@@ -15,6 +16,59 @@
 static http_endpoint *endpoint;
 
 /* ---- state published by the cron ---- */
+
+_Static_assert(METRICS_KS_TYPES == KS_TYPES && METRICS_KS_TYPES == DB_TYPES, "types");
+_Static_assert(METRICS_KS_BINS == KS_BINS, "histogram bins");
+_Static_assert(METRICS_KS_TTL_BUCKETS == KS_TTL_BUCKETS, "TTL buckets");
+_Static_assert(METRICS_KS_PREFIX_LEN == KS_PREFIX_LEN_MAX, "prefix length");
+
+/* The key-space statistics, all dbs summed (metrics.h, metrics_keyspace). */
+static void publish_keyspace(metrics_keyspace *k) {
+    kstats *ks = keyspace_stats();
+    if (!ks) return;
+    k->enabled = 1;
+    ks_totals all = kstats_db_totals(ks, -1);
+    for (int t = 0; t < KS_TYPES; t++) {
+        ks_totals tt = kstats_type_totals(ks, -1, t);
+        k->types[t].type = db_type_name(t);
+        k->types[t].keys = tt.keys;
+        k->types[t].bytes = tt.bytes;
+        k->types[t].len_sum = kstats_len_sum(ks, -1, t);
+        for (int d = 0; d < kstats_dbs(ks); d++) {
+            if (!kstats_type_totals(ks, d, t).keys) continue;
+            const uint64_t *lh = kstats_len_hist(ks, d, t), *bh = kstats_bytes_hist(ks, d, t);
+            for (int b = 0; b < KS_BINS; b++) {
+                k->types[t].len_hist[b] += lh[b];
+                k->types[t].bytes_hist[b] += bh[b];
+            }
+        }
+    }
+    ks_totals ttl[KS_TTL_BUCKETS];
+    kstats_ttl_buckets(ks, server_now_ms(), ttl);
+    for (int b = 0; b < KS_TTL_BUCKETS; b++) {
+        k->ttl[b].bucket = kstats_ttl_bucket_name(b);
+        k->ttl[b].keys = ttl[b].keys;
+        k->ttl[b].bytes = ttl[b].bytes;
+    }
+    k->prefixes_enabled = kstats_prefixes_enabled(ks);
+    k->prefixes_tracked = kstats_prefix_count(ks);
+    k->prefix_refusals = kstats_prefix_refusals(ks);
+    k->prefix_other_keys = all.keys;
+    k->prefix_other_bytes = all.bytes;
+    size_t want = (size_t)srv.keyspace_prefix_metrics;
+    if (want > METRICS_KS_PREFIXES) want = METRICS_KS_PREFIXES;
+    ks_prefix top[METRICS_KS_PREFIXES];
+    k->nprefixes = k->prefixes_enabled ? kstats_prefixes_top(ks, top, want) : 0;
+    for (size_t i = 0; i < k->nprefixes; i++) {
+        size_t n = top[i].len < METRICS_KS_PREFIX_LEN ? top[i].len : METRICS_KS_PREFIX_LEN;
+        memcpy(k->prefixes[i].name, top[i].name, n);
+        k->prefixes[i].len = n;
+        k->prefixes[i].keys = top[i].keys;
+        k->prefixes[i].bytes = top[i].bytes;
+        k->prefix_other_keys -= top[i].keys;
+        k->prefix_other_bytes -= top[i].bytes;
+    }
+}
 
 void endpoint_publish_state(void) {
     metrics_server_state s;
@@ -64,6 +118,7 @@ void endpoint_publish_state(void) {
     for (client *c = srv.clients; c; c = c->next)
         if (c->flags & CLIENT_BLOCKED) s.blocked_clients++;
     clients_top_buffers(&s.top_obuf, &s.top_qbuf);
+    publish_keyspace(&s.keyspace);
     metrics_state_publish(&s);
 }
 

@@ -134,11 +134,12 @@ typedef struct server {
     long long jemalloc_dirty_decay_ms; /* jemalloc-dirty-decay-ms, applied to every arena */
     long long jemalloc_muzzy_decay_ms; /* jemalloc-muzzy-decay-ms */
     /* key-space statistics (keyspace.c, src/db/kstats.h) */
-    int keyspace_stats;               /* keyspace-stats */
-    char *keyspace_prefix_separators; /* keyspace-prefix-separators */
-    long long keyspace_prefix_depth;  /* keyspace-prefix-depth */
-    long long keyspace_prefix_max;    /* keyspace-prefix-max; 0: prefixes off */
-    long long keyspace_top_keys;      /* keyspace-top-keys */
+    int keyspace_stats;                /* keyspace-stats */
+    char *keyspace_prefix_separators;  /* keyspace-prefix-separators */
+    long long keyspace_prefix_depth;   /* keyspace-prefix-depth */
+    long long keyspace_prefix_max;     /* keyspace-prefix-max; 0: prefixes off */
+    long long keyspace_top_keys;       /* keyspace-top-keys */
+    long long keyspace_prefix_metrics; /* keyspace-prefix-metrics: prefixes /metrics shows */
     /* heap profiler (cmd_profile.c) */
     int prof_enabled;
     long long prof_sample_bytes;
