@@ -544,13 +544,14 @@ static void collect_keyspace(col *c, const metrics_inputs *in) {
         ks_histogram(c, k->types[t].type, k->types[t].bytes_hist, k->types[t].keys,
                      (double)k->types[t].bytes);
 
-    /* Prefixes as label values; those that became equal are merged into the first. */
+    /* Prefixes as label values (at most 3 bytes for each byte of a name, and a NUL); those
+     * that became equal are merged into the first. */
     size_t n = k->nprefixes < METRICS_KS_PREFIXES ? k->nprefixes : METRICS_KS_PREFIXES;
     size_t room = 1;
     for (size_t i = 0; i < n; i++)
-        room += 3 * (k->prefixes[i].len < METRICS_KS_PREFIX_LEN ? k->prefixes[i].len
-                                                                : METRICS_KS_PREFIX_LEN) +
-                1;
+        room +=
+            3 * (size_t)(k->prefixes[i].len <= sizeof(k->prefix_names) ? k->prefixes[i].len : 0) +
+            1;
     char *pool = alloc_malloc(ALLOC_SUB_HTTP, room);
     struct {
         const char *label;
@@ -559,10 +560,10 @@ static void collect_keyspace(col *c, const metrics_inputs *in) {
     } p[METRICS_KS_PREFIXES];
     size_t np = 0, off = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t len =
-            k->prefixes[i].len < METRICS_KS_PREFIX_LEN ? k->prefixes[i].len : METRICS_KS_PREFIX_LEN;
+        size_t at = k->prefixes[i].off, len = k->prefixes[i].len;
+        if (at > sizeof(k->prefix_names) || len > sizeof(k->prefix_names) - at) continue;
         char *label = pool + off;
-        int changed = prefix_label(k->prefixes[i].name, len, label);
+        int changed = prefix_label(k->prefix_names + at, len, label);
         size_t same = np;
         for (size_t j = 0; j < np && same == np; j++)
             if ((changed || p[j].changed) && strcmp(p[j].label, label) == 0) same = j;

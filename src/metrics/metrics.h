@@ -16,8 +16,8 @@
  *   family "x_bytes", GAUGE, "bytes"    (no UNIT line)            # UNIT x_bytes bytes
  *   family "x", UNTYPED                 # TYPE x untyped          # TYPE x unknown
  *   family "x", HISTOGRAM               # TYPE x histogram        # TYPE x histogram
- *     histogram {db="0"}, bound 1       x_bucket{db="0",le="1"}   x_bucket{db="0",le="1.0"}
- *                                       … le="+Inf", x_sum, x_count (the same in both)
+ *     histogram {db="0"}, bound 1       x_bucket{db="0",le="1.0"} (the same)
+ *                                       … le="+Inf", x_sum, x_count (the same)
  *   metrics_writer_finish               (nothing)                 # EOF
  *
  * A counter or info name given with its suffix ("x_total", "x_info") has the suffix removed.
@@ -169,8 +169,10 @@ int metrics_sample_int(metrics_writer *w, const metrics_label *labels, size_t nl
  * (observations <= le[i]; non-decreasing), then count (every observation: the +Inf bucket; at
  * least the last cumulative count) and the sum of the observations. Written as one
  * <name>_bucket sample per bound and one with le="+Inf", then <name>_sum and <name>_count; a
- * bound is written as a float, "1" in text 0.0.4 and "1.0" in OpenMetrics (canonical, as
- * Prometheus's Go client writes it). nbuckets may be 0 (le and cumulative may then be NULL):
+ * bound is written in OpenMetrics's canonical form ("1.0", "0.5", "1e+300") in both formats,
+ * so a series keeps its labels whichever format a scrape negotiates (Prometheus 2 stores "le"
+ * as written; text 0.0.4 has no rule for it, OpenMetrics requires the canonical form).
+ * nbuckets may be 0 (le and cumulative may then be NULL):
  * only the +Inf bucket. Returns 0 or a METRICS_ERR_* code; on error the whole family is removed
  * from the body, as for the other samples. */
 int metrics_sample_histogram(metrics_writer *w, const metrics_label *labels, size_t nlabels,
@@ -225,24 +227,26 @@ int metrics_write_process(metrics_writer *w, const metrics_process *p);
  * never touches the key space or clients. */
 #define METRICS_MAX_KEY_KINDS 256
 
-/* Key-space statistics (src/db/kstats, README "Which keys hold the memory"), all databases
- * summed, as the cron publishes them when keyspace-stats is yes (enabled 1; otherwise all zeros
- * and the collector writes only memkv_keyspace_stats_enabled 0). Fixed arrays, so the snapshot
- * is bounded (~75 KB: mostly the prefix names) and publishing it allocates nothing; the cron
- * fills it in O(dbs · types · bins + TTL minutes + tracked prefixes · log N).
+/* Key-space statistics (src/db/kstats, README "HTTP endpoint"), all databases summed, as the
+ * cron publishes them when keyspace-stats is yes (enabled 1; otherwise all zeros and the
+ * collector writes only memkv_keyspace_stats_enabled 0). Fixed arrays, so the snapshot is
+ * bounded (~19 KB) and publishing it allocates nothing; the cron fills it in
+ * O(dbs · types · bins + TTL minutes + tracked prefixes · log N).
  *   - types[t]: keys, bytes (their MEMORY USAGE summed), the sum of their lengths (string bytes
  *     or elements) and two histograms: bin 0 counts 0, bin i counts [2^(i-1), 2^i), i.e. the
  *     values up to 2^i - 1 (Redis 8's INFO keysizes bins);
  *   - ttl[b]: keys and bytes by time left to live (none, lt_1h, lt_1d, lt_1w, longer);
- *   - prefixes: the keyspace-prefix-metrics largest folded prefixes by bytes, biggest first
- *     (names are bytes: any byte may appear, the collector makes them label values), and
- *     everything outside them (smaller and untracked prefixes, keys without one) in
- *     prefix_other_*, so prefixes + other = every key. */
-#define METRICS_KS_TYPES 5        /* string, hash, list, set, zset */
-#define METRICS_KS_BINS 65        /* KS_BINS */
-#define METRICS_KS_TTL_BUCKETS 5  /* KS_TTL_BUCKETS */
-#define METRICS_KS_PREFIXES 200   /* keyspace-prefix-metrics's maximum */
-#define METRICS_KS_PREFIX_LEN 320 /* KS_PREFIX_LEN_MAX */
+ *   - prefixes: the keyspace-prefix-metrics largest folded prefixes by bytes, biggest first,
+ *     their names in prefix_names (bytes: any byte may appear, the collector makes them label
+ *     values; when a name no longer fits there, 40 bytes a name on average for 200, it and the
+ *     smaller prefixes after it are left out), and everything outside them (smaller and
+ *     untracked prefixes, keys without one) in prefix_other_*, so prefixes + other = every
+ *     key. */
+#define METRICS_KS_TYPES 5           /* string, hash, list, set, zset */
+#define METRICS_KS_BINS 65           /* KS_BINS */
+#define METRICS_KS_TTL_BUCKETS 5     /* KS_TTL_BUCKETS */
+#define METRICS_KS_PREFIXES 200      /* keyspace-prefix-metrics's maximum */
+#define METRICS_KS_PREFIX_NAMES 8192 /* bytes for every prefix name together */
 
 typedef struct metrics_keyspace {
     int enabled; /* keyspace-stats yes */
@@ -258,10 +262,10 @@ typedef struct metrics_keyspace {
     int prefixes_enabled; /* keyspace-prefix-max > 0 */
     size_t nprefixes;
     struct {
-        char name[METRICS_KS_PREFIX_LEN];
-        size_t len;
+        uint32_t off, len; /* the name: prefix_names[off, off + len) */
         uint64_t keys, bytes;
     } prefixes[METRICS_KS_PREFIXES];
+    char prefix_names[METRICS_KS_PREFIX_NAMES];
     uint64_t prefix_other_keys, prefix_other_bytes;
     uint64_t prefixes_tracked, prefix_refusals;
 } metrics_keyspace;

@@ -307,11 +307,11 @@ static size_t format_double(char *buf, double v) {
     return (size_t)n;
 }
 
-/* A histogram bound: a float, with ".0" added to an integral one in OpenMetrics (its canonical
- * form). buf >= 32 bytes; v is finite. */
-static size_t format_bound(char *buf, double v, metrics_format f) {
+/* A histogram bound in OpenMetrics's canonical form: a float, ".0" added to an integral one.
+ * buf >= 32 bytes; v is finite. */
+static size_t format_bound(char *buf, double v) {
     size_t n = format_double(buf, v);
-    if (f == METRICS_OPENMETRICS_1 && !strpbrk(buf, ".e")) {
+    if (!strpbrk(buf, ".e")) {
         memcpy(buf + n, ".0", 3);
         n += 2;
     }
@@ -625,7 +625,7 @@ int metrics_sample_histogram(metrics_writer *w, const metrics_label *labels, siz
     }
     char bound[40];
     for (size_t i = 0; i < nbuckets; i++) {
-        format_bound(bound, le[i], w->format);
+        format_bound(bound, le[i]);
         sample_put(w, "_bucket", labels, nlabels, bound);
         put_count(w, cumulative[i]);
     }

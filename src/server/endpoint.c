@@ -20,7 +20,6 @@ static http_endpoint *endpoint;
 _Static_assert(METRICS_KS_TYPES == KS_TYPES && METRICS_KS_TYPES == DB_TYPES, "types");
 _Static_assert(METRICS_KS_BINS == KS_BINS, "histogram bins");
 _Static_assert(METRICS_KS_TTL_BUCKETS == KS_TTL_BUCKETS, "TTL buckets");
-_Static_assert(METRICS_KS_PREFIX_LEN == KS_PREFIX_LEN_MAX, "prefix length");
 
 /* The key-space statistics, all dbs summed (metrics.h, metrics_keyspace). */
 static void publish_keyspace(metrics_keyspace *k) {
@@ -58,13 +57,15 @@ static void publish_keyspace(metrics_keyspace *k) {
     size_t want = (size_t)srv.keyspace_prefix_metrics;
     if (want > METRICS_KS_PREFIXES) want = METRICS_KS_PREFIXES;
     ks_prefix top[METRICS_KS_PREFIXES];
-    k->nprefixes = k->prefixes_enabled ? kstats_prefixes_top(ks, top, want) : 0;
-    for (size_t i = 0; i < k->nprefixes; i++) {
-        size_t n = top[i].len < METRICS_KS_PREFIX_LEN ? top[i].len : METRICS_KS_PREFIX_LEN;
-        memcpy(k->prefixes[i].name, top[i].name, n);
-        k->prefixes[i].len = n;
+    size_t n = k->prefixes_enabled ? kstats_prefixes_top(ks, top, want) : 0, used = 0;
+    for (size_t i = 0; i < n && top[i].len <= sizeof(k->prefix_names) - used; i++) {
+        memcpy(k->prefix_names + used, top[i].name, top[i].len);
+        k->prefixes[i].off = (uint32_t)used;
+        k->prefixes[i].len = (uint32_t)top[i].len;
         k->prefixes[i].keys = top[i].keys;
         k->prefixes[i].bytes = top[i].bytes;
+        used += top[i].len;
+        k->nprefixes++;
         k->prefix_other_keys -= top[i].keys;
         k->prefix_other_bytes -= top[i].bytes;
     }

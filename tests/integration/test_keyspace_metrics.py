@@ -364,6 +364,27 @@ def test_prefix_metrics_bound_the_series(server_factory):
     assert len(lines) <= 2 * 200 + 2 * 5 * (65 + 3) + 10 + 5 + 6, len(lines)
 
 
+def test_long_prefix_names(server_factory):
+    """The snapshot keeps 8 KiB of prefix names: with 150 prefixes of ~100 bytes and
+    keyspace-prefix-metrics 200, the largest that fit are shown, in MEMORY PREFIXES's order, and
+    the rest is in other, so the figures still add up."""
+    server = server_factory(["--keyspace-prefix-metrics", "200"])
+    c = Resp(server)
+    def seg(i, ch):  # 32 letters, no digits: kept as they are
+        return ch * 29 + "".join(chr(97 + (i // 26 ** k) % 26) for k in range(3))
+    c.pipeline([("SET", "%s:%s:%s:%d" % (seg(i, "x"), seg(i, "y"), seg(i, "z"), j),
+                 "v" * (10 + i)) for i in range(150) for j in range(2)])
+    s = parse(settled_scrape(server.metrics_port))
+    rows = memory_prefixes(c, 150)[:-2]
+    assert len(rows) == 150 and all(len(r["prefix"]) == 98 for r in rows)
+    got = by_label(s, "memkv_keyspace_prefix_bytes", "prefix")
+    shown = len(got)
+    assert 8192 // 99 <= shown <= 8192 // 98, shown
+    assert got == {r["prefix"].decode(): r["bytes"] for r in rows[:shown]}
+    assert value(s, "memkv_keyspace_prefix_other_bytes") == sum(r["bytes"] for r in rows[shown:])
+    assert value(s, "memkv_keyspace_prefix_other_keys") == sum(r["keys"] for r in rows[shown:])
+
+
 def test_default_and_prefixes_that_are_not_utf8(server):
     """A fresh server shows 20 prefixes. Prefixes holding NUL or bytes that are not UTF-8 become
     label values with U+FFFD; those that become equal are one series, so the family is never

@@ -277,9 +277,12 @@ static void keyspace_realistic(metrics_keyspace *k) {
          6, 1, 30},
     };
     k->nprefixes = sizeof(p) / sizeof(p[0]);
+    uint32_t used = 0;
     for (size_t i = 0; i < k->nprefixes; i++) {
-        memcpy(k->prefixes[i].name, p[i].name, p[i].len);
-        k->prefixes[i].len = p[i].len;
+        memcpy(k->prefix_names + used, p[i].name, p[i].len);
+        k->prefixes[i].off = used;
+        k->prefixes[i].len = (uint32_t)p[i].len;
+        used += (uint32_t)p[i].len;
         k->prefixes[i].keys = p[i].keys;
         k->prefixes[i].bytes = p[i].bytes;
     }
@@ -902,27 +905,27 @@ static void test_collect_keyspace(void **state) {
     static const struct {
         const char *le;
         double v;
-    } sl[] = {{"0", 0}, {"1", 3}, {"3", 3}, {"7", 53}, {"+Inf", 53}};
+    } sl[] = {{"0.0", 0}, {"1.0", 3}, {"3.0", 3}, {"7.0", 53}, {"+Inf", 53}};
     char series[160];
     for (size_t i = 0; i < sizeof(sl) / sizeof(sl[0]); i++) {
         snprintf(series, sizeof(series),
                  "memkv_keyspace_key_length_bucket{type=\"string\",le=\"%s\"}", sl[i].le);
         assert_true(sample_value(body, series) == sl[i].v);
     }
-    assert_null(find_line(body, "memkv_keyspace_key_length_bucket{type=\"string\",le=\"15\"}"));
+    assert_null(find_line(body, "memkv_keyspace_key_length_bucket{type=\"string\",le=\"15.0\"}"));
     assert_true(sample_value(body, "memkv_keyspace_key_length_sum{type=\"string\"}") == 303);
     assert_true(sample_value(body, "memkv_keyspace_key_length_count{type=\"string\"}") == 53);
-    assert_true(sample_value(body, "memkv_keyspace_key_bytes_bucket{type=\"string\",le=\"31\"}") ==
-                0);
-    assert_true(sample_value(body, "memkv_keyspace_key_bytes_bucket{type=\"string\",le=\"63\"}") ==
-                52);
-    assert_true(sample_value(body, "memkv_keyspace_key_bytes_bucket{type=\"string\",le=\"127\"}") ==
-                53);
+    assert_true(
+        sample_value(body, "memkv_keyspace_key_bytes_bucket{type=\"string\",le=\"31.0\"}") == 0);
+    assert_true(
+        sample_value(body, "memkv_keyspace_key_bytes_bucket{type=\"string\",le=\"63.0\"}") == 52);
+    assert_true(
+        sample_value(body, "memkv_keyspace_key_bytes_bucket{type=\"string\",le=\"127.0\"}") == 53);
     assert_true(sample_value(body, "memkv_keyspace_key_bytes_sum{type=\"hash\"}") == 4400);
     /* an empty type: only +Inf */
     assert_true(sample_value(body, "memkv_keyspace_key_length_bucket{type=\"set\",le=\"+Inf\"}") ==
                 0);
-    assert_null(find_line(body, "memkv_keyspace_key_length_bucket{type=\"set\",le=\"0\"}"));
+    assert_null(find_line(body, "memkv_keyspace_key_length_bucket{type=\"set\",le=\"0.0\"}"));
     assert_true(sample_value(body, "memkv_keyspace_key_length_count{type=\"set\"}") == 0);
     /* prefixes: escaped; the three equal label values merged into one series */
     assert_true(sample_value(body, "memkv_keyspace_prefix_bytes{prefix=\"session:#\"}") == 4400);
@@ -941,7 +944,7 @@ static void test_collect_keyspace(void **state) {
     assert_true(sample_value(body, "memkv_keyspace_prefixes_tracked") == 6);
     assert_true(sample_value(body, "memkv_keyspace_prefix_refusals_total") == 2);
 
-    /* OpenMetrics: canonical bounds */
+    /* OpenMetrics: the same bounds */
     metrics_writer_reset(&w, METRICS_OPENMETRICS_1);
     assert_int_equal(metrics_collect(&w, in), 0);
     assert_int_equal(metrics_writer_finish(&w), 0);

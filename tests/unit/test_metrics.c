@@ -698,9 +698,9 @@ static void test_histogram(void **state) {
         if (f == 0)
             ASSERT_BODY(&w, "# HELP len Lengths.\n"
                             "# TYPE len histogram\n"
-                            "len_bucket{type=\"a\\\"b\",le=\"0\"} 1\n"
-                            "len_bucket{type=\"a\\\"b\",le=\"1\"} 1\n"
-                            "len_bucket{type=\"a\\\"b\",le=\"3\"} 4\n"
+                            "len_bucket{type=\"a\\\"b\",le=\"0.0\"} 1\n"
+                            "len_bucket{type=\"a\\\"b\",le=\"1.0\"} 1\n"
+                            "len_bucket{type=\"a\\\"b\",le=\"3.0\"} 4\n"
                             "len_bucket{type=\"a\\\"b\",le=\"5e+299\"} 18446744073709551614\n"
                             "len_bucket{type=\"a\\\"b\",le=\"+Inf\"} 18446744073709551615\n"
                             "len_sum{type=\"a\\\"b\"} 2.5\n"
@@ -710,7 +710,7 @@ static void test_histogram(void **state) {
                             "len_count 0\n"
                             "# HELP size_bytes Sizes.\n"
                             "# TYPE size_bytes histogram\n"
-                            "size_bytes_bucket{le=\"0\"} 1\n"
+                            "size_bytes_bucket{le=\"0.0\"} 1\n"
                             "size_bytes_bucket{le=\"+Inf\"} 3\n"
                             "size_bytes_sum 7\n"
                             "size_bytes_count 3\n");
