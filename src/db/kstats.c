@@ -58,6 +58,11 @@ struct kstats {
 
     ttl_slot *ttl;
     size_t ttl_cap, ttl_used;
+    /* The keys and bytes of each TTL bucket (HOUR..LONGER) relative to ttl_now, the minute of
+     * the last question (TTL_EMPTY: none yet), kept as keys come and go and moved along as the
+     * minute advances, so a question each cron tick costs no scan of the minutes. */
+    int64_t ttl_now;
+    uint64_t ttl_bkeys[KS_TTL_BUCKETS], ttl_bbytes[KS_TTL_BUCKETS];
 
     pfx *pfx;
     size_t pfx_cap, pfx_used;
@@ -106,6 +111,7 @@ kstats *kstats_new(int ndbs, const kstats_config *cfg, char *err, size_t errlen)
         ks->is_sep[(unsigned char)*s] = 1;
     ks->ndbs = ndbs;
     ks->dbs = alloc_calloc(SUB, (size_t)ndbs * sizeof(ks_db));
+    ks->ttl_now = TTL_EMPTY;
     for (int t = 0; t < KS_TYPES; t++)
         ks->top[t].cap = 4 * cfg->top_keys;
     return ks;
@@ -186,8 +192,23 @@ static void ttl_delete_at(kstats *ks, size_t i) {
     ks->ttl_used--;
 }
 
+/* The bucket of an expire minute, seen from now_minute (kstats.h: a key past its expire counts
+ * as < 1 h). */
+static int ttl_bucket_of(int64_t minute, int64_t now_minute) {
+    int64_t left = minute - now_minute;
+    return left < 60            ? KS_TTL_HOUR
+           : left < 24 * 60     ? KS_TTL_DAY
+           : left < 7 * 24 * 60 ? KS_TTL_WEEK
+                                : KS_TTL_LONGER;
+}
+
 static void ttl_account(kstats *ks, int64_t when, int64_t dkeys, int64_t dbytes) {
     int64_t minute = when / MS_PER_MINUTE;
+    if (ks->ttl_now != TTL_EMPTY) {
+        int b = ttl_bucket_of(minute, ks->ttl_now);
+        ks->ttl_bkeys[b] += (uint64_t)dkeys;
+        ks->ttl_bbytes[b] += (uint64_t)dbytes;
+    }
     if (ks->ttl_used * 4 >= ks->ttl_cap * 3 || ks->ttl_cap == 0) ttl_grow(ks);
     size_t mask = ks->ttl_cap - 1, i = ttl_home(ks, minute);
     while (ks->ttl[i].minute != TTL_EMPTY && ks->ttl[i].minute != minute)
@@ -208,7 +229,52 @@ const char *kstats_ttl_bucket_name(int bucket) {
     return bucket >= 0 && bucket < KS_TTL_BUCKETS ? names[bucket] : "";
 }
 
-void kstats_ttl_buckets(const kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_BUCKETS]) {
+static const ttl_slot *ttl_find(const kstats *ks, int64_t minute) {
+    if (ks->ttl_cap == 0) return NULL;
+    size_t mask = ks->ttl_cap - 1, i = ttl_home(ks, minute);
+    while (ks->ttl[i].minute != TTL_EMPTY && ks->ttl[i].minute != minute)
+        i = (i + 1) & mask;
+    return ks->ttl[i].minute == minute ? &ks->ttl[i] : NULL;
+}
+
+/* Brings the bucket totals to now_minute: the minutes that crossed a bucket's edge since the
+ * last question move down one bucket (three lookups per minute gone by), or, when that would
+ * cost more than a pass over the table (the first question, a long gap, a clock set back),
+ * the totals are counted again. */
+static void ttl_advance(kstats *ks, int64_t now_minute) {
+    int64_t from = ks->ttl_now;
+    if (from == now_minute) return;
+    if (from == TTL_EMPTY || now_minute < from || (uint64_t)(now_minute - from) > ks->ttl_cap / 3) {
+        memset(ks->ttl_bkeys, 0, sizeof(ks->ttl_bkeys));
+        memset(ks->ttl_bbytes, 0, sizeof(ks->ttl_bbytes));
+        for (size_t i = 0; i < ks->ttl_cap; i++) {
+            const ttl_slot *s = &ks->ttl[i];
+            if (s->minute == TTL_EMPTY) continue;
+            int b = ttl_bucket_of(s->minute, now_minute);
+            ks->ttl_bkeys[b] += s->keys;
+            ks->ttl_bbytes[b] += s->bytes;
+        }
+    } else {
+        /* A minute x is in the bucket below `edge` once x < now + edge. */
+        static const struct {
+            int64_t edge;
+            int into;
+        } moves[] = {{60, KS_TTL_HOUR}, {24 * 60, KS_TTL_DAY}, {7 * 24 * 60, KS_TTL_WEEK}};
+        for (size_t m = 0; m < sizeof(moves) / sizeof(moves[0]); m++) {
+            for (int64_t x = from + moves[m].edge; x < now_minute + moves[m].edge; x++) {
+                const ttl_slot *s = ttl_find(ks, x);
+                if (!s) continue;
+                ks->ttl_bkeys[moves[m].into + 1] -= s->keys;
+                ks->ttl_bbytes[moves[m].into + 1] -= s->bytes;
+                ks->ttl_bkeys[moves[m].into] += s->keys;
+                ks->ttl_bbytes[moves[m].into] += s->bytes;
+            }
+        }
+    }
+    ks->ttl_now = now_minute;
+}
+
+void kstats_ttl_buckets(kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_BUCKETS]) {
     memset(out, 0, KS_TTL_BUCKETS * sizeof(ks_totals));
     uint64_t vkeys = 0, vbytes = 0, keys = 0, bytes = 0;
     for (int d = 0; d < ks->ndbs; d++) {
@@ -220,17 +286,10 @@ void kstats_ttl_buckets(const kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_B
     }
     out[KS_TTL_NONE].keys = keys - vkeys;
     out[KS_TTL_NONE].bytes = bytes - vbytes;
-    int64_t now_minute = now_ms / MS_PER_MINUTE;
-    for (size_t i = 0; i < ks->ttl_cap; i++) {
-        const ttl_slot *s = &ks->ttl[i];
-        if (s->minute == TTL_EMPTY) continue;
-        int64_t left = s->minute - now_minute;
-        int b = left < 60            ? KS_TTL_HOUR
-                : left < 24 * 60     ? KS_TTL_DAY
-                : left < 7 * 24 * 60 ? KS_TTL_WEEK
-                                     : KS_TTL_LONGER;
-        out[b].keys += s->keys;
-        out[b].bytes += s->bytes;
+    ttl_advance(ks, now_ms / MS_PER_MINUTE);
+    for (int b = KS_TTL_HOUR; b < KS_TTL_BUCKETS; b++) {
+        out[b].keys = ks->ttl_bkeys[b];
+        out[b].bytes = ks->ttl_bbytes[b];
     }
 }
 

@@ -82,8 +82,9 @@ int kstats_dbs(const kstats *ks);
 
 enum { KS_TTL_NONE = 0, KS_TTL_HOUR, KS_TTL_DAY, KS_TTL_WEEK, KS_TTL_LONGER, KS_TTL_BUCKETS };
 const char *kstats_ttl_bucket_name(int bucket); /* "none" "lt_1h" "lt_1d" "lt_1w" "longer" */
-/* All dbs, relative to now_ms. */
-void kstats_ttl_buckets(const kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_BUCKETS]);
+/* All dbs, relative to now_ms. Kept as running totals moved along with the minute: asking
+ * every tick costs a few lookups per minute gone by, not a pass over every expire minute. */
+void kstats_ttl_buckets(kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_BUCKETS]);
 
 /* The lengths of a type's keys summed (db -1: all dbs): the sum of the length histogram's
  * observations. */

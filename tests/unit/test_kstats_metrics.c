@@ -2,7 +2,9 @@
  * sum of lengths per db and type (the length histogram's _sum), exact through adds, removes and
  * both kinds of change, against a model; and the top-N prefixes by bytes (kstats_prefixes_top)
  * against every tracked prefix sorted in MEMORY PREFIXES's order, for N below, at and above the
- * number tracked, ties included. */
+ * number tracked, ties included; the TTL buckets, kept as running totals that follow the
+ * clock, against a count from scratch as keys come and go and the minute moves by 0, 1, a few,
+ * thousands, and backwards. */
 #include "db/kstats.h"
 
 #include "db/db.h"
@@ -166,10 +168,84 @@ static void test_prefixes_top(void **state) {
     kstats_free(ks);
 }
 
+/* The buckets counted from scratch: what kstats_ttl_buckets must say. */
+static void ttl_model(const model_key *m, size_t n, int64_t now_ms, ks_totals out[]) {
+    memset(out, 0, KS_TTL_BUCKETS * sizeof(ks_totals));
+    int64_t now_minute = now_ms / 60000;
+    for (size_t i = 0; i < n; i++) {
+        if (!m[i].live) continue;
+        int b = KS_TTL_NONE;
+        if (m[i].k.when >= 0) {
+            int64_t left = m[i].k.when / 60000 - now_minute;
+            b = left < 60      ? KS_TTL_HOUR
+                : left < 1440  ? KS_TTL_DAY
+                : left < 10080 ? KS_TTL_WEEK
+                               : KS_TTL_LONGER;
+        }
+        out[b].keys++;
+        out[b].bytes += m[i].k.bytes;
+    }
+}
+
+static void test_ttl_buckets_follow_the_clock(void **state) {
+    (void)state;
+    kstats *ks = new_stats(2, 0);
+    static model_key m[NKEYS];
+    memset(m, 0, sizeof(m));
+    int64_t now = INT64_C(1700000000000);
+    for (int i = 0; i < NKEYS; i++) {
+        snprintf(m[i].name, sizeof(m[i].name), "t:%d", i);
+        m[i].k.key = m[i].name;
+        m[i].k.klen = strlen(m[i].name);
+        m[i].k.db = i % 2;
+        m[i].k.type = DB_TYPE_STRING;
+    }
+    static const int64_t steps[] = {0,    1,    1,     3,     2,  1, 5,   59, 60, 61,
+                                    1439, 1441, 10079, 20000, -5, 2, 400, 1,  1,  4};
+    for (int round = 0; round < 3000; round++) {
+        model_key *x = &m[rnd() % NKEYS];
+        ks_key before = x->k;
+        /* expires from the past (not deleted yet) to two weeks ahead; half of them within a
+         * few minutes of a bucket's edge, which the clock then moves them across */
+        static const int64_t edges[] = {0, 60, 24 * 60, 7 * 24 * 60};
+        int64_t minutes = rnd() % 2 ? (int64_t)(rnd() % (14 * 24 * 60)) - 2
+                                    : edges[rnd() % 4] + (int64_t)(rnd() % 8) - 2;
+        int64_t when = now + minutes * 60000 + (int64_t)(rnd() % 60000);
+        if (!x->live) {
+            x->k.bytes = 50 + rnd() % 500;
+            x->k.when = rnd() % 4 ? when : -1;
+            kstats_add(ks, &x->k);
+            x->live = 1;
+        } else if (rnd() % 3 == 0) {
+            kstats_remove(ks, &x->k);
+            x->live = 0;
+        } else {
+            x->k.when = rnd() % 4 ? when : -1;
+            x->k.bytes = 50 + rnd() % 500;
+            kstats_change(ks, &before, &x->k);
+        }
+        if (round % 10 != 0) continue;
+        now += steps[(size_t)(round / 10) % (sizeof(steps) / sizeof(steps[0]))] * 60000 +
+               (int64_t)(rnd() % 1000);
+        ks_totals got[KS_TTL_BUCKETS], want[KS_TTL_BUCKETS];
+        kstats_ttl_buckets(ks, now, got);
+        ttl_model(m, NKEYS, now, want);
+        for (int b = 0; b < KS_TTL_BUCKETS; b++) {
+            if (got[b].keys != want[b].keys || got[b].bytes != want[b].bytes)
+                fail_msg("round %d bucket %s: %llu keys %llu bytes, want %llu %llu", round,
+                         kstats_ttl_bucket_name(b), (unsigned long long)got[b].keys,
+                         (unsigned long long)got[b].bytes, (unsigned long long)want[b].keys,
+                         (unsigned long long)want[b].bytes);
+        }
+    }
+    kstats_free(ks);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_len_sum),
         cmocka_unit_test(test_prefixes_top),
+        cmocka_unit_test(test_ttl_buckets_follow_the_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
