@@ -231,7 +231,8 @@ int metrics_write_process(metrics_writer *w, const metrics_process *p);
  * cron publishes them when keyspace-stats is yes (enabled 1; otherwise all zeros and the
  * collector writes only memkv_keyspace_stats_enabled 0). Fixed arrays, so the snapshot is
  * bounded (~19 KB) and publishing it allocates nothing; the cron fills it in
- * O(dbs · types · bins + TTL minutes + tracked prefixes · log N).
+ * O(dbs · types · bins + minutes gone by), and ranks the prefixes (a pass over the prefix
+ * table) every tick while at most 16384 are tracked, at most once a second beyond.
  *   - types[t]: keys, bytes (their MEMORY USAGE summed), the sum of their lengths (string bytes
  *     or elements) and two histograms: bin 0 counts 0, bin i counts [2^(i-1), 2^i), i.e. the
  *     values up to 2^i - 1 (Redis 8's INFO keysizes bins);

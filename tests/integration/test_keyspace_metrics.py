@@ -385,6 +385,25 @@ def test_long_prefix_names(server_factory):
     assert value(s, "memkv_keyspace_prefix_other_keys") == sum(r["keys"] for r in rows[shown:])
 
 
+def test_many_prefixes(server_factory):
+    """Beyond 16384 tracked prefixes the cron ranks them at most once a second (a pass over the
+    prefix table): a second after the last write the figures are those of MEMORY PREFIXES."""
+    server = server_factory(["--keyspace-prefix-max", "30000"])
+    c = Resp(server)
+
+    def name(i):  # letters only, so that folding keeps them apart
+        return "".join(chr(97 + (i // 26 ** k) % 26) for k in range(4))
+    c.pipeline([("SET", "%s:%d" % (name(i), j), "v" * (i % 300)) for i in range(20000)
+                for j in range(1 + i % 2)])
+    time.sleep(1.5)
+    s = parse(settled_scrape(server.metrics_port))
+    rows = memory_prefixes(c, 20)
+    assert value(s, "memkv_keyspace_prefixes_tracked") == 20000
+    assert by_label(s, "memkv_keyspace_prefix_bytes", "prefix") == \
+        {r["prefix"].decode(): r["bytes"] for r in rows[:-2]}
+    assert value(s, "memkv_keyspace_prefix_other_bytes") == rows[-2]["bytes"] + rows[-1]["bytes"]
+
+
 def test_default_and_prefixes_that_are_not_utf8(server):
     """A fresh server shows 20 prefixes. Prefixes holding NUL or bytes that are not UTF-8 become
     label values with U+FFFD; those that become equal are one series, so the family is never
