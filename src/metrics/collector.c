@@ -494,9 +494,66 @@ static void ks_histogram(col *c, const char *type, const uint64_t *bins, uint64_
         cum[b] = run;
         le[b] = ldexp(1.0, b) - 1.0;
     }
-    if (run > count) count = run; /* never below the buckets (a torn publish cannot happen) */
+    if (run > count) count = run; /* the writer refuses less; one publish never has it */
     metrics_label l[] = {{"type", type ? type : "unknown"}};
     note(c, metrics_sample_histogram(c->w, l, 1, le, cum, (size_t)(top + 1), count, sum));
+}
+
+/* The largest prefixes as label values (at most 3 bytes for each byte of a name, and a NUL);
+ * those that became equal are merged into the first. An entry whose name is not inside
+ * prefix_names is skipped. */
+static void collect_prefixes(col *c, const metrics_keyspace *k) {
+    size_t n = k->nprefixes < METRICS_KS_PREFIXES ? k->nprefixes : METRICS_KS_PREFIXES;
+    size_t room = 1;
+    int ok[METRICS_KS_PREFIXES];
+    for (size_t i = 0; i < n; i++) {
+        size_t at = k->prefixes[i].off, len = k->prefixes[i].len;
+        ok[i] = at <= sizeof(k->prefix_names) && len <= sizeof(k->prefix_names) - at;
+        room += ok[i] ? 3 * len + 1 : 0;
+    }
+    char *pool = alloc_malloc(ALLOC_SUB_HTTP, room);
+    struct {
+        const char *label;
+        int changed;
+        uint64_t keys, bytes;
+    } p[METRICS_KS_PREFIXES];
+    size_t np = 0, off = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[i]) continue;
+        char *label = pool + off;
+        int changed = prefix_label(k->prefix_names + k->prefixes[i].off, k->prefixes[i].len, label);
+        size_t same = np;
+        for (size_t j = 0; j < np && same == np; j++)
+            if ((changed || p[j].changed) && strcmp(p[j].label, label) == 0) same = j;
+        if (same < np) {
+            p[same].keys += k->prefixes[i].keys;
+            p[same].bytes += k->prefixes[i].bytes;
+            continue;
+        }
+        off += strlen(label) + 1;
+        p[np].label = label;
+        p[np].changed = changed;
+        p[np].keys = k->prefixes[i].keys;
+        p[np].bytes = k->prefixes[i].bytes;
+        np++;
+    }
+    family(c, "memkv_keyspace_prefix_keys",
+           "Keys of the largest key prefixes by bytes (keyspace-prefix-metrics of them), all "
+           "databases; the prefix is folded (digits as #, IDs as *), never a key name.",
+           METRICS_GAUGE, NULL);
+    for (size_t i = 0; i < np; i++) {
+        metrics_label l[] = {{"prefix", p[i].label}};
+        sample_i(c, l, 1, i64(p[i].keys));
+    }
+    family(c, "memkv_keyspace_prefix_bytes",
+           "Bytes (MEMORY USAGE) of the largest key prefixes (keyspace-prefix-metrics of them), "
+           "all databases; the prefix is folded (digits as #, IDs as *), never a key name.",
+           METRICS_GAUGE, "bytes");
+    for (size_t i = 0; i < np; i++) {
+        metrics_label l[] = {{"prefix", p[i].label}};
+        sample_i(c, l, 1, i64(p[i].bytes));
+    }
+    alloc_free(ALLOC_SUB_HTTP, pool);
 }
 
 static void collect_keyspace(col *c, const metrics_inputs *in) {
@@ -544,58 +601,7 @@ static void collect_keyspace(col *c, const metrics_inputs *in) {
         ks_histogram(c, k->types[t].type, k->types[t].bytes_hist, k->types[t].keys,
                      (double)k->types[t].bytes);
 
-    /* Prefixes as label values (at most 3 bytes for each byte of a name, and a NUL); those
-     * that became equal are merged into the first. */
-    size_t n = k->nprefixes < METRICS_KS_PREFIXES ? k->nprefixes : METRICS_KS_PREFIXES;
-    size_t room = 1;
-    for (size_t i = 0; i < n; i++)
-        room +=
-            3 * (size_t)(k->prefixes[i].len <= sizeof(k->prefix_names) ? k->prefixes[i].len : 0) +
-            1;
-    char *pool = alloc_malloc(ALLOC_SUB_HTTP, room);
-    struct {
-        const char *label;
-        int changed;
-        uint64_t keys, bytes;
-    } p[METRICS_KS_PREFIXES];
-    size_t np = 0, off = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t at = k->prefixes[i].off, len = k->prefixes[i].len;
-        if (at > sizeof(k->prefix_names) || len > sizeof(k->prefix_names) - at) continue;
-        char *label = pool + off;
-        int changed = prefix_label(k->prefix_names + at, len, label);
-        size_t same = np;
-        for (size_t j = 0; j < np && same == np; j++)
-            if ((changed || p[j].changed) && strcmp(p[j].label, label) == 0) same = j;
-        if (same < np) {
-            p[same].keys += k->prefixes[i].keys;
-            p[same].bytes += k->prefixes[i].bytes;
-            continue;
-        }
-        off += strlen(label) + 1;
-        p[np].label = label;
-        p[np].changed = changed;
-        p[np].keys = k->prefixes[i].keys;
-        p[np].bytes = k->prefixes[i].bytes;
-        np++;
-    }
-    family(c, "memkv_keyspace_prefix_keys",
-           "Keys of the largest key prefixes by bytes (keyspace-prefix-metrics of them), all "
-           "databases; the prefix is folded (digits as #, IDs as *), never a key name.",
-           METRICS_GAUGE, NULL);
-    for (size_t i = 0; i < np; i++) {
-        metrics_label l[] = {{"prefix", p[i].label}};
-        sample_i(c, l, 1, i64(p[i].keys));
-    }
-    family(c, "memkv_keyspace_prefix_bytes",
-           "Bytes (MEMORY USAGE) of the largest key prefixes (keyspace-prefix-metrics of them), "
-           "all databases; the prefix is folded (digits as #, IDs as *), never a key name.",
-           METRICS_GAUGE, "bytes");
-    for (size_t i = 0; i < np; i++) {
-        metrics_label l[] = {{"prefix", p[i].label}};
-        sample_i(c, l, 1, i64(p[i].bytes));
-    }
-    alloc_free(ALLOC_SUB_HTTP, pool);
+    collect_prefixes(c, k);
     one_i(c, "memkv_keyspace_prefix_other_keys",
           "Keys outside memkv_keyspace_prefix_keys: smaller or untracked prefixes, and keys "
           "without a prefix.",
