@@ -630,7 +630,7 @@ static void top_change(kstats *ks, const ks_key *b, const ks_key *a) {
     int maybe_member = s->n > 0 && b->bytes >= s->minb;
     if (!maybe_member && a->bytes <= s->floor) return;
     uint64_t hv = db_hash_bytes(a->key, a->klen);
-    long i = maybe_member ? top_find(s, b, hv) : -1;
+    long i = maybe_member ? top_find(s, a, hv) : -1; /* b's name may be freed (a realloc) */
     if (i >= 0) {
         s->m[i].bytes = a->bytes;
         if (a->bytes < s->minb) s->minb = a->bytes;

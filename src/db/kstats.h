@@ -64,7 +64,8 @@ int kstats_config_check(const kstats_config *cfg, char *err, size_t errlen);
 
 void kstats_add(kstats *ks, const ks_key *k);
 void kstats_remove(kstats *ks, const ks_key *k);
-/* The same key (name, db, type) before and after a change. */
+/* The same key (name, db, type) before and after a change. Only after's name is read: before's
+ * may point into memory the change freed (an entry moved by realloc). */
 void kstats_change(kstats *ks, const ks_key *before, const ks_key *after);
 
 /* ---- questions ---- */
