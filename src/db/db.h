@@ -50,7 +50,7 @@ typedef struct db_type_ops {
     /* Bytes the value holds (usable sizes of all its allocations). samples == 0: exact;
      * otherwise the value may estimate from that many elements, as Redis does. */
     size_t (*mem_usage)(const void *ptr, unsigned enc, size_t samples);
-    void *(*dup)(const void *ptr, unsigned enc); /* deep copy, same encoding */
+    void *(*dup)(const void *ptr, unsigned enc);  /* deep copy, same encoding */
     size_t (*len)(const void *ptr, unsigned enc); /* elements */
 } db_type_ops;
 void db_register_type(int type, const db_type_ops *ops);

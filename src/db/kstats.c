@@ -18,6 +18,7 @@
 
 typedef struct ks_db {
     uint64_t keys[KS_TYPES], bytes[KS_TYPES];
+    uint64_t len_sum[KS_TYPES]; /* the lengths of the keys, summed */
     uint64_t vkeys, vbytes;
     uint64_t len_hist[KS_TYPES][KS_BINS];
     uint64_t bytes_hist[KS_TYPES][KS_BINS];
@@ -64,6 +65,11 @@ struct kstats {
 
     ttl_slot *ttl;
     size_t ttl_cap, ttl_used;
+    /* The keys and bytes of each TTL bucket (HOUR..LONGER) relative to ttl_now, the minute of
+     * the last question (TTL_EMPTY: none yet), kept as keys come and go and moved along as the
+     * minute advances, so a question each cron tick costs no scan of the minutes. */
+    int64_t ttl_now;
+    uint64_t ttl_bkeys[KS_TTL_BUCKETS], ttl_bbytes[KS_TTL_BUCKETS];
 
     pfx *pfx;
     size_t pfx_cap, pfx_used;
@@ -116,6 +122,7 @@ kstats *kstats_new(int ndbs, const kstats_config *cfg, char *err, size_t errlen)
         ks->cls[(unsigned char)*s] = CLS_SEP;
     ks->ndbs = ndbs;
     ks->dbs = alloc_calloc(SUB, (size_t)ndbs * sizeof(ks_db));
+    ks->ttl_now = TTL_EMPTY;
     size_t fsize = 256;
     while (fsize < 32 * 4 * cfg->top_keys && fsize < 65536)
         fsize *= 2;
@@ -209,8 +216,23 @@ static void ttl_delete_at(kstats *ks, size_t i) {
     ks->ttl_used--;
 }
 
+/* The bucket of an expire minute, seen from now_minute (kstats.h: a key past its expire counts
+ * as < 1 h). */
+static int ttl_bucket_of(int64_t minute, int64_t now_minute) {
+    int64_t left = minute - now_minute;
+    return left < 60            ? KS_TTL_HOUR
+           : left < 24 * 60     ? KS_TTL_DAY
+           : left < 7 * 24 * 60 ? KS_TTL_WEEK
+                                : KS_TTL_LONGER;
+}
+
 static void ttl_account(kstats *ks, int64_t when, int64_t dkeys, int64_t dbytes) {
     int64_t minute = when / MS_PER_MINUTE;
+    if (ks->ttl_now != TTL_EMPTY) {
+        int b = ttl_bucket_of(minute, ks->ttl_now);
+        ks->ttl_bkeys[b] += (uint64_t)dkeys;
+        ks->ttl_bbytes[b] += (uint64_t)dbytes;
+    }
     if (ks->ttl_used * 4 >= ks->ttl_cap * 3 || ks->ttl_cap == 0) ttl_grow(ks);
     size_t mask = ks->ttl_cap - 1, i = ttl_home(ks, minute);
     while (ks->ttl[i].minute != TTL_EMPTY && ks->ttl[i].minute != minute)
@@ -231,7 +253,52 @@ const char *kstats_ttl_bucket_name(int bucket) {
     return bucket >= 0 && bucket < KS_TTL_BUCKETS ? names[bucket] : "";
 }
 
-void kstats_ttl_buckets(const kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_BUCKETS]) {
+static const ttl_slot *ttl_find(const kstats *ks, int64_t minute) {
+    if (ks->ttl_cap == 0) return NULL;
+    size_t mask = ks->ttl_cap - 1, i = ttl_home(ks, minute);
+    while (ks->ttl[i].minute != TTL_EMPTY && ks->ttl[i].minute != minute)
+        i = (i + 1) & mask;
+    return ks->ttl[i].minute == minute ? &ks->ttl[i] : NULL;
+}
+
+/* Brings the bucket totals to now_minute: the minutes that crossed a bucket's edge since the
+ * last question move down one bucket (three lookups per minute gone by), or, when that would
+ * cost more than a pass over the table (the first question, a long gap, a clock set back),
+ * the totals are counted again. */
+static void ttl_advance(kstats *ks, int64_t now_minute) {
+    int64_t from = ks->ttl_now;
+    if (from == now_minute) return;
+    if (from == TTL_EMPTY || now_minute < from || (uint64_t)(now_minute - from) > ks->ttl_cap / 3) {
+        memset(ks->ttl_bkeys, 0, sizeof(ks->ttl_bkeys));
+        memset(ks->ttl_bbytes, 0, sizeof(ks->ttl_bbytes));
+        for (size_t i = 0; i < ks->ttl_cap; i++) {
+            const ttl_slot *s = &ks->ttl[i];
+            if (s->minute == TTL_EMPTY) continue;
+            int b = ttl_bucket_of(s->minute, now_minute);
+            ks->ttl_bkeys[b] += s->keys;
+            ks->ttl_bbytes[b] += s->bytes;
+        }
+    } else {
+        /* A minute x is in the bucket below `edge` once x < now + edge. */
+        static const struct {
+            int64_t edge;
+            int into;
+        } moves[] = {{60, KS_TTL_HOUR}, {24 * 60, KS_TTL_DAY}, {7 * 24 * 60, KS_TTL_WEEK}};
+        for (size_t m = 0; m < sizeof(moves) / sizeof(moves[0]); m++) {
+            for (int64_t x = from + moves[m].edge; x < now_minute + moves[m].edge; x++) {
+                const ttl_slot *s = ttl_find(ks, x);
+                if (!s) continue;
+                ks->ttl_bkeys[moves[m].into + 1] -= s->keys;
+                ks->ttl_bbytes[moves[m].into + 1] -= s->bytes;
+                ks->ttl_bkeys[moves[m].into] += s->keys;
+                ks->ttl_bbytes[moves[m].into] += s->bytes;
+            }
+        }
+    }
+    ks->ttl_now = now_minute;
+}
+
+void kstats_ttl_buckets(kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_BUCKETS]) {
     memset(out, 0, KS_TTL_BUCKETS * sizeof(ks_totals));
     uint64_t vkeys = 0, vbytes = 0, keys = 0, bytes = 0;
     for (int d = 0; d < ks->ndbs; d++) {
@@ -243,17 +310,10 @@ void kstats_ttl_buckets(const kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_B
     }
     out[KS_TTL_NONE].keys = keys - vkeys;
     out[KS_TTL_NONE].bytes = bytes - vbytes;
-    int64_t now_minute = now_ms / MS_PER_MINUTE;
-    for (size_t i = 0; i < ks->ttl_cap; i++) {
-        const ttl_slot *s = &ks->ttl[i];
-        if (s->minute == TTL_EMPTY) continue;
-        int64_t left = s->minute - now_minute;
-        int b = left < 60            ? KS_TTL_HOUR
-                : left < 24 * 60     ? KS_TTL_DAY
-                : left < 7 * 24 * 60 ? KS_TTL_WEEK
-                                     : KS_TTL_LONGER;
-        out[b].keys += s->keys;
-        out[b].bytes += s->bytes;
+    ttl_advance(ks, now_ms / MS_PER_MINUTE);
+    for (int b = KS_TTL_HOUR; b < KS_TTL_BUCKETS; b++) {
+        out[b].keys = ks->ttl_bkeys[b];
+        out[b].bytes = ks->ttl_bbytes[b];
     }
 }
 
@@ -480,6 +540,57 @@ void kstats_prefixes_free(ks_prefix *p, size_t n) {
     alloc_free(SUB, p);
 }
 
+/* MEMORY PREFIXES's order by bytes: more bytes first, then more keys, then by name. */
+static int prefix_before(const ks_prefix *x, const ks_prefix *y) {
+    if (x->bytes != y->bytes) return x->bytes > y->bytes;
+    if (x->keys != y->keys) return x->keys > y->keys;
+    return prefix_name_cmp(x, y) < 0;
+}
+
+/* Restores the heap below i: every node comes after its children in that order, so the root is
+ * the last of the heap. */
+static void top_sift_down(ks_prefix *h, size_t n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && prefix_before(&h[m], &h[l])) m = l;
+        if (r < n && prefix_before(&h[m], &h[r])) m = r;
+        if (m == i) return;
+        ks_prefix t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+size_t kstats_prefixes_top(const kstats *ks, ks_prefix *out, size_t n) {
+    if (n == 0) return 0;
+    size_t m = 0;
+    for (size_t i = 0; i < ks->pfx_cap; i++) {
+        const pfx *p = &ks->pfx[i];
+        if (!p->name) continue;
+        ks_prefix x = {p->name, p->len, p->keys, p->bytes, p->vkeys};
+        if (m < n) { /* fill, then make a heap once full */
+            out[m++] = x;
+            if (m == n)
+                for (size_t j = n / 2; j-- > 0;)
+                    top_sift_down(out, n, j);
+        } else if (prefix_before(&x, &out[0])) { /* better than the last kept */
+            out[0] = x;
+            top_sift_down(out, n, 0);
+        }
+    }
+    if (m < n) /* never filled: not a heap yet */
+        for (size_t j = m / 2; j-- > 0;)
+            top_sift_down(out, m, j);
+    for (size_t k = m; k > 1; k--) { /* heap sort: the last goes to the end */
+        ks_prefix t = out[0];
+        out[0] = out[k - 1];
+        out[k - 1] = t;
+        top_sift_down(out, k - 1, 0);
+    }
+    return m;
+}
+
 /* ---- largest keys ----------------------------------------------------------------------- */
 
 static long top_find(const top_set *s, const ks_key *k, uint64_t hv) {
@@ -553,7 +664,7 @@ static void top_change(kstats *ks, const ks_key *b, const ks_key *a) {
     int maybe_member = s->n > 0 && b->bytes >= s->minb;
     if (!maybe_member && a->bytes <= s->floor) return;
     uint64_t hv = key_hv(a);
-    long i = maybe_member ? top_find(s, b, hv) : -1;
+    long i = maybe_member ? top_find(s, a, hv) : -1; /* b's name may be freed (a realloc) */
     if (i >= 0) {
         s->m[i].bytes = a->bytes;
         if (a->bytes < s->minb) s->minb = a->bytes;
@@ -651,6 +762,7 @@ void kstats_add(kstats *ks, const ks_key *k) {
     int t = k->type;
     d->keys[t]++;
     d->bytes[t] += k->bytes;
+    d->len_sum[t] += k->len;
     d->len_hist[t][bin_of(k->len)]++;
     d->bytes_hist[t][bin_of(k->bytes)]++;
     int vol = k->when >= 0;
@@ -668,6 +780,7 @@ void kstats_remove(kstats *ks, const ks_key *k) {
     int t = k->type;
     d->keys[t]--;
     d->bytes[t] -= k->bytes;
+    d->len_sum[t] -= k->len;
     d->len_hist[t][bin_of(k->len)]--;
     d->bytes_hist[t][bin_of(k->bytes)]--;
     int vol = k->when >= 0;
@@ -681,6 +794,7 @@ void kstats_remove(kstats *ks, const ks_key *k) {
 }
 
 void kstats_change(kstats *ks, const ks_key *b, const ks_key *a) {
+    ks->dbs[a->db].len_sum[a->type] += a->len - b->len; /* modulo 2^64: exact */
     if (b->bytes == a->bytes && b->when == a->when) {
         if (b->len != a->len) {
             int bb = bin_of(b->len), ab = bin_of(a->len);
@@ -744,6 +858,13 @@ ks_totals kstats_volatile_totals(const kstats *ks, int dbi) {
     return r;
 }
 
+uint64_t kstats_len_sum(const kstats *ks, int dbi, int type) {
+    uint64_t r = 0;
+    for (int d = dbi < 0 ? 0 : dbi; d < (dbi < 0 ? ks->ndbs : dbi + 1); d++)
+        r += ks->dbs[d].len_sum[type];
+    return r;
+}
+
 const uint64_t *kstats_len_hist(const kstats *ks, int dbi, int type) {
     return ks->dbs[dbi].len_hist[type];
 }
@@ -801,6 +922,8 @@ size_t kstats_diff(kstats *live, kstats *fresh, int64_t now_ms, char *out, size_
             diff_u64(&o, what, a->keys[t], b->keys[t]);
             snprintf(what, sizeof(what), "db%d %s bytes", d, db_type_name(t));
             diff_u64(&o, what, a->bytes[t], b->bytes[t]);
+            snprintf(what, sizeof(what), "db%d %s length sum", d, db_type_name(t));
+            diff_u64(&o, what, a->len_sum[t], b->len_sum[t]);
             for (int i = 0; i < KS_BINS; i++) {
                 snprintf(what, sizeof(what), "db%d %s length bin %llu", d, db_type_name(t),
                          (unsigned long long)kstats_bin_floor(i));

@@ -65,7 +65,8 @@ int kstats_config_check(const kstats_config *cfg, char *err, size_t errlen);
 
 void kstats_add(kstats *ks, const ks_key *k);
 void kstats_remove(kstats *ks, const ks_key *k);
-/* The same key (name, db, type) before and after a change. */
+/* The same key (name, db, type) before and after a change. Only after's name is read: before's
+ * may point into memory the change freed (an entry moved by realloc). */
 void kstats_change(kstats *ks, const ks_key *before, const ks_key *after);
 
 /* ---- questions ---- */
@@ -83,9 +84,13 @@ int kstats_dbs(const kstats *ks);
 
 enum { KS_TTL_NONE = 0, KS_TTL_HOUR, KS_TTL_DAY, KS_TTL_WEEK, KS_TTL_LONGER, KS_TTL_BUCKETS };
 const char *kstats_ttl_bucket_name(int bucket); /* "none" "lt_1h" "lt_1d" "lt_1w" "longer" */
-/* All dbs, relative to now_ms. */
-void kstats_ttl_buckets(const kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_BUCKETS]);
+/* All dbs, relative to now_ms. Kept as running totals moved along with the minute: asking
+ * every tick costs a few lookups per minute gone by, not a pass over every expire minute. */
+void kstats_ttl_buckets(kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_BUCKETS]);
 
+/* The lengths of a type's keys summed (db -1: all dbs): the sum of the length histogram's
+ * observations. */
+uint64_t kstats_len_sum(const kstats *ks, int dbi, int type);
 /* Histogram of lengths (what Redis 8's INFO keysizes shows) or of bytes, per db and type:
  * KS_BINS counters. */
 const uint64_t *kstats_len_hist(const kstats *ks, int dbi, int type);
@@ -112,6 +117,11 @@ int kstats_prefixes_enabled(const kstats *ks);
 ks_prefix *kstats_prefixes(const kstats *ks, int depth, size_t *n, ks_totals *none,
                            ks_totals *other);
 void kstats_prefixes_free(ks_prefix *p, size_t n);
+/* The n tracked prefixes with the most bytes, at the configured depth, in MEMORY PREFIXES's
+ * order (bytes, then keys, descending, then name), into out (n entries; names valid until the
+ * next change of the key space). Returns how many (fewer when fewer are tracked). Allocates
+ * nothing; O(tracked prefixes · log n), for the cron's metrics snapshot. */
+size_t kstats_prefixes_top(const kstats *ks, ks_prefix *out, size_t n);
 size_t kstats_prefix_count(const kstats *ks); /* prefixes tracked now */
 /* Keys ever refused a prefix slot since start (a cap reached, or their slice of other in use). */
 uint64_t kstats_prefix_refusals(const kstats *ks);

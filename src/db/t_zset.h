@@ -56,7 +56,7 @@ size_t zset_mem_usage(const void *ptr, unsigned enc, size_t samples);
 void *zset_dup_value(const void *ptr, unsigned enc);
 
 size_t zset_length(const zobj *z);
-size_t zset_length_value(const void *ptr, unsigned enc); /* db_type_ops.len */
+size_t zset_length_value(const void *ptr, unsigned enc);                 /* db_type_ops.len */
 int zset_score(const zobj *z, const void *m, size_t len, double *score); /* 1 if present */
 
 /* ZADD. In flags: */

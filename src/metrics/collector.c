@@ -20,7 +20,9 @@
  * process_resident_memory_bytes, which "memory metrics missing" alerts should test.
  *
  * Families are written in a fixed order; label values are low-cardinality (subsystem, arena,
- * state, size class, db, buffer, version strings), never key or client names.
+ * state, size class, db, buffer, version strings, key type, TTL bucket), never key or client
+ * names; the one exception in kind, key prefixes, is folded (digits as '#', IDs as '*') and
+ * bounded (the keyspace-prefix-metrics largest by bytes, 200 at most).
  */
 #include "metrics/metrics.h"
 
@@ -450,6 +452,173 @@ static void collect_server(col *c, const metrics_inputs *in) {
     sample_i(c, ls, 4, 1);
 }
 
+/* ---- key-space statistics ---- */
+
+static size_t utf8_len(const unsigned char *s, size_t n);
+
+/* A prefix's bytes as a label value: valid UTF-8 kept, NUL and invalid bytes as U+FFFD (so the
+ * writer has nothing left to change). out holds 3 * n + 1 bytes. Returns 1 if it changed. */
+static int prefix_label(const char *name, size_t n, char *out) {
+    const unsigned char *u = (const unsigned char *)name;
+    size_t i = 0, o = 0;
+    int changed = 0;
+    while (i < n) {
+        size_t len = u[i] ? utf8_len(u + i, n - i) : 0;
+        if (len) {
+            memcpy(out + o, name + i, len);
+            o += len;
+            i += len;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+            changed = 1;
+        }
+    }
+    out[o] = '\0';
+    return changed;
+}
+
+/* A histogram of KS bins (bin 0: 0; bin i: up to 2^i - 1), its buckets up to the highest
+ * non-empty bin (so an unused range costs no series), then +Inf. */
+static void ks_histogram(col *c, const char *type, const uint64_t *bins, uint64_t count,
+                         double sum) {
+    double le[METRICS_KS_BINS];
+    uint64_t cum[METRICS_KS_BINS];
+    int top = -1;
+    for (int b = 0; b < METRICS_KS_BINS; b++)
+        if (bins[b]) top = b;
+    uint64_t run = 0;
+    for (int b = 0; b <= top; b++) {
+        run += bins[b];
+        cum[b] = run;
+        le[b] = ldexp(1.0, b) - 1.0;
+    }
+    if (run > count) count = run; /* the writer refuses less; one publish never has it */
+    metrics_label l[] = {{"type", type ? type : "unknown"}};
+    note(c, metrics_sample_histogram(c->w, l, 1, le, cum, (size_t)(top + 1), count, sum));
+}
+
+/* The largest prefixes as label values (at most 3 bytes for each byte of a name, and a NUL);
+ * those that became equal are merged into the first. An entry whose name is not inside
+ * prefix_names is skipped. */
+static void collect_prefixes(col *c, const metrics_keyspace *k) {
+    size_t n = k->nprefixes < METRICS_KS_PREFIXES ? k->nprefixes : METRICS_KS_PREFIXES;
+    size_t room = 1;
+    int ok[METRICS_KS_PREFIXES];
+    for (size_t i = 0; i < n; i++) {
+        size_t at = k->prefixes[i].off, len = k->prefixes[i].len;
+        ok[i] = at <= sizeof(k->prefix_names) && len <= sizeof(k->prefix_names) - at;
+        room += ok[i] ? 3 * len + 1 : 0;
+    }
+    char *pool = alloc_malloc(ALLOC_SUB_HTTP, room);
+    struct {
+        const char *label;
+        int changed;
+        uint64_t keys, bytes;
+    } p[METRICS_KS_PREFIXES];
+    size_t np = 0, off = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[i]) continue;
+        char *label = pool + off;
+        int changed = prefix_label(k->prefix_names + k->prefixes[i].off, k->prefixes[i].len, label);
+        size_t same = np;
+        for (size_t j = 0; j < np && same == np; j++)
+            if ((changed || p[j].changed) && strcmp(p[j].label, label) == 0) same = j;
+        if (same < np) {
+            p[same].keys += k->prefixes[i].keys;
+            p[same].bytes += k->prefixes[i].bytes;
+            continue;
+        }
+        off += strlen(label) + 1;
+        p[np].label = label;
+        p[np].changed = changed;
+        p[np].keys = k->prefixes[i].keys;
+        p[np].bytes = k->prefixes[i].bytes;
+        np++;
+    }
+    family(c, "memkv_keyspace_prefix_keys",
+           "Keys of the largest key prefixes by bytes (keyspace-prefix-metrics of them), all "
+           "databases; the prefix is folded (digits as #, IDs as *), never a key name.",
+           METRICS_GAUGE, NULL);
+    for (size_t i = 0; i < np; i++) {
+        metrics_label l[] = {{"prefix", p[i].label}};
+        sample_i(c, l, 1, i64(p[i].keys));
+    }
+    family(c, "memkv_keyspace_prefix_bytes",
+           "Bytes (MEMORY USAGE) of the largest key prefixes (keyspace-prefix-metrics of them), "
+           "all databases; the prefix is folded (digits as #, IDs as *), never a key name.",
+           METRICS_GAUGE, "bytes");
+    for (size_t i = 0; i < np; i++) {
+        metrics_label l[] = {{"prefix", p[i].label}};
+        sample_i(c, l, 1, i64(p[i].bytes));
+    }
+    alloc_free(ALLOC_SUB_HTTP, pool);
+}
+
+static void collect_keyspace(col *c, const metrics_inputs *in) {
+    const metrics_keyspace *k = &in->server.keyspace;
+    one_i(c, "memkv_keyspace_stats_enabled",
+          "1 while key-space statistics are kept (keyspace-stats yes); the families of bytes "
+          "by type, TTL buckets, key sizes and prefixes exist only then.",
+          METRICS_GAUGE, NULL, k->enabled ? 1 : 0);
+    if (!k->enabled) return;
+
+    family(c, "memkv_keyspace_bytes",
+           "Bytes the keys of a type hold, all databases: the sum of their MEMORY USAGE.",
+           METRICS_GAUGE, "bytes");
+    for (int t = 0; t < METRICS_KS_TYPES; t++) {
+        metrics_label l[] = {{"type", k->types[t].type ? k->types[t].type : "unknown"}};
+        sample_i(c, l, 1, i64(k->types[t].bytes));
+    }
+    family(c, "memkv_keyspace_ttl_keys",
+           "Keys by time left to live, all databases: none, lt_1h, lt_1d, lt_1w, longer.",
+           METRICS_GAUGE, NULL);
+    for (int b = 0; b < METRICS_KS_TTL_BUCKETS; b++) {
+        metrics_label l[] = {{"bucket", k->ttl[b].bucket ? k->ttl[b].bucket : "unknown"}};
+        sample_i(c, l, 1, i64(k->ttl[b].keys));
+    }
+    family(c, "memkv_keyspace_ttl_bytes",
+           "Bytes (MEMORY USAGE) of the keys by time left to live, all databases: none, lt_1h, "
+           "lt_1d, lt_1w, longer.",
+           METRICS_GAUGE, "bytes");
+    for (int b = 0; b < METRICS_KS_TTL_BUCKETS; b++) {
+        metrics_label l[] = {{"bucket", k->ttl[b].bucket ? k->ttl[b].bucket : "unknown"}};
+        sample_i(c, l, 1, i64(k->ttl[b].bytes));
+    }
+
+    family(c, "memkv_keyspace_key_length",
+           "Keys by length, all databases: bytes of a string, elements of a collection (Redis 8's "
+           "INFO keysizes bins; le = 2^i - 1).",
+           METRICS_HISTOGRAM, NULL);
+    for (int t = 0; t < METRICS_KS_TYPES; t++)
+        ks_histogram(c, k->types[t].type, k->types[t].len_hist, k->types[t].keys,
+                     (double)k->types[t].len_sum);
+    family(c, "memkv_keyspace_key_bytes",
+           "Keys by the bytes each holds (MEMORY USAGE), all databases (le = 2^i - 1).",
+           METRICS_HISTOGRAM, "bytes");
+    for (int t = 0; t < METRICS_KS_TYPES; t++)
+        ks_histogram(c, k->types[t].type, k->types[t].bytes_hist, k->types[t].keys,
+                     (double)k->types[t].bytes);
+
+    collect_prefixes(c, k);
+    one_i(c, "memkv_keyspace_prefix_other_keys",
+          "Keys outside memkv_keyspace_prefix_keys: smaller or untracked prefixes, and keys "
+          "without a prefix.",
+          METRICS_GAUGE, NULL, i64(k->prefix_other_keys));
+    one_i(c, "memkv_keyspace_prefix_other_bytes",
+          "Bytes (MEMORY USAGE) outside memkv_keyspace_prefix_bytes: smaller or untracked "
+          "prefixes, and keys without a prefix.",
+          METRICS_GAUGE, "bytes", i64(k->prefix_other_bytes));
+    one_i(c, "memkv_keyspace_prefixes_tracked",
+          "Key prefixes tracked exactly now (at most keyspace-prefix-max).", METRICS_GAUGE, NULL,
+          i64(k->prefixes_tracked));
+    one_i(c, "memkv_keyspace_prefix_refusals",
+          "Keys that found no prefix slot (keyspace-prefix-max reached, or their share of the "
+          "untracked rest in use) and were counted in the rest.",
+          METRICS_COUNTER, NULL, i64(k->prefix_refusals));
+}
+
 int metrics_collect(metrics_writer *w, const metrics_inputs *in) {
     if (!w || !in) return METRICS_ERR_ARG;
     col c = {w, 0};
@@ -458,6 +627,7 @@ int metrics_collect(metrics_writer *w, const metrics_inputs *in) {
     collect_process(&c, in);
     collect_profiler(&c, in);
     collect_server(&c, in);
+    collect_keyspace(&c, in);
     return c.err;
 }
 
@@ -686,7 +856,7 @@ static void json_doctor(json *j, const metrics_inputs *in) {
     char policy[sizeof(s->maxmemory_policy) + 1];
     FIXED_STR(policy, s->maxmemory_policy);
     snap.maxmemory_policy = policy[0] ? policy : NULL;
-    snap.keyspace = s->keyspace;
+    snap.keyspace = s->doctor_keyspace;
 
     mem_finding *f = alloc_malloc(ALLOC_SUB_HTTP, DOCTOR_MAX_FINDINGS * sizeof(*f));
     size_t n = mem_doctor(&snap, NULL, f, DOCTOR_MAX_FINDINGS);

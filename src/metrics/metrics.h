@@ -15,6 +15,9 @@
  *     sample {version="1"} 1            x_info{version="1"} 1     x_info{version="1"} 1
  *   family "x_bytes", GAUGE, "bytes"    (no UNIT line)            # UNIT x_bytes bytes
  *   family "x", UNTYPED                 # TYPE x untyped          # TYPE x unknown
+ *   family "x", HISTOGRAM               # TYPE x histogram        # TYPE x histogram
+ *     histogram {db="0"}, bound 1       x_bucket{db="0",le="1.0"} (the same)
+ *                                       … le="+Inf", x_sum, x_count (the same)
  *   metrics_writer_finish               (nothing)                 # EOF
  *
  * A counter or info name given with its suffix ("x_total", "x_info") has the suffix removed.
@@ -42,6 +45,9 @@
  *   - a unit that is not the name's suffix ("_bytes" for "bytes"); a unit on an info family
  *   - an empty or NULL HELP text (HELP is required on every family)
  *   - counter values that are negative or NaN; info values other than 1
+ *   - a histogram whose bounds are not finite and increasing, whose cumulative counts decrease
+ *     or exceed its count, whose sum is NaN, or whose labels hold "le"; a histogram sample in
+ *     any other family, or a plain sample in a histogram family
  *   - a sample before the first family, or any call after metrics_writer_finish
  *
  * The writer assumes the "C" LC_NUMERIC locale (memkv never calls setlocale).
@@ -90,9 +96,10 @@ metrics_format metrics_format_from_accept(const char *accept);
 
 typedef enum metrics_type {
     METRICS_GAUGE = 0,
-    METRICS_COUNTER, /* monotonic; samples named <name>_total in both formats */
-    METRICS_INFO,    /* OpenMetrics info (samples <name>_info, value 1); a gauge in text 0.0.4 */
-    METRICS_UNTYPED, /* "untyped" in text 0.0.4, "unknown" in OpenMetrics */
+    METRICS_COUNTER,   /* monotonic; samples named <name>_total in both formats */
+    METRICS_INFO,      /* OpenMetrics info (samples <name>_info, value 1); a gauge in text 0.0.4 */
+    METRICS_UNTYPED,   /* "untyped" in text 0.0.4, "unknown" in OpenMetrics */
+    METRICS_HISTOGRAM, /* samples only through metrics_sample_histogram */
 } metrics_type;
 
 /* One label of a sample. Both strings are NUL-terminated and only read during the call. */
@@ -157,6 +164,21 @@ int metrics_sample_double(metrics_writer *w, const metrics_label *labels, size_t
 int metrics_sample_int(metrics_writer *w, const metrics_label *labels, size_t nlabels,
                        int64_t value);
 
+/* One histogram of the open METRICS_HISTOGRAM family, for one label set (labels, which may not
+ * hold "le"): nbuckets finite upper bounds le[] in increasing order with their cumulative counts
+ * (observations <= le[i]; non-decreasing), then count (every observation: the +Inf bucket; at
+ * least the last cumulative count) and the sum of the observations. Written as one
+ * <name>_bucket sample per bound and one with le="+Inf", then <name>_sum and <name>_count; a
+ * bound is written in OpenMetrics's canonical form ("1.0", "0.5", "1e+300") in both formats,
+ * so a series keeps its labels whichever format a scrape negotiates (Prometheus 2 stores "le"
+ * as written; text 0.0.4 has no rule for it, OpenMetrics requires the canonical form).
+ * nbuckets may be 0 (le and cumulative may then be NULL):
+ * only the +Inf bucket. Returns 0 or a METRICS_ERR_* code; on error the whole family is removed
+ * from the body, as for the other samples. */
+int metrics_sample_histogram(metrics_writer *w, const metrics_label *labels, size_t nlabels,
+                             const double *le, const uint64_t *cumulative, size_t nbuckets,
+                             uint64_t count, double sum);
+
 /* End the body: the last family ends, OpenMetrics gets its "# EOF" line. Further writes fail
  * with METRICS_ERR_FINISHED. Returns 0 (METRICS_ERR_FINISHED if called twice). */
 int metrics_writer_finish(metrics_writer *w);
@@ -205,6 +227,50 @@ int metrics_write_process(metrics_writer *w, const metrics_process *p);
  * never touches the key space or clients. */
 #define METRICS_MAX_KEY_KINDS 256
 
+/* Key-space statistics (src/db/kstats, README "HTTP endpoint"), all databases summed, as the
+ * cron publishes them when keyspace-stats is yes (enabled 1; otherwise all zeros and the
+ * collector writes only memkv_keyspace_stats_enabled 0). Fixed arrays, so the snapshot is
+ * bounded (~19 KB) and publishing it allocates nothing; the cron fills it in
+ * O(dbs · types · bins + minutes gone by), and ranks the prefixes (a pass over the prefix
+ * table) every tick while at most 16384 are tracked, at most once a second beyond.
+ *   - types[t]: keys, bytes (their MEMORY USAGE summed), the sum of their lengths (string bytes
+ *     or elements) and two histograms: bin 0 counts 0, bin i counts [2^(i-1), 2^i), i.e. the
+ *     values up to 2^i - 1 (Redis 8's INFO keysizes bins);
+ *   - ttl[b]: keys and bytes by time left to live (none, lt_1h, lt_1d, lt_1w, longer);
+ *   - prefixes: the keyspace-prefix-metrics largest folded prefixes by bytes, biggest first,
+ *     their names in prefix_names (bytes: any byte may appear, the collector makes them label
+ *     values; when a name no longer fits there, 40 bytes a name on average for 200, it and the
+ *     smaller prefixes after it are left out), and everything outside them (smaller and
+ *     untracked prefixes, keys without one) in prefix_other_*, so prefixes + other = every
+ *     key. */
+#define METRICS_KS_TYPES 5           /* string, hash, list, set, zset */
+#define METRICS_KS_BINS 65           /* KS_BINS */
+#define METRICS_KS_TTL_BUCKETS 5     /* KS_TTL_BUCKETS */
+#define METRICS_KS_PREFIXES 200      /* keyspace-prefix-metrics's maximum */
+#define METRICS_KS_PREFIX_NAMES 8192 /* bytes for every prefix name together */
+
+typedef struct metrics_keyspace {
+    int enabled; /* keyspace-stats yes */
+    struct {
+        const char *type; /* static string */
+        uint64_t keys, bytes, len_sum;
+        uint64_t len_hist[METRICS_KS_BINS], bytes_hist[METRICS_KS_BINS];
+    } types[METRICS_KS_TYPES];
+    struct {
+        const char *bucket; /* static string */
+        uint64_t keys, bytes;
+    } ttl[METRICS_KS_TTL_BUCKETS];
+    int prefixes_enabled; /* keyspace-prefix-max > 0 */
+    size_t nprefixes;
+    struct {
+        uint32_t off, len; /* the name: prefix_names[off, off + len) */
+        uint64_t keys, bytes;
+    } prefixes[METRICS_KS_PREFIXES];
+    char prefix_names[METRICS_KS_PREFIX_NAMES];
+    uint64_t prefix_other_keys, prefix_other_bytes;
+    uint64_t prefixes_tracked, prefix_refusals;
+} metrics_keyspace;
+
 typedef struct metrics_server_state {
     char version[32];       /* memkv's */
     char redis_version[16]; /* the Redis release whose protocol memkv follows */
@@ -231,7 +297,8 @@ typedef struct metrics_server_state {
     } kinds[METRICS_MAX_KEY_KINDS]; /* keys per db, type and encoding: the non-zero ones */
     /* the largest client buffers, for the doctor */
     mem_client_top top_obuf, top_qbuf;
-    mem_keyspace keyspace; /* the doctor's key-space view (largest key, growth) */
+    mem_keyspace doctor_keyspace; /* the doctor's key-space view (largest key, growth) */
+    metrics_keyspace keyspace;
 } metrics_server_state;
 
 /* Thread-safe hand-over (a mutex held only for the copy). */
@@ -266,7 +333,10 @@ void metrics_inputs_gather(metrics_inputs *in);
 
 /* Write every family (DESIGN.md "Metrics": memkv_allocator_*_bytes, memkv_memory_used_bytes,
  * memkv_memory_max_bytes, memkv_memory_subsystem_bytes{subsystem}, process_*,
- * memkv_profiling_*, …). Returns 0, or the first writer error (the body stays usable). */
+ * memkv_profiling_*, memkv_keyspace_*, …). Returns 0, or the first writer error (the body stays
+ * usable). Prefix names become label values with NUL and invalid UTF-8 as U+FFFD; prefixes
+ * that this makes equal are merged into one series (a repeated label set would void the
+ * family). */
 int metrics_collect(metrics_writer *w, const metrics_inputs *in);
 
 /* The memory report of /debug/memory as JSON: stats, ratios, subsystems, arenas, size classes,

@@ -217,11 +217,14 @@ static const char *const *family_suffixes(metrics_type type) {
     static const char *const gauge[] = {"", NULL};
     static const char *const counter[] = {"", "_total", "_created", NULL};
     static const char *const info[] = {"", "_info", NULL};
+    static const char *const histogram[] = {"", "_bucket", "_sum", "_count", "_created", NULL};
     switch (type) {
     case METRICS_COUNTER:
         return counter;
     case METRICS_INFO:
         return info;
+    case METRICS_HISTOGRAM:
+        return histogram;
     default:
         return gauge;
     }
@@ -304,6 +307,17 @@ static size_t format_double(char *buf, double v) {
     return (size_t)n;
 }
 
+/* A histogram bound in OpenMetrics's canonical form: a float, ".0" added to an integral one.
+ * buf >= 32 bytes; v is finite. */
+static size_t format_bound(char *buf, double v) {
+    size_t n = format_double(buf, v);
+    if (!strpbrk(buf, ".e")) {
+        memcpy(buf + n, ".0", 3);
+        n += 2;
+    }
+    return n;
+}
+
 /* ---- the writer ---------------------------------------------------------------------------- */
 
 void metrics_writer_init(metrics_writer *w, metrics_format format) {
@@ -340,6 +354,8 @@ static const char *type_word(metrics_format f, metrics_type t) {
         return f == METRICS_OPENMETRICS_1 ? "info" : "gauge";
     case METRICS_UNTYPED:
         return f == METRICS_OPENMETRICS_1 ? "unknown" : "untyped";
+    case METRICS_HISTOGRAM:
+        return "histogram";
     default:
         return "gauge";
     }
@@ -353,7 +369,7 @@ int metrics_family_begin(metrics_writer *w, const char *name, const char *help, 
     w->family_state = STATE_SKIPPED; /* until it is written */
     if (!name) return fail(w, METRICS_ERR_ARG, "family without a name");
     if (type != METRICS_GAUGE && type != METRICS_COUNTER && type != METRICS_INFO &&
-        type != METRICS_UNTYPED)
+        type != METRICS_UNTYPED && type != METRICS_HISTOGRAM)
         return fail(w, METRICS_ERR_ARG, "family \"%s\": unknown type %d", shown(s1, name),
                     (int)type);
     if (!help || !*help)
@@ -424,10 +440,10 @@ int metrics_family_begin(metrics_writer *w, const char *name, const char *help, 
     return 0;
 }
 
-/* Checks common to both value kinds, then the sample's name and labels; the caller appends the
- * value and the newline. */
-static int sample_start(metrics_writer *w, const metrics_label *labels, size_t nlabels,
-                        int bad_value, const char *value_text) {
+/* Checks common to every kind of sample (histogram: 1 for metrics_sample_histogram), and the
+ * label set registered; on failure the family is skipped. */
+static int sample_check(metrics_writer *w, const metrics_label *labels, size_t nlabels,
+                        int histogram, int bad_value, const char *value_text) {
     char s1[72], s2[72];
     if (!w) return METRICS_ERR_ARG;
     if (w->finished) return fail(w, METRICS_ERR_FINISHED, "sample after the end of the body");
@@ -440,6 +456,13 @@ static int sample_start(metrics_writer *w, const metrics_label *labels, size_t n
     int rc = 0;
     if (nlabels > 0 && !labels) {
         rc = fail(w, METRICS_ERR_ARG, "\"%s\": %zu labels but no array", shown(s1, fam), nlabels);
+        goto skip;
+    }
+    if (histogram != (w->type == METRICS_HISTOGRAM)) {
+        rc = fail(w, METRICS_ERR_ARG,
+                  histogram ? "\"%s\": a histogram in a family of another type"
+                            : "\"%s\": a plain sample in a histogram family",
+                  shown(s1, fam));
         goto skip;
     }
     if (bad_value) {
@@ -458,6 +481,11 @@ static int sample_start(metrics_writer *w, const metrics_label *labels, size_t n
         if (!labels[i].value) {
             rc = fail(w, METRICS_ERR_ARG, "label \"%s\" of \"%s\" has no value", shown(s1, ln),
                       shown(s2, fam));
+            goto skip;
+        }
+        if (histogram && strcmp(ln, "le") == 0) {
+            rc = fail(w, METRICS_ERR_LABEL, "\"%s\": a histogram's labels may not hold \"le\"",
+                      shown(s1, fam));
             goto skip;
         }
         for (size_t j = 0; j < i; j++) {
@@ -485,9 +513,20 @@ static int sample_start(metrics_writer *w, const metrics_label *labels, size_t n
     w->label_hashes = array_reserve(w->label_hashes, &w->label_hashes_cap, w->nlabel_hashes + 1,
                                     sizeof(*w->label_hashes));
     w->label_hashes[w->nlabel_hashes++] = set;
+    return 0;
 
+skip:
+    skip_family(w);
+    return rc;
+}
+
+/* A checked sample's name (the family's sample name + suffix), labels (and le, when not NULL)
+ * and the blank before its value. */
+static void sample_put(metrics_writer *w, const char *suffix, const metrics_label *labels,
+                       size_t nlabels, const char *le) {
     buf_puts(w, w->sample_name);
-    if (nlabels > 0) {
+    buf_puts(w, suffix);
+    if (nlabels > 0 || le) {
         buf_putc(w, '{');
         for (size_t i = 0; i < nlabels; i++) {
             if (i) buf_putc(w, ',');
@@ -496,13 +535,23 @@ static int sample_start(metrics_writer *w, const metrics_label *labels, size_t n
             put_escaped(w, labels[i].value, 1);
             buf_putc(w, '"');
         }
+        if (le) {
+            if (nlabels) buf_putc(w, ',');
+            buf_append(w, "le=\"", 4);
+            buf_puts(w, le);
+            buf_putc(w, '"');
+        }
         buf_putc(w, '}');
     }
     buf_putc(w, ' ');
-    return 0;
+}
 
-skip:
-    skip_family(w);
+/* The checks of a plain sample, then its name and labels; the caller appends the value and the
+ * newline. */
+static int sample_start(metrics_writer *w, const metrics_label *labels, size_t nlabels,
+                        int bad_value, const char *value_text) {
+    int rc = sample_check(w, labels, nlabels, 0, bad_value, value_text);
+    if (rc == 0) sample_put(w, "", labels, nlabels, NULL);
     return rc;
 }
 
@@ -538,6 +587,56 @@ int metrics_sample_int(metrics_writer *w, const metrics_label *labels, size_t nl
     if (rc) return rc;
     buf_append(w, num, (size_t)n);
     buf_putc(w, '\n');
+    return 0;
+}
+
+/* A count and the newline after it. */
+static void put_count(metrics_writer *w, uint64_t v) {
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%" PRIu64 "\n", v);
+    buf_append(w, num, (size_t)n);
+}
+
+int metrics_sample_histogram(metrics_writer *w, const metrics_label *labels, size_t nlabels,
+                             const double *le, const uint64_t *cumulative, size_t nbuckets,
+                             uint64_t count, double sum) {
+    if (!w) return METRICS_ERR_ARG;
+    int rc = sample_check(w, labels, nlabels, 1, 0, "");
+    if (rc) return rc;
+    char s1[72];
+    const char *why = NULL;
+    if (nbuckets > 0 && (!le || !cumulative)) why = "bounds or counts missing";
+    for (size_t i = 0; !why && i < nbuckets; i++) {
+        if (!isfinite(le[i]))
+            why = "a bound that is not finite (+Inf is written by the writer)";
+        else if (i > 0 && !(le[i] > le[i - 1]))
+            why = "bounds not in increasing order";
+        else if (i > 0 && cumulative[i] < cumulative[i - 1])
+            why = "cumulative counts that decrease";
+    }
+    if (!why && nbuckets > 0 && cumulative[nbuckets - 1] > count)
+        why = "a bucket count above the count";
+    if (!why && isnan(sum)) why = "a NaN sum";
+    if (why) {
+        rc =
+            fail(w, METRICS_ERR_VALUE, "\"%s\": histogram with %s", shown(s1, w->sample_name), why);
+        skip_family(w);
+        return rc;
+    }
+    char bound[40];
+    for (size_t i = 0; i < nbuckets; i++) {
+        format_bound(bound, le[i]);
+        sample_put(w, "_bucket", labels, nlabels, bound);
+        put_count(w, cumulative[i]);
+    }
+    sample_put(w, "_bucket", labels, nlabels, "+Inf");
+    put_count(w, count);
+    sample_put(w, "_sum", labels, nlabels, NULL);
+    char num[32];
+    buf_append(w, num, format_double(num, sum));
+    buf_putc(w, '\n');
+    sample_put(w, "_count", labels, nlabels, NULL);
+    put_count(w, count);
     return 0;
 }
 

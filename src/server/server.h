@@ -141,6 +141,7 @@ typedef struct server {
     long long keyspace_top_keys;          /* keyspace-top-keys */
     long long memory_history_interval_ms; /* memory-history-interval-ms (history.c) */
     long long memory_history_points;      /* memory-history-points */
+    long long keyspace_prefix_metrics;    /* keyspace-prefix-metrics: prefixes /metrics shows */
     /* heap profiler (cmd_profile.c) */
     int prof_enabled;
     long long prof_sample_bytes;

@@ -466,6 +466,15 @@ static cfg_param params[] = {
      .min = 10,
      .max = 100000,
      .apply = history_reset},
+    /* How many of the largest prefixes /metrics shows (memkv_keyspace_prefix_*{prefix}); the
+     * rest is summed in memkv_keyspace_prefix_other_*. Read by the cron's snapshot: no rebuild.
+     * At most METRICS_KS_PREFIXES. */
+    {.name = "keyspace-prefix-metrics",
+     .type = CFG_INT,
+     .ptr = &srv.keyspace_prefix_metrics,
+     .default_value = "20",
+     .min = 0,
+     .max = 200},
     {.name = "memory-profiling-enabled",
      .type = CFG_BOOL,
      .ptr = &srv.prof_enabled,

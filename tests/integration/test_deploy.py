@@ -75,7 +75,7 @@ JEMALLOC_ONLY = {
 
 # Grafana variables as the live test substitutes them.
 GRAFANA_VARS = {"$__rate_interval": "1m", "${job}": ".*", "$job": ".*", "${instance}": ".*",
-                "$instance": ".*"}
+                "$instance": ".*", "${type}": ".*", "$type": ".*"}
 
 
 # Families only memkv-exporter serves (render.h): a memkv scraped directly has none, so the
@@ -101,6 +101,15 @@ REDIS_NO_DATA = {
                                        "INFO has no such field",
     "memkv_memory_arena_bytes": "the arenas memkv gives groups of its subsystems (keyspace, "
                                 "clients); Redis allocates from jemalloc's default arenas",
+    "memkv_keyspace_bytes": "memkv's key-space statistics (keyspace-stats); Redis 7.0 keeps no "
+                            "bytes per type",
+    "memkv_keyspace_ttl_bytes": "memkv's key-space statistics; Redis 7.0 has no TTL buckets",
+    "memkv_keyspace_key_length_bucket": "memkv's key-space statistics; INFO keysizes came with "
+                                        "Redis 8",
+    "memkv_keyspace_prefix_bytes": "memkv's key-space statistics; Redis has no per-prefix "
+                                   "figures (redis/redis#14605)",
+    "memkv_keyspace_prefix_other_bytes": "memkv's key-space statistics; Redis has no per-prefix "
+                                         "figures",
     "memkv_client_buffer_limit_disconnections_total": "INFO stats has no "
                                                       "client_{query,output}_buffer_limit_"
                                                       "disconnections before Redis 7.2 (Debian "
@@ -486,6 +495,11 @@ def test_dashboards_cover_the_issue():
     assert {"memkv_memory_subsystem_bytes", "memkv_memory_used_bytes",
             "memkv_allocator_bin_free_bytes", "memkv_memory_arena_bytes"} \
         <= used["memkv-subsystems"]
+    # issue 13: bytes by type, the largest prefixes and their growth, TTL buckets, key lengths
+    assert {"memkv_keyspace_bytes", "memkv_keyspace_prefix_bytes", "memkv_keyspace_ttl_bytes",
+            "memkv_keyspace_key_length_bucket"} <= used["memkv-subsystems"]
+    assert any("deriv(memkv_keyspace_prefix_bytes" in e for d, _, e in dashboard_targets()
+               if d == "memkv-subsystems")
     assert {"memkv_profiling_active", "memkv_profiling_sample_bytes",
             "memkv_profiling_memory_bytes", "memkv_memory_subsystem_bytes"} \
         <= used["memkv-profiler"]

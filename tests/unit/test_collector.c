@@ -230,6 +230,68 @@ static void test_json_validator(void **state) {
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
+static const char *const ks_types[] = {"string", "hash", "list", "set", "zset"};
+static const char *const ks_ttl[] = {"none", "lt_1h", "lt_1d", "lt_1w", "longer"};
+
+/* Key-space statistics as the cron publishes them: strings of lengths 1 (3 keys) and 4..7 (50),
+ * 50 hashes of 2 fields, no sets or zsets; prefixes with a quote, a backslash and a newline,
+ * and three that are equal once made label values (NUL, an invalid byte, a real U+FFFD). */
+static void keyspace_realistic(metrics_keyspace *k) {
+    memset(k, 0, sizeof(*k));
+    k->enabled = 1;
+    for (int t = 0; t < METRICS_KS_TYPES; t++)
+        k->types[t].type = ks_types[t];
+    k->types[0].keys = 53;
+    k->types[0].bytes = 2976;
+    k->types[0].len_sum = 3 + 50 * 6;
+    k->types[0].len_hist[1] = 3;    /* 1 */
+    k->types[0].len_hist[3] = 50;   /* 4..7 */
+    k->types[0].bytes_hist[6] = 52; /* 32..63 */
+    k->types[0].bytes_hist[7] = 1;  /* 64..127 */
+    k->types[1].keys = 50;
+    k->types[1].bytes = 4400;
+    k->types[1].len_sum = 100;
+    k->types[1].len_hist[2] = 50;   /* 2..3 */
+    k->types[1].bytes_hist[7] = 50; /* 64..127 */
+    for (int b = 0; b < METRICS_KS_TTL_BUCKETS; b++)
+        k->ttl[b].bucket = ks_ttl[b];
+    k->ttl[0].keys = 100;
+    k->ttl[0].bytes = 6000;
+    k->ttl[1].keys = 3;
+    k->ttl[1].bytes = 1376;
+    k->prefixes_enabled = 1;
+    static const struct {
+        const char *name;
+        size_t len;
+        uint64_t keys, bytes;
+    } p[] = {
+        {"session:#", 9, 50, 4400},
+        {"user:#:name", 11, 50, 2800},
+        {"we\"ird\\\n:", 9, 1, 60},
+        {"a\0b:", 4, 1, 50},
+        {"a\xff"
+         "b:",
+         4, 1, 40},
+        {"a\xef\xbf\xbd"
+         "b:",
+         6, 1, 30},
+    };
+    k->nprefixes = sizeof(p) / sizeof(p[0]);
+    uint32_t used = 0;
+    for (size_t i = 0; i < k->nprefixes; i++) {
+        memcpy(k->prefix_names + used, p[i].name, p[i].len);
+        k->prefixes[i].off = used;
+        k->prefixes[i].len = (uint32_t)p[i].len;
+        used += (uint32_t)p[i].len;
+        k->prefixes[i].keys = p[i].keys;
+        k->prefixes[i].bytes = p[i].bytes;
+    }
+    k->prefix_other_keys = 0;
+    k->prefix_other_bytes = 0;
+    k->prefixes_tracked = 6;
+    k->prefix_refusals = 2;
+}
+
 static void state_realistic(metrics_server_state *s) {
     memset(s, 0, sizeof(*s));
     snprintf(s->version, sizeof(s->version), "0.1.0");
@@ -270,6 +332,7 @@ static void state_realistic(metrics_server_state *s) {
     s->top_qbuf.bytes = 4096;
     snprintf(s->top_qbuf.addr, sizeof(s->top_qbuf.addr), "[::1]:6000");
     snprintf(s->top_qbuf.name, sizeof(s->top_qbuf.name), "tab\there");
+    keyspace_realistic(&s->keyspace);
 }
 
 /* A body of one scrape of this process, in `format`; the caller frees it (metrics_buffer_free). */
@@ -591,6 +654,18 @@ static const fam families[] = {
     {"memkv_client_buffer_limit_disconnections_total", "counter", 0},
     {"memkv_start_time_seconds", "gauge", 0},
     {"memkv_build_info", "gauge", 0},
+    {"memkv_keyspace_stats_enabled", "gauge", 0},
+    {"memkv_keyspace_bytes", "gauge", 0},
+    {"memkv_keyspace_ttl_keys", "gauge", 0},
+    {"memkv_keyspace_ttl_bytes", "gauge", 0},
+    {"memkv_keyspace_key_length", "histogram", 0},
+    {"memkv_keyspace_key_bytes", "histogram", 0},
+    {"memkv_keyspace_prefix_keys", "gauge", 0},
+    {"memkv_keyspace_prefix_bytes", "gauge", 0},
+    {"memkv_keyspace_prefix_other_keys", "gauge", 0},
+    {"memkv_keyspace_prefix_other_bytes", "gauge", 0},
+    {"memkv_keyspace_prefixes_tracked", "gauge", 0},
+    {"memkv_keyspace_prefix_refusals_total", "counter", 0},
 };
 
 static void test_collect_text_promtool(void **state) {
@@ -806,6 +881,95 @@ static void test_collect_handmade(void **state) {
     free(in);
 }
 
+/* The key-space families from a published snapshot: histograms cumulative up to their highest
+ * non-empty bin, prefixes escaped and merged where their label values are equal, and only the
+ * "enabled" gauge while keyspace-stats is off. */
+static void test_collect_keyspace(void **state) {
+    (void)state;
+    metrics_inputs *in = calloc(1, sizeof(*in));
+    assert_non_null(in);
+    state_realistic(&in->server);
+    metrics_writer w;
+    metrics_writer_init(&w, METRICS_TEXT_004);
+    assert_int_equal(metrics_collect(&w, in), 0);
+    assert_int_equal(metrics_writer_finish(&w), 0);
+    const char *body = metrics_writer_data(&w, NULL);
+    assert_promtool_clean(body);
+    assert_true(sample_value(body, "memkv_keyspace_stats_enabled") == 1);
+    assert_true(sample_value(body, "memkv_keyspace_bytes{type=\"string\"}") == 2976);
+    assert_true(sample_value(body, "memkv_keyspace_bytes{type=\"zset\"}") == 0);
+    assert_true(sample_value(body, "memkv_keyspace_ttl_keys{bucket=\"lt_1h\"}") == 3);
+    assert_true(sample_value(body, "memkv_keyspace_ttl_bytes{bucket=\"none\"}") == 6000);
+    assert_true(sample_value(body, "memkv_keyspace_ttl_keys{bucket=\"longer\"}") == 0);
+    /* lengths: le = 2^i - 1, cumulative, up to the highest non-empty bin, then +Inf */
+    static const struct {
+        const char *le;
+        double v;
+    } sl[] = {{"0.0", 0}, {"1.0", 3}, {"3.0", 3}, {"7.0", 53}, {"+Inf", 53}};
+    char series[160];
+    for (size_t i = 0; i < sizeof(sl) / sizeof(sl[0]); i++) {
+        snprintf(series, sizeof(series),
+                 "memkv_keyspace_key_length_bucket{type=\"string\",le=\"%s\"}", sl[i].le);
+        assert_true(sample_value(body, series) == sl[i].v);
+    }
+    assert_null(find_line(body, "memkv_keyspace_key_length_bucket{type=\"string\",le=\"15.0\"}"));
+    assert_true(sample_value(body, "memkv_keyspace_key_length_sum{type=\"string\"}") == 303);
+    assert_true(sample_value(body, "memkv_keyspace_key_length_count{type=\"string\"}") == 53);
+    assert_true(
+        sample_value(body, "memkv_keyspace_key_bytes_bucket{type=\"string\",le=\"31.0\"}") == 0);
+    assert_true(
+        sample_value(body, "memkv_keyspace_key_bytes_bucket{type=\"string\",le=\"63.0\"}") == 52);
+    assert_true(
+        sample_value(body, "memkv_keyspace_key_bytes_bucket{type=\"string\",le=\"127.0\"}") == 53);
+    assert_true(sample_value(body, "memkv_keyspace_key_bytes_sum{type=\"hash\"}") == 4400);
+    /* an empty type: only +Inf */
+    assert_true(sample_value(body, "memkv_keyspace_key_length_bucket{type=\"set\",le=\"+Inf\"}") ==
+                0);
+    assert_null(find_line(body, "memkv_keyspace_key_length_bucket{type=\"set\",le=\"0.0\"}"));
+    assert_true(sample_value(body, "memkv_keyspace_key_length_count{type=\"set\"}") == 0);
+    /* prefixes: escaped; the three equal label values merged into one series */
+    assert_true(sample_value(body, "memkv_keyspace_prefix_bytes{prefix=\"session:#\"}") == 4400);
+    assert_true(sample_value(body, "memkv_keyspace_prefix_keys{prefix=\"we\\\"ird\\\\\\n:\"}") ==
+                1);
+    assert_true(sample_value(body, "memkv_keyspace_prefix_bytes{prefix=\"a\xef\xbf\xbd"
+                                   "b:\"}") == 120);
+    assert_true(sample_value(body, "memkv_keyspace_prefix_keys{prefix=\"a\xef\xbf\xbd"
+                                   "b:\"}") == 3);
+    int nprefix = 0;
+    for (const char *l = find_line(body, "memkv_keyspace_prefix_bytes{"); l;
+         l = find_line(l + 1, "memkv_keyspace_prefix_bytes{"))
+        nprefix++;
+    assert_int_equal(nprefix, 4);
+    assert_true(sample_value(body, "memkv_keyspace_prefix_other_bytes") == 0);
+    assert_true(sample_value(body, "memkv_keyspace_prefixes_tracked") == 6);
+    assert_true(sample_value(body, "memkv_keyspace_prefix_refusals_total") == 2);
+
+    /* OpenMetrics: the same bounds */
+    metrics_writer_reset(&w, METRICS_OPENMETRICS_1);
+    assert_int_equal(metrics_collect(&w, in), 0);
+    assert_int_equal(metrics_writer_finish(&w), 0);
+    body = metrics_writer_data(&w, NULL);
+    assert_non_null(find_line(body, "# TYPE memkv_keyspace_key_bytes histogram\n"));
+    assert_non_null(find_line(body, "# UNIT memkv_keyspace_key_bytes bytes\n"));
+    assert_true(
+        sample_value(body, "memkv_keyspace_key_length_bucket{type=\"string\",le=\"7.0\"}") == 53);
+
+    /* keyspace-stats no: only the gauge that says so */
+    in->server.keyspace.enabled = 0;
+    metrics_writer_reset(&w, METRICS_TEXT_004);
+    assert_int_equal(metrics_collect(&w, in), 0);
+    assert_int_equal(metrics_writer_finish(&w), 0);
+    body = metrics_writer_data(&w, NULL);
+    assert_promtool_clean(body);
+    assert_true(sample_value(body, "memkv_keyspace_stats_enabled") == 0);
+    assert_no_family(body, "memkv_keyspace_bytes");
+    assert_no_family(body, "memkv_keyspace_key_length");
+    assert_no_family(body, "memkv_keyspace_prefix_bytes");
+    assert_family(body, "memkv_keyspace_keys", "gauge"); /* from the db's own counts */
+    metrics_writer_deinit(&w);
+    free(in);
+}
+
 /* ---- metrics_memory_json ----------------------------------------------------------------------
  */
 
@@ -984,6 +1148,7 @@ int main(void) {
         cmocka_unit_test(test_collect_used_is_sum),
         cmocka_unit_test(test_collect_openmetrics),
         cmocka_unit_test(test_collect_handmade),
+        cmocka_unit_test(test_collect_keyspace),
         cmocka_unit_test(test_json_live),
         cmocka_unit_test(test_json_handmade),
     };

@@ -1,8 +1,9 @@
-/* Unit tests of the metrics writer: exact bodies of gauges, counters, info and untyped families
- * with and without labels in both formats, escaping, special and round-tripping floats, exact
- * integers, Accept negotiation (each header placed against an unreadable page, so an over-read
- * crashes), misuse (the family is skipped whole, nothing corrupt is left), buffer ownership and
- * memory accounting, and Debian's promtool on generated bodies of both formats. */
+/* Unit tests of the metrics writer: exact bodies of gauges, counters, info, untyped and
+ * histogram families with and without labels in both formats, escaping, special and
+ * round-tripping floats, exact integers, Accept negotiation (each header placed against an
+ * unreadable page, so an over-read crashes), misuse (the family is skipped whole, nothing corrupt
+ * is left), buffer ownership and memory accounting, and Debian's promtool on generated bodies of
+ * both formats. */
 #include "metrics/metrics.h"
 
 #include "alloc/alloc.h"
@@ -676,6 +677,138 @@ static void test_misuse_units_values(void **state) {
     assert_string_equal(metrics_strerror(-100), "unknown error");
 }
 
+/* ---- histograms ---------------------------------------------------------------------------- */
+
+static void test_histogram(void **state) {
+    (void)state;
+    static const double le[] = {0, 1, 3, 0.5e300};
+    static const uint64_t cum[] = {1, 1, 4, UINT64_MAX - 1};
+    for (int f = 0; f < 2; f++) {
+        metrics_writer w;
+        metrics_writer_init(&w, f ? METRICS_OPENMETRICS_1 : METRICS_TEXT_004);
+        assert_int_equal(metrics_family_begin(&w, "len", "Lengths.", METRICS_HISTOGRAM, NULL), 0);
+        metrics_label l[] = {L("type", "a\"b")};
+        assert_int_equal(metrics_sample_histogram(&w, l, 1, le, cum, 4, UINT64_MAX, 2.5), 0);
+        /* no bounds: only +Inf; no labels */
+        assert_int_equal(metrics_sample_histogram(&w, NULL, 0, NULL, NULL, 0, 0, 0), 0);
+        assert_int_equal(
+            metrics_family_begin(&w, "size_bytes", "Sizes.", METRICS_HISTOGRAM, "bytes"), 0);
+        assert_int_equal(metrics_sample_histogram(&w, NULL, 0, le, cum, 1, 3, 7), 0);
+        assert_int_equal(metrics_writer_finish(&w), 0);
+        if (f == 0)
+            ASSERT_BODY(&w, "# HELP len Lengths.\n"
+                            "# TYPE len histogram\n"
+                            "len_bucket{type=\"a\\\"b\",le=\"0.0\"} 1\n"
+                            "len_bucket{type=\"a\\\"b\",le=\"1.0\"} 1\n"
+                            "len_bucket{type=\"a\\\"b\",le=\"3.0\"} 4\n"
+                            "len_bucket{type=\"a\\\"b\",le=\"5e+299\"} 18446744073709551614\n"
+                            "len_bucket{type=\"a\\\"b\",le=\"+Inf\"} 18446744073709551615\n"
+                            "len_sum{type=\"a\\\"b\"} 2.5\n"
+                            "len_count{type=\"a\\\"b\"} 18446744073709551615\n"
+                            "len_bucket{le=\"+Inf\"} 0\n"
+                            "len_sum 0\n"
+                            "len_count 0\n"
+                            "# HELP size_bytes Sizes.\n"
+                            "# TYPE size_bytes histogram\n"
+                            "size_bytes_bucket{le=\"0.0\"} 1\n"
+                            "size_bytes_bucket{le=\"+Inf\"} 3\n"
+                            "size_bytes_sum 7\n"
+                            "size_bytes_count 3\n");
+        else
+            ASSERT_BODY(&w, "# HELP len Lengths.\n"
+                            "# TYPE len histogram\n"
+                            "len_bucket{type=\"a\\\"b\",le=\"0.0\"} 1\n"
+                            "len_bucket{type=\"a\\\"b\",le=\"1.0\"} 1\n"
+                            "len_bucket{type=\"a\\\"b\",le=\"3.0\"} 4\n"
+                            "len_bucket{type=\"a\\\"b\",le=\"5e+299\"} 18446744073709551614\n"
+                            "len_bucket{type=\"a\\\"b\",le=\"+Inf\"} 18446744073709551615\n"
+                            "len_sum{type=\"a\\\"b\"} 2.5\n"
+                            "len_count{type=\"a\\\"b\"} 18446744073709551615\n"
+                            "len_bucket{le=\"+Inf\"} 0\n"
+                            "len_sum 0\n"
+                            "len_count 0\n"
+                            "# HELP size_bytes Sizes.\n"
+                            "# TYPE size_bytes histogram\n"
+                            "# UNIT size_bytes bytes\n"
+                            "size_bytes_bucket{le=\"0.0\"} 1\n"
+                            "size_bytes_bucket{le=\"+Inf\"} 3\n"
+                            "size_bytes_sum 7\n"
+                            "size_bytes_count 3\n"
+                            "# EOF\n");
+        metrics_writer_deinit(&w);
+    }
+}
+
+static void test_histogram_misuse(void **state) {
+    (void)state;
+    static const double le[] = {1, 3, 7};
+    static const uint64_t cum[] = {1, 2, 5};
+    static const double down[] = {1, 7, 3}, same[] = {1, 1, 3}, inf[] = {1, 3, INFINITY},
+                        nan_le[] = {NAN, 1, 3};
+    static const uint64_t dec[] = {1, 3, 2};
+    for (int f = 0; f < 2; f++) {
+        metrics_writer w;
+        metrics_writer_init(&w, f ? METRICS_OPENMETRICS_1 : METRICS_TEXT_004);
+        /* names a histogram's samples take are taken, both ways */
+        assert_int_equal(metrics_family_begin(&w, "h_bucket", "h", METRICS_GAUGE, NULL), 0);
+        expect_error(&w, metrics_family_begin(&w, "h", "h", METRICS_HISTOGRAM, NULL),
+                     METRICS_ERR_DUPLICATE, "h_bucket");
+        assert_int_equal(metrics_family_begin(&w, "k", "h", METRICS_HISTOGRAM, NULL), 0);
+        expect_error(&w, metrics_family_begin(&w, "k_count", "h", METRICS_GAUGE, NULL),
+                     METRICS_ERR_DUPLICATE, "k_count");
+        metrics_writer_reset(&w, w.format);
+        struct {
+            const double *le;
+            const uint64_t *cum;
+            size_t n;
+            uint64_t count;
+            double sum;
+            const char *why;
+        } bad[] = {
+            {down, cum, 3, 5, 1, "increasing"}, {same, cum, 3, 5, 1, "increasing"},
+            {inf, cum, 3, 5, 1, "not finite"},  {nan_le, cum, 3, 5, 1, "not finite"},
+            {le, dec, 3, 5, 1, "decrease"},     {le, cum, 3, 4, 1, "above the count"},
+            {le, cum, 3, 5, NAN, "NaN"},        {NULL, cum, 3, 5, 1, "missing"},
+            {le, NULL, 3, 5, 1, "missing"},
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            assert_int_equal(metrics_family_begin(&w, "h", "h", METRICS_HISTOGRAM, NULL), 0);
+            metrics_label ok[] = {L("type", "x")};
+            assert_int_equal(metrics_sample_histogram(&w, ok, 1, le, cum, 3, 5, 1), 0);
+            metrics_label l[] = {L("type", "y")};
+            expect_error(&w,
+                         metrics_sample_histogram(&w, l, 1, bad[i].le, bad[i].cum, bad[i].n,
+                                                  bad[i].count, bad[i].sum),
+                         METRICS_ERR_VALUE, bad[i].why);
+            /* the family is gone whole, and its name is free again */
+            assert_int_equal(metrics_writer_data(&w, NULL)[0], '\0');
+            expect_error(&w, metrics_sample_histogram(&w, ok, 1, le, cum, 3, 5, 1),
+                         METRICS_ERR_NO_FAMILY, "skipped");
+        }
+        /* "le" is the writer's; the same label set twice; plain samples and histograms only in
+         * their own families */
+        assert_int_equal(metrics_family_begin(&w, "h", "h", METRICS_HISTOGRAM, NULL), 0);
+        metrics_label lel[] = {L("le", "1")};
+        expect_error(&w, metrics_sample_histogram(&w, lel, 1, le, cum, 3, 5, 1), METRICS_ERR_LABEL,
+                     "le");
+        assert_int_equal(metrics_family_begin(&w, "h", "h", METRICS_HISTOGRAM, NULL), 0);
+        assert_int_equal(metrics_sample_histogram(&w, NULL, 0, le, cum, 3, 5, 1), 0);
+        expect_error(&w, metrics_sample_histogram(&w, NULL, 0, le, cum, 3, 5, 1),
+                     METRICS_ERR_DUPLICATE, "twice");
+        assert_int_equal(metrics_family_begin(&w, "h", "h", METRICS_HISTOGRAM, NULL), 0);
+        expect_error(&w, metrics_sample_int(&w, NULL, 0, 1), METRICS_ERR_ARG, "plain sample");
+        assert_int_equal(metrics_family_begin(&w, "h", "h", METRICS_HISTOGRAM, NULL), 0);
+        expect_error(&w, metrics_sample_double(&w, NULL, 0, 1), METRICS_ERR_ARG, "plain sample");
+        assert_int_equal(metrics_family_begin(&w, "g", "h", METRICS_GAUGE, NULL), 0);
+        expect_error(&w, metrics_sample_histogram(&w, NULL, 0, le, cum, 3, 5, 1), METRICS_ERR_ARG,
+                     "another type");
+        assert_int_equal(metrics_writer_data(&w, NULL)[0], '\0');
+        expect_error(&w, metrics_family_begin(&w, "x", "h", (metrics_type)99, NULL),
+                     METRICS_ERR_ARG, "unknown type");
+        metrics_writer_deinit(&w);
+    }
+}
+
 /* ---- ownership and accounting -------------------------------------------------------------- */
 
 static void test_take_reset_accounting(void **state) {
@@ -820,6 +953,14 @@ static void write_realistic(metrics_writer *w, int classic_only) {
                                           METRICS_COUNTER, "seconds"),
                      0);
     assert_int_equal(metrics_sample_double(w, NULL, 0, 0.25), 0);
+    assert_int_equal(metrics_family_begin(w, "memkv_keyspace_key_bytes", "Bytes per key, by type.",
+                                          METRICS_HISTOGRAM, "bytes"),
+                     0);
+    static const double le[] = {0, 1, 3, 7, 15};
+    static const uint64_t cum[] = {0, 0, 2, 2, 9};
+    metrics_label ts[] = {L("type", "string")}, th[] = {L("type", "hash")};
+    assert_int_equal(metrics_sample_histogram(w, ts, 1, le, cum, 5, 10, 93), 0);
+    assert_int_equal(metrics_sample_histogram(w, th, 1, NULL, NULL, 0, 0, 0), 0);
     if (!classic_only) {
         assert_int_equal(metrics_family_begin(w, "memkv_build", "Build information; always 1.",
                                               METRICS_INFO, NULL),
@@ -895,7 +1036,8 @@ int main(void) {
         cmocka_unit_test(test_misuse_names),          cmocka_unit_test(test_misuse_labels),
         cmocka_unit_test(test_misuse_duplicates),     cmocka_unit_test(test_misuse_units_values),
         cmocka_unit_test(test_take_reset_accounting), cmocka_unit_test(test_promtool_text),
-        cmocka_unit_test(test_promtool_openmetrics),
+        cmocka_unit_test(test_promtool_openmetrics),  cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_histogram_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
