@@ -1,5 +1,5 @@
 """Small helpers shared by integration tests: a raw RESP2 connection (replies parsed by
-hiredis.Reader), pipelining in batches, INFO parsing and polling.
+hiredis.Reader), pipelining in batches, INFO parsing, /metrics samples and polling.
 
 A raw connection is used where redis-py would hide what is measured: the exact text of INFO,
 error texts, and clients that never read their replies."""
@@ -8,6 +8,7 @@ import socket
 import time
 
 import hiredis
+from prometheus_client import parser as text_parser
 
 # The subsystems of memory accounting, as INFO memory's memkv_subsystem_* fields name them.
 SUBSYSTEMS = ("strings", "hashes", "lists", "sets", "zsets", "key_index", "expires_index",
@@ -115,6 +116,22 @@ def mem_info(c):
 def client_ids(c):
     text = c("CLIENT", "LIST").decode()
     return {int(line.split(" ", 1)[0][3:]) for line in text.splitlines()}
+
+
+def parse_text(body):
+    """Text 0.0.4 -> {(sample name, ((label, value), ...)): value} (prometheus_client's parser)."""
+    out = {}
+    for fam in text_parser.text_string_to_metric_families(body.decode()):
+        for s in fam.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def metric(samples, name, **labels):
+    """The value of one sample of parse_text's result."""
+    key = (name, tuple(sorted(labels.items())))
+    assert key in samples, "no sample %s%s in the scrape" % (name, labels or "")
+    return samples[key]
 
 
 def wait_until(predicate, timeout=10.0, interval=0.02):

@@ -33,11 +33,10 @@ import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client.openmetrics import parser as om_parser
-from prometheus_client import parser as text_parser
 
 from conftest import timing
-from helpers import (Resp, assert_event_loop_unaffected, free_port, info_fields,
-                     ping_latency_with_and_without, thread_nice, wait_until, warm_up)
+from helpers import (Resp, assert_event_loop_unaffected, free_port, info_fields, metric,
+                     parse_text, ping_latency_with_and_without, thread_nice, wait_until, warm_up)
 
 # Prometheus 2.42's scrape Accept header (scrape/scrape.go, acceptHeader).
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
@@ -152,15 +151,6 @@ def raw_headers(raw):
     return {h.split(":", 1)[0].strip().lower(): h.split(":", 1)[1].strip() for h in head if ":" in h}
 
 
-def parse_text(body):
-    """Text 0.0.4 -> {(sample name, ((label, value), ...)): value} (prometheus_client's parser)."""
-    out = {}
-    for fam in text_parser.text_string_to_metric_families(body.decode()):
-        for s in fam.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
-
-
 def parse_openmetrics(body):
     """OpenMetrics 1.0 -> ({sample key: value}, {family name: (type, unit)}); the parser is strict
     (it raises on a missing # EOF, a bad TYPE/UNIT, a counter sample without _total, ...)."""
@@ -170,12 +160,6 @@ def parse_openmetrics(body):
         for s in fam.samples:
             out[(s.name, tuple(sorted(s.labels.items())))] = s.value
     return out, fams
-
-
-def metric(samples, name, **labels):
-    key = (name, tuple(sorted(labels.items())))
-    assert key in samples, "no sample %s%s in the scrape" % (name, labels or "")
-    return samples[key]
 
 
 def names(samples):

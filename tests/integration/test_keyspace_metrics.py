@@ -14,10 +14,9 @@ import re
 import subprocess
 import time
 
-from prometheus_client import parser as text_parser
 from prometheus_client.openmetrics import parser as om_parser
 
-from helpers import Resp, info_fields
+from helpers import Resp, info_fields, metric as value, parse_text as parse
 
 OPENMETRICS = "application/openmetrics-text;version=1.0.0"
 TYPES = ("string", "hash", "list", "set", "zset")
@@ -44,15 +43,6 @@ def get_metrics(port, accept=None):
         conn.close()
 
 
-def parse(body):
-    """{(sample name, ((label, value), ...)): value} by prometheus_client's text parser."""
-    out = {}
-    for fam in text_parser.text_string_to_metric_families(body.decode()):
-        for s in fam.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
-
-
 def series(samples, name):
     """{labels dict as a sorted tuple: value} of one sample name."""
     return {labels: v for (n, labels), v in samples.items() if n == name}
@@ -60,12 +50,6 @@ def series(samples, name):
 
 def by_label(samples, name, label):
     return {dict(labels)[label]: v for labels, v in series(samples, name).items()}
-
-
-def value(samples, name, **labels):
-    key = (name, tuple(sorted(labels.items())))
-    assert key in samples, "no sample %s%s" % (name, labels)
-    return samples[key]
 
 
 def keyspace_lines(body):
