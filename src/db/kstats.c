@@ -15,6 +15,7 @@
 #define CLS_SEP 1u
 #define CLS_DIGIT 2u
 #define CLS_HEX 4u
+#define CLS_HEX_LETTER 8u
 
 typedef struct ks_db {
     uint64_t keys[KS_TYPES], bytes[KS_TYPES];
@@ -116,7 +117,8 @@ kstats *kstats_new(int ndbs, const kstats_config *cfg, char *err, size_t errlen)
     ks->cfg = *cfg;
     for (int c = 0; c < 256; c++) {
         if (c >= '0' && c <= '9') ks->cls[c] = CLS_DIGIT | CLS_HEX;
-        if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-') ks->cls[c] = CLS_HEX;
+        if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) ks->cls[c] = CLS_HEX | CLS_HEX_LETTER;
+        if (c == '-') ks->cls[c] = CLS_HEX;
     }
     for (const char *s = cfg->separators; *s; s++)
         ks->cls[(unsigned char)*s] = CLS_SEP;
@@ -320,9 +322,10 @@ void kstats_ttl_buckets(kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_BUCKETS
 /* ---- prefixes --------------------------------------------------------------------------- */
 
 /* One pass over the key: each segment is copied with its digit runs folded to '#'; a segment
- * then found to be an ID (8+ hex characters with a digit: looked at again only when it has a
- * digit) or too long (over 32 bytes) is replaced by '*'. Plain characters (class 0) take the
- * shortest path: this runs on every write. */
+ * then found to be a hex ID (8+ hex characters or '-' with both a digit and a letter a-f:
+ * looked at again only when it has a digit) or too long (over 32 bytes) is replaced by '*'. A
+ * number stays '#' however long, so "user:123" and "user:123456789" fold alike. Plain
+ * characters (class 0) take the shortest path: this runs on every write. */
 int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out,
                      size_t *len) {
     const unsigned char *k = (const unsigned char *)key;
@@ -357,9 +360,10 @@ int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, 
             out[o++] = '*';
         } else if (digits && i - start >= 8) {
             size_t j = start;
+            unsigned letters = 0;
             while (j < i && (cls[k[j]] & CLS_HEX))
-                j++;
-            if (j == i) {
+                letters |= cls[k[j++]];
+            if (j == i && (letters & CLS_HEX_LETTER)) {
                 o = seg_out;
                 out[o++] = '*';
             }

@@ -13,7 +13,8 @@
  *   minute (keys already past their expire but not yet deleted count as < 1 h).
  * - Prefixes: a key cut after `depth` separators (so at most depth+1 segments; keys without a
  *   separator have none), each segment folded so IDs do not explode the count: runs of digits
- *   become '#', a segment of 8+ hex characters with a digit or one over 32 bytes becomes '*'.
+ *   become '#', a segment of 8+ hex characters (and '-') with both a digit and a letter a-f, or
+ *   one over 32 bytes, becomes '*'.
  *   At most prefix_max prefixes are tracked; the keys of others are summed in `other`. A new
  *   prefix is admitted only when no key of its hash slice of `other` exists, which keeps every
  *   tracked prefix exact (its keys were never counted in `other`).

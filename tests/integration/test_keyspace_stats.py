@@ -68,6 +68,7 @@ def bin_label(v):
 
 
 HEX = frozenset(b"0123456789abcdefABCDEF-")  # '-' too, so UUIDs fold (as src/db/kstats.c does)
+HEX_LETTERS = frozenset(b"abcdefABCDEF")  # a hex ID needs one: a long number stays '#' 
 
 
 def fold_segment(seg):
@@ -75,7 +76,7 @@ def fold_segment(seg):
         return b"*"
     if not any(48 <= ch <= 57 for ch in seg):
         return seg
-    if len(seg) >= 8 and all(ch in HEX for ch in seg):
+    if len(seg) >= 8 and all(ch in HEX for ch in seg) and any(ch in HEX_LETTERS for ch in seg):
         return b"*"
     return re.sub(rb"[0-9]+", b"#", seg)
 
@@ -1228,6 +1229,7 @@ def test_prefix_config_rebuilds(ks):
     keys = ["user:1001:profile:name", "user:1002:profile:mail", "user:77:cart", "order|2024|x",
             "order|2025|y", "a/b/c/d/e/f", "a/b/c/d/e/g", "x:y|z/w", ":lead", "::", "trail:",
             "hex:deadbeef01:v", "hex:deadbeef:v", "id:0123456789abcdef0123456789abcdef0123:x",
+            "num:123456789012:v", "date:2024-01-15:v",
             "uuid:123e4567-e89b-12d3-a456-426614174000", "n0:12ab34:7", "plainkey", "p", "a1b2:c3",
             b"bin\x00ary:\xff\xfe:1", "deep:1:2:3:4:5:6:7:8:9:10"]
     c.pipeline([("SET", k, "v" * (i * 13 % 300)) for i, k in enumerate(keys)])
@@ -1235,6 +1237,7 @@ def test_prefix_config_rebuilds(ks):
     ks.check()
     rows = {r["prefix"] for r in prefix_rows(m, "COUNT", 100)[:-2]}
     assert {b"user:#:profile", b"user:#:cart", b"hex:*:v", b"hex:deadbeef:v", b"id:*:x", b"uuid:*",
+            b"num:#:v", b"date:#-#-#:v",
             b"n#:#ab#:#", b"a#b#:c#", b":lead", b"::", b"trail:", b"deep:#:#"} <= rows, rows
     for depth in (0, 1, 3, 8, 2):
         assert c("CONFIG", "SET", "keyspace-prefix-depth", depth) == b"OK"
