@@ -366,11 +366,6 @@ static void stats_add(db *d, db_entry *e, int64_t when, uint64_t hv) {
     kstats_add(stats, &k);
 }
 
-/* Figures of e before a change the db makes itself (strings, expires). */
-static inline void stats_before(db *d, db_entry *e, uint64_t hv, ks_key *k) {
-    key_counted(d, e, hv, k);
-}
-
 static void stats_after(db *d, db_entry *e, const ks_key *before, int64_t when) {
     ks_key k, b = *before;
     b.key = e->data; /* the entry may have moved (a resize): its old key bytes are gone */
@@ -646,7 +641,7 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
                         alloc_size_class(ENTRY_HDR + klen + vlen)) {
                     change = 3;
                 } else {
-                    stats_before(d, e, hv, &before);
+                    key_counted(d, e, hv, &before);
                     change = 1;
                 }
             } else {
@@ -718,7 +713,7 @@ db_entry *db_string_resize(db *d, db_entry *e, size_t new_len) {
         abort();
     }
     ks_key before;
-    if (stats) stats_before(d, e, hv, &before);
+    if (stats) key_counted(d, e, hv, &before);
     e = alloc_realloc_sized(ALLOC_SUB_STRINGS, e, ENTRY_HDR + klen + old_len,
                             ENTRY_HDR + klen + new_len);
     if (new_len > old_len) memset(e->data + klen + old_len, 0, new_len - old_len);
@@ -868,7 +863,7 @@ void db_set_expire(db *d, const char *key, size_t klen, int64_t when_ms) {
     if (!link) return;
     db_entry *e = *link;
     ks_key before;
-    if (stats) stats_before(d, e, hv, &before);
+    if (stats) key_counted(d, e, hv, &before);
     db_entry *x = (e->flags & ENTRY_HAS_EXPIRE) ? exp_lookup(d, key, klen, hv) : NULL;
     if (x) {
         x->u.when = when_ms;
@@ -884,7 +879,7 @@ int db_persist(db *d, const char *key, size_t klen) {
     db_entry **link = ht_find(&d->keys, key, klen, hv, NULL);
     if (!link || !((*link)->flags & ENTRY_HAS_EXPIRE)) return 0;
     ks_key before;
-    if (stats) stats_before(d, *link, hv, &before);
+    if (stats) key_counted(d, *link, hv, &before);
     if (ht_rehashing(&d->expires)) ht_rehash(&d->expires, 1);
     exp_del(d, key, klen, hv);
     (*link)->flags &= (uint8_t)~ENTRY_HAS_EXPIRE;

@@ -710,21 +710,15 @@ int kstats_top(kstats *ks, int type, ks_top *out, size_t count) {
     }
     if (total == 0) return 0;
     if (count == 1) { /* the largest alone (the doctor, every cron tick): no sort */
-        const top_member *best = NULL;
-        int best_t = 0;
+        int found = 0;
         for (int t = lo; t <= hi; t++) {
             for (size_t i = 0; i < ks->top[t].n; i++) {
                 const top_member *x = &ks->top[t].m[i];
-                ks_top a = {x->key, x->klen, x->db, t, x->bytes};
-                ks_top b =
-                    best ? (ks_top){best->key, best->klen, best->db, best_t, best->bytes} : a;
-                if (!best || top_cmp(&a, &b) < 0) {
-                    best = x;
-                    best_t = t;
-                }
+                ks_top c = {x->key, x->klen, x->db, t, x->bytes};
+                if (!found || top_cmp(&c, &out[0]) < 0) out[0] = c;
+                found = 1;
             }
         }
-        out[0] = (ks_top){best->key, best->klen, best->db, best_t, best->bytes};
         return 1;
     }
     ks_top *all = alloc_malloc(SUB, total * sizeof(ks_top));

@@ -3,6 +3,7 @@
  * each subsystem holds); this file only gathers and formats. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc/alloc.h"
 #include "memory/memory.h"
@@ -56,6 +57,11 @@ void memory_figures(memory_figures_t *f) {
         f->alloc.allocated = f->alloc.active = f->alloc.resident = f->used;
     }
     mem_ratios_compute(&f->alloc, f->rss, f->used, &f->ratios);
+}
+
+size_t memory_system_total(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize : 0;
 }
 
 int memory_arena_figures(alloc_arena_group g, mem_arena_stats *out) {

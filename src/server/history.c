@@ -5,6 +5,7 @@
  * HISTORY_PREFIX_POINTS points, steadiness its r^2. Computed once per point, so the doctor, the
  * metrics snapshot and MEMORY PREFIXES read cached figures. MEMORY HISTORY replies the points.
  * Main thread only. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,19 @@ static void fit_prefixes(void) {
 
 /* ---- the point ---- */
 
+/* A line through one series of the last n points (<= H.n), oldest first: the series is the
+ * double at `field` (offsetof in hpoint). */
+static fit fit_recent(size_t n, size_t field) {
+    int64_t t[HISTORY_PREFIX_POINTS];
+    double y[HISTORY_PREFIX_POINTS];
+    for (size_t j = 0; j < n; j++) {
+        const hpoint *p = &H.ring[(H.head + H.cap - n + j) % H.cap];
+        t[j] = p->t_ms;
+        memcpy(&y[j], (const char *)p + field, sizeof(double));
+    }
+    return line_fit(t, y, n);
+}
+
 static int growth_cmp(const void *a, const void *b) {
     const mem_growth *x = a, *y = b;
     return (x->bytes_per_hour < y->bytes_per_hour) - (x->bytes_per_hour > y->bytes_per_hour);
@@ -213,15 +227,8 @@ static void pick_growth(kstats *ks, double steady) {
     }
     if (nc == 0 && H.n >= HISTORY_MIN_POINTS) {
         size_t n = H.n < HISTORY_PREFIX_POINTS ? H.n : HISTORY_PREFIX_POINTS;
-        int64_t t[HISTORY_PREFIX_POINTS];
-        double y[HISTORY_PREFIX_POINTS];
         for (int ty = 0; ty < DB_TYPES; ty++) {
-            for (size_t j = 0; j < n; j++) {
-                const hpoint *p = &H.ring[(H.head + H.cap - n + j) % H.cap];
-                t[j] = p->t_ms;
-                y[j] = p->type_bytes[ty];
-            }
-            fit f = line_fit(t, y, n);
+            fit f = fit_recent(n, offsetof(hpoint, type_bytes) + (size_t)ty * sizeof(double));
             if (f.per_hour <= 0 || f.r2 < steady) continue;
             mem_growth g;
             memset(&g, 0, sizeof(g));
@@ -260,17 +267,11 @@ static void take_point(int64_t now_ms) {
     fit_prefixes();
 
     size_t n = H.n < HISTORY_PREFIX_POINTS ? H.n : HISTORY_PREFIX_POINTS;
-    int64_t t[HISTORY_PREFIX_POINTS];
-    double y[HISTORY_PREFIX_POINTS];
-    for (size_t j = 0; j < n; j++) {
-        const hpoint *q = &H.ring[(H.head + H.cap - n + j) % H.cap];
-        t[j] = q->t_ms;
-        y[j] = q->used;
-    }
-    fit f = n >= HISTORY_MIN_POINTS ? line_fit(t, y, n) : (fit){0, 0};
+    fit f = n >= HISTORY_MIN_POINTS ? fit_recent(n, offsetof(hpoint, used)) : (fit){0, 0};
     H.used_per_hour = f.per_hour;
     H.used_r2 = f.r2;
-    H.window_s = n >= 2 ? (double)(t[n - 1] - t[0]) / 1000.0 : 0;
+    /* the newest point was just written at head - 1; the oldest of the window n - 1 before */
+    H.window_s = n >= 2 ? (double)(now_ms - H.ring[(H.head + H.cap - n) % H.cap].t_ms) / 1000.0 : 0;
     H.ngrowth = 0;
     if (ks) pick_growth(ks, mem_doctor_limits_default().growth_steadiness);
     for (size_t i = 0; i < H.ngrowth; i++)

@@ -101,7 +101,7 @@ static void section_memory(text *t) {
     human(h_rss, sizeof(h_rss), (long long)f.rss);
     human(h_peak, sizeof(h_peak), (long long)f.peak);
     human(h_startup, sizeof(h_startup), (long long)srv.used_memory_startup);
-    long long sys = (long long)sysconf(_SC_PHYS_PAGES) * (long long)sysconf(_SC_PAGESIZE);
+    long long sys = (long long)memory_system_total();
     human(h_sys, sizeof(h_sys), sys);
     human(h_max, sizeof(h_max), srv.maxmemory);
     size_t since_start = f.used > srv.used_memory_startup ? f.used - srv.used_memory_startup : 0;

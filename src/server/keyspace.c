@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "alloc/alloc.h"
 #include "db/kstats.h"
@@ -331,8 +330,7 @@ static void printable_key(const char *k, size_t klen, char *out, size_t cap) {
 
 void keyspace_fill_doctor(mem_keyspace *k, int may_scan) {
     memset(k, 0, sizeof(*k));
-    long long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-    k->machine_memory = pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize : 0;
+    k->machine_memory = memory_system_total();
     if (!keyspace_stats()) return;
     k->known = 1;
     ks_totals all = kstats_db_totals(stats, -1), vol = kstats_volatile_totals(stats, -1);

@@ -397,6 +397,7 @@ typedef struct memory_figures_t {
 } memory_figures_t;
 void memory_figures(memory_figures_t *f);
 size_t memory_used(void);
+size_t memory_system_total(void); /* physical memory of the machine; 0 = unknown */
 void memory_update_peak(void);
 void memory_mark_startup(void); /* once start-up allocations are done */
 /* Allocator figures of a subsystem group's own arena; -1 when it has none. */
