@@ -1092,6 +1092,14 @@ def server_figures(m):
             [top_rows(m, "COUNT", ks_config(m)["top"], "TYPE", t) for t in TYPES])
 
 
+def info_stat(c, field):
+    """An integer field of INFO stats (memkv's key-space bookkeeping)."""
+    for line in c("INFO", "stats").decode().split("\r\n"):
+        if line.startswith(field + ":"):
+            return int(line.split(":", 1)[1])
+    raise AssertionError("INFO stats has no " + field)
+
+
 def test_top_keys_follow_deletes_and_shrinks(ks_small_top):
     ks = ks_small_top
     c, m = ks.c, ks.m
@@ -1134,6 +1142,7 @@ def test_top_keys_follow_deletes_and_shrinks(ks_small_top):
                 assert c("DEL", k % i) == 1
         keys = ks.check()
     assert len([k for k in keys if k.key.startswith(b"big:s:")]) == 30 - 1 - 26 + 9
+    assert info_stat(c, "memkv_keyspace_top_refills") > 0  # the candidates ran out: rescanned
     assert [r["key"] for r in top_rows(m, "COUNT", 4, "TYPE", "string")] == [
         b"str:big:0123abcd0123abcd", b"big:s:1", b"big:s:0", b"plain"]
     # Everything added goes: every figure is back where it was.
@@ -1199,6 +1208,8 @@ def test_prefix_cap_tracks_exactly_and_sums_the_rest(server_factory):
         ks.check(all_tracked=False)
         rows = prefix_rows(m, "COUNT", 100)
         assert len(rows) == 5 + 2 and rows[-2]["keys"] > 0, rows
+        assert info_stat(c, "memkv_keyspace_prefixes") == 5
+        assert info_stat(c, "memkv_keyspace_prefix_refusals") >= rows[-2]["keys"]
         # Deleting every key of a tracked prefix frees its slot; the key space stays exact as
         # families come and go.
         tracked = [r["prefix"].split(b":")[0].decode() for r in rows[:-2]]
