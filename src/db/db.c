@@ -262,6 +262,7 @@ typedef struct noted_key {
 } noted_key;
 static noted_key *noted;
 static size_t noted_n, noted_cap;
+static int reads_only; /* db_reads_only until the next db_settle */
 
 void db_attach_stats(kstats *ks) {
     db_settle();
@@ -330,8 +331,20 @@ static void note_key(db *d, db_entry *e, int64_t when, uint64_t hv) {
     e->flags |= ENTRY_NOTED;
 }
 
+/* A read changes no listpack, intset or quicklist; a hash table may take a rehash step. */
+static inline int read_may_change(const db_entry *e) {
+    unsigned enc = entry_enc(e);
+    return enc == DB_ENC_HASHTABLE || enc == DB_ENC_SKIPLIST;
+}
+
 static inline void note_if_collection(db *d, db_entry *e, int64_t when, uint64_t hv) {
-    if (stats && e->type != DB_TYPE_STRING && !(e->flags & ENTRY_NOTED)) note_key(d, e, when, hv);
+    if (stats && e->type != DB_TYPE_STRING && !(e->flags & ENTRY_NOTED) &&
+        (!reads_only || read_may_change(e)))
+        note_key(d, e, when, hv);
+}
+
+void db_reads_only(void) {
+    reads_only = 1;
 }
 
 /* The figures the statistics hold for e (its noted ones if a command changed it since). */
@@ -346,9 +359,13 @@ static void key_counted(db *d, db_entry *e, uint64_t hv, ks_key *k) {
     key_figures(d, e, -2, hv, k);
 }
 
+/* A string without expire: its figures need no lookup (the common write, kept lean). */
+static inline int plain_string(const db_entry *e) {
+    return e->type == DB_TYPE_STRING && !(e->flags & ENTRY_HAS_EXPIRE);
+}
+
 /* e leaves the key space (or its name or db changes): take its counted figures out. */
-static void stats_remove(db *d, db_entry *e, uint64_t hv) {
-    if (!stats) return;
+__attribute__((noinline)) static void stats_remove_counted(db *d, db_entry *e, uint64_t hv) {
     ks_key k;
     key_counted(d, e, hv, &k);
     kstats_remove(stats, &k);
@@ -359,11 +376,27 @@ static void stats_remove(db *d, db_entry *e, uint64_t hv) {
     }
 }
 
-static void stats_add(db *d, db_entry *e, int64_t when, uint64_t hv) {
-    if (!stats) return;
+__attribute__((noinline)) static void stats_add_figured(db *d, db_entry *e, int64_t when,
+                                                       uint64_t hv) {
     ks_key k;
     key_figures(d, e, when, hv, &k);
     kstats_add(stats, &k);
+}
+
+static inline void stats_remove(db *d, db_entry *e, uint64_t hv) {
+    if (!stats) return;
+    if (plain_string(e)) /* strings are never noted */
+        kstats_remove_string(stats, d->index, e->data, e->klen, hv, entry_bytes(e), entry_vlen(e));
+    else
+        stats_remove_counted(d, e, hv);
+}
+
+static inline void stats_add(db *d, db_entry *e, int64_t when, uint64_t hv) {
+    if (!stats) return;
+    if (plain_string(e))
+        kstats_add_string(stats, d->index, e->data, e->klen, hv, entry_bytes(e), entry_vlen(e));
+    else
+        stats_add_figured(d, e, when, hv);
 }
 
 static void stats_after(db *d, db_entry *e, const ks_key *before, int64_t when) {
@@ -378,12 +411,14 @@ static void stats_after(db *d, db_entry *e, const ks_key *before, int64_t when) 
 }
 
 void db_settle(void) {
+    reads_only = 0;
     for (size_t i = 0; i < noted_n; i++) {
         noted_key *n = &noted[i];
         n->e->flags &= (uint8_t)~ENTRY_NOTED;
         if (!stats) continue;
         ks_key now;
         key_figures(n->d, n->e, n->before.when, n->before.hv, &now);
+        if (now.bytes == n->before.bytes && now.len == n->before.len) continue; /* a read */
         n->before.key = n->e->data;
         kstats_change(stats, &n->before, &now);
     }
@@ -633,12 +668,18 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
     size_t old_vlen = 0;
     if (link) {
         e = *link;
+        /* A string staying in its size class keeps its block: no allocator, and for the
+         * statistics only its length changes. */
+        int same_class = 0;
+        if (e->type == DB_TYPE_STRING) {
+            old_vlen = entry_vlen(e);
+            same_class = alloc_size_class(ENTRY_HDR + klen + old_vlen) ==
+                         alloc_size_class(ENTRY_HDR + klen + vlen);
+        }
         if (stats) {
             if (e->type == DB_TYPE_STRING) {
-                old_vlen = entry_vlen(e);
                 if (sizes_are_classes && (keep_ttl || !(e->flags & ENTRY_HAS_EXPIRE)) &&
-                    alloc_size_class(ENTRY_HDR + klen + old_vlen) ==
-                        alloc_size_class(ENTRY_HDR + klen + vlen)) {
+                    same_class) {
                     change = 3;
                 } else {
                     key_counted(d, e, hv, &before);
@@ -657,9 +698,9 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
         if (e->type == DB_TYPE_STRING) {
             /* Reuse the block and the chain slot; header, key and LRU stay. Within the same
              * size class nothing needs the allocator at all. */
-            size_t old_size = ENTRY_HDR + klen + entry_vlen(e), new_size = ENTRY_HDR + klen + vlen;
-            if (alloc_size_class(old_size) != alloc_size_class(new_size))
-                e = alloc_realloc_sized(ALLOC_SUB_STRINGS, e, old_size, new_size);
+            if (!same_class)
+                e = alloc_realloc_sized(ALLOC_SUB_STRINGS, e, ENTRY_HDR + klen + old_vlen,
+                                        ENTRY_HDR + klen + vlen);
         } else {
             db_entry *n = alloc_malloc(ALLOC_SUB_STRINGS, ENTRY_HDR + klen + vlen);
             memcpy(n, e, ENTRY_HDR + klen);

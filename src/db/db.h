@@ -210,7 +210,8 @@ uint32_t db_lru_clock(void);
  * its type's module, out of the db's sight: the db notes each collection key a lookup returns
  * (db_find, db_find_touch, db_add_object, db_copy_entry) with its figures at that moment, and
  * db_settle reports what changed since. Call db_settle after every command (and before reading
- * the statistics); a key deleted or renamed in between is reported from its noted figures. */
+ * the statistics); a key deleted or renamed in between is reported from its noted figures.
+ * Under db_reads_only, only collections a read can change are noted. */
 struct kstats;
 /* Attach (or with NULL detach) statistics for every db; index is the db's number there.
  * Attaching does not count the keys already present: db_stats_recount does. */
@@ -218,6 +219,9 @@ void db_attach_stats(struct kstats *ks);
 void db_set_index(db *d, int index);
 void db_stats_recount(db *d);
 void db_settle(void);
+/* Until the next db_settle, lookups serve a read-only command: only a collection that a read
+ * can change (a hash table may rehash, hashtable and skiplist encodings) is noted. */
+void db_reads_only(void);
 /* The figures of one key as the statistics count them (ks_key), for a scan that rebuilds
  * them: *k's key points into the entry. */
 struct ks_key;

@@ -791,39 +791,75 @@ void kstats_remove(kstats *ks, const ks_key *k) {
     top_remove(ks, k);
 }
 
-void kstats_change(kstats *ks, const ks_key *b, const ks_key *a) {
-    ks->dbs[a->db].len_sum[a->type] += a->len - b->len; /* modulo 2^64: exact */
-    if (b->bytes == a->bytes && b->when == a->when) {
-        if (b->len != a->len) {
-            int bb = bin_of(b->len), ab = bin_of(a->len);
-            if (bb != ab) {
-                uint64_t *h = ks->dbs[a->db].len_hist[a->type];
-                h[bb]--;
-                h[ab]++;
-            }
-        }
-        return;
+/* The common writes, kept lean: a string without expire enters or leaves. The same sums as
+ * kstats_add / kstats_remove less what such a key cannot touch; the prefix and the largest
+ * keys, when they may be concerned, in a function of their own so that this one stays small. */
+__attribute__((noinline)) static void string_prefix_top(kstats *ks, const ks_key *k, int sign) {
+    prefix_account_key(ks, k, sign, sign * (int64_t)k->bytes, 0);
+    if (sign > 0)
+        top_add(ks, k);
+    else
+        top_remove(ks, k);
+}
+
+void kstats_add_string(kstats *ks, int dbi, const char *key, size_t klen, uint64_t hv,
+                       uint64_t bytes, uint64_t len) {
+    ks_db *d = &ks->dbs[dbi];
+    d->keys[DB_TYPE_STRING]++;
+    d->bytes[DB_TYPE_STRING] += bytes;
+    d->len_sum[DB_TYPE_STRING] += len;
+    d->len_hist[DB_TYPE_STRING][bin_of(len)]++;
+    d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]++;
+    if (ks->cfg.prefix_max || bytes > ks->top[DB_TYPE_STRING].floor) {
+        ks_key k = {key, klen, dbi, DB_TYPE_STRING, bytes, len, -1, hv};
+        string_prefix_top(ks, &k, 1);
     }
+}
+
+void kstats_remove_string(kstats *ks, int dbi, const char *key, size_t klen, uint64_t hv,
+                          uint64_t bytes, uint64_t len) {
+    ks_db *d = &ks->dbs[dbi];
+    d->keys[DB_TYPE_STRING]--;
+    d->bytes[DB_TYPE_STRING] -= bytes;
+    d->len_sum[DB_TYPE_STRING] -= len;
+    d->len_hist[DB_TYPE_STRING][bin_of(len)]--;
+    d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]--;
+    const top_set *s = &ks->top[DB_TYPE_STRING];
+    /* A member needs bytes >= minb and its hash in the filter (hv 0: not known, look). */
+    if (ks->cfg.prefix_max ||
+        (s->n && bytes >= s->minb && (hv == 0 || *filter_slot(s, hv) != 0))) {
+        ks_key k = {key, klen, dbi, DB_TYPE_STRING, bytes, len, -1, hv};
+        string_prefix_top(ks, &k, -1);
+    }
+}
+
+void kstats_change(kstats *ks, const ks_key *b, const ks_key *a) {
     ks_db *d = &ks->dbs[a->db];
     int t = a->type;
-    d->bytes[t] += a->bytes - b->bytes;
+    d->len_sum[t] += a->len - b->len; /* modulo 2^64: exact */
     d->len_hist[t][bin_of(b->len)]--;
     d->len_hist[t][bin_of(a->len)]++;
+    if (b->bytes == a->bytes && b->when == a->when) return;
+    d->bytes[t] += a->bytes - b->bytes;
     d->bytes_hist[t][bin_of(b->bytes)]--;
     d->bytes_hist[t][bin_of(a->bytes)]++;
     int bvol = b->when >= 0, avol = a->when >= 0;
-    if (bvol) {
-        d->vkeys--;
-        d->vbytes -= b->bytes;
-        ttl_account(ks, b->when, -1, -(int64_t)b->bytes);
+    if (bvol | avol) {
+        if (bvol) {
+            d->vkeys--;
+            d->vbytes -= b->bytes;
+            ttl_account(ks, b->when, -1, -(int64_t)b->bytes);
+        }
+        if (avol) {
+            d->vkeys++;
+            d->vbytes += a->bytes;
+            ttl_account(ks, a->when, 1, (int64_t)a->bytes);
+        }
     }
-    if (avol) {
-        d->vkeys++;
-        d->vbytes += a->bytes;
-        ttl_account(ks, a->when, 1, (int64_t)a->bytes);
-    }
-    prefix_account_key(ks, a, 0, (int64_t)(a->bytes - b->bytes), avol - bvol);
-    top_change(ks, b, a);
+    if (ks->cfg.prefix_max)
+        prefix_account_key(ks, a, 0, (int64_t)(a->bytes - b->bytes), avol - bvol);
+    const top_set *s = &ks->top[t];
+    if ((s->n && b->bytes >= s->minb) || a->bytes > s->floor) top_change(ks, b, a);
 }
 
 /* ---- totals ----------------------------------------------------------------------------- */

@@ -70,6 +70,13 @@ void kstats_remove(kstats *ks, const ks_key *k);
  * may point into memory the change freed (an entry moved by realloc). */
 void kstats_change(kstats *ks, const ks_key *before, const ks_key *after);
 
+/* kstats_add / kstats_remove of a string without expire (the common write), without a ks_key
+ * to fill: hv as in ks_key, bytes its MEMORY USAGE, len its length. */
+void kstats_add_string(kstats *ks, int db, const char *key, size_t klen, uint64_t hv,
+                       uint64_t bytes, uint64_t len);
+void kstats_remove_string(kstats *ks, int db, const char *key, size_t klen, uint64_t hv,
+                          uint64_t bytes, uint64_t len);
+
 /* ---- questions ---- */
 
 typedef struct ks_totals {

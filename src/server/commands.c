@@ -370,6 +370,7 @@ void command_process(client *c) {
         return;
     }
     command *mut = (command *)cmd;
+    if (cmd->flags & CMD_READONLY) db_reads_only();
     mut->fn(c);
     mut->calls++;
     srv.stats.commands_processed++;

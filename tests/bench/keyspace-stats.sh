@@ -24,7 +24,9 @@
 #      DEL            DEL of an existing key, each key once
 #    --pipe is one connection with deep pipelining: the least networking work per request, so
 #    the ratios are the largest any client shows (the B-A and C-B columns, Ir per request, hold
-#    for any client). DEL: the idle run frees the same keys at shutdown, so its row is a DEL
+#    for any client). The same loads then run again from a client without pipelining (one
+#    request per round trip, as most applications send them; RT_REQUESTS commands), where the
+#    event loop's share per request is larger and the ratios smaller. DEL: the idle run frees the same keys at shutdown, so its row is a DEL
 #    beyond the free; SET new: its keys are freed at shutdown (in every variant alike).
 #    Targets (issue 13): B/A <= 1.02 on writes and ~1.00 (here <= 1.01) on reads, C/B <= 1.05
 #    on writes. For each load, the functions whose self Ir per request grew most from A to C
@@ -54,7 +56,8 @@
 # callgrind outputs are kept next to it (keyspace-stats-<date>-callgrind/).
 #
 # Environment:
-#   CG_REQUESTS=100000  requests per load under callgrind
+#   CG_REQUESTS=100000  requests per load under callgrind (--pipe)
+#   RT_REQUESTS=20000   requests per load under callgrind one per round trip (0: none)
 #   KEYSPACE=100000     strings preloaded for the callgrind runs (>= CG_REQUESTS: DEL deletes
 #                       CG_REQUESTS of them); HASHES=KEYSPACE/10 hashes
 #   TOP=8               functions listed per load in the per-function difference
@@ -72,6 +75,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$REPO"
 
 CG_REQUESTS=${CG_REQUESTS:-100000}
+RT_REQUESTS=${RT_REQUESTS:-20000}
 KEYSPACE=${KEYSPACE:-100000}
 HASHES=${HASHES:-$((KEYSPACE / 10))}
 TOP=${TOP:-8}
@@ -91,6 +95,7 @@ BENCH_NAME=keyspace-stats
 # shellcheck source=tests/bench/lib.sh
 . "$REPO/tests/bench/lib.sh"
 
+[ "$RT_REQUESTS" -le "$KEYSPACE" ] || die "RT_REQUESTS ($RT_REQUESTS) > KEYSPACE ($KEYSPACE): DEL needs a key per request"
 [ "$CG_REQUESTS" -le "$KEYSPACE" ] || die "CG_REQUESTS ($CG_REQUESTS) > KEYSPACE ($KEYSPACE): DEL needs a key per request"
 [ "$HASHES" -ge 1 ] || die "HASHES must be at least 1"
 [ "$KEYS" -ge 100 ] || die "KEYS must be at least 100"
@@ -160,6 +165,41 @@ cg_stopping() {
 }
 # CG_LOAD of cg_run: the load's --pipe file
 cg_pipe_load() { load_pipe "$1" "$TMP/load.$2.resp" "$CG_REQUESTS"; }
+# CG_LOAD of cg_run: the load's first RT_REQUESTS commands, one per round trip
+cg_roundtrip_load() {
+    local n
+    n=$(ks roundtrip "$1" "$2" "$RT_REQUESTS" "$KEYSPACE" "$HASHES")
+    [ "$n" = "$RT_REQUESTS" ] || die "roundtrip $2: $n replies"
+}
+for l in "${LOADS_KS[@]}"; do
+    case $l in
+    set-new) WANT_DBSIZE[rt-$l]=$((KEYSPACE + HASHES + RT_REQUESTS)) ;;
+    del) WANT_DBSIZE[rt-$l]=$((KEYSPACE + HASHES - RT_REQUESTS)) ;;
+    *) WANT_DBSIZE[rt-$l]=$((KEYSPACE + HASHES)) ;;
+    esac
+done
+
+# cost_table SUFFIX REQUESTS: the table of part 1 for the runs named <load>SUFFIX
+cost_table() {
+    local sfx=$1 n=$2 l k ba cb v lim_b lim_c
+    declare -A Q
+    say "$(printf '%-15s %9s %9s %9s %7s %7s %7s %8s %8s  %s' load A B C B/A C/B C/A B-A C-B 'targets (B/A; C/B)')"
+    for l in "${LOADS_KS[@]}"; do
+        for k in "${VARIANTS[@]}"; do
+            Q[$k]=$(awk -v x="${IR[$k.$sfx$l]}" -v y="${IR[$k.idle]}" -v n="$n" 'BEGIN {print (x - y) / n}')
+        done
+        if [ "$l" = get ]; then lim_b=1.01 lim_c=1.01; else lim_b=1.02 lim_c=1.05; fi
+        ba=$(ratio "${Q[B]}" "${Q[A]}" 4)
+        cb=$(ratio "${Q[C]}" "${Q[B]}" 4)
+        v=$(awk -v ba="$ba" -v cb="$cb" -v lb="$lim_b" -v lc="$lim_c" 'BEGIN {
+            printf "%s (<=%s); %s (<=%s)", (ba <= lb ? "meets" : "MISSES"), lb, (cb <= lc ? "meets" : "MISSES"), lc }')
+        say "$(printf '%-15s %9s %9s %9s %7s %7s %7s %8s %8s  %s' "${LOAD_TITLE[$l]}" \
+            "$(fmt1 "${Q[A]}")" "$(fmt1 "${Q[B]}")" "$(fmt1 "${Q[C]}")" \
+            "$ba" "$cb" "$(ratio "${Q[C]}" "${Q[A]}" 4)" \
+            "$(awk -v x="${Q[B]}" -v y="${Q[A]}" 'BEGIN {printf "%+.1f", x - y}')" \
+            "$(awk -v x="${Q[C]}" -v y="${Q[B]}" 'BEGIN {printf "%+.1f", x - y}')" "$v")"
+    done
+}
 
 if [ "$SKIP_CALLGRIND" != 1 ]; then
     CG=$TMP/callgrind
@@ -170,37 +210,33 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
         n=$(ks load "$TMP/load.$l.resp" "$l" "$CG_REQUESTS" "$KEYSPACE" "$HASHES")
         [ "$n" = "$CG_REQUESTS" ] || die "load $l: $n commands"
     done
-    CG_LOAD=cg_pipe_load
     for k in "${VARIANTS[@]}"; do
         log "callgrind: $k (${SERVER_ARGS[$k]})"
         cg_run "$k" idle
+        CG_LOAD=cg_pipe_load
         for l in "${LOADS_KS[@]}"; do cg_run "$k" "$l" "$l"; done
+        if [ "$RT_REQUESTS" -gt 0 ]; then
+            CG_LOAD=cg_roundtrip_load
+            for l in "${LOADS_KS[@]}"; do cg_run "$k" "rt-$l" "$l"; done
+        fi
     done
     mkdir -p "$CG_KEEP"
     cp "$CG"/callgrind.*.out "$CG_KEEP"/
 
-    declare -A IRQ
     say "== 1. Instructions per request (user space, valgrind --tool=callgrind, Ir)"
     say "   each load in its own run: start, preload $KEYSPACE strings + $HASHES hashes, $CG_REQUESTS requests"
     say "   (redis-cli --pipe), shutdown; minus an idle run (start, preload, PING, shutdown); / $CG_REQUESTS"
-    say "$(printf '%-15s %9s %9s %9s %7s %7s %7s %8s %8s  %s' load A B C B/A C/B C/A B-A C-B 'targets (B/A; C/B)')"
-    for l in "${LOADS_KS[@]}"; do
-        for k in "${VARIANTS[@]}"; do IRQ[$k.$l]=$(cg_per_req "$k" "$l"); done
-        if [ "$l" = get ]; then lim_b=1.01 lim_c=1.01; else lim_b=1.02 lim_c=1.05; fi
-        ba=$(ratio "${IRQ[B.$l]}" "${IRQ[A.$l]}" 4)
-        cb=$(ratio "${IRQ[C.$l]}" "${IRQ[B.$l]}" 4)
-        v=$(awk -v ba="$ba" -v cb="$cb" -v lb="$lim_b" -v lc="$lim_c" 'BEGIN {
-            printf "%s (<=%s); %s (<=%s)", (ba <= lb ? "meets" : "MISSES"), lb, (cb <= lc ? "meets" : "MISSES"), lc }')
-        say "$(printf '%-15s %9s %9s %9s %7s %7s %7s %8s %8s  %s' "${LOAD_TITLE[$l]}" \
-            "$(fmt1 "${IRQ[A.$l]}")" "$(fmt1 "${IRQ[B.$l]}")" "$(fmt1 "${IRQ[C.$l]}")" \
-            "$ba" "$cb" "$(ratio "${IRQ[C.$l]}" "${IRQ[A.$l]}" 4)" \
-            "$(awk -v x="${IRQ[B.$l]}" -v y="${IRQ[A.$l]}" 'BEGIN {printf "%+.1f", x - y}')" \
-            "$(awk -v x="${IRQ[C.$l]}" -v y="${IRQ[B.$l]}" 'BEGIN {printf "%+.1f", x - y}')" "$v")"
-    done
+    cost_table "" "$CG_REQUESTS"
     say "$(printf '%-15s %9s %9s %9s' 'idle run Ir' "${IR[A.idle]}" "${IR[B.idle]}" "${IR[C.idle]}")"
     say "(lower is cheaper; B-A and C-B are Ir per request. Callgrind counts repeat to a few tenths"
     say " of a percent: the event loop's batching of the pipe differs from run to run)"
     say ""
+    if [ "$RT_REQUESTS" -gt 0 ]; then
+        say "   the same loads' first $RT_REQUESTS commands from a client without pipelining (one request"
+        say "   per round trip, as most applications send them); minus the idle run; / $RT_REQUESTS"
+        cost_table rt- "$RT_REQUESTS"
+        say ""
+    fi
     for pair in $DIFF_PAIRS; do
         for l in "${LOADS_KS[@]}"; do
             cg_diff "${pair%%:*}" "${pair##*:}" "$l" idle "$CG_REQUESTS" "${LOAD_TITLE[$l]}"

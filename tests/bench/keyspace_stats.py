@@ -3,6 +3,9 @@
     keyspace_stats.py preload FILE KEYSPACE HASHES      -> prints the number of commands
     keyspace_stats.py load FILE LOAD N KEYSPACE HASHES  -> LOAD: set-new set-existing get
                                                            hset-new-field del
+    keyspace_stats.py roundtrip PORT LOAD N KEYSPACE HASHES
+                                                        -> sends the load's commands one at
+                                                           a time, each after the last reply
     keyspace_stats.py prefixes FILE P K                 -> K keys under each of P prefixes
     keyspace_stats.py mixed FILE START END              -> keys START..END-1 of the mixed set
     keyspace_stats.py time PORT REPEAT ARG...           -> "first median min max" seconds of
@@ -148,6 +151,39 @@ def mixed_key(i):
 
 # ---- client-side timings -------------------------------------------------------------------
 
+def read_reply(sock, buf):
+    """One reply of the simple kinds the loads get (+ - : $), from buf and then sock; returns
+    what follows it."""
+    while True:
+        end = buf.find(b"\r\n")
+        if end >= 0:
+            if buf[:1] != b"$" or int(buf[1:end]) < 0:
+                return buf[end + 2:]
+            need = end + 2 + int(buf[1:end]) + 2
+            if len(buf) >= need:
+                return buf[need:]
+        more = sock.recv(65536)
+        if not more:
+            sys.exit("roundtrip: the server closed the connection")
+        buf += more
+
+
+def roundtrip(port, kind, n, keyspace, hashes):
+    """The load as a client without pipelining sends it: one request per round trip."""
+    import socket
+    sock = socket.create_connection(("127.0.0.1", int(port)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buf, count = b"", 0
+    for c in load(kind, n, keyspace, hashes):
+        sock.sendall(c)
+        buf = read_reply(sock, buf)
+        if buf:
+            sys.exit("roundtrip: more than one reply")
+        count += 1
+    sock.close()
+    print(count)
+
+
 def connect(port):
     import redis  # python3-redis
     return redis.Redis(host="127.0.0.1", port=int(port), socket_timeout=600)
@@ -208,6 +244,8 @@ def main(argv):
         print(write(argv[2], preload(int(argv[3]), int(argv[4]))))
     elif op == "load":
         print(write(argv[2], load(argv[3], int(argv[4]), int(argv[5]), int(argv[6]))))
+    elif op == "roundtrip":
+        roundtrip(argv[2], argv[3], int(argv[4]), int(argv[5]), int(argv[6]))
     elif op == "prefixes":
         print(write(argv[2], prefixes(int(argv[3]), int(argv[4]))))
     elif op == "mixed":
