@@ -377,7 +377,7 @@ __attribute__((noinline)) static void stats_remove_counted(db *d, db_entry *e, u
 }
 
 __attribute__((noinline)) static void stats_add_figured(db *d, db_entry *e, int64_t when,
-                                                       uint64_t hv) {
+                                                        uint64_t hv) {
     ks_key k;
     key_figures(d, e, when, hv, &k);
     kstats_add(stats, &k);

@@ -826,8 +826,7 @@ void kstats_remove_string(kstats *ks, int dbi, const char *key, size_t klen, uin
     d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]--;
     const top_set *s = &ks->top[DB_TYPE_STRING];
     /* A member needs bytes >= minb and its hash in the filter (hv 0: not known, look). */
-    if (ks->cfg.prefix_max ||
-        (s->n && bytes >= s->minb && (hv == 0 || *filter_slot(s, hv) != 0))) {
+    if (ks->cfg.prefix_max || (s->n && bytes >= s->minb && (hv == 0 || *filter_slot(s, hv) != 0))) {
         ks_key k = {key, klen, dbi, DB_TYPE_STRING, bytes, len, -1, hv};
         string_prefix_top(ks, &k, -1);
     }
