@@ -20,6 +20,7 @@
 #      SET new        SET of a new key of the same prefix (the key space grows)
 #      SET existing   SET of an existing key, a value of the same size
 #      GET            GET of an existing key
+#      HGET           HGET of a field of an existing (listpack) hash
 #      HSET new field a new field of an existing 4-field (listpack) hash
 #      DEL            DEL of an existing key, each key once
 #    --pipe is one connection with deep pipelining: the least networking work per request, so
@@ -148,12 +149,12 @@ say ""
 
 # ---------------------------------------------------------------------------------------------
 # 1. Instructions per request under callgrind
-LOADS_KS=(set-new set-existing get hset-new-field del)
-declare -A LOAD_TITLE=([set-new]="SET new" [set-existing]="SET existing" [get]="GET"
+LOADS_KS=(set-new set-existing get hget hset-new-field del)
+declare -A LOAD_TITLE=([set-new]="SET new" [set-existing]="SET existing" [get]="GET" [hget]="HGET"
     [hset-new-field]="HSET new field" [del]="DEL")
 # DBSIZE each load must leave (checked before the shutdown)
 declare -A WANT_DBSIZE=([set-new]=$((KEYSPACE + HASHES + CG_REQUESTS)) [set-existing]=$((KEYSPACE + HASHES))
-    [get]=$((KEYSPACE + HASHES)) [hset-new-field]=$((KEYSPACE + HASHES)) [del]=$((KEYSPACE + HASHES - CG_REQUESTS))
+    [get]=$((KEYSPACE + HASHES)) [hget]=$((KEYSPACE + HASHES)) [hset-new-field]=$((KEYSPACE + HASHES)) [del]=$((KEYSPACE + HASHES - CG_REQUESTS))
     [idle]=$((KEYSPACE + HASHES)))
 
 # Hooks of cg_run (lib.sh): the variant is checked once started; the key count before stopping.
@@ -188,7 +189,7 @@ cost_table() {
         for k in "${VARIANTS[@]}"; do
             Q[$k]=$(awk -v x="${IR[$k.$sfx$l]}" -v y="${IR[$k.idle]}" -v n="$n" 'BEGIN {print (x - y) / n}')
         done
-        if [ "$l" = get ]; then lim_b=1.01 lim_c=1.01; else lim_b=1.02 lim_c=1.05; fi
+        if [ "$l" = get ] || [ "$l" = hget ]; then lim_b=1.01 lim_c=1.01; else lim_b=1.02 lim_c=1.05; fi
         ba=$(ratio "${Q[B]}" "${Q[A]}" 4)
         cb=$(ratio "${Q[C]}" "${Q[B]}" 4)
         v=$(awk -v ba="$ba" -v cb="$cb" -v lb="$lim_b" -v lc="$lim_c" 'BEGIN {

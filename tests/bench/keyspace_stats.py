@@ -1,7 +1,7 @@
 """Inputs and client-side timings of tests/bench/keyspace-stats.sh.
 
     keyspace_stats.py preload FILE KEYSPACE HASHES      -> prints the number of commands
-    keyspace_stats.py load FILE LOAD N KEYSPACE HASHES  -> LOAD: set-new set-existing get
+    keyspace_stats.py load FILE LOAD N KEYSPACE HASHES  -> LOAD: set-new set-existing get hget
                                                            hset-new-field del
     keyspace_stats.py roundtrip PORT LOAD N KEYSPACE HASHES
                                                         -> sends the load's commands one at
@@ -71,6 +71,8 @@ def load(kind, n, keyspace, hashes):
                 for i in range(n))
     if kind == "get":
         return (cmd("GET", session_key(rnd.randrange(keyspace))) for i in range(n))
+    if kind == "hget":  # a field of an existing (listpack) hash
+        return (cmd("HGET", cart_key(rnd.randrange(hashes)), "qty") for i in range(n))
     if kind == "hset-new-field":  # a new field of an existing (small, listpack) hash
         return (cmd("HSET", cart_key(i % hashes), "opt:%d" % (i // hashes), value(i, 16))
                 for i in range(n))
