@@ -25,10 +25,12 @@
 #      DEL            DEL of an existing key, each key once
 #    --pipe is one connection with deep pipelining: the least networking work per request, so
 #    the ratios are the largest any client shows (the B-A and C-B columns, Ir per request, hold
-#    for any client). The same loads then run again from a client without pipelining (one
-#    request per round trip, as most applications send them; RT_REQUESTS commands), where the
-#    event loop's share per request is larger and the ratios smaller. DEL: the idle run frees the same keys at shutdown, so its row is a DEL
-#    beyond the free; SET new: its keys are freed at shutdown (in every variant alike).
+#    for any client). With RT_REQUESTS > 0 the same loads run again from a client without
+#    pipelining (one request per round trip, as most applications send them): the event loop
+#    adds some 550-750 Ir per request there. DEL: the idle run frees
+#    the same keys at shutdown, so its row is a DEL beyond the free; SET new: its keys are
+#    freed at shutdown (in every variant alike). Debian's redis-server runs the same loads the
+#    same way (column redis): C/redis is memkv with every statistic against Redis without any.
 #    Targets (issue 13): B/A <= 1.02 on writes and ~1.00 (here <= 1.01) on reads, C/B <= 1.05
 #    on writes. For each load, the functions whose self Ir per request grew most from A to C
 #    (callgrind_annotate) locate the cost. For line-level detail, build with debug info
@@ -58,7 +60,9 @@
 #
 # Environment:
 #   CG_REQUESTS=100000  requests per load under callgrind (--pipe)
-#   RT_REQUESTS=20000   requests per load under callgrind one per round trip (0: none)
+#   RT_REQUESTS=0       requests per load under callgrind one per round trip (0: none; the
+#                       cron's share makes these noisy: ±70 Ir per request at 5000)
+#   CG_REDIS=1          also run Debian's redis-server on the same loads under callgrind (0: not)
 #   KEYSPACE=100000     strings preloaded for the callgrind runs (>= CG_REQUESTS: DEL deletes
 #                       CG_REQUESTS of them); HASHES=KEYSPACE/10 hashes
 #   TOP=8               functions listed per load in the per-function difference
@@ -76,7 +80,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$REPO"
 
 CG_REQUESTS=${CG_REQUESTS:-100000}
-RT_REQUESTS=${RT_REQUESTS:-20000}
+RT_REQUESTS=${RT_REQUESTS:-0}
+CG_REDIS=${CG_REDIS:-1}
 KEYSPACE=${KEYSPACE:-100000}
 HASHES=${HASHES:-$((KEYSPACE / 10))}
 TOP=${TOP:-8}
@@ -116,6 +121,8 @@ SERVER_ARGS[A]="--keyspace-stats no"
 SERVER_ARGS[B]="--keyspace-stats yes --keyspace-prefix-max 0"
 SERVER_ARGS[C]="--keyspace-stats yes"
 VARIANTS=(A B C)
+CG_KINDS=(A B C)
+[ "$CG_REDIS" = 1 ] && CG_KINDS+=(redis)
 declare -A WANT_STATS=([A]=no [B]=yes [C]=yes) WANT_PMAX=([A]=any [B]=0 [C]=4096)
 
 config_get() { redis-cli -p "$1" config get "$2" | tr -d '\r' | sed -n 2p; }
@@ -158,7 +165,7 @@ declare -A WANT_DBSIZE=([set-new]=$((KEYSPACE + HASHES + CG_REQUESTS)) [set-exis
     [idle]=$((KEYSPACE + HASHES)))
 
 # Hooks of cg_run (lib.sh): the variant is checked once started; the key count before stopping.
-cg_started() { check_variant "$1" "$2"; }
+cg_started() { [ "$1" = redis ] || check_variant "$1" "$2"; }
 cg_stopping() {
     local n
     n=$(dbsize "$3")
@@ -184,9 +191,9 @@ done
 cost_table() {
     local sfx=$1 n=$2 l k ba cb v lim_b lim_c
     declare -A Q
-    say "$(printf '%-15s %9s %9s %9s %7s %7s %7s %8s %8s  %s' load A B C B/A C/B C/A B-A C-B 'targets (B/A; C/B)')"
+    say "$(printf '%-15s %9s %9s %9s %7s %7s %7s %8s %8s  %-32s %9s %7s' load A B C B/A C/B C/A B-A C-B 'targets (B/A; C/B)' redis C/redis)"
     for l in "${LOADS_KS[@]}"; do
-        for k in "${VARIANTS[@]}"; do
+        for k in "${CG_KINDS[@]}"; do
             Q[$k]=$(awk -v x="${IR[$k.$sfx$l]}" -v y="${IR[$k.idle]}" -v n="$n" 'BEGIN {print (x - y) / n}')
         done
         if [ "$l" = get ] || [ "$l" = hget ]; then lim_b=1.01 lim_c=1.01; else lim_b=1.02 lim_c=1.05; fi
@@ -194,11 +201,13 @@ cost_table() {
         cb=$(ratio "${Q[C]}" "${Q[B]}" 4)
         v=$(awk -v ba="$ba" -v cb="$cb" -v lb="$lim_b" -v lc="$lim_c" 'BEGIN {
             printf "%s (<=%s); %s (<=%s)", (ba <= lb ? "meets" : "MISSES"), lb, (cb <= lc ? "meets" : "MISSES"), lc }')
-        say "$(printf '%-15s %9s %9s %9s %7s %7s %7s %8s %8s  %s' "${LOAD_TITLE[$l]}" \
+        local r=- cr=-
+        if [ -n "${Q[redis]:-}" ]; then r=$(fmt1 "${Q[redis]}") cr=$(ratio "${Q[C]}" "${Q[redis]}" 3); fi
+        say "$(printf '%-15s %9s %9s %9s %7s %7s %7s %8s %8s  %-32s %9s %7s' "${LOAD_TITLE[$l]}" \
             "$(fmt1 "${Q[A]}")" "$(fmt1 "${Q[B]}")" "$(fmt1 "${Q[C]}")" \
             "$ba" "$cb" "$(ratio "${Q[C]}" "${Q[A]}" 4)" \
             "$(awk -v x="${Q[B]}" -v y="${Q[A]}" 'BEGIN {printf "%+.1f", x - y}')" \
-            "$(awk -v x="${Q[C]}" -v y="${Q[B]}" 'BEGIN {printf "%+.1f", x - y}')" "$v")"
+            "$(awk -v x="${Q[C]}" -v y="${Q[B]}" 'BEGIN {printf "%+.1f", x - y}')" "$v" "$r" "$cr")"
     done
 }
 
@@ -211,8 +220,8 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
         n=$(ks load "$TMP/load.$l.resp" "$l" "$CG_REQUESTS" "$KEYSPACE" "$HASHES")
         [ "$n" = "$CG_REQUESTS" ] || die "load $l: $n commands"
     done
-    for k in "${VARIANTS[@]}"; do
-        log "callgrind: $k (${SERVER_ARGS[$k]})"
+    for k in "${CG_KINDS[@]}"; do
+        log "callgrind: $k (${SERVER_ARGS[$k]:-redis-server})"
         cg_run "$k" idle
         CG_LOAD=cg_pipe_load
         for l in "${LOADS_KS[@]}"; do cg_run "$k" "$l" "$l"; done
@@ -228,7 +237,7 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
     say "   each load in its own run: start, preload $KEYSPACE strings + $HASHES hashes, $CG_REQUESTS requests"
     say "   (redis-cli --pipe), shutdown; minus an idle run (start, preload, PING, shutdown); / $CG_REQUESTS"
     cost_table "" "$CG_REQUESTS"
-    say "$(printf '%-15s %9s %9s %9s' 'idle run Ir' "${IR[A.idle]}" "${IR[B.idle]}" "${IR[C.idle]}")"
+    say "$(printf '%-15s %9s %9s %9s %s' 'idle run Ir' "${IR[A.idle]}" "${IR[B.idle]}" "${IR[C.idle]}" "${IR[redis.idle]:-}")"
     say "(lower is cheaper; B-A and C-B are Ir per request. Callgrind counts repeat to a few tenths"
     say " of a percent: the event loop's batching of the pipe differs from run to run)"
     say ""
