@@ -274,6 +274,15 @@ void db_set_index(db *d, int index) {
     d->index = index;
 }
 
+void db_swap_index(db *a, db *b) {
+    if (a == b) return;
+    db_settle(); /* noted keys carry their db's number */
+    int ia = a->index;
+    a->index = b->index;
+    b->index = ia;
+    if (stats) kstats_swap_dbs(stats, a->index, b->index);
+}
+
 /* Usable bytes of a block last requested at `size` bytes. */
 static inline size_t block_bytes(const void *p, size_t size) {
     return sizes_are_classes ? alloc_size_class(size) : alloc_usable_size(p);

@@ -218,6 +218,9 @@ struct kstats;
 void db_attach_stats(struct kstats *ks);
 void db_set_index(db *d, int index);
 void db_stats_recount(db *d);
+/* SWAPDB: a and b trade their numbers (db_set_index), and the statistics their per-db figures
+ * (totals, histograms, the db of each top key) with them, in time independent of the keys. */
+void db_swap_index(db *a, db *b);
 void db_settle(void);
 /* Until the next db_settle, lookups serve a read-only command: only a collection that a read
  * can change (a hash table may rehash, hashtable and skiplist encodings) is noted. */

@@ -861,6 +861,22 @@ void kstats_change(kstats *ks, const ks_key *b, const ks_key *a) {
     if ((s->n && b->bytes >= s->minb) || a->bytes > s->floor) top_change(ks, b, a);
 }
 
+void kstats_swap_dbs(kstats *ks, int a, int b) {
+    if (a == b) return;
+    ks_db t = ks->dbs[a];
+    ks->dbs[a] = ks->dbs[b];
+    ks->dbs[b] = t;
+    for (int ty = 0; ty < KS_TYPES; ty++) {
+        top_set *s = &ks->top[ty];
+        for (size_t i = 0; i < s->n; i++) {
+            if (s->m[i].db == a)
+                s->m[i].db = b;
+            else if (s->m[i].db == b)
+                s->m[i].db = a;
+        }
+    }
+}
+
 /* ---- totals ----------------------------------------------------------------------------- */
 
 ks_totals kstats_type_totals(const kstats *ks, int dbi, int type) {

@@ -70,6 +70,10 @@ void kstats_remove(kstats *ks, const ks_key *k);
  * may point into memory the change freed (an entry moved by realloc). */
 void kstats_change(kstats *ks, const ks_key *before, const ks_key *after);
 
+/* Dbs a and b trade their keys (SWAPDB): their per-db figures are swapped and the top keys
+ * of one are relabelled as the other's. TTL buckets and prefixes span every db: unchanged. */
+void kstats_swap_dbs(kstats *ks, int a, int b);
+
 /* kstats_add / kstats_remove of a string without expire (the common write), without a ks_key
  * to fill: hv as in ks_key, bytes its MEMORY USAGE, len its length. */
 void kstats_add_string(kstats *ks, int db, const char *key, size_t klen, uint64_t hv,

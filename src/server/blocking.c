@@ -311,6 +311,15 @@ void blocking_signal_key(int db_index, const char *key, size_t klen) {
     B.ready_tail = k;
 }
 
+void blocking_signal_db(int db_index) {
+    if (!B.nkeys) return;
+    db *d = srv.dbs[db_index];
+    for (size_t i = 0; i < B.table_size; i++)
+        for (bkey *k = B.table[i]; k; k = k->hnext)
+            if (k->db_index == db_index && db_peek(d, k->key, k->klen))
+                blocking_signal_key(db_index, k->key, k->klen);
+}
+
 /* Runs the blocked command of c again for the ready key argv[argi]. Returns 1 if it answered
  * (c is then unblocked). */
 static int serve_client(client *c, int argi) {

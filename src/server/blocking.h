@@ -83,6 +83,10 @@ int blocking_serving_key(const struct client *c);
  * branch) when no client is blocked at all. */
 void blocking_signal_key(int db_index, const char *key, size_t klen);
 
+/* Every waited key of db db_index that exists now is signalled (SWAPDB: a db's content
+ * changed at once; the type is checked when the key is served, as for any signal). */
+void blocking_signal_db(int db_index);
+
 /* Serves every signalled key (see above). The server calls it after each command and before
  * sleeping; commands need not call it. */
 void blocking_serve_ready_keys(void);

@@ -305,9 +305,16 @@ void cmd_incrbyfloat(client *c) {
 
 /* A string of size + append bytes must fit proto-max-bulk-len. Both come from clients (an
  * offset can be near 2^63), so the sum is checked without ever being formed. */
-static int check_string_length(client *c, size_t size, size_t append) {
+size_t string_max_len(void) {
     size_t max = (size_t)srv.proto_max_bulk_len;
-    if (max > DB_STRING_MAX_LEN) max = DB_STRING_MAX_LEN; /* the entry's length field */
+    /* the entry's length field; a little room for BITFIELD, whose widest field may end up
+     * to 8 bytes past an offset that passed this limit */
+    if (max > DB_STRING_MAX_LEN - 16) max = DB_STRING_MAX_LEN - 16;
+    return max;
+}
+
+static int check_string_length(client *c, size_t size, size_t append) {
+    size_t max = string_max_len();
     if (size > max || append > max - size) {
         reply_error(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
         return -1;

@@ -109,6 +109,8 @@ static const struct {
     {sets_commands, &sets_commands_count},
     {lists_commands, &lists_commands_count},
     {zsets_commands, &zsets_commands_count},
+    {bitmaps_commands, &bitmaps_commands_count},
+    {extra_commands, &extra_commands_count},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 

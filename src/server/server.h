@@ -371,6 +371,22 @@ void cmd_append(client *c);
 void cmd_strlen(client *c);
 void cmd_getrange(client *c);
 void cmd_setrange(client *c);
+/* The longest string a command may make: proto-max-bulk-len (SETRANGE, APPEND, SETBIT, ...),
+ * capped by what a db entry can hold. */
+size_t string_max_len(void);
+
+/* cmd_bitmaps.c: SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD BITFIELD_RO */
+extern command bitmaps_commands[];
+extern const size_t bitmaps_commands_count;
+/* cmd_extra.c: LCS, EXPIRETIME, PEXPIRETIME, SWAPDB, WAIT, ROLE */
+extern command extra_commands[];
+extern const size_t extra_commands_count;
+/* SWAPDB's work: dbs a and b trade contents (clients keep their db number), the key-space
+ * statistics follow, clients blocked on keys of either db are served if they now can. */
+void server_swap_dbs(int a, int b);
+/* Called by server_swap_dbs after the swap: WATCH hooks here to fail the transactions of
+ * clients watching any key of db a or b (Redis's touchAllWatchedKeysInDb for both). */
+void swapdb_invalidate_watchers(int a, int b);
 
 /* cmd_hashes.c: the hash commands' table (a group of commands.c's groups[]) */
 extern command hashes_commands[];

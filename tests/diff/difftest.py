@@ -223,6 +223,8 @@ def rule(argv):
         # Seconds since the last access (the servers run a moment apart); Redis's refcount of
         # a shared small integer depends on the policy at the time it was written.
         return "shape"
+    if name in generator.gen_bitmaps.NEAR:
+        return "near:%d" % generator.gen_bitmaps.NEAR[name]
     if name == b"ttl":
         return "near:1"
     if name == b"pttl":

@@ -590,8 +590,9 @@ import gen_hashes  # noqa: E402
 import gen_sets  # noqa: E402
 import gen_zsets  # noqa: E402
 import gen_lists  # noqa: E402 (blocking commands only with tiny timeouts)
+import gen_bitmaps  # noqa: E402 (and LCS, EXPIRETIME, SWAPDB, WAIT, ROLE)
 
-for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists):
+for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists, gen_bitmaps):
     COMMANDS.update(_group.COMMANDS)
     COVERED |= _group.COVERED
 CONFIG_SET.update(gen_zsets.CONFIG_SET)  # its encoding thresholds, with smaller values
@@ -603,7 +604,7 @@ _weights = [COMMANDS[n][0] for n in _names]
 
 # Commands with an expire time among their arguments.
 TIMED = {b"SET", b"SETEX", b"PSETEX", b"GETEX", b"EXPIRE", b"PEXPIRE", b"EXPIREAT",
-         b"PEXPIREAT"}
+         b"PEXPIREAT", b"WAIT"}  # (WAIT: a swap could make "WAIT 1 0", blocking Redis)
 
 
 def mutate(rng, argv):
@@ -646,7 +647,7 @@ def gen_command(rng):
     argv = COMMANDS[name][1](rng)
     if name not in (b"SHUTDOWN", b"HELLO", b"QUIT", b"CONFIG", b"MEMKV CONFIG"):
         argv = mutate(rng, argv)
-    return no_huge_string(gen_sets.deterministic_pop(argv))
+    return gen_bitmaps.no_huge_bitmap(no_huge_string(gen_sets.deterministic_pop(argv)))
 
 
 def gen_sequence(rng, n):
