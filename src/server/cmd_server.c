@@ -414,13 +414,11 @@ void cmd_command(client *c) {
     } else if (arg_eq(c, 1, "count") && c->argc == 2) {
         reply_add_int(&c->reply, (long long)srv.ncommands);
     } else if (arg_eq(c, 1, "list")) {
-        if (c->argc != 2) { /* FILTERBY is not implemented; Redis says the same for junk */
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-        reply_add_array_len(&c->reply, (long long)srv.ncommands);
-        for (size_t i = 0; i < srv.ncommands; i++)
-            reply_add_bulk_cstr(&c->reply, srv.commands[i].name);
+        command_list(c);
+    } else if (arg_eq(c, 1, "getkeys") && c->argc >= 4) {
+        command_getkeys(c, 0);
+    } else if (arg_eq(c, 1, "getkeysandflags") && c->argc >= 4) {
+        command_getkeys(c, 1);
     } else if (arg_eq(c, 1, "info")) {
         if (c->argc == 2) {
             reply_add_array_len(&c->reply, (long long)srv.ncommands);
@@ -460,10 +458,13 @@ void cmd_command(client *c) {
             "LIST", "    Return a list of all commands in this server.",
             "INFO [<command-name> ...]", "    Return details about the given commands.",
             "DOCS [<command-name> ...]", "    Return documentation details about the given commands.",
+            "GETKEYS <full-command>", "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>", "    Return the keys and the access flags from a full Redis command.",
             "HELP", "    Print this help.", NULL};
         /* clang-format on */
         reply_help(c, help);
-    } else if (arg_eq(c, 1, "count") || arg_eq(c, 1, "help")) {
+    } else if (arg_eq(c, 1, "count") || arg_eq(c, 1, "help") || arg_eq(c, 1, "getkeys") ||
+               arg_eq(c, 1, "getkeysandflags")) {
         reply_wrong_subcommand_arity(c);
     } else {
         reply_unknown_subcommand(c);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -280,6 +281,82 @@ static void section_keysizes(text *t) {
     keyspace_info_keysizes(emit_line, t);
 }
 
+/* memkv persists nothing and loads nothing: the fields clients and tools read at connect
+ * (redis-py, Sidekiq, RedisInsight wait while loading:1), with Redis's names and idle values. */
+static void section_persistence(text *t) {
+    text_printf(t,
+                "# Persistence\r\n"
+                "loading:0\r\n"
+                "async_loading:0\r\n"
+                "current_cow_peak:0\r\n"
+                "current_cow_size:0\r\n"
+                "current_cow_size_age:0\r\n"
+                "current_fork_perc:0.00\r\n"
+                "current_save_keys_processed:0\r\n"
+                "current_save_keys_total:0\r\n"
+                "rdb_changes_since_last_save:0\r\n"
+                "rdb_bgsave_in_progress:0\r\n"
+                "rdb_last_save_time:%lld\r\n"
+                "rdb_last_bgsave_status:ok\r\n"
+                "rdb_last_bgsave_time_sec:-1\r\n"
+                "rdb_current_bgsave_time_sec:-1\r\n"
+                "rdb_saves:0\r\n"
+                "aof_enabled:0\r\n"
+                "aof_rewrite_in_progress:0\r\n"
+                "aof_rewrite_scheduled:0\r\n"
+                "aof_last_rewrite_time_sec:-1\r\n"
+                "aof_current_rewrite_time_sec:-1\r\n"
+                "aof_last_bgrewrite_status:ok\r\n"
+                "aof_rewrites:0\r\n"
+                "aof_last_write_status:ok\r\n"
+                "module_fork_in_progress:0\r\n",
+                (long long)(srv.start_ms / 1000));
+}
+
+/* A master without replicas, as Redis 7.0 reports one (ROLE answers the same). The
+ * replication id is the run id: memkv has no replication history to tell apart. */
+static void section_replication(text *t) {
+    text_printf(t,
+                "# Replication\r\n"
+                "role:master\r\n"
+                "connected_slaves:0\r\n"
+                "master_failover_state:no-failover\r\n"
+                "master_replid:%s\r\n"
+                "master_replid2:0000000000000000000000000000000000000000\r\n"
+                "master_repl_offset:0\r\n"
+                "second_repl_offset:-1\r\n"
+                "repl_backlog_active:0\r\n"
+                "repl_backlog_size:1048576\r\n"
+                "repl_backlog_first_byte_offset:0\r\n"
+                "repl_backlog_histlen:0\r\n",
+                srv.run_id);
+}
+
+static void section_cpu(text *t) {
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+#define SECS(tv) ((double)(tv).tv_sec + (double)(tv).tv_usec / 1e6)
+    text_printf(t,
+                "# CPU\r\n"
+                "used_cpu_sys:%.6f\r\n"
+                "used_cpu_user:%.6f\r\n"
+                "used_cpu_sys_children:%.6f\r\n"
+                "used_cpu_user_children:%.6f\r\n",
+                SECS(self.ru_stime), SECS(self.ru_utime), SECS(children.ru_stime),
+                SECS(children.ru_utime));
+#undef SECS
+}
+
+static void section_modules(text *t) {
+    text_printf(t, "# Modules\r\n");
+}
+
+/* Cluster clients (go-redis, Lettuce, redis-py's RedisCluster) read cluster_enabled. */
+static void section_cluster(text *t) {
+    text_printf(t, "# Cluster\r\ncluster_enabled:0\r\n");
+}
+
 typedef struct section {
     const char *name;
     void (*fn)(text *t);
@@ -288,8 +365,11 @@ typedef struct section {
 
 static const section sections[] = {
     {"server", section_server, 1},     {"clients", section_clients, 1},
-    {"memory", section_memory, 1},     {"stats", section_stats, 1},
-    {"keyspace", section_keyspace, 1}, {"keysizes", section_keysizes, 0},
+    {"memory", section_memory, 1},     {"persistence", section_persistence, 1},
+    {"stats", section_stats, 1},       {"replication", section_replication, 1},
+    {"cpu", section_cpu, 1},           {"modules", section_modules, 1},
+    {"cluster", section_cluster, 1},   {"keyspace", section_keyspace, 1},
+    {"keysizes", section_keysizes, 0},
 };
 
 char *info_generate(client *c, size_t *len) {
@@ -297,7 +377,7 @@ char *info_generate(client *c, size_t *len) {
     t.p = alloc_malloc(ALLOC_SUB_OTHER, t.cap);
     t.p[0] = '\0';
     size_t nsec = sizeof(sections) / sizeof(sections[0]);
-    int want[8] = {0};
+    int want[sizeof(sections) / sizeof(sections[0])] = {0};
     if (c->argc == 1) {
         for (size_t i = 0; i < nsec; i++)
             want[i] = sections[i].in_default;

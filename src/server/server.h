@@ -384,6 +384,10 @@ extern const size_t extra_commands_count;
 /* SWAPDB's work: dbs a and b trade contents (clients keep their db number), the key-space
  * statistics follow, clients blocked on keys of either db are served if they now can. */
 void server_swap_dbs(int a, int b);
+/* cmd_getkeys.c: COMMAND GETKEYS / GETKEYSANDFLAGS (argv[2..] is the command) and COMMAND LIST
+ * [FILTERBY ...]. */
+void command_getkeys(client *c, int with_flags);
+void command_list(client *c);
 /* Called by server_swap_dbs after the swap: WATCH hooks here to fail the transactions of
  * clients watching any key of db a or b (Redis's touchAllWatchedKeysInDb for both). */
 void swapdb_invalidate_watchers(int a, int b);

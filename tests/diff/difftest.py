@@ -240,6 +240,8 @@ def rule(argv):
     if name == b"command":
         if sub == b"info" and len(argv) > 2:
             return "command-info"
+        if sub == b"getkeysandflags":
+            return "getkeys-flags"
         if sub in (None, b"count", b"list", b"info", b"docs", b"help"):
             return "shape"
     if name == b"config" and sub == b"get":
@@ -294,6 +296,10 @@ def normalize(argv, reply):
         # specs and subcommands are Redis's richer metadata.
         return ("array", [e if e[0] != "array" else
                           ("array", [e[1][i] for i in (0, 1, 3, 4, 5)]) for e in reply[1]])
+    if r == "getkeys-flags" and reply[0] == "array":
+        # The keys exactly; their flags are Redis's per-command key specs, which memkv's table
+        # approximates (README).
+        return ("array", [e[1][0] if e[0] == "array" and e[1] else e for e in reply[1]])
     if r == "config-get" and reply[0] == "array":
         items = reply[1]
         pairs = []

@@ -34,8 +34,29 @@ DBS = [b"0", b"1", b"2", b"15", b"16", b"-1", b"abc", b"", b"2147483648", b"-214
        b"9223372036854775808", b"01", b"+1", b"1.0", b"0"]
 
 
+VALID_OFFSETS = OFFSETS[:13]
+VALID_TYPES = TYPES[:13]
+
+
 def offset(rng):
-    return g.pick(rng, OFFSETS)
+    return g.pick(rng, VALID_OFFSETS) if rng.random() < 0.7 else g.pick(rng, OFFSETS)
+
+
+def bf_type(rng):
+    return g.pick(rng, VALID_TYPES) if rng.random() < 0.85 else g.pick(rng, TYPES)
+
+
+def bf_offset(rng):
+    r = rng.random()
+    if r < 0.6:
+        return g.pick(rng, VALID_OFFSETS)
+    if r < 0.8:
+        return b"#%d" % rng.randrange(12)
+    return g.pick(rng, BF_OFFSETS)
+
+
+def bf_value(rng):
+    return g.pick(rng, BF_VALUES) if rng.random() < 0.8 else g.val(rng)
 
 
 def rng_index(rng):
@@ -43,7 +64,8 @@ def rng_index(rng):
 
 
 def g_setbit(rng):
-    v = g.pick(rng, [b"0", b"1", b"1", b"0", b"2", b"-1", b"abc", b"", b"01", b" 1"])
+    v = g.pick(rng, [b"0", b"1"]) if rng.random() < 0.8 else g.pick(rng, [b"2", b"-1", b"abc",
+                                                                         b"", b"01", b" 1"])
     return [b"SETBIT", g.key(rng), offset(rng), v]
 
 
@@ -60,11 +82,15 @@ def g_bitcount(rng):
 
 
 def g_bitpos(rng):
-    bit = g.pick(rng, [b"0", b"1", b"0", b"1", b"2", b"-1", b"abc", b""])
+    bit = g.pick(rng, [b"0", b"1"]) if rng.random() < 0.85 else g.pick(rng, [b"2", b"-1",
+                                                                            b"abc", b""])
     argv = [b"BITPOS", g.key(rng), bit]
     n = rng.choice([0, 1, 2, 2, 3, 3, 4])
     for i in range(n):
-        argv.append(rng_index(rng) if i < 2 else g.pick(rng, UNITS))
+        if i < 2:
+            argv.append(rng_index(rng))
+        else:
+            argv.append(g.pick(rng, UNITS[:4]) if rng.random() < 0.8 else g.pick(rng, UNITS))
     return argv
 
 
@@ -76,12 +102,12 @@ def g_bitop(rng):
 def bf_op(rng, read_only):
     r = rng.random()
     if r < 0.4 or (read_only and r < 0.9):
-        return [g.pick(rng, [b"GET", b"get"]), g.pick(rng, TYPES), g.pick(rng, BF_OFFSETS)]
+        return [g.pick(rng, [b"GET", b"get"]), bf_type(rng), bf_offset(rng)]
     if r < 0.65:
-        return [b"SET", g.pick(rng, TYPES), g.pick(rng, BF_OFFSETS), g.pick(rng, BF_VALUES)]
+        return [b"SET", bf_type(rng), bf_offset(rng), bf_value(rng)]
     if r < 0.85:
-        return [g.pick(rng, [b"INCRBY", b"incrby"]), g.pick(rng, TYPES),
-                g.pick(rng, BF_OFFSETS), g.pick(rng, BF_VALUES)]
+        return [g.pick(rng, [b"INCRBY", b"incrby"]), bf_type(rng), bf_offset(rng),
+                bf_value(rng)]
     if r < 0.97:
         return [b"OVERFLOW", g.pick(rng, OVERFLOWS)]
     return [g.pick(rng, [b"BOGUS", b"GET", b"SET", b"OVERFLOW"])]  # unknown or cut short
@@ -118,7 +144,10 @@ def g_wait(rng):
 
 
 def g_swapdb(rng):
-    return [b"SWAPDB", g.pick(rng, DBS), g.pick(rng, DBS)]
+    def db(r):
+        return g.pick(r, [b"0", b"1", b"2"]) if r.random() < 0.7 else g.pick(r, DBS)
+
+    return [b"SWAPDB", db(rng), db(rng)]
 
 
 COMMANDS = {

@@ -382,13 +382,43 @@ def g_config(rng):
     return argv
 
 
+# Commands for COMMAND GETKEYS: fixed keys, movable keys (a key count, valid or not, "2x"
+# read with atoi by Redis's fallback), containers with and without key subcommands.
+GETKEYS_COMMANDS = [
+    [b"GET"], [b"SET"], [b"MSET"], [b"DEL"], [b"BLPOP"], [b"LMOVE"], [b"BITOP", b"AND"],
+    [b"RENAME"], [b"ZUNIONSTORE", b"d"], [b"ZINTERSTORE", b"d"], [b"ZDIFFSTORE", b"d"],
+    [b"ZUNION"], [b"ZINTER"], [b"ZDIFF"], [b"ZINTERCARD"], [b"SINTERCARD"], [b"LMPOP"],
+    [b"ZMPOP"], [b"BLMPOP", b"0"], [b"BZMPOP", b"0"], [b"OBJECT", b"ENCODING"],
+    [b"OBJECT", b"FREQ"], [b"OBJECT", b"HELP"], [b"OBJECT", b"bogus"], [b"MEMORY", b"USAGE"],
+    [b"MEMORY", b"STATS"], [b"CONFIG", b"GET"], [b"CLIENT", b"LIST"], [b"OBJECT"],
+    [b"PING"], [b"NOSUCH"], [b"LCS"], [b"SETBIT"], [b"BITFIELD"], [b"SWAPDB"], [b"EXPIRETIME"],
+    [b"COMMAND", b"GETKEYS"], [b"MEMORY"], [b"getrange"], [b"SINTERSTORE"], [b"WAIT"],
+]
+
+
+def g_getkeys(rng):
+    argv = [b"COMMAND", pick(rng, [b"GETKEYS", b"GETKEYSANDFLAGS", b"getkeys"])]
+    argv += pick(rng, GETKEYS_COMMANDS)
+    for _ in range(rng.choice([0, 1, 2, 3, 3, 4, 5])):
+        argv.append(pick(rng, [b"a", b"b", b"c", b"1", b"2", b"0", b"3", b"-1", b"2x",
+                               b"LEFT", b"abc", b"10"]))
+    return argv
+
+
 def g_command(rng):
     sub = pick(rng, [None, b"COUNT", b"LIST", b"INFO", b"INFO", b"DOCS", b"HELP", b"NOSUCH",
-                     b"info"])
+                     b"info", b"GETKEYS", b"GETKEYS", b"LIST"])
     argv = [b"COMMAND"]
     if sub is None:
         return argv
+    if sub == b"GETKEYS":
+        return g_getkeys(rng)
     argv.append(sub)
+    if sub == b"LIST" and rng.random() < 0.7:
+        argv += [pick(rng, [b"FILTERBY", b"filterby", b"BOGUS"]),
+                 pick(rng, [b"MODULE", b"ACLCAT", b"PATTERN", b"pattern", b"BOGUS"]),
+                 pick(rng, [b"string", b"bitmap", b"bit*", b"*", b"read", b"bogus", b"x"])]
+        return argv[:rng.choice([3, 4, 5, 5, 5, 5, 6])] + ([b"extra"] * (len(argv) > 9))
     if sub.upper() in (b"INFO", b"DOCS"):
         for _ in range(rng.choice([0, 1, 1, 2])):
             argv.append(pick(rng, [b"get", b"SET", b"nosuch", b"", b"config", b"client",

@@ -1,0 +1,239 @@
+/* COMMAND GETKEYS, COMMAND GETKEYSANDFLAGS and COMMAND LIST FILTERBY: which arguments of a
+ * command are keys, as Redis 7.0 finds them, and the command list filtered. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/alloc.h"
+#include "server/server.h"
+#include "util/util.h"
+
+/* Redis's container commands among memkv's, with their 7.0 subcommands. Only MEMORY USAGE and
+ * OBJECT's key subcommands take a key (at argument 2); the arity is the subcommand's. */
+typedef struct subcmd {
+    const char *name;
+    int arity;
+    int has_key;
+} subcmd;
+
+static const subcmd client_subs[] = {
+    {"caching", 3, 0},     {"getname", 2, 0}, {"getredir", 2, 0},  {"help", 2, 0},
+    {"id", 2, 0},          {"info", 2, 0},    {"kill", -3, 0},     {"list", -2, 0},
+    {"no-evict", 3, 0},    {"pause", -3, 0},  {"reply", 3, 0},     {"setname", 3, 0},
+    {"tracking", -3, 0},   {"trackinginfo", 2, 0}, {"unblock", -3, 0}, {"unpause", 2, 0},
+    {NULL, 0, 0},
+};
+static const subcmd command_subs[] = {
+    {"count", 2, 0}, {"docs", -2, 0}, {"getkeys", -4, 0}, {"getkeysandflags", -4, 0},
+    {"help", 2, 0},  {"info", -2, 0}, {"list", -2, 0},    {NULL, 0, 0},
+};
+static const subcmd config_subs[] = {
+    {"get", -3, 0}, {"help", 2, 0}, {"resetstat", 2, 0}, {"rewrite", 2, 0}, {"set", -4, 0},
+    {NULL, 0, 0},
+};
+static const subcmd memory_subs[] = {
+    {"doctor", 2, 0}, {"help", 2, 0}, {"malloc-stats", 2, 0}, {"purge", 2, 0},
+    {"stats", 2, 0},  {"usage", -3, 1}, {NULL, 0, 0},
+};
+static const subcmd object_subs[] = {
+    {"encoding", 3, 1}, {"freq", 3, 1}, {"help", 2, 0}, {"idletime", 3, 1}, {"refcount", 3, 1},
+    {NULL, 0, 0},
+};
+static const struct {
+    const char *name;
+    const subcmd *subs;
+} containers[] = {
+    {"client", client_subs}, {"command", command_subs}, {"config", config_subs},
+    {"memory", memory_subs}, {"object", object_subs},
+};
+
+/* How a command with movable keys finds them: the key count at argument `count_at`, the keys
+ * from `first` on, and a destination key at `store` (0: none). */
+typedef struct movable {
+    const char *name;
+    int store, count_at, first;
+} movable;
+
+static const movable movables[] = {
+    {"zunionstore", 1, 2, 3}, {"zinterstore", 1, 2, 3}, {"zdiffstore", 1, 2, 3},
+    {"zunion", 0, 1, 2},      {"zinter", 0, 1, 2},      {"zdiff", 0, 1, 2},
+    {"zintercard", 0, 1, 2},  {"sintercard", 0, 1, 2},  {"lmpop", 0, 1, 2},
+    {"zmpop", 0, 1, 2},       {"blmpop", 0, 2, 3},      {"bzmpop", 0, 2, 3},
+};
+
+static int arg_is(const resp_arg *a, const char *s) {
+    size_t n = strlen(s);
+    return a->len == n && strncasecmp(a->ptr, s, n) == 0;
+}
+
+/* C's atoi over a counted argument (Redis reads these key counts with atoi: "2x" is 2). */
+static long long arg_atoi(const resp_arg *a) {
+    char buf[32];
+    size_t n = a->len < sizeof(buf) - 1 ? a->len : sizeof(buf) - 1;
+    memcpy(buf, a->ptr, n);
+    buf[n] = '\0';
+    return atoi(buf);
+}
+
+/* Positions (in argv, the command's own arguments) of its keys into pos (room for argc);
+ * returns how many, or -1: the arguments name no key where the command needs some. */
+static int keys_of(const command *cmd, const subcmd *sub, const resp_arg *argv, int argc,
+                   int *pos) {
+    if (sub) {
+        pos[0] = 2;
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof(movables) / sizeof(movables[0]); i++) {
+        const movable *m = &movables[i];
+        if (strcmp(cmd->name, m->name) != 0) continue;
+        /* As Redis 7.0: a valid count gives the destination first, then the keys; otherwise
+         * its fallback reads the count with atoi and lists the destination last. */
+        long long num;
+        int n = 0, fallback = 0;
+        if (util_parse_ll(argv[m->count_at].ptr, argv[m->count_at].len, &num) < 0 || num < 1 ||
+            num > argc - m->first) {
+            num = arg_atoi(&argv[m->count_at]);
+            fallback = 1;
+        }
+        if (num < 1 || num > argc - m->first) return -1;
+        if (m->store && !fallback) pos[n++] = m->store;
+        for (int k = 0; k < num; k++)
+            pos[n++] = m->first + k;
+        if (m->store && fallback) pos[n++] = m->store;
+        return n;
+    }
+    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    int n = 0;
+    if (last >= argc) return -1;
+    for (int k = cmd->first_key; k <= last; k += cmd->key_step)
+        pos[n++] = k;
+    return n;
+}
+
+static int command_has_keys(const command *cmd) {
+    if (cmd->first_key > 0) return 1;
+    for (size_t i = 0; i < sizeof(movables) / sizeof(movables[0]); i++)
+        if (strcmp(cmd->name, movables[i].name) == 0) return 1;
+    return 0;
+}
+
+/* The key flags GETKEYSANDFLAGS lists: Redis's vocabulary, but coarser than its per-command key
+ * specs (memkv's table has none): read-only commands' keys are RO/access, deleting commands'
+ * RM/delete, other writes' RW/update. */
+static void reply_key_flags(client *c, const command *cmd) {
+    if (cmd->flags & CMD_READONLY) {
+        reply_add_array_len(&c->reply, 2);
+        reply_add_status(&c->reply, "RO");
+        reply_add_status(&c->reply, "access");
+    } else if (!strcmp(cmd->name, "del") || !strcmp(cmd->name, "unlink") ||
+               !strcmp(cmd->name, "getdel")) {
+        reply_add_array_len(&c->reply, 2);
+        reply_add_status(&c->reply, "RM");
+        reply_add_status(&c->reply, "delete");
+    } else {
+        reply_add_array_len(&c->reply, 2);
+        reply_add_status(&c->reply, "RW");
+        reply_add_status(&c->reply, "update");
+    }
+}
+
+void command_getkeys(client *c, int with_flags) {
+    const resp_arg *argv = c->argv + 2;
+    int argc = c->argc - 2;
+    const command *cmd = command_lookup(argv[0].ptr, argv[0].len);
+    const subcmd *sub = NULL;
+    int container = 0;
+    if (cmd && argc >= 2) {
+        for (size_t i = 0; i < sizeof(containers) / sizeof(containers[0]); i++) {
+            if (strcmp(cmd->name, containers[i].name) != 0) continue;
+            container = 1;
+            for (const subcmd *s = containers[i].subs; s->name; s++)
+                if (arg_is(&argv[1], s->name)) sub = s;
+            if (!sub) cmd = NULL; /* an unknown subcommand is no command */
+            break;
+        }
+    }
+    if (!cmd) {
+        reply_error(c, "ERR Invalid command specified");
+        return;
+    }
+    int arity = sub ? sub->arity : cmd->arity;
+    if (container ? !(sub && sub->has_key) : !command_has_keys(cmd)) {
+        reply_error(c, "ERR The command has no key arguments");
+        return;
+    }
+    if ((arity > 0 && arity != argc) || argc < -arity) {
+        reply_error(c, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    int *pos = alloc_malloc(ALLOC_SUB_OTHER, sizeof(int) * (size_t)(argc + 1));
+    int n = keys_of(cmd, sub, argv, argc, pos);
+    if (n < 0) {
+        reply_error(c, "ERR Invalid arguments specified for command");
+    } else {
+        reply_add_array_len(&c->reply, n);
+        for (int i = 0; i < n; i++) {
+            if (with_flags) reply_add_array_len(&c->reply, 2);
+            reply_add_bulk(&c->reply, argv[pos[i]].ptr, argv[pos[i]].len);
+            if (with_flags) reply_key_flags(c, cmd);
+        }
+    }
+    alloc_free(ALLOC_SUB_OTHER, pos);
+}
+
+/* ---- COMMAND LIST FILTERBY ---- */
+
+/* Redis's ACL categories, as memkv can tell them from its table: the group (string, list,
+ * sorted_set -> sortedset, ...), read/write/fast/slow/admin/blocking/keyspace. */
+static int in_category(const command *cmd, const char *cat) {
+    if (!strcmp(cat, "read")) return (cmd->flags & CMD_READONLY) != 0;
+    if (!strcmp(cat, "write")) return (cmd->flags & CMD_WRITE) != 0;
+    if (!strcmp(cat, "fast")) return (cmd->flags & CMD_FAST) != 0;
+    if (!strcmp(cat, "slow")) return (cmd->flags & CMD_FAST) == 0;
+    if (!strcmp(cat, "admin") || !strcmp(cat, "dangerous")) return (cmd->flags & CMD_ADMIN) != 0;
+    if (!strcmp(cat, "blocking")) return (cmd->flags & CMD_BLOCKING) != 0;
+    if (!strcmp(cat, "keyspace")) return !strcmp(cmd->group, "generic");
+    if (!strcmp(cat, "sortedset")) return !strcmp(cmd->group, "sorted_set");
+    return !strcmp(cat, cmd->group);
+}
+
+/* COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]; MODULE lists
+ * nothing (memkv loads no modules). */
+void command_list(client *c) {
+    int mode = 0; /* 0 all, 1 module, 2 aclcat, 3 pattern */
+    if (c->argc == 5 && arg_eq(c, 2, "filterby")) {
+        if (arg_eq(c, 3, "module"))
+            mode = 1;
+        else if (arg_eq(c, 3, "aclcat"))
+            mode = 2;
+        else if (arg_eq(c, 3, "pattern"))
+            mode = 3;
+    }
+    if (c->argc != 2 && mode == 0) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    char cat[64] = "";
+    if (mode == 2) {
+        size_t n = c->argv[4].len < sizeof(cat) - 1 ? c->argv[4].len : sizeof(cat) - 1;
+        for (size_t i = 0; i < n; i++)
+            cat[i] = (char)tolower((unsigned char)c->argv[4].ptr[i]);
+        cat[n] = '\0';
+    }
+    long long count = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) reply_add_array_len(&c->reply, count);
+        for (size_t i = 0; i < srv.ncommands; i++) {
+            const command *cmd = &srv.commands[i];
+            int match = mode == 0 ||
+                        (mode == 2 && in_category(cmd, cat)) ||
+                        (mode == 3 && util_glob_match(c->argv[4].ptr, c->argv[4].len, cmd->name,
+                                                      strlen(cmd->name), 1));
+            if (!match) continue;
+            if (pass == 0)
+                count++;
+            else
+                reply_add_bulk_cstr(&c->reply, cmd->name);
+        }
+    }
+}
