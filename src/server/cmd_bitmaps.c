@@ -320,8 +320,8 @@ static void cmd_bitop(client *c) {
                     res[k] ^= b;
             }
         }
-        db_entry *e = db_set_string(c->db, c->argv[2].ptr, c->argv[2].len, (const char *)res,
-                                    maxlen, 0);
+        db_entry *e =
+            db_set_string(c->db, c->argv[2].ptr, c->argv[2].len, (const char *)res, maxlen, 0);
         db_entry_set_lru(e, db_lru_clock());
         db_entry_set_str_form(e, DB_STR_RAW);
         alloc_free(ALLOC_SUB_OTHER, res);
@@ -382,8 +382,7 @@ static int bf_signed_add(int64_t value, int64_t incr, int bits, int overflow, in
     int64_t minincr = (int64_t)((uint64_t)min - (uint64_t)value);
     int64_t wrapped = bf_sign_extend((uint64_t)value + (uint64_t)incr, bits);
     int dir = 0;
-    if (value > max || (bits != 64 && incr > maxincr) ||
-        (value >= 0 && incr > 0 && incr > maxincr))
+    if (value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr))
         dir = 1;
     else if (value < min || (bits != 64 && incr < minincr) ||
              (value < 0 && incr < 0 && incr < minincr))
@@ -485,7 +484,8 @@ static void bitfield_generic(client *c, int read_only_cmd) {
         if (arg_bit_offset(c, j + 2, o.bits, &o.offset) < 0) goto done;
         if (o.op != BF_GET) {
             writes = 1;
-            if (o.offset + (uint64_t)o.bits - 1 > highest) highest = o.offset + (uint64_t)o.bits - 1;
+            if (o.offset + (uint64_t)o.bits - 1 > highest)
+                highest = o.offset + (uint64_t)o.bits - 1;
             if (arg_ll(c, j + 3, &o.value) < 0) goto done;
         }
         ops[nops++] = o;
@@ -519,8 +519,8 @@ static void bitfield_generic(client *c, int read_only_cmd) {
             continue;
         }
         uint64_t raw = p ? bf_read(p, len, o->offset, o->bits) : 0;
-        reply_add_int(&c->reply, o->is_signed ? (long long)bf_sign_extend(raw, o->bits)
-                                              : (long long)raw);
+        reply_add_int(&c->reply,
+                      o->is_signed ? (long long)bf_sign_extend(raw, o->bits) : (long long)raw);
     }
 done:
     alloc_free(ALLOC_SUB_OTHER, ops);

@@ -78,7 +78,7 @@ static void cmd_lcs(client *c) {
     }
     dp = alloc_malloc(ALLOC_SUB_OTHER, (size_t)cells * sizeof(uint32_t));
     size_t w = blen + 1;
-#define CELL(i, j) dp[(size_t)(i) * w + (size_t)(j)]
+#define CELL(i, j) dp[(size_t)(i)*w + (size_t)(j)]
     for (size_t i = 0; i <= alen; i++) {
         for (size_t j = 0; j <= blen; j++) {
             if (i == 0 || j == 0)

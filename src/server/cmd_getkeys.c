@@ -17,10 +17,10 @@ typedef struct subcmd {
 } subcmd;
 
 static const subcmd client_subs[] = {
-    {"caching", 3, 0},     {"getname", 2, 0}, {"getredir", 2, 0},  {"help", 2, 0},
-    {"id", 2, 0},          {"info", 2, 0},    {"kill", -3, 0},     {"list", -2, 0},
-    {"no-evict", 3, 0},    {"pause", -3, 0},  {"reply", 3, 0},     {"setname", 3, 0},
-    {"tracking", -3, 0},   {"trackinginfo", 2, 0}, {"unblock", -3, 0}, {"unpause", 2, 0},
+    {"caching", 3, 0},   {"getname", 2, 0},      {"getredir", 2, 0}, {"help", 2, 0},
+    {"id", 2, 0},        {"info", 2, 0},         {"kill", -3, 0},    {"list", -2, 0},
+    {"no-evict", 3, 0},  {"pause", -3, 0},       {"reply", 3, 0},    {"setname", 3, 0},
+    {"tracking", -3, 0}, {"trackinginfo", 2, 0}, {"unblock", -3, 0}, {"unpause", 2, 0},
     {NULL, 0, 0},
 };
 static const subcmd command_subs[] = {
@@ -28,16 +28,16 @@ static const subcmd command_subs[] = {
     {"help", 2, 0},  {"info", -2, 0}, {"list", -2, 0},    {NULL, 0, 0},
 };
 static const subcmd config_subs[] = {
-    {"get", -3, 0}, {"help", 2, 0}, {"resetstat", 2, 0}, {"rewrite", 2, 0}, {"set", -4, 0},
-    {NULL, 0, 0},
+    {"get", -3, 0},    {"help", 2, 0}, {"resetstat", 2, 0},
+    {"rewrite", 2, 0}, {"set", -4, 0}, {NULL, 0, 0},
 };
 static const subcmd memory_subs[] = {
-    {"doctor", 2, 0}, {"help", 2, 0}, {"malloc-stats", 2, 0}, {"purge", 2, 0},
+    {"doctor", 2, 0}, {"help", 2, 0},   {"malloc-stats", 2, 0}, {"purge", 2, 0},
     {"stats", 2, 0},  {"usage", -3, 1}, {NULL, 0, 0},
 };
 static const subcmd object_subs[] = {
-    {"encoding", 3, 1}, {"freq", 3, 1}, {"help", 2, 0}, {"idletime", 3, 1}, {"refcount", 3, 1},
-    {NULL, 0, 0},
+    {"encoding", 3, 1}, {"freq", 3, 1},     {"help", 2, 0},
+    {"idletime", 3, 1}, {"refcount", 3, 1}, {NULL, 0, 0},
 };
 static const struct {
     const char *name;
@@ -225,8 +225,7 @@ void command_list(client *c) {
         if (pass == 1) reply_add_array_len(&c->reply, count);
         for (size_t i = 0; i < srv.ncommands; i++) {
             const command *cmd = &srv.commands[i];
-            int match = mode == 0 ||
-                        (mode == 2 && in_category(cmd, cat)) ||
+            int match = mode == 0 || (mode == 2 && in_category(cmd, cat)) ||
                         (mode == 3 && util_glob_match(c->argv[4].ptr, c->argv[4].len, cmd->name,
                                                       strlen(cmd->name), 1));
             if (!match) continue;
