@@ -1,6 +1,7 @@
 #include "db/db.h"
 
 #include "alloc/alloc.h"
+#include "db/kstats.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1063,6 +1064,49 @@ static void test_objects(void **state) {
     assert_int_equal(alloc_sub_bytes(ALLOC_SUB_HASHES), base);
 }
 
+/* SWAPDB: after db_swap_index the running statistics equal a recount of both dbs under their
+ * new numbers (totals, histograms, volatile keys, prefixes, top keys and their db). */
+static void test_swap_index_stats(void **state) {
+    (void)state;
+    char err[128], diff[2048];
+    kstats_config cfg = {.separators = ":", .depth = 2, .prefix_max = 64, .top_keys = 2};
+    kstats *live = kstats_new(2, &cfg, err, sizeof(err));
+    assert_non_null(live);
+    db *a = db_new(), *b = db_new();
+    db_set_index(a, 0);
+    db_set_index(b, 1);
+    db_attach_stats(live);
+    char big[1000];
+    memset(big, 'x', sizeof(big));
+    db_set_string(a, "u:1", 3, big, 100, 0);
+    db_set_string(a, "u:2", 3, big, 10, 0);
+    db_set_string(b, "v:1", 3, big, sizeof(big), 0);
+    db_set_expire(b, "v:1", 3, INT64_C(4102444800000));
+    db_settle();
+    db_swap_index(a, b);
+    db_string_resize(b, db_find(b, "v:1", 3, 0, NULL), 500); /* a change after the swap */
+    db_settle();
+    assert_int_equal(kstats_db_totals(live, 1).keys, 2);
+    assert_int_equal(kstats_db_totals(live, 0).keys, 1);
+    assert_int_equal(kstats_volatile_totals(live, 0).keys, 1);
+    ks_top top[2];
+    assert_int_equal(kstats_top(live, DB_TYPE_STRING, top, 2), 2);
+    assert_int_equal(top[0].db, 0); /* v:1, now in db 0 */
+    assert_int_equal(top[1].db, 1);
+
+    kstats *fresh = kstats_new(2, &cfg, err, sizeof(err));
+    db_attach_stats(fresh);
+    db_stats_recount(a);
+    db_stats_recount(b);
+    db_settle();
+    assert_int_equal(kstats_diff(live, fresh, 0, diff, sizeof(diff)), 0);
+    db_attach_stats(NULL);
+    kstats_free(fresh);
+    kstats_free(live);
+    db_free(a);
+    db_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_get_overwrite),
@@ -1084,6 +1128,7 @@ int main(void) {
         cmocka_unit_test(test_accounting),
         cmocka_unit_test(test_hash_seed),
         cmocka_unit_test(test_objects),
+        cmocka_unit_test(test_swap_index_stats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
