@@ -180,7 +180,9 @@ static void expiretime_generic(client *c, int in_ms) {
         reply_add_int(&c->reply, -1);
         return;
     }
-    reply_add_int(&c->reply, in_ms ? when : (when + 500) / 1000);
+    /* Rounded as Redis rounds, without overflow for an expire near INT64_MAX (when >= 0). */
+    int64_t rounded = (int64_t)(((uint64_t)when + 500) / 1000);
+    reply_add_int(&c->reply, in_ms ? when : rounded);
 }
 
 static void cmd_expiretime(client *c) {
