@@ -1,5 +1,6 @@
 /* COMMAND GETKEYS, COMMAND GETKEYSANDFLAGS and COMMAND LIST FILTERBY: which arguments of a
- * command are keys, as Redis 7.0 finds them, and the command list filtered. */
+ * command are keys, as Redis 7.0 finds them, and the command list filtered; the "since" of
+ * COMMAND DOCS. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,4 +236,133 @@ void command_list(client *c) {
                 reply_add_bulk_cstr(&c->reply, cmd->name);
         }
     }
+}
+
+/* ---- COMMAND DOCS ---- */
+
+/* The Redis release that introduced each command (COMMAND DOCS "since"), sorted by name; the
+ * commands not listed are from 1.0.0. */
+static const struct {
+    const char *name, *since;
+} since_table[] = {
+    {"append", "2.0.0"},
+    {"bitcount", "2.6.0"},
+    {"bitfield", "3.2.0"},
+    {"bitfield_ro", "6.0.0"},
+    {"bitop", "2.6.0"},
+    {"bitpos", "2.8.7"},
+    {"blmove", "6.2.0"},
+    {"blmpop", "7.0.0"},
+    {"blpop", "2.0.0"},
+    {"brpop", "2.0.0"},
+    {"brpoplpush", "2.2.0"},
+    {"bzmpop", "7.0.0"},
+    {"bzpopmax", "5.0.0"},
+    {"bzpopmin", "5.0.0"},
+    {"client", "2.4.0"},
+    {"command", "2.8.13"},
+    {"config", "2.0.0"},
+    {"copy", "6.2.0"},
+    {"expireat", "1.2.0"},
+    {"expiretime", "7.0.0"},
+    {"getbit", "2.2.0"},
+    {"getdel", "6.2.0"},
+    {"getex", "6.2.0"},
+    {"getrange", "2.4.0"},
+    {"hdel", "2.0.0"},
+    {"hello", "6.0.0"},
+    {"hexists", "2.0.0"},
+    {"hget", "2.0.0"},
+    {"hgetall", "2.0.0"},
+    {"hincrby", "2.0.0"},
+    {"hincrbyfloat", "2.6.0"},
+    {"hkeys", "2.0.0"},
+    {"hlen", "2.0.0"},
+    {"hmget", "2.0.0"},
+    {"hmset", "2.0.0"},
+    {"hrandfield", "6.2.0"},
+    {"hscan", "2.8.0"},
+    {"hset", "2.0.0"},
+    {"hsetnx", "2.0.0"},
+    {"hstrlen", "3.2.0"},
+    {"hvals", "2.0.0"},
+    {"incrbyfloat", "2.6.0"},
+    {"lcs", "7.0.0"},
+    {"linsert", "2.2.0"},
+    {"lmove", "6.2.0"},
+    {"lmpop", "7.0.0"},
+    {"lpos", "6.0.6"},
+    {"lpushx", "2.2.0"},
+    {"memory", "4.0.0"},
+    {"mset", "1.0.1"},
+    {"msetnx", "1.0.1"},
+    {"object", "2.2.3"},
+    {"persist", "2.2.0"},
+    {"pexpire", "2.6.0"},
+    {"pexpireat", "2.6.0"},
+    {"pexpiretime", "7.0.0"},
+    {"psetex", "2.6.0"},
+    {"pttl", "2.6.0"},
+    {"role", "2.8.12"},
+    {"rpoplpush", "1.2.0"},
+    {"rpushx", "2.2.0"},
+    {"scan", "2.8.0"},
+    {"setbit", "2.2.0"},
+    {"setex", "2.0.0"},
+    {"setrange", "2.2.0"},
+    {"sintercard", "7.0.0"},
+    {"smismember", "6.2.0"},
+    {"sscan", "2.8.0"},
+    {"strlen", "2.2.0"},
+    {"swapdb", "4.0.0"},
+    {"time", "2.6.0"},
+    {"touch", "3.2.1"},
+    {"unlink", "4.0.0"},
+    {"wait", "3.0.0"},
+    {"zadd", "1.2.0"},
+    {"zcard", "1.2.0"},
+    {"zcount", "2.0.0"},
+    {"zdiff", "6.2.0"},
+    {"zdiffstore", "6.2.0"},
+    {"zincrby", "1.2.0"},
+    {"zinter", "6.2.0"},
+    {"zintercard", "7.0.0"},
+    {"zinterstore", "2.0.0"},
+    {"zlexcount", "2.8.9"},
+    {"zmpop", "7.0.0"},
+    {"zmscore", "6.2.0"},
+    {"zpopmax", "5.0.0"},
+    {"zpopmin", "5.0.0"},
+    {"zrandmember", "6.2.0"},
+    {"zrange", "1.2.0"},
+    {"zrangebylex", "2.8.9"},
+    {"zrangebyscore", "1.0.5"},
+    {"zrangestore", "6.2.0"},
+    {"zrank", "2.0.0"},
+    {"zrem", "1.2.0"},
+    {"zremrangebylex", "2.8.9"},
+    {"zremrangebyrank", "2.0.0"},
+    {"zremrangebyscore", "1.2.0"},
+    {"zrevrange", "1.2.0"},
+    {"zrevrangebylex", "2.8.9"},
+    {"zrevrangebyscore", "2.2.0"},
+    {"zrevrank", "2.0.0"},
+    {"zscan", "2.8.0"},
+    {"zscore", "1.2.0"},
+    {"zunion", "6.2.0"},
+    {"zunionstore", "2.0.0"},
+};
+
+const char *command_since(const char *name) {
+    size_t lo = 0, hi = sizeof(since_table) / sizeof(since_table[0]);
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(name, since_table[mid].name);
+        if (c == 0) return since_table[mid].since;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return "1.0.0";
 }

@@ -401,7 +401,7 @@ static void reply_command_docs(client *c, const command *cmd) {
     reply_add_bulk_cstr(&c->reply, "summary");
     reply_add_bulk_cstr(&c->reply, cmd->summary);
     reply_add_bulk_cstr(&c->reply, "since");
-    reply_add_bulk_cstr(&c->reply, "1.0.0");
+    reply_add_bulk_cstr(&c->reply, command_since(cmd->name));
     reply_add_bulk_cstr(&c->reply, "group");
     reply_add_bulk_cstr(&c->reply, cmd->group);
 }

@@ -388,6 +388,7 @@ void server_swap_dbs(int a, int b);
  * [FILTERBY ...]. */
 void command_getkeys(client *c, int with_flags);
 void command_list(client *c);
+const char *command_since(const char *name); /* "6.2.0"; "1.0.0" for the first commands */
 /* Called by server_swap_dbs after the swap: WATCH hooks here to fail the transactions of
  * clients watching any key of db a or b (Redis's touchAllWatchedKeysInDb for both). */
 void swapdb_invalidate_watchers(int a, int b);

@@ -242,6 +242,8 @@ def rule(argv):
             return "command-info"
         if sub == b"getkeysandflags":
             return "getkeys-flags"
+        if sub == b"docs" and len(argv) > 2:
+            return "command-docs"
         if sub in (None, b"count", b"list", b"info", b"docs", b"help"):
             return "shape"
     if name == b"config" and sub == b"get":
@@ -296,6 +298,16 @@ def normalize(argv, reply):
         # specs and subcommands are Redis's richer metadata.
         return ("array", [e if e[0] != "array" else
                           ("array", [e[1][i] for i in (0, 1, 3, 4, 5)]) for e in reply[1]])
+    if r == "command-docs" and reply[0] == "array":
+        # Per command: its name and "since"; the rest (complexity, arguments, history,
+        # subcommands) is Redis's richer documentation.
+        items = reply[1]
+        out = []
+        for i in range(0, len(items) - 1, 2):
+            doc = items[i + 1][1] if items[i + 1][0] == "array" else []
+            fields = dict(zip([d[1] for d in doc[0::2]], doc[1::2]))
+            out.append((items[i], fields.get(b"since")))
+        return ("docs", sorted(out))
     if r == "getkeys-flags" and reply[0] == "array":
         # The keys exactly; their flags are Redis's per-command key specs, which memkv's table
         # approximates (README).

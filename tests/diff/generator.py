@@ -418,11 +418,12 @@ def g_command(rng):
         argv += [pick(rng, [b"FILTERBY", b"filterby", b"BOGUS"]),
                  pick(rng, [b"MODULE", b"ACLCAT", b"PATTERN", b"pattern", b"BOGUS"]),
                  pick(rng, [b"string", b"bitmap", b"bit*", b"*", b"read", b"bogus", b"x"])]
-        return argv[:rng.choice([3, 4, 5, 5, 5, 5, 6])] + ([b"extra"] * (len(argv) > 9))
+        return argv[:rng.choice([3, 4, 5, 5, 5, 5])]  # cut short: a syntax error
     if sub.upper() in (b"INFO", b"DOCS"):
         for _ in range(rng.choice([0, 1, 1, 2])):
             argv.append(pick(rng, [b"get", b"SET", b"nosuch", b"", b"config", b"client",
-                                   b"ping", b"expire", b"mset", b"GETRANGE"]))
+                                   b"ping", b"expire", b"mset", b"GETRANGE", b"bitfield",
+                                   b"lcs", b"swapdb", b"zadd", b"getex", b"expiretime"]))
     elif rng.random() < 0.15:
         argv.append(b"extra")
     return argv
