@@ -280,12 +280,12 @@ static void reply_all(client *c, int want) {
     hash_value h;
     int r = hash_read(c, &h);
     if (r < 0) return;
-    if (r == 0) {
-        reply_add_array_len(&c->reply, 0);
-        return;
-    }
-    long long n = (long long)hash_len(&h);
-    reply_add_array_len(&c->reply, want == (WANT_FIELDS | WANT_VALUES) ? 2 * n : n);
+    long long n = r ? (long long)hash_len(&h) : 0;
+    if (want == (WANT_FIELDS | WANT_VALUES))
+        reply_add_map_len(&c->reply, n); /* HGETALL */
+    else
+        reply_add_array_len(&c->reply, n);
+    if (r == 0) return;
     hash_iter it;
     hash_str f, v;
     hash_iter_init(&h, &it);
@@ -323,10 +323,19 @@ static uint64_t rand_below(uint64_t n) {
     return (z ^ (z >> 31)) % n;
 }
 
+/* n fields, or n (field, value) pairs WITHVALUES. */
+static void reply_fields_len(client *c, long long n, int withvalues) {
+    if (withvalues)
+        reply_add_pairs_len(&c->reply, n);
+    else
+        reply_add_array_len(&c->reply, n);
+}
+
 static void reply_pair(client *c, const hash_value *h, hash_pair pr, int withvalues) {
     hash_str f, v;
     hash_pair_bufs b;
     hash_pair_get(h, pr, &f, &v, &b);
+    if (withvalues) reply_add_pair(&c->reply);
     reply_str(c, &f);
     if (withvalues) reply_str(c, &v);
 }
@@ -385,10 +394,9 @@ static void cmd_hrandfield(client *c) {
         reply_add_array_len(&c->reply, 0);
         return;
     }
-    int per = withvalues ? 2 : 1;
     if (l < 0) { /* repetitions allowed */
         unsigned long long count = (unsigned long long)-l;
-        reply_add_array_len(&c->reply, (long long)(count * (unsigned long long)per));
+        reply_fields_len(c, (long long)count, withvalues);
         /* A listpack is walked once into an array of its pairs rather than once per pick. */
         size_t n = hash_len(&h);
         hash_pair *all = NULL;
@@ -407,17 +415,18 @@ static void cmd_hrandfield(client *c) {
     }
     size_t n = hash_len(&h);
     if ((unsigned long long)l >= n) { /* the whole hash */
-        reply_add_array_len(&c->reply, (long long)n * per);
+        reply_fields_len(c, (long long)n, withvalues);
         hash_iter it;
         hash_str f, v;
         hash_iter_init(&h, &it);
         while (hash_iter_next(&it, &f, &v)) {
+            if (withvalues) reply_add_pair(&c->reply);
             reply_str(c, &f);
             if (withvalues) reply_str(c, &v);
         }
         return;
     }
-    reply_add_array_len(&c->reply, l * per);
+    reply_fields_len(c, l, withvalues);
     reply_distinct(c, &h, (size_t)l, withvalues);
 }
 
