@@ -331,13 +331,19 @@ static void reply_fields_len(client *c, long long n, int withvalues) {
         reply_add_array_len(&c->reply, n);
 }
 
-static void reply_pair(client *c, const hash_value *h, hash_pair pr, int withvalues) {
+/* The field, and its value when withvalues: as one of HRANDFIELD's pairs (nested in RESP3)
+ * when nested, else flat (HSCAN). */
+static void reply_field(client *c, const hash_value *h, hash_pair pr, int withvalues, int nested) {
     hash_str f, v;
     hash_pair_bufs b;
     hash_pair_get(h, pr, &f, &v, &b);
-    if (withvalues) reply_add_pair(&c->reply);
+    if (withvalues && nested) reply_add_pair(&c->reply);
     reply_str(c, &f);
     if (withvalues) reply_str(c, &v);
+}
+
+static void reply_pair(client *c, const hash_value *h, hash_pair pr, int withvalues) {
+    reply_field(c, h, pr, withvalues, 1);
 }
 
 /* count distinct pairs out of the n of the hash (count < n). */
@@ -472,7 +478,7 @@ static void cmd_hscan(client *c) {
     reply_scan_head(c, next);
     reply_add_array_len(&c->reply, (long long)kept * 2);
     for (size_t i = 0; i < kept; i++)
-        reply_pair(c, &h, pl.items[i], 1);
+        reply_field(c, &h, pl.items[i], 1, 0);
     alloc_free(ALLOC_SUB_OTHER, pl.items);
 }
 
