@@ -437,12 +437,16 @@ def g_info(rng):
     return argv
 
 
+# The protocol versions HELLO asks for (difftest.py's --resp sets them): 2 and 3 switch the
+# connection back and forth inside a sequence, so every command meets both protocols.
+HELLO_VERSIONS = [b"2", b"3"]
+
+
 def g_hello(rng):
     argv = [b"HELLO"]
     if rng.random() < 0.8:
-        # Never 3: Redis would switch the connection to RESP3 (memkv is RESP2 only).
-        argv.append(pick(rng, [b"2", b"1", b"4", b"0", b"-1", b"abc", b"", b"2.0",
-                               b"9223372036854775808"]))
+        argv.append(pick(rng, [rng.choice(HELLO_VERSIONS), b"1", b"4", b"0", b"-1", b"abc",
+                               b"", b"2.0", b"9223372036854775808", b"03"]))
         for _ in range(rng.choice([0, 0, 1, 2])):
             opt = pick(rng, [b"SETNAME", b"AUTH", b"BOGUS", b"setname"])
             argv.append(opt)
@@ -649,5 +653,14 @@ def gen_command(rng):
     return no_huge_string(gen_sets.deterministic_pop(argv))
 
 
-def gen_sequence(rng, n):
-    return [gen_command(rng) for _ in range(n)]
+def gen_sequence(rng, n, resp3=False):
+    """n commands; resp3: each command that may close the connection (QUIT, CLIENT KILL) is
+    followed by HELLO 3, so a RESP3 run stays in RESP3 on the connection opened again."""
+    seq = []
+    for _ in range(n):
+        argv = gen_command(rng)
+        seq.append(argv)
+        if resp3 and argv[0].lower() in (b"quit", b"client") and (
+                argv[0].lower() == b"quit" or (len(argv) > 1 and argv[1].lower() == b"kill")):
+            seq.append([b"HELLO", b"3"])
+    return seq
