@@ -158,6 +158,18 @@ void cmd_select(client *c) {
     reply_add_status(&c->reply, "OK");
 }
 
+/* RESET: the connection as it was when it connected, for what memkv has of Redis 7.0's
+ * connection state: RESP2, db 0, no name, and logged out when a password is set (AUTH again). */
+void cmd_reset(client *c) {
+    c->reply.resp = 2;
+    c->db_index = 0;
+    c->db = srv.dbs[0];
+    alloc_free(ALLOC_SUB_CLIENTS, c->name);
+    c->name = NULL;
+    if (srv.requirepass[0]) c->flags &= ~CLIENT_AUTHENTICATED;
+    reply_add_status(&c->reply, "RESET");
+}
+
 /* ---- CLIENT ---- */
 
 static int client_type_known(const client *c, int i) {

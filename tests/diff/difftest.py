@@ -646,6 +646,8 @@ class Pair:
                 self.commands_resp3 += self.resp == 3
                 if lower(argv[0]) == b"hello" and a[0] in ("map", "array"):
                     self.resp = 3 if a[0] == "map" else 2
+                if lower(argv[0]) == b"reset" and a == ("status", b"RESET"):
+                    self.resp = 2
                 if not equal(argv, a, b) and not self.set_listpack_allowed(argv, a, b):
                     # memkv's connection closed where Redis's did not: did memkv die there?
                     detail = self._crash_detail() if a in (CLOSED, TIMEOUT) else None

@@ -528,6 +528,8 @@ COMMANDS = {
     b"AUTH": (0.5, g_auth),
     b"HELLO": (1, g_hello),
     b"SELECT": (2, g_select),
+    # Back to RESP2, db 0, no name (it could only log out with a password, which is not set).
+    b"RESET": (0.3, lambda r: [b"RESET"] + [b"x" for _ in range(r.choice([0, 0, 0, 1]))]),
     b"CLIENT": (3, g_client),
     b"COMMAND": (1.5, g_command),
     b"INFO": (1, g_info),
@@ -580,7 +582,7 @@ COMMANDS = {
 # Commands of memkv's table and which generator entry covers them (for the README's list and
 # for test_coverage below).
 COVERED = {
-    "ping", "echo", "quit", "auth", "hello", "select", "client", "command", "info", "config",
+    "ping", "echo", "quit", "auth", "hello", "select", "reset", "client", "command", "info", "config",
     "shutdown", "time", "memory", "kprofile", "debug", "dbsize", "flushdb", "flushall", "del",
     "unlink", "exists", "type", "expire", "pexpire", "expireat", "pexpireat", "ttl", "pttl",
     "persist", "rename", "renamenx", "keys", "scan", "randomkey", "get", "set", "setnx",
@@ -654,13 +656,14 @@ def gen_command(rng):
 
 
 def gen_sequence(rng, n, resp3=False):
-    """n commands; resp3: each command that may close the connection (QUIT, CLIENT KILL) is
-    followed by HELLO 3, so a RESP3 run stays in RESP3 on the connection opened again."""
+    """n commands; resp3: each command that may close the connection (QUIT, CLIENT KILL) or
+    go back to RESP2 (RESET) is followed by HELLO 3, so a RESP3 run stays in RESP3."""
     seq = []
     for _ in range(n):
         argv = gen_command(rng)
         seq.append(argv)
-        if resp3 and argv[0].lower() in (b"quit", b"client") and (
-                argv[0].lower() == b"quit" or (len(argv) > 1 and argv[1].lower() == b"kill")):
+        name = argv[0].lower()
+        if resp3 and (name in (b"quit", b"reset") or (
+                name == b"client" and len(argv) > 1 and argv[1].lower() == b"kill")):
             seq.append([b"HELLO", b"3"])
     return seq

@@ -139,6 +139,31 @@ def test_hello_auth_setname(server_factory):
     c.close()
 
 
+def test_reset(server_factory):
+    """RESET: back to RESP2, db 0, no name; with a password set, logged out (as Redis 7.0)."""
+    s = server_factory(args=["--requirepass", "s3cret"])
+    c = conn(s)
+    assert c.call([b"RESET"]) == ("status", b"RESET")  # allowed before AUTH
+    assert c.call([b"HELLO", b"3", b"AUTH", b"default", b"s3cret", b"SETNAME", b"n1"])[0] == "map"
+    assert c.call([b"SELECT", b"3"]) == ("status", b"OK")
+    assert c.call([b"RESET", b"x"]) == ("error", b"ERR wrong number of arguments for 'reset' command")
+    assert c.call([b"RESET"]) == ("status", b"RESET")
+    assert c.call([b"GET", b"k"]) == ("error", b"NOAUTH Authentication required.")
+    assert c.call([b"AUTH", b"s3cret"]) == ("status", b"OK")
+    assert c.call([b"GET", b"k"]) == ("nil",)
+    info = c.call([b"CLIENT", b"INFO"])
+    assert info[0] == "bulk" and b" name= " in info[1] and b" db=0 " in info[1]
+    assert info[1].endswith(b" resp=2\n")
+    c.close()
+
+
+def test_reset_without_password(server):
+    c = conn(server)
+    c.call([b"HELLO", b"3"])
+    assert c.call([b"RESET"]) == ("status", b"RESET")
+    assert c.call([b"GET", b"k"]) == ("nil",)  # still logged in: there is no password
+
+
 # ---- reply shapes ----
 
 # (command, Redis 7.0's RESP3 reply), on a server where SETUP ran; checked against both servers.
