@@ -172,7 +172,7 @@ def test_auth_gates_every_command_but_auth_hello_quit_reset(server_factory):
     assert e("GET", "k") == NOAUTH
     for conn in (c, d, e):
         conn.close()
-    assert len(gated) == len(names) - 3
+    assert len(gated) == len(names) - 4
 
 
 def test_password_changes_at_run_time(server_factory):
