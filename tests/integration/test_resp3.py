@@ -292,6 +292,8 @@ def test_resp3_text_and_stats_shapes(server):
     for argv in ([b"INFO"], [b"INFO", b"memory"], [b"CLIENT", b"LIST"], [b"CLIENT", b"INFO"],
                  [b"MEMORY", b"DOCTOR"], [b"MEMORY", b"MALLOC-STATS"]):
         r = c.call(argv)
+        if r == ("bulk", b"Stats not supported for the current allocator"):
+            continue  # MALLOC-STATS without jemalloc (the sanitizer build), as Redis says it
         assert r[0] == "verbatim" and r[1] == b"txt" and r[2], argv
     assert b"redis_version:7.0.0\r\n" in c.call([b"INFO", b"server"])[2]
     # MEMORY STATS: a map; ratios and percentages are doubles, db.0 a map of its own.
