@@ -280,12 +280,12 @@ static void reply_all(client *c, int want) {
     hash_value h;
     int r = hash_read(c, &h);
     if (r < 0) return;
-    if (r == 0) {
-        reply_add_array_len(&c->reply, 0);
-        return;
-    }
-    long long n = (long long)hash_len(&h);
-    reply_add_array_len(&c->reply, want == (WANT_FIELDS | WANT_VALUES) ? 2 * n : n);
+    long long n = r ? (long long)hash_len(&h) : 0;
+    if (want == (WANT_FIELDS | WANT_VALUES))
+        reply_add_map_len(&c->reply, n); /* HGETALL */
+    else
+        reply_add_array_len(&c->reply, n);
+    if (r == 0) return;
     hash_iter it;
     hash_str f, v;
     hash_iter_init(&h, &it);
@@ -323,12 +323,27 @@ static uint64_t rand_below(uint64_t n) {
     return (z ^ (z >> 31)) % n;
 }
 
-static void reply_pair(client *c, const hash_value *h, hash_pair pr, int withvalues) {
+/* n fields, or n (field, value) pairs WITHVALUES. */
+static void reply_fields_len(client *c, long long n, int withvalues) {
+    if (withvalues)
+        reply_add_pairs_len(&c->reply, n);
+    else
+        reply_add_array_len(&c->reply, n);
+}
+
+/* The field, and its value when withvalues: as one of HRANDFIELD's pairs (nested in RESP3)
+ * when nested, else flat (HSCAN). */
+static void reply_field(client *c, const hash_value *h, hash_pair pr, int withvalues, int nested) {
     hash_str f, v;
     hash_pair_bufs b;
     hash_pair_get(h, pr, &f, &v, &b);
+    if (withvalues && nested) reply_add_pair(&c->reply);
     reply_str(c, &f);
     if (withvalues) reply_str(c, &v);
+}
+
+static void reply_pair(client *c, const hash_value *h, hash_pair pr, int withvalues) {
+    reply_field(c, h, pr, withvalues, 1);
 }
 
 /* count distinct pairs out of the n of the hash (count < n). */
@@ -385,10 +400,9 @@ static void cmd_hrandfield(client *c) {
         reply_add_array_len(&c->reply, 0);
         return;
     }
-    int per = withvalues ? 2 : 1;
     if (l < 0) { /* repetitions allowed */
         unsigned long long count = (unsigned long long)-l;
-        reply_add_array_len(&c->reply, (long long)(count * (unsigned long long)per));
+        reply_fields_len(c, (long long)count, withvalues);
         /* A listpack is walked once into an array of its pairs rather than once per pick. */
         size_t n = hash_len(&h);
         hash_pair *all = NULL;
@@ -407,17 +421,18 @@ static void cmd_hrandfield(client *c) {
     }
     size_t n = hash_len(&h);
     if ((unsigned long long)l >= n) { /* the whole hash */
-        reply_add_array_len(&c->reply, (long long)n * per);
+        reply_fields_len(c, (long long)n, withvalues);
         hash_iter it;
         hash_str f, v;
         hash_iter_init(&h, &it);
         while (hash_iter_next(&it, &f, &v)) {
+            if (withvalues) reply_add_pair(&c->reply);
             reply_str(c, &f);
             if (withvalues) reply_str(c, &v);
         }
         return;
     }
-    reply_add_array_len(&c->reply, l * per);
+    reply_fields_len(c, l, withvalues);
     reply_distinct(c, &h, (size_t)l, withvalues);
 }
 
@@ -463,7 +478,7 @@ static void cmd_hscan(client *c) {
     reply_scan_head(c, next);
     reply_add_array_len(&c->reply, (long long)kept * 2);
     for (size_t i = 0; i < kept; i++)
-        reply_pair(c, &h, pl.items[i], 1);
+        reply_field(c, &h, pl.items[i], 1, 0);
     alloc_free(ALLOC_SUB_OTHER, pl.items);
 }
 

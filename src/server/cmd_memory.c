@@ -106,12 +106,10 @@ static void add_kv_int(client *c, const char *k, long long v) {
     reply_add_int(&c->reply, v);
 }
 
-/* Ratios travel as bulk strings, as Redis's RESP2 MEMORY STATS sends doubles. */
+/* Ratios are doubles, as in Redis (RESP2: bulk strings). */
 static void add_kv_double(client *c, const char *k, double v) {
-    char buf[64];
-    int n = snprintf(buf, sizeof(buf), "%.17g", v);
     reply_add_bulk_cstr(&c->reply, k);
-    reply_add_bulk(&c->reply, buf, (size_t)n);
+    reply_add_double(&c->reply, v);
 }
 
 static void memory_stats(client *c) {
@@ -234,13 +232,13 @@ void cmd_memory(client *c) {
         fill_snapshot(&s, bins, MEM_BINS_MAX);
         mem_doctor_limits lim = mem_doctor_limits_default();
         char *text = mem_doctor_report(&s, &lim);
-        reply_add_bulk_cstr(&c->reply, text);
+        reply_add_verbatim(&c->reply, "txt", text, strlen(text));
         mem_text_free(text);
     } else if (arg_eq(c, 1, "malloc-stats") && c->argc == 2) {
         char *text = NULL;
         size_t len = 0;
         if (mem_malloc_stats(NULL, &text, &len) == 0) {
-            reply_add_bulk(&c->reply, text, len);
+            reply_add_verbatim(&c->reply, "txt", text, len);
             mem_text_free(text);
         } else {
             reply_add_bulk_cstr(&c->reply, "Stats not supported for the current allocator");

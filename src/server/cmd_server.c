@@ -85,15 +85,18 @@ static int set_client_name(client *c, const resp_arg *name) {
     return 0;
 }
 
+/* HELLO [protover [AUTH user pass] [SETNAME name]]: the options take effect in order (a name
+ * set before a failing option stays, as in Redis); the protocol switches only once everything
+ * passed, and the reply is already in the new protocol. */
 void cmd_hello(client *c) {
     int i = 1;
+    long long ver = 0;
     if (c->argc >= 2) {
-        long long ver;
         if (util_parse_ll(c->argv[1].ptr, c->argv[1].len, &ver) < 0) {
             reply_error(c, "ERR Protocol version is not an integer or out of range");
             return;
         }
-        if (ver != 2) {
+        if (ver != 2 && ver != 3) {
             reply_error(c, "NOPROTO unsupported protocol version");
             return;
         }
@@ -120,13 +123,14 @@ void cmd_hello(client *c) {
                        "same time");
         return;
     }
+    if (ver) c->reply.resp = (int)ver;
     reply_add_map_len(&c->reply, 7);
     reply_add_bulk_cstr(&c->reply, "server");
     reply_add_bulk_cstr(&c->reply, "memkv");
     reply_add_bulk_cstr(&c->reply, "version");
     reply_add_bulk_cstr(&c->reply, MEMKV_REDIS_COMPAT_VERSION);
     reply_add_bulk_cstr(&c->reply, "proto");
-    reply_add_int(&c->reply, 2);
+    reply_add_int(&c->reply, c->reply.resp);
     reply_add_bulk_cstr(&c->reply, "id");
     reply_add_int(&c->reply, (long long)c->id);
     reply_add_bulk_cstr(&c->reply, "mode");
@@ -154,6 +158,18 @@ void cmd_select(client *c) {
     reply_add_status(&c->reply, "OK");
 }
 
+/* RESET: the connection as it was when it connected, for what memkv has of Redis 7.0's
+ * connection state: RESP2, db 0, no name, and logged out when a password is set (AUTH again). */
+void cmd_reset(client *c) {
+    c->reply.resp = 2;
+    c->db_index = 0;
+    c->db = srv.dbs[0];
+    alloc_free(ALLOC_SUB_CLIENTS, c->name);
+    c->name = NULL;
+    if (srv.requirepass[0]) c->flags &= ~CLIENT_AUTHENTICATED;
+    reply_add_status(&c->reply, "RESET");
+}
+
 /* ---- CLIENT ---- */
 
 static int client_type_known(const client *c, int i) {
@@ -172,7 +188,7 @@ static void client_list(client *c) {
             return;
         }
         if (!arg_eq(c, 3, "normal")) {
-            reply_add_bulk(&c->reply, "", 0);
+            reply_add_verbatim(&c->reply, "txt", "", 0);
             return;
         }
     } else if (c->argc > 3 && arg_eq(c, 2, "id")) {
@@ -211,7 +227,7 @@ static void client_list(client *c) {
         len += n;
         out[len++] = '\n';
     }
-    reply_add_bulk(&c->reply, out, len);
+    reply_add_verbatim(&c->reply, "txt", out, len);
     alloc_free(ALLOC_SUB_OTHER, out);
 }
 
@@ -333,7 +349,7 @@ void cmd_client(client *c) {
         client_info_line(c, line, sizeof(line));
         size_t n = strlen(line);
         line[n++] = '\n';
-        reply_add_bulk(&c->reply, line, n);
+        reply_add_verbatim(&c->reply, "txt", line, n);
     } else if (arg_eq(c, 1, "kill") && c->argc >= 3) {
         client_kill(c);
     } else if (arg_eq(c, 1, "help") && c->argc == 2) {
@@ -380,7 +396,7 @@ static void reply_command_info(client *c, const command *cmd) {
     int nflags = 0;
     for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
         if (cmd->flags & flag_names[i].flag) nflags++;
-    reply_add_array_len(&c->reply, nflags);
+    reply_add_set_len(&c->reply, nflags);
     for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
         if (cmd->flags & flag_names[i].flag) reply_add_status(&c->reply, flag_names[i].name);
     reply_add_int(&c->reply, cmd->first_key);
@@ -388,11 +404,12 @@ static void reply_command_info(client *c, const command *cmd) {
     reply_add_int(&c->reply, cmd->key_step);
     char cat[64];
     snprintf(cat, sizeof(cat), "@%s", cmd->group);
-    reply_add_array_len(&c->reply, 1);
+    reply_add_set_len(&c->reply, 1);
     reply_add_status(&c->reply, cat);
-    reply_add_array_len(&c->reply, 0); /* tips */
-    reply_add_array_len(&c->reply, 0); /* key specs */
-    reply_add_array_len(&c->reply, 0); /* subcommands */
+    /* Redis sends these three as sets too (an empty subcommand list included). */
+    reply_add_set_len(&c->reply, 0); /* tips */
+    reply_add_set_len(&c->reply, 0); /* key specs */
+    reply_add_set_len(&c->reply, 0); /* subcommands */
 }
 
 static void reply_command_docs(client *c, const command *cmd) {

@@ -47,10 +47,15 @@ static void reply_member(void *ctx, const unsigned char *p, size_t len) {
     reply_add_bulk(&c->reply, p, len);
 }
 
-static void reply_all_members(client *c, set_obj *s) {
+/* Every member: as a set (SMEMBERS, SUNION, SPOP with a count: RESP3 ~n), or as an array
+ * (SRANDMEMBER: *n in both protocols, as Redis 7.0). */
+static void reply_all_members(client *c, set_obj *s, int as_set) {
     set_iter it;
     set_member m;
-    reply_add_array_len(&c->reply, (long long)set_card(s));
+    if (as_set)
+        reply_add_set_len(&c->reply, (long long)set_card(s));
+    else
+        reply_add_array_len(&c->reply, (long long)set_card(s));
     set_iter_init(s, &it);
     while (set_iter_next(&it, &m))
         reply_add_bulk(&c->reply, m.p, m.len);
@@ -95,11 +100,11 @@ static void cmd_smembers(client *c) {
     db_entry *e = lookup_type_or_reply(c, 1, DB_TYPE_SET, 0, &wrongtype);
     if (wrongtype) return;
     if (!e) {
-        reply_add_array_len(&c->reply, 0);
+        reply_add_set_len(&c->reply, 0);
         return;
     }
     set_obj s = set_of(e);
-    reply_all_members(c, &s);
+    reply_all_members(c, &s, 1);
 }
 
 static void cmd_sismember(client *c) {
@@ -146,7 +151,7 @@ static void cmd_spop(client *c) {
     if (wrongtype) return;
     if (!e) {
         if (c->argc == 3)
-            reply_add_array_len(&c->reply, 0);
+            reply_add_set_len(&c->reply, 0);
         else
             reply_add_null(&c->reply);
         return;
@@ -159,11 +164,11 @@ static void cmd_spop(client *c) {
     }
     size_t n = set_card(&s);
     if ((unsigned long long)count >= n) { /* the whole set goes */
-        reply_all_members(c, &s);
+        reply_all_members(c, &s, 1);
         db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
         return;
     }
-    reply_add_array_len(&c->reply, count);
+    reply_add_set_len(&c->reply, count);
     for (long long i = 0; i < count; i++)
         set_pop(&s, rng(), reply_member, c);
     store_back(c, 1, e, s);
@@ -214,7 +219,7 @@ static void cmd_srandmember(client *c) {
     }
     size_t n = set_card(&s);
     if ((unsigned long long)count >= n) {
-        reply_all_members(c, &s);
+        reply_all_members(c, &s, 0);
         return;
     }
     reply_add_array_len(&c->reply, count);
@@ -319,7 +324,7 @@ static void sinter_generic(client *c, int first, int n, const resp_arg *dst, enu
         } else if (mode == INTER_CARD) {
             reply_add_int(&c->reply, 0);
         } else {
-            reply_add_array_len(&c->reply, 0);
+            reply_add_set_len(&c->reply, 0);
         }
         goto done;
     }
@@ -345,7 +350,7 @@ static void sinter_generic(client *c, int first, int n, const resp_arg *dst, enu
         reply_add_int(&c->reply, (long long)count);
         goto done;
     }
-    reply_add_array_len(&c->reply, (long long)count);
+    reply_add_set_len(&c->reply, (long long)count);
     set_iter_init(&sets[0], &it);
     while (count && set_iter_next(&it, &m)) {
         if (in_all(sets, n, &m)) {
@@ -433,7 +438,7 @@ static void sunion_diff_generic(client *c, int first, int n, const resp_arg *dst
         store_result(c, dst, res);
         return;
     }
-    reply_all_members(c, &res);
+    reply_all_members(c, &res, 1);
     set_release(&res);
 }
 

@@ -35,9 +35,7 @@ static uint64_t zrand(void) {
 }
 
 static void reply_score(client *c, double v) {
-    char buf[ZSET_SCORE_BUF];
-    size_t n = zset_format_score(buf, v);
-    reply_add_bulk(&c->reply, buf, n);
+    reply_add_double(&c->reply, v);
 }
 
 static zobj zobj_of(const db_entry *e) {
@@ -420,8 +418,12 @@ static void collect_range(const zobj *z, const range_spec *rs, zvec *out) {
 }
 
 static void reply_zvec(client *c, const zvec *v, int withscores) {
-    reply_add_array_len(&c->reply, (long long)v->n * (withscores ? 2 : 1));
+    if (withscores)
+        reply_add_pairs_len(&c->reply, (long long)v->n);
+    else
+        reply_add_array_len(&c->reply, (long long)v->n);
     for (size_t i = 0; i < v->n; i++) {
+        if (withscores) reply_add_pair(&c->reply);
         reply_add_bulk(&c->reply, zvec_member(v, i), v->v[i].len);
         if (withscores) reply_score(c, v->v[i].score);
     }
@@ -576,9 +578,10 @@ static void cmd_zremrangebylex(client *c) {
 
 /* --- pops ----------------------------------------------------------------------------------- */
 
-/* How a pop replies: ZPOPMIN/MAX (member, score, ...), ZMPOP/BZMPOP (key, then [member, score]
- * pairs; a null array when no key), BZPOPMIN/MAX (key, member, score). */
-enum { POP_PLAIN = 0, POP_NESTED, POP_WITH_KEY };
+/* How a pop replies: ZPOPMIN/MAX without a count (member, score), with one (pairs: flat in
+ * RESP2, [member, score] arrays in RESP3), ZMPOP/BZMPOP (key, then [member, score] pairs in
+ * both; a null array when no key), BZPOPMIN/MAX (key, member, score). */
+enum { POP_PLAIN = 0, POP_PAIRS, POP_NESTED, POP_WITH_KEY };
 
 /* The first existing sorted set among argv[first..last] (only argv[only] when only >= 0): 1
  * and *ki, *e set; 0 if none; -1 after WRONGTYPE. */
@@ -613,6 +616,8 @@ static void zpop_from(client *c, int ki, db_entry *e, int max, long long count, 
     } else if (mode == POP_WITH_KEY) {
         reply_add_array_len(&c->reply, n * 2 + 1);
         reply_add_bulk(&c->reply, c->argv[ki].ptr, c->argv[ki].len);
+    } else if (mode == POP_PAIRS) {
+        reply_add_pairs_len(&c->reply, n);
     } else {
         reply_add_array_len(&c->reply, n * 2);
     }
@@ -623,7 +628,10 @@ static void zpop_from(client *c, int ki, db_entry *e, int max, long long count, 
         double s;
         zset_iter_at_rank(&it, &z, 0, max);
         zset_iter_get(&it, &m, &len, &s);
-        if (mode == POP_NESTED) reply_add_array_len(&c->reply, 2);
+        if (mode == POP_NESTED)
+            reply_add_array_len(&c->reply, 2);
+        else if (mode == POP_PAIRS)
+            reply_add_pair(&c->reply);
         reply_add_bulk(&c->reply, m, len);
         reply_score(c, s);
         size_t at = max ? (size_t)(llen - 1 - i) : 0;
@@ -659,7 +667,7 @@ static void zpop_minmax(client *c, int max) {
             return;
         }
     }
-    zpop_generic(c, 1, 1, max, count, POP_PLAIN);
+    zpop_generic(c, 1, 1, max, count, count == -1 ? POP_PLAIN : POP_PAIRS);
 }
 
 static void cmd_zpopmin(client *c) {
@@ -781,8 +789,17 @@ static void reply_at_rank(client *c, const zobj *z, size_t rank, int withscores)
     double s;
     zset_iter_at_rank(&it, z, rank, 0);
     zset_iter_get(&it, &m, &len, &s);
+    if (withscores) reply_add_pair(&c->reply);
     reply_add_bulk(&c->reply, m, len);
     if (withscores) reply_score(c, s);
+}
+
+/* n members, or n (member, score) pairs WITHSCORES. */
+static void reply_members_len(client *c, long long n, int withscores) {
+    if (withscores)
+        reply_add_pairs_len(&c->reply, n);
+    else
+        reply_add_array_len(&c->reply, n);
 }
 
 static void cmd_zrandmember(client *c) {
@@ -806,10 +823,9 @@ static void cmd_zrandmember(client *c) {
         return;
     }
     size_t size = zset_length(&z);
-    long long mult = withscores ? 2 : 1;
     if (l < 0) { /* repetitions allowed */
         long long count = -l;
-        reply_add_array_len(&c->reply, count * mult);
+        reply_members_len(c, count, withscores);
         for (long long i = 0; i < count; i++) {
             reply_at_rank(c, &z, (size_t)(zrand() % size), withscores);
             /* a huge count stops at the output-buffer limit (the client is closed) instead
@@ -820,13 +836,14 @@ static void cmd_zrandmember(client *c) {
     }
     size_t count = (size_t)l;
     if (count >= size) { /* the whole set, in order, as Redis */
-        reply_add_array_len(&c->reply, (long long)size * mult);
+        reply_members_len(c, (long long)size, withscores);
         zset_iter it;
         const unsigned char *m;
         size_t len;
         double s;
         for (zset_iter_at_rank(&it, &z, 0, 0); zset_iter_get(&it, &m, &len, &s);
              zset_iter_next(&it)) {
+            if (withscores) reply_add_pair(&c->reply);
             reply_add_bulk(&c->reply, m, len);
             if (withscores) reply_score(c, s);
         }
@@ -850,7 +867,7 @@ static void cmd_zrandmember(client *c) {
         ranks[i - 1] = ranks[j];
         ranks[j] = t;
     }
-    reply_add_array_len(&c->reply, (long long)count * mult);
+    reply_members_len(c, (long long)count, withscores);
     for (size_t i = 0; i < count; i++)
         reply_at_rank(c, &z, ranks[i], withscores);
     alloc_free(ALLOC_SUB_OTHER, ranks);
@@ -1039,13 +1056,14 @@ static void zalgebra_generic(client *c, int dst, int nk, enum zset_op op, int ca
         reply_add_array_len(&c->reply, 0);
         goto done;
     }
-    reply_add_array_len(&c->reply, (long long)zset_length(&out) * (withscores ? 2 : 1));
+    reply_members_len(c, (long long)zset_length(&out), withscores);
     zset_iter it;
     const unsigned char *m;
     size_t len;
     double s;
     for (zset_iter_at_rank(&it, &out, 0, 0); zset_iter_get(&it, &m, &len, &s);
          zset_iter_next(&it)) {
+        if (withscores) reply_add_pair(&c->reply);
         reply_add_bulk(&c->reply, m, len);
         if (withscores) reply_score(c, s);
     }

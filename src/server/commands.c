@@ -35,6 +35,7 @@ static command table[] = {
     {"auth", cmd_auth, -2, CMD_NOAUTH | F, 0, 0, 0, "connection", "Authenticates the connection.", 0, 0},
     {"hello", cmd_hello, -1, CMD_NOAUTH | F, 0, 0, 0, "connection", "Handshakes with the server.", 0, 0},
     {"select", cmd_select, 2, F, 0, 0, 0, "connection", "Changes the selected database.", 0, 0},
+    {"reset", cmd_reset, 1, CMD_NOAUTH | CMD_NOSCRIPT | F, 0, 0, 0, "connection", "Resets the connection.", 0, 0},
     {"client", cmd_client, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.", 0, 0},
     {"command", cmd_command, -1, 0, 0, 0, 0, "server", "Returns detailed information about all commands.", 0, 0},
     {"info", cmd_info, -1, 0, 0, 0, 0, "server", "Returns information and statistics about the server.", 0, 0},

@@ -404,6 +404,6 @@ char *info_generate(client *c, size_t *len) {
 void cmd_info(client *c) {
     size_t len;
     char *s = info_generate(c, &len);
-    reply_add_bulk(&c->reply, s, len);
+    reply_add_verbatim(&c->reply, "txt", s, len);
     alloc_free(ALLOC_SUB_OTHER, s);
 }

@@ -481,14 +481,14 @@ void client_info_line(client *c, char *buf, size_t cap) {
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
              "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu "
              "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=-1 "
-             "resp=2",
+             "resp=%d",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime_ms) / 1000),
              (long long)((now - c->last_interaction_ms) / 1000),
              (c->flags & CLIENT_BLOCKED) ? "b" : "N", c->db_index, c->qlen - c->qpos,
              c->qcap - c->qlen, resp_parser_mem(&c->parser), c->qcap, c->reply.allocated,
              c->qcap + c->reply.allocated + resp_parser_mem(&c->parser) + sizeof(client),
-             (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "", c->last_cmd);
+             (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "", c->last_cmd, c->reply.resp);
 }
 
 static void top_buffer_take(mem_client_top *top, const client *c, size_t bytes) {

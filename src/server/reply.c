@@ -3,6 +3,7 @@
 #include "alloc/alloc.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 void reply_buf_init(reply_buf *rb) {
     memset(rb, 0, sizeof(*rb));
+    rb->resp = 2;
 }
 
 static void block_free(reply_buf *rb, reply_block *b) {
@@ -194,11 +196,17 @@ void reply_add_bulk_cstr(reply_buf *rb, const char *s) {
 }
 
 void reply_add_null(reply_buf *rb) {
-    reply_add_raw(rb, "$-1\r\n", 5);
+    if (rb->resp == 2)
+        reply_add_raw(rb, "$-1\r\n", 5);
+    else
+        reply_add_raw(rb, "_\r\n", 3);
 }
 
 void reply_add_null_array(reply_buf *rb) {
-    reply_add_raw(rb, "*-1\r\n", 5);
+    if (rb->resp == 2)
+        reply_add_raw(rb, "*-1\r\n", 5);
+    else
+        reply_add_raw(rb, "_\r\n", 3);
 }
 
 void reply_add_array_len(reply_buf *rb, long long n) {
@@ -206,7 +214,72 @@ void reply_add_array_len(reply_buf *rb, long long n) {
 }
 
 void reply_add_map_len(reply_buf *rb, long long n) {
-    add_ll_line(rb, '*', (long long)((unsigned long long)n * 2));
+    if (rb->resp == 2)
+        add_ll_line(rb, '*', (long long)((unsigned long long)n * 2));
+    else
+        add_ll_line(rb, '%', n);
+}
+
+void reply_add_set_len(reply_buf *rb, long long n) {
+    add_ll_line(rb, rb->resp == 2 ? '*' : '~', n);
+}
+
+void reply_add_push_len(reply_buf *rb, long long n) {
+    add_ll_line(rb, rb->resp == 2 ? '*' : '>', n);
+}
+
+void reply_add_bool(reply_buf *rb, int v) {
+    if (rb->resp == 2)
+        reply_add_raw(rb, v ? ":1\r\n" : ":0\r\n", 4);
+    else
+        reply_add_raw(rb, v ? "#t\r\n" : "#f\r\n", 4);
+}
+
+void reply_add_double(reply_buf *rb, double d) {
+    /* RESP3: ",<text>\r\n" in one go; RESP2: the text as a bulk string. */
+    char buf[64];
+    size_t n;
+    if (isinf(d)) {
+        /* Spelled out, as Redis does, rather than trusting every libc's printf. */
+        n = d > 0 ? 3 : 4;
+        memcpy(buf + 1, d > 0 ? "inf" : "-inf", n);
+    } else {
+        int k = snprintf(buf + 1, sizeof(buf) - 3, "%.17g", d);
+        n = k < 0 ? 0 : (size_t)k;
+    }
+    if (rb->resp == 2) {
+        reply_add_bulk(rb, buf + 1, n);
+        return;
+    }
+    buf[0] = ',';
+    buf[n + 1] = '\r';
+    buf[n + 2] = '\n';
+    reply_add_raw(rb, buf, n + 3);
+}
+
+void reply_add_verbatim(reply_buf *rb, const char *fmt, const void *p, size_t n) {
+    if (rb->resp == 2) {
+        reply_add_bulk(rb, p, n);
+        return;
+    }
+    char hdr[32];
+    size_t h = format_len_line(hdr, '=', 0, n + 4);
+    memcpy(hdr + h, fmt, 3);
+    hdr[h + 3] = ':';
+    reply_add_raw(rb, hdr, h + 4);
+    reply_add_raw(rb, p, n);
+    reply_add_raw(rb, "\r\n", 2);
+}
+
+void reply_add_pairs_len(reply_buf *rb, long long n) {
+    if (rb->resp == 2)
+        add_ll_line(rb, '*', (long long)((unsigned long long)n * 2));
+    else
+        add_ll_line(rb, '*', n);
+}
+
+void reply_add_pair(reply_buf *rb) {
+    if (rb->resp != 2) reply_add_raw(rb, "*2\r\n", 4);
 }
 
 int reply_buf_iov(const reply_buf *rb, struct iovec *iov, int max) {

@@ -321,6 +321,7 @@ void cmd_quit(client *c);
 void cmd_auth(client *c);
 void cmd_hello(client *c);
 void cmd_select(client *c);
+void cmd_reset(client *c);
 void cmd_client(client *c);
 void cmd_command(client *c);
 void cmd_info(client *c);

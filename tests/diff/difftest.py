@@ -177,6 +177,16 @@ CONFIG_SHARED = {
     b"list-max-listpack-size", b"list-max-ziplist-size", b"jemalloc-bg-thread",
 }
 CONFIG_VALUE_DIFFERS = {b"client-output-buffer-limit", b"port"}
+# MEMORY STATS fields both servers have (their values are compared by type only).
+MEMORY_STATS_SHARED = {
+    b"peak.allocated", b"total.allocated", b"startup.allocated", b"replication.backlog",
+    b"clients.slaves", b"clients.normal", b"cluster.links", b"aof.buffer", b"lua.caches",
+    b"functions.caches", b"overhead.total", b"keys.count", b"keys.bytes-per-key",
+    b"dataset.bytes", b"dataset.percentage", b"peak.percentage", b"allocator.allocated",
+    b"allocator.active", b"allocator.resident", b"allocator-fragmentation.ratio",
+    b"allocator-fragmentation.bytes", b"allocator-rss.ratio", b"allocator-rss.bytes",
+    b"rss-overhead.ratio", b"rss-overhead.bytes", b"fragmentation", b"fragmentation.bytes",
+}
 MEMKV_ONLY_CONFIG = set(generator.MEMKV_ONLY_CONFIG) | {
     b"ready-file", b"memory-profiling-enabled", b"memory-profiling-unwinder",
     b"memory-profiling-dump-dir", b"metrics-bind", b"metrics-port", b"metrics-token",
@@ -217,7 +227,9 @@ def rule(argv):
         return "length"
     if name == b"zscan":
         return "zscan"
-    if name in (b"scan", b"randomkey", b"time", b"info", b"hello"):
+    if name == b"hello":
+        return "hello"
+    if name in (b"scan", b"randomkey", b"time", b"info"):
         return "shape"
     if name == b"object" and sub in (b"idletime", b"refcount"):
         # Seconds since the last access (the servers run a moment apart); Redis's refcount of
@@ -231,6 +243,8 @@ def rule(argv):
         return "near:1000"
     if name == b"client" and sub in (b"id", b"list", b"info", b"help"):
         return "shape"
+    if name == b"memory" and sub == b"stats" and len(argv) == 2:
+        return "memory-stats"
     if name == b"memory" and sub in (b"usage", b"stats", b"doctor", b"malloc-stats", b"help"):
         return "shape"
     if name == b"debug":
@@ -255,6 +269,32 @@ def rule(argv):
 
 LFU_LIST = b" - argument(s) must be one of the following: "
 
+# HELLO's fields whose values are each server's own.
+HELLO_OWN = {b"server", b"version", b"id"}
+
+
+def shape(reply):
+    """A reply's types without its values: (type, [shape of each element]) for aggregates."""
+    if reply[0] in ("array", "set", "push"):
+        return (reply[0], tuple(shape(e) for e in reply[1]))
+    if reply[0] == "map":
+        return (reply[0], tuple((shape(k), shape(v)) for k, v in reply[1]))
+    return (reply[0],)
+
+
+def random_picks(reply):
+    """Random members (SRANDMEMBER, ZRANDMEMBER, HRANDFIELD): how many, and the shapes they
+    come in (a [member, score] pair in RESP3)."""
+    return (reply[0], len(reply[1]), tuple(sorted(set(shape(e) for e in reply[1]))))
+
+
+def pairs_of(reply):
+    """A map's pairs: a RESP3 map, or a RESP2 flat array of keys and values."""
+    if reply[0] == "map":
+        return list(reply[1])
+    items = reply[1]
+    return list(zip(items[0::2], items[1::2]))
+
 
 def normalize(argv, reply):
     if reply[0] == "error" and LFU_LIST in reply[1] and b"maxmemory-policy" in reply[1]:
@@ -266,12 +306,22 @@ def normalize(argv, reply):
     if r == "answer":
         return ("answered",)
     if r == "shape":
-        return (reply[0],)
-    if r == "sorted" and reply[0] == "array":
-        return ("array", sorted(reply[1]))
-    if r == "pairs" and reply[0] == "array":
-        items = reply[1]
-        return ("array", sorted(zip(items[0::2], items[1::2])))
+        # A verbatim text's format ("txt") is part of its shape.
+        return reply[:2] if reply[0] == "verbatim" else (reply[0],)
+    if r == "sorted" and reply[0] in ("array", "set"):
+        return (reply[0], sorted(reply[1]))
+    if r == "pairs" and reply[0] in ("array", "map"):
+        return (reply[0], sorted(pairs_of(reply)))
+    if r == "hello" and reply[0] in ("array", "map"):
+        # Every field, in order, with its value, except the server's name, version and the
+        # client id; the protocol (proto) and the reply's own type are compared.
+        return (reply[0], [(k, ("own",) if k[1:] and k[1] in HELLO_OWN else v)
+                           for k, v in pairs_of(reply)])
+    if r == "memory-stats" and reply[0] in ("array", "map"):
+        # The fields both servers have, each with its value's type (a double is a double).
+        shared = [(k, v[0]) for k, v in pairs_of(reply)
+                  if k[1] in MEMORY_STATS_SHARED or k[1].startswith(b"db.")]
+        return (reply[0], sorted(shared))
     if r == "hscan" and reply[0] == "array" and len(reply[1]) == 2:
         cursor, elems = reply[1]
         # Whole when asked from cursor 0 and done in one call; any other cursor names a
@@ -283,45 +333,45 @@ def normalize(argv, reply):
             return ("scan-done", sorted(zip(items[0::2], items[1::2])))
         return ("scan-partial",)
     if r == "count" and reply[0] == "array":
-        return ("array", len(reply[1]))
+        return random_picks(reply)
     if r == "count" and reply[0] == "bulk":
         return ("bulk",)
     if r == "length":
-        return ("array", len(reply[1])) if reply[0] == "array" else (reply[0],)
+        return random_picks(reply) if reply[0] == "array" else (reply[0],)
     if r == "sscan":
         return (reply[0],)
     if r == "zscan" and reply[0] == "array" and len(reply[1]) == 2:
         flat = reply[1][1][1]
         return ("zscan", sorted(zip(flat[0::2], flat[1::2])))
     if r == "command-info" and reply[0] == "array":
-        # name, arity, first key, last key, step: exact; flags, ACL categories, tips, key
-        # specs and subcommands are Redis's richer metadata.
+        # name, arity, first key, last key, step: exact; flags, ACL categories, tips and key
+        # specs are Redis's richer metadata: only their types (sets in RESP3) are compared.
+        # (Subcommands are not: a container command's list is an array in Redis.)
         return ("array", [e if e[0] != "array" else
-                          ("array", [e[1][i] for i in (0, 1, 3, 4, 5)]) for e in reply[1]])
-    if r == "command-docs" and reply[0] == "array":
+                          ("array", [e[1][i] for i in (0, 1, 3, 4, 5)]
+                           + [e[1][i][0] for i in (2, 6, 7, 8)]) for e in reply[1]])
+    if r == "command-docs" and reply[0] in ("array", "map"):
         # Per command: its name and "since"; the rest (complexity, arguments, history,
         # subcommands) is Redis's richer documentation.
-        items = reply[1]
         out = []
-        for i in range(0, len(items) - 1, 2):
-            doc = items[i + 1][1] if items[i + 1][0] == "array" else []
-            fields = dict(zip([d[1] for d in doc[0::2]], doc[1::2]))
-            out.append((items[i], fields.get(b"since")))
-        return ("docs", sorted(out))
+        for name, doc in pairs_of(reply):
+            fields = ({k[1]: v for k, v in pairs_of(doc)} if doc[0] in ("array", "map")
+                      else {})
+            out.append((name, fields.get(b"since")))
+        return ("docs", reply[0], sorted(out))
     if r == "getkeys-flags" and reply[0] == "array":
         # The keys exactly; their flags are Redis's per-command key specs, which memkv's table
         # approximates (README).
         return ("array", [e[1][0] if e[0] == "array" and e[1] else e for e in reply[1]])
-    if r == "config-get" and reply[0] == "array":
-        items = reply[1]
+    if r == "config-get" and reply[0] in ("array", "map"):
         pairs = []
-        for i in range(0, len(items) - 1, 2):
-            name = items[i][1]
+        for name_reply, value in pairs_of(reply):
+            name = name_reply[1]
             if name.lower() in CONFIG_SHARED:
-                value = items[i + 1] if name.lower() not in CONFIG_VALUE_DIFFERS else (
-                    "bulk", b"*")
+                if name.lower() in CONFIG_VALUE_DIFFERS:
+                    value = ("bulk", b"*")
                 pairs.append((name, value))
-        return ("config", sorted(pairs))
+        return ("config", reply[0], sorted(pairs))
     return reply
 
 
@@ -337,8 +387,16 @@ def is_object_encoding(argv):
     return len(argv) == 3 and lower(argv[0]) == b"object" and lower(argv[1]) == b"encoding"
 
 
+NO_MALLOC_STATS = ("bulk", b"Stats not supported for the current allocator")
+
+
 def equal(argv, a, b):
     r = rule(argv)
+    if (a == NO_MALLOC_STATS and len(argv) == 2 and lower(argv[0]) == b"memory"
+            and lower(argv[1]) == b"malloc-stats"):
+        # memkv built without jemalloc (the sanitizer build) says so in a bulk string, as Redis
+        # does without jemalloc; Redis here has jemalloc (a verbatim text in RESP3).
+        return b[0] in ("bulk", "verbatim")
     if r.startswith("near:") and a[0] == "int" and b[0] == "int":
         tol = int(r[5:])
         # -1 and -2 (no expire, no key) are exact; a remaining time may differ a little:
@@ -446,6 +504,21 @@ def format_reply(reply, limit=300):
         s = ":%d" % reply[1]
     elif t == "array":
         s = "[" + ", ".join(format_reply(e, limit) for e in reply[1]) + "]"
+    elif t in ("set", "push"):
+        s = {"set": "~{", "push": ">["}[t] + ", ".join(format_reply(e, limit)
+                                                   for e in reply[1]) + {"set": "}",
+                                                                         "push": "]"}[t]
+    elif t == "map":
+        s = "%{" + ", ".join("%s: %s" % (format_reply(k, limit), format_reply(v, limit))
+                             for k, v in reply[1]) + "}"
+    elif t in ("double", "bignum"):
+        s = {"double": ",", "bignum": "("}[t] + reply[1].decode(errors="replace")
+    elif t == "verbatim":
+        s = "=" + reply[1].decode(errors="replace") + ":" + quote(reply[2])
+    elif t == "null":
+        s = "_"
+    elif t == "bool":
+        s = "#t" if reply[1] else "#f"
     else:
         s = "<%s>" % " ".join(str(x) for x in reply)
     return s if len(s) <= limit else s[:limit] + "...(%d chars)" % len(s)
@@ -481,6 +554,8 @@ class Pair:
         self.memkv = Memkv(memkv_binary)
         self.redis = Redis(redis_binary)
         self.commands_run = 0
+        self.commands_resp3 = 0  # of commands_run, those sent on a RESP3 connection
+        self.resp = 2  # the protocol of the connections (HELLO switched both, or none)
         self.restore_names = list(generator.CONFIG_SET) + list(generator.MEMKV_ONLY_CONFIG)
         for s in (self.memkv, self.redis):
             s.initial_config = self._config_of(s)
@@ -523,7 +598,8 @@ class Pair:
 
     def reset(self):
         """Back to the start state: empty key space, initial configuration, a new
-        connection (db 0, no name). A server that died is started again."""
+        connection (db 0, no name, RESP2). A server that died is started again."""
+        self.resp = 2
         for s in (self.memkv, self.redis):
             if not s.alive() or (s is self.memkv and s.sanitizer_report()):
                 self._restart(s)
@@ -594,6 +670,11 @@ class Pair:
                 if a is None or b is None:
                     break
                 self.commands_run += 1
+                self.commands_resp3 += self.resp == 3
+                if lower(argv[0]) == b"hello" and a[0] in ("map", "array"):
+                    self.resp = 3 if a[0] == "map" else 2
+                if lower(argv[0]) == b"reset" and a == ("status", b"RESET"):
+                    self.resp = 2
                 if not equal(argv, a, b) and not self.set_listpack_allowed(argv, a, b):
                     # memkv's connection closed where Redis's did not: did memkv die there?
                     detail = self._crash_detail() if a in (CLOSED, TIMEOUT) else None
@@ -629,6 +710,7 @@ class Pair:
             for s, p in zip((self.memkv, self.redis), pings):
                 if p == CLOSED:
                     s.connect()
+                    self.resp = 2
                 elif p != ("status", b"PONG"):
                     return Mismatch("dead", last, seq[last], pings[0], pings[1],
                                     "%s stopped answering PING" % s.name)
@@ -815,7 +897,12 @@ def main():
                     help="replay saved cases (all of cases/*.case when none is named)")
     ap.add_argument("--no-save", action="store_true", help="print shrunk cases, save none")
     ap.add_argument("--no-shrink", action="store_true")
+    ap.add_argument("--resp", choices=("2", "3", "mixed"), default="mixed",
+                    help="protocol: 2 or 3 throughout, or mixed (default): even seeds start "
+                    "with HELLO 3, generated HELLOs switch between 2 and 3, cases are "
+                    "replayed in both")
     args = ap.parse_args()
+    generator.HELLO_VERSIONS = {"2": [b"2"], "3": [b"3"], "mixed": [b"2", b"3"]}[args.resp]
 
     if not os.access(args.server, os.X_OK):
         sys.exit("memkv-server not found: %s (--server)" % args.server)
@@ -831,15 +918,20 @@ def main():
     try:
         if args.replay is not None:
             cases = args.replay or sorted(glob.glob(os.path.join(CASES_DIR, "*.case")))
+            # Each case in each protocol: RESP3 is the case after a HELLO 3.
+            protos = {"2": [2], "3": [3], "mixed": [2, 3]}[args.resp]
             for path in cases:
-                pair.reset()
-                m = pair.run(load_case(path))
-                if m:
-                    failures += 1
-                    print("FAIL %s\n%s" % (os.path.basename(path), m.describe()))
-                else:
-                    passes += 1
-                    print("ok   %s" % os.path.basename(path))
+                for proto in protos:
+                    pair.reset()
+                    seq = load_case(path)
+                    name = os.path.basename(path) + (" (RESP3)" if proto == 3 else "")
+                    m = pair.run(([[b"HELLO", b"3"]] if proto == 3 else []) + seq)
+                    if m:
+                        failures += 1
+                        print("FAIL %s\n%s" % (name, m.describe()))
+                    else:
+                        passes += 1
+                        print("ok   %s" % name)
         else:
             bad = protocol_check(pair)
             failures += bad
@@ -849,11 +941,17 @@ def main():
                 pair.reset()
                 start = time.monotonic()
                 before = pair.commands_run
+                before3 = pair.commands_resp3
+                # A RESP3 seed starts with HELLO 3 (in the sequence, so a shrunk case has it)
+                # and says it again after each command that may close the connection.
+                resp3 = args.resp == "3" or (args.resp == "mixed" and seed % 2 == 0)
                 seq = []
                 m = None
                 deadline = start + args.duration
                 while time.monotonic() < deadline and m is None:
-                    chunk = generator.gen_sequence(rng, BATCH)
+                    chunk = generator.gen_sequence(rng, BATCH, resp3)
+                    if resp3 and not seq:
+                        chunk.insert(0, [b"HELLO", b"3"])
                     if args.max_commands and len(seq) >= args.max_commands:
                         break
                     m = pair.run(chunk)
@@ -863,8 +961,9 @@ def main():
                 ran = pair.commands_run - before
                 if m is None:
                     passes += 1
-                    print("seed %d: %d commands in %.1f s, no mismatch" % (
-                        seed, ran, time.monotonic() - start))
+                    print("seed %d%s: %d commands (%d in RESP3) in %.1f s, no mismatch" % (
+                        seed, " (RESP3)" if resp3 else "", ran,
+                        pair.commands_resp3 - before3, time.monotonic() - start))
                     continue
                 failures += 1
                 print("seed %d: %s" % (seed, m.describe()))

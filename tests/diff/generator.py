@@ -468,12 +468,16 @@ def g_info(rng):
     return argv
 
 
+# The protocol versions HELLO asks for (difftest.py's --resp sets them): 2 and 3 switch the
+# connection back and forth inside a sequence, so every command meets both protocols.
+HELLO_VERSIONS = [b"2", b"3"]
+
+
 def g_hello(rng):
     argv = [b"HELLO"]
     if rng.random() < 0.8:
-        # Never 3: Redis would switch the connection to RESP3 (memkv is RESP2 only).
-        argv.append(pick(rng, [b"2", b"1", b"4", b"0", b"-1", b"abc", b"", b"2.0",
-                               b"9223372036854775808"]))
+        argv.append(pick(rng, [rng.choice(HELLO_VERSIONS), b"1", b"4", b"0", b"-1", b"abc",
+                               b"", b"2.0", b"9223372036854775808", b"03"]))
         for _ in range(rng.choice([0, 0, 1, 2])):
             opt = pick(rng, [b"SETNAME", b"AUTH", b"BOGUS", b"setname"])
             argv.append(opt)
@@ -555,6 +559,8 @@ COMMANDS = {
     b"AUTH": (0.5, g_auth),
     b"HELLO": (1, g_hello),
     b"SELECT": (2, g_select),
+    # Back to RESP2, db 0, no name (it could only log out with a password, which is not set).
+    b"RESET": (0.3, lambda r: [b"RESET"] + [b"x" for _ in range(r.choice([0, 0, 0, 1]))]),
     b"CLIENT": (3, g_client),
     b"COMMAND": (1.5, g_command),
     b"INFO": (1, g_info),
@@ -607,7 +613,7 @@ COMMANDS = {
 # Commands of memkv's table and which generator entry covers them (for the README's list and
 # for test_coverage below).
 COVERED = {
-    "ping", "echo", "quit", "auth", "hello", "select", "client", "command", "info", "config",
+    "ping", "echo", "quit", "auth", "hello", "select", "reset", "client", "command", "info", "config",
     "shutdown", "time", "memory", "kprofile", "debug", "dbsize", "flushdb", "flushall", "del",
     "unlink", "exists", "type", "expire", "pexpire", "expireat", "pexpireat", "ttl", "pttl",
     "persist", "rename", "renamenx", "keys", "scan", "randomkey", "get", "set", "setnx",
@@ -681,5 +687,15 @@ def gen_command(rng):
     return gen_bitmaps.no_huge_bitmap(no_huge_string(gen_sets.deterministic_pop(argv)))
 
 
-def gen_sequence(rng, n):
-    return [gen_command(rng) for _ in range(n)]
+def gen_sequence(rng, n, resp3=False):
+    """n commands; resp3: each command that may close the connection (QUIT, CLIENT KILL) or
+    go back to RESP2 (RESET) is followed by HELLO 3, so a RESP3 run stays in RESP3."""
+    seq = []
+    for _ in range(n):
+        argv = gen_command(rng)
+        seq.append(argv)
+        name = argv[0].lower()
+        if resp3 and (name in (b"quit", b"reset") or (
+                name == b"client" and len(argv) > 1 and argv[1].lower() == b"kill")):
+            seq.append([b"HELLO", b"3"])
+    return seq

@@ -1,4 +1,4 @@
-"""A raw RESP2 client that keeps every reply's type, for an exact comparison.
+"""A raw RESP2/RESP3 client that keeps every reply's type, for an exact comparison.
 
 helpers.Resp (tests/integration) parses with hiredis, which gives a status reply and a bulk
 reply the same Python type; here they must differ ("+OK" is not "$2 OK"), so replies are
@@ -6,6 +6,13 @@ parsed by hand into tagged tuples:
 
     ("status", b"OK")  ("error", b"ERR ...")  ("int", 5)  ("bulk", b"...")  ("nil",)
     ("array", [reply, ...])  ("nilarray",)
+
+and, once a connection has switched to RESP3 (HELLO 3), RESP3's own types, each kept apart
+from its RESP2 look-alike so that a shape is compared as exactly as a value:
+
+    ("null",)  ("map", [(key, value), ...])  ("set", [reply, ...])  ("double", b"1.5")
+    ("bool", True)  ("verbatim", b"txt", b"...")  ("push", [reply, ...])  ("bignum", b"...")
+    ("bloberror", b"...")
 
 and two pseudo-replies the harness uses: ("closed",) when the server closed the connection
 and ("timeout",) when it did not answer in time."""
@@ -102,6 +109,27 @@ class Conn:
             if n < 0:
                 return ("nilarray",)
             return ("array", [self._reply() for _ in range(n)])
+        # RESP3
+        if t == b"_":
+            return ("null",) if rest == b"" else ("garbage", line)
+        if t == b"%":
+            return ("map", [(self._reply(), self._reply()) for _ in range(int(rest))])
+        if t == b"~":
+            return ("set", [self._reply() for _ in range(int(rest))])
+        if t == b">":
+            return ("push", [self._reply() for _ in range(int(rest))])
+        if t == b",":
+            return ("double", rest)
+        if t == b"#":
+            return ("bool", True) if rest == b"t" else ("bool", False) if rest == b"f" else (
+                "garbage", line)
+        if t == b"(":
+            return ("bignum", rest)
+        if t == b"=":
+            data = self._exact(int(rest))
+            return ("verbatim", data[:3], data[4:]) if data[3:4] == b":" else ("garbage", data)
+        if t == b"!":
+            return ("bloberror", self._exact(int(rest)))
         return ("garbage", line)
 
     def call(self, argv):

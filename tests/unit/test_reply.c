@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,151 @@ static void test_encoders(void **state) {
     reply_buf_deinit(&rb);
     check_accounting(&rb, base);
     assert_int_equal(rb.allocated, 0);
+}
+
+/* The shapes a handler states, in RESP2: exactly the encodings replies had before RESP3. */
+static void test_shapes_resp2(void **state) {
+    (void)state;
+    reply_buf rb;
+    reply_buf_init(&rb);
+    assert_int_equal(rb.resp, 2);
+    reply_add_set_len(&rb, 3);
+    EXPECT(&rb, "*3\r\n");
+    reply_add_push_len(&rb, 3);
+    EXPECT(&rb, "*3\r\n");
+    reply_add_bool(&rb, 1);
+    reply_add_bool(&rb, 0);
+    EXPECT(&rb, ":1\r\n:0\r\n");
+    /* Doubles as Redis 7.0's RESP2 scores: %.17g in a bulk string, inf spelled out. */
+    reply_add_double(&rb, 1.5);
+    EXPECT(&rb, "$3\r\n1.5\r\n");
+    reply_add_double(&rb, 1.1);
+    EXPECT(&rb, "$18\r\n1.1000000000000001\r\n");
+    reply_add_double(&rb, 3);
+    EXPECT(&rb, "$1\r\n3\r\n");
+    reply_add_double(&rb, -0.0);
+    EXPECT(&rb, "$2\r\n-0\r\n");
+    reply_add_double(&rb, 1e300);
+    EXPECT(&rb, "$23\r\n1.0000000000000001e+300\r\n");
+    reply_add_double(&rb, 5e-324);
+    EXPECT(&rb, "$23\r\n4.9406564584124654e-324\r\n");
+    reply_add_double(&rb, INFINITY);
+    EXPECT(&rb, "$3\r\ninf\r\n");
+    reply_add_double(&rb, -INFINITY);
+    EXPECT(&rb, "$4\r\n-inf\r\n");
+    reply_add_double(&rb, NAN);
+    EXPECT(&rb, "$3\r\nnan\r\n");
+    reply_add_verbatim(&rb, "txt", "a\r\nb", 4);
+    EXPECT(&rb, "$4\r\na\r\nb\r\n");
+    reply_add_verbatim(&rb, "txt", "", 0);
+    EXPECT(&rb, "$0\r\n\r\n");
+    /* Pairs are flat: ZRANGE ... WITHSCORES as [m1, s1, m2, s2]. */
+    reply_add_pairs_len(&rb, 2);
+    reply_add_pair(&rb);
+    reply_add_bulk_cstr(&rb, "a");
+    reply_add_double(&rb, 1);
+    reply_add_pair(&rb);
+    reply_add_bulk_cstr(&rb, "b");
+    reply_add_double(&rb, 2);
+    EXPECT(&rb, "*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n");
+    reply_add_pairs_len(&rb, 0);
+    EXPECT(&rb, "*0\r\n");
+    reply_buf_deinit(&rb);
+}
+
+/* The same shapes in RESP3, byte for byte as Redis 7.0 sends them. */
+static void test_shapes_resp3(void **state) {
+    (void)state;
+    int64_t base = alloc_sub_bytes(ALLOC_SUB_OUTPUT_BUF);
+    reply_buf rb;
+    reply_buf_init(&rb);
+    rb.resp = 3;
+    reply_add_null(&rb);
+    EXPECT(&rb, "_\r\n");
+    reply_add_null_array(&rb);
+    EXPECT(&rb, "_\r\n");
+    reply_add_bulk_cstr(&rb, NULL);
+    EXPECT(&rb, "_\r\n");
+    reply_add_map_len(&rb, 2);
+    EXPECT(&rb, "%2\r\n");
+    reply_add_map_len(&rb, 0);
+    EXPECT(&rb, "%0\r\n");
+    reply_add_set_len(&rb, 3);
+    EXPECT(&rb, "~3\r\n");
+    reply_add_push_len(&rb, 3);
+    EXPECT(&rb, ">3\r\n");
+    reply_add_bool(&rb, 1);
+    reply_add_bool(&rb, 0);
+    EXPECT(&rb, "#t\r\n#f\r\n");
+    reply_add_double(&rb, 1.5);
+    EXPECT(&rb, ",1.5\r\n");
+    reply_add_double(&rb, 1.1);
+    EXPECT(&rb, ",1.1000000000000001\r\n");
+    reply_add_double(&rb, 3);
+    EXPECT(&rb, ",3\r\n");
+    reply_add_double(&rb, -1e300);
+    EXPECT(&rb, ",-1.0000000000000001e+300\r\n");
+    reply_add_double(&rb, INFINITY);
+    EXPECT(&rb, ",inf\r\n");
+    reply_add_double(&rb, -INFINITY);
+    EXPECT(&rb, ",-inf\r\n");
+    reply_add_double(&rb, NAN);
+    EXPECT(&rb, ",nan\r\n");
+    /* The length counts the "txt:" prefix; the text may hold CR LF. */
+    reply_add_verbatim(&rb, "txt", "a\r\nb", 4);
+    EXPECT(&rb, "=8\r\ntxt:a\r\nb\r\n");
+    reply_add_verbatim(&rb, "txt", "", 0);
+    EXPECT(&rb, "=4\r\ntxt:\r\n");
+    reply_add_pairs_len(&rb, 2);
+    reply_add_pair(&rb);
+    reply_add_bulk_cstr(&rb, "a");
+    reply_add_double(&rb, 1);
+    reply_add_pair(&rb);
+    reply_add_bulk_cstr(&rb, "b");
+    reply_add_double(&rb, 2);
+    EXPECT(&rb, "*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,2\r\n");
+    /* Unchanged by the protocol: */
+    reply_add_array_len(&rb, 2);
+    reply_add_int(&rb, 1);
+    reply_add_bulk(&rb, "x", 1);
+    reply_add_status(&rb, "OK");
+    reply_add_error(&rb, "ERR x");
+    EXPECT(&rb, "*2\r\n:1\r\n$1\r\nx\r\n+OK\r\n-ERR x\r\n");
+    /* The protocol outlives the blocks: a drained and trimmed buffer still speaks RESP3. */
+    reply_buf_trim(&rb);
+    assert_int_equal(rb.allocated, 0);
+    reply_add_null(&rb);
+    EXPECT(&rb, "_\r\n");
+    check_accounting(&rb, base);
+    reply_buf_deinit(&rb);
+    assert_int_equal(rb.resp, 3);
+}
+
+/* A verbatim text larger than a block: header, prefix and text in order, nothing lost. */
+static void test_verbatim_large(void **state) {
+    (void)state;
+    int64_t base = alloc_sub_bytes(ALLOC_SUB_OUTPUT_BUF);
+    reply_buf rb;
+    reply_buf_init(&rb);
+    rb.resp = 3;
+    size_t n = 3 * BLOCK + 17;
+    char *text = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        text[i] = (char)('a' + i % 26);
+    reply_add_int(&rb, 1);
+    reply_add_verbatim(&rb, "txt", text, n);
+    char *got = malloc(n + 64);
+    size_t len = collect(&rb, got, n + 64);
+    char hdr[64];
+    int h = snprintf(hdr, sizeof(hdr), ":1\r\n=%zu\r\ntxt:", n + 4);
+    assert_int_equal(len, (size_t)h + n + 2);
+    assert_memory_equal(got, hdr, (size_t)h);
+    assert_memory_equal(got + h, text, n);
+    assert_memory_equal(got + h + n, "\r\n", 2);
+    check_accounting(&rb, base);
+    reply_buf_deinit(&rb);
+    free(got);
+    free(text);
 }
 
 static void test_error_crlf_stripped(void **state) {
@@ -422,6 +568,9 @@ static void test_consume_zero_and_partial(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encoders),
+        cmocka_unit_test(test_shapes_resp2),
+        cmocka_unit_test(test_shapes_resp3),
+        cmocka_unit_test(test_verbatim_large),
         cmocka_unit_test(test_error_crlf_stripped),
         cmocka_unit_test(test_errorf_long),
         cmocka_unit_test(test_error_across_blocks),
