@@ -630,6 +630,12 @@ void db_free(db *d) {
     alloc_free(ALLOC_SUB_KEY_INDEX, d);
 }
 
+static int expire_keep; /* db_set_expire_keep */
+
+void db_set_expire_keep(int on) {
+    expire_keep = on;
+}
+
 db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t *expired) {
     if (ht_rehashing(&d->keys)) ht_rehash(&d->keys, 1);
     uint64_t hv = key_hash(key, klen);
@@ -641,6 +647,7 @@ db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t 
     if (e->flags & ENTRY_HAS_EXPIRE) {
         db_entry *x = exp_lookup(d, key, klen, hv);
         if (x && x->u.when <= now_ms) {
+            if (expire_keep) return NULL; /* missing for the caller, deleted later */
             key_remove(d, link, t, hv);
             if (expired) (*expired)++;
             return NULL;

@@ -75,6 +75,9 @@ void db_free(db *d);
  * (lazy expiry) and NULL is returned; *expired (may be NULL) is incremented in that case.
  * Does not touch the entry's LRU clock (Redis's LOOKUP_NOTOUCH: TYPE, TTL, EXISTS). */
 db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t *expired);
+/* While on, lookups report a key whose expire has passed as missing but do not delete it (the
+ * server's CLIENT PAUSE: the data set must not change; only reads run meanwhile). */
+void db_set_expire_keep(int on);
 
 /* db_find, then stamp the entry with the LRU clock (see db_set_lru_clock): the lookup of a
  * command that reads or writes the key. One extra store. */

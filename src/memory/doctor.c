@@ -364,6 +364,8 @@ static const struct {
     {"keyspace_stats", "memkv's own key-space statistics (per-prefix totals, largest keys). "
                        "Next: CONFIG SET keyspace-prefix-max 1000 tracks fewer prefixes; CONFIG "
                        "SET keyspace-stats no turns them off."},
+    {"slowlog", "The SLOWLOG's entries and the LATENCY samples. Next: SLOWLOG RESET frees the "
+                "entries; CONFIG SET slowlog-max-len 128 keeps fewer."},
     {"other", "Memory that no named subsystem owns. Next: turn on the heap profiler: CONFIG SET "
               "memory-profiling-enabled yes, let traffic run, and read its top allocation "
               "sites; MEMORY STATS tracks the growth."},

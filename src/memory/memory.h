@@ -112,7 +112,7 @@ void mem_ratios_compute(const mem_allocator_stats *a, size_t rss, size_t used_me
 
 /* ---- the doctor ---- */
 
-#define MEM_SUBSYSTEMS_MAX 16
+#define MEM_SUBSYSTEMS_MAX 24
 
 /* A client the doctor may name: the one holding the largest buffer of one kind (all zero
  * when no client holds any). */

@@ -298,8 +298,10 @@ void cmd_randomkey(client *c) {
         size_t klen;
         const char *k = db_entry_key(e, &klen);
         if (db_entry_has_expire(e) && db_get_expire(c->db, k, klen) <= server_now_ms()) {
-            db_delete(c->db, k, klen);
-            srv.stats.expired_keys++;
+            if (!pause_in_force()) { /* CLIENT PAUSE: expired keys stay until it ends */
+                db_delete(c->db, k, klen);
+                srv.stats.expired_keys++;
+            }
             continue;
         }
         reply_add_bulk(&c->reply, k, klen);

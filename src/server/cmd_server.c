@@ -159,7 +159,8 @@ void cmd_select(client *c) {
 }
 
 /* RESET: the connection as it was when it connected, for what memkv has of Redis 7.0's
- * connection state: RESP2, db 0, no name, and logged out when a password is set (AUTH again). */
+ * connection state: RESP2, db 0, no name, and logged out when a password is set (AUTH again);
+ * MONITOR, CLIENT REPLY OFF/SKIP and NO-EVICT end. */
 void cmd_reset(client *c) {
     c->reply.resp = 2;
     c->db_index = 0;
@@ -167,6 +168,8 @@ void cmd_reset(client *c) {
     alloc_free(ALLOC_SUB_CLIENTS, c->name);
     c->name = NULL;
     if (srv.requirepass[0]) c->flags &= ~CLIENT_AUTHENTICATED;
+    monitor_stop(c);
+    c->flags &= ~(CLIENT_NO_EVICT | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP_NEXT);
     reply_add_status(&c->reply, "RESET");
 }
 
@@ -318,19 +321,37 @@ void cmd_client(client *c) {
     /* clang-format off */
     static const char *const help[] = {
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CACHING (YES|NO)", "    Client-side caching is not supported yet (TRACKING ON is refused).",
+        "GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME", "    Return the name of the current connection.",
         "ID", "    Return the ID of the current connection.",
         "INFO", "    Return information about the current client connection.",
         "KILL <ip:port>", "    Kill connection made from <ip:port>.",
         "KILL <option> <value> [<option> <value> [...]]",
-        "    Kill connections. Options are: ID <id>, ADDR <ip:port>, LADDR <ip:port>,",
-        "    TYPE normal, USER default, SKIPME (YES|NO).",
-        "LIST [TYPE normal] [ID <id> [<id> ...]]", "    Return information about client connections.",
+        "    Kill connections. Options are:",
+        "    * ID <client-id>", "      Kill connections by client id.",
+        "    * ADDR (<ip:port>|<unixsocket>:0)", "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)", "      Kill connections made to specified local address",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Kill connections by type.",
+        "    * USER <username>", "      Kill connections authenticated by <username>.",
+        "    * SKIPME (YES|NO)", "      Skip killing current connection (default: yes).",
+        "LIST [options ...]", "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
+        "    * ID <id> [<id> ...]", "      Return clients with the given ids.",
+        "UNPAUSE", "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
         "SETNAME <name>", "    Assign the name <name> to the current connection.",
         "UNBLOCK <clientid> [TIMEOUT|ERROR]",
         "    Unblock the specified blocked client.",
-        "HELP", "    Print this help.", NULL};
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching (OFF only for now).",
+        "TRACKINGINFO", "    Report tracking status for the current connection.",
+        "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+        "HELP", "    Prints this help.", NULL};
     /* clang-format on */
+    if (client_ext_subcommand(c)) return;
     if (arg_eq(c, 1, "id") && c->argc == 2) {
         reply_add_int(&c->reply, (long long)c->id);
     } else if (arg_eq(c, 1, "getname") && c->argc == 2) {

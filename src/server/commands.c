@@ -112,7 +112,92 @@ static const struct {
     {zsets_commands, &zsets_commands_count},
     {bitmaps_commands, &bitmaps_commands_count},
     {extra_commands, &extra_commands_count},
+    {introspection_commands, &introspection_commands_count},
 };
+
+/* The subcommands of the container commands, as Redis 7.0's command table has them (plus
+ * memkv's own), for CLIENT LIST's cmd= ("client|list"; "NULL" for an unknown one, as Redis)
+ * and for MONITOR, which does not show the admin ones. */
+#define SUBS_END                                                                                   \
+    { NULL, NULL, 0 }
+static const subcommand client_subs[] = {{"caching", "client|caching", 0},
+                                         {"getredir", "client|getredir", 0},
+                                         {"getname", "client|getname", 0},
+                                         {"help", "client|help", 0},
+                                         {"id", "client|id", 0},
+                                         {"info", "client|info", 0},
+                                         {"kill", "client|kill", 1},
+                                         {"list", "client|list", 1},
+                                         {"no-evict", "client|no-evict", 1},
+                                         {"pause", "client|pause", 1},
+                                         {"reply", "client|reply", 0},
+                                         {"setname", "client|setname", 0},
+                                         {"setinfo", "client|setinfo", 0},
+                                         {"tracking", "client|tracking", 0},
+                                         {"trackinginfo", "client|trackinginfo", 0},
+                                         {"unblock", "client|unblock", 1},
+                                         {"unpause", "client|unpause", 1},
+                                         SUBS_END};
+static const subcommand config_subs[] = {{"get", "config|get", 1},
+                                         {"set", "config|set", 1},
+                                         {"resetstat", "config|resetstat", 1},
+                                         {"rewrite", "config|rewrite", 1},
+                                         {"help", "config|help", 0},
+                                         SUBS_END};
+static const subcommand command_subs[] = {
+    {"count", "command|count", 0},     {"docs", "command|docs", 0},
+    {"getkeys", "command|getkeys", 0}, {"getkeysandflags", "command|getkeysandflags", 0},
+    {"help", "command|help", 0},       {"info", "command|info", 0},
+    {"list", "command|list", 0},       SUBS_END};
+static const subcommand memory_subs[] = {{"doctor", "memory|doctor", 0},
+                                         {"help", "memory|help", 0},
+                                         {"malloc-stats", "memory|malloc-stats", 0},
+                                         {"purge", "memory|purge", 0},
+                                         {"stats", "memory|stats", 0},
+                                         {"usage", "memory|usage", 0},
+                                         {"profile", "memory|profile", 0},
+                                         {"prefixes", "memory|prefixes", 0},
+                                         {"top-keys", "memory|top-keys", 0},
+                                         {"history", "memory|history", 0},
+                                         SUBS_END};
+static const subcommand object_subs[] = {
+    {"encoding", "object|encoding", 0}, {"freq", "object|freq", 0},
+    {"help", "object|help", 0},         {"idletime", "object|idletime", 0},
+    {"refcount", "object|refcount", 0}, SUBS_END};
+static const subcommand slowlog_subs[] = {{"get", "slowlog|get", 1},
+                                          {"len", "slowlog|len", 1},
+                                          {"reset", "slowlog|reset", 1},
+                                          {"help", "slowlog|help", 0},
+                                          SUBS_END};
+static const subcommand latency_subs[] = {
+    {"doctor", "latency|doctor", 1},   {"graph", "latency|graph", 1},
+    {"help", "latency|help", 0},       {"histogram", "latency|histogram", 1},
+    {"history", "latency|history", 1}, {"latest", "latency|latest", 1},
+    {"reset", "latency|reset", 1},     SUBS_END};
+static const subcommand pubsub_subs[] = {{"channels", "pubsub|channels", 0},
+                                         {"help", "pubsub|help", 0},
+                                         {"numpat", "pubsub|numpat", 0},
+                                         {"numsub", "pubsub|numsub", 0},
+                                         {"shardchannels", "pubsub|shardchannels", 0},
+                                         {"shardnumsub", "pubsub|shardnumsub", 0},
+                                         SUBS_END};
+static const struct {
+    const char *container;
+    const subcommand *subs;
+} containers[] = {
+    {"client", client_subs},   {"config", config_subs}, {"command", command_subs},
+    {"memory", memory_subs},   {"object", object_subs}, {"slowlog", slowlog_subs},
+    {"latency", latency_subs}, {"pubsub", pubsub_subs},
+};
+
+/* Per command of srv.commands (same index): its subcommands when it is a container. */
+static const subcommand **cmd_subs;
+
+static const subcommand *find_sub(const subcommand *subs, const resp_arg *a) {
+    for (const subcommand *s = subs; s->name; s++)
+        if (strlen(s->name) == a->len && strncasecmp(s->name, a->ptr, a->len) == 0) return s;
+    return NULL;
+}
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
 /* Open-addressing index over lower-case names, built once, at least twice the number of
@@ -140,6 +225,10 @@ void commands_init(void) {
     }
     srv.commands = all;
     srv.ncommands = n;
+    cmd_subs = alloc_calloc(ALLOC_SUB_OTHER, n * sizeof(*cmd_subs));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < sizeof(containers) / sizeof(containers[0]); j++)
+            if (strcmp(all[i].name, containers[j].container) == 0) cmd_subs[i] = containers[j].subs;
 
     size_t size = 64;
     while (size < 2 * n)
@@ -156,6 +245,8 @@ void commands_init(void) {
 
 void commands_free(void) {
     alloc_free(ALLOC_SUB_OTHER, cmd_index);
+    alloc_free(ALLOC_SUB_OTHER, cmd_subs);
+    cmd_subs = NULL;
     alloc_free(ALLOC_SUB_OTHER, srv.commands);
     cmd_index = NULL;
     srv.commands = NULL;
@@ -345,7 +436,7 @@ static void reply_unknown_command(client *c) {
                  args);
 }
 
-void command_process(client *c) {
+static void process(client *c) {
     /* Cross-protocol scripting defence (as Redis): an HTTP request sent to us is dropped. */
     if (arg_eq(c, 0, "post") || arg_eq(c, 0, "host:")) {
         client_close_async(c);
@@ -353,10 +444,19 @@ void command_process(client *c) {
     }
     const command *cmd = command_lookup(c->argv[0].ptr, c->argv[0].len);
     if (!cmd) {
+        c->last_cmd = "NULL";
         reply_unknown_command(c);
         return;
     }
-    c->last_cmd = cmd->name;
+    const subcommand *sub = NULL, *subs = cmd_subs[cmd - srv.commands];
+    if (!subs || c->argc < 2)
+        c->last_cmd = cmd->name;
+    else
+        c->last_cmd = (sub = find_sub(subs, &c->argv[1])) ? sub->fullname : "NULL";
+    if (subs && c->argc >= 2 && !sub) { /* refused before running, as Redis's lookup does */
+        reply_unknown_subcommand(c);
+        return;
+    }
     if ((cmd->arity > 0 && c->argc != cmd->arity) || (c->argc < -cmd->arity)) {
         reply_wrong_arity(c);
         return;
@@ -372,13 +472,49 @@ void command_process(client *c) {
         reply_error(c, ERR_OOM);
         return;
     }
+    if ((c->flags & CLIENT_MONITOR) &&
+        (cmd->flags & (CMD_READONLY | CMD_WRITE | CMD_MAY_REPLICATE))) {
+        reply_error(c, "ERR Replica can't interact with the keyspace");
+        return;
+    }
+    if (srv.pause_type && pause_holds(c, cmd)) { /* CLIENT PAUSE: run it when the pause ends */
+        pause_hold(c);
+        return;
+    }
     command *mut = (command *)cmd;
     if (cmd->flags & CMD_READONLY) db_reads_only();
+    /* SLOWLOG and LATENCY time each command (Redis does too); off, no clock is read. */
+    int64_t start = command_timing_on() ? util_monotonic_us() : 0;
     mut->fn(c);
     mut->calls++;
     srv.stats.commands_processed++;
+    if (start && !(c->flags & CLIENT_BLOCKED)) command_timed(c, cmd, util_monotonic_us() - start);
+    if (srv.monitors) monitor_feed(c, cmd, sub);
     client_obuf_check(c);
     /* Clients waiting on keys this command filled are served before the next command. */
     blocking_serve_ready_keys();
     db_settle(); /* the collections the command (and the clients it served) changed */
+}
+
+void command_timed(client *c, const command *cmd, long long us) {
+    latency_add_sample((cmd->flags & CMD_FAST) ? "fast-command" : "command", us / 1000);
+    slowlog_push(c, cmd, us);
+}
+
+void command_process(client *c) {
+    if (!(c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT))) {
+        process(c);
+        return;
+    }
+    /* CLIENT REPLY OFF / SKIP: the command runs, its replies are dropped; SKIP is for the one
+     * command after CLIENT REPLY SKIP (Redis turns SKIP_NEXT into SKIP in resetClient). */
+    if (c->flags & CLIENT_REPLY_SKIP_NEXT) {
+        c->flags &= ~CLIENT_REPLY_SKIP_NEXT;
+        c->flags |= CLIENT_REPLY_SKIP;
+    }
+    size_t before = reply_buf_bytes(&c->reply);
+    process(c);
+    /* Muted as the command ends (CLIENT REPLY ON's own OK goes out). */
+    if (c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)) reply_buf_truncate(&c->reply, before);
+    if (!(c->flags & CLIENT_PAUSED)) c->flags &= ~CLIENT_REPLY_SKIP; /* held: skipped later */
 }

@@ -23,6 +23,7 @@
 #include "alloc/alloc.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "util/util.h"
 
 #define EVPOOL_SIZE 16
 #define EVPOOL_CACHED_KEY 255       /* keys up to this long reuse the slot's buffer */
@@ -249,8 +250,10 @@ int evict_perform(void) {
     if (used <= srv.maxmemory) return 0;
     int policy = srv.maxmemory_policy;
     if (policy == EVICT_NOEVICTION) return -1;
+    if (srv.pause_type && pause_in_force()) return -1; /* CLIENT PAUSE: no eviction (7.0) */
 
     long long start = used, evicted = 0;
+    int64_t t0 = srv.latency_monitor_threshold > 0 ? util_monotonic_us() : 0;
     while (used > srv.maxmemory) {
         victim v;
         int found = policy == EVICT_ALLKEYS_RANDOM || policy == EVICT_VOLATILE_RANDOM
@@ -263,6 +266,7 @@ int evict_perform(void) {
         srv.stats.evicted_keys++;
         used = used_memory();
     }
+    if (evicted && t0) latency_add_sample("eviction-cycle", (util_monotonic_us() - t0) / 1000);
     if (evicted)
         log_msg(LOG_DEBUG, "Evicted %lld key(s) (%s): used memory %lld -> %lld, maxmemory %lld",
                 evicted, evict_policy_name(), start, used, srv.maxmemory);

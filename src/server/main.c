@@ -91,10 +91,15 @@ static int64_t cron(evloop *el, void *data) {
     int64_t busy = evloop_take_max_busy_us(el);
     if (busy > srv.stats.eventloop_max_busy_us) srv.stats.eventloop_max_busy_us = busy;
     int64_t now = server_now_ms();
+    /* No active expiry while CLIENT PAUSE holds the data set still (as Redis 7.0). */
+    int expire = !(srv.pause_type && pause_in_force());
+    int64_t expire_start = srv.latency_monitor_threshold > 0 ? util_monotonic_us() : 0;
     for (long long i = 0; i < srv.databases; i++) {
-        srv.stats.expired_keys += (long long)db_active_expire(srv.dbs[i], now, 200);
+        if (expire) srv.stats.expired_keys += (long long)db_active_expire(srv.dbs[i], now, 200);
         db_rehash_step(srv.dbs[i], 100);
     }
+    if (expire_start)
+        latency_add_sample("expire-cycle", (util_monotonic_us() - expire_start) / 1000);
     evict_cron();
     net_clients_cron();
     profile_cron();
@@ -108,6 +113,7 @@ static int64_t cron(evloop *el, void *data) {
 
 static void before_sleep(evloop *el, void *data) {
     (void)data;
+    pause_before_sleep();    /* the commands a pause that ended was holding */
     blocking_before_sleep(); /* before the writes: unblocked clients' replies go out now */
     net_before_sleep();
     if (signal_shutdown) srv.shutdown_asap = 1;
@@ -212,7 +218,10 @@ static int load_config(int argc, char **argv, char *err) {
 static void free_all(void) {
     while (srv.clients)
         client_close(srv.clients);
+    pause_shutdown();
     blocking_shutdown();
+    slowlog_free();
+    latency_free();
     endpoint_stop(); /* before the profiler: its handlers may wait on profiler jobs */
     profile_shutdown();
     debug_free_planted();

@@ -179,6 +179,8 @@ static void pending_remove(client *c) {
 void client_close(client *c) {
     if (c == srv.current_client) srv.current_client = NULL;
     blocking_client_closed(c);
+    if (c->flags & CLIENT_PAUSED) pause_client_closed(c);
+    if (c->flags & CLIENT_MONITOR) monitor_stop(c);
     pending_remove(c);
     evloop_del(srv.el, c->fd, EV_READ | EV_WRITE);
     close(c->fd);
@@ -281,6 +283,10 @@ static void pending_add(client *c) {
     srv.pending_writes = c;
 }
 
+void client_queue_write(client *c) {
+    if (reply_buf_bytes(&c->reply) > 0) pending_add(c);
+}
+
 int client_obuf_check(client *c) {
     size_t used = reply_buf_bytes(&c->reply);
     const obuf_limit *lim = &srv.obuf_normal;
@@ -380,6 +386,7 @@ static void read_handler(evloop *el, int fd, void *data, int mask) {
         return;
     }
     c->qlen += (size_t)n;
+    srv.stats.total_reads_processed++;
     server_update_time();
     c->last_interaction_ms = server_now_ms();
     srv.stats.net_input_bytes += n;
@@ -419,7 +426,10 @@ static int client_write(client *c) {
         total += (size_t)n;
         srv.stats.net_output_bytes += n;
     }
-    if (total) c->last_interaction_ms = server_now_ms();
+    if (total) {
+        c->last_interaction_ms = server_now_ms();
+        srv.stats.total_writes_processed++;
+    }
     if (reply_buf_bytes(&c->reply) == 0) {
         c->obuf_soft_since_ms = 0;
         if (evloop_mask(srv.el, c->fd) & EV_WRITE) evloop_del(srv.el, c->fd, EV_WRITE);
@@ -475,8 +485,23 @@ void client_unblock(client *c) {
     srv.current_client = NULL;
 }
 
+/* CLIENT LIST's flags, in Redis 7.0's order of letters; N when none applies. */
+static void client_flags_string(const client *c, char *buf) {
+    char *p = buf;
+    if (c->flags & CLIENT_MONITOR) *p++ = 'O';
+    if (c->flags & CLIENT_BLOCKED) *p++ = 'b';
+    if (c->flags & CLIENT_CLOSE_AFTER_REPLY) *p++ = 'c';
+    if (c->flags & CLIENT_UNBLOCKED) *p++ = 'u';
+    if (c->flags & CLIENT_CLOSE_ASAP) *p++ = 'A';
+    if (c->flags & CLIENT_NO_EVICT) *p++ = 'e';
+    if (p == buf) *p++ = 'N';
+    *p = '\0';
+}
+
 void client_info_line(client *c, char *buf, size_t cap) {
     int64_t now = server_now_ms();
+    char flags[16];
+    client_flags_string(c, flags);
     snprintf(buf, cap,
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
              "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu "
@@ -484,9 +509,9 @@ void client_info_line(client *c, char *buf, size_t cap) {
              "resp=%d",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime_ms) / 1000),
-             (long long)((now - c->last_interaction_ms) / 1000),
-             (c->flags & CLIENT_BLOCKED) ? "b" : "N", c->db_index, c->qlen - c->qpos,
-             c->qcap - c->qlen, resp_parser_mem(&c->parser), c->qcap, c->reply.allocated,
+             (long long)((now - c->last_interaction_ms) / 1000), flags, c->db_index,
+             c->qlen - c->qpos, c->qcap - c->qlen, resp_parser_mem(&c->parser), c->qcap,
+             c->reply.allocated,
              c->qcap + c->reply.allocated + resp_parser_mem(&c->parser) + sizeof(client),
              (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "", c->last_cmd, c->reply.resp);
 }

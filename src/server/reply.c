@@ -319,6 +319,27 @@ void reply_buf_consume(reply_buf *rb, size_t n) {
     }
 }
 
+void reply_buf_truncate(reply_buf *rb, size_t keep) {
+    if (keep >= rb->pending) return;
+    size_t seen = 0;
+    reply_block *b = rb->head;
+    while (b && seen + (b->used - b->sent) < keep) {
+        seen += b->used - b->sent;
+        b = b->next;
+    }
+    if (!b) return;
+    b->used = b->sent + (keep - seen);
+    reply_block *rest = b->next;
+    b->next = NULL;
+    rb->tail = b;
+    while (rest) {
+        reply_block *next = rest->next;
+        block_free(rb, rest);
+        rest = next;
+    }
+    rb->pending = keep;
+}
+
 void reply_buf_trim(reply_buf *rb) {
     if (rb->pending == 0) reply_buf_deinit(rb);
 }

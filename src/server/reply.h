@@ -80,6 +80,9 @@ void reply_add_pair(reply_buf *rb); /* RESP2: nothing; RESP3: *2 */
 int reply_buf_iov(const reply_buf *rb, struct iovec *iov, int max);
 /* n bytes were written: advance, free drained blocks. n must not exceed reply_buf_bytes(). */
 void reply_buf_consume(reply_buf *rb, size_t n);
+/* Drops what was added after the first `keep` pending bytes (CLIENT REPLY OFF/SKIP: a
+ * command's reply taken back). keep must not exceed reply_buf_bytes(). */
+void reply_buf_truncate(reply_buf *rb, size_t keep);
 /* Nothing pending: free the emptied block kept for reuse. No-op while output is pending. */
 void reply_buf_trim(reply_buf *rb);
 

@@ -26,6 +26,13 @@
 #define CLIENT_BLOCKED (1 << 4)   /* on keys (blocking.c) or a profiler job: next commands wait */
 #define CLIENT_LOCAL (1 << 5)     /* peer is 127.0.0.1 or ::1, as Redis's islocalClient */
 #define CLIENT_UNBLOCKED (1 << 6) /* unblocked from keys; its queued input runs before sleep */
+/* CLIENT REPLY, NO-EVICT, MONITOR, PAUSE (client_ext.c, monitor.c, pause.c) */
+#define CLIENT_REPLY_OFF (1 << 16)       /* CLIENT REPLY OFF: replies are dropped */
+#define CLIENT_REPLY_SKIP_NEXT (1 << 17) /* CLIENT REPLY SKIP was the last command */
+#define CLIENT_REPLY_SKIP (1 << 18)      /* the command running now gets no reply */
+#define CLIENT_NO_EVICT (1 << 19)        /* CLIENT NO-EVICT ON (shown as 'e') */
+#define CLIENT_MONITOR (1 << 20)         /* MONITOR: receives every executed command */
+#define CLIENT_PAUSED (1 << 21) /* its command is held by CLIENT PAUSE (CLIENT_BLOCKED too) */
 
 struct blocking_state;
 
@@ -65,6 +72,18 @@ typedef void command_fn(client *c);
 #define CMD_DENYOOM (1 << 6)  /* may grow memory: refused while over maxmemory (Redis's denyoom) */
 #define CMD_BLOCKING (1 << 7) /* may block the client (BLPOP ...) */
 #define CMD_MOVABLEKEYS (1 << 8) /* keys found by parsing (LMPOP numkeys ...) */
+/* Held by CLIENT PAUSE WRITE although not a write (Redis's may-replicate: PUBLISH, EVAL...) */
+#define CMD_MAY_REPLICATE (1 << 12)
+#define CMD_SKIP_MONITOR (1 << 13) /* never shown to MONITOR (Redis's skip_monitor) */
+#define CMD_SKIP_SLOWLOG (1 << 14) /* never logged in the SLOWLOG (EXEC, as Redis) */
+
+/* A subcommand of a container command (CLIENT LIST): its full name as CLIENT LIST's cmd= shows
+ * it ("client|list") and whether Redis 7.0 flags it admin (then MONITOR does not show it). */
+typedef struct subcommand {
+    const char *name; /* lower case, without the container's name */
+    const char *fullname;
+    int admin;
+} subcommand;
 
 typedef struct command {
     const char *name;
@@ -92,7 +111,9 @@ typedef struct server_stats {
     long long net_output_bytes;
     long long client_qbuf_limit_disconnections;
     long long client_obuf_limit_disconnections;
-    long long eventloop_max_busy_us; /* longest event-loop turn since start / RESETSTAT */
+    long long eventloop_max_busy_us;  /* longest event-loop turn since start / RESETSTAT */
+    long long total_reads_processed;  /* read events that got bytes */
+    long long total_writes_processed; /* write attempts that sent bytes */
     /* instantaneous ops/sec, sampled by the cron */
     long long ops_samples[16];
     int ops_sample_idx;
@@ -163,6 +184,9 @@ typedef struct server {
     long long maxmemory;         /* bytes, 0 = no limit (the policy and eviction live in evict.c) */
     int maxmemory_policy;        /* enum evict_policy */
     long long maxmemory_samples; /* keys sampled per db to fill the eviction pool */
+    long long slowlog_log_slower_than; /* µs; -1: off (slowlog.c) */
+    long long slowlog_max_len;
+    long long latency_monitor_threshold; /* ms; 0: off (latency.c) */
 
     /* Collection encodings: the compact one (listpack, intset) up to these sizes, Redis's
      * thresholds and defaults (see the types' conversions in src/server/cmd_*.c). */
@@ -193,6 +217,10 @@ typedef struct server {
     int shutdown_asap;
     int exit_code;
     uint64_t cron_loops;
+    int monitors;             /* clients in MONITOR mode (monitor.c) */
+    int pause_type;           /* PAUSE_* (pause.c): CLIENT PAUSE in force */
+    int64_t pause_end_ms;     /* when it ends */
+    long long paused_clients; /* clients whose command the pause holds */
     server_stats stats;
     command *commands;
     size_t ncommands;
@@ -242,7 +270,8 @@ void client_close_async(client *c);
 int client_auth_required(const client *c);
 /* An enable-* option of Redis's kind (0 no, 1 yes, 2 local) allows this client. */
 int client_option_allows(const client *c, int option);
-int client_obuf_check(client *c); /* closes async and returns -1 if over the limit */
+int client_obuf_check(client *c);   /* closes async and returns -1 if over the limit */
+void client_queue_write(client *c); /* its new output goes out before the loop sleeps */
 void client_info_line(client *c, char *buf, size_t cap);
 /* The clients with the largest output buffer and the largest query buffer (CLIENT LIST's omem,
  * and rbs plus argv-mem), for the doctor; all zero when no client holds any. */
@@ -450,6 +479,44 @@ void endpoint_publish_state(void);           /* from the cron */
 /* INFO text for the requested sections (none, "default", "all", "everything" or names);
  * returns an alloc'ed string (ALLOC_SUB_OTHER) and its length. */
 char *info_generate(client *c, size_t *len);
+
+/* Introspection (slowlog.c, latency.c, monitor.c, cmd_introspect.c) and CLIENT PAUSE (pause.c),
+ * the CLIENT subcommands of client_ext.c. */
+extern command introspection_commands[];
+extern const size_t introspection_commands_count;
+void cmd_slowlog(client *c);
+void cmd_latency(client *c);
+void cmd_monitor(client *c);
+/* 1 when SLOWLOG or LATENCY want each command's duration (a clock read before and after). */
+static inline int command_timing_on(void) {
+    return srv.slowlog_log_slower_than >= 0 || srv.latency_monitor_threshold > 0;
+}
+void command_timed(client *c, const command *cmd, long long us); /* SLOWLOG and LATENCY */
+/* Logs the command (c->argv) if it took at least slowlog-log-slower-than µs. */
+void slowlog_push(client *c, const command *cmd, long long duration_us);
+int slowlog_apply_max_len(const cfg_param *p, char *err); /* trims to slowlog-max-len */
+void slowlog_free(void);
+/* Records a latency sample of `event` when latency-monitor-threshold is on and ms reaches it. */
+void latency_add_sample(const char *event, long long ms);
+void latency_free(void);
+/* 1 when argument i of c's command is shown as "(redacted)" (AUTH, HELLO ... AUTH u p). */
+int command_arg_redacted(const client *c, const command *cmd, int i);
+/* Shows the command that just ran to every MONITOR client (unless it is an admin one). */
+void monitor_feed(client *c, const command *cmd, const subcommand *sub);
+void monitor_stop(client *c); /* RESET, client_close */
+
+enum { PAUSE_OFF = 0, PAUSE_WRITE, PAUSE_ALL }; /* Redis's order: ALL is the stricter */
+void pause_start(int type, int64_t end_ms);     /* CLIENT PAUSE: the stricter type, later end */
+void pause_stop(void);                          /* CLIENT UNPAUSE */
+int pause_in_force(void); /* ends the pause when its time is up; 1 while it lasts */
+int pause_holds(const client *c, const command *cmd); /* the pause holds this command */
+void pause_hold(client *c);    /* keeps a copy of the command; it runs when the pause ends */
+void pause_before_sleep(void); /* runs the commands a pause that ended was holding */
+void pause_client_closed(client *c);
+void pause_shutdown(void);
+/* CLIENT REPLY NO-EVICT PAUSE UNPAUSE GETREDIR TRACKINGINFO TRACKING CACHING: 1 if argv[1] was
+ * one of them (answered), 0 if not. */
+int client_ext_subcommand(client *c);
 
 /* evict.c */
 /* maxmemory-policy values, in the order of evict_policy_names (Redis's order, less LFU). */
