@@ -438,6 +438,10 @@ size_t blocking_blocked_count(void) {
     return B.nblocked;
 }
 
+size_t blocking_timeout_count(void) {
+    return B.heap_len;
+}
+
 size_t blocking_keys_count(void) {
     return B.nkeys;
 }

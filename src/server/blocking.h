@@ -104,6 +104,8 @@ void blocking_client_closed(struct client *c);
 
 /* Clients blocked on keys right now (INFO counts CLIENT_BLOCKED, which includes these). */
 size_t blocking_blocked_count(void);
+/* Clients blocked on keys with a timeout (INFO's clients_in_timeout_table). */
+size_t blocking_timeout_count(void);
 /* Distinct keys with at least one waiter. */
 size_t blocking_keys_count(void);
 

@@ -42,33 +42,42 @@ static void section_server(text *t) {
     text_printf(t,
                 "# Server\r\n"
                 "redis_version:%s\r\n"
-                "memkv_version:%s\r\n"
+                "redis_git_sha1:00000000\r\n"
+                "redis_git_dirty:0\r\n"
+                "redis_build_id:0\r\n"
                 "redis_mode:standalone\r\n"
                 "os:%s %s %s\r\n"
                 "arch_bits:%d\r\n"
+                "monotonic_clock:POSIX clock_gettime\r\n"
                 "multiplexing_api:epoll\r\n"
+                "atomicvar_api:c11-builtin\r\n"
                 "gcc_version:%d.%d.%d\r\n"
                 "process_id:%d\r\n"
+                "process_supervised:no\r\n"
                 "run_id:%s\r\n"
                 "tcp_port:%d\r\n"
-                "memkv_metrics_port:%d\r\n"
                 "server_time_usec:%lld\r\n"
                 "uptime_in_seconds:%lld\r\n"
                 "uptime_in_days:%lld\r\n"
                 "hz:%lld\r\n"
                 "configured_hz:%lld\r\n"
+                "lru_clock:%lld\r\n"
                 "executable:%s\r\n"
-                "config_file:%s\r\n",
-                MEMKV_REDIS_COMPAT_VERSION, MEMKV_VERSION, u.sysname, u.release, u.machine,
+                "config_file:%s\r\n"
+                "io_threads_active:0\r\n"
+                "memkv_version:%s\r\n"
+                "memkv_metrics_port:%d\r\n",
+                MEMKV_REDIS_COMPAT_VERSION, u.sysname, u.release, u.machine,
                 (int)(sizeof(void *) * 8),
 #ifdef __GNUC__
                 __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
 #else
                 0, 0, 0,
 #endif
-                (int)getpid(), srv.run_id, srv.bound_port, srv.metrics_bound_port,
-                (long long)util_ustime(), uptime, uptime / 86400, srv.hz, srv.hz,
-                srv.executable ? srv.executable : "", srv.config_file ? srv.config_file : "");
+                (int)getpid(), srv.run_id, srv.bound_port, (long long)util_ustime(), uptime,
+                uptime / 86400, srv.hz, srv.hz, (long long)((now / 1000) & ((1 << 24) - 1)),
+                srv.executable ? srv.executable : "", srv.config_file ? srv.config_file : "",
+                MEMKV_VERSION, srv.metrics_bound_port);
 }
 
 static void section_clients(text *t) {
@@ -82,11 +91,14 @@ static void section_clients(text *t) {
     text_printf(t,
                 "# Clients\r\n"
                 "connected_clients:%lld\r\n"
+                "cluster_connections:0\r\n"
                 "maxclients:%lld\r\n"
                 "client_recent_max_input_buffer:%zu\r\n"
                 "client_recent_max_output_buffer:%zu\r\n"
-                "blocked_clients:%lld\r\n",
-                srv.nclients, srv.maxclients, max_in, max_out, blocked);
+                "blocked_clients:%lld\r\n"
+                "tracking_clients:0\r\n"
+                "clients_in_timeout_table:%zu\r\n",
+                srv.nclients, srv.maxclients, max_in, max_out, blocked, blocking_timeout_count());
 }
 
 static void human(char *buf, size_t cap, long long bytes) {
@@ -226,19 +238,58 @@ static void section_stats(text *t) {
                 "instantaneous_ops_per_sec:%lld\r\n"
                 "total_net_input_bytes:%lld\r\n"
                 "total_net_output_bytes:%lld\r\n"
+                "total_net_repl_input_bytes:0\r\n"
+                "total_net_repl_output_bytes:0\r\n"
+                "instantaneous_input_kbps:%.2f\r\n"
+                "instantaneous_output_kbps:%.2f\r\n"
+                "instantaneous_input_repl_kbps:0.00\r\n"
+                "instantaneous_output_repl_kbps:0.00\r\n"
                 "rejected_connections:%lld\r\n"
+                "sync_full:0\r\n"
+                "sync_partial_ok:0\r\n"
+                "sync_partial_err:0\r\n"
                 "expired_keys:%lld\r\n"
+                "expired_stale_perc:0.00\r\n"
+                "expired_time_cap_reached_count:0\r\n"
+                "expire_cycle_cpu_milliseconds:%lld\r\n"
                 "evicted_keys:%lld\r\n"
+                "evicted_clients:0\r\n"
+                "total_eviction_exceeded_time:0\r\n"
+                "current_eviction_exceeded_time:0\r\n"
                 "keyspace_hits:%lld\r\n"
                 "keyspace_misses:%lld\r\n"
+                "pubsub_channels:0\r\n"
+                "pubsub_patterns:0\r\n"
+                "pubsubshard_channels:0\r\n"
+                "latest_fork_usec:0\r\n"
+                "total_forks:0\r\n"
+                "migrate_cached_sockets:0\r\n"
+                "slave_expires_tracked_keys:0\r\n"
+                "active_defrag_hits:0\r\n"
+                "active_defrag_misses:0\r\n"
+                "active_defrag_key_hits:0\r\n"
+                "active_defrag_key_misses:0\r\n"
+                "total_active_defrag_time:0\r\n"
+                "current_active_defrag_time:0\r\n"
+                "tracking_total_keys:0\r\n"
+                "tracking_total_items:0\r\n"
+                "tracking_total_prefixes:0\r\n"
+                "unexpected_error_replies:0\r\n"
                 "total_error_replies:%lld\r\n"
+                "dump_payload_sanitizations:0\r\n"
+                "total_reads_processed:%lld\r\n"
+                "total_writes_processed:%lld\r\n"
+                "io_threaded_reads_processed:0\r\n"
+                "io_threaded_writes_processed:0\r\n"
                 "client_query_buffer_limit_disconnections:%lld\r\n"
                 "client_output_buffer_limit_disconnections:%lld\r\n"
                 "memkv_eventloop_max_busy_usec:%lld\r\n",
                 s->connections_received, s->commands_processed, ops_per_sec(), s->net_input_bytes,
-                s->net_output_bytes, s->rejected_connections, s->expired_keys, s->evicted_keys,
-                s->keyspace_hits, s->keyspace_misses, s->error_replies,
-                s->client_qbuf_limit_disconnections, s->client_obuf_limit_disconnections, busy);
+                s->net_output_bytes, s->input_kbps, s->output_kbps, s->rejected_connections,
+                s->expired_keys, s->expire_cycle_us / 1000, s->evicted_keys, s->keyspace_hits,
+                s->keyspace_misses, s->error_replies, s->total_reads_processed,
+                s->total_writes_processed, s->client_qbuf_limit_disconnections,
+                s->client_obuf_limit_disconnections, busy);
     /* The key-space statistics' bookkeeping (README "Which keys hold the memory"). */
     struct kstats *ks = keyspace_stats();
     text_printf(t,

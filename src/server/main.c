@@ -78,6 +78,11 @@ static void ops_sample(void) {
     long long ops = s->commands_processed - s->ops_last_count;
     int n = (int)(sizeof(s->ops_samples) / sizeof(s->ops_samples[0]));
     s->ops_samples[s->ops_sample_idx] = ops * 1000 / dt;
+    s->input_kbps = (double)(s->net_input_bytes - s->net_input_last) * 1000.0 / (double)dt / 1024;
+    s->output_kbps =
+        (double)(s->net_output_bytes - s->net_output_last) * 1000.0 / (double)dt / 1024;
+    s->net_input_last = s->net_input_bytes;
+    s->net_output_last = s->net_output_bytes;
     s->ops_sample_idx = (s->ops_sample_idx + 1) % n;
     s->ops_last_count = s->commands_processed;
     s->ops_last_ms = now;
@@ -93,13 +98,14 @@ static int64_t cron(evloop *el, void *data) {
     int64_t now = server_now_ms();
     /* No active expiry while CLIENT PAUSE holds the data set still (as Redis 7.0). */
     int expire = !(srv.pause_type && pause_in_force());
-    int64_t expire_start = srv.latency_monitor_threshold > 0 ? util_monotonic_us() : 0;
+    int64_t expire_start = util_monotonic_us();
     for (long long i = 0; i < srv.databases; i++) {
         if (expire) srv.stats.expired_keys += (long long)db_active_expire(srv.dbs[i], now, 200);
         db_rehash_step(srv.dbs[i], 100);
     }
-    if (expire_start)
-        latency_add_sample("expire-cycle", (util_monotonic_us() - expire_start) / 1000);
+    int64_t expire_us = util_monotonic_us() - expire_start;
+    srv.stats.expire_cycle_us += expire_us;
+    latency_add_sample("expire-cycle", expire_us / 1000);
     evict_cron();
     net_clients_cron();
     profile_cron();

@@ -111,9 +111,12 @@ typedef struct server_stats {
     long long net_output_bytes;
     long long client_qbuf_limit_disconnections;
     long long client_obuf_limit_disconnections;
-    long long eventloop_max_busy_us;  /* longest event-loop turn since start / RESETSTAT */
-    long long total_reads_processed;  /* read events that got bytes */
-    long long total_writes_processed; /* write attempts that sent bytes */
+    long long eventloop_max_busy_us;           /* longest event-loop turn since start / RESETSTAT */
+    long long total_reads_processed;           /* read events that got bytes */
+    long long total_writes_processed;          /* write attempts that sent bytes */
+    long long expire_cycle_us;                 /* time spent in the cron's active expiry */
+    long long net_input_last, net_output_last; /* at the last sample (instantaneous kbps) */
+    double input_kbps, output_kbps;
     /* instantaneous ops/sec, sampled by the cron */
     long long ops_samples[16];
     int ops_sample_idx;
