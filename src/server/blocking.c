@@ -332,12 +332,14 @@ static int serve_client(client *c, int argi) {
     s->serving_key = argi;
     s->reblocked = 0;
     srv.current_client = c;
+    size_t before = reply_buf_bytes(&c->reply);
     s->fn(c);
     srv.current_client = current;
     c->argv = argv;
     c->argc = argc;
     s->serving_key = -1;
     if (s->reblocked) return 0;
+    command_unblocked_reply(c, before);
     unblock(c);
     client_obuf_check(c);
     return 1;
@@ -392,7 +394,9 @@ void blocking_before_sleep(void) {
 /* ---- timeouts, CLIENT UNBLOCK, disconnects ---- */
 
 static void reply_timed_out(client *c) {
+    size_t before = reply_buf_bytes(&c->reply);
     reply_add_null_array(&c->reply);
+    command_unblocked_reply(c, before);
 }
 
 static int64_t timeout_timer(evloop *el, void *data) {
@@ -415,10 +419,13 @@ static int64_t timeout_timer(evloop *el, void *data) {
 int blocking_unblock_by_id(uint64_t id, int error) {
     client *c = client_by_id(id);
     if (!c || !c->bstate) return 0;
-    if (error)
+    if (error) {
+        size_t before = reply_buf_bytes(&c->reply);
         reply_error(c, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
-    else
+        command_unblocked_reply(c, before);
+    } else {
         reply_timed_out(c);
+    }
     unblock(c);
     return 1;
 }

@@ -37,6 +37,15 @@ static void client_no_evict(client *c) {
 }
 
 static void client_pause(client *c) {
+    int type = PAUSE_ALL; /* the mode is checked first, as Redis does */
+    if (c->argc == 4) {
+        if (arg_eq(c, 3, "write")) {
+            type = PAUSE_WRITE;
+        } else if (!arg_eq(c, 3, "all")) {
+            reply_error(c, "ERR CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    }
     long long ms;
     if (util_parse_ll(c->argv[2].ptr, c->argv[2].len, &ms) < 0) {
         reply_error(c, "ERR timeout is not an integer or out of range");
@@ -46,30 +55,29 @@ static void client_pause(client *c) {
         reply_error(c, "ERR timeout is negative");
         return;
     }
-    int type = PAUSE_ALL;
-    if (c->argc == 4) {
-        if (arg_eq(c, 3, "write")) {
-            type = PAUSE_WRITE;
-        } else if (!arg_eq(c, 3, "all")) {
-            reply_error(c, "ERR CLIENT PAUSE mode must be WRITE or ALL");
-            return;
-        }
-    }
     int64_t now = util_mstime();
     pause_start(type, ms > INT64_MAX - now ? INT64_MAX : now + ms);
     reply_add_status(&c->reply, "OK");
 }
 
-/* CLIENT TRACKING on|off [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP] */
+/* CLIENT TRACKING on|off [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]: the
+ * options are checked first, as Redis does (the redirect target must exist), then on|off. */
 static void client_tracking(client *c) {
-    int on = arg_eq(c, 2, "on");
-    if (!on && !arg_eq(c, 2, "off")) {
-        reply_error(c, ERR_SYNTAX);
-        return;
-    }
+    long long redir = 0;
     for (int i = 3; i < c->argc; i++) {
         int more = c->argc - i - 1;
-        if ((arg_eq(c, i, "redirect") || arg_eq(c, i, "prefix")) && more) {
+        if (arg_eq(c, i, "redirect") && more) {
+            i++;
+            if (redir != 0) {
+                reply_error(c, "ERR A client can only redirect to a single other client");
+                return;
+            }
+            if (arg_ll(c, i, &redir) < 0) return;
+            if (redir <= 0 || !client_by_id((uint64_t)redir)) {
+                reply_error(c, "ERR The client ID you want redirect to does not exist");
+                return;
+            }
+        } else if (arg_eq(c, i, "prefix") && more) {
             i++;
         } else if (!arg_eq(c, i, "bcast") && !arg_eq(c, i, "optin") && !arg_eq(c, i, "optout") &&
                    !arg_eq(c, i, "noloop")) {
@@ -77,12 +85,14 @@ static void client_tracking(client *c) {
             return;
         }
     }
-    if (on) {
+    if (arg_eq(c, 2, "on")) {
         reply_error(c,
                     "ERR client-side caching (CLIENT TRACKING ON) is not supported by memkv yet");
-        return;
+    } else if (arg_eq(c, 2, "off")) {
+        reply_add_status(&c->reply, "OK");
+    } else {
+        reply_error(c, ERR_SYNTAX);
     }
-    reply_add_status(&c->reply, "OK");
 }
 
 static void client_trackinginfo(client *c) {
@@ -114,8 +124,7 @@ int client_ext_subcommand(client *c) {
         else if (argc < 3)
             reply_wrong_subcommand_arity(c);
         else
-            reply_error(c, "ERR unknown subcommand or wrong number of arguments for 'pause'. Try "
-                           "CLIENT HELP.");
+            reply_subcommand_syntax_error(c);
     } else if (arg_eq(c, 1, "unpause")) {
         if (argc == 2) {
             pause_stop();

@@ -224,7 +224,9 @@ static void on_job_done(evloop *el, int fd, void *data, int mask) {
         if (c && (c->flags & CLIENT_BLOCKED)) {
             if (j->kind == PROF_JOB_DUMP && j->to_file && j->rc == 0)
                 log_msg(LOG_NOTICE, "Heap profile written to %s", j->path);
+            size_t before = reply_buf_bytes(&c->reply);
             reply_job(c, j);
+            command_unblocked_reply(c, before);
             client_unblock(c);
         }
         prof_job_free(j); /* a client that left meanwhile just loses its answer */

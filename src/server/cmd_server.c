@@ -389,8 +389,7 @@ void cmd_client(client *c) {
         }
         reply_add_int(&c->reply, id > 0 ? blocking_unblock_by_id((uint64_t)id, error) : 0);
     } else if (arg_eq(c, 1, "unblock") && c->argc > 4) {
-        reply_error(c, "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try "
-                       "CLIENT HELP.");
+        reply_subcommand_syntax_error(c);
     } else if (arg_eq(c, 1, "unblock") || arg_eq(c, 1, "id") || arg_eq(c, 1, "getname") ||
                arg_eq(c, 1, "setname") || arg_eq(c, 1, "info") || arg_eq(c, 1, "kill") ||
                arg_eq(c, 1, "help") || arg_eq(c, 1, "setinfo")) {

@@ -320,6 +320,16 @@ void reply_unknown_subcommand(client *c) {
     reply_errorf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.", n, c->argv[1].ptr, name);
 }
 
+void reply_subcommand_syntax_error(client *c) {
+    char name[64];
+    lower_name(c, 0, name, sizeof(name));
+    for (char *p = name; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    int n = c->argv[1].len < 128 ? (int)c->argv[1].len : 128;
+    reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try %s HELP.",
+                 n, c->argv[1].ptr, name);
+}
+
 int arg_ll(client *c, int i, long long *out) {
     if (util_parse_ll(c->argv[i].ptr, c->argv[i].len, out) < 0) {
         reply_error(c, ERR_NOT_INT);
@@ -516,5 +526,12 @@ void command_process(client *c) {
     process(c);
     /* Muted as the command ends (CLIENT REPLY ON's own OK goes out). */
     if (c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)) reply_buf_truncate(&c->reply, before);
-    if (!(c->flags & CLIENT_PAUSED)) c->flags &= ~CLIENT_REPLY_SKIP; /* held: skipped later */
+    /* Held by a pause or blocked: the later reply is the skipped one (command_unblocked). */
+    if (!(c->flags & (CLIENT_PAUSED | CLIENT_BLOCKED))) c->flags &= ~CLIENT_REPLY_SKIP;
+}
+
+void command_unblocked_reply(client *c, size_t before) {
+    if (!(c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP))) return;
+    reply_buf_truncate(&c->reply, before);
+    c->flags &= ~CLIENT_REPLY_SKIP;
 }

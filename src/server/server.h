@@ -289,6 +289,9 @@ void commands_init(void);
 void commands_free(void);
 const command *command_lookup(const char *name, size_t len);
 void command_process(client *c);
+/* A blocked command's late reply was added after `before` bytes: CLIENT REPLY OFF / SKIP take
+ * it back, as they would have taken a reply given at once. */
+void command_unblocked_reply(client *c, size_t before);
 
 /* Replies with Redis's shared error texts. Each helper sends the error itself and returns -1,
  * so handlers write `if (arg_ll(c, i, &v) < 0) return;`. */
@@ -304,6 +307,8 @@ void reply_errorf(client *c, const char *fmt, ...) __attribute__((format(printf,
 void reply_wrong_arity(client *c);
 void reply_wrong_subcommand_arity(client *c);
 void reply_unknown_subcommand(client *c);
+/* "ERR unknown subcommand or wrong number of arguments for '<argv[1] as sent>'. Try X HELP." */
+void reply_subcommand_syntax_error(client *c);
 void reply_help(client *c, const char *const *lines); /* a status reply per line, to NULL */
 int arg_ll(client *c, int i, long long *out);
 int arg_eq(const client *c, int i, const char *lower); /* case-insensitive compare */

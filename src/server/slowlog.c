@@ -181,8 +181,7 @@ void cmd_slowlog(client *c) {
         for (long long i = 0; i < count; i++, e = e->prev)
             reply_entry(c, e);
     } else if (arg_eq(c, 1, "get")) {
-        reply_error(c, "ERR unknown subcommand or wrong number of arguments for 'get'. Try "
-                       "SLOWLOG HELP.");
+        reply_subcommand_syntax_error(c);
     } else if (arg_eq(c, 1, "help") || arg_eq(c, 1, "reset") || arg_eq(c, 1, "len")) {
         reply_wrong_subcommand_arity(c);
     } else {

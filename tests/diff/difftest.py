@@ -193,6 +193,51 @@ MEMKV_ONLY_CONFIG = set(generator.MEMKV_ONLY_CONFIG) | {
     b"metrics-pprof-enabled"}
 
 
+NO_REPLY = ("noreply",)
+
+
+class ReplyState:
+    """CLIENT REPLY as Redis 7.0 applies it to one connection: OFF mutes every reply until
+    CLIENT REPLY ON (whose OK is sent); SKIP mutes the next command's; RESET ends both. The
+    harness reads a reply only for the commands that answer."""
+
+    def __init__(self):
+        self.off = self.skip_next = self.skip = False
+
+    def dirty(self):
+        return self.off or self.skip_next or self.skip
+
+    def expect(self, batch):
+        out = []
+        for argv in batch:
+            if self.skip_next:  # what Redis's resetClient did after the previous command
+                self.skip, self.skip_next = True, False
+            name = lower(argv[0])
+            silent = False  # CLIENT REPLY SKIP has no reply of its own
+            if name == b"client" and len(argv) == 3 and lower(argv[1]) == b"reply":
+                mode = lower(argv[2])
+                if mode == b"on":
+                    self.off = self.skip_next = False
+                elif mode == b"off":
+                    self.off = True
+                elif mode == b"skip":
+                    silent = True
+                    if not self.off:
+                        self.skip_next = True
+            elif name == b"reset" and len(argv) == 1:
+                self.off = self.skip_next = False
+            out.append(not (self.off or self.skip or silent))
+            self.skip = False
+        return out
+
+    def restore_command(self):
+        """(CLIENT REPLY ON, whether its OK comes back) when replies are not all on."""
+        if not self.dirty():
+            return None
+        answers = self.expect([[b"CLIENT", b"REPLY", b"ON"]])[0]
+        return ([b"CLIENT", b"REPLY", b"ON"], answers)
+
+
 def lower(b):
     return b.lower() if isinstance(b, bytes) else b
 
@@ -260,6 +305,10 @@ def rule(argv):
             return "command-docs"
         if sub in (None, b"count", b"list", b"info", b"docs", b"help"):
             return "shape"
+    if name == b"slowlog" and sub in (b"get", b"len", b"help"):
+        return "slowlog"  # what is logged depends on each server's timings
+    if name == b"latency" and sub in (b"latest", b"history", b"reset", b"doctor", b"help"):
+        return "shape"  # samples depend on each server's timings; DOCTOR is each one's text
     if name == b"config" and sub == b"get":
         return "config-get"
     if name == b"config" and sub == b"help":
@@ -332,6 +381,14 @@ def normalize(argv, reply):
             items = elems[1]
             return ("scan-done", sorted(zip(items[0::2], items[1::2])))
         return ("scan-partial",)
+    if r == "slowlog" and reply[0] == "array":
+        # GET: each entry's shape (id, time, duration, [args], address, name), not how many.
+        return ("array", sorted(set(shape(e) if e[0] != "array" or len(e[1]) != 6 else
+                                    ("entry", tuple(x[0] for x in e[1]),
+                                     tuple(sorted(set(y[0] for y in e[1][3][1]))))
+                                    for e in reply[1])))
+    if r == "slowlog":
+        return (reply[0],)
     if r == "count" and reply[0] == "array":
         return random_picks(reply)
     if r == "count" and reply[0] == "bulk":
@@ -556,6 +613,7 @@ class Pair:
         self.commands_run = 0
         self.commands_resp3 = 0  # of commands_run, those sent on a RESP3 connection
         self.resp = 2  # the protocol of the connections (HELLO switched both, or none)
+        self.reply_state = ReplyState()
         self.restore_names = list(generator.CONFIG_SET) + list(generator.MEMKV_ONLY_CONFIG)
         for s in (self.memkv, self.redis):
             s.initial_config = self._config_of(s)
@@ -600,6 +658,11 @@ class Pair:
         """Back to the start state: empty key space, initial configuration, a new
         connection (db 0, no name, RESP2). A server that died is started again."""
         self.resp = 2
+        if self.reply_state.dirty():  # replies off: the old connection would not answer PING
+            for s in (self.memkv, self.redis):
+                if s.alive():
+                    s.connect()
+        self.reply_state = ReplyState()
         for s in (self.memkv, self.redis):
             if not s.alive() or (s is self.memkv and s.sanitizer_report()):
                 self._restart(s)
@@ -650,17 +713,25 @@ class Pair:
                     # equal() asks Redis for the key's type (set_listpack_allowed).
                     batch = batch[:i + 1]
                     break
+            # CLIENT REPLY OFF / SKIP: which commands answer; at the end of the batch replies
+            # are turned on again (the PING below needs one).
+            answers = self.reply_state.expect(batch)
+            restore = self.reply_state.restore_command()
             data = b"".join(encode(a) for a in batch)
+            if restore:
+                data += encode(restore[0])
             self.memkv.conn.send(data)
             self.redis.conn.send(data)
             replies = []
             for s in (self.memkv, self.redis):
                 out = []
-                for _ in batch:
-                    r = s.conn.read()
+                for answers_now in answers:
+                    r = s.conn.read() if answers_now else NO_REPLY
                     out.append(r)
                     if r in (CLOSED, TIMEOUT):
                         break
+                if restore and restore[1] and out and out[-1] not in (CLOSED, TIMEOUT):
+                    s.conn.read()  # CLIENT REPLY ON's OK
                 replies.append(out)
             rm, rr = replies
             both_closed_at = None
@@ -671,6 +742,8 @@ class Pair:
                     break
                 self.commands_run += 1
                 self.commands_resp3 += self.resp == 3
+                if a == b == NO_REPLY:
+                    continue
                 if lower(argv[0]) == b"hello" and a[0] in ("map", "array"):
                     self.resp = 3 if a[0] == "map" else 2
                 if lower(argv[0]) == b"reset" and a == ("status", b"RESET"):
@@ -687,6 +760,7 @@ class Pair:
                     return Mismatch(kind, pos + i, argv, a, b, detail or "")
                 if a == CLOSED:
                     both_closed_at = i
+                    self.reply_state = ReplyState()
                     break
             # Liveness: both must still answer PING; a connection the last command closed
             # (QUIT, CLIENT KILL) must be closed in both, and is opened again.

@@ -628,12 +628,14 @@ import gen_sets  # noqa: E402
 import gen_zsets  # noqa: E402
 import gen_lists  # noqa: E402 (blocking commands only with tiny timeouts)
 import gen_bitmaps  # noqa: E402 (and LCS, EXPIRETIME, SWAPDB, WAIT, ROLE)
+import gen_introspect  # noqa: E402 (CLIENT REPLY/PAUSE/..., SLOWLOG, LATENCY)
 
-for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists, gen_bitmaps):
+for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists, gen_bitmaps, gen_introspect):
     COMMANDS.update(_group.COMMANDS)
     COVERED |= _group.COVERED
 CONFIG_SET.update(gen_zsets.CONFIG_SET)  # its encoding thresholds, with smaller values
 CONFIG_SET.update(gen_lists.CONFIG_SET)  # quicklist node sizes down to one element
+CONFIG_SET.update(gen_introspect.CONFIG_SET)  # slowlog and latency monitor thresholds
 
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]

@@ -1,0 +1,100 @@
+"""Generators for the CLIENT subcommands REPLY, NO-EVICT, PAUSE, UNPAUSE, GETREDIR,
+TRACKINGINFO, TRACKING, CACHING, and for SLOWLOG and LATENCY, merged into generator.COMMANDS
+by generator.py.
+
+- CLIENT REPLY OFF and SKIP take replies away: the harness knows which commands answer
+  (difftest.ReplyState) and reads only those; at the end of a batch it turns replies back on.
+- CLIENT PAUSE only with a timeout of 0 (nothing is held) or invalid arguments: a pause that
+  lasts would hold the single connection's next write. Held commands, UNPAUSE releasing them
+  and a pause running out are in tests/integration/test_introspection.py.
+- CLIENT TRACKING only OFF (and invalid forms): memkv refuses ON until client-side caching is
+  there, where Redis turns tracking on (a deliberate difference, README).
+- SLOWLOG and LATENCY: what they record depends on how long commands take in each server, so
+  their replies are compared by shape (difftest.rule: "slowlog", "latency"); errors exactly.
+  CONFIG SET slowlog-log-slower-than 0 makes both log everything (so GET has entries to shape).
+- MONITOR is not generated: its lines would interleave with the one connection's replies (it
+  is in tests/integration/test_introspection.py, against Redis too).
+"""
+
+import generator as g
+
+COUNTS = [b"0", b"1", b"2", b"10", b"-1", b"-2", b"abc", b"", b"9223372036854775807",
+          b"9223372036854775808", b"1.5"]
+EVENTS = [b"command", b"fast-command", b"expire-cycle", b"nosuch", b"", b"COMMAND"]
+
+
+def g_client_ext(rng):
+    sub = g.pick(rng, [b"REPLY", b"REPLY", b"REPLY", b"NO-EVICT", b"PAUSE", b"UNPAUSE",
+                       b"GETREDIR", b"TRACKINGINFO", b"TRACKING", b"CACHING", b"reply",
+                       b"no-evict", b"pause"])
+    up = sub.upper()
+    argv = [b"CLIENT", sub]
+    if up == b"REPLY":
+        # OFF and SKIP rarely: each one mutes the commands after it.
+        argv.append(g.pick(rng, [b"ON", b"ON", b"on", b"OFF", b"SKIP", b"skip", b"bogus", b""]))
+    elif up == b"NO-EVICT":
+        argv.append(g.pick(rng, [b"ON", b"OFF", b"on", b"off", b"bogus", b""]))
+    elif up == b"PAUSE":
+        argv.append(g.pick(rng, [b"0", b"0", b"-1", b"abc", b"1.5", b"", b"-9223372036854775808",
+                                 b"9223372036854775808"]))
+        if rng.random() < 0.6:
+            argv.append(g.pick(rng, [b"WRITE", b"ALL", b"write", b"all", b"bogus", b""]))
+    elif up == b"TRACKING":
+        argv.append(g.pick(rng, [b"OFF", b"off", b"bogus", b""]))
+        for _ in range(rng.choice([0, 0, 1, 2])):
+            opt = g.pick(rng, [b"BCAST", b"OPTIN", b"OPTOUT", b"NOLOOP", b"PREFIX", b"REDIRECT",
+                               b"BOGUS"])
+            argv.append(opt)
+            if opt in (b"PREFIX", b"REDIRECT") and rng.random() < 0.8:
+                argv.append(g.pick(rng, [b"a", b"1", b"0"]))
+    elif up == b"CACHING":
+        argv.append(g.pick(rng, [b"YES", b"NO", b"bogus"]))
+    # Arity: a missing or an extra argument now and then.
+    r = rng.random()
+    if r < 0.07 and len(argv) > 2:
+        argv.pop()
+    elif r < 0.14:
+        argv.append(b"x")
+    return argv
+
+
+def g_slowlog(rng):
+    sub = g.pick(rng, [b"GET", b"GET", b"LEN", b"RESET", b"HELP", b"get", b"BOGUS"])
+    argv = [b"SLOWLOG", sub]
+    if sub.upper() == b"GET" and rng.random() < 0.7:
+        argv.append(g.pick(rng, COUNTS))
+    if rng.random() < 0.08:
+        argv.append(b"x")
+    return argv
+
+
+def g_latency(rng):
+    sub = g.pick(rng, [b"LATEST", b"HISTORY", b"RESET", b"DOCTOR", b"GRAPH", b"HELP",
+                       b"latest", b"BOGUS"])
+    argv = [b"LATENCY", sub]
+    up = sub.upper()
+    if up in (b"HISTORY", b"GRAPH"):
+        # GRAPH only of events neither server has samples of: an error in both.
+        argv.append(g.pick(rng, EVENTS if up == b"HISTORY" else [b"nosuch", b""]))
+    elif up == b"RESET":
+        argv += [g.pick(rng, EVENTS) for _ in range(rng.choice([0, 0, 1, 2]))]
+    if rng.random() < 0.08:
+        argv.append(b"x")
+    return argv
+
+
+COMMANDS = {
+    b"CLIENT EXT": (2, g_client_ext),
+    b"SLOWLOG": (1, g_slowlog),
+    b"LATENCY": (1, g_latency),
+}
+
+COVERED = {"slowlog", "latency",
+           "monitor"}  # MONITOR: tests/integration/test_introspection.py (see above)
+
+CONFIG_SET = {
+    b"slowlog-log-slower-than": [b"0", b"0", b"-1", b"10000", b"-2", b"abc", b"1000000",
+                                 b"9223372036854775807", b"9223372036854775808"],
+    b"slowlog-max-len": [b"0", b"1", b"3", b"128", b"-1", b"abc", b"9223372036854775807"],
+    b"latency-monitor-threshold": [b"0", b"100000", b"-1", b"abc", b"9223372036854775808"],
+}
