@@ -13,7 +13,7 @@
 
 static void client_reply(client *c) {
     if (arg_eq(c, 2, "on")) {
-        c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP_NEXT);
+        c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP); /* its own OK is sent */
         reply_add_status(&c->reply, "OK");
     } else if (arg_eq(c, 2, "off")) {
         c->flags |= CLIENT_REPLY_OFF;

@@ -109,6 +109,10 @@ void pause_before_sleep(void) {
         client *c = h->c;
         c->flags &= ~(CLIENT_PAUSED | CLIENT_BLOCKED);
         srv.paused_clients--;
+        if (c->flags & CLIENT_CLOSE_ASAP) { /* killed while held: closed after this */
+            alloc_free(SUB, h);
+            continue;
+        }
         resp_arg *argv = c->argv;
         int argc = c->argc;
         c->argv = h->argv;

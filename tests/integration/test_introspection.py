@@ -80,6 +80,11 @@ def test_client_reply_off_on_skip(target):
     assert c.read() == ("status", b"RESET")
     assert c.read() == ("bulk", b"e")
     assert call(c, "CLIENT", "REPLY", "bogus") == ("error", b"ERR syntax error")
+    # ON right after SKIP answers (it clears the skip it would fall under).
+    c.send(encode([b"CLIENT", b"REPLY", b"SKIP"]) + encode([b"CLIENT", b"REPLY", b"ON"])
+           + encode([b"PING", b"f"]))
+    assert c.read() == ("status", b"OK")
+    assert c.read() == ("bulk", b"f")
 
 
 def test_client_reply_off_mutes_a_blocked_commands_reply(target):
