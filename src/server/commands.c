@@ -228,7 +228,10 @@ void commands_init(void) {
     cmd_subs = alloc_calloc(ALLOC_SUB_OTHER, n * sizeof(*cmd_subs));
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < sizeof(containers) / sizeof(containers[0]); j++)
-            if (strcmp(all[i].name, containers[j].container) == 0) cmd_subs[i] = containers[j].subs;
+            if (strcmp(all[i].name, containers[j].container) == 0) {
+                cmd_subs[i] = containers[j].subs;
+                all[i].flags |= CMD_CONTAINER;
+            }
 
     size_t size = 64;
     while (size < 2 * n)
@@ -446,7 +449,26 @@ static void reply_unknown_command(client *c) {
                  args);
 }
 
-static void process(client *c) {
+static inline void command_timed(client *c, const command *cmd, long long us) {
+    if (srv.latency_monitor_threshold > 0)
+        latency_add_sample((cmd->flags & CMD_FAST) ? "fast-command" : "command", us / 1000);
+    if (srv.slowlog_log_slower_than >= 0 && us >= srv.slowlog_log_slower_than)
+        slowlog_push(c, cmd, us);
+}
+
+void server_hooks_update(void) {
+    srv.cmd_hooks = srv.monitors > 0 || srv.pause_type != PAUSE_OFF || command_timing_on();
+}
+
+int server_hooks_apply(const cfg_param *p, char *err) {
+    (void)p;
+    (void)err;
+    server_hooks_update();
+    return 0;
+}
+
+/* Inlined into both paths of command_process: the common one pays no extra call. */
+static inline __attribute__((always_inline)) void process(client *c) {
     /* Cross-protocol scripting defence (as Redis): an HTTP request sent to us is dropped. */
     if (arg_eq(c, 0, "post") || arg_eq(c, 0, "host:")) {
         client_close_async(c);
@@ -458,14 +480,15 @@ static void process(client *c) {
         reply_unknown_command(c);
         return;
     }
-    const subcommand *sub = NULL, *subs = cmd_subs[cmd - srv.commands];
-    if (!subs || c->argc < 2)
-        c->last_cmd = cmd->name;
-    else
-        c->last_cmd = (sub = find_sub(subs, &c->argv[1])) ? sub->fullname : "NULL";
-    if (subs && c->argc >= 2 && !sub) { /* refused before running, as Redis's lookup does */
-        reply_unknown_subcommand(c);
-        return;
+    const subcommand *sub = NULL;
+    c->last_cmd = cmd->name;
+    if ((cmd->flags & CMD_CONTAINER) && c->argc >= 2) {
+        sub = find_sub(cmd_subs[cmd - srv.commands], &c->argv[1]);
+        c->last_cmd = sub ? sub->fullname : "NULL";
+        if (!sub) { /* refused before running, as Redis's lookup does */
+            reply_unknown_subcommand(c);
+            return;
+        }
     }
     if ((cmd->arity > 0 && c->argc != cmd->arity) || (c->argc < -cmd->arity)) {
         reply_wrong_arity(c);
@@ -487,28 +510,30 @@ static void process(client *c) {
         reply_error(c, "ERR Replica can't interact with the keyspace");
         return;
     }
-    if (srv.pause_type && pause_holds(c, cmd)) { /* CLIENT PAUSE: run it when the pause ends */
-        pause_hold(c);
-        return;
+    /* Pauses, MONITOR, SLOWLOG and LATENCY: one flag to test when none is in use. */
+    int64_t start = 0;
+    if (srv.cmd_hooks) {
+        if (srv.pause_type && pause_holds(c, cmd)) { /* CLIENT PAUSE: runs when it ends */
+            pause_hold(c);
+            return;
+        }
+        /* SLOWLOG and LATENCY time each command, as Redis does. */
+        if (command_timing_on()) start = util_monotonic_us();
     }
     command *mut = (command *)cmd;
     if (cmd->flags & CMD_READONLY) db_reads_only();
-    /* SLOWLOG and LATENCY time each command (Redis does too); off, no clock is read. */
-    int64_t start = command_timing_on() ? util_monotonic_us() : 0;
     mut->fn(c);
     mut->calls++;
     srv.stats.commands_processed++;
-    if (start && !(c->flags & CLIENT_BLOCKED)) command_timed(c, cmd, util_monotonic_us() - start);
-    if (srv.monitors) monitor_feed(c, cmd, sub);
+    if (srv.cmd_hooks) {
+        if (start && !(c->flags & CLIENT_BLOCKED))
+            command_timed(c, cmd, util_monotonic_us() - start);
+        if (srv.monitors) monitor_feed(c, cmd, sub);
+    }
     client_obuf_check(c);
     /* Clients waiting on keys this command filled are served before the next command. */
     blocking_serve_ready_keys();
     db_settle(); /* the collections the command (and the clients it served) changed */
-}
-
-void command_timed(client *c, const command *cmd, long long us) {
-    latency_add_sample((cmd->flags & CMD_FAST) ? "fast-command" : "command", us / 1000);
-    slowlog_push(c, cmd, us);
 }
 
 void command_process(client *c) {

@@ -119,7 +119,7 @@ static int64_t cron(evloop *el, void *data) {
 
 static void before_sleep(evloop *el, void *data) {
     (void)data;
-    pause_before_sleep();    /* the commands a pause that ended was holding */
+    if (srv.paused_clients) pause_before_sleep(); /* runs held commands once a pause ends */
     blocking_before_sleep(); /* before the writes: unblocked clients' replies go out now */
     net_before_sleep();
     if (signal_shutdown) srv.shutdown_asap = 1;
@@ -268,6 +268,7 @@ int main(int argc, char **argv) {
     }
     log_set_level(srv.loglevel);
     srv.config.started = 1;
+    server_hooks_update(); /* slowlog-log-slower-than, latency-monitor-threshold as loaded */
 
     if (apply_jemalloc_settings(NULL, err) < 0) {
         fprintf(stderr, "\n*** FATAL CONFIG ERROR (memkv %s) ***\njemalloc-*: %s\n", MEMKV_VERSION,

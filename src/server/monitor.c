@@ -122,6 +122,7 @@ void cmd_monitor(client *c) {
         monitors = alloc_realloc(ALLOC_SUB_CLIENTS, monitors, (size_t)cap * sizeof(*monitors));
     }
     monitors[srv.monitors++] = c;
+    server_hooks_update();
     c->flags |= CLIENT_MONITOR;
     reply_add_status(&c->reply, "OK");
 }
@@ -134,6 +135,7 @@ void monitor_stop(client *c) {
             memmove(monitors + i, monitors + i + 1,
                     (size_t)(srv.monitors - i - 1) * sizeof(*monitors));
             srv.monitors--;
+            server_hooks_update();
             break;
         }
     }

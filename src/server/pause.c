@@ -44,6 +44,7 @@ static void list_push(held **head, held **tail, held *h) {
 static void end_pause(void) {
     srv.pause_type = PAUSE_OFF;
     srv.pause_end_ms = 0;
+    server_hooks_update();
     db_set_expire_keep(0);
     if (held_head) {
         if (release_tail)
@@ -93,6 +94,7 @@ void pause_hold(client *c) {
 void pause_start(int type, int64_t end_ms) {
     if (type > srv.pause_type) srv.pause_type = type;
     if (end_ms > srv.pause_end_ms) srv.pause_end_ms = end_ms;
+    server_hooks_update();
     db_set_expire_keep(1);
 }
 

@@ -76,6 +76,7 @@ typedef void command_fn(client *c);
 #define CMD_MAY_REPLICATE (1 << 12)
 #define CMD_SKIP_MONITOR (1 << 13) /* never shown to MONITOR (Redis's skip_monitor) */
 #define CMD_SKIP_SLOWLOG (1 << 14) /* never logged in the SLOWLOG (EXEC, as Redis) */
+#define CMD_CONTAINER (1 << 15)    /* has subcommands (set by commands_init) */
 
 /* A subcommand of a container command (CLIENT LIST): its full name as CLIENT LIST's cmd= shows
  * it ("client|list") and whether Redis 7.0 flags it admin (then MONITOR does not show it). */
@@ -220,9 +221,10 @@ typedef struct server {
     int shutdown_asap;
     int exit_code;
     uint64_t cron_loops;
-    int monitors;             /* clients in MONITOR mode (monitor.c) */
-    int pause_type;           /* PAUSE_* (pause.c): CLIENT PAUSE in force */
-    int64_t pause_end_ms;     /* when it ends */
+    int cmd_hooks;        /* pauses, monitors or command timing in use: see server_hooks_update */
+    int monitors;         /* clients in MONITOR mode (monitor.c) */
+    int pause_type;       /* PAUSE_* (pause.c): CLIENT PAUSE in force */
+    int64_t pause_end_ms; /* when it ends */
     long long paused_clients; /* clients whose command the pause holds */
     server_stats stats;
     command *commands;
@@ -499,7 +501,10 @@ void cmd_monitor(client *c);
 static inline int command_timing_on(void) {
     return srv.slowlog_log_slower_than >= 0 || srv.latency_monitor_threshold > 0;
 }
-void command_timed(client *c, const command *cmd, long long us); /* SLOWLOG and LATENCY */
+/* Recomputes srv.cmd_hooks, the one flag the command path tests for pauses, monitors and
+ * timing (call it when any of them changes). */
+void server_hooks_update(void);
+int server_hooks_apply(const cfg_param *p, char *err); /* config hook of the timing params */
 /* Logs the command (c->argv) if it took at least slowlog-log-slower-than µs. */
 void slowlog_push(client *c, const command *cmd, long long duration_us);
 int slowlog_apply_max_len(const cfg_param *p, char *err); /* trims to slowlog-max-len */

@@ -82,6 +82,11 @@ int history_reset(const cfg_param *p, char *err) {
     (void)err;
     return 0;
 }
+int server_hooks_apply(const cfg_param *p, char *err) {
+    (void)p;
+    (void)err;
+    return 0;
+}
 int slowlog_apply_max_len(const cfg_param *p, char *err) {
     (void)p;
     (void)err;
