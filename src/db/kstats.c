@@ -326,8 +326,8 @@ void kstats_ttl_buckets(kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_BUCKETS
  * looked at again only when it has a digit) or too long (over 32 bytes) is replaced by '*'. A
  * number stays '#' however long, so "user:123" and "user:123456789" fold alike. Plain
  * characters (class 0) take the shortest path: this runs on every write. */
-int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out,
-                     size_t *len) {
+int kstats_prefix_of_ref(const kstats *ks, const char *key, size_t klen, int depth, char *out,
+                         size_t *len) {
     const unsigned char *k = (const unsigned char *)key;
     const uint8_t *cls = ks->cls;
     size_t o = 0, i = 0;
@@ -379,6 +379,11 @@ int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, 
     }
     *len = o;
     return 1;
+}
+
+int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out,
+                     size_t *len) {
+    return kstats_prefix_of_ref(ks, key, klen, depth, out, len);
 }
 
 int kstats_prefix_depth(const kstats *ks) {
