@@ -8,6 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The prefix fold classifies 16 bytes at a time with SSE2 (every x86-64 has it); elsewhere, or
+ * with MEMKV_KSTATS_NO_SIMD (a test builds it so), byte by byte into the same masks. */
+#if defined(__SSE2__) && !defined(MEMKV_KSTATS_NO_SIMD)
+#define KS_SIMD 1
+#include <emmintrin.h>
+#endif
+
 #define SUB ALLOC_SUB_KEYSPACE_STATS
 #define OTHER_SLICES 64
 #define SEGMENT_MAX 32
@@ -61,6 +68,10 @@ typedef struct top_set {
 struct kstats {
     kstats_config cfg;
     uint8_t cls[256]; /* CLS_* bits of each byte, for folding prefixes in one pass */
+    int nsep;
+#ifdef KS_SIMD
+    uint8_t sepv[KS_SEPARATORS_MAX][16]; /* each separator 16 times: a compare's operand */
+#endif
     int ndbs;
     ks_db *dbs;
 
@@ -122,6 +133,12 @@ kstats *kstats_new(int ndbs, const kstats_config *cfg, char *err, size_t errlen)
     }
     for (const char *s = cfg->separators; *s; s++)
         ks->cls[(unsigned char)*s] = CLS_SEP;
+    for (const char *s = cfg->separators; *s; s++) {
+#ifdef KS_SIMD
+        memset(ks->sepv[ks->nsep], *s, 16);
+#endif
+        ks->nsep++;
+    }
     ks->ndbs = ndbs;
     ks->dbs = alloc_calloc(SUB, (size_t)ndbs * sizeof(ks_db));
     ks->ttl_now = TTL_EMPTY;
@@ -321,11 +338,12 @@ void kstats_ttl_buckets(kstats *ks, int64_t now_ms, ks_totals out[KS_TTL_BUCKETS
 
 /* ---- prefixes --------------------------------------------------------------------------- */
 
-/* One pass over the key: each segment is copied with its digit runs folded to '#'; a segment
- * then found to be a hex ID (8+ hex characters or '-' with both a digit and a letter a-f:
- * looked at again only when it has a digit) or too long (over 32 bytes) is replaced by '*'. A
- * number stays '#' however long, so "user:123" and "user:123456789" fold alike. Plain
- * characters (class 0) take the shortest path: this runs on every write. */
+/* The reference fold, one pass over the key byte by byte: each segment is copied with its digit
+ * runs folded to '#'; a segment then found to be a hex ID (8+ hex characters or '-' with both a
+ * digit and a letter a-f: looked at again only when it has a digit) or too long (over 32
+ * bytes) is replaced by '*'. A number stays '#' however long, so "user:123" and
+ * "user:123456789" fold alike. kstats_prefix_of (below) computes the same from bit masks; this
+ * one is what it is tested against, and folds the long keys whose cut it cannot see. */
 int kstats_prefix_of_ref(const kstats *ks, const char *key, size_t klen, int depth, char *out,
                          size_t *len) {
     const unsigned char *k = (const unsigned char *)key;
@@ -381,9 +399,282 @@ int kstats_prefix_of_ref(const kstats *ks, const char *key, size_t klen, int dep
     return 1;
 }
 
+/* The fast fold works on bit masks of the key's first FOLD_SPAN bytes (bit i: byte i): which
+ * are separators and which digits, found 16 bytes at a time. The key is copied into out with
+ * every digit made '#'; the cut (the depth+1-th separator), the segments that become '*' and
+ * the digits after the first of each run, which go, all come from the masks; what stays is
+ * then moved down run by run. A key whose cut lies beyond FOLD_SPAN takes the reference. */
+#define FOLD_SPAN 64
+/* out: the key's first FOLD_SPAN bytes, then 16 zeros that whole chunks may read. */
+_Static_assert(KS_PREFIX_LEN_MAX >= FOLD_SPAN + 16, "the fast fold's scratch fits in out");
+
+static inline uint64_t low_bits(size_t n) { /* the bits below n, n <= 64 */
+    return n >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << n) - 1;
+}
+
+static inline size_t lowest_bit(uint64_t m) { /* m != 0 */
+    return (unsigned)__builtin_ctzll(m);
+}
+
+static inline uint64_t load64(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline uint64_t load32(const unsigned char *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+#ifdef KS_SIMD
+/* One chunk: its separator and digit bits, and the chunk with its digits made '#'. sep0: the
+ * first separator 16 times; multi (a constant where inlined): look for the others too. */
+static inline __m128i fold_chunk(const kstats *ks, __m128i sep0, int multi, __m128i v,
+                                 uint64_t *sep, uint64_t *dig) {
+    __m128i s = _mm_cmpeq_epi8(v, sep0);
+    if (multi)
+        for (int i = 1; i < ks->nsep; i++)
+            s = _mm_or_si128(s, _mm_cmpeq_epi8(v, _mm_loadu_si128((const __m128i *)ks->sepv[i])));
+    /* '0'..'9' moved to -128..-119: one signed compare */
+    __m128i d =
+        _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(0x80 - '0')), _mm_set1_epi8(-128 + 10));
+    *sep = (uint32_t)_mm_movemask_epi8(s);
+    *dig = (uint32_t)_mm_movemask_epi8(d);
+    return _mm_or_si128(_mm_andnot_si128(d, v), _mm_and_si128(d, _mm_set1_epi8('#')));
+}
+
+/* The first n (1..FOLD_SPAN) bytes of the key into out, digits made '#', 16 zeros after them;
+ * their separator and digit masks. Every load lies inside the key: a key of 16 bytes or more
+ * is read in chunks, the last one ending with the key (overlapping the one before: the same
+ * bytes, the same bits); a shorter one in two overlapping words. */
+static inline void fold_load(const kstats *ks, int multi, const unsigned char *k, size_t n,
+                             char *out, uint64_t *sepm, uint64_t *digm) {
+    __m128i sep0 = _mm_loadu_si128((const __m128i *)ks->sepv[0]), f;
+    uint64_t sep = 0, dig = 0, s, d;
+    if (n >= 16) {
+        size_t last = n - 16;
+        for (size_t off = 0; off < last; off += 16) {
+            f = fold_chunk(ks, sep0, multi, _mm_loadu_si128((const __m128i *)(k + off)), &s, &d);
+            _mm_storeu_si128((__m128i *)(out + off), f);
+            sep |= s << off;
+            dig |= d << off;
+        }
+        f = fold_chunk(ks, sep0, multi, _mm_loadu_si128((const __m128i *)(k + last)), &s, &d);
+        _mm_storeu_si128((__m128i *)(out + last), f);
+        sep |= s << last;
+        dig |= d << last;
+    } else {
+        uint64_t lo, hi = 0;
+        if (n > 8) {
+            lo = load64(k);
+            hi = load64(k + n - 8) >> (8 * (16 - n));
+        } else if (n >= 4) {
+            lo = load32(k) | load32(k + n - 4) << (8 * (n - 4));
+        } else {
+            lo = k[0] | (uint64_t)k[n / 2] << (8 * (n / 2)) | (uint64_t)k[n - 1] << (8 * (n - 1));
+        }
+        __m128i v =
+            _mm_unpacklo_epi64(_mm_cvtsi64_si128((long long)lo), _mm_cvtsi64_si128((long long)hi));
+        f = fold_chunk(ks, sep0, multi, v, &sep, &dig);
+        _mm_storeu_si128((__m128i *)out, f);
+    }
+    _mm_storeu_si128((__m128i *)(out + n), _mm_setzero_si128());
+    *sepm = sep;
+    *digm = dig;
+}
+
+/* Bits of the hex letters (either case) and of the hex characters other than digits (letters,
+ * '-') among the 16 bytes at p. */
+static inline void hex_chunk(const char *p, uint64_t *letters, uint64_t *hex) {
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    __m128i l = _mm_cmplt_epi8(_mm_add_epi8(lower, _mm_set1_epi8((char)(0x80 - 'a'))),
+                               _mm_set1_epi8(-128 + 6));
+    __m128i x = _mm_or_si128(l, _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    *letters = (uint32_t)_mm_movemask_epi8(l);
+    *hex = (uint32_t)_mm_movemask_epi8(x);
+}
+
+/* Moves n bytes from src down to dst < src, as memmove, and touches no byte outside the two:
+ * the run after this one may lie right behind it. Loads come before the stores they overlap. */
+static inline void move_down(char *dst, const char *src, size_t n) {
+    if (n >= 16) {
+        __m128i last = _mm_loadu_si128((const __m128i *)(src + n - 16));
+        for (size_t j = 0; j + 16 < n; j += 16)
+            _mm_storeu_si128((__m128i *)(dst + j), _mm_loadu_si128((const __m128i *)(src + j)));
+        _mm_storeu_si128((__m128i *)(dst + n - 16), last);
+    } else if (n >= 8) {
+        uint64_t a = load64((const unsigned char *)src);
+        uint64_t b = load64((const unsigned char *)src + n - 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + n - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + n - 4, &b, 4);
+    } else {
+        char a = src[0], b = src[n / 2], c = src[n - 1];
+        dst[0] = a;
+        dst[n / 2] = b;
+        dst[n - 1] = c;
+    }
+}
+#else
+static inline void fold_load(const kstats *ks, int multi, const unsigned char *k, size_t n,
+                             char *out, uint64_t *sepm, uint64_t *digm) {
+    (void)multi;
+    uint64_t sep = 0, dig = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = ks->cls[k[i]];
+        sep |= (uint64_t)(c & CLS_SEP) << i;
+        dig |= (uint64_t)((c & CLS_DIGIT) != 0) << i;
+        out[i] = (c & CLS_DIGIT) ? '#' : (char)k[i];
+    }
+    memset(out + n, 0, 16);
+    *sepm = sep;
+    *digm = dig;
+}
+
+static inline void hex_chunk(const char *p, uint64_t *letters, uint64_t *hex) {
+    uint64_t l = 0, x = 0;
+    for (int i = 0; i < 16; i++) {
+        unsigned char c = (unsigned char)p[i];
+        int letter = (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        l |= (uint64_t)letter << i;
+        x |= (uint64_t)(letter || c == '-') << i;
+    }
+    *letters = l;
+    *hex = x;
+}
+
+static inline void move_down(char *dst, const char *src, size_t n) {
+    memmove(dst, src, n);
+}
+#endif
+
+/* Whether the n bytes (8..SEGMENT_MAX) of a segment at seg (in out: digits are '#' there, dig
+ * has their bits) are a hex ID: hex characters only, a letter among them (the caller saw a
+ * digit). Reads 16 bytes, or 32 for a segment over 16 bytes: inside out's zeros. */
+static int fold_hex_id(const char *seg, size_t n, uint64_t dig) {
+    uint64_t letters, hex, l2 = 0, x2 = 0;
+    hex_chunk(seg, &letters, &hex);
+    if (n > 16) hex_chunk(seg + 16, &l2, &x2);
+    uint64_t all = low_bits(n);
+    letters = (letters | l2 << 16) & all;
+    hex = (hex | x2 << 16 | dig) & all;
+    return letters != 0 && hex == all;
+}
+
+/* The segments before the cut that fold to '*' (over SEGMENT_MAX bytes, or a hex ID): '*' put
+ * at the start of each; returns the bits of the bytes after it, which go. seps: the separators
+ * before the cut. */
+static uint64_t fold_stars(char *out, uint64_t seps, uint64_t dig, size_t cut) {
+    uint64_t drop = 0;
+    size_t start = 0;
+    for (;;) {
+        size_t end = seps ? lowest_bit(seps) : cut, n = end - start;
+        if (n >= 8) {
+            uint64_t sdig = (dig >> start) & low_bits(n);
+            if (n > SEGMENT_MAX || (sdig && fold_hex_id(out + start, n, sdig))) {
+                out[start] = '*';
+                drop |= low_bits(end) & ~low_bits(start + 1);
+            }
+        }
+        if (!seps) return drop;
+        seps &= seps - 1;
+        start = end + 1;
+    }
+}
+
+/* Moves what stays (keep) down over what goes (drop, not 0), run by run; returns the length
+ * left. The runs to move are those after the first byte that goes. */
+static inline size_t fold_compact(char *out, uint64_t keep, uint64_t drop) {
+    uint64_t first = drop & -drop;
+    uint64_t starts = keep & (drop << 1);         /* a byte kept after one dropped */
+    uint64_t ends = keep & ~(keep >> 1) & -first; /* the last kept byte of a run */
+    size_t o = lowest_bit(drop);
+    while (starts) {
+        size_t from = lowest_bit(starts), n = lowest_bit(ends) + 1 - from;
+        move_down(out + o, out + from, n);
+        o += n;
+        starts &= starts - 1;
+        ends &= ends - 1;
+    }
+    return o;
+}
+
+/* The rest of a fold with a segment of 8 bytes or more before the cut. Out of the common path:
+ * few keys have one. */
+__attribute__((noinline)) static int fold_long_segments(char *out, uint64_t seps, uint64_t dig,
+                                                        uint64_t drop, size_t cut, size_t *len) {
+    drop |= fold_stars(out, seps, dig, cut);
+    *len = drop ? fold_compact(out, low_bits(cut) & ~drop, drop) : cut;
+    return 1;
+}
+
+/* The fold of the key's first n (<= FOLD_SPAN) bytes, whole: all of it. Returns 1 (the prefix
+ * in out and *len), 0 (no separator: no prefix) or, when the key goes on past them and its
+ * cut is not among them, -1. Calls nothing on the common path but in tail position, so that
+ * it needs no registers saved. */
+__attribute__((always_inline)) static inline int fold_fast(const kstats *ks, int multi,
+                                                           const unsigned char *k, size_t n,
+                                                           int whole, int depth, char *out,
+                                                           size_t *len) {
+    if (n == 0) {
+        *len = 0;
+        return 0;
+    }
+    uint64_t sep, dig;
+    fold_load(ks, multi, k, n, out, &sep, &dig);
+    uint64_t s = sep, region;
+    for (int i = 0; i < depth; i++)
+        s &= s - 1;
+    size_t cut;
+    if (s) { /* the depth+1-th separator */
+        cut = lowest_bit(s);
+        region = (s - 1) & ~s;
+    } else {
+        if (!whole) return -1;
+        if (!sep) { /* no separator: no prefix */
+            *len = 0;
+            return 0;
+        }
+        cut = n;
+        region = low_bits(n);
+    }
+    uint64_t drop = dig & (dig << 1) & region; /* a digit after a digit */
+    /* A segment of 8 bytes or more may fold to '*': 8 bytes in a row that are no separator. */
+    uint64_t body = ~sep & region, run8 = body & (body >> 1);
+    run8 &= run8 >> 2;
+    run8 &= run8 >> 4;
+    if (run8) return fold_long_segments(out, sep & region, dig, drop, cut, len);
+    *len = drop ? fold_compact(out, region & ~drop, drop) : cut;
+    return 1;
+}
+
+/* More than one separator configured. */
+__attribute__((noinline)) static int fold_multi(const kstats *ks, const char *key, size_t klen,
+                                                int depth, char *out, size_t *len) {
+    return fold_fast(ks, 1, (const unsigned char *)key, klen, 1, depth, out, len);
+}
+
+/* A key longer than FOLD_SPAN: its first bytes when its cut lies among them, else the
+ * reference. */
+__attribute__((noinline)) static int fold_long_key(const kstats *ks, const char *key, size_t klen,
+                                                   int depth, char *out, size_t *len) {
+    int r = fold_fast(ks, ks->nsep > 1, (const unsigned char *)key, FOLD_SPAN, 0, depth, out, len);
+    return r >= 0 ? r : kstats_prefix_of_ref(ks, key, klen, depth, out, len);
+}
+
 int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out,
                      size_t *len) {
-    return kstats_prefix_of_ref(ks, key, klen, depth, out, len);
+    if (klen > FOLD_SPAN) return fold_long_key(ks, key, klen, depth, out, len);
+    if (ks->nsep > 1) return fold_multi(ks, key, klen, depth, out, len);
+    return fold_fast(ks, 0, (const unsigned char *)key, klen, 1, depth, out, len);
 }
 
 int kstats_prefix_depth(const kstats *ks) {
