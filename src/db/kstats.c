@@ -39,12 +39,23 @@ typedef struct ttl_slot {
 } ttl_slot;
 #define TTL_EMPTY INT64_MIN
 
+/* A tracked prefix. A name of up to PFX_INLINE bytes is kept in the slot, zero-padded, so the
+ * lookup of a common prefix compares two words and follows no pointer. */
+#define PFX_INLINE 16
 typedef struct pfx {
-    char *name; /* NULL: free slot */
-    uint32_t len;
     uint64_t hv;
+    uint32_t len;
+    uint32_t used; /* 0: free slot */
+    union {
+        uint64_t w[2]; /* len <= PFX_INLINE */
+        char *heap;    /* longer */
+    } name;
     uint64_t keys, bytes, vkeys;
 } pfx;
+
+static inline const char *pfx_name(const pfx *p) {
+    return p->len <= PFX_INLINE ? (const char *)p->name.w : p->name.heap;
+}
 
 typedef struct top_member {
     char *key;
@@ -85,6 +96,7 @@ struct kstats {
 
     pfx *pfx;
     size_t pfx_cap, pfx_used;
+    uint64_t pfx_seed[3]; /* of the hash of short prefixes (pfx_key_of) */
     uint64_t none_keys, none_bytes;
     uint64_t other_keys[OTHER_SLICES], other_bytes[OTHER_SLICES];
     uint64_t refusals;
@@ -139,6 +151,12 @@ kstats *kstats_new(int ndbs, const kstats_config *cfg, char *err, size_t errlen)
 #endif
         ks->nsep++;
     }
+    /* From the key space's keyed hash, so as secret as its seed. */
+    for (int i = 0; i < 3; i++) {
+        static const char *const what[3] = {"kstats prefix 0", "kstats prefix 1",
+                                            "kstats prefix 2"};
+        ks->pfx_seed[i] = db_hash_bytes(what[i], strlen(what[i]));
+    }
     ks->ndbs = ndbs;
     ks->dbs = alloc_calloc(SUB, (size_t)ndbs * sizeof(ks_db));
     ks->ttl_now = TTL_EMPTY;
@@ -171,7 +189,7 @@ static void top_clear(top_set *s) {
 void kstats_free(kstats *ks) {
     if (!ks) return;
     for (size_t i = 0; i < ks->pfx_cap; i++)
-        alloc_free(SUB, ks->pfx[i].name);
+        if (ks->pfx[i].used && ks->pfx[i].len > PFX_INLINE) alloc_free(SUB, ks->pfx[i].name.heap);
     alloc_free(SUB, ks->pfx);
     alloc_free(SUB, ks->ttl);
     for (int t = 0; t < KS_TYPES; t++) {
@@ -405,7 +423,7 @@ int kstats_prefix_of_ref(const kstats *ks, const char *key, size_t klen, int dep
  * the digits after the first of each run, which go, all come from the masks; what stays is
  * then moved down run by run. A key whose cut lies beyond FOLD_SPAN takes the reference. */
 #define FOLD_SPAN 64
-/* out: the key's first FOLD_SPAN bytes, then 16 zeros that whole chunks may read. */
+/* out: the key's first FOLD_SPAN bytes, then 16 zeros that the hex ID test may read. */
 _Static_assert(KS_PREFIX_LEN_MAX >= FOLD_SPAN + 16, "the fast fold's scratch fits in out");
 
 static inline uint64_t low_bits(size_t n) { /* the bits below n, n <= 64 */
@@ -414,6 +432,42 @@ static inline uint64_t low_bits(size_t n) { /* the bits below n, n <= 64 */
 
 static inline size_t lowest_bit(uint64_t m) { /* m != 0 */
     return (unsigned)__builtin_ctzll(m);
+}
+
+/* m without its lowest n set bits; n is small (a depth), so unrolled. */
+static inline uint64_t clear_lowest_bits(uint64_t m, int n) {
+    switch (n) {
+    default:
+        for (int i = 8; i < n; i++)
+            m &= m - 1;
+        /* fall through */
+    case 8:
+        m &= m - 1;
+        /* fall through */
+    case 7:
+        m &= m - 1;
+        /* fall through */
+    case 6:
+        m &= m - 1;
+        /* fall through */
+    case 5:
+        m &= m - 1;
+        /* fall through */
+    case 4:
+        m &= m - 1;
+        /* fall through */
+    case 3:
+        m &= m - 1;
+        /* fall through */
+    case 2:
+        m &= m - 1;
+        /* fall through */
+    case 1:
+        m &= m - 1;
+        /* fall through */
+    case 0:
+        return m;
+    }
 }
 
 static inline uint64_t load64(const unsigned char *p) {
@@ -445,9 +499,9 @@ static inline __m128i fold_chunk(const kstats *ks, __m128i sep0, int multi, __m1
     return _mm_or_si128(_mm_andnot_si128(d, v), _mm_and_si128(d, _mm_set1_epi8('#')));
 }
 
-/* The first n (1..FOLD_SPAN) bytes of the key into out, digits made '#', 16 zeros after them;
- * their separator and digit masks. Every load lies inside the key: a key of 16 bytes or more
- * is read in chunks, the last one ending with the key (overlapping the one before: the same
+/* The first n (1..FOLD_SPAN) bytes of the key into out, digits made '#' (and, under 16, zeros up
+ * to 16); their separator and digit masks. Every load lies inside the key: a key of 16 bytes or
+ * more is read in chunks, the last one ending with the key (overlapping the one before: the same
  * bytes, the same bits); a shorter one in two overlapping words. */
 static inline void fold_load(const kstats *ks, int multi, const unsigned char *k, size_t n,
                              char *out, uint64_t *sepm, uint64_t *digm) {
@@ -480,7 +534,6 @@ static inline void fold_load(const kstats *ks, int multi, const unsigned char *k
         f = fold_chunk(ks, sep0, multi, v, &sep, &dig);
         _mm_storeu_si128((__m128i *)out, f);
     }
-    _mm_storeu_si128((__m128i *)(out + n), _mm_setzero_si128());
     *sepm = sep;
     *digm = dig;
 }
@@ -534,7 +587,6 @@ static inline void fold_load(const kstats *ks, int multi, const unsigned char *k
         dig |= (uint64_t)((c & CLS_DIGIT) != 0) << i;
         out[i] = (c & CLS_DIGIT) ? '#' : (char)k[i];
     }
-    memset(out + n, 0, 16);
     *sepm = sep;
     *digm = dig;
 }
@@ -609,8 +661,10 @@ static inline size_t fold_compact(char *out, uint64_t keep, uint64_t drop) {
 
 /* The rest of a fold with a segment of 8 bytes or more before the cut. Out of the common path:
  * few keys have one. */
-__attribute__((noinline)) static int fold_long_segments(char *out, uint64_t seps, uint64_t dig,
-                                                        uint64_t drop, size_t cut, size_t *len) {
+__attribute__((noinline)) static int fold_long_segments(char *out, size_t n, uint64_t seps,
+                                                        uint64_t dig, uint64_t drop, size_t cut,
+                                                        size_t *len) {
+    memset(out + n, 0, 16); /* what fold_hex_id may read past the key's bytes */
     drop |= fold_stars(out, seps, dig, cut);
     *len = drop ? fold_compact(out, low_bits(cut) & ~drop, drop) : cut;
     return 1;
@@ -630,9 +684,7 @@ __attribute__((always_inline)) static inline int fold_fast(const kstats *ks, int
     }
     uint64_t sep, dig;
     fold_load(ks, multi, k, n, out, &sep, &dig);
-    uint64_t s = sep, region;
-    for (int i = 0; i < depth; i++)
-        s &= s - 1;
+    uint64_t s = clear_lowest_bits(sep, depth), region;
     size_t cut;
     if (s) { /* the depth+1-th separator */
         cut = lowest_bit(s);
@@ -644,14 +696,14 @@ __attribute__((always_inline)) static inline int fold_fast(const kstats *ks, int
             return 0;
         }
         cut = n;
-        region = low_bits(n);
+        region = ~UINT64_C(0) >> (64 - n); /* n >= 1 */
     }
     uint64_t drop = dig & (dig << 1) & region; /* a digit after a digit */
     /* A segment of 8 bytes or more may fold to '*': 8 bytes in a row that are no separator. */
     uint64_t body = ~sep & region, run8 = body & (body >> 1);
     run8 &= run8 >> 2;
     run8 &= run8 >> 4;
-    if (run8) return fold_long_segments(out, sep & region, dig, drop, cut, len);
+    if (run8) return fold_long_segments(out, n, sep & region, dig, drop, cut, len);
     *len = drop ? fold_compact(out, region & ~drop, drop) : cut;
     return 1;
 }
@@ -670,11 +722,17 @@ __attribute__((noinline)) static int fold_long_key(const kstats *ks, const char 
     return r >= 0 ? r : kstats_prefix_of_ref(ks, key, klen, depth, out, len);
 }
 
-int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out,
-                     size_t *len) {
+/* kstats_prefix_of, inlined where a write accounts its key. */
+__attribute__((always_inline)) static inline int
+fold_prefix(const kstats *ks, const char *key, size_t klen, int depth, char *out, size_t *len) {
     if (klen > FOLD_SPAN) return fold_long_key(ks, key, klen, depth, out, len);
     if (ks->nsep > 1) return fold_multi(ks, key, klen, depth, out, len);
     return fold_fast(ks, 0, (const unsigned char *)key, klen, 1, depth, out, len);
+}
+
+int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out,
+                     size_t *len) {
+    return fold_prefix(ks, key, klen, depth, out, len);
 }
 
 int kstats_prefix_depth(const kstats *ks) {
@@ -683,6 +741,52 @@ int kstats_prefix_depth(const kstats *ks) {
 
 int kstats_prefixes_enabled(const kstats *ks) {
     return ks->cfg.prefix_max > 0;
+}
+
+/* A name to look up: its hash and, for a short one, its words. */
+typedef struct pfx_key {
+    const char *name;
+    size_t len;
+    uint64_t w[2]; /* len <= PFX_INLINE: the name, zero-padded, as pfx keeps it */
+    uint64_t hv;
+} pfx_key;
+
+/* 64x64->128 multiply folded back to 64 bits: every output bit depends on every input bit. */
+static inline uint64_t fold_mul(uint64_t a, uint64_t b) {
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The bytes of a name of each length in its two words. */
+#define M(n) ((n) >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * (n))) - 1)
+#define W(n)                                                                                       \
+    { M(n), (n) > 8 ? M((n)-8) : 0 }
+static const uint64_t name_mask[PFX_INLINE + 1][2] = {W(0),  W(1),  W(2),  W(3),  W(4),  W(5),
+                                                      W(6),  W(7),  W(8),  W(9),  W(10), W(11),
+                                                      W(12), W(13), W(14), W(15), W(16)};
+#undef W
+#undef M
+#endif
+
+/* name: when len <= PFX_INLINE, 16 readable bytes (kstats_prefix_of's out, a slot's words),
+ * whatever lies past len. A short name hashes its two words with this table's seeds (two
+ * multiplies, as the key space's hash of a short key); a longer one with db_hash_bytes. */
+static inline pfx_key pfx_key_of(const kstats *ks, const char *name, size_t len) {
+    pfx_key q = {name, len, {0, 0}, 0};
+    if (len > PFX_INLINE) {
+        q.hv = db_hash_bytes(name, len);
+        return q;
+    }
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    q.w[0] = load64((const unsigned char *)name) & name_mask[len][0];
+    q.w[1] = load64((const unsigned char *)name + 8) & name_mask[len][1];
+#else
+    memcpy(q.w, name, len);
+#endif
+    uint64_t x = fold_mul(q.w[0] ^ ks->pfx_seed[0], q.w[1] ^ ks->pfx_seed[1]);
+    q.hv = fold_mul(x ^ UINT64_C(0x9e3779b97f4a7c15), (uint64_t)len ^ ks->pfx_seed[2]);
+    return q;
 }
 
 static inline size_t pfx_home(const kstats *ks, uint64_t hv) {
@@ -695,30 +799,35 @@ static void pfx_grow(kstats *ks) {
     ks->pfx_cap = old_cap ? old_cap * 2 : 64;
     ks->pfx = alloc_calloc(SUB, ks->pfx_cap * sizeof(pfx));
     for (size_t i = 0; i < old_cap; i++) {
-        if (!old[i].name) continue;
+        if (!old[i].used) continue;
         size_t j = pfx_home(ks, old[i].hv);
-        while (ks->pfx[j].name)
+        while (ks->pfx[j].used)
             j = (j + 1) & (ks->pfx_cap - 1);
         ks->pfx[j] = old[i];
     }
     alloc_free(SUB, old);
 }
 
+static inline int pfx_is(const pfx *p, const pfx_key *q) {
+    if (p->hv != q->hv || p->len != q->len) return 0;
+    if (q->len <= PFX_INLINE) return p->name.w[0] == q->w[0] && p->name.w[1] == q->w[1];
+    return memcmp(p->name.heap, q->name, q->len) == 0;
+}
+
 /* Index of the prefix's slot, or of the free slot where it would go. */
-static size_t pfx_slot(const kstats *ks, const char *name, size_t len, uint64_t hv) {
-    size_t mask = ks->pfx_cap - 1, i = pfx_home(ks, hv);
-    while (ks->pfx[i].name && !(ks->pfx[i].hv == hv && ks->pfx[i].len == len &&
-                                memcmp(ks->pfx[i].name, name, len) == 0))
+static inline size_t pfx_slot(const kstats *ks, const pfx_key *q) {
+    size_t mask = ks->pfx_cap - 1, i = pfx_home(ks, q->hv);
+    while (ks->pfx[i].used && !pfx_is(&ks->pfx[i], q))
         i = (i + 1) & mask;
     return i;
 }
 
 static void pfx_delete_at(kstats *ks, size_t i) {
-    alloc_free(SUB, ks->pfx[i].name);
+    if (ks->pfx[i].len > PFX_INLINE) alloc_free(SUB, ks->pfx[i].name.heap);
     size_t mask = ks->pfx_cap - 1, j = i;
     for (;;) {
         j = (j + 1) & mask;
-        if (!ks->pfx[j].name) break;
+        if (!ks->pfx[j].used) break;
         size_t home = pfx_home(ks, ks->pfx[j].hv);
         if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
             ks->pfx[i] = ks->pfx[j];
@@ -729,23 +838,25 @@ static void pfx_delete_at(kstats *ks, size_t i) {
     ks->pfx_used--;
 }
 
-/* One key of prefix `name` (NULL: a key without prefix) changes by (dkeys, dbytes, dvkeys). A
- * key entering (dkeys 1) may create the prefix; the last key leaving deletes it. */
-static void pfx_account(kstats *ks, const char *name, size_t len, int64_t dkeys, int64_t dbytes,
-                        int64_t dvkeys) {
-    if (!name) {
-        ks->none_keys += (uint64_t)dkeys;
-        ks->none_bytes += (uint64_t)dbytes;
-        return;
-    }
-    uint64_t hv = db_hash_bytes(name, len);
-    size_t slice = (size_t)(hv >> 58); /* top bits: independent of the table index */
+/* A key without prefix changes by (dkeys, dbytes). */
+static void pfx_account_none(kstats *ks, int64_t dkeys, int64_t dbytes) {
+    ks->none_keys += (uint64_t)dkeys;
+    ks->none_bytes += (uint64_t)dbytes;
+}
+
+/* One key of prefix `name` changes by (dkeys, dbytes, dvkeys). A key entering (dkeys 1) may
+ * create the prefix, if it may (kstats.h: else its keys are, or go, in other); the last key
+ * leaving deletes it. */
+__attribute__((noinline)) static void pfx_account_any(kstats *ks, const char *name, size_t len,
+                                                      int64_t dkeys, int64_t dbytes,
+                                                      int64_t dvkeys) {
+    pfx_key q = pfx_key_of(ks, name, len);
     if (ks->pfx_cap == 0) pfx_grow(ks);
-    size_t i = pfx_slot(ks, name, len, hv);
+    size_t i = pfx_slot(ks, &q);
     pfx *p = &ks->pfx[i];
-    if (!p->name) {
+    if (!p->used) {
+        size_t slice = (size_t)(q.hv >> 58); /* top bits: independent of the table index */
         if (dkeys <= 0 || ks->other_keys[slice] > 0 || ks->pfx_used >= ks->cfg.prefix_max) {
-            /* Not tracked: its keys are (or go) in other. */
             if (dkeys > 0) ks->refusals++;
             ks->other_keys[slice] += (uint64_t)dkeys;
             ks->other_bytes[slice] += (uint64_t)dbytes;
@@ -753,13 +864,19 @@ static void pfx_account(kstats *ks, const char *name, size_t len, int64_t dkeys,
         }
         if ((ks->pfx_used + 1) * 4 >= ks->pfx_cap * 3) {
             pfx_grow(ks);
-            i = pfx_slot(ks, name, len, hv);
+            i = pfx_slot(ks, &q);
             p = &ks->pfx[i];
         }
-        p->name = alloc_malloc(SUB, len ? len : 1); /* the empty prefix too: NULL is a free slot */
-        memcpy(p->name, name, len);
+        p->hv = q.hv;
         p->len = (uint32_t)len;
-        p->hv = hv;
+        p->used = 1;
+        if (len <= PFX_INLINE) {
+            p->name.w[0] = q.w[0];
+            p->name.w[1] = q.w[1];
+        } else {
+            p->name.heap = alloc_malloc(SUB, len);
+            memcpy(p->name.heap, name, len);
+        }
         p->keys = p->bytes = p->vkeys = 0;
         ks->pfx_used++;
     }
@@ -767,6 +884,25 @@ static void pfx_account(kstats *ks, const char *name, size_t len, int64_t dkeys,
     p->bytes += (uint64_t)dbytes;
     p->vkeys += (uint64_t)dvkeys;
     if (p->keys == 0) pfx_delete_at(ks, i);
+}
+
+/* pfx_account_any for a name of up to PFX_INLINE bytes (name: 16 readable bytes) on every
+ * write: the common case, a tracked prefix found in its home slot, takes the words and the
+ * hash, one slot's compare and the sums; anything else goes the whole way. */
+static inline void pfx_account_short(kstats *ks, const char *name, size_t len, int64_t dkeys,
+                                     int64_t dbytes, int64_t dvkeys) {
+    if (ks->pfx_cap > 0) {
+        pfx_key q = pfx_key_of(ks, name, len);
+        pfx *p = &ks->pfx[pfx_home(ks, q.hv)];
+        if (p->used && p->hv == q.hv && p->len == len && p->name.w[0] == q.w[0] &&
+            p->name.w[1] == q.w[1] && (dkeys >= 0 || p->keys > 1)) { /* the last leaving: any */
+            p->keys += (uint64_t)dkeys;
+            p->bytes += (uint64_t)dbytes;
+            p->vkeys += (uint64_t)dvkeys;
+            return;
+        }
+    }
+    pfx_account_any(ks, name, len, dkeys, dbytes, dvkeys);
 }
 
 size_t kstats_prefix_count(const kstats *ks) {
@@ -809,9 +945,9 @@ ks_prefix *kstats_prefixes(const kstats *ks, int depth, size_t *n, ks_totals *no
     size_t m = 0;
     for (size_t i = 0; i < ks->pfx_cap; i++) {
         const pfx *p = &ks->pfx[i];
-        if (!p->name) continue;
-        out[m].len = cut_at_depth(ks, p->name, p->len, depth);
-        out[m].name = p->name;
+        if (!p->used) continue;
+        out[m].len = cut_at_depth(ks, pfx_name(p), p->len, depth);
+        out[m].name = pfx_name(p);
         out[m].keys = p->keys;
         out[m].bytes = p->bytes;
         out[m].volatile_keys = p->vkeys;
@@ -867,8 +1003,8 @@ size_t kstats_prefixes_top(const kstats *ks, ks_prefix *out, size_t n) {
     size_t m = 0;
     for (size_t i = 0; i < ks->pfx_cap; i++) {
         const pfx *p = &ks->pfx[i];
-        if (!p->name) continue;
-        ks_prefix x = {p->name, p->len, p->keys, p->bytes, p->vkeys};
+        if (!p->used) continue;
+        ks_prefix x = {pfx_name(p), p->len, p->keys, p->bytes, p->vkeys};
         if (m < n) { /* fill, then make a heap once full */
             out[m++] = x;
             if (m == n)
@@ -1047,8 +1183,14 @@ static void prefix_account_key(kstats *ks, const ks_key *k, int64_t dkeys, int64
     if (ks->cfg.prefix_max == 0) return;
     char buf[KS_PREFIX_LEN_MAX];
     size_t n;
-    int has = kstats_prefix_of(ks, k->key, k->klen, ks->cfg.depth, buf, &n);
-    pfx_account(ks, has ? buf : NULL, n, dkeys, dbytes, dvkeys);
+    if (!fold_prefix(ks, k->key, k->klen, ks->cfg.depth, buf, &n)) {
+        pfx_account_none(ks, dkeys, dbytes);
+        return;
+    }
+    if (n <= PFX_INLINE)
+        pfx_account_short(ks, buf, n, dkeys, dbytes, dvkeys);
+    else
+        pfx_account_any(ks, buf, n, dkeys, dbytes, dvkeys);
 }
 
 void kstats_add(kstats *ks, const ks_key *k) {
@@ -1171,7 +1313,8 @@ size_t kstats_mem_usage(const kstats *ks) {
     size_t n = alloc_usable_size(ks) + alloc_usable_size(ks->dbs) + alloc_usable_size(ks->ttl) +
                alloc_usable_size(ks->pfx);
     for (size_t i = 0; i < ks->pfx_cap; i++)
-        n += alloc_usable_size(ks->pfx[i].name);
+        if (ks->pfx[i].used && ks->pfx[i].len > PFX_INLINE)
+            n += alloc_usable_size(ks->pfx[i].name.heap);
     for (int t = 0; t < KS_TYPES; t++) {
         n += alloc_usable_size(ks->top[t].m);
         for (size_t i = 0; i < ks->top[t].n; i++)
@@ -1250,11 +1393,13 @@ size_t kstats_diff(kstats *live, kstats *fresh, int64_t now_ms, char *out, size_
         uint64_t untracked_keys = 0, untracked_bytes = 0;
         for (size_t i = 0; i < fresh->pfx_cap; i++) {
             const pfx *f = &fresh->pfx[i];
-            if (!f->name) continue;
+            if (!f->used) continue;
+            const char *name = pfx_name(f);
             const pfx *l = NULL;
             if (live->pfx_cap) {
-                size_t j = pfx_slot(live, f->name, f->len, f->hv);
-                if (live->pfx[j].name) l = &live->pfx[j];
+                pfx_key q = pfx_key_of(live, name, f->len);
+                size_t j = pfx_slot(live, &q);
+                if (live->pfx[j].used) l = &live->pfx[j];
             }
             if (!l) {
                 untracked_keys += f->keys;
@@ -1262,13 +1407,13 @@ size_t kstats_diff(kstats *live, kstats *fresh, int64_t now_ms, char *out, size_
                 continue;
             }
             snprintf(what, sizeof(what), "prefix %.*s keys", (int)(f->len > 100 ? 100 : f->len),
-                     f->name);
+                     name);
             diff_u64(&o, what, l->keys, f->keys);
             snprintf(what, sizeof(what), "prefix %.*s bytes", (int)(f->len > 100 ? 100 : f->len),
-                     f->name);
+                     name);
             diff_u64(&o, what, l->bytes, f->bytes);
             snprintf(what, sizeof(what), "prefix %.*s volatile keys",
-                     (int)(f->len > 100 ? 100 : f->len), f->name);
+                     (int)(f->len > 100 ? 100 : f->len), name);
             diff_u64(&o, what, l->vkeys, f->vkeys);
         }
         ks_totals none, other;
