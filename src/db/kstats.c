@@ -643,9 +643,14 @@ static uint64_t fold_stars(char *out, uint64_t seps, uint64_t dig, size_t cut) {
 }
 
 /* Moves what stays (keep) down over what goes (drop, not 0), run by run; returns the length
- * left. The runs to move are those after the first byte that goes. */
-static inline size_t fold_compact(char *out, uint64_t keep, uint64_t drop) {
+ * left (of cut bytes). The runs to move are those after the first byte that goes. */
+static inline size_t fold_compact(char *out, uint64_t keep, uint64_t drop, size_t cut) {
     uint64_t first = drop & -drop;
+    if (((drop + first) & drop) == 0) { /* one run goes (one number): one move */
+        size_t from = lowest_bit(drop), to = 64 - (unsigned)__builtin_clzll(drop);
+        if (to < cut) move_down(out + from, out + to, cut - to);
+        return from + (cut - to);
+    }
     uint64_t starts = keep & (drop << 1);         /* a byte kept after one dropped */
     uint64_t ends = keep & ~(keep >> 1) & -first; /* the last kept byte of a run */
     size_t o = lowest_bit(drop);
@@ -666,7 +671,7 @@ __attribute__((noinline)) static int fold_long_segments(char *out, size_t n, uin
                                                         size_t *len) {
     memset(out + n, 0, 16); /* what fold_hex_id may read past the key's bytes */
     drop |= fold_stars(out, seps, dig, cut);
-    *len = drop ? fold_compact(out, low_bits(cut) & ~drop, drop) : cut;
+    *len = drop ? fold_compact(out, low_bits(cut) & ~drop, drop, cut) : cut;
     return 1;
 }
 
@@ -704,7 +709,7 @@ __attribute__((always_inline)) static inline int fold_fast(const kstats *ks, int
     run8 &= run8 >> 2;
     run8 &= run8 >> 4;
     if (run8) return fold_long_segments(out, n, sep & region, dig, drop, cut, len);
-    *len = drop ? fold_compact(out, region & ~drop, drop) : cut;
+    *len = drop ? fold_compact(out, region & ~drop, drop, cut) : cut;
     return 1;
 }
 
