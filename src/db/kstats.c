@@ -23,6 +23,8 @@
 #define CLS_DIGIT 2u
 #define CLS_HEX 4u
 #define CLS_HEX_LETTER 8u
+#define FOLD_SPAN 64 /* bytes of a key the fast prefix fold looks at */
+#define FOLD_MEMOS 16
 
 typedef struct ks_db {
     uint64_t keys[KS_TYPES], bytes[KS_TYPES];
@@ -56,6 +58,18 @@ typedef struct pfx {
 static inline const char *pfx_name(const pfx *p) {
     return p->len <= PFX_INLINE ? (const char *)p->name.w : p->name.heap;
 }
+
+/* Folds remembered (prefix_account_key): memo i says that a key of klen[i] bytes (1..FOLD_SPAN)
+ * with the digits dig[i] and, the digits made '#', the bytes img[i] has its prefix in slot
+ * slot[i]. Which digits a key has does not change its prefix, so the next key of the same form
+ * (the next user:<n>:session) is accounted without a fold. Kept by field, so that an index is a
+ * shift; forgotten whenever slots move or empty (pfx_grow, pfx_delete_at). */
+typedef struct fold_memos {
+    uint8_t img[FOLD_MEMOS][FOLD_SPAN];
+    uint64_t dig[FOLD_MEMOS];
+    uint32_t klen[FOLD_MEMOS]; /* 0: empty */
+    uint32_t slot[FOLD_MEMOS];
+} fold_memos;
 
 typedef struct top_member {
     char *key;
@@ -97,6 +111,7 @@ struct kstats {
     pfx *pfx;
     size_t pfx_cap, pfx_used;
     uint64_t pfx_seed[3]; /* of the hash of short prefixes (pfx_key_of) */
+    fold_memos memo;
     uint64_t none_keys, none_bytes;
     uint64_t other_keys[OTHER_SLICES], other_bytes[OTHER_SLICES];
     uint64_t refusals;
@@ -422,7 +437,6 @@ int kstats_prefix_of_ref(const kstats *ks, const char *key, size_t klen, int dep
  * every digit made '#'; the cut (the depth+1-th separator), the segments that become '*' and
  * the digits after the first of each run, which go, all come from the masks; what stays is
  * then moved down run by run. A key whose cut lies beyond FOLD_SPAN takes the reference. */
-#define FOLD_SPAN 64
 /* out: the key's first FOLD_SPAN bytes, then 16 zeros that the hex ID test may read. */
 _Static_assert(KS_PREFIX_LEN_MAX >= FOLD_SPAN + 16, "the fast fold's scratch fits in out");
 
@@ -483,6 +497,29 @@ static inline uint64_t load32(const unsigned char *p) {
 }
 
 #ifdef KS_SIMD
+/* A chunk with its digits made '#', and the bits of its digits. */
+static inline __m128i digits_folded(__m128i v, uint64_t *dig) {
+    /* '0'..'9' moved to -128..-119: one signed compare */
+    __m128i d =
+        _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(0x80 - '0')), _mm_set1_epi8(-128 + 10));
+    *dig = (uint32_t)_mm_movemask_epi8(d);
+    return _mm_or_si128(_mm_andnot_si128(d, v), _mm_and_si128(d, _mm_set1_epi8('#')));
+}
+
+/* A key of 1..15 bytes as one chunk, zero-padded: two overlapping loads inside the key. */
+static inline __m128i short_chunk(const unsigned char *k, size_t n) {
+    uint64_t lo, hi = 0;
+    if (n > 8) {
+        lo = load64(k);
+        hi = load64(k + n - 8) >> (8 * (16 - n));
+    } else if (n >= 4) {
+        lo = load32(k) | load32(k + n - 4) << (8 * (n - 4));
+    } else {
+        lo = k[0] | (uint64_t)k[n / 2] << (8 * (n / 2)) | (uint64_t)k[n - 1] << (8 * (n - 1));
+    }
+    return _mm_unpacklo_epi64(_mm_cvtsi64_si128((long long)lo), _mm_cvtsi64_si128((long long)hi));
+}
+
 /* One chunk: its separator and digit bits, and the chunk with its digits made '#'. sep0: the
  * first separator 16 times; multi (a constant where inlined): look for the others too. */
 static inline __m128i fold_chunk(const kstats *ks, __m128i sep0, int multi, __m128i v,
@@ -491,12 +528,8 @@ static inline __m128i fold_chunk(const kstats *ks, __m128i sep0, int multi, __m1
     if (multi)
         for (int i = 1; i < ks->nsep; i++)
             s = _mm_or_si128(s, _mm_cmpeq_epi8(v, _mm_loadu_si128((const __m128i *)ks->sepv[i])));
-    /* '0'..'9' moved to -128..-119: one signed compare */
-    __m128i d =
-        _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(0x80 - '0')), _mm_set1_epi8(-128 + 10));
     *sep = (uint32_t)_mm_movemask_epi8(s);
-    *dig = (uint32_t)_mm_movemask_epi8(d);
-    return _mm_or_si128(_mm_andnot_si128(d, v), _mm_and_si128(d, _mm_set1_epi8('#')));
+    return digits_folded(v, dig);
 }
 
 /* The first n (1..FOLD_SPAN) bytes of the key into out, digits made '#' (and, under 16, zeros up
@@ -520,18 +553,7 @@ static inline void fold_load(const kstats *ks, int multi, const unsigned char *k
         sep |= s << last;
         dig |= d << last;
     } else {
-        uint64_t lo, hi = 0;
-        if (n > 8) {
-            lo = load64(k);
-            hi = load64(k + n - 8) >> (8 * (16 - n));
-        } else if (n >= 4) {
-            lo = load32(k) | load32(k + n - 4) << (8 * (n - 4));
-        } else {
-            lo = k[0] | (uint64_t)k[n / 2] << (8 * (n / 2)) | (uint64_t)k[n - 1] << (8 * (n - 1));
-        }
-        __m128i v =
-            _mm_unpacklo_epi64(_mm_cvtsi64_si128((long long)lo), _mm_cvtsi64_si128((long long)hi));
-        f = fold_chunk(ks, sep0, multi, v, &sep, &dig);
+        f = fold_chunk(ks, sep0, multi, short_chunk(k, n), &sep, &dig);
         _mm_storeu_si128((__m128i *)out, f);
     }
     *sepm = sep;
@@ -665,20 +687,24 @@ static inline size_t fold_compact(char *out, uint64_t keep, uint64_t drop, size_
 }
 
 /* The rest of a fold with a segment of 8 bytes or more before the cut. Out of the common path:
- * few keys have one. */
+ * few keys have one. Returns 2 when a segment became '*', else 1. */
 __attribute__((noinline)) static int fold_long_segments(char *out, size_t n, uint64_t seps,
                                                         uint64_t dig, uint64_t drop, size_t cut,
                                                         size_t *len) {
     memset(out + n, 0, 16); /* what fold_hex_id may read past the key's bytes */
-    drop |= fold_stars(out, seps, dig, cut);
+    uint64_t stars = fold_stars(out, seps, dig, cut);
+    drop |= stars;
     *len = drop ? fold_compact(out, low_bits(cut) & ~drop, drop, cut) : cut;
-    return 1;
+    return stars ? 2 : 1;
 }
 
-/* The fold of the key's first n (<= FOLD_SPAN) bytes, whole: all of it. Returns 1 (the prefix
- * in out and *len), 0 (no separator: no prefix) or, when the key goes on past them and its
- * cut is not among them, -1. Calls nothing on the common path but in tail position, so that
- * it needs no registers saved. */
+/* The fold of the key's first n (<= FOLD_SPAN) bytes, whole: all of it. Returns 1 or 2 (the
+ * prefix in out and *len; 2: a segment became '*'), 0 (no separator: no prefix) or, when the
+ * key goes on past them and its cut is not among them, -1. Calls nothing on the common path but in
+ * tail position, so that it needs no registers saved. */
+static inline int fold_finish(uint64_t sep, uint64_t dig, size_t n, int whole, int depth, char *out,
+                              size_t *len);
+
 __attribute__((always_inline)) static inline int fold_fast(const kstats *ks, int multi,
                                                            const unsigned char *k, size_t n,
                                                            int whole, int depth, char *out,
@@ -689,6 +715,13 @@ __attribute__((always_inline)) static inline int fold_fast(const kstats *ks, int
     }
     uint64_t sep, dig;
     fold_load(ks, multi, k, n, out, &sep, &dig);
+    return fold_finish(sep, dig, n, whole, depth, out, len);
+}
+
+/* The fold of n (1..FOLD_SPAN) bytes from their masks, fold_load done: as fold_fast; returns 2
+ * instead of 1 when a segment folded to '*' (the fold depends on more than the key's form). */
+static inline int fold_finish(uint64_t sep, uint64_t dig, size_t n, int whole, int depth, char *out,
+                              size_t *len) {
     uint64_t s = clear_lowest_bits(sep, depth), region;
     size_t cut;
     if (s) { /* the depth+1-th separator */
@@ -737,7 +770,7 @@ fold_prefix(const kstats *ks, const char *key, size_t klen, int depth, char *out
 
 int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out,
                      size_t *len) {
-    return fold_prefix(ks, key, klen, depth, out, len);
+    return fold_prefix(ks, key, klen, depth, out, len) != 0;
 }
 
 int kstats_prefix_depth(const kstats *ks) {
@@ -799,6 +832,7 @@ static inline size_t pfx_home(const kstats *ks, uint64_t hv) {
 }
 
 static void pfx_grow(kstats *ks) {
+    memset(ks->memo.klen, 0, sizeof(ks->memo.klen));
     pfx *old = ks->pfx;
     size_t old_cap = ks->pfx_cap;
     ks->pfx_cap = old_cap ? old_cap * 2 : 64;
@@ -828,6 +862,7 @@ static inline size_t pfx_slot(const kstats *ks, const pfx_key *q) {
 }
 
 static void pfx_delete_at(kstats *ks, size_t i) {
+    memset(ks->memo.klen, 0, sizeof(ks->memo.klen));
     if (ks->pfx[i].len > PFX_INLINE) alloc_free(SUB, ks->pfx[i].name.heap);
     size_t mask = ks->pfx_cap - 1, j = i;
     for (;;) {
@@ -851,8 +886,8 @@ static void pfx_account_none(kstats *ks, int64_t dkeys, int64_t dbytes) {
 
 /* One key of prefix `name` changes by (dkeys, dbytes, dvkeys). A key entering (dkeys 1) may
  * create the prefix, if it may (kstats.h: else its keys are, or go, in other); the last key
- * leaving deletes it. */
-__attribute__((noinline)) static void pfx_account_any(kstats *ks, const char *name, size_t len,
+ * leaving deletes it. Returns the prefix's slot, or -1 when it is not (or no longer) tracked. */
+__attribute__((noinline)) static long pfx_account_any(kstats *ks, const char *name, size_t len,
                                                       int64_t dkeys, int64_t dbytes,
                                                       int64_t dvkeys) {
     pfx_key q = pfx_key_of(ks, name, len);
@@ -865,7 +900,7 @@ __attribute__((noinline)) static void pfx_account_any(kstats *ks, const char *na
             if (dkeys > 0) ks->refusals++;
             ks->other_keys[slice] += (uint64_t)dkeys;
             ks->other_bytes[slice] += (uint64_t)dbytes;
-            return;
+            return -1;
         }
         if ((ks->pfx_used + 1) * 4 >= ks->pfx_cap * 3) {
             pfx_grow(ks);
@@ -888,26 +923,29 @@ __attribute__((noinline)) static void pfx_account_any(kstats *ks, const char *na
     p->keys += (uint64_t)dkeys;
     p->bytes += (uint64_t)dbytes;
     p->vkeys += (uint64_t)dvkeys;
-    if (p->keys == 0) pfx_delete_at(ks, i);
+    if (p->keys > 0) return (long)i;
+    pfx_delete_at(ks, i);
+    return -1;
 }
 
 /* pfx_account_any for a name of up to PFX_INLINE bytes (name: 16 readable bytes) on every
  * write: the common case, a tracked prefix found in its home slot, takes the words and the
  * hash, one slot's compare and the sums; anything else goes the whole way. */
-static inline void pfx_account_short(kstats *ks, const char *name, size_t len, int64_t dkeys,
+static inline long pfx_account_short(kstats *ks, const char *name, size_t len, int64_t dkeys,
                                      int64_t dbytes, int64_t dvkeys) {
     if (ks->pfx_cap > 0) {
         pfx_key q = pfx_key_of(ks, name, len);
-        pfx *p = &ks->pfx[pfx_home(ks, q.hv)];
+        size_t i = pfx_home(ks, q.hv);
+        pfx *p = &ks->pfx[i];
         if (p->used && p->hv == q.hv && p->len == len && p->name.w[0] == q.w[0] &&
             p->name.w[1] == q.w[1] && (dkeys >= 0 || p->keys > 1)) { /* the last leaving: any */
             p->keys += (uint64_t)dkeys;
             p->bytes += (uint64_t)dbytes;
             p->vkeys += (uint64_t)dvkeys;
-            return;
+            return (long)i;
         }
     }
-    pfx_account_any(ks, name, len, dkeys, dbytes, dvkeys);
+    return pfx_account_any(ks, name, len, dkeys, dbytes, dvkeys);
 }
 
 size_t kstats_prefix_count(const kstats *ks) {
@@ -1183,19 +1221,144 @@ void kstats_top_offer(kstats *ks, const ks_key *k) {
 
 /* ---- updates ---------------------------------------------------------------------------- */
 
-static void prefix_account_key(kstats *ks, const ks_key *k, int64_t dkeys, int64_t dbytes,
-                               int64_t dvkeys) {
-    if (ks->cfg.prefix_max == 0) return;
+#ifdef KS_SIMD
+/* Whether the key (1..FOLD_SPAN bytes) is of the memo's form: the same bytes where it has no
+ * digit, its digits where the memo's key had them. Read as fold_load reads it. */
+static inline int memo_matches(const fold_memos *m, size_t i, const unsigned char *k, size_t n) {
+    const uint8_t *img = m->img[i];
+    uint64_t dig, d;
+    __m128i eq;
+    if (n < 16) {
+        eq = _mm_cmpeq_epi8(digits_folded(short_chunk(k, n), &dig),
+                            _mm_loadu_si128((const __m128i *)img));
+    } else {
+        size_t last = n - 16;
+        eq = _mm_cmpeq_epi8(digits_folded(_mm_loadu_si128((const __m128i *)(k + last)), &dig),
+                            _mm_loadu_si128((const __m128i *)(img + last)));
+        dig <<= last;
+        for (size_t off = 0; off < last; off += 16) {
+            __m128i f = digits_folded(_mm_loadu_si128((const __m128i *)(k + off)), &d);
+            eq =
+                _mm_and_si128(eq, _mm_cmpeq_epi8(f, _mm_loadu_si128((const __m128i *)(img + off))));
+            dig |= d << off;
+        }
+    }
+    return _mm_movemask_epi8(eq) == 0xffff && dig == m->dig[i];
+}
+
+/* out (fold_load's) into the memo: n bytes, 16 when fewer (the zeros after them). */
+static inline void memo_copy(uint8_t *img, const char *out, size_t n) {
+    size_t last = n > 16 ? n - 16 : 0;
+    for (size_t off = 0;; off += 16) {
+        if (off > last) off = last;
+        _mm_storeu_si128((__m128i *)(img + off), _mm_loadu_si128((const __m128i *)(out + off)));
+        if (off == last) return;
+    }
+}
+#else
+static inline int memo_matches(const fold_memos *m, size_t i, const unsigned char *k, size_t n) {
+    uint64_t dig = 0;
+    for (size_t j = 0; j < n; j++) {
+        int digit = k[j] >= '0' && k[j] <= '9';
+        if (m->img[i][j] != (digit ? '#' : k[j])) return 0;
+        dig |= (uint64_t)digit << j;
+    }
+    return dig == m->dig[i];
+}
+
+static inline void memo_copy(uint8_t *img, const char *out, size_t n) {
+    memcpy(img, out, n);
+}
+#endif
+
+_Static_assert(FOLD_MEMOS == 16, "memo_of gives 4 bits");
+
+/* The memo a key of n (1..FOLD_SPAN) bytes goes to: by its length and first byte, the same for
+ * the keys of one form (but for one that begins with its number). */
+static inline size_t memo_of(const unsigned char *k, size_t n) {
+    return (size_t)(((n ^ (uint64_t)k[0] << 8) * UINT64_C(0x9e3779b97f4a7c15)) >> 60);
+}
+
+/* A key of 1..FOLD_SPAN bytes that its memo m does not answer: folded and accounted, and its
+ * fold remembered in m when the next key of the same form will fold alike (no segment became
+ * '*': an ID's own characters decided that) and its prefix is tracked. multi: a constant, as in
+ * fold_fast. */
+__attribute__((always_inline)) static inline void account_short_key(kstats *ks, int multi,
+                                                                    const ks_key *k, size_t mi,
+                                                                    int64_t dkeys, int64_t dbytes,
+                                                                    int64_t dvkeys) {
     char buf[KS_PREFIX_LEN_MAX];
-    size_t n;
-    if (!fold_prefix(ks, k->key, k->klen, ks->cfg.depth, buf, &n)) {
+    size_t n = k->klen, len;
+    uint64_t sep, dig;
+    fold_load(ks, multi, (const unsigned char *)k->key, n, buf, &sep, &dig);
+    fold_memos *m = &ks->memo;
+    m->klen[mi] = 0;
+    memo_copy(m->img[mi], buf, n);
+    int has = fold_finish(sep, dig, n, 1, ks->cfg.depth, buf, &len);
+    if (!has) {
         pfx_account_none(ks, dkeys, dbytes);
         return;
     }
-    if (n <= PFX_INLINE)
+    long slot = len <= PFX_INLINE ? pfx_account_short(ks, buf, len, dkeys, dbytes, dvkeys)
+                                  : pfx_account_any(ks, buf, len, dkeys, dbytes, dvkeys);
+    if (slot < 0 || has == 2) return;
+    m->klen[mi] = (uint32_t)n;
+    m->dig[mi] = dig;
+    m->slot[mi] = (uint32_t)slot;
+}
+
+__attribute__((noinline, noipa)) static void account_short_key_one(kstats *ks, const ks_key *k,
+                                                                   size_t mi, int64_t dkeys,
+                                                                   int64_t dbytes, int64_t dvkeys) {
+    account_short_key(ks, 0, k, mi, dkeys, dbytes, dvkeys);
+}
+
+__attribute__((noinline, noipa)) static void account_short_key_multi(kstats *ks, const ks_key *k,
+                                                                     size_t mi, int64_t dkeys,
+                                                                     int64_t dbytes,
+                                                                     int64_t dvkeys) {
+    account_short_key(ks, 1, k, mi, dkeys, dbytes, dvkeys);
+}
+
+/* A key of no byte or over FOLD_SPAN: folded, accounted, not remembered. */
+__attribute__((noinline, noipa)) static void
+account_other_key(kstats *ks, const ks_key *k, int64_t dkeys, int64_t dbytes, int64_t dvkeys) {
+    char buf[KS_PREFIX_LEN_MAX];
+    size_t n;
+    if (!kstats_prefix_of(ks, k->key, k->klen, ks->cfg.depth, buf, &n))
+        pfx_account_none(ks, dkeys, dbytes);
+    else if (n <= PFX_INLINE)
         pfx_account_short(ks, buf, n, dkeys, dbytes, dvkeys);
     else
         pfx_account_any(ks, buf, n, dkeys, dbytes, dvkeys);
+}
+
+/* A write's key changes its prefix's figures by (dkeys, dbytes, dvkeys). A key of the form its
+ * memo holds (user:<n>:session after another) is looked at once, 16 bytes at a time, and added
+ * in the memo's slot: no fold, no hash, no probe. */
+static void prefix_account_key(kstats *ks, const ks_key *k, int64_t dkeys, int64_t dbytes,
+                               int64_t dvkeys) {
+    if (ks->cfg.prefix_max == 0) return;
+    size_t n = k->klen;
+    if (n == 0 || n > FOLD_SPAN) {
+        account_other_key(ks, k, dkeys, dbytes, dvkeys);
+        return;
+    }
+    const unsigned char *key = (const unsigned char *)k->key;
+    size_t mi = memo_of(key, n);
+    if (ks->memo.klen[mi] == n && memo_matches(&ks->memo, mi, key, n)) {
+        pfx *p = &ks->pfx[ks->memo.slot[mi]];
+        if (dkeys >= 0 || p->keys > 1) { /* the last key leaving: the whole way */
+            p->keys += (uint64_t)dkeys;
+            p->bytes += (uint64_t)dbytes;
+            p->vkeys += (uint64_t)dvkeys;
+            return;
+        }
+    }
+    if (ks->nsep > 1)
+        account_short_key_multi(ks, k, mi, dkeys, dbytes, dvkeys);
+    else
+        account_short_key_one(ks, k, mi, dkeys, dbytes, dvkeys);
 }
 
 void kstats_add(kstats *ks, const ks_key *k) {

@@ -395,69 +395,131 @@ typedef struct model_key {
     ks_key k;
 } model_key;
 
-/* Keys come, change and go; the table holds exactly the model's prefixes with their figures,
- * short names and long ones (over 16 bytes, up to the longest a fold gives). */
+/* Keys of a few forms, as a key space has them: the same words around numbers of any length
+ * (a prefix that is found again and again), hex IDs, a number first. */
+static const char *const FAMILIES[] = {
+    "user:%llu:session", "cart:%llu:items", "u%llu:x",           "%llu:lead",
+    "order:%llu:line:",  "ses:%llx",        "img|%llu/%llx.png", "k:%llu"};
+
+/* snprintf of a format from FAMILIES. */
+static int format(unsigned char *k, size_t max, const char *f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    int n = vsnprintf((char *)k, max, f, ap);
+    va_end(ap);
+    return n;
+}
+
+static size_t gen_family_key(unsigned char *k, size_t max) {
+    unsigned long long a = rnd() % (UINT64_C(1) << (4 * (1 + rnd_below(10))));
+    unsigned long long b = rnd() % 1000;
+    int n = format(k, max, FAMILIES[rnd_below(sizeof(FAMILIES) / sizeof(FAMILIES[0]))], a, b);
+    return (size_t)n;
+}
+
+/* The live table against one rebuilt from its keys with no cap (kstats_diff: every tracked
+ * prefix exact, the untracked ones summed in other). */
+static void check_against_rebuild(kstats *ks, const model_key *m, const char *seps) {
+    kstats *fresh = new_stats(seps, kstats_prefix_depth(ks), 1000000);
+    for (int i = 0; i < NKEYS; i++)
+        if (m[i].live) kstats_add(fresh, &m[i].k);
+    char diff[2000];
+    size_t n = kstats_diff(ks, fresh, 0, diff, sizeof(diff));
+    if (n) fail_msg("%zu differences (separators %s):\n%s", n, seps, diff);
+    kstats_free(fresh);
+}
+
+/* Keys come, change and go; with no cap the table holds exactly the model's prefixes with their
+ * figures, and with any cap it agrees with one rebuilt from its keys. Short names and long ones
+ * (over 16 bytes, up to the longest a fold gives). */
+static void run_table(const char *seps, int depth, size_t prefix_max, int families) {
+    static model_key m[NKEYS];
+    kstats *ks = new_stats(seps, depth, prefix_max);
+    int capped = prefix_max < 100000;
+    ntally = 0;
+    uint64_t none_keys = 0;
+    memset(m, 0, sizeof(m));
+    for (int i = 0; i < NKEYS; i++) {
+        int again;
+        do { /* names are unique in a key space (the top keys rely on it) */
+            m[i].k.klen = families ? gen_family_key(m[i].name, sizeof(m[i].name))
+                                   : gen_key(seps, m[i].name, sizeof(m[i].name));
+            again = 0;
+            for (int j = 0; j < i && !again; j++)
+                again =
+                    m[j].k.klen == m[i].k.klen && memcmp(m[j].name, m[i].name, m[i].k.klen) == 0;
+        } while (again);
+        m[i].k.key = (const char *)m[i].name;
+        m[i].k.type = DB_TYPE_STRING;
+        m[i].k.when = -1;
+    }
+    for (int step = 0; step < 20000; step++) {
+        /* now and then a run on few keys, so that prefixes empty and come back */
+        model_key *x = &m[rnd_below(step % 5000 < 1000 ? 20 : NKEYS)];
+        char name[KS_PREFIX_LEN_MAX];
+        size_t len;
+        int has = model_fold(seps, x->name, x->k.klen, depth, name, &len);
+        tally *t = has ? tally_of(name, len) : NULL;
+        if (!x->live) {
+            x->k.bytes = 1 + rnd_below(1000);
+            x->k.when = rnd_below(3) == 0 ? 1000 : -1;
+            kstats_add(ks, &x->k);
+            x->live = 1;
+            if (t) {
+                t->keys++;
+                t->bytes += x->k.bytes;
+                t->vkeys += x->k.when >= 0;
+            } else {
+                none_keys++;
+            }
+        } else if (rnd_below(2)) {
+            ks_key before = x->k;
+            x->k.bytes = 1 + rnd_below(1000);
+            x->k.when = rnd_below(3) == 0 ? 2000 : -1;
+            kstats_change(ks, &before, &x->k);
+            if (t) {
+                t->bytes += x->k.bytes - before.bytes;
+                t->vkeys += (uint64_t)(x->k.when >= 0) - (uint64_t)(before.when >= 0);
+            }
+        } else {
+            kstats_remove(ks, &x->k);
+            x->live = 0;
+            if (t) {
+                t->keys--;
+                t->bytes -= x->k.bytes;
+                t->vkeys -= x->k.when >= 0;
+            } else {
+                none_keys--;
+            }
+        }
+        if (step % 1000 == 0) {
+            if (!capped) check_table(ks, seps, none_keys);
+            check_against_rebuild(ks, m, seps);
+        }
+    }
+    if (!capped) check_table(ks, seps, none_keys);
+    check_against_rebuild(ks, m, seps);
+    for (int i = 0; i < NKEYS; i++)
+        if (m[i].live) kstats_remove(ks, &m[i].k);
+    assert_int_equal(kstats_prefix_count(ks), 0);
+    kstats_free(ks);
+}
+
 static void test_prefix_table(void **state) {
     (void)state;
-    static model_key m[NKEYS];
-    for (size_t s = 0; s < 3; s++) {
-        const char *seps = SEPARATOR_SETS[s];
-        kstats *ks = new_stats(seps, 1 + (int)s * 3, 100000);
-        ntally = 0;
-        uint64_t none_keys = 0;
-        memset(m, 0, sizeof(m));
-        for (int i = 0; i < NKEYS; i++) {
-            m[i].k.klen = gen_key(seps, m[i].name, sizeof(m[i].name));
-            m[i].k.key = (const char *)m[i].name;
-            m[i].k.type = DB_TYPE_STRING;
-            m[i].k.when = -1;
-        }
-        for (int step = 0; step < 20000; step++) {
-            model_key *x = &m[rnd_below(NKEYS)];
-            char name[KS_PREFIX_LEN_MAX];
-            size_t len;
-            int has = model_fold(seps, x->name, x->k.klen, kstats_prefix_depth(ks), name, &len);
-            tally *t = has ? tally_of(name, len) : NULL;
-            if (!x->live) {
-                x->k.bytes = 1 + rnd_below(1000);
-                x->k.when = rnd_below(3) == 0 ? 1000 : -1;
-                kstats_add(ks, &x->k);
-                x->live = 1;
-                if (t) {
-                    t->keys++;
-                    t->bytes += x->k.bytes;
-                    t->vkeys += x->k.when >= 0;
-                } else {
-                    none_keys++;
-                }
-            } else if (rnd_below(2)) {
-                ks_key before = x->k;
-                x->k.bytes = 1 + rnd_below(1000);
-                x->k.when = rnd_below(3) == 0 ? 2000 : -1;
-                kstats_change(ks, &before, &x->k);
-                if (t) {
-                    t->bytes += x->k.bytes - before.bytes;
-                    t->vkeys += (uint64_t)(x->k.when >= 0) - (uint64_t)(before.when >= 0);
-                }
-            } else {
-                kstats_remove(ks, &x->k);
-                x->live = 0;
-                if (t) {
-                    t->keys--;
-                    t->bytes -= x->k.bytes;
-                    t->vkeys -= x->k.when >= 0;
-                } else {
-                    none_keys--;
-                }
-            }
-            if (step % 1000 == 0) check_table(ks, seps, none_keys);
-        }
-        check_table(ks, seps, none_keys);
-        for (int i = 0; i < NKEYS; i++)
-            if (m[i].live) kstats_remove(ks, &m[i].k);
-        assert_int_equal(kstats_prefix_count(ks), 0);
-        kstats_free(ks);
-    }
+    for (size_t s = 0; s < 3; s++)
+        run_table(SEPARATOR_SETS[s], 1 + (int)s * 3, 100000, 0);
+}
+
+/* The same with keys of a few forms, which kstats remembers the fold of; and under a cap, so
+ * that some forms go untracked. */
+static void test_prefix_table_families(void **state) {
+    (void)state;
+    run_table(":", 2, 100000, 1);
+    run_table(":|/", 1, 100000, 1);
+    run_table(":", 0, 100000, 1);
+    run_table(":", 2, 3, 1);
+    run_table(":|/", 8, 5, 1);
 }
 
 static int setup(void **state) {
@@ -477,6 +539,7 @@ int main(void) {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_generated),
         cmocka_unit_test(test_prefix_table),
+        cmocka_unit_test(test_prefix_table_families),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
