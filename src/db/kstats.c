@@ -59,14 +59,15 @@ static inline const char *pfx_name(const pfx *p) {
     return p->len <= PFX_INLINE ? (const char *)p->name.w : p->name.heap;
 }
 
-/* Folds remembered (prefix_account_key): memo i says that a key of klen[i] bytes (1..FOLD_SPAN)
- * with the digits dig[i] and, the digits made '#', the bytes img[i] has its prefix in slot
- * slot[i]. Which digits a key has does not change its prefix, so the next key of the same form
- * (the next user:<n>:session) is accounted without a fold. Kept by field, so that an index is a
- * shift; forgotten whenever slots move or empty (pfx_grow, pfx_delete_at). */
+/* Folds remembered (prefix_account_key): memo i holds a key of klen[i] bytes (1..FOLD_SPAN), its
+ * digits dig[i], its bytes with the digits made '#' img[i], what its fold depended on (a
+ * fold_form: care[i], stars[i], hex[i]) and its prefix's slot. A key of the same length that
+ * agrees with it there folds alike, so it is accounted in that slot without a fold: the next
+ * user:<n>:session, session:<another hex ID>. Kept by field, so that an index is a shift;
+ * forgotten whenever slots move or empty (pfx_grow, pfx_delete_at). */
 typedef struct fold_memos {
     uint8_t img[FOLD_MEMOS][FOLD_SPAN];
-    uint64_t dig[FOLD_MEMOS];
+    uint64_t dig[FOLD_MEMOS], care[FOLD_MEMOS], stars[FOLD_MEMOS], hex[FOLD_MEMOS];
     uint32_t klen[FOLD_MEMOS]; /* 0: empty */
     uint32_t slot[FOLD_MEMOS];
 } fold_memos;
@@ -561,15 +562,18 @@ static inline void fold_load(const kstats *ks, int multi, const unsigned char *k
 }
 
 /* Bits of the hex letters (either case) and of the hex characters other than digits (letters,
- * '-') among the 16 bytes at p. */
-static inline void hex_chunk(const char *p, uint64_t *letters, uint64_t *hex) {
-    __m128i v = _mm_loadu_si128((const __m128i *)p);
+ * '-') among the 16 bytes of v. */
+static inline void hex_bits(__m128i v, uint64_t *letters, uint64_t *hex) {
     __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
     __m128i l = _mm_cmplt_epi8(_mm_add_epi8(lower, _mm_set1_epi8((char)(0x80 - 'a'))),
                                _mm_set1_epi8(-128 + 6));
     __m128i x = _mm_or_si128(l, _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
     *letters = (uint32_t)_mm_movemask_epi8(l);
     *hex = (uint32_t)_mm_movemask_epi8(x);
+}
+
+static inline void hex_chunk(const char *p, uint64_t *letters, uint64_t *hex) {
+    hex_bits(_mm_loadu_si128((const __m128i *)p), letters, hex);
 }
 
 /* Moves n bytes from src down to dst < src, as memmove, and touches no byte outside the two:
@@ -644,21 +648,26 @@ static int fold_hex_id(const char *seg, size_t n, uint64_t dig) {
 }
 
 /* The segments before the cut that fold to '*' (over SEGMENT_MAX bytes, or a hex ID): '*' put
- * at the start of each; returns the bits of the bytes after it, which go. seps: the separators
- * before the cut. */
-static uint64_t fold_stars(char *out, uint64_t seps, uint64_t dig, size_t cut) {
-    uint64_t drop = 0;
+ * at the start of each; returns the bits of their bytes, and in *hex those of the hex IDs.
+ * seps: the separators before the cut. */
+static uint64_t fold_stars(char *out, uint64_t seps, uint64_t dig, size_t cut, uint64_t *hex) {
+    uint64_t stars = 0;
     size_t start = 0;
+    *hex = 0;
     for (;;) {
         size_t end = seps ? lowest_bit(seps) : cut, n = end - start;
         if (n >= 8) {
-            uint64_t sdig = (dig >> start) & low_bits(n);
-            if (n > SEGMENT_MAX || (sdig && fold_hex_id(out + start, n, sdig))) {
+            uint64_t sdig = (dig >> start) & low_bits(n), seg = low_bits(end) & ~low_bits(start);
+            if (n > SEGMENT_MAX) {
                 out[start] = '*';
-                drop |= low_bits(end) & ~low_bits(start + 1);
+                stars |= seg;
+            } else if (sdig && fold_hex_id(out + start, n, sdig)) {
+                out[start] = '*';
+                stars |= seg;
+                *hex |= seg;
             }
         }
-        if (!seps) return drop;
+        if (!seps) return stars;
         seps &= seps - 1;
         start = end + 1;
     }
@@ -686,24 +695,36 @@ static inline size_t fold_compact(char *out, uint64_t keep, uint64_t drop, size_
     return o;
 }
 
+/* What a fold depended on, the key's length apart (prefix_account_key remembers it): its bytes
+ * and digits in care (those before the cut and the cut's separator, but for the segments that
+ * became '*'), that no separator lies in stars (those segments), and that the segments in hex
+ * (those of them that were hex IDs) are hex IDs. A key of the same length that agrees with it
+ * there has the same segments before the cut, each folding alike. */
+typedef struct fold_form {
+    uint64_t care, stars, hex;
+} fold_form;
+
 /* The rest of a fold with a segment of 8 bytes or more before the cut. Out of the common path:
- * few keys have one. Returns 2 when a segment became '*', else 1. */
+ * few keys have one. */
 __attribute__((noinline)) static int fold_long_segments(char *out, size_t n, uint64_t seps,
                                                         uint64_t dig, uint64_t drop, size_t cut,
-                                                        size_t *len) {
+                                                        size_t *len, fold_form *form) {
     memset(out + n, 0, 16); /* what fold_hex_id may read past the key's bytes */
-    uint64_t stars = fold_stars(out, seps, dig, cut);
-    drop |= stars;
+    uint64_t hex, stars = fold_stars(out, seps, dig, cut, &hex);
+    drop |= stars & (stars << 1); /* of each '*' segment, all but the first byte */
     *len = drop ? fold_compact(out, low_bits(cut) & ~drop, drop, cut) : cut;
-    return stars ? 2 : 1;
+    form->care &= ~stars;
+    form->stars = stars;
+    form->hex = hex;
+    return 1;
 }
 
-/* The fold of the key's first n (<= FOLD_SPAN) bytes, whole: all of it. Returns 1 or 2 (the
- * prefix in out and *len; 2: a segment became '*'), 0 (no separator: no prefix) or, when the
- * key goes on past them and its cut is not among them, -1. Calls nothing on the common path but in
+/* The fold of the key's first n (<= FOLD_SPAN) bytes, whole: all of it. Returns 1 (the prefix
+ * in out and *len), 0 (no separator: no prefix) or, when the key goes on past them and its cut
+ * is not among them, -1. Calls nothing on the common path but in
  * tail position, so that it needs no registers saved. */
 static inline int fold_finish(uint64_t sep, uint64_t dig, size_t n, int whole, int depth, char *out,
-                              size_t *len);
+                              size_t *len, fold_form *form);
 
 __attribute__((always_inline)) static inline int fold_fast(const kstats *ks, int multi,
                                                            const unsigned char *k, size_t n,
@@ -714,14 +735,15 @@ __attribute__((always_inline)) static inline int fold_fast(const kstats *ks, int
         return 0;
     }
     uint64_t sep, dig;
+    fold_form form;
     fold_load(ks, multi, k, n, out, &sep, &dig);
-    return fold_finish(sep, dig, n, whole, depth, out, len);
+    return fold_finish(sep, dig, n, whole, depth, out, len, &form);
 }
 
-/* The fold of n (1..FOLD_SPAN) bytes from their masks, fold_load done: as fold_fast; returns 2
- * instead of 1 when a segment folded to '*' (the fold depends on more than the key's form). */
+/* The fold of n (1..FOLD_SPAN) bytes from their masks, fold_load done: as fold_fast, and what
+ * the fold depended on into *form. */
 static inline int fold_finish(uint64_t sep, uint64_t dig, size_t n, int whole, int depth, char *out,
-                              size_t *len) {
+                              size_t *len, fold_form *form) {
     uint64_t s = clear_lowest_bits(sep, depth), region;
     size_t cut;
     if (s) { /* the depth+1-th separator */
@@ -736,12 +758,14 @@ static inline int fold_finish(uint64_t sep, uint64_t dig, size_t n, int whole, i
         cut = n;
         region = ~UINT64_C(0) >> (64 - n); /* n >= 1 */
     }
+    form->care = s ? s ^ (s - 1) : region;
+    form->stars = form->hex = 0;
     uint64_t drop = dig & (dig << 1) & region; /* a digit after a digit */
     /* A segment of 8 bytes or more may fold to '*': 8 bytes in a row that are no separator. */
     uint64_t body = ~sep & region, run8 = body & (body >> 1);
     run8 &= run8 >> 2;
     run8 &= run8 >> 4;
-    if (run8) return fold_long_segments(out, n, sep & region, dig, drop, cut, len);
+    if (run8) return fold_long_segments(out, n, sep & region, dig, drop, cut, len, form);
     *len = drop ? fold_compact(out, region & ~drop, drop, cut) : cut;
     return 1;
 }
@@ -770,7 +794,7 @@ fold_prefix(const kstats *ks, const char *key, size_t klen, int depth, char *out
 
 int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out,
                      size_t *len) {
-    return fold_prefix(ks, key, klen, depth, out, len) != 0;
+    return fold_prefix(ks, key, klen, depth, out, len);
 }
 
 int kstats_prefix_depth(const kstats *ks) {
@@ -1222,28 +1246,67 @@ void kstats_top_offer(kstats *ks, const ks_key *k) {
 /* ---- updates ---------------------------------------------------------------------------- */
 
 #ifdef KS_SIMD
-/* Whether the key (1..FOLD_SPAN bytes) is of the memo's form: the same bytes where it has no
- * digit, its digits where the memo's key had them. Read as fold_load reads it. */
-static inline int memo_matches(const fold_memos *m, size_t i, const unsigned char *k, size_t n) {
-    const uint8_t *img = m->img[i];
-    uint64_t dig, d;
-    __m128i eq;
+/* One chunk of a key against the memo's bytes at img: the bits of the bytes that match with its
+ * digits made '#', and its digit bits. */
+static inline uint64_t memo_chunk(__m128i v, const uint8_t *img, uint64_t *dig) {
+    __m128i f = digits_folded(v, dig);
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(f, _mm_loadu_si128((const __m128i *)img)));
+}
+
+/* The bits of the key's (1..FOLD_SPAN bytes) bytes that match the memo's with digits made '#',
+ * and its digits; read as fold_load reads it. */
+static inline uint64_t memo_compare(const uint8_t *img, const unsigned char *k, size_t n,
+                                    uint64_t *digm) {
+    uint64_t same, dig, d;
     if (n < 16) {
-        eq = _mm_cmpeq_epi8(digits_folded(short_chunk(k, n), &dig),
-                            _mm_loadu_si128((const __m128i *)img));
+        same = memo_chunk(short_chunk(k, n), img, &dig);
     } else {
         size_t last = n - 16;
-        eq = _mm_cmpeq_epi8(digits_folded(_mm_loadu_si128((const __m128i *)(k + last)), &dig),
-                            _mm_loadu_si128((const __m128i *)(img + last)));
+        same = memo_chunk(_mm_loadu_si128((const __m128i *)(k + last)), img + last, &dig) << last;
         dig <<= last;
         for (size_t off = 0; off < last; off += 16) {
-            __m128i f = digits_folded(_mm_loadu_si128((const __m128i *)(k + off)), &d);
-            eq =
-                _mm_and_si128(eq, _mm_cmpeq_epi8(f, _mm_loadu_si128((const __m128i *)(img + off))));
+            same |= memo_chunk(_mm_loadu_si128((const __m128i *)(k + off)), img + off, &d) << off;
             dig |= d << off;
         }
     }
-    return _mm_movemask_epi8(eq) == 0xffff && dig == m->dig[i];
+    *digm = dig;
+    return same;
+}
+
+/* What key_scan finds: bits of the bytes that match the memo's (digits made '#'), of the
+ * digits, separators, hex letters and hex characters other than digits. */
+typedef struct key_bits {
+    uint64_t same, dig, sep, letters, hex;
+} key_bits;
+
+static inline void scan_chunk(const kstats *ks, __m128i sep0, __m128i v, const uint8_t *img,
+                              size_t off, key_bits *b) {
+    uint64_t s, d, l, x;
+    __m128i f = fold_chunk(ks, sep0, 1, v, &s, &d);
+    uint64_t e = (uint32_t)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(f, _mm_loadu_si128((const __m128i *)(img + off))));
+    hex_bits(v, &l, &x);
+    b->same |= e << off;
+    b->dig |= d << off;
+    b->sep |= s << off;
+    b->letters |= l << off;
+    b->hex |= x << off;
+}
+
+/* The key's (1..FOLD_SPAN bytes) key_bits against the memo's bytes img, read as fold_load
+ * reads it. */
+static void key_scan(const kstats *ks, const uint8_t *img, const unsigned char *k, size_t n,
+                     key_bits *b) {
+    __m128i sep0 = _mm_loadu_si128((const __m128i *)ks->sepv[0]);
+    memset(b, 0, sizeof(*b));
+    if (n < 16) {
+        scan_chunk(ks, sep0, short_chunk(k, n), img, 0, b);
+        return;
+    }
+    size_t last = n - 16;
+    for (size_t off = 0; off < last; off += 16)
+        scan_chunk(ks, sep0, _mm_loadu_si128((const __m128i *)(k + off)), img, off, b);
+    scan_chunk(ks, sep0, _mm_loadu_si128((const __m128i *)(k + last)), img, last, b);
 }
 
 /* out (fold_load's) into the memo: n bytes, 16 when fewer (the zeros after them). */
@@ -1256,14 +1319,32 @@ static inline void memo_copy(uint8_t *img, const char *out, size_t n) {
     }
 }
 #else
-static inline int memo_matches(const fold_memos *m, size_t i, const unsigned char *k, size_t n) {
-    uint64_t dig = 0;
+static inline uint64_t memo_compare(const uint8_t *img, const unsigned char *k, size_t n,
+                                    uint64_t *digm) {
+    uint64_t same = 0, dig = 0;
     for (size_t j = 0; j < n; j++) {
         int digit = k[j] >= '0' && k[j] <= '9';
-        if (m->img[i][j] != (digit ? '#' : k[j])) return 0;
         dig |= (uint64_t)digit << j;
+        same |= (uint64_t)(img[j] == (digit ? '#' : k[j])) << j;
     }
-    return dig == m->dig[i];
+    *digm = dig;
+    return same;
+}
+
+typedef struct key_bits {
+    uint64_t same, dig, sep, letters, hex;
+} key_bits;
+
+static void key_scan(const kstats *ks, const uint8_t *img, const unsigned char *k, size_t n,
+                     key_bits *b) {
+    memset(b, 0, sizeof(*b));
+    b->same = memo_compare(img, k, n, &b->dig);
+    for (size_t j = 0; j < n; j++) {
+        int letter = (k[j] >= 'a' && k[j] <= 'f') || (k[j] >= 'A' && k[j] <= 'F');
+        b->sep |= (uint64_t)(ks->cls[k[j]] & CLS_SEP) << j;
+        b->letters |= (uint64_t)letter << j;
+        b->hex |= (uint64_t)(letter || k[j] == '-') << j;
+    }
 }
 
 static inline void memo_copy(uint8_t *img, const char *out, size_t n) {
@@ -1271,18 +1352,56 @@ static inline void memo_copy(uint8_t *img, const char *out, size_t n) {
 }
 #endif
 
+/* memo_matches for a memo whose fold had '*' segments: they must still be, so no separator in
+ * stars, and the bytes in hex (runs of them, each a segment that was a hex ID) still hex IDs
+ * (hex characters only, a digit and a letter in each). */
+__attribute__((noinline)) static int memo_matches_stars(const kstats *ks, size_t i,
+                                                        const unsigned char *k, size_t n) {
+    const fold_memos *m = &ks->memo;
+    uint64_t hex = m->hex[i];
+    key_bits b;
+    key_scan(ks, m->img[i], k, n, &b);
+    if (((~b.same | (b.dig ^ m->dig[i])) & m->care[i]) || (b.sep & m->stars[i]) ||
+        (hex & ~(b.hex | b.dig)))
+        return 0;
+    while (hex) {
+        size_t start = lowest_bit(hex);
+        /* a run is at most SEGMENT_MAX bytes: ~(hex >> start) is never 0 */
+        uint64_t seg = low_bits(start + lowest_bit(~(hex >> start))) & ~low_bits(start);
+        if (!(seg & b.dig) || !(seg & b.letters)) return 0;
+        hex &= ~seg;
+    }
+    return 1;
+}
+
+/* Whether the key (1..FOLD_SPAN bytes, of memo i's length) folds as memo i's did, for a memo
+ * whose fold had no '*' segment. */
+static inline int memo_matches(const kstats *ks, size_t i, const unsigned char *k, size_t n) {
+    const fold_memos *m = &ks->memo;
+    uint64_t dig, same = memo_compare(m->img[i], k, n, &dig);
+    return ((~same | (dig ^ m->dig[i])) & m->care[i]) == 0;
+}
+
+/* The change added in memo i's slot; 0 when it is the last key leaving (the whole way then). */
+static inline int memo_add(kstats *ks, size_t i, int64_t dkeys, int64_t dbytes, int64_t dvkeys) {
+    pfx *p = &ks->pfx[ks->memo.slot[i]];
+    if (dkeys < 0 && p->keys <= 1) return 0;
+    p->keys += (uint64_t)dkeys;
+    p->bytes += (uint64_t)dbytes;
+    p->vkeys += (uint64_t)dvkeys;
+    return 1;
+}
+
 _Static_assert(FOLD_MEMOS == 16, "memo_of gives 4 bits");
 
 /* The memo a key of n (1..FOLD_SPAN) bytes goes to: by its length and first byte, the same for
- * the keys of one form (but for one that begins with its number). */
+ * the keys of one form (but for one that begins with its ID). */
 static inline size_t memo_of(const unsigned char *k, size_t n) {
     return (size_t)(((n ^ (uint64_t)k[0] << 8) * UINT64_C(0x9e3779b97f4a7c15)) >> 60);
 }
 
-/* A key of 1..FOLD_SPAN bytes that its memo m does not answer: folded and accounted, and its
- * fold remembered in m when the next key of the same form will fold alike (no segment became
- * '*': an ID's own characters decided that) and its prefix is tracked. multi: a constant, as in
- * fold_fast. */
+/* A key of 1..FOLD_SPAN bytes that memo mi does not answer: folded and accounted, and the fold
+ * remembered in mi when its prefix is tracked. multi: a constant, as in fold_fast. */
 __attribute__((always_inline)) static inline void account_short_key(kstats *ks, int multi,
                                                                     const ks_key *k, size_t mi,
                                                                     int64_t dkeys, int64_t dbytes,
@@ -1290,20 +1409,23 @@ __attribute__((always_inline)) static inline void account_short_key(kstats *ks, 
     char buf[KS_PREFIX_LEN_MAX];
     size_t n = k->klen, len;
     uint64_t sep, dig;
-    fold_load(ks, multi, (const unsigned char *)k->key, n, buf, &sep, &dig);
+    fold_form form;
     fold_memos *m = &ks->memo;
+    fold_load(ks, multi, (const unsigned char *)k->key, n, buf, &sep, &dig);
     m->klen[mi] = 0;
     memo_copy(m->img[mi], buf, n);
-    int has = fold_finish(sep, dig, n, 1, ks->cfg.depth, buf, &len);
-    if (!has) {
+    if (!fold_finish(sep, dig, n, 1, ks->cfg.depth, buf, &len, &form)) {
         pfx_account_none(ks, dkeys, dbytes);
         return;
     }
     long slot = len <= PFX_INLINE ? pfx_account_short(ks, buf, len, dkeys, dbytes, dvkeys)
                                   : pfx_account_any(ks, buf, len, dkeys, dbytes, dvkeys);
-    if (slot < 0 || has == 2) return;
+    if (slot < 0) return;
     m->klen[mi] = (uint32_t)n;
     m->dig[mi] = dig;
+    m->care[mi] = form.care;
+    m->stars[mi] = form.stars;
+    m->hex[mi] = form.hex;
     m->slot[mi] = (uint32_t)slot;
 }
 
@@ -1313,11 +1435,43 @@ __attribute__((noinline, noipa)) static void account_short_key_one(kstats *ks, c
     account_short_key(ks, 0, k, mi, dkeys, dbytes, dvkeys);
 }
 
-__attribute__((noinline, noipa)) static void account_short_key_multi(kstats *ks, const ks_key *k,
-                                                                     size_t mi, int64_t dkeys,
-                                                                     int64_t dbytes,
-                                                                     int64_t dvkeys) {
-    account_short_key(ks, 1, k, mi, dkeys, dbytes, dvkeys);
+/* A key of the length of memo mi, whose fold had '*' segments: added in its slot if the memo
+ * answers (memo_matches_stars), else account_short_key. */
+__attribute__((noinline, noipa)) static void account_starred_key(kstats *ks, const ks_key *k,
+                                                                 size_t mi, int64_t dkeys,
+                                                                 int64_t dbytes, int64_t dvkeys) {
+    if (memo_matches_stars(ks, mi, (const unsigned char *)k->key, k->klen) &&
+        memo_add(ks, mi, dkeys, dbytes, dvkeys))
+        return;
+    if (ks->nsep > 1)
+        account_short_key(ks, 1, k, mi, dkeys, dbytes, dvkeys);
+    else
+        account_short_key_one(ks, k, mi, dkeys, dbytes, dvkeys);
+}
+
+/* A key of 1..FOLD_SPAN bytes: if its memo answers, added in the memo's slot, else
+ * account_short_key. */
+__attribute__((always_inline)) static inline void
+account_key(kstats *ks, int multi, const ks_key *k, int64_t dkeys, int64_t dbytes, int64_t dvkeys) {
+    const unsigned char *key = (const unsigned char *)k->key;
+    size_t n = k->klen, mi = memo_of(key, n);
+    if (ks->memo.klen[mi] == n) {
+        if (ks->memo.stars[mi]) {
+            account_starred_key(ks, k, mi, dkeys, dbytes, dvkeys);
+            return;
+        }
+        if (memo_matches(ks, mi, key, n) && memo_add(ks, mi, dkeys, dbytes, dvkeys)) return;
+    }
+    if (multi)
+        account_short_key(ks, 1, k, mi, dkeys, dbytes, dvkeys);
+    else
+        account_short_key_one(ks, k, mi, dkeys, dbytes, dvkeys);
+}
+
+/* More than one separator configured. */
+__attribute__((noinline, noipa)) static void
+account_key_multi(kstats *ks, const ks_key *k, int64_t dkeys, int64_t dbytes, int64_t dvkeys) {
+    account_key(ks, 1, k, dkeys, dbytes, dvkeys);
 }
 
 /* A key of no byte or over FOLD_SPAN: folded, accounted, not remembered. */
@@ -1333,32 +1487,18 @@ account_other_key(kstats *ks, const ks_key *k, int64_t dkeys, int64_t dbytes, in
         pfx_account_any(ks, buf, n, dkeys, dbytes, dvkeys);
 }
 
-/* A write's key changes its prefix's figures by (dkeys, dbytes, dvkeys). A key of the form its
- * memo holds (user:<n>:session after another) is looked at once, 16 bytes at a time, and added
- * in the memo's slot: no fold, no hash, no probe. */
+/* A write's key changes its prefix's figures by (dkeys, dbytes, dvkeys). A key its memo answers
+ * (user:<n>:session after another) is looked at once, 16 bytes at a time, and added in the
+ * memo's slot: no fold, no hash, no probe. */
 static void prefix_account_key(kstats *ks, const ks_key *k, int64_t dkeys, int64_t dbytes,
                                int64_t dvkeys) {
     if (ks->cfg.prefix_max == 0) return;
-    size_t n = k->klen;
-    if (n == 0 || n > FOLD_SPAN) {
+    if (k->klen == 0 || k->klen > FOLD_SPAN)
         account_other_key(ks, k, dkeys, dbytes, dvkeys);
-        return;
-    }
-    const unsigned char *key = (const unsigned char *)k->key;
-    size_t mi = memo_of(key, n);
-    if (ks->memo.klen[mi] == n && memo_matches(&ks->memo, mi, key, n)) {
-        pfx *p = &ks->pfx[ks->memo.slot[mi]];
-        if (dkeys >= 0 || p->keys > 1) { /* the last key leaving: the whole way */
-            p->keys += (uint64_t)dkeys;
-            p->bytes += (uint64_t)dbytes;
-            p->vkeys += (uint64_t)dvkeys;
-            return;
-        }
-    }
-    if (ks->nsep > 1)
-        account_short_key_multi(ks, k, mi, dkeys, dbytes, dvkeys);
+    else if (ks->nsep > 1)
+        account_key_multi(ks, k, dkeys, dbytes, dvkeys);
     else
-        account_short_key_one(ks, k, mi, dkeys, dbytes, dvkeys);
+        account_key(ks, 0, k, dkeys, dbytes, dvkeys);
 }
 
 void kstats_add(kstats *ks, const ks_key *k) {

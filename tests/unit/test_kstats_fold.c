@@ -396,10 +396,14 @@ typedef struct model_key {
 } model_key;
 
 /* Keys of a few forms, as a key space has them: the same words around numbers of any length
- * (a prefix that is found again and again), hex IDs, a number first. */
-static const char *const FAMILIES[] = {
-    "user:%llu:session", "cart:%llu:items", "u%llu:x",           "%llu:lead",
-    "order:%llu:line:",  "ses:%llx",        "img|%llu/%llx.png", "k:%llu"};
+ * (a prefix that is found again and again), hex IDs (some all digits, some over 32 bytes), a
+ * number first, a separator that moves within a segment of the same length. */
+static const char *const FAMILIES[] = {"user:%llu:session", "cart:%llu:items",
+                                       "u%llu:x",           "%llu:lead",
+                                       "order:%llu:line:",  "ses:%llx",
+                                       "img|%llu/%llx.png", "k:%llu",
+                                       "q:%llx/%llx:v",     "big:%llx%llx%llx%llx:x",
+                                       "id-%llx-%llx:w"};
 
 /* snprintf of a format from FAMILIES. */
 static int format(unsigned char *k, size_t max, const char *f, ...) {
@@ -412,8 +416,8 @@ static int format(unsigned char *k, size_t max, const char *f, ...) {
 
 static size_t gen_family_key(unsigned char *k, size_t max) {
     unsigned long long a = rnd() % (UINT64_C(1) << (4 * (1 + rnd_below(10))));
-    unsigned long long b = rnd() % 1000;
-    int n = format(k, max, FAMILIES[rnd_below(sizeof(FAMILIES) / sizeof(FAMILIES[0]))], a, b);
+    unsigned long long b = rnd() % 1000, c = rnd();
+    int n = format(k, max, FAMILIES[rnd_below(sizeof(FAMILIES) / sizeof(FAMILIES[0]))], a, b, c, c);
     return (size_t)n;
 }
 
@@ -520,6 +524,7 @@ static void test_prefix_table_families(void **state) {
     run_table(":", 0, 100000, 1);
     run_table(":", 2, 3, 1);
     run_table(":|/", 8, 5, 1);
+    run_table(":-/", 3, 100000, 1);
 }
 
 static int setup(void **state) {
