@@ -24,6 +24,13 @@
 #define CLS_HEX 4u
 #define CLS_HEX_LETTER 8u
 #define FOLD_SPAN 64 /* bytes of a key the fast prefix fold looks at */
+/* Out of line, and (GCC's noipa) with its signature as written, so that the common path's calls
+ * to it stay tail calls. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define OUT_OF_LINE __attribute__((noinline, noipa))
+#else
+#define OUT_OF_LINE __attribute__((noinline))
+#endif
 #define FOLD_MEMOS 16
 
 typedef struct ks_db {
@@ -820,8 +827,9 @@ static inline uint64_t fold_mul(uint64_t a, uint64_t b) {
 }
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* The bytes of a name of each length in its two words. */
-#define M(n) ((n) >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * (n))) - 1)
+/* The bytes of a name of each length in its two words. (The shift is taken mod 8 bytes so that
+ * the branch not taken has a valid count too.) */
+#define M(n) ((n) >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * ((n)&7))) - 1)
 #define W(n)                                                                                       \
     { M(n), (n) > 8 ? M((n)-8) : 0 }
 static const uint64_t name_mask[PFX_INLINE + 1][2] = {W(0),  W(1),  W(2),  W(3),  W(4),  W(5),
@@ -1429,17 +1437,15 @@ __attribute__((always_inline)) static inline void account_short_key(kstats *ks, 
     m->slot[mi] = (uint32_t)slot;
 }
 
-__attribute__((noinline, noipa)) static void account_short_key_one(kstats *ks, const ks_key *k,
-                                                                   size_t mi, int64_t dkeys,
-                                                                   int64_t dbytes, int64_t dvkeys) {
+OUT_OF_LINE static void account_short_key_one(kstats *ks, const ks_key *k, size_t mi, int64_t dkeys,
+                                              int64_t dbytes, int64_t dvkeys) {
     account_short_key(ks, 0, k, mi, dkeys, dbytes, dvkeys);
 }
 
 /* A key of the length of memo mi, whose fold had '*' segments: added in its slot if the memo
  * answers (memo_matches_stars), else account_short_key. */
-__attribute__((noinline, noipa)) static void account_starred_key(kstats *ks, const ks_key *k,
-                                                                 size_t mi, int64_t dkeys,
-                                                                 int64_t dbytes, int64_t dvkeys) {
+OUT_OF_LINE static void account_starred_key(kstats *ks, const ks_key *k, size_t mi, int64_t dkeys,
+                                            int64_t dbytes, int64_t dvkeys) {
     if (memo_matches_stars(ks, mi, (const unsigned char *)k->key, k->klen) &&
         memo_add(ks, mi, dkeys, dbytes, dvkeys))
         return;
@@ -1469,14 +1475,14 @@ account_key(kstats *ks, int multi, const ks_key *k, int64_t dkeys, int64_t dbyte
 }
 
 /* More than one separator configured. */
-__attribute__((noinline, noipa)) static void
-account_key_multi(kstats *ks, const ks_key *k, int64_t dkeys, int64_t dbytes, int64_t dvkeys) {
+OUT_OF_LINE static void account_key_multi(kstats *ks, const ks_key *k, int64_t dkeys,
+                                          int64_t dbytes, int64_t dvkeys) {
     account_key(ks, 1, k, dkeys, dbytes, dvkeys);
 }
 
 /* A key of no byte or over FOLD_SPAN: folded, accounted, not remembered. */
-__attribute__((noinline, noipa)) static void
-account_other_key(kstats *ks, const ks_key *k, int64_t dkeys, int64_t dbytes, int64_t dvkeys) {
+OUT_OF_LINE static void account_other_key(kstats *ks, const ks_key *k, int64_t dkeys,
+                                          int64_t dbytes, int64_t dvkeys) {
     char buf[KS_PREFIX_LEN_MAX];
     size_t n;
     if (!kstats_prefix_of(ks, k->key, k->klen, ks->cfg.depth, buf, &n))

@@ -398,27 +398,37 @@ typedef struct model_key {
 /* Keys of a few forms, as a key space has them: the same words around numbers of any length
  * (a prefix that is found again and again), hex IDs (some all digits, some over 32 bytes), a
  * number first, a separator that moves within a segment of the same length. */
-static const char *const FAMILIES[] = {"user:%llu:session", "cart:%llu:items",
-                                       "u%llu:x",           "%llu:lead",
-                                       "order:%llu:line:",  "ses:%llx",
-                                       "img|%llu/%llx.png", "k:%llu",
-                                       "q:%llx/%llx:v",     "big:%llx%llx%llx%llx:x",
-                                       "id-%llx-%llx:w"};
+static const char *const FAMILIES[] = {
+    "user:%d:session", "cart:%d:items", "u%d:x",     "%d:lead",        "order:%d:line:", "ses:%x",
+    "img|%d/%x.png",   "k:%d",          "q:%x/%x:v", "big:%x%x%x%x:x", "id-%x-%x:w"};
 
-/* snprintf of a format from FAMILIES. */
-static int format(unsigned char *k, size_t max, const char *f, ...) {
-    va_list ap;
-    va_start(ap, f);
-    int n = vsnprintf((char *)k, max, f, ap);
-    va_end(ap);
+/* A family's key: each %d or %x of the form replaced by the next number, in decimal or hex. */
+static size_t expand(unsigned char *k, size_t max, const char *form, const uint64_t *nums) {
+    size_t n = 0;
+    for (const char *f = form; *f && n + 20 < max; f++) {
+        if (f[0] != '%' || (f[1] != 'd' && f[1] != 'x')) {
+            k[n++] = (unsigned char)*f;
+            continue;
+        }
+        unsigned base = f[1] == 'd' ? 10 : 16;
+        char digits[24];
+        size_t nd = 0;
+        uint64_t v = *nums++;
+        do {
+            digits[nd++] = "0123456789abcdef"[v % base];
+            v /= base;
+        } while (v);
+        while (nd)
+            k[n++] = (unsigned char)digits[--nd];
+        f++;
+    }
     return n;
 }
 
 static size_t gen_family_key(unsigned char *k, size_t max) {
-    unsigned long long a = rnd() % (UINT64_C(1) << (4 * (1 + rnd_below(10))));
-    unsigned long long b = rnd() % 1000, c = rnd();
-    int n = format(k, max, FAMILIES[rnd_below(sizeof(FAMILIES) / sizeof(FAMILIES[0]))], a, b, c, c);
-    return (size_t)n;
+    uint64_t a = rnd() % (UINT64_C(1) << (4 * (1 + rnd_below(10)))), c = rnd();
+    uint64_t nums[4] = {a, rnd() % 1000, c, c};
+    return expand(k, max, FAMILIES[rnd_below(sizeof(FAMILIES) / sizeof(FAMILIES[0]))], nums);
 }
 
 /* The live table against one rebuilt from its keys with no cap (kstats_diff: every tracked
