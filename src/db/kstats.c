@@ -620,6 +620,7 @@ static inline void fold_load(const kstats *ks, int multi, const unsigned char *k
         dig |= (uint64_t)((c & CLS_DIGIT) != 0) << i;
         out[i] = (c & CLS_DIGIT) ? '#' : (char)k[i];
     }
+    if (n < 16) memset(out + n, 0, 16 - n);
     *sepm = sep;
     *digm = dig;
 }
