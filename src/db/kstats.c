@@ -49,18 +49,22 @@ typedef struct ttl_slot {
 #define TTL_EMPTY INT64_MIN
 
 /* A tracked prefix. A name of up to PFX_INLINE bytes is kept in the slot, zero-padded, so the
- * lookup of a common prefix compares two words and follows no pointer. */
+ * lookup of a common prefix compares two words and follows no pointer. A slot is in use while
+ * its prefix has keys (pfx_in_use): the last key leaving frees it. */
 #define PFX_INLINE 16
 typedef struct pfx {
-    uint64_t hv;
+    uint32_t hv; /* the name's hash, its low bits: the home slot */
     uint32_t len;
-    uint32_t used; /* 0: free slot */
     union {
         uint64_t w[2]; /* len <= PFX_INLINE */
         char *heap;    /* longer */
     } name;
     uint64_t keys, bytes, vkeys;
 } pfx;
+
+static inline int pfx_in_use(const pfx *p) {
+    return p->keys != 0;
+}
 
 static inline const char *pfx_name(const pfx *p) {
     return p->len <= PFX_INLINE ? (const char *)p->name.w : p->name.heap;
@@ -212,7 +216,8 @@ static void top_clear(top_set *s) {
 void kstats_free(kstats *ks) {
     if (!ks) return;
     for (size_t i = 0; i < ks->pfx_cap; i++)
-        if (ks->pfx[i].used && ks->pfx[i].len > PFX_INLINE) alloc_free(SUB, ks->pfx[i].name.heap);
+        if (pfx_in_use(&ks->pfx[i]) && ks->pfx[i].len > PFX_INLINE)
+            alloc_free(SUB, ks->pfx[i].name.heap);
     alloc_free(SUB, ks->pfx);
     alloc_free(SUB, ks->ttl);
     for (int t = 0; t < KS_TYPES; t++) {
@@ -871,9 +876,9 @@ static void pfx_grow(kstats *ks) {
     ks->pfx_cap = old_cap ? old_cap * 2 : 64;
     ks->pfx = alloc_calloc(SUB, ks->pfx_cap * sizeof(pfx));
     for (size_t i = 0; i < old_cap; i++) {
-        if (!old[i].used) continue;
+        if (!pfx_in_use(&old[i])) continue;
         size_t j = pfx_home(ks, old[i].hv);
-        while (ks->pfx[j].used)
+        while (pfx_in_use(&ks->pfx[j]))
             j = (j + 1) & (ks->pfx_cap - 1);
         ks->pfx[j] = old[i];
     }
@@ -881,7 +886,7 @@ static void pfx_grow(kstats *ks) {
 }
 
 static inline int pfx_is(const pfx *p, const pfx_key *q) {
-    if (p->hv != q->hv || p->len != q->len) return 0;
+    if (p->hv != (uint32_t)q->hv || p->len != q->len) return 0;
     if (q->len <= PFX_INLINE) return p->name.w[0] == q->w[0] && p->name.w[1] == q->w[1];
     return memcmp(p->name.heap, q->name, q->len) == 0;
 }
@@ -889,7 +894,7 @@ static inline int pfx_is(const pfx *p, const pfx_key *q) {
 /* Index of the prefix's slot, or of the free slot where it would go. */
 static inline size_t pfx_slot(const kstats *ks, const pfx_key *q) {
     size_t mask = ks->pfx_cap - 1, i = pfx_home(ks, q->hv);
-    while (ks->pfx[i].used && !pfx_is(&ks->pfx[i], q))
+    while (pfx_in_use(&ks->pfx[i]) && !pfx_is(&ks->pfx[i], q))
         i = (i + 1) & mask;
     return i;
 }
@@ -900,7 +905,7 @@ static void pfx_delete_at(kstats *ks, size_t i) {
     size_t mask = ks->pfx_cap - 1, j = i;
     for (;;) {
         j = (j + 1) & mask;
-        if (!ks->pfx[j].used) break;
+        if (!pfx_in_use(&ks->pfx[j])) break;
         size_t home = pfx_home(ks, ks->pfx[j].hv);
         if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
             ks->pfx[i] = ks->pfx[j];
@@ -927,7 +932,7 @@ __attribute__((noinline)) static long pfx_account_any(kstats *ks, const char *na
     if (ks->pfx_cap == 0) pfx_grow(ks);
     size_t i = pfx_slot(ks, &q);
     pfx *p = &ks->pfx[i];
-    if (!p->used) {
+    if (!pfx_in_use(p)) {
         size_t slice = (size_t)(q.hv >> 58); /* top bits: independent of the table index */
         if (dkeys <= 0 || ks->other_keys[slice] > 0 || ks->pfx_used >= ks->cfg.prefix_max) {
             if (dkeys > 0) ks->refusals++;
@@ -940,9 +945,8 @@ __attribute__((noinline)) static long pfx_account_any(kstats *ks, const char *na
             i = pfx_slot(ks, &q);
             p = &ks->pfx[i];
         }
-        p->hv = q.hv;
+        p->hv = (uint32_t)q.hv;
         p->len = (uint32_t)len;
-        p->used = 1;
         if (len <= PFX_INLINE) {
             p->name.w[0] = q.w[0];
             p->name.w[1] = q.w[1];
@@ -950,7 +954,7 @@ __attribute__((noinline)) static long pfx_account_any(kstats *ks, const char *na
             p->name.heap = alloc_malloc(SUB, len);
             memcpy(p->name.heap, name, len);
         }
-        p->keys = p->bytes = p->vkeys = 0;
+        p->keys = p->bytes = p->vkeys = 0; /* keys: 1 at once, below */
         ks->pfx_used++;
     }
     p->keys += (uint64_t)dkeys;
@@ -970,7 +974,7 @@ static inline long pfx_account_short(kstats *ks, const char *name, size_t len, i
         pfx_key q = pfx_key_of(ks, name, len);
         size_t i = pfx_home(ks, q.hv);
         pfx *p = &ks->pfx[i];
-        if (p->used && p->hv == q.hv && p->len == len && p->name.w[0] == q.w[0] &&
+        if (pfx_in_use(p) && p->hv == (uint32_t)q.hv && p->len == len && p->name.w[0] == q.w[0] &&
             p->name.w[1] == q.w[1] && (dkeys >= 0 || p->keys > 1)) { /* the last leaving: any */
             p->keys += (uint64_t)dkeys;
             p->bytes += (uint64_t)dbytes;
@@ -1021,7 +1025,7 @@ ks_prefix *kstats_prefixes(const kstats *ks, int depth, size_t *n, ks_totals *no
     size_t m = 0;
     for (size_t i = 0; i < ks->pfx_cap; i++) {
         const pfx *p = &ks->pfx[i];
-        if (!p->used) continue;
+        if (!pfx_in_use(p)) continue;
         out[m].len = cut_at_depth(ks, pfx_name(p), p->len, depth);
         out[m].name = pfx_name(p);
         out[m].keys = p->keys;
@@ -1079,7 +1083,7 @@ size_t kstats_prefixes_top(const kstats *ks, ks_prefix *out, size_t n) {
     size_t m = 0;
     for (size_t i = 0; i < ks->pfx_cap; i++) {
         const pfx *p = &ks->pfx[i];
-        if (!p->used) continue;
+        if (!pfx_in_use(p)) continue;
         ks_prefix x = {pfx_name(p), p->len, p->keys, p->bytes, p->vkeys};
         if (m < n) { /* fill, then make a heap once full */
             out[m++] = x;
@@ -1628,7 +1632,7 @@ size_t kstats_mem_usage(const kstats *ks) {
     size_t n = alloc_usable_size(ks) + alloc_usable_size(ks->dbs) + alloc_usable_size(ks->ttl) +
                alloc_usable_size(ks->pfx);
     for (size_t i = 0; i < ks->pfx_cap; i++)
-        if (ks->pfx[i].used && ks->pfx[i].len > PFX_INLINE)
+        if (pfx_in_use(&ks->pfx[i]) && ks->pfx[i].len > PFX_INLINE)
             n += alloc_usable_size(ks->pfx[i].name.heap);
     for (int t = 0; t < KS_TYPES; t++) {
         n += alloc_usable_size(ks->top[t].m);
@@ -1708,13 +1712,13 @@ size_t kstats_diff(kstats *live, kstats *fresh, int64_t now_ms, char *out, size_
         uint64_t untracked_keys = 0, untracked_bytes = 0;
         for (size_t i = 0; i < fresh->pfx_cap; i++) {
             const pfx *f = &fresh->pfx[i];
-            if (!f->used) continue;
+            if (!pfx_in_use(f)) continue;
             const char *name = pfx_name(f);
             const pfx *l = NULL;
             if (live->pfx_cap) {
                 pfx_key q = pfx_key_of(live, name, f->len);
                 size_t j = pfx_slot(live, &q);
-                if (live->pfx[j].used) l = &live->pfx[j];
+                if (pfx_in_use(&live->pfx[j])) l = &live->pfx[j];
             }
             if (!l) {
                 untracked_keys += f->keys;
