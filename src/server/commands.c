@@ -364,7 +364,7 @@ void command_process(client *c) {
     }
     c->last_cmd = cmd->name;
     if ((cmd->arity > 0 && c->argc != cmd->arity) || (c->argc < -cmd->arity)) {
-        if ((c->flags & CLIENT_MULTI) && cmd->fn == cmd_exec) {
+        if (cmd->fn == cmd_exec) { /* even outside MULTI, as Redis 7.0 */
             multi_exec_abort(c, "wrong number of arguments for 'exec' command");
             return;
         }

@@ -497,7 +497,8 @@ void client_info_line(client *c, char *buf, size_t cap) {
              resp_parser_mem(&c->parser), multi_queued_mem(c), c->qcap, c->reply.allocated,
              c->qcap + c->reply.allocated + resp_parser_mem(&c->parser) + sizeof(client) +
                  multi_client_alloc_bytes(c),
-             (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "", c->last_cmd);
+             (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "",
+             (c->flags & CLIENT_IN_EXEC) ? "exec" : c->last_cmd);
 }
 
 static void top_buffer_take(mem_client_top *top, const client *c, size_t bytes) {

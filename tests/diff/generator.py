@@ -590,8 +590,9 @@ import gen_hashes  # noqa: E402
 import gen_sets  # noqa: E402
 import gen_zsets  # noqa: E402
 import gen_lists  # noqa: E402 (blocking commands only with tiny timeouts)
+import gen_multi  # noqa: E402 (transactions: blocks of MULTI ... EXEC, see gen_sequence)
 
-for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists):
+for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists, gen_multi):
     COMMANDS.update(_group.COMMANDS)
     COVERED |= _group.COVERED
 CONFIG_SET.update(gen_zsets.CONFIG_SET)  # its encoding thresholds, with smaller values
@@ -650,4 +651,16 @@ def gen_command(rng):
 
 
 def gen_sequence(rng, n):
-    return [gen_command(rng) for _ in range(n)]
+    """n commands; a MULTI drawn often becomes a whole transaction block (gen_multi.expand),
+    which the end of the sequence may cut (the harness then discards the open transaction)."""
+    seq = []
+    in_multi = False
+    while len(seq) < n:
+        cmd = gen_command(rng)
+        while in_multi and gen_multi.memkv_only(cmd):
+            cmd = gen_command(rng)
+        block = gen_multi.expand(rng, cmd, gen_command)
+        for argv in block:
+            in_multi = gen_multi.follow(in_multi, argv)
+        seq += block
+    return seq[:n]
