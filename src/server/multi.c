@@ -113,7 +113,12 @@ static void wkey_release(wkey *k) {
     wkey **link = wkey_link(k->db, k->key, k->klen, k->hv);
     *link = k->next;
     alloc_free_sized(MULTI_SUB, k, sizeof(*k) + k->klen);
-    if (--nkeys == 0) db_set_change_hook(NULL);
+    if (--nkeys == 0) { /* nobody watches: no hook, and the table goes too */
+        db_set_change_hook(NULL);
+        alloc_free(MULTI_SUB, table);
+        table = NULL;
+        nbuckets = 0;
+    }
 }
 
 static void unwatch_all(client *c) {
