@@ -373,6 +373,10 @@ void command_process(client *c) {
         return;
     }
     if (client_auth_required(c) && !(cmd->flags & CMD_NOAUTH)) {
+        if (cmd->fn == cmd_exec) {
+            multi_exec_abort(c, "NOAUTH Authentication required.");
+            return;
+        }
         reply_error(c, "NOAUTH Authentication required.");
         multi_flag_error(c);
         return;

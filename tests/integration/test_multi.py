@@ -120,6 +120,21 @@ def test_queued_errors_abort_the_transaction(both):
     assert c("EXEC", "x").startswith("EXECABORT Transaction discarded because of: wrong number")
 
 
+def test_exec_refused_before_auth(both):
+    admin = conn(both)
+    admin("CONFIG", "SET", "requirepass", "pw")
+    try:
+        c = conn(both)
+        assert c("EXEC") == "EXECABORT Transaction discarded because of: NOAUTH Authentication required."
+        assert c("MULTI") == "NOAUTH Authentication required."
+        assert c("AUTH", "pw") == b"OK"
+        assert c("MULTI") == b"OK"
+        assert c("AUTH", "pw") == b"QUEUED"
+        assert c("EXEC") == [b"OK"]
+    finally:
+        admin("CONFIG", "SET", "requirepass", "")
+
+
 def test_runtime_errors_take_their_slot(both):
     c = conn(both)
     c("FLUSHALL")
