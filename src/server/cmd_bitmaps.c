@@ -124,6 +124,7 @@ static void cmd_setbit(client *c) {
         p[off >> 3] |= (unsigned char)mask;
     else
         p[off >> 3] &= (unsigned char)~mask;
+    if (old != on) key_changed(c, 1); /* a string made or grown was seen by the db */
     reply_add_int(&c->reply, old);
 }
 
@@ -413,7 +414,9 @@ static int bf_unsigned_add(uint64_t value, int64_t incr, int bits, int overflow,
 
 /* Runs one SET or INCRBY on the string p and replies its result (null when OVERFLOW FAIL
  * refused it: nothing is written then). */
-static void bf_apply(client *c, unsigned char *p, size_t len, const bf_op *o) {
+/* Replies the operation's result; 1 when it changed bits (WATCH then sees the key changed:
+ * Redis 7.0 signals a BITFIELD only when a value differs, or the string was made or grown). */
+static int bf_apply(client *c, unsigned char *p, size_t len, const bf_op *o) {
     uint64_t raw = bf_read(p, len, o->offset, o->bits);
     uint64_t store;
     long long reply;
@@ -441,10 +444,12 @@ static void bf_apply(client *c, unsigned char *p, size_t len, const bf_op *o) {
     }
     if (dir != 0 && o->overflow == BF_FAIL) {
         reply_add_null(&c->reply);
-        return;
+        return 0;
     }
     bf_write(p, o->offset, o->bits, store);
     reply_add_int(&c->reply, reply);
+    uint64_t mask = o->bits == 64 ? UINT64_MAX : (UINT64_C(1) << o->bits) - 1;
+    return (store & mask) != raw;
 }
 
 /* BITFIELD key [GET type offset] [SET type offset value] [INCRBY type offset increment]
@@ -512,16 +517,18 @@ static void bitfield_generic(client *c, int read_only_cmd) {
         p = (unsigned char *)db_entry_str_mut(e); /* written only when `writes` */
     }
     reply_add_array_len(&c->reply, nops);
+    int changed = 0;
     for (int i = 0; i < nops; i++) {
         const bf_op *o = &ops[i];
         if (o->op != BF_GET) {
-            bf_apply(c, p, len, o);
+            changed |= bf_apply(c, p, len, o);
             continue;
         }
         uint64_t raw = p ? bf_read(p, len, o->offset, o->bits) : 0;
         reply_add_int(&c->reply,
                       o->is_signed ? (long long)bf_sign_extend(raw, o->bits) : (long long)raw);
     }
+    if (changed) key_changed(c, 1);
 done:
     alloc_free(ALLOC_SUB_OTHER, ops);
 }

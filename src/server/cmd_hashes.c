@@ -91,6 +91,7 @@ static long long set_pairs(client *c, db_entry *e, hash_value *h) {
         added += hash_set(h, &lim, c->argv[i].ptr, c->argv[i].len, c->argv[i + 1].ptr,
                           c->argv[i + 1].len);
     hash_store(c, e, h);
+    key_changed(c, 1);
     return added;
 }
 
@@ -132,6 +133,7 @@ static void cmd_hsetnx(client *c) {
     hash_try_conversion(&h, &lim, f->len > v->len ? f->len : v->len, f->len + v->len);
     hash_set(&h, &lim, f->ptr, f->len, v->ptr, v->len);
     hash_store(c, e, &h);
+    key_changed(c, 1);
     reply_add_int(&c->reply, 1);
 }
 
@@ -161,6 +163,7 @@ static void cmd_hincrby(client *c) {
     limits_of(&lim);
     hash_set(&h, &lim, f->ptr, f->len, out, n);
     hash_store(c, e, &h);
+    key_changed(c, 1);
     reply_add_int(&c->reply, value);
 }
 
@@ -203,6 +206,7 @@ static void cmd_hincrbyfloat(client *c) {
     limits_of(&lim);
     hash_set(&h, &lim, f->ptr, f->len, out, n);
     hash_store(c, e, &h);
+    key_changed(c, 1);
     reply_add_bulk(&c->reply, out, n);
 }
 
@@ -220,6 +224,7 @@ static void cmd_hdel(client *c) {
     for (int i = 2; i < c->argc && hash_len(&h) > 0; i++)
         deleted += hash_delete(&h, c->argv[i].ptr, c->argv[i].len);
     hash_store(c, e, &h);
+    if (deleted) key_changed(c, 1);
     reply_add_int(&c->reply, deleted);
 }
 

@@ -44,6 +44,10 @@ db_entry *lookup_read_notouch(client *c, int i) {
     return count_hit(lookup(c, i, 0));
 }
 
+void key_changed(client *c, int i) {
+    db_key_changed(c->db, c->argv[i].ptr, c->argv[i].len);
+}
+
 db_entry *lookup_write(client *c, int i) {
     return lookup(c, i, 1);
 }

@@ -29,8 +29,10 @@ static void delete_if_empty(client *c, const resp_arg *key, quicklist *ql) {
     if (ql_count(ql) == 0) db_delete(c->db, key->ptr, key->len);
 }
 
+/* The list at key gained elements: its waiters may be served, and WATCH learns of it. */
 static void signal_key(client *c, const resp_arg *key) {
     blocking_signal_key(c->db_index, key->ptr, key->len);
+    db_key_changed(c->db, key->ptr, key->len);
 }
 
 /* LEFT / RIGHT as Redis's getListPositionFromObjectOrReply. */
@@ -134,6 +136,7 @@ static void pop_generic(client *c, enum ql_where where) {
     } else {
         reply_pop_count(c, ql, where, count); /* count 0: an empty array */
     }
+    if (count != 0) key_changed(c, 1);
     delete_if_empty(c, &c->argv[1], ql);
 }
 
@@ -302,6 +305,7 @@ static void cmd_lset(client *c) {
         reply_error(c, "ERR index out of range");
         return;
     }
+    key_changed(c, 1);
     reply_add_status(&c->reply, "OK");
 }
 
@@ -338,6 +342,7 @@ static void cmd_linsert(client *c) {
         return;
     }
     ql_insert(ql, &en, after, c->argv[4].ptr, c->argv[4].len);
+    key_changed(c, 1);
     reply_add_int(&c->reply, (long long)ql_count(ql));
 }
 
@@ -367,6 +372,7 @@ static void cmd_lrem(client *c) {
         }
     }
     ql_iter_release(&it);
+    if (removed) key_changed(c, 1);
     reply_add_int(&c->reply, removed);
     delete_if_empty(c, &c->argv[1], ql);
 }
@@ -396,6 +402,7 @@ static void cmd_ltrim(client *c) {
     }
     if (ltrim) ql_delete_range(ql, 0, (size_t)ltrim);
     if (rtrim) ql_delete_range(ql, -rtrim, (size_t)rtrim);
+    key_changed(c, 1);
     reply_add_status(&c->reply, "OK");
     delete_if_empty(c, &c->argv[1], ql);
 }
@@ -421,6 +428,7 @@ static void lmove_from(client *c, db_entry *src, enum ql_where from, enum ql_whe
     reply_value(c, &v);
     ql_value_release(&v);
     signal_key(c, dkey);
+    key_changed(c, 1);
     if (sql != dql) delete_if_empty(c, skey, sql);
 }
 
@@ -482,6 +490,7 @@ static void mpop_reply(client *c, int i, db_entry *e, enum ql_where where, long 
     reply_add_array_len(&c->reply, 2);
     reply_add_bulk(&c->reply, c->argv[i].ptr, c->argv[i].len);
     reply_pop_count(c, ql, where, count);
+    key_changed(c, i);
     delete_if_empty(c, &c->argv[i], ql);
 }
 
@@ -535,6 +544,7 @@ static void bpop_generic(client *c, enum ql_where where) {
         reply_add_bulk(&c->reply, c->argv[i].ptr, c->argv[i].len);
         reply_value(c, &v);
         ql_value_release(&v);
+        key_changed(c, i);
         delete_if_empty(c, &c->argv[i], ql);
         return;
     }

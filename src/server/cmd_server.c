@@ -9,6 +9,7 @@
 #include "alloc/alloc.h"
 #include "memory/memory.h"
 #include "server/log.h"
+#include "server/multi.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -161,6 +162,7 @@ void cmd_select(client *c) {
 /* RESET: the connection as it was when it connected, for what memkv has of Redis 7.0's
  * connection state: RESP2, db 0, no name, and logged out when a password is set (AUTH again). */
 void cmd_reset(client *c) {
+    multi_client_reset(c);
     c->reply.resp = 2;
     c->db_index = 0;
     c->db = srv.dbs[0];

@@ -77,6 +77,7 @@ static void cmd_sadd(client *c) {
         store_back(c, 1, e, s);
     else
         db_add_object(c->db, c->argv[1].ptr, c->argv[1].len, DB_TYPE_SET, s.enc, s.ptr);
+    if (e && added) key_changed(c, 1);
     reply_add_int(&c->reply, added);
 }
 
@@ -91,6 +92,7 @@ static void cmd_srem(client *c) {
         for (int i = 2; i < c->argc && set_card(&s); i++)
             removed += set_remove(&s, c->argv[i].ptr, c->argv[i].len);
         store_back(c, 1, e, s);
+        if (removed) key_changed(c, 1);
     }
     reply_add_int(&c->reply, removed);
 }
@@ -160,6 +162,7 @@ static void cmd_spop(client *c) {
     if (c->argc == 2) {
         set_pop(&s, rng(), reply_member, c);
         store_back(c, 1, e, s);
+        key_changed(c, 1);
         return;
     }
     size_t n = set_card(&s);
@@ -172,6 +175,7 @@ static void cmd_spop(client *c) {
     for (long long i = 0; i < count; i++)
         set_pop(&s, rng(), reply_member, c);
     store_back(c, 1, e, s);
+    if (count) key_changed(c, 1);
 }
 
 /* SRANDMEMBER key [count] */
@@ -249,12 +253,14 @@ static void cmd_smove(client *c) {
         return;
     }
     store_back(c, 1, src, s); /* may delete src: dst's pointer is stale */
+    key_changed(c, 1);
     set_limits lim = limits();
     dst = db_peek(c->db, c->argv[2].ptr, c->argv[2].len);
     if (dst) {
         set_obj d = set_of(dst);
         set_add(&d, m->ptr, m->len, &lim);
         store_back(c, 2, dst, d);
+        key_changed(c, 2);
     } else {
         set_obj d = set_new_for(m->ptr, m->len, 1, &lim);
         set_add(&d, m->ptr, m->len, &lim);

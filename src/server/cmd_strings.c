@@ -398,7 +398,8 @@ void cmd_setrange(client *c) {
     if (check_string_length(c, (size_t)offset, val->len) < 0) return;
     size_t need = (size_t)offset + val->len;
     if (!e) e = db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, "", 0, 0);
-    if (need > cur) e = db_string_resize(c->db, e, need);
+    /* Resized (the db signals the change to WATCH) even when the length stays. */
+    e = db_string_resize(c->db, e, need > cur ? need : cur);
     memcpy(db_entry_str_mut(e) + offset, val->ptr, val->len);
     db_entry_set_str_form(e, DB_STR_RAW);
     reply_add_int(&c->reply, (long long)(need > cur ? need : cur));

@@ -141,6 +141,7 @@ static void zadd_generic(client *c, int flags) {
         double newscore = 0;
         if (!zset_add(&z, scores[j], m->ptr, m->len, flags, &out, &newscore, limits())) {
             zset_commit(c, 1, e, &z);
+            if (added || updated) key_changed(c, 1);
             reply_error(c, "ERR resulting score is not a number (NaN)");
             goto done;
         }
@@ -152,6 +153,7 @@ static void zadd_generic(client *c, int flags) {
         }
     }
     zset_commit(c, 1, e, &z);
+    if (added || updated) key_changed(c, 1);
 reply:
     if (incr) {
         if (processed)
@@ -191,6 +193,7 @@ static void cmd_zincrby(client *c) {
     int ok = zset_add(&z, score, c->argv[3].ptr, c->argv[3].len, ZADD_IN_INCR, &out, &newscore,
                       limits());
     zset_commit(c, 1, e, &z);
+    if (ok && (out & (ZADD_OUT_ADDED | ZADD_OUT_UPDATED))) key_changed(c, 1); /* not +0 */
     if (!ok) {
         reply_error(c, "ERR resulting score is not a number (NaN)");
         return;
@@ -215,6 +218,7 @@ static void cmd_zrem(client *c) {
         if (zset_length(&z) == 0) break;
     }
     zset_commit(c, 1, e, &z);
+    if (deleted) key_changed(c, 1);
     reply_add_int(&c->reply, deleted);
 }
 
@@ -563,6 +567,7 @@ static void zremrange_generic(client *c, int type) {
         deleted = zset_delete_lex_range(&z, &lr);
     }
     zset_commit(c, 1, e, &z);
+    if (deleted) key_changed(c, 1);
     reply_add_int(&c->reply, (long long)deleted);
 }
 
@@ -637,6 +642,7 @@ static void zpop_from(client *c, int ki, db_entry *e, int max, long long count, 
         size_t at = max ? (size_t)(llen - 1 - i) : 0;
         zset_delete_rank_range(&z, at, at);
     }
+    if (n) key_changed(c, ki); /* before the commit, which may delete the key */
     zset_commit(c, ki, e, &z);
 }
 

@@ -31,16 +31,16 @@ const char *const ERR_OOM = "OOM command not allowed when used memory > 'maxmemo
 static command table[] = {
     {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "Returns the server's liveliness response.", 0, 0},
     {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "Returns the given string.", 0, 0},
-    {"quit", cmd_quit, -1, CMD_NOAUTH | F, 0, 0, 0, "connection", "Closes the connection.", 0, 0},
+    {"quit", cmd_quit, -1, CMD_NOAUTH | CMD_NOQUEUE | F, 0, 0, 0, "connection", "Closes the connection.", 0, 0},
     {"auth", cmd_auth, -2, CMD_NOAUTH | F, 0, 0, 0, "connection", "Authenticates the connection.", 0, 0},
     {"hello", cmd_hello, -1, CMD_NOAUTH | F, 0, 0, 0, "connection", "Handshakes with the server.", 0, 0},
     {"select", cmd_select, 2, F, 0, 0, 0, "connection", "Changes the selected database.", 0, 0},
-    {"reset", cmd_reset, 1, CMD_NOAUTH | CMD_NOSCRIPT | F, 0, 0, 0, "connection", "Resets the connection.", 0, 0},
+    {"reset", cmd_reset, 1, CMD_NOAUTH | CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "connection", "Resets the connection.", 0, 0},
     {"client", cmd_client, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.", 0, 0},
     {"command", cmd_command, -1, 0, 0, 0, 0, "server", "Returns detailed information about all commands.", 0, 0},
     {"info", cmd_info, -1, 0, 0, 0, 0, "server", "Returns information and statistics about the server.", 0, 0},
     {"config", cmd_config, -2, CMD_ADMIN, 0, 0, 0, "server", "A container for server configuration commands.", 0, 0},
-    {"shutdown", cmd_shutdown, -1, CMD_ADMIN, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the server.", 0, 0},
+    {"shutdown", cmd_shutdown, -1, CMD_ADMIN | CMD_NO_MULTI, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the server.", 0, 0},
     {"time", cmd_time, 1, F, 0, 0, 0, "server", "Returns the server time.", 0, 0},
     {"memory", cmd_memory, -2, 0, 0, 0, 0, "server", "A container for memory diagnostics commands.", 0, 0},
     {"kprofile", cmd_kprofile, -3, CMD_ADMIN, 0, 0, 0, "server", "Kvrocks-compatible heap profiler control (KPROFILE MEMORY ENABLE|DISABLE|STATUS|DUMP).", 0, 0},
@@ -48,6 +48,12 @@ static command table[] = {
     {"dbsize", cmd_dbsize, 1, R | F, 0, 0, 0, "server", "Returns the number of keys in the database.", 0, 0},
     {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "Removes all keys from the current database.", 0, 0},
     {"flushall", cmd_flushall, -1, W, 0, 0, 0, "server", "Removes all keys from all databases.", 0, 0},
+
+    {"multi", cmd_multi, 1, CMD_NOQUEUE | F, 0, 0, 0, "transactions", "Starts a transaction.", 0, 0},
+    {"exec", cmd_exec, 1, CMD_NOQUEUE, 0, 0, 0, "transactions", "Executes all commands in a transaction.", 0, 0},
+    {"discard", cmd_discard, 1, CMD_NOQUEUE | F, 0, 0, 0, "transactions", "Discards a transaction.", 0, 0},
+    {"watch", cmd_watch, -2, CMD_NOQUEUE | F, 1, -1, 1, "transactions", "Monitors changes to keys to determine the execution of a transaction.", 0, 0},
+    {"unwatch", cmd_unwatch, 1, F, 0, 0, 0, "transactions", "Forgets about watched keys of a transaction.", 0, 0},
 
     {"del", cmd_del, -2, W, 1, -1, 1, "generic", "Deletes one or more keys.", 0, 0},
     {"unlink", cmd_del, -2, W | F, 1, -1, 1, "generic", "Asynchronously deletes one or more keys.", 0, 0},
@@ -352,24 +358,49 @@ void command_process(client *c) {
         return;
     }
     const command *cmd = command_lookup(c->argv[0].ptr, c->argv[0].len);
+    /* A command refused here, inside MULTI, fails the transaction (multi_flag_error); EXEC
+     * refused itself discards it at once (multi_exec_abort), as Redis 7.0's rejectCommand. */
     if (!cmd) {
         reply_unknown_command(c);
+        multi_flag_error(c);
         return;
     }
     c->last_cmd = cmd->name;
     if ((cmd->arity > 0 && c->argc != cmd->arity) || (c->argc < -cmd->arity)) {
+        if (cmd->fn == cmd_exec) { /* even outside MULTI, as Redis 7.0 */
+            multi_exec_abort(c, "wrong number of arguments for 'exec' command");
+            return;
+        }
         reply_wrong_arity(c);
+        multi_flag_error(c);
         return;
     }
     if (client_auth_required(c) && !(cmd->flags & CMD_NOAUTH)) {
+        if (cmd->fn == cmd_exec) {
+            multi_exec_abort(c, "NOAUTH Authentication required.");
+            return;
+        }
         reply_error(c, "NOAUTH Authentication required.");
+        multi_flag_error(c);
         return;
     }
     /* maxmemory, as Redis's processCommand: over the limit, evict before any command; if
-     * that cannot get under the limit, refuse the commands that may grow memory. Reads,
-     * deletes and the like still run. */
-    if (srv.maxmemory > 0 && evict_perform() < 0 && (cmd->flags & CMD_DENYOOM)) {
+     * that cannot get under the limit, refuse the commands that may grow memory (inside MULTI,
+     * whatever would be queued, and EXEC of such a queue). Reads, deletes and the like still
+     * run. */
+    if (srv.maxmemory > 0 && evict_perform() < 0 &&
+        ((cmd->flags & CMD_DENYOOM) || multi_refused_on_oom(c, cmd))) {
+        if ((c->flags & CLIENT_MULTI) && cmd->fn == cmd_exec) {
+            multi_exec_abort(c, ERR_OOM);
+            return;
+        }
         reply_error(c, ERR_OOM);
+        multi_flag_error(c);
+        return;
+    }
+    /* The one branch a client outside MULTI pays. */
+    if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE)) {
+        multi_queue(c, cmd);
         return;
     }
     command *mut = (command *)cmd;

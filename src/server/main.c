@@ -213,7 +213,8 @@ static void free_all(void) {
     while (srv.clients)
         client_close(srv.clients);
     blocking_shutdown();
-    endpoint_stop(); /* before the profiler: its handlers may wait on profiler jobs */
+    multi_shutdown(); /* the watch table: empty once every client is gone */
+    endpoint_stop();  /* before the profiler: its handlers may wait on profiler jobs */
     profile_shutdown();
     debug_free_planted();
     keyspace_stats_shutdown(); /* before the dbs: freeing them need not report every key */

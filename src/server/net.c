@@ -179,6 +179,7 @@ static void pending_remove(client *c) {
 void client_close(client *c) {
     if (c == srv.current_client) srv.current_client = NULL;
     blocking_client_closed(c);
+    multi_client_reset(c);
     pending_remove(c);
     evloop_del(srv.el, c->fd, EV_READ | EV_WRITE);
     close(c->fd);
@@ -477,18 +478,27 @@ void client_unblock(client *c) {
 
 void client_info_line(client *c, char *buf, size_t cap) {
     int64_t now = server_now_ms();
+    /* Redis 7.0's letters, in its order: x in MULTI, b blocked, d a watched key changed. */
+    char flags[8], *f = flags;
+    if (c->flags & CLIENT_MULTI) *f++ = 'x';
+    if (c->flags & CLIENT_BLOCKED) *f++ = 'b';
+    if (c->flags & CLIENT_DIRTY_CAS) *f++ = 'd';
+    if (f == flags) *f++ = 'N';
+    *f = '\0';
     snprintf(buf, cap,
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
-             "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu "
+             "psub=0 ssub=0 multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu "
              "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=-1 "
              "resp=%d",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime_ms) / 1000),
-             (long long)((now - c->last_interaction_ms) / 1000),
-             (c->flags & CLIENT_BLOCKED) ? "b" : "N", c->db_index, c->qlen - c->qpos,
-             c->qcap - c->qlen, resp_parser_mem(&c->parser), c->qcap, c->reply.allocated,
-             c->qcap + c->reply.allocated + resp_parser_mem(&c->parser) + sizeof(client),
-             (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "", c->last_cmd, c->reply.resp);
+             (long long)((now - c->last_interaction_ms) / 1000), flags, c->db_index,
+             multi_queued_count(c), c->qlen - c->qpos, c->qcap - c->qlen,
+             resp_parser_mem(&c->parser), multi_queued_mem(c), c->qcap, c->reply.allocated,
+             c->qcap + c->reply.allocated + resp_parser_mem(&c->parser) + sizeof(client) +
+                 multi_client_alloc_bytes(c),
+             (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "",
+             (c->flags & CLIENT_IN_EXEC) ? "exec" : c->last_cmd, c->reply.resp);
 }
 
 static void top_buffer_take(mem_client_top *top, const client *c, size_t bytes) {
@@ -504,7 +514,8 @@ void clients_top_buffers(mem_client_top *obuf, mem_client_top *qbuf) {
     memset(qbuf, 0, sizeof(*qbuf));
     for (client *c = srv.clients; c; c = c->next) {
         top_buffer_take(obuf, c, c->reply.allocated);
-        top_buffer_take(qbuf, c, c->qcap + resp_parser_mem(&c->parser));
+        /* The MULTI queue is input held for the client too (bounded with the query buffer). */
+        top_buffer_take(qbuf, c, c->qcap + resp_parser_mem(&c->parser) + multi_queued_mem(c));
     }
 }
 

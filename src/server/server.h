@@ -10,6 +10,7 @@
 #include "memory/memory.h"
 #include "server/config.h"
 #include "server/blocking.h"
+#include "server/multi.h"
 #include "server/evloop.h"
 #include "server/reply.h"
 #include "server/resp.h"
@@ -23,11 +24,17 @@
 #define CLIENT_CLOSE_ASAP (1 << 1)        /* killed or over a limit: close without flushing */
 #define CLIENT_PENDING_WRITE (1 << 2)     /* on server.pending_writes */
 #define CLIENT_AUTHENTICATED (1 << 3)
-#define CLIENT_BLOCKED (1 << 4)   /* on keys (blocking.c) or a profiler job: next commands wait */
-#define CLIENT_LOCAL (1 << 5)     /* peer is 127.0.0.1 or ::1, as Redis's islocalClient */
-#define CLIENT_UNBLOCKED (1 << 6) /* unblocked from keys; its queued input runs before sleep */
+#define CLIENT_BLOCKED (1 << 4)    /* on keys (blocking.c) or a profiler job: next commands wait */
+#define CLIENT_LOCAL (1 << 5)      /* peer is 127.0.0.1 or ::1, as Redis's islocalClient */
+#define CLIENT_UNBLOCKED (1 << 6)  /* unblocked from keys; its queued input runs before sleep */
+#define CLIENT_MULTI (1 << 7)      /* in MULTI: commands are queued (multi.c) */
+#define CLIENT_DIRTY_CAS (1 << 8)  /* a watched key changed: EXEC answers a null array */
+#define CLIENT_DIRTY_EXEC (1 << 9) /* a command was refused in MULTI: EXEC answers EXECABORT */
+#define CLIENT_IN_EXEC (1 << 10)   /* running EXEC's queue: blocking commands do not block */
 
 struct blocking_state;
+typedef struct multi_state multi_state;
+typedef struct watcher watcher;
 
 typedef struct client {
     uint64_t id;
@@ -52,6 +59,8 @@ typedef struct client {
     struct client *close_next;     /* clients to close in before_sleep */
     struct blocking_state *bstate; /* while blocked on keys (blocking.c), else NULL */
     struct client *unblocked_next; /* blocking.c's list of CLIENT_UNBLOCKED clients */
+    multi_state *mstate;           /* MULTI's queue (multi.c), NULL outside MULTI */
+    watcher *watching;             /* WATCHed keys (multi.c), NULL when none */
 } client;
 
 typedef void command_fn(client *c);
@@ -65,6 +74,10 @@ typedef void command_fn(client *c);
 #define CMD_DENYOOM (1 << 6)  /* may grow memory: refused while over maxmemory (Redis's denyoom) */
 #define CMD_BLOCKING (1 << 7) /* may block the client (BLPOP ...) */
 #define CMD_MOVABLEKEYS (1 << 8) /* keys found by parsing (LMPOP numkeys ...) */
+#define CMD_NO_MULTI (1 << 9)    /* refused inside MULTI (Redis's no-multi: SHUTDOWN) */
+/* Runs at once inside MULTI instead of being queued: EXEC DISCARD MULTI WATCH QUIT (and RESET,
+ * as in Redis 7.0's processCommand). */
+#define CMD_NOQUEUE (1 << 10)
 
 typedef struct command {
     const char *name;
@@ -310,6 +323,10 @@ db_entry *lookup_string_or_reply(client *c, int i, int *wrongtype);
 /* The key argv[i] if it holds `type` (lookup_read, or lookup_write when `write`); NULL when
  * missing, or after replying WRONGTYPE (then *wrongtype is set): the handler returns. */
 db_entry *lookup_type_or_reply(client *c, int i, int type, int write, int *wrongtype);
+/* The collection at argv[i] was changed in place (the db sees keys added, deleted, written
+ * and renamed itself): tells WATCH, as Redis's signalModifiedKey. Call it only when the
+ * command changed something. */
+void key_changed(client *c, int i);
 /* Gives an existing key the absolute expire `when` (ms); one already in the past deletes the
  * key and counts it as expired, as Redis does. */
 void expire_or_delete(client *c, const resp_arg *key, int64_t when);
@@ -331,6 +348,13 @@ void cmd_time(client *c);
 void cmd_dbsize(client *c);
 void cmd_flushdb(client *c);
 void cmd_flushall(client *c);
+
+/* multi.c */
+void cmd_multi(client *c);
+void cmd_exec(client *c);
+void cmd_discard(client *c);
+void cmd_watch(client *c);
+void cmd_unwatch(client *c);
 
 void cmd_del(client *c);
 void cmd_exists(client *c);
@@ -390,10 +414,6 @@ void server_swap_dbs(int a, int b);
 void command_getkeys(client *c, int with_flags);
 void command_list(client *c);
 const char *command_since(const char *name); /* "6.2.0"; "1.0.0" for the first commands */
-/* Called by server_swap_dbs after the swap: WATCH hooks here to fail the transactions of
- * clients watching any key of db a or b (Redis's touchAllWatchedKeysInDb for both). */
-void swapdb_invalidate_watchers(int a, int b);
-
 /* cmd_hashes.c: the hash commands' table (a group of commands.c's groups[]) */
 extern command hashes_commands[];
 extern const size_t hashes_commands_count;
