@@ -17,6 +17,7 @@
 #include "db/t_zset.h"
 #include "profiler/profiler.h"
 #include "server/log.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -212,6 +213,7 @@ static int load_config(int argc, char **argv, char *err) {
 static void free_all(void) {
     while (srv.clients)
         client_close(srv.clients);
+    pubsub_free();
     blocking_shutdown();
     endpoint_stop(); /* before the profiler: its handlers may wait on profiler jobs */
     profile_shutdown();
@@ -308,6 +310,7 @@ int main(int argc, char **argv) {
     }
     evict_init();
     commands_init();
+    pubsub_init();
     setup_signals();
 
     log_msg(LOG_NOTICE, "memkv %s starting, pid=%d, allocator %s", MEMKV_VERSION, (int)getpid(),
