@@ -17,6 +17,7 @@
 #include "db/t_zset.h"
 #include "profiler/profiler.h"
 #include "server/log.h"
+#include "server/notify.h"
 #include "server/pubsub.h"
 #include "server/server.h"
 #include "util/util.h"
@@ -311,6 +312,7 @@ int main(int argc, char **argv) {
     evict_init();
     commands_init();
     pubsub_init();
+    notify_config_apply(NULL, err); /* the key-space hooks, if the config turned events on */
     setup_signals();
 
     log_msg(LOG_NOTICE, "memkv %s starting, pid=%d, allocator %s", MEMKV_VERSION, (int)getpid(),

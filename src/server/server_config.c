@@ -6,6 +6,7 @@
 #include "alloc/alloc.h"
 #include "memory/memory.h"
 #include "server/log.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -284,6 +285,13 @@ static cfg_param params[] = {
      .default_value = "normal 1gb 256mb 60 slave 256mb 64mb 60 pubsub 32mb 8mb 60",
      .parse = parse_obuf_limit,
      .format = format_obuf_limit},
+    {.name = "notify-keyspace-events",
+     .type = CFG_CUSTOM,
+     .ptr = &notify_keyspace_flags,
+     .default_value = "",
+     .parse = notify_config_parse,
+     .format = notify_config_format,
+     .apply = notify_config_apply},
     {.name = "maxmemory",
      .type = CFG_MEMORY,
      .ptr = &srv.maxmemory,
