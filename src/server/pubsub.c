@@ -281,7 +281,8 @@ long long pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t m
     for (dict_entry *pe; (pe = dict_iter_next(&it));) {
         size_t plen;
         const char *p = (const char *)dict_key(pe, &plen);
-        if (!util_glob_match(p, plen, ch, chlen, 0)) continue;
+        /* Redis's stringmatchlen never lets an empty channel match a non-empty pattern. */
+        if (chlen == 0 ? plen != 0 : !util_glob_match(p, plen, ch, chlen, 0)) continue;
         sublist *l = dict_ptr(pe);
         for (size_t i = 0; i < l->n; i++) {
             deliver(l->c[i], "pmessage", 8, p, plen, ch, chlen, msg, mlen);
