@@ -290,6 +290,13 @@ void db_attach_stats(kstats *ks) {
     stats = ks;
 }
 
+static db_key_hook hook_new, hook_expired;
+
+void db_set_key_hooks(db_key_hook on_new, db_key_hook on_expired) {
+    hook_new = on_new;
+    hook_expired = on_expired;
+}
+
 void db_set_index(db *d, int index) {
     d->index = index;
 }
@@ -661,6 +668,10 @@ db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t 
     if (e->flags & ENTRY_HAS_EXPIRE) {
         db_entry *x = exp_lookup(d, key, klen, hv);
         if (x && x->u.when <= now_ms) {
+            if (hook_expired) {
+                hook_expired(d->index, key, klen);
+                link = ht_find(&d->keys, key, klen, hv, &t); /* the hook may not, but be safe */
+            }
             key_remove(d, link, t, hv);
             if (expired) (*expired)++;
             signal_change(d, key, klen, DB_CHANGE_DELETE);
@@ -753,6 +764,7 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
         ht_insert(&d->keys, e, hv);
         count_entry(d, e, +1);
         change = 2;
+        if (hook_new) hook_new(d->index, key, klen);
     }
     entry_set_vlen(e, vlen);
     if (vlen) memcpy(e->data + klen, val, vlen);
@@ -810,6 +822,7 @@ static db_entry *entry_insert_new(db *d, const char *key, size_t klen, uint64_t 
     memcpy(e->data, key, klen);
     ht_insert(&d->keys, e, hv);
     count_entry(d, e, +1);
+    if (hook_new) hook_new(d->index, key, klen);
     return e;
 }
 
@@ -902,6 +915,7 @@ int db_move_key(db *src, db *dst, const char *key, size_t klen) {
     }
     ht_insert(&dst->keys, e, hv);
     count_entry(dst, e, +1);
+    if (hook_new) hook_new(dst->index, key, klen);
     if (when >= 0)
         exp_add(dst, key, klen, hv, when);
     else
@@ -1015,6 +1029,7 @@ int db_rename(db *d, const char *src, size_t slen, const char *dst, size_t dlen,
     e->tag = hash_tag(hd);
     ht_insert(&d->keys, e, hd);
     if (had_expire) exp_add(d, dst, dlen, hd, when);
+    if (hook_new) hook_new(d->index, dst, dlen);
     stats_add(d, e, had_expire ? when : -1, hd);
     ht_shrink_if_needed(&d->keys);
     ht_shrink_if_needed(&d->expires);
@@ -1193,6 +1208,7 @@ size_t db_active_expire(db *d, int64_t now_ms, size_t max_keys) {
                     link = &ee->next;
                     continue;
                 }
+                if (hook_expired) hook_expired(d->index, ee->data, ee->klen);
                 uint64_t hv = key_hash(ee->data, ee->klen);
                 int kt;
                 db_entry **kl = ht_find(&d->keys, ee->data, ee->klen, hv, &kt);

@@ -71,6 +71,13 @@ uint64_t db_hash_bytes(const void *p, size_t len);
 db *db_new(void);
 void db_free(db *d);
 
+/* Hooks for keyspace notifications (NULL: none, the default). on_new runs where a key is
+ * created (Redis's dbAdd: a new string or collection, the destination of COPY, MOVE and RENAME,
+ * even over an existing key), on_expired just before an expired key is deleted (lazily by a
+ * lookup or by active expiry). They get the db's number (db_set_index). */
+typedef void (*db_key_hook)(int db_index, const char *key, size_t klen);
+void db_set_key_hooks(db_key_hook on_new, db_key_hook on_expired);
+
 /* Lookup; returns NULL if absent. If the key has an expire <= now_ms it is deleted first
  * (lazy expiry) and NULL is returned; *expired (may be NULL) is incremented in that case.
  * Does not touch the entry's LRU clock (Redis's LOOKUP_NOTOUCH: TYPE, TTL, EXISTS). */

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "alloc/alloc.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -118,6 +119,7 @@ static const struct {
     {zsets_commands, &zsets_commands_count},
     {bitmaps_commands, &bitmaps_commands_count},
     {extra_commands, &extra_commands_count},
+    {pubsub_commands, &pubsub_commands_count},
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
@@ -403,6 +405,7 @@ void command_process(client *c) {
         multi_queue(c, cmd);
         return;
     }
+    if (c->pubsub && pubsub_deny_command(c, cmd) < 0) return; /* RESP2 subscribed mode */
     command *mut = (command *)cmd;
     if (cmd->flags & CMD_READONLY) db_reads_only();
     mut->fn(c);

@@ -10,6 +10,7 @@
 #include "alloc/alloc.h"
 #include "db/kstats.h"
 #include "profiler/profiler.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -231,13 +232,17 @@ static void section_stats(text *t) {
                 "evicted_keys:%lld\r\n"
                 "keyspace_hits:%lld\r\n"
                 "keyspace_misses:%lld\r\n"
+                "pubsub_channels:%zu\r\n"
+                "pubsub_patterns:%zu\r\n"
+                "pubsubshard_channels:%zu\r\n"
                 "total_error_replies:%lld\r\n"
                 "client_query_buffer_limit_disconnections:%lld\r\n"
                 "client_output_buffer_limit_disconnections:%lld\r\n"
                 "memkv_eventloop_max_busy_usec:%lld\r\n",
                 s->connections_received, s->commands_processed, ops_per_sec(), s->net_input_bytes,
                 s->net_output_bytes, s->rejected_connections, s->expired_keys, s->evicted_keys,
-                s->keyspace_hits, s->keyspace_misses, s->error_replies,
+                s->keyspace_hits, s->keyspace_misses, pubsub_channels_count(),
+                pubsub_patterns_count(), pubsub_shard_channels_count(), s->error_replies,
                 s->client_qbuf_limit_disconnections, s->client_obuf_limit_disconnections, busy);
     /* The key-space statistics' bookkeeping (README "Which keys hold the memory"). */
     struct kstats *ks = keyspace_stats();

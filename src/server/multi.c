@@ -271,12 +271,18 @@ static const subcommand object_subs[] = {
     {"encoding", 3}, {"freq", 3}, {"help", 2}, {"idletime", 3}, {"refcount", 3}, {NULL, 0},
 };
 
+static const subcommand pubsub_subs[] = {
+    {"channels", -2},    {"numsub", -2}, {"numpat", 2}, {"shardchannels", -2},
+    {"shardnumsub", -2}, {"help", 2},    {NULL, 0},
+};
+
 static const subcommand *subcommands_of(const command *cmd) {
     if (cmd->fn == cmd_client) return client_subs;
     if (cmd->fn == cmd_command) return command_subs;
     if (cmd->fn == cmd_config) return config_subs;
     if (cmd->fn == cmd_memory) return memory_subs;
     if (cmd->fn == cmd_object) return object_subs;
+    if (strcmp(cmd->name, "pubsub") == 0) return pubsub_subs; /* its handler is pubsub.c's */
     return NULL;
 }
 

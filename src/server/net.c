@@ -14,6 +14,7 @@
 
 #include "alloc/alloc.h"
 #include "server/log.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 
 #define NET_READ_CHUNK (16 * 1024)
@@ -180,6 +181,7 @@ void client_close(client *c) {
     if (c == srv.current_client) srv.current_client = NULL;
     blocking_client_closed(c);
     multi_client_reset(c);
+    pubsub_client_reset(c);
     pending_remove(c);
     evloop_del(srv.el, c->fd, EV_READ | EV_WRITE);
     close(c->fd);
@@ -282,9 +284,15 @@ static void pending_add(client *c) {
     srv.pending_writes = c;
 }
 
+void client_queue_write(client *c) {
+    pending_add(c);
+}
+
 int client_obuf_check(client *c) {
     size_t used = reply_buf_bytes(&c->reply);
-    const obuf_limit *lim = &srv.obuf_normal;
+    /* The class, as Redis's getClientType: a subscribed client is a pubsub client. */
+    const obuf_limit *lim =
+        c->pubsub && pubsub_client_subscribed(c) ? &srv.obuf_pubsub : &srv.obuf_normal;
     int over = 0;
     if (lim->hard && used >= (size_t)lim->hard) over = 1;
     if (lim->soft && used >= (size_t)lim->soft) {
@@ -478,23 +486,29 @@ void client_unblock(client *c) {
 
 void client_info_line(client *c, char *buf, size_t cap) {
     int64_t now = server_now_ms();
-    /* Redis 7.0's letters, in its order: x in MULTI, b blocked, d a watched key changed. */
+    pubsub_counts subs;
+    pubsub_client_counts(c, &subs);
+    /* Redis 7.0's letters, in its order: P subscribed, x in MULTI, b blocked, d a watched key
+     * changed. */
     char flags[8], *f = flags;
+    if (pubsub_client_subscribed(c)) *f++ = 'P';
     if (c->flags & CLIENT_MULTI) *f++ = 'x';
     if (c->flags & CLIENT_BLOCKED) *f++ = 'b';
     if (c->flags & CLIENT_DIRTY_CAS) *f++ = 'd';
     if (f == flags) *f++ = 'N';
     *f = '\0';
     snprintf(buf, cap,
-             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
-             "psub=0 ssub=0 multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu "
+             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%zu "
+             "psub=%zu ssub=%zu multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu "
+             "rbs=%zu "
              "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=-1 "
              "resp=%d",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime_ms) / 1000),
-             (long long)((now - c->last_interaction_ms) / 1000), flags, c->db_index,
-             multi_queued_count(c), c->qlen - c->qpos, c->qcap - c->qlen,
-             resp_parser_mem(&c->parser), multi_queued_mem(c), c->qcap, c->reply.allocated,
+             (long long)((now - c->last_interaction_ms) / 1000), flags, c->db_index, subs.channels,
+             subs.patterns, subs.shard_channels, multi_queued_count(c), c->qlen - c->qpos,
+             c->qcap - c->qlen, resp_parser_mem(&c->parser), multi_queued_mem(c), c->qcap,
+             c->reply.allocated,
              c->qcap + c->reply.allocated + resp_parser_mem(&c->parser) + sizeof(client) +
                  multi_client_alloc_bytes(c),
              (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "",

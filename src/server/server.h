@@ -35,6 +35,8 @@
 struct blocking_state;
 typedef struct multi_state multi_state;
 typedef struct watcher watcher;
+struct pubsub_client;
+typedef struct pubsub_client pubsub_client;
 
 typedef struct client {
     uint64_t id;
@@ -61,6 +63,7 @@ typedef struct client {
     struct client *unblocked_next; /* blocking.c's list of CLIENT_UNBLOCKED clients */
     multi_state *mstate;           /* MULTI's queue (multi.c), NULL outside MULTI */
     watcher *watching;             /* WATCHed keys (multi.c), NULL when none */
+    struct pubsub_client *pubsub;  /* subscriptions (pubsub.c), NULL before the first */
 } client;
 
 typedef void command_fn(client *c);
@@ -131,6 +134,7 @@ typedef struct server {
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
     obuf_limit obuf_normal;
+    obuf_limit obuf_replica, obuf_pubsub; /* the other classes; pubsub: subscribed clients */
     char *requirepass;
     int loglevel;
     char *logfile;
@@ -256,6 +260,8 @@ int client_auth_required(const client *c);
 /* An enable-* option of Redis's kind (0 no, 1 yes, 2 local) allows this client. */
 int client_option_allows(const client *c, int option);
 int client_obuf_check(client *c); /* closes async and returns -1 if over the limit */
+/* Output was added to a client other than the one being served (PUBLISH): write it out. */
+void client_queue_write(client *c);
 void client_info_line(client *c, char *buf, size_t cap);
 /* The clients with the largest output buffer and the largest query buffer (CLIENT LIST's omem,
  * and rbs plus argv-mem), for the doctor; all zero when no client holds any. */

@@ -209,6 +209,8 @@ def rule(argv):
         return "answer"  # Redis 7.2's; memkv accepts it for newer client libraries
     if name == b"keys":
         return "sorted"
+    if name == b"pubsub" and sub in (b"channels", b"shardchannels"):
+        return "sorted"  # the channel table's order
     if name in (b"hkeys", b"hvals"):
         return "sorted"
     if name == b"hgetall":

@@ -629,12 +629,14 @@ import gen_zsets  # noqa: E402
 import gen_lists  # noqa: E402 (blocking commands only with tiny timeouts)
 import gen_bitmaps  # noqa: E402 (and LCS, EXPIRETIME, SWAPDB, WAIT, ROLE)
 import gen_multi  # noqa: E402 (transactions: blocks of MULTI ... EXEC, see gen_sequence)
+import gen_pubsub  # noqa: E402 (PUBLISH SPUBLISH PUBSUB; no subscriber on this connection)
 
-for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists, gen_bitmaps, gen_multi):
+for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists, gen_bitmaps, gen_multi, gen_pubsub):
     COMMANDS.update(_group.COMMANDS)
     COVERED |= _group.COVERED
 CONFIG_SET.update(gen_zsets.CONFIG_SET)  # its encoding thresholds, with smaller values
 CONFIG_SET.update(gen_lists.CONFIG_SET)  # quicklist node sizes down to one element
+CONFIG_SET.update(gen_pubsub.CONFIG_SET)  # notify-keyspace-events (nobody listens here)
 
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]
