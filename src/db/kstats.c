@@ -1551,8 +1551,11 @@ void kstats_remove(kstats *ks, const ks_key *k) {
 /* The common writes, kept lean: a string without expire enters or leaves. The same sums as
  * kstats_add / kstats_remove less what such a key cannot touch; the prefix and the largest
  * keys, when they may be concerned, in a function of their own so that this one stays small. */
-__attribute__((noinline)) static void string_prefix_top(kstats *ks, const ks_key *k, int sign) {
+/* The prefix, and the largest keys when `top` says the key may concern them. */
+__attribute__((noinline)) static void string_prefix_top(kstats *ks, const ks_key *k, int sign,
+                                                        int top) {
     prefix_account_key(ks, k, sign, sign * (int64_t)k->bytes, 0);
+    if (!top) return;
     if (sign > 0)
         top_add(ks, k);
     else
@@ -1567,9 +1570,10 @@ void kstats_add_string(kstats *ks, int dbi, const char *key, size_t klen, uint64
     d->len_sum[DB_TYPE_STRING] += len;
     d->len_hist[DB_TYPE_STRING][bin_of(len)]++;
     d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]++;
-    if (ks->cfg.prefix_max || bytes > ks->top[DB_TYPE_STRING].floor) {
+    int top = bytes > ks->top[DB_TYPE_STRING].floor;
+    if (ks->cfg.prefix_max || top) {
         ks_key k = {key, klen, dbi, DB_TYPE_STRING, bytes, len, -1, hv};
-        string_prefix_top(ks, &k, 1);
+        string_prefix_top(ks, &k, 1, top);
     }
 }
 
@@ -1583,9 +1587,10 @@ void kstats_remove_string(kstats *ks, int dbi, const char *key, size_t klen, uin
     d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]--;
     const top_set *s = &ks->top[DB_TYPE_STRING];
     /* A member needs bytes >= minb and its hash in the filter (hv 0: not known, look). */
-    if (ks->cfg.prefix_max || (s->n && bytes >= s->minb && (hv == 0 || *filter_slot(s, hv) != 0))) {
+    int top = s->n && bytes >= s->minb && (hv == 0 || *filter_slot(s, hv) != 0);
+    if (ks->cfg.prefix_max || top) {
         ks_key k = {key, klen, dbi, DB_TYPE_STRING, bytes, len, -1, hv};
-        string_prefix_top(ks, &k, -1);
+        string_prefix_top(ks, &k, -1, top);
     }
 }
 
