@@ -100,6 +100,40 @@ int pubsub_client_subscribed(const client *c) {
     return s && (dict_size(s->channels) || s->npats || dict_size(s->shard));
 }
 
+void pubsub_top_subscriber(mem_subscriber_top *out) {
+    memset(out, 0, sizeof(*out));
+    const obuf_limit *lim = &srv.obuf_pubsub;
+    out->hard_limit = lim->hard > 0 ? (size_t)lim->hard : 0;
+    out->soft_limit = lim->soft > 0 ? (size_t)lim->soft : 0;
+    out->soft_seconds = lim->soft_seconds > 0 ? (uint64_t)lim->soft_seconds : 0;
+    const client *top = NULL;
+    size_t top_bytes = 0;
+    for (const client *c = srv.clients; c; c = c->next) {
+        if (!c->pubsub || !pubsub_client_subscribed(c)) continue;
+        size_t b = reply_buf_bytes(&c->reply);
+        out->subscribers++;
+        out->subscribers_bytes += b;
+        if (!top || b > top_bytes) {
+            top = c;
+            top_bytes = b;
+        }
+    }
+    if (!top) return;
+    out->id = top->id;
+    out->bytes = top_bytes;
+    snprintf(out->addr, sizeof(out->addr), "%s", top->addr);
+    snprintf(out->name, sizeof(out->name), "%s", top->name ? top->name : "");
+    if (top->obuf_soft_since_ms && out->soft_limit && top_bytes >= out->soft_limit) {
+        int64_t over = server_now_ms() - top->obuf_soft_since_ms;
+        out->over_soft_ms = over > 0 ? (uint64_t)over : 1;
+    }
+    pubsub_counts n;
+    pubsub_client_counts(top, &n);
+    out->channels = n.channels;
+    out->patterns = n.patterns;
+    out->shard_channels = n.shard_channels;
+}
+
 /* Redis's clientSubscriptionsCount (channels and patterns) or, for shard channels,
  * clientShardSubscriptionsCount: the number each confirmation carries. */
 static long long sub_count(client *c, const pubsub_kind *k) {

@@ -27,6 +27,11 @@ typedef struct pubsub_counts {
 void pubsub_client_counts(const struct client *c, pubsub_counts *out);
 /* Subscribed to anything: Redis's CLIENT_PUBSUB (the pubsub output-buffer class, flag P). */
 int pubsub_client_subscribed(const struct client *c);
+/* The subscribed client with the largest pending output (reply_buf_bytes, what the limit
+ * judges), the pubsub class's limits, the time it has spent over the soft one, its
+ * subscriptions, and all subscribers' count and bytes: MEMORY DOCTOR's figures. All zero but
+ * the limits when nobody is subscribed. */
+void pubsub_top_subscriber(mem_subscriber_top *out);
 /* RESET and connection close: leave every channel and pattern without replying. */
 void pubsub_client_reset(struct client *c);
 

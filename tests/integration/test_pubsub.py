@@ -4,14 +4,18 @@ against Debian's redis-server 7.0 in the same run where the two must agree: the 
 subscribed-mode rule, the stream of notifications a `__key*__:*` subscriber receives for a
 script of commands of every class, and Debian's python3-redis PubSub (get_message, listen,
 pattern subscriptions). memkv alone: the pubsub output-buffer limit closing a slow subscriber,
-active expiry and eviction events, the subsystem, INFO and CLIENT LIST fields.
+MEMORY DOCTOR (and /debug/memory) naming a subscriber that does not keep up, and not one that
+does, active expiry and eviction events, the subsystem, INFO and CLIENT LIST fields.
 
 Replies are compared typed (tests/diff/resp.py), so "+OK" and "$2 OK", or a RESP2 array and a
 RESP3 push, never compare equal."""
+import json
 import os
 import socket
 import sys
+import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -199,6 +203,100 @@ def test_slow_subscriber_closed_at_pubsub_limit(server):
     assert c("SET", "big", b"y" * (512 * 1024)) == b"OK"
     assert len(c("GET", "big")) == 512 * 1024
     slow.close()
+    c.close()
+
+
+def doctor_text(c):
+    report = c("MEMORY", "DOCTOR")
+    assert isinstance(report, bytes), report
+    return " ".join(report.decode().split())  # word-wrapping undone
+
+
+def debug_memory(server):
+    url = "http://127.0.0.1:%d/debug/memory" % server.metrics_port
+    return json.loads(urllib.request.urlopen(url, timeout=10).read())
+
+
+def subscriber_findings(report):
+    return [f for f in report["doctor"]["findings"] if f["code"] == "subscriber-output-buffer"]
+
+
+def test_doctor_names_a_subscriber_that_does_not_keep_up(server):
+    """Under Redis's default pubsub limits (32mb 8mb 60), a subscriber that never reads while a
+    publisher sends 12 MiB is named by MEMORY DOCTOR and /debug/memory (id, address, name, its
+    channels and patterns, the limits, the seconds over the soft one, the next step); one that
+    reads every message on the same channel is not, and once the slow one is gone nothing is."""
+    c = Resp(server)
+    assert c("CONFIG", "GET", "client-output-buffer-limit")[1].endswith(
+        b"pubsub 33554432 8388608 60")
+    # The subscriber that keeps up: a thread reads and counts every message.
+    fast = Resp(server)
+    assert fast("CLIENT", "SETNAME", "fast-sub") == b"OK"
+    fast_id = fast("CLIENT", "ID")
+    fast.send("SUBSCRIBE", "feed")
+    assert fast.read() == [b"subscribe", b"feed", 1]
+    received = []
+
+    def drain():
+        while True:
+            try:
+                m = fast.read()
+            except (ConnectionError, OSError):
+                return
+            if m[0] == b"message":
+                received.append(len(m[2]))
+            if m == [b"message", b"feed", b"end"]:
+                return
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    # The slow one: a small receive window, subscribed, then never reads again.
+    slow = Resp(server, rcvbuf=4096)
+    assert slow("CLIENT", "SETNAME", "slow-sub") == b"OK"
+    slow_id = slow("CLIENT", "ID")
+    slow_addr = "%s:%d" % slow.sock.getsockname()
+    slow.send("SUBSCRIBE", "feed")
+    assert slow.read() == [b"subscribe", b"feed", 1]
+    slow.send("PSUBSCRIBE", "fe*")
+    assert slow.read() == [b"psubscribe", b"fe*", 2]
+
+    payload = b"m" * 65536
+    for _ in range(96):  # 6 MiB, delivered twice to the slow one (channel and pattern)
+        assert c("PUBLISH", "feed", payload) == 3
+    assert c("PUBLISH", "feed", "end") == 3
+    reader.join(timeout=60)
+    assert not reader.is_alive()
+    assert received == [65536] * 96 + [3]  # the reader got every message
+
+    text = doctor_text(c)
+    assert "Pub/sub subscriber behind: client id %d (addr %s, name slow-sub), on 1 channel, " \
+        "1 pattern, 0 shard channels" % (slow_id, slow_addr) in text, text
+    assert "of the hard limit 32.00M, above the soft limit 8.00M for " in text, text
+    assert "CLIENT KILL ID %d" % slow_id in text, text
+    assert 'client-output-buffer-limit "pubsub 64mb 16mb 60"' in text, text
+    assert "All 2 subscribers hold" in text, text
+    assert "client id %d" % fast_id not in text, text
+    # The same finding on the HTTP endpoint (the cron publishes its state every tick).
+    assert wait_until(lambda: subscriber_findings(debug_memory(server)), timeout=10)
+    report = debug_memory(server)
+    (f,) = subscriber_findings(report)
+    assert f["severity"] in ("warning", "critical") and f["bytes"] >= 8 * 1024 * 1024, f
+    assert "client id %d (addr %s, name slow-sub)" % (slow_id, slow_addr) in f["text"], f
+    top = report["clients"]["top_subscriber"]
+    assert top["id"] == slow_id and top["name"] == "slow-sub", top
+    subs = report["clients"]["subscribers"]
+    assert subs["count"] == 2 and subs["top_channels"] == 1 and subs["top_patterns"] == 1, subs
+    assert subs["limit_hard_bytes"] == 32 << 20 and subs["limit_soft_seconds"] == 60, subs
+    assert subs["top_over_soft_limit_ms"] > 0, subs
+
+    # Gone: no finding, though the reading subscriber is still there.
+    assert c("CLIENT", "KILL", "ID", slow_id) == 1
+    slow.close()
+    assert wait_until(lambda: c("PUBSUB", "NUMSUB", "feed")[1] == 1)
+    assert "Pub/sub subscriber behind" not in doctor_text(c)
+    assert wait_until(lambda: not subscriber_findings(debug_memory(server)), timeout=10)
+    fast.sock.shutdown(socket.SHUT_RDWR)
+    fast.close()
     c.close()
 
 
