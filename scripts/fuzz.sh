@@ -5,8 +5,9 @@
 #
 #   scripts/fuzz.sh [--merge] [SECONDS] [TARGET...]
 #
-# TARGET: resp config numbers glob http http_socket dump metrics (default: all). The corpus is
-# copied to a scratch directory, so the tree's corpus is not touched;
+# TARGET: resp config numbers glob http http_socket dump metrics listpack zset prefix
+# exporter_info exporter_memstats exporter_malloc exporter_proxy exporter_target (default: all).
+# The corpus is copied to a scratch directory, so the tree's corpus is not touched;
 # --merge adds the new inputs that reach new coverage back to tests/fuzz/corpus/<target>/
 # (minimized with libFuzzer's -merge=1).
 # Crash inputs land in build-fuzz/artifacts/; see tests/fuzz/README.md to reproduce one.
@@ -25,8 +26,8 @@ if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
     seconds=$1
     shift
 fi
-all=(resp config numbers glob http http_socket dump metrics listpack zset exporter_info exporter_memstats
-     exporter_malloc exporter_proxy exporter_target)
+all=(resp config numbers glob http http_socket dump metrics listpack zset prefix exporter_info
+     exporter_memstats exporter_malloc exporter_proxy exporter_target)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 for t in "${targets[@]}"; do

@@ -19,6 +19,14 @@ BUILD_PACKAGES=(gcc make cmake pkg-config libc6-dev libjemalloc-dev libmicrohttp
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 TEST_PACKAGES=(redis-tools redis-server python3 python3-pytest python3-redis python3-hiredis clang-format prometheus-redis-exporter golang-go prometheus python3-yaml systemd curl python3-prometheus-client valgrind libxml2-utils nutcracker)
 
+# Node.js and npm for the node-redis test (tests/clients/node). Debian's npm package conflicts
+# with a nodejs that bundles its own npm (NodeSource's), so npm is asked for only when the
+# command is missing.
+need_node() {
+    need_packages nodejs
+    command -v npm >/dev/null || need_packages npm
+}
+
 # Configure and build one tree. build_tree DIR [cmake args...] [--target T]
 build_tree() {
     local dir=$1 target=()

@@ -264,10 +264,37 @@ static noted_key *noted;
 static size_t noted_n, noted_cap;
 static int reads_only; /* db_reads_only until the next db_settle */
 
+/* ---- change signals (db.h) ------------------------------------------------------------- */
+
+static db_change_fn change_hook;
+
+static inline void signal_change(db *d, const char *key, size_t klen, int change) {
+    if (change_hook) change_hook(d, key, klen, change);
+}
+
+void db_set_change_hook(db_change_fn fn) {
+    change_hook = fn;
+}
+
+void db_key_changed(db *d, const char *key, size_t klen) {
+    signal_change(d, key, klen, DB_CHANGE_WRITE);
+}
+
+int db_get_index(const db *d) {
+    return d->index;
+}
+
 void db_attach_stats(kstats *ks) {
     db_settle();
     sizes_are_classes = alloc_usable_is_class();
     stats = ks;
+}
+
+static db_key_hook hook_new, hook_expired;
+
+void db_set_key_hooks(db_key_hook on_new, db_key_hook on_expired) {
+    hook_new = on_new;
+    hook_expired = on_expired;
 }
 
 void db_set_index(db *d, int index) {
@@ -648,8 +675,13 @@ db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t 
         db_entry *x = exp_lookup(d, key, klen, hv);
         if (x && x->u.when <= now_ms) {
             if (expire_keep) return NULL; /* missing for the caller, deleted later */
+            if (hook_expired) {
+                hook_expired(d->index, key, klen);
+                link = ht_find(&d->keys, key, klen, hv, &t); /* the hook may not, but be safe */
+            }
             key_remove(d, link, t, hv);
             if (expired) (*expired)++;
+            signal_change(d, key, klen, DB_CHANGE_DELETE);
             return NULL;
         }
         if (x) when = x->u.when;
@@ -739,6 +771,7 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
         ht_insert(&d->keys, e, hv);
         count_entry(d, e, +1);
         change = 2;
+        if (hook_new) hook_new(d->index, key, klen);
     }
     entry_set_vlen(e, vlen);
     if (vlen) memcpy(e->data + klen, val, vlen);
@@ -756,12 +789,16 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
             stats_add(d, e, when, hv);
         }
     }
+    signal_change(d, key, klen, DB_CHANGE_WRITE);
     return e;
 }
 
 db_entry *db_string_resize(db *d, db_entry *e, size_t new_len) {
     if (new_len > DB_STRING_MAX_LEN) db_fatal("string value", new_len);
     size_t klen = e->klen, old_len = entry_vlen(e);
+    /* The caller writes the value's bytes: a change even at the same length (APPEND of "",
+     * SETRANGE within the string). */
+    signal_change(d, e->data, klen, DB_CHANGE_WRITE);
     if (new_len == old_len) return e;
     uint64_t hv = key_hash(e->data, klen);
     db_entry **link = ht_find(&d->keys, e->data, klen, hv, NULL);
@@ -792,6 +829,7 @@ static db_entry *entry_insert_new(db *d, const char *key, size_t klen, uint64_t 
     memcpy(e->data, key, klen);
     ht_insert(&d->keys, e, hv);
     count_entry(d, e, +1);
+    if (hook_new) hook_new(d->index, key, klen);
     return e;
 }
 
@@ -811,6 +849,7 @@ db_entry *db_add_object(db *d, const char *key, size_t klen, int type, unsigned 
     memcpy(e->data + klen, &ptr, sizeof(ptr));
     stats_add(d, e, -1, hv);
     note_if_collection(d, e, -1, hv); /* the command may go on filling it */
+    signal_change(d, key, klen, DB_CHANGE_WRITE);
     return e;
 }
 
@@ -847,6 +886,7 @@ db_entry *db_copy_entry(db *dst, const db_entry *src, const char *dst_key, size_
         if (vlen) memcpy(e->data + dlen, src->data + src->klen, vlen);
         e->flags |= src->flags & ENTRY_STR_FORM_MASK; /* the copy keeps Redis's encoding */
         stats_add(dst, e, -1, hv);
+        signal_change(dst, dst_key, dlen, DB_CHANGE_WRITE);
         return e;
     }
     /* Copy the value before inserting: src may live in dst, and an insert can move nothing
@@ -856,6 +896,7 @@ db_entry *db_copy_entry(db *dst, const db_entry *src, const char *dst_key, size_
     memcpy(e->data + dlen, &ptr, sizeof(ptr));
     stats_add(dst, e, -1, hv);
     note_if_collection(dst, e, -1, hv);
+    signal_change(dst, dst_key, dlen, DB_CHANGE_WRITE);
     return e;
 }
 
@@ -881,6 +922,7 @@ int db_move_key(db *src, db *dst, const char *key, size_t klen) {
     }
     ht_insert(&dst->keys, e, hv);
     count_entry(dst, e, +1);
+    if (hook_new) hook_new(dst->index, key, klen);
     if (when >= 0)
         exp_add(dst, key, klen, hv, when);
     else
@@ -888,6 +930,8 @@ int db_move_key(db *src, db *dst, const char *key, size_t klen) {
     stats_add(dst, e, when, hv);
     ht_shrink_if_needed(&src->keys);
     ht_shrink_if_needed(&src->expires);
+    signal_change(src, key, klen, DB_CHANGE_DELETE);
+    signal_change(dst, key, klen, DB_CHANGE_WRITE);
     return 1;
 }
 
@@ -905,6 +949,7 @@ int db_delete(db *d, const char *key, size_t klen) {
     key_remove(d, link, t, hv);
     ht_shrink_if_needed(&d->keys);
     ht_shrink_if_needed(&d->expires);
+    signal_change(d, key, klen, DB_CHANGE_DELETE);
     return 1;
 }
 
@@ -929,6 +974,7 @@ void db_set_expire(db *d, const char *key, size_t klen, int64_t when_ms) {
         e->flags |= ENTRY_HAS_EXPIRE;
     }
     if (stats) stats_after(d, e, &before, when_ms);
+    signal_change(d, key, klen, DB_CHANGE_WRITE);
 }
 
 int db_persist(db *d, const char *key, size_t klen) {
@@ -942,6 +988,7 @@ int db_persist(db *d, const char *key, size_t klen) {
     (*link)->flags &= (uint8_t)~ENTRY_HAS_EXPIRE;
     if (stats) stats_after(d, *link, &before, -1);
     ht_shrink_if_needed(&d->expires);
+    signal_change(d, key, klen, DB_CHANGE_WRITE);
     return 1;
 }
 
@@ -989,9 +1036,12 @@ int db_rename(db *d, const char *src, size_t slen, const char *dst, size_t dlen,
     e->tag = hash_tag(hd);
     ht_insert(&d->keys, e, hd);
     if (had_expire) exp_add(d, dst, dlen, hd, when);
+    if (hook_new) hook_new(d->index, dst, dlen);
     stats_add(d, e, had_expire ? when : -1, hd);
     ht_shrink_if_needed(&d->keys);
     ht_shrink_if_needed(&d->expires);
+    signal_change(d, src, slen, DB_CHANGE_DELETE);
+    signal_change(d, dst, dlen, DB_CHANGE_WRITE);
     return 1;
 }
 
@@ -1009,6 +1059,7 @@ static void remove_from_stats(void *ctx, db *d, const db_entry *e) {
 }
 
 void db_flush(db *d) {
+    signal_change(d, NULL, 0, DB_CHANGE_FLUSH);
     if (stats) {
         db_settle();
         db_for_each(d, remove_from_stats, NULL);
@@ -1164,6 +1215,7 @@ size_t db_active_expire(db *d, int64_t now_ms, size_t max_keys) {
                     link = &ee->next;
                     continue;
                 }
+                if (hook_expired) hook_expired(d->index, ee->data, ee->klen);
                 uint64_t hv = key_hash(ee->data, ee->klen);
                 int kt;
                 db_entry **kl = ht_find(&d->keys, ee->data, ee->klen, hv, &kt);
@@ -1176,6 +1228,7 @@ size_t db_active_expire(db *d, int64_t now_ms, size_t max_keys) {
                     d->keys.used[kt]--;
                     count_entry(d, e, -1);
                     entry_free(e);
+                    signal_change(d, ee->data, ee->klen, DB_CHANGE_DELETE);
                 }
                 alloc_free_sized(ALLOC_SUB_EXPIRES_INDEX, ee, ENTRY_HDR + ee->klen);
                 expired++;

@@ -71,6 +71,13 @@ uint64_t db_hash_bytes(const void *p, size_t len);
 db *db_new(void);
 void db_free(db *d);
 
+/* Hooks for keyspace notifications (NULL: none, the default). on_new runs where a key is
+ * created (Redis's dbAdd: a new string or collection, the destination of COPY, MOVE and RENAME,
+ * even over an existing key), on_expired just before an expired key is deleted (lazily by a
+ * lookup or by active expiry). They get the db's number (db_set_index). */
+typedef void (*db_key_hook)(int db_index, const char *key, size_t klen);
+void db_set_key_hooks(db_key_hook on_new, db_key_hook on_expired);
+
 /* Lookup; returns NULL if absent. If the key has an expire <= now_ms it is deleted first
  * (lazy expiry) and NULL is returned; *expired (may be NULL) is incremented in that case.
  * Does not touch the entry's LRU clock (Redis's LOOKUP_NOTOUCH: TYPE, TTL, EXISTS). */
@@ -205,6 +212,22 @@ void db_entry_set_lru(db_entry *e, uint32_t lru);
  * lookup pays one store rather than a clock read. */
 void db_set_lru_clock(uint32_t clock);
 uint32_t db_lru_clock(void);
+
+/* ---- change signals (WATCH) ----
+ *
+ * The db tells one hook (the server's WATCH table) about every key it changes: a string
+ * written or resized, a key added, copied, moved, renamed, deleted (by a command, lazy or
+ * active expiry, eviction), an expire set or removed, and a db flushed (DB_CHANGE_FLUSH,
+ * key NULL, before the keys go: the hook may still look them up). A collection changed in
+ * place by its type's module is out of the db's sight: the command that changed it calls
+ * db_key_changed, where Redis calls signalModifiedKey (not for a write that changed nothing,
+ * such as SREM of a missing member). The hook must not change the db. Cheap (one branch) while
+ * no hook is set: the server sets it only while some client watches a key. */
+enum db_change { DB_CHANGE_WRITE = 0, DB_CHANGE_DELETE, DB_CHANGE_FLUSH };
+typedef void (*db_change_fn)(db *d, const char *key, size_t klen, int change);
+void db_set_change_hook(db_change_fn fn); /* NULL: nobody listens */
+void db_key_changed(db *d, const char *key, size_t klen);
+int db_get_index(const db *d); /* the number given by db_set_index */
 
 /* ---- key-space statistics (src/db/kstats.h) ----
  *

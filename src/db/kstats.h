@@ -121,6 +121,9 @@ typedef struct ks_prefix {
  * separator (no prefix). A prefix may be empty: ":abc" at depth 0. */
 int kstats_prefix_of(const kstats *ks, const char *key, size_t klen, int depth, char *out,
                      size_t *len);
+/* The same fold byte by byte: the reference kstats_prefix_of is tested against. */
+int kstats_prefix_of_ref(const kstats *ks, const char *key, size_t klen, int depth, char *out,
+                         size_t *len);
 int kstats_prefix_depth(const kstats *ks);
 int kstats_prefixes_enabled(const kstats *ks);
 /* Tracked prefixes, cut to `depth` separators and merged where that makes them equal.

@@ -34,6 +34,14 @@
  *                  freed pages, slab holes, metadata and non-allocator memory and gives the
  *                  next step for the largest part. INFO when a fragmentation, allocator-rss or
  *                  rss-overhead finding already explains where the RSS is.
+ *  subscriber-output-buffer  the pub/sub subscriber with the largest output buffer is behind:
+ *                  above the pubsub soft limit, or above subscriber_limit_share (0.5) of the hard
+ *                  limit, AND >= subscriber_min_bytes (1 MiB); with no pubsub limit at all,
+ *                  >= min_waste. Judged at any size (the limit closes it however small the
+ *                  server is). Names the client, its channels and patterns, the limits and the
+ *                  time it has spent over the soft one; CRITICAL at 90% of the hard limit or
+ *                  half-way through the soft limit's seconds. The client-output-buffer finding
+ *                  and the output_buffers subsystem defer to it for the same client.
  *  maxmemory       used > maxmemory_share (0.9) x maxmemory: WARNING (CRITICAL at 100% with
  *                  noeviction or an unknown policy); INFO with an evicting policy (a cache at
  *                  its limit is working as designed).
@@ -81,6 +89,8 @@ mem_doctor_limits mem_doctor_limits_default(void) {
         .big_key_share = 0.25,
         .growth_steadiness = 0.8,
         .volatile_share = 0.1,
+        .subscriber_limit_share = 0.5,
+        .subscriber_min_bytes = MIB,
     };
     return l;
 }
@@ -124,6 +134,7 @@ typedef struct doctor {
     size_t total;      /* the process's size: max(RSS, used memory) */
     int named_obuf;    /* the top output-buffer client has its own finding */
     int named_qbuf;    /* the top query-buffer client has its own finding */
+    int named_sub;     /* the top subscriber has its own finding */
     int rss_explained; /* a fragmentation, allocator-rss or rss-overhead finding exists */
 } doctor;
 
@@ -315,10 +326,84 @@ static int client_is_big(const doctor *d, size_t bytes) {
            (double)bytes > d->lim->client_share * (double)d->used_den;
 }
 
+/* A limit as CONFIG SET takes it: "32mb", "1500kb" (rounded up), "0" for none. */
+static void limit_text(char *buf, size_t cap, size_t bytes) {
+    if (bytes == 0)
+        snprintf(buf, cap, "0");
+    else if (bytes % MIB == 0)
+        snprintf(buf, cap, "%zumb", bytes / MIB);
+    else
+        snprintf(buf, cap, "%zukb", (bytes + 1023) / 1024);
+}
+
+static int subscriber_is_behind(const doctor *d, const mem_subscriber_top *t) {
+    if (t->bytes == 0) return 0;
+    if (t->soft_limit == 0 && t->hard_limit == 0) return t->bytes >= d->lim->min_waste_bytes;
+    if (t->bytes < d->lim->subscriber_min_bytes) return 0;
+    if (t->soft_limit && t->bytes >= t->soft_limit) return 1;
+    return t->hard_limit &&
+           (double)t->bytes >= d->lim->subscriber_limit_share * (double)t->hard_limit;
+}
+
+static void rule_subscriber(doctor *d) {
+    const mem_snapshot *s = d->s;
+    const mem_subscriber_top *t = &s->top_sub;
+    if (!subscriber_is_behind(d, t)) return;
+    char who[160], limits[224], others[96] = "";
+    client_desc(who, sizeof(who), t->addr, t->name);
+    mem_severity sev = MEM_WARNING;
+    int none = t->soft_limit == 0 && t->hard_limit == 0;
+    if (none) {
+        snprintf(limits, sizeof(limits),
+                 ". No pubsub output-buffer limit is set: it grows until "
+                 "memory runs out.");
+        sev = grade(d, t->bytes);
+    } else {
+        char hard[64] = "no hard limit", soft[96] = "no soft limit";
+        if (t->hard_limit) {
+            snprintf(hard, sizeof(hard), "%.0f%% of the hard limit %s",
+                     pct(t->bytes, t->hard_limit), H(t->hard_limit).s);
+            if ((double)t->bytes >= 0.9 * (double)t->hard_limit) sev = MEM_CRITICAL;
+        }
+        if (t->soft_limit && t->over_soft_ms) {
+            snprintf(soft, sizeof(soft), "above the soft limit %s for %.0f s of %llu s",
+                     H(t->soft_limit).s, (double)t->over_soft_ms / 1000.0,
+                     (unsigned long long)t->soft_seconds);
+            if ((double)t->over_soft_ms >= 500.0 * (double)t->soft_seconds) sev = MEM_CRITICAL;
+        } else if (t->soft_limit) {
+            snprintf(soft, sizeof(soft), "under the soft limit %s", H(t->soft_limit).s);
+        }
+        snprintf(limits, sizeof(limits),
+                 ": %s, %s. It is closed at either limit and loses what is pending.", hard, soft);
+    }
+    if (t->subscribers > 1)
+        snprintf(others, sizeof(others), " All %zu subscribers hold %s.", t->subscribers,
+                 H(t->subscribers_bytes).s);
+    /* Doubled limits, or Redis's default when there is none. */
+    char raise_hard[32], raise_soft[32];
+    limit_text(raise_hard, sizeof(raise_hard), none ? 32 * MIB : 2 * t->hard_limit);
+    limit_text(raise_soft, sizeof(raise_soft), none ? 8 * MIB : 2 * t->soft_limit);
+    add(d, sev, "subscriber-output-buffer", t->bytes,
+        "Pub/sub subscriber behind: client id %llu (%s), on %zu channel%s, %zu pattern%s, %zu "
+        "shard channel%s, has %s of messages unread%s%s The consumer is slower than the "
+        "publishers. Next: CLIENT KILL ID %llu frees it now; scale out the consumers (each on "
+        "part of the channels), publish smaller messages, %s: CONFIG SET "
+        "client-output-buffer-limit \"pubsub %s %s %llu\".",
+        (unsigned long long)t->id, who, t->channels, t->channels == 1 ? "" : "s", t->patterns,
+        t->patterns == 1 ? "" : "s", t->shard_channels, t->shard_channels == 1 ? "" : "s",
+        H(t->bytes).s, limits, others, (unsigned long long)t->id,
+        none ? "and set a limit" : "or raise the limit knowingly (each subscriber may hold it)",
+        raise_hard, raise_soft, (unsigned long long)(none ? 60 : t->soft_seconds));
+    d->named_sub = 1;
+    /* The same client as the largest output buffer: this finding names it, with the reason. */
+    if (s->top_obuf.id == t->id) d->named_obuf = 1;
+}
+
 static void rule_clients(doctor *d) {
     const mem_snapshot *s = d->s;
     char who[160];
-    if (client_is_big(d, s->top_obuf.bytes)) {
+    int obuf_is_sub = d->named_sub && s->top_obuf.id == s->top_sub.id;
+    if (!obuf_is_sub && client_is_big(d, s->top_obuf.bytes)) {
         size_t b = s->top_obuf.bytes, cap = suggest_cap_mb(b);
         client_desc(who, sizeof(who), s->top_obuf.addr, s->top_obuf.name);
         add(d, grade(d, b), "client-output-buffer", b,
@@ -638,6 +723,7 @@ static void diagnose(doctor *d, const mem_snapshot *s, const mem_doctor_limits *
     d->used_den = s->used_memory ? s->used_memory : subs;
     d->total = s->rss > s->used_memory ? s->rss : s->used_memory;
 
+    rule_subscriber(d); /* at any size: a configured limit bites; before the clients */
     if (!is_small(s, lim)) {
         rule_clients(d); /* before the subsystems: a named client replaces its subsystem */
         rule_subsystems(d);
@@ -845,9 +931,9 @@ char *mem_doctor_report(const mem_snapshot *s, const mem_doctor_limits *lim) {
         snprintf(text, sizeof(text),
                  "The instance is small: used memory %s and RSS %s above the %s start-up "
                  "baseline are both under %s, too little for fragmentation and overhead ratios "
-                 "to mean anything, so they are not judged. All is well at this size.",
+                 "to mean anything, so they are not judged.%s",
                  H(s->used_memory).s, H(sub_sat(s->rss, s->rss_baseline)).s, H(s->rss_baseline).s,
-                 H(lim->min_waste_bytes).s);
+                 H(lim->min_waste_bytes).s, problems ? "" : " All is well at this size.");
         sb_printf(&b, "\n");
         sb_wrap(&b, "", 0, text);
     } else if (d->n == 0) {

@@ -123,6 +123,23 @@ typedef struct mem_client_top {
     size_t bytes;
 } mem_client_top;
 
+/* The pub/sub subscriber with the largest output buffer (all zero when no client is
+ * subscribed), with what the doctor needs to judge it: the pubsub class's limits
+ * (client-output-buffer-limit pubsub; 0 = no such limit), how long the buffer has been over the
+ * soft limit, and what the client listens to. */
+typedef struct mem_subscriber_top {
+    uint64_t id;
+    char addr[64];
+    char name[64];
+    size_t bytes;                  /* its pending output, what the limits are checked on */
+    size_t hard_limit, soft_limit; /* bytes, 0 = none */
+    uint64_t soft_seconds;         /* how long above soft_limit closes it */
+    uint64_t over_soft_ms;         /* how long it has been above soft_limit, 0 = not above */
+    size_t channels, patterns, shard_channels;
+    size_t subscribers;       /* subscribed clients in all */
+    size_t subscribers_bytes; /* their output buffers together */
+} mem_subscriber_top;
+
 /* Something in the key space whose bytes grow: a key prefix ("user:#:cart") or a type. */
 #define MEM_GROWTH_MAX 3
 typedef struct mem_growth {
@@ -171,6 +188,8 @@ typedef struct mem_snapshot {
     size_t nbins;
     /* the client with the largest output buffer, and the one with the largest query buffer */
     mem_client_top top_obuf, top_qbuf;
+    /* the subscriber with the largest output buffer, against the pubsub limits */
+    mem_subscriber_top top_sub;
     size_t clients;
     size_t keys;
     const char *maxmemory_policy; /* e.g. "noeviction", "allkeys-lru"; NULL = unknown */
@@ -188,9 +207,9 @@ const char *mem_severity_name(mem_severity s); /* "info", "warning", "critical" 
 
 typedef struct mem_finding {
     mem_severity severity;
-    char code[32];  /* stable identifier, e.g. "allocator-fragmentation" */
-    char text[768]; /* one paragraph (no newlines): what, with numbers, and a next step */
-    size_t bytes;   /* memory at stake; orders findings of equal severity */
+    char code[32];   /* stable identifier, e.g. "allocator-fragmentation" */
+    char text[1024]; /* one paragraph (no newlines): what, with numbers, and a next step */
+    size_t bytes;    /* memory at stake; orders findings of equal severity */
 } mem_finding;
 
 /* Thresholds, so tests and operators can reason about them. A finding needs BOTH a ratio (or
@@ -209,6 +228,12 @@ typedef struct mem_doctor_limits {
     double big_key_share;      /* one key above this share of the data set, default 0.25 */
     double growth_steadiness;  /* r^2 a growth needs to count as steady, default 0.8 */
     double volatile_share;     /* volatile-* with less than this share of bytes under a TTL, 0.1 */
+    /* A subscriber is behind when its output buffer is above the pubsub soft limit, or above
+     * this share of the hard limit (default 0.5), AND at least subscriber_min_bytes (1 MiB);
+     * without any pubsub limit it needs min_waste_bytes. Judged at any instance size: the
+     * limit disconnects it however small the server is. */
+    double subscriber_limit_share;
+    size_t subscriber_min_bytes;
 } mem_doctor_limits;
 mem_doctor_limits mem_doctor_limits_default(void);
 

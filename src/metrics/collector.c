@@ -850,6 +850,7 @@ static void json_doctor(json *j, const metrics_inputs *in) {
     snap.top_qbuf.bytes = s->top_qbuf.bytes;
     FIXED_STR(snap.top_qbuf.addr, s->top_qbuf.addr);
     FIXED_STR(snap.top_qbuf.name, s->top_qbuf.name);
+    snap.top_sub = s->top_sub; /* the doctor bounds its addr and name itself */
     snap.clients = s->connected_clients;
     for (size_t i = 0; i < s->ndbs && i < METRICS_MAX_DBS; i++)
         snap.keys += s->dbs[i].keys;
@@ -1035,6 +1036,20 @@ char *metrics_memory_json(const metrics_inputs *in, const prof_job *top, const p
                 s->top_obuf.name, sizeof(s->top_obuf.name), s->top_obuf.bytes);
     json_client(j, "top_query_buffer", s->top_qbuf.id, s->top_qbuf.addr, sizeof(s->top_qbuf.addr),
                 s->top_qbuf.name, sizeof(s->top_qbuf.name), s->top_qbuf.bytes);
+    const mem_subscriber_top *t = &s->top_sub;
+    json_client(j, "top_subscriber", t->id, t->addr, sizeof(t->addr), t->name, sizeof(t->name),
+                t->bytes);
+    j_obj(j, "subscribers");
+    j_uint(j, "count", t->subscribers);
+    j_uint(j, "output_buffer_bytes", t->subscribers_bytes);
+    j_uint(j, "top_channels", t->channels);
+    j_uint(j, "top_patterns", t->patterns);
+    j_uint(j, "top_shard_channels", t->shard_channels);
+    j_uint(j, "top_over_soft_limit_ms", t->over_soft_ms);
+    j_uint(j, "limit_hard_bytes", t->hard_limit);
+    j_uint(j, "limit_soft_bytes", t->soft_limit);
+    j_uint(j, "limit_soft_seconds", t->soft_seconds);
+    j_obj_end(j);
     j_obj_end(j);
 
     j_arr(j, "dbs");

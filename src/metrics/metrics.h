@@ -297,6 +297,7 @@ typedef struct metrics_server_state {
     } kinds[METRICS_MAX_KEY_KINDS]; /* keys per db, type and encoding: the non-zero ones */
     /* the largest client buffers, for the doctor */
     mem_client_top top_obuf, top_qbuf;
+    mem_subscriber_top top_sub;   /* the subscriber with the largest output buffer */
     mem_keyspace doctor_keyspace; /* the doctor's key-space view (largest key, growth) */
     metrics_keyspace keyspace;
 } metrics_server_state;

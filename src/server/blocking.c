@@ -242,6 +242,15 @@ static void unblock(client *c) {
 }
 
 void blocking_block(client *c, int type, const int *key_idx, int nkeys, int64_t deadline_ms) {
+    if (c->flags & CLIENT_IN_EXEC) {
+        /* Inside EXEC nothing blocks: the reply is the one a timeout gives at once, as
+         * Redis 7.0 answers (a null bulk for BLMOVE and BRPOPLPUSH, a null array else). */
+        if (arg_eq(c, 0, "blmove") || arg_eq(c, 0, "brpoplpush"))
+            reply_add_null(&c->reply);
+        else
+            reply_add_null_array(&c->reply);
+        return;
+    }
     if (c->bstate) { /* run again while being served: nothing could be served after all */
         c->bstate->reblocked = 1;
         return;

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "alloc/alloc.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -76,7 +77,7 @@ static int arg_bit_unit(client *c, int i) {
 
 /* The string at argv[1], created or zero-padded so that bit `maxbit` exists, for SETBIT and a
  * BITFIELD that writes. NULL after replying WRONGTYPE. Redis keeps such a value "raw". */
-static db_entry *string_for_bit_write(client *c, uint64_t maxbit) {
+static db_entry *string_for_bit_write(client *c, uint64_t maxbit, int *grew) {
     size_t need = (size_t)(maxbit >> 3) + 1;
     db_entry *e = lookup_write(c, 1);
     if (e && db_entry_type(e) != DB_TYPE_STRING) {
@@ -90,6 +91,7 @@ static db_entry *string_for_bit_write(client *c, uint64_t maxbit) {
     } else {
         db_entry_str(e, &len);
     }
+    *grew = need > len; /* created or lengthened: Redis's "dirty" for SETBIT's event */
     if (need > len) e = db_string_resize(c->db, e, need);
     db_entry_set_str_form(e, DB_STR_RAW);
     return e;
@@ -115,7 +117,8 @@ static void cmd_setbit(client *c) {
         reply_error(c, ERR_BIT_VALUE);
         return;
     }
-    db_entry *e = string_for_bit_write(c, off);
+    int grew;
+    db_entry *e = string_for_bit_write(c, off, &grew);
     if (!e) return;
     unsigned char *p = (unsigned char *)db_entry_str_mut(e);
     unsigned mask = 1u << (7 - (off & 7));
@@ -124,6 +127,10 @@ static void cmd_setbit(client *c) {
         p[off >> 3] |= (unsigned char)mask;
     else
         p[off >> 3] &= (unsigned char)~mask;
+    if (grew || old != (int)on) { /* as 7.0: the string made or grown, or the bit changed */
+        key_changed(c, 1);
+        notify_key(c, NOTIFY_STRING, "setbit", 1);
+    }
     reply_add_int(&c->reply, old);
 }
 
@@ -320,13 +327,15 @@ static void cmd_bitop(client *c) {
                     res[k] ^= b;
             }
         }
+        lookup_write(c, 2); /* Redis's setKey: an expired destination goes first */
         db_entry *e =
             db_set_string(c->db, c->argv[2].ptr, c->argv[2].len, (const char *)res, maxlen, 0);
         db_entry_set_lru(e, db_lru_clock());
         db_entry_set_str_form(e, DB_STR_RAW);
         alloc_free(ALLOC_SUB_OTHER, res);
-    } else {
-        db_delete(c->db, c->argv[2].ptr, c->argv[2].len);
+        notify_key(c, NOTIFY_STRING, "set", 2);
+    } else if (db_delete(c->db, c->argv[2].ptr, c->argv[2].len)) {
+        notify_key(c, NOTIFY_GENERIC, "del", 2);
     }
     reply_add_int(&c->reply, (long long)maxlen);
 }
@@ -412,8 +421,11 @@ static int bf_unsigned_add(uint64_t value, int64_t incr, int bits, int overflow,
 }
 
 /* Runs one SET or INCRBY on the string p and replies its result (null when OVERFLOW FAIL
- * refused it: nothing is written then). */
-static void bf_apply(client *c, unsigned char *p, size_t len, const bf_op *o) {
+ * refused it: nothing is written then). Returns BF_REFUSED, BF_SAME (the value written was
+ * there already) or BF_CHANGED. */
+enum { BF_REFUSED, BF_SAME, BF_CHANGED };
+
+static int bf_apply(client *c, unsigned char *p, size_t len, const bf_op *o) {
     uint64_t raw = bf_read(p, len, o->offset, o->bits);
     uint64_t store;
     long long reply;
@@ -441,17 +453,19 @@ static void bf_apply(client *c, unsigned char *p, size_t len, const bf_op *o) {
     }
     if (dir != 0 && o->overflow == BF_FAIL) {
         reply_add_null(&c->reply);
-        return;
+        return BF_REFUSED;
     }
     bf_write(p, o->offset, o->bits, store);
     reply_add_int(&c->reply, reply);
+    uint64_t mask = o->bits == 64 ? UINT64_MAX : (UINT64_C(1) << o->bits) - 1;
+    return (store & mask) != raw ? BF_CHANGED : BF_SAME;
 }
 
 /* BITFIELD key [GET type offset] [SET type offset value] [INCRBY type offset increment]
  * [OVERFLOW WRAP|SAT|FAIL] ...; BITFIELD_RO takes GET only. Every operation is parsed (and
  * any error replied) before the key is touched. */
 static void bitfield_generic(client *c, int read_only_cmd) {
-    int nops = 0, overflow = BF_WRAP, writes = 0;
+    int nops = 0, overflow = BF_WRAP, writes = 0, grew = 0;
     uint64_t highest = 0;
     bf_op *ops = alloc_malloc(ALLOC_SUB_OTHER, sizeof(*ops) * (size_t)(c->argc / 3 + 1));
     for (int j = 2; j < c->argc; j++) {
@@ -502,7 +516,7 @@ static void bitfield_generic(client *c, int read_only_cmd) {
             reply_error(c, "ERR BITFIELD_RO only supports the GET subcommand");
             goto done;
         }
-        e = string_for_bit_write(c, highest);
+        e = string_for_bit_write(c, highest, &grew);
         if (!e) goto done;
     }
     size_t len = 0;
@@ -512,15 +526,22 @@ static void bitfield_generic(client *c, int read_only_cmd) {
         p = (unsigned char *)db_entry_str_mut(e); /* written only when `writes` */
     }
     reply_add_array_len(&c->reply, nops);
+    int changed = 0, wrote = 0;
     for (int i = 0; i < nops; i++) {
         const bf_op *o = &ops[i];
         if (o->op != BF_GET) {
-            bf_apply(c, p, len, o);
+            int r = bf_apply(c, p, len, o);
+            changed |= r == BF_CHANGED;
+            wrote |= r != BF_REFUSED;
             continue;
         }
         uint64_t raw = p ? bf_read(p, len, o->offset, o->bits) : 0;
         reply_add_int(&c->reply,
                       o->is_signed ? (long long)bf_sign_extend(raw, o->bits) : (long long)raw);
+    }
+    if (changed || (grew && wrote)) { /* Redis's "dirty || oldval != newval" per write */
+        key_changed(c, 1);
+        notify_key(c, NOTIFY_STRING, "setbit", 1);
     }
 done:
     alloc_free(ALLOC_SUB_OTHER, ops);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
+#include "server/multi.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -195,26 +196,18 @@ static void cmd_pexpiretime(client *c) {
 
 /* ---- SWAPDB ---- */
 
-/* Hook for WATCH: every client watching a key of db a or b must see its transaction fail,
- * as Redis 7.0's SWAPDB touches the watched keys of both dbs (touchAllWatchedKeysInDb).
- * Called after the swap; empty until transactions exist. */
-void swapdb_invalidate_watchers(int a, int b) {
-    (void)a;
-    (void)b;
-}
-
 /* Swaps the contents of dbs a and b: clients keep their db number and see the other content,
  * the key-space statistics follow the keys, and clients blocked on a key of either db are
  * served if that key now holds what they wait for. */
 void server_swap_dbs(int a, int b) {
     if (a == b) return;
+    multi_dbs_swapped(a, b); /* before: it looks the watched keys up on both sides */
     db *da = srv.dbs[a], *dbb = srv.dbs[b];
     db_swap_index(da, dbb);
     srv.dbs[a] = dbb;
     srv.dbs[b] = da;
     for (client *cl = srv.clients; cl; cl = cl->next)
         cl->db = srv.dbs[cl->db_index];
-    swapdb_invalidate_watchers(a, b);
     blocking_signal_db(a);
     blocking_signal_db(b);
 }

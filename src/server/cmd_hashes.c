@@ -10,6 +10,7 @@
 
 #include "alloc/alloc.h"
 #include "db/t_hash.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -91,6 +92,8 @@ static long long set_pairs(client *c, db_entry *e, hash_value *h) {
         added += hash_set(h, &lim, c->argv[i].ptr, c->argv[i].len, c->argv[i + 1].ptr,
                           c->argv[i + 1].len);
     hash_store(c, e, h);
+    key_changed(c, 1);
+    notify_key(c, NOTIFY_HASH, "hset", 1);
     return added;
 }
 
@@ -132,6 +135,8 @@ static void cmd_hsetnx(client *c) {
     hash_try_conversion(&h, &lim, f->len > v->len ? f->len : v->len, f->len + v->len);
     hash_set(&h, &lim, f->ptr, f->len, v->ptr, v->len);
     hash_store(c, e, &h);
+    key_changed(c, 1);
+    notify_key(c, NOTIFY_HASH, "hset", 1);
     reply_add_int(&c->reply, 1);
 }
 
@@ -161,6 +166,8 @@ static void cmd_hincrby(client *c) {
     limits_of(&lim);
     hash_set(&h, &lim, f->ptr, f->len, out, n);
     hash_store(c, e, &h);
+    key_changed(c, 1);
+    notify_key(c, NOTIFY_HASH, "hincrby", 1);
     reply_add_int(&c->reply, value);
 }
 
@@ -203,6 +210,8 @@ static void cmd_hincrbyfloat(client *c) {
     limits_of(&lim);
     hash_set(&h, &lim, f->ptr, f->len, out, n);
     hash_store(c, e, &h);
+    key_changed(c, 1);
+    notify_key(c, NOTIFY_HASH, "hincrbyfloat", 1);
     reply_add_bulk(&c->reply, out, n);
 }
 
@@ -219,7 +228,13 @@ static void cmd_hdel(client *c) {
     long long deleted = 0;
     for (int i = 2; i < c->argc && hash_len(&h) > 0; i++)
         deleted += hash_delete(&h, c->argv[i].ptr, c->argv[i].len);
+    int emptied = hash_len(&h) == 0;
     hash_store(c, e, &h);
+    if (deleted) key_changed(c, 1);
+    if (deleted) {
+        notify_key(c, NOTIFY_HASH, "hdel", 1);
+        if (emptied) notify_key(c, NOTIFY_GENERIC, "del", 1);
+    }
     reply_add_int(&c->reply, deleted);
 }
 

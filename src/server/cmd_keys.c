@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -14,8 +15,10 @@ void expire_or_delete(client *c, const resp_arg *key, int64_t when) {
     if (when <= server_now_ms()) {
         db_delete(c->db, key->ptr, key->len);
         srv.stats.expired_keys++;
+        notify_event(NOTIFY_GENERIC, "del", key->ptr, key->len, c->db_index);
     } else {
         db_set_expire(c->db, key->ptr, key->len, when);
+        notify_event(NOTIFY_GENERIC, "expire", key->ptr, key->len, c->db_index);
     }
 }
 
@@ -28,20 +31,27 @@ static db_entry *lookup(client *c, int i, int touch) {
     return e;
 }
 
-static db_entry *count_hit(db_entry *e) {
-    if (e)
+/* Hits and misses, and the "keymiss" event (class m) where Redis's lookupKeyRead fires it. */
+static db_entry *count_hit(client *c, int i, db_entry *e) {
+    if (e) {
         srv.stats.keyspace_hits++;
-    else
+    } else {
         srv.stats.keyspace_misses++;
+        notify_key(c, NOTIFY_KEY_MISS, "keymiss", i);
+    }
     return e;
 }
 
 db_entry *lookup_read(client *c, int i) {
-    return count_hit(lookup(c, i, 1));
+    return count_hit(c, i, lookup(c, i, 1));
 }
 
 db_entry *lookup_read_notouch(client *c, int i) {
-    return count_hit(lookup(c, i, 0));
+    return count_hit(c, i, lookup(c, i, 0));
+}
+
+void key_changed(client *c, int i) {
+    db_key_changed(c->db, c->argv[i].ptr, c->argv[i].len);
 }
 
 db_entry *lookup_write(client *c, int i) {
@@ -73,7 +83,10 @@ db_entry *lookup_type_or_reply(client *c, int i, int type, int write, int *wrong
 void cmd_del(client *c) {
     long long n = 0;
     for (int i = 1; i < c->argc; i++) {
-        if (lookup_write(c, i)) n += db_delete(c->db, c->argv[i].ptr, c->argv[i].len);
+        if (lookup_write(c, i) && db_delete(c->db, c->argv[i].ptr, c->argv[i].len)) {
+            n++;
+            notify_key(c, NOTIFY_GENERIC, "del", i);
+        }
     }
     reply_add_int(&c->reply, n);
 }
@@ -185,7 +198,9 @@ void cmd_persist(client *c) {
         reply_add_int(&c->reply, 0);
         return;
     }
-    reply_add_int(&c->reply, db_persist(c->db, c->argv[1].ptr, c->argv[1].len));
+    int done = db_persist(c->db, c->argv[1].ptr, c->argv[1].len);
+    if (done) notify_key(c, NOTIFY_GENERIC, "persist", 1);
+    reply_add_int(&c->reply, done);
 }
 
 static void rename_generic(client *c, int nx) {
@@ -195,6 +210,12 @@ static void rename_generic(client *c, int nx) {
     /* A list or sorted set arriving under a key clients wait on serves them (Redis's dbAdd
      * signals the key as ready). */
     if (rc > 0) blocking_signal_key(c->db_index, c->argv[2].ptr, c->argv[2].len);
+    int same = c->argv[1].len == c->argv[2].len &&
+               memcmp(c->argv[1].ptr, c->argv[2].ptr, c->argv[1].len) == 0;
+    if (rc > 0 && !same) { /* the destination's "new" came from the key space */
+        notify_key(c, NOTIFY_GENERIC, "rename_from", 1);
+        notify_key(c, NOTIFY_GENERIC, "rename_to", 2);
+    }
     if (rc < 0)
         reply_error(c, ERR_NO_SUCH_KEY);
     else if (nx)
@@ -299,6 +320,7 @@ void cmd_randomkey(client *c) {
         const char *k = db_entry_key(e, &klen);
         if (db_entry_has_expire(e) && db_get_expire(c->db, k, klen) <= server_now_ms()) {
             if (!pause_in_force()) { /* CLIENT PAUSE: expired keys stay until it ends */
+                notify_event(NOTIFY_EXPIRED, "expired", k, klen, c->db_index);
                 db_delete(c->db, k, klen);
                 srv.stats.expired_keys++;
             }
@@ -381,7 +403,13 @@ void cmd_object(client *c) {
         reply_wrong_subcommand_arity(c);
         return;
     }
-    db_entry *e = lookup_read_notouch(c, 2);
+    uint64_t expired = 0; /* Redis's OBJECT lookup: counted, no touch, no keymiss */
+    db_entry *e = db_find(c->db, c->argv[2].ptr, c->argv[2].len, server_now_ms(), &expired);
+    srv.stats.expired_keys += (long long)expired;
+    if (e)
+        srv.stats.keyspace_hits++;
+    else
+        srv.stats.keyspace_misses++;
     if (!e) {
         reply_add_null(&c->reply);
         return;
@@ -461,8 +489,11 @@ void cmd_copy(client *c) {
     srv.stats.expired_keys += (long long)expired;
     db_copy_entry(dst, e, dst_key->ptr, dst_key->len);
     if (when >= 0) db_set_expire(dst, dst_key->ptr, dst_key->len, when);
-    for (long long i = 0; i < srv.databases; i++) /* waiters on the new key are served */
-        if (srv.dbs[i] == dst) blocking_signal_key((int)i, dst_key->ptr, dst_key->len);
+    for (long long i = 0; i < srv.databases; i++) { /* waiters on the new key are served */
+        if (srv.dbs[i] != dst) continue;
+        blocking_signal_key((int)i, dst_key->ptr, dst_key->len);
+        notify_event(NOTIFY_GENERIC, "copy_to", dst_key->ptr, dst_key->len, (int)i);
+    }
     reply_add_int(&c->reply, 1);
 }
 
@@ -489,6 +520,8 @@ void cmd_move(client *c) {
     }
     db_move_key(c->db, dst, key->ptr, key->len);
     blocking_signal_key((int)index, key->ptr, key->len); /* waiters there are served */
+    notify_key(c, NOTIFY_GENERIC, "move_from", 1);
+    notify_event(NOTIFY_GENERIC, "move_to", key->ptr, key->len, (int)index);
     reply_add_int(&c->reply, 1);
 }
 

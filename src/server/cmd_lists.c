@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "db/quicklist.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -24,13 +25,26 @@ static quicklist *list_get_or_create(client *c, int i, db_entry *e) {
     return ql;
 }
 
-/* After removing elements: an empty list does not exist. */
+/* After removing elements: an empty list does not exist ("del", as Redis). */
 static void delete_if_empty(client *c, const resp_arg *key, quicklist *ql) {
-    if (ql_count(ql) == 0) db_delete(c->db, key->ptr, key->len);
+    if (ql_count(ql) == 0) {
+        db_delete(c->db, key->ptr, key->len);
+        notify_event(NOTIFY_GENERIC, "del", key->ptr, key->len, c->db_index);
+    }
 }
 
+/* The list events of Redis: "lpush"/"rpush" and "lpop"/"rpop" by the end touched. */
+static void notify_push(client *c, int i, enum ql_where where) {
+    notify_key(c, NOTIFY_LIST, where == QL_HEAD ? "lpush" : "rpush", i);
+}
+static void notify_pop(client *c, int i, enum ql_where where) {
+    notify_key(c, NOTIFY_LIST, where == QL_HEAD ? "lpop" : "rpop", i);
+}
+
+/* The list at key gained elements: its waiters may be served, and WATCH learns of it. */
 static void signal_key(client *c, const resp_arg *key) {
     blocking_signal_key(c->db_index, key->ptr, key->len);
+    db_key_changed(c->db, key->ptr, key->len);
 }
 
 /* LEFT / RIGHT as Redis's getListPositionFromObjectOrReply. */
@@ -91,6 +105,7 @@ static void push_generic(client *c, enum ql_where where, int only_existing) {
         ql_push(ql, where, c->argv[i].ptr, c->argv[i].len);
     reply_add_int(&c->reply, (long long)ql_count(ql));
     signal_key(c, &c->argv[1]);
+    notify_push(c, 1, where);
 }
 
 static void cmd_lpush(client *c) {
@@ -134,6 +149,8 @@ static void pop_generic(client *c, enum ql_where where) {
     } else {
         reply_pop_count(c, ql, where, count); /* count 0: an empty array */
     }
+    if (count != 0) key_changed(c, 1);
+    if (count != 0) notify_pop(c, 1, where);
     delete_if_empty(c, &c->argv[1], ql);
 }
 
@@ -302,6 +319,8 @@ static void cmd_lset(client *c) {
         reply_error(c, "ERR index out of range");
         return;
     }
+    key_changed(c, 1);
+    notify_key(c, NOTIFY_LIST, "lset", 1);
     reply_add_status(&c->reply, "OK");
 }
 
@@ -338,6 +357,8 @@ static void cmd_linsert(client *c) {
         return;
     }
     ql_insert(ql, &en, after, c->argv[4].ptr, c->argv[4].len);
+    key_changed(c, 1);
+    notify_key(c, NOTIFY_LIST, "linsert", 1);
     reply_add_int(&c->reply, (long long)ql_count(ql));
 }
 
@@ -367,7 +388,9 @@ static void cmd_lrem(client *c) {
         }
     }
     ql_iter_release(&it);
+    if (removed) key_changed(c, 1);
     reply_add_int(&c->reply, removed);
+    if (removed) notify_key(c, NOTIFY_LIST, "lrem", 1);
     delete_if_empty(c, &c->argv[1], ql);
 }
 
@@ -396,7 +419,9 @@ static void cmd_ltrim(client *c) {
     }
     if (ltrim) ql_delete_range(ql, 0, (size_t)ltrim);
     if (rtrim) ql_delete_range(ql, -rtrim, (size_t)rtrim);
+    key_changed(c, 1);
     reply_add_status(&c->reply, "OK");
+    notify_key(c, NOTIFY_LIST, "ltrim", 1);
     delete_if_empty(c, &c->argv[1], ql);
 }
 
@@ -421,6 +446,9 @@ static void lmove_from(client *c, db_entry *src, enum ql_where from, enum ql_whe
     reply_value(c, &v);
     ql_value_release(&v);
     signal_key(c, dkey);
+    key_changed(c, 1);
+    notify_push(c, 2, to);
+    notify_pop(c, 1, from);
     if (sql != dql) delete_if_empty(c, skey, sql);
 }
 
@@ -482,6 +510,8 @@ static void mpop_reply(client *c, int i, db_entry *e, enum ql_where where, long 
     reply_add_array_len(&c->reply, 2);
     reply_add_bulk(&c->reply, c->argv[i].ptr, c->argv[i].len);
     reply_pop_count(c, ql, where, count);
+    key_changed(c, i);
+    notify_pop(c, i, where);
     delete_if_empty(c, &c->argv[i], ql);
 }
 
@@ -535,6 +565,8 @@ static void bpop_generic(client *c, enum ql_where where) {
         reply_add_bulk(&c->reply, c->argv[i].ptr, c->argv[i].len);
         reply_value(c, &v);
         ql_value_release(&v);
+        key_changed(c, i);
+        notify_pop(c, i, where);
         delete_if_empty(c, &c->argv[i], ql);
         return;
     }

@@ -7,6 +7,7 @@
 
 #include "alloc/alloc.h"
 #include "memory/memory.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -94,6 +95,7 @@ static void fill_snapshot(mem_snapshot *s, mem_bin *bins, size_t cap) {
         s->nbins = n < cap ? n : cap;
     }
     clients_top_buffers(&s->top_obuf, &s->top_qbuf);
+    pubsub_top_subscriber(&s->top_sub);
     mem_stats_batch_end();
     s->clients = (size_t)srv.nclients;
     for (long long i = 0; i < srv.databases; i++)

@@ -235,6 +235,12 @@ static void on_job_done(evloop *el, int fd, void *data, int mask) {
 
 /* Submit and block the client; replies when the job is done. */
 static void submit_blocking(client *c, prof_job *j) {
+    if (c->flags & CLIENT_IN_EXEC) { /* its reply would come after EXEC's */
+        reply_error(c, "ERR this profiler command runs on the profiler's worker thread and "
+                       "cannot be used inside MULTI/EXEC");
+        prof_job_free(j);
+        return;
+    }
     j->owner = c->id;
     int rc = prof_engine_submit(j);
     if (rc < 0) {

@@ -9,12 +9,21 @@
 #include "alloc/alloc.h"
 #include "memory/memory.h"
 #include "server/log.h"
+#include "server/multi.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 #include "util/util.h"
 
 void cmd_ping(client *c) {
     if (c->argc > 2) {
         reply_wrong_arity(c);
+        return;
+    }
+    if (c->reply.resp == 2 && pubsub_client_subscribed(c)) { /* Redis's subscribed-mode shape */
+        reply_add_array_len(&c->reply, 2);
+        reply_add_bulk(&c->reply, "pong", 4);
+        reply_add_bulk(&c->reply, c->argc == 2 ? c->argv[1].ptr : "",
+                       c->argc == 2 ? c->argv[1].len : 0);
         return;
     }
     if (c->argc == 2)
@@ -162,6 +171,8 @@ void cmd_select(client *c) {
  * connection state: RESP2, db 0, no name, and logged out when a password is set (AUTH again);
  * MONITOR, CLIENT REPLY OFF/SKIP and NO-EVICT end. */
 void cmd_reset(client *c) {
+    multi_client_reset(c);
+    pubsub_client_reset(c);
     c->reply.resp = 2;
     c->db_index = 0;
     c->db = srv.dbs[0];

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "db/t_set.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -31,15 +32,21 @@ static set_obj set_of(const db_entry *e) {
 }
 
 /* Store a changed value back in its entry, or delete the key when the set became empty (an
- * empty collection never exists). */
-static void store_back(client *c, int i, db_entry *e, set_obj s) {
+ * empty collection never exists). Returns 1 when it deleted the key: the caller sends its own
+ * event, then "del" (notify_emptied), in Redis's order. */
+static int store_back(client *c, int i, db_entry *e, set_obj s) {
     if (set_card(&s) == 0) {
         db_entry_set_object(c->db, e, s.enc, s.ptr);
         db_delete(c->db, c->argv[i].ptr, c->argv[i].len);
-        return;
+        return 1;
     }
     if (s.ptr != db_entry_ptr(e) || s.enc != db_entry_encoding(e))
         db_entry_set_object(c->db, e, s.enc, s.ptr);
+    return 0;
+}
+
+static void notify_emptied(client *c, int i, int deleted) {
+    if (deleted) notify_key(c, NOTIFY_GENERIC, "del", i);
 }
 
 static void reply_member(void *ctx, const unsigned char *p, size_t len) {
@@ -77,6 +84,8 @@ static void cmd_sadd(client *c) {
         store_back(c, 1, e, s);
     else
         db_add_object(c->db, c->argv[1].ptr, c->argv[1].len, DB_TYPE_SET, s.enc, s.ptr);
+    if (e && added) key_changed(c, 1);
+    if (added) notify_key(c, NOTIFY_SET, "sadd", 1);
     reply_add_int(&c->reply, added);
 }
 
@@ -90,7 +99,10 @@ static void cmd_srem(client *c) {
         set_obj s = set_of(e);
         for (int i = 2; i < c->argc && set_card(&s); i++)
             removed += set_remove(&s, c->argv[i].ptr, c->argv[i].len);
-        store_back(c, 1, e, s);
+        int deleted = store_back(c, 1, e, s);
+        if (removed) key_changed(c, 1);
+        if (removed) notify_key(c, NOTIFY_SET, "srem", 1);
+        notify_emptied(c, 1, deleted);
     }
     reply_add_int(&c->reply, removed);
 }
@@ -159,19 +171,26 @@ static void cmd_spop(client *c) {
     set_obj s = set_of(e);
     if (c->argc == 2) {
         set_pop(&s, rng(), reply_member, c);
-        store_back(c, 1, e, s);
+        int deleted = store_back(c, 1, e, s);
+        key_changed(c, 1);
+        notify_key(c, NOTIFY_SET, "spop", 1);
+        notify_emptied(c, 1, deleted);
         return;
     }
     size_t n = set_card(&s);
     if ((unsigned long long)count >= n) { /* the whole set goes */
         reply_all_members(c, &s, 1);
         db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+        notify_key(c, NOTIFY_SET, "spop", 1);
+        notify_emptied(c, 1, 1);
         return;
     }
     reply_add_set_len(&c->reply, count);
     for (long long i = 0; i < count; i++)
         set_pop(&s, rng(), reply_member, c);
     store_back(c, 1, e, s);
+    if (count) key_changed(c, 1);
+    if (count) notify_key(c, NOTIFY_SET, "spop", 1);
 }
 
 /* SRANDMEMBER key [count] */
@@ -248,17 +267,23 @@ static void cmd_smove(client *c) {
         reply_add_int(&c->reply, 0);
         return;
     }
-    store_back(c, 1, src, s); /* may delete src: dst's pointer is stale */
+    int deleted = store_back(c, 1, src, s); /* may delete src: dst's pointer is stale */
+    key_changed(c, 1);
+    notify_key(c, NOTIFY_SET, "srem", 1);
+    notify_emptied(c, 1, deleted);
     set_limits lim = limits();
     dst = db_peek(c->db, c->argv[2].ptr, c->argv[2].len);
     if (dst) {
         set_obj d = set_of(dst);
-        set_add(&d, m->ptr, m->len, &lim);
+        int added = set_add(&d, m->ptr, m->len, &lim);
         store_back(c, 2, dst, d);
+        key_changed(c, 2);
+        if (added) notify_key(c, NOTIFY_SET, "sadd", 2);
     } else {
         set_obj d = set_new_for(m->ptr, m->len, 1, &lim);
         set_add(&d, m->ptr, m->len, &lim);
         db_add_object(c->db, c->argv[2].ptr, c->argv[2].len, DB_TYPE_SET, d.enc, d.ptr);
+        notify_key(c, NOTIFY_SET, "sadd", 2);
     }
     reply_add_int(&c->reply, 1);
 }
@@ -278,6 +303,7 @@ static int lookup_sets(client *c, int first, int n, int write, set_obj *sets, si
         } else {
             sets[j].ptr = NULL;
             (*empty)++;
+            if (write) notify_key(c, NOTIFY_KEY_MISS, "keymiss", first + j); /* Redis reads */
         }
     }
     return 0;
@@ -299,15 +325,29 @@ static int in_all(set_obj *sets, int n, const set_member *m) {
 }
 
 /* Replace dst (any type) with the computed set, or delete it when the result is empty;
- * replies the result's size. Takes ownership of res. */
-static void store_result(client *c, const resp_arg *dst, set_obj res) {
+ * replies the result's size. Takes ownership of res. `event`: "sinterstore" ... */
+static void store_result(client *c, const resp_arg *dst, set_obj res, const char *event) {
     size_t n = set_card(&res);
-    db_delete(c->db, dst->ptr, dst->len);
-    if (n)
+    /* As Redis: a result replaces dst after a write lookup (which expires it lazily); an
+     * empty result deletes dst as it is. */
+    if (n) {
+        uint64_t expired = 0;
+        db_find(c->db, dst->ptr, dst->len, server_now_ms(), &expired);
+        srv.stats.expired_keys += (long long)expired;
+    }
+    int existed = db_delete(c->db, dst->ptr, dst->len);
+    if (n) {
+        notify_overwrite_begin(existed);
         db_add_object(c->db, dst->ptr, dst->len, DB_TYPE_SET, res.enc, res.ptr);
-    else
+        notify_overwrite_end();
+    } else {
         set_release(&res);
+    }
     reply_add_int(&c->reply, (long long)n);
+    if (n)
+        notify_event(NOTIFY_SET, event, dst->ptr, dst->len, c->db_index);
+    else if (existed)
+        notify_event(NOTIFY_GENERIC, "del", dst->ptr, dst->len, c->db_index);
 }
 
 enum inter_mode { INTER_REPLY, INTER_STORE, INTER_CARD };
@@ -319,7 +359,8 @@ static void sinter_generic(client *c, int first, int n, const resp_arg *dst, enu
     if (lookup_sets(c, first, n, mode == INTER_STORE, sets, &empty) < 0) goto done;
     if (empty) {
         if (mode == INTER_STORE) {
-            db_delete(c->db, dst->ptr, dst->len);
+            if (db_delete(c->db, dst->ptr, dst->len))
+                notify_event(NOTIFY_GENERIC, "del", dst->ptr, dst->len, c->db_index);
             reply_add_int(&c->reply, 0);
         } else if (mode == INTER_CARD) {
             reply_add_int(&c->reply, 0);
@@ -337,7 +378,7 @@ static void sinter_generic(client *c, int first, int n, const resp_arg *dst, enu
         set_iter_init(&sets[0], &it);
         while (set_iter_next(&it, &m))
             if (in_all(sets, n, &m)) set_add(&res, m.p, m.len, &lim);
-        store_result(c, dst, res);
+        store_result(c, dst, res, "sinterstore");
         goto done;
     }
     /* Count first (the reply has its length up front), then, for SINTER, send. */
@@ -435,7 +476,7 @@ static void sunion_diff_generic(client *c, int first, int n, const resp_arg *dst
     }
     alloc_free(ALLOC_SUB_OTHER, sets);
     if (dst) {
-        store_result(c, dst, res);
+        store_result(c, dst, res, op == OP_UNION ? "sunionstore" : "sdiffstore");
         return;
     }
     reply_all_members(c, &res, 1);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/notify.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -82,7 +83,8 @@ static void set_value(client *c, const resp_arg *key, const resp_arg *val, int64
                       int keep_ttl) {
     db_entry *e = db_set_string(c->db, key->ptr, key->len, val->ptr, val->len, keep_ttl);
     db_entry_set_lru(e, db_lru_clock());
-    if (when) expire_or_delete(c, key, when);
+    notify_event(NOTIFY_STRING, "set", key->ptr, key->len, c->db_index);
+    if (when) expire_or_delete(c, key, when); /* "expire" (or "del" when already past) */
 }
 
 /* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL] */
@@ -111,10 +113,12 @@ void cmd_set(client *c) {
             reply_error(c, ERR_WRONGTYPE);
             return;
         }
-        if (e)
+        if (e) {
             reply_entry_value(c, e);
-        else
+        } else {
             reply_add_null(&c->reply);
+            notify_key(c, NOTIFY_KEY_MISS, "keymiss", 1); /* Redis's GET did the lookup */
+        }
     }
     if ((nx && e) || (xx && !e)) {
         if (!get) reply_add_null(&c->reply);
@@ -158,6 +162,7 @@ void cmd_getdel(client *c) {
     int wrongtype;
     if (!get_and_reply(c, &wrongtype)) return;
     db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+    notify_key(c, NOTIFY_GENERIC, "del", 1);
 }
 
 /* GETEX key [EX s|PX ms|EXAT ts|PXAT ms-ts|PERSIST] */
@@ -185,7 +190,8 @@ void cmd_getex(client *c) {
     if (when) {
         expire_or_delete(c, &c->argv[1], when);
     } else if (persist) {
-        db_persist(c->db, c->argv[1].ptr, c->argv[1].len);
+        if (db_persist(c->db, c->argv[1].ptr, c->argv[1].len))
+            notify_key(c, NOTIFY_GENERIC, "persist", 1);
     }
 }
 
@@ -228,7 +234,7 @@ void cmd_msetnx(client *c) {
 
 static void incr_generic(client *c, long long by) {
     int wrongtype;
-    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    db_entry *e = lookup_type_or_reply(c, 1, DB_TYPE_STRING, 1, &wrongtype);
     if (wrongtype) return;
     long long cur = 0;
     if (e) {
@@ -246,6 +252,7 @@ static void incr_generic(client *c, long long by) {
     char buf[32];
     size_t n = util_format_ll(buf, cur);
     db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, buf, n, 1);
+    notify_key(c, NOTIFY_STRING, "incrby", 1);
     reply_add_int(&c->reply, cur);
 }
 
@@ -273,7 +280,7 @@ void cmd_incrbyfloat(client *c) {
     long double by, cur = 0;
     /* As Redis: the type is checked before the increment is parsed. */
     int wrongtype;
-    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    db_entry *e = lookup_type_or_reply(c, 1, DB_TYPE_STRING, 1, &wrongtype);
     if (wrongtype) return;
     if (util_parse_ld(c->argv[2].ptr, c->argv[2].len, &by) < 0) {
         reply_error(c, ERR_NOT_FLOAT);
@@ -300,6 +307,7 @@ void cmd_incrbyfloat(client *c) {
     }
     e = db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, buf, n, 1);
     db_entry_set_str_form(e, DB_STR_NOT_INT); /* Redis never int-encodes its result */
+    notify_key(c, NOTIFY_STRING, "incrbyfloat", 1);
     reply_add_bulk(&c->reply, buf, n);
 }
 
@@ -324,10 +332,12 @@ static int check_string_length(client *c, size_t size, size_t append) {
 
 void cmd_append(client *c) {
     int wrongtype;
-    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    db_entry *e = lookup_type_or_reply(c, 1, DB_TYPE_STRING, 1, &wrongtype);
     if (wrongtype) return;
     if (!e) {
-        set_value(c, &c->argv[1], &c->argv[2], 0, 0);
+        e = db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr, c->argv[2].len, 0);
+        db_entry_set_lru(e, db_lru_clock());
+        notify_key(c, NOTIFY_STRING, "append", 1);
         reply_add_int(&c->reply, (long long)c->argv[2].len);
         return;
     }
@@ -337,6 +347,7 @@ void cmd_append(client *c) {
     e = db_string_resize(c->db, e, vlen + c->argv[2].len);
     memcpy(db_entry_str_mut(e) + vlen, c->argv[2].ptr, c->argv[2].len);
     db_entry_set_str_form(e, DB_STR_RAW);
+    notify_key(c, NOTIFY_STRING, "append", 1);
     reply_add_int(&c->reply, (long long)(vlen + c->argv[2].len));
 }
 
@@ -387,7 +398,7 @@ void cmd_setrange(client *c) {
     }
     const resp_arg *val = &c->argv[3];
     int wrongtype;
-    db_entry *e = lookup_string_or_reply(c, 1, &wrongtype);
+    db_entry *e = lookup_type_or_reply(c, 1, DB_TYPE_STRING, 1, &wrongtype);
     if (wrongtype) return;
     size_t cur = 0;
     if (e) db_entry_str(e, &cur);
@@ -398,8 +409,10 @@ void cmd_setrange(client *c) {
     if (check_string_length(c, (size_t)offset, val->len) < 0) return;
     size_t need = (size_t)offset + val->len;
     if (!e) e = db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, "", 0, 0);
-    if (need > cur) e = db_string_resize(c->db, e, need);
+    /* Resized (the db signals the change to WATCH) even when the length stays. */
+    e = db_string_resize(c->db, e, need > cur ? need : cur);
     memcpy(db_entry_str_mut(e) + offset, val->ptr, val->len);
     db_entry_set_str_form(e, DB_STR_RAW);
+    notify_key(c, NOTIFY_STRING, "setrange", 1);
     reply_add_int(&c->reply, (long long)(need > cur ? need : cur));
 }

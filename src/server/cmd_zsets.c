@@ -11,6 +11,7 @@
 
 #include "db/t_set.h"
 #include "db/t_zset.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -56,18 +57,23 @@ static int zset_commit(client *c, int key_idx, db_entry *e, zobj *z) {
 }
 
 /* Store a result under the key argv[i] (replacing whatever it held), or delete the key when the
- * result is empty (z->ptr NULL). Returns the number of elements stored. */
-static size_t store_result(client *c, int i, zobj *z) {
+ * result is empty (z->ptr NULL). Returns the number of elements stored. Events as Redis's
+ * setKey + `event`, or "del" when an empty result deleted the key. */
+static size_t store_result(client *c, int i, zobj *z, const char *event) {
     const resp_arg *k = &c->argv[i];
-    if (lookup_write(c, i)) db_delete(c->db, k->ptr, k->len);
-    if (!z->ptr) return 0;
-    size_t n = zset_length(z);
+    size_t n = z->ptr ? zset_length(z) : 0;
     if (n == 0) {
-        zset_free_value(z->ptr, z->enc);
+        if (z->ptr) zset_free_value(z->ptr, z->enc);
+        if (db_delete(c->db, k->ptr, k->len)) notify_key(c, NOTIFY_GENERIC, "del", i);
         return 0;
     }
+    int existed = lookup_write(c, i) != NULL;
+    if (existed) db_delete(c->db, k->ptr, k->len);
+    notify_overwrite_begin(existed);
     db_add_object(c->db, k->ptr, k->len, DB_TYPE_ZSET, z->enc, z->ptr);
+    notify_overwrite_end();
     blocking_signal_key(c->db_index, k->ptr, k->len);
+    notify_key(c, NOTIFY_ZSET, event, i);
     return n;
 }
 
@@ -141,6 +147,7 @@ static void zadd_generic(client *c, int flags) {
         double newscore = 0;
         if (!zset_add(&z, scores[j], m->ptr, m->len, flags, &out, &newscore, limits())) {
             zset_commit(c, 1, e, &z);
+            if (added || updated) key_changed(c, 1);
             reply_error(c, "ERR resulting score is not a number (NaN)");
             goto done;
         }
@@ -152,6 +159,7 @@ static void zadd_generic(client *c, int flags) {
         }
     }
     zset_commit(c, 1, e, &z);
+    if (added || updated) key_changed(c, 1);
 reply:
     if (incr) {
         if (processed)
@@ -161,6 +169,7 @@ reply:
     } else {
         reply_add_int(&c->reply, ch ? added + updated : added);
     }
+    if (added || updated) notify_key(c, NOTIFY_ZSET, incr ? "zincr" : "zadd", 1);
 done:
     if (scores != stack_scores) alloc_free(ALLOC_SUB_OTHER, scores);
 }
@@ -191,10 +200,12 @@ static void cmd_zincrby(client *c) {
     int ok = zset_add(&z, score, c->argv[3].ptr, c->argv[3].len, ZADD_IN_INCR, &out, &newscore,
                       limits());
     zset_commit(c, 1, e, &z);
+    if (ok && (out & (ZADD_OUT_ADDED | ZADD_OUT_UPDATED))) key_changed(c, 1); /* not +0 */
     if (!ok) {
         reply_error(c, "ERR resulting score is not a number (NaN)");
         return;
     }
+    notify_key(c, NOTIFY_ZSET, "zincr", 1);
     reply_score(c, newscore);
 }
 
@@ -214,7 +225,12 @@ static void cmd_zrem(client *c) {
         deleted += zset_del(&z, c->argv[i].ptr, c->argv[i].len);
         if (zset_length(&z) == 0) break;
     }
-    zset_commit(c, 1, e, &z);
+    int removed = zset_commit(c, 1, e, &z);
+    if (deleted) key_changed(c, 1);
+    if (deleted) {
+        notify_key(c, NOTIFY_ZSET, "zrem", 1);
+        if (removed) notify_key(c, NOTIFY_GENERIC, "del", 1);
+    }
     reply_add_int(&c->reply, deleted);
 }
 
@@ -495,7 +511,7 @@ static void zrange_generic(client *c, int ks, int store, int type, int dir) {
             }
         }
         zvec_free(&v);
-        reply_add_int(&c->reply, (long long)store_result(c, 1, &dst));
+        reply_add_int(&c->reply, (long long)store_result(c, 1, &dst, "zrangestore"));
         return;
     }
     reply_zvec(c, &v, withscores);
@@ -562,7 +578,15 @@ static void zremrange_generic(client *c, int type) {
     } else {
         deleted = zset_delete_lex_range(&z, &lr);
     }
-    zset_commit(c, 1, e, &z);
+    int removed = zset_commit(c, 1, e, &z);
+    if (deleted) key_changed(c, 1);
+    if (deleted) {
+        static const char *const events[] = {[RANGE_RANK] = "zremrangebyrank",
+                                             [RANGE_SCORE] = "zremrangebyscore",
+                                             [RANGE_LEX] = "zremrangebylex"};
+        notify_key(c, NOTIFY_ZSET, events[type], 1);
+        if (removed) notify_key(c, NOTIFY_GENERIC, "del", 1);
+    }
     reply_add_int(&c->reply, (long long)deleted);
 }
 
@@ -637,7 +661,10 @@ static void zpop_from(client *c, int ki, db_entry *e, int max, long long count, 
         size_t at = max ? (size_t)(llen - 1 - i) : 0;
         zset_delete_rank_range(&z, at, at);
     }
-    zset_commit(c, ki, e, &z);
+    if (n) key_changed(c, ki); /* before the commit, which may delete the key */
+    int removed = zset_commit(c, ki, e, &z);
+    notify_key(c, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", ki);
+    if (removed) notify_key(c, NOTIFY_GENERIC, "del", ki);
 }
 
 static void zpop_generic(client *c, int first, int last, int max, long long count, int mode) {
@@ -987,6 +1014,7 @@ static void zalgebra_generic(client *c, int dst, int nk, enum zset_op op, int ca
     int j = nk + 1;
     for (long long i = 0; i < setnum; i++, j++) {
         db_entry *e = dst ? lookup_write(c, j) : lookup_read(c, j);
+        if (dst && !e) notify_key(c, NOTIFY_KEY_MISS, "keymiss", j); /* Redis reads them */
         if (e && db_entry_type(e) != DB_TYPE_ZSET && db_entry_type(e) != DB_TYPE_SET) {
             reply_error(c, ERR_WRONGTYPE);
             goto done;
@@ -1049,7 +1077,9 @@ static void zalgebra_generic(client *c, int dst, int nk, enum zset_op op, int ca
     zset_algebra(op, ins, (size_t)setnum, agg, &out);
     if (dst) {
         if (out.ptr) zset_shrink_if_fits(&out, limits());
-        reply_add_int(&c->reply, (long long)store_result(c, dst, &out));
+        static const char *const events[] = {
+            [ZSET_UNION] = "zunionstore", [ZSET_INTER] = "zinterstore", [ZSET_DIFF] = "zdiffstore"};
+        reply_add_int(&c->reply, (long long)store_result(c, dst, &out, events[op]));
         goto done;
     }
     if (!out.ptr) {

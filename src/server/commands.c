@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "alloc/alloc.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -31,16 +32,16 @@ const char *const ERR_OOM = "OOM command not allowed when used memory > 'maxmemo
 static command table[] = {
     {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "Returns the server's liveliness response.", 0, 0},
     {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "Returns the given string.", 0, 0},
-    {"quit", cmd_quit, -1, CMD_NOAUTH | F, 0, 0, 0, "connection", "Closes the connection.", 0, 0},
+    {"quit", cmd_quit, -1, CMD_NOAUTH | CMD_NOQUEUE | F, 0, 0, 0, "connection", "Closes the connection.", 0, 0},
     {"auth", cmd_auth, -2, CMD_NOAUTH | F, 0, 0, 0, "connection", "Authenticates the connection.", 0, 0},
     {"hello", cmd_hello, -1, CMD_NOAUTH | F, 0, 0, 0, "connection", "Handshakes with the server.", 0, 0},
     {"select", cmd_select, 2, F, 0, 0, 0, "connection", "Changes the selected database.", 0, 0},
-    {"reset", cmd_reset, 1, CMD_NOAUTH | CMD_NOSCRIPT | F, 0, 0, 0, "connection", "Resets the connection.", 0, 0},
+    {"reset", cmd_reset, 1, CMD_NOAUTH | CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "connection", "Resets the connection.", 0, 0},
     {"client", cmd_client, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.", 0, 0},
     {"command", cmd_command, -1, 0, 0, 0, 0, "server", "Returns detailed information about all commands.", 0, 0},
     {"info", cmd_info, -1, 0, 0, 0, 0, "server", "Returns information and statistics about the server.", 0, 0},
     {"config", cmd_config, -2, CMD_ADMIN, 0, 0, 0, "server", "A container for server configuration commands.", 0, 0},
-    {"shutdown", cmd_shutdown, -1, CMD_ADMIN, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the server.", 0, 0},
+    {"shutdown", cmd_shutdown, -1, CMD_ADMIN | CMD_NO_MULTI, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the server.", 0, 0},
     {"time", cmd_time, 1, F, 0, 0, 0, "server", "Returns the server time.", 0, 0},
     {"memory", cmd_memory, -2, 0, 0, 0, 0, "server", "A container for memory diagnostics commands.", 0, 0},
     {"kprofile", cmd_kprofile, -3, CMD_ADMIN, 0, 0, 0, "server", "Kvrocks-compatible heap profiler control (KPROFILE MEMORY ENABLE|DISABLE|STATUS|DUMP).", 0, 0},
@@ -48,6 +49,12 @@ static command table[] = {
     {"dbsize", cmd_dbsize, 1, R | F, 0, 0, 0, "server", "Returns the number of keys in the database.", 0, 0},
     {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "Removes all keys from the current database.", 0, 0},
     {"flushall", cmd_flushall, -1, W, 0, 0, 0, "server", "Removes all keys from all databases.", 0, 0},
+
+    {"multi", cmd_multi, 1, CMD_NOQUEUE | F, 0, 0, 0, "transactions", "Starts a transaction.", 0, 0},
+    {"exec", cmd_exec, 1, CMD_NOQUEUE, 0, 0, 0, "transactions", "Executes all commands in a transaction.", 0, 0},
+    {"discard", cmd_discard, 1, CMD_NOQUEUE | F, 0, 0, 0, "transactions", "Discards a transaction.", 0, 0},
+    {"watch", cmd_watch, -2, CMD_NOQUEUE | F, 1, -1, 1, "transactions", "Monitors changes to keys to determine the execution of a transaction.", 0, 0},
+    {"unwatch", cmd_unwatch, 1, F, 0, 0, 0, "transactions", "Forgets about watched keys of a transaction.", 0, 0},
 
     {"del", cmd_del, -2, W, 1, -1, 1, "generic", "Deletes one or more keys.", 0, 0},
     {"unlink", cmd_del, -2, W | F, 1, -1, 1, "generic", "Asynchronously deletes one or more keys.", 0, 0},
@@ -113,6 +120,7 @@ static const struct {
     {bitmaps_commands, &bitmaps_commands_count},
     {extra_commands, &extra_commands_count},
     {introspection_commands, &introspection_commands_count},
+    {pubsub_commands, &pubsub_commands_count},
 };
 
 /* The subcommands of the container commands, as Redis 7.0's command table has them (plus
@@ -475,9 +483,12 @@ static inline __attribute__((always_inline)) void process(client *c) {
         return;
     }
     const command *cmd = command_lookup(c->argv[0].ptr, c->argv[0].len);
+    /* A command refused here, inside MULTI, fails the transaction (multi_flag_error); EXEC
+     * refused itself discards it at once (multi_exec_abort), as Redis 7.0's rejectCommand. */
     if (!cmd) {
         c->last_cmd = "NULL";
         reply_unknown_command(c);
+        multi_flag_error(c);
         return;
     }
     const subcommand *sub = NULL;
@@ -491,22 +502,45 @@ static inline __attribute__((always_inline)) void process(client *c) {
         }
     }
     if ((cmd->arity > 0 && c->argc != cmd->arity) || (c->argc < -cmd->arity)) {
+        if (cmd->fn == cmd_exec) { /* even outside MULTI, as Redis 7.0 */
+            multi_exec_abort(c, "wrong number of arguments for 'exec' command");
+            return;
+        }
         reply_wrong_arity(c);
+        multi_flag_error(c);
         return;
     }
     if (client_auth_required(c) && !(cmd->flags & CMD_NOAUTH)) {
+        if (cmd->fn == cmd_exec) {
+            multi_exec_abort(c, "NOAUTH Authentication required.");
+            return;
+        }
         reply_error(c, "NOAUTH Authentication required.");
+        multi_flag_error(c);
         return;
     }
     /* maxmemory, as Redis's processCommand: over the limit, evict before any command; if
-     * that cannot get under the limit, refuse the commands that may grow memory. Reads,
-     * deletes and the like still run. */
-    if (srv.maxmemory > 0 && evict_perform() < 0 && (cmd->flags & CMD_DENYOOM)) {
+     * that cannot get under the limit, refuse the commands that may grow memory (inside MULTI,
+     * whatever would be queued, and EXEC of such a queue). Reads, deletes and the like still
+     * run. */
+    if (srv.maxmemory > 0 && evict_perform() < 0 &&
+        ((cmd->flags & CMD_DENYOOM) || multi_refused_on_oom(c, cmd))) {
+        if ((c->flags & CLIENT_MULTI) && cmd->fn == cmd_exec) {
+            multi_exec_abort(c, ERR_OOM);
+            return;
+        }
         reply_error(c, ERR_OOM);
+        multi_flag_error(c);
+        return;
+    }
+    /* RESP2 subscribed mode (inside MULTI the refusal fails the transaction, as Redis). */
+    if (c->pubsub && pubsub_deny_command(c, cmd) < 0) {
+        multi_flag_error(c);
         return;
     }
     if ((c->flags & CLIENT_MONITOR) &&
         (cmd->flags & (CMD_READONLY | CMD_WRITE | CMD_MAY_REPLICATE))) {
+        multi_flag_error(c);
         reply_error(c, "ERR Replica can't interact with the keyspace");
         return;
     }
@@ -519,6 +553,11 @@ static inline __attribute__((always_inline)) void process(client *c) {
         }
         /* SLOWLOG and LATENCY time each command, as Redis does. */
         if (command_timing_on()) start = util_monotonic_us();
+    }
+    /* The one branch a client outside MULTI pays. */
+    if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE)) {
+        multi_queue(c, cmd);
+        return;
     }
     command *mut = (command *)cmd;
     if (cmd->flags & CMD_READONLY) db_reads_only();

@@ -11,6 +11,7 @@
 #include "metrics/metrics.h"
 #include "profiler/profiler.h"
 #include "server/log.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 
 static http_endpoint *endpoint;
@@ -146,6 +147,7 @@ void endpoint_publish_state(void) {
     for (client *c = srv.clients; c; c = c->next)
         if (c->flags & CLIENT_BLOCKED) s.blocked_clients++;
     clients_top_buffers(&s.top_obuf, &s.top_qbuf);
+    pubsub_top_subscriber(&s.top_sub);
     keyspace_fill_doctor(&s.doctor_keyspace, 0);
     publish_keyspace(&s.keyspace);
     metrics_state_publish(&s);

@@ -22,6 +22,7 @@
 
 #include "alloc/alloc.h"
 #include "server/log.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -261,6 +262,7 @@ int evict_perform(void) {
                         : pick_from_pool(policy, &v);
         if (!found) break;
         db_delete(srv.dbs[v.dbid], v.key, v.klen);
+        notify_event(NOTIFY_EVICTED, "evicted", v.key, v.klen, v.dbid);
         victim_release(&v);
         evicted++;
         srv.stats.evicted_keys++;

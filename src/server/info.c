@@ -10,6 +10,7 @@
 #include "alloc/alloc.h"
 #include "db/kstats.h"
 #include "profiler/profiler.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -258,9 +259,9 @@ static void section_stats(text *t) {
                 "current_eviction_exceeded_time:0\r\n"
                 "keyspace_hits:%lld\r\n"
                 "keyspace_misses:%lld\r\n"
-                "pubsub_channels:0\r\n"
-                "pubsub_patterns:0\r\n"
-                "pubsubshard_channels:0\r\n"
+                "pubsub_channels:%zu\r\n"
+                "pubsub_patterns:%zu\r\n"
+                "pubsubshard_channels:%zu\r\n"
                 "latest_fork_usec:0\r\n"
                 "total_forks:0\r\n"
                 "migrate_cached_sockets:0\r\n"
@@ -287,7 +288,8 @@ static void section_stats(text *t) {
                 s->connections_received, s->commands_processed, ops_per_sec(), s->net_input_bytes,
                 s->net_output_bytes, s->input_kbps, s->output_kbps, s->rejected_connections,
                 s->expired_keys, s->expire_cycle_us / 1000, s->evicted_keys, s->keyspace_hits,
-                s->keyspace_misses, s->error_replies, s->total_reads_processed,
+                s->keyspace_misses, pubsub_channels_count(), pubsub_patterns_count(),
+                pubsub_shard_channels_count(), s->error_replies, s->total_reads_processed,
                 s->total_writes_processed, s->client_qbuf_limit_disconnections,
                 s->client_obuf_limit_disconnections, busy);
     /* The key-space statistics' bookkeeping (README "Which keys hold the memory"). */

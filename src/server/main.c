@@ -17,6 +17,8 @@
 #include "db/t_zset.h"
 #include "profiler/profiler.h"
 #include "server/log.h"
+#include "server/notify.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -225,7 +227,9 @@ static void free_all(void) {
     while (srv.clients)
         client_close(srv.clients);
     pause_shutdown();
+    pubsub_free();
     blocking_shutdown();
+    multi_shutdown(); /* the watch table: empty once every client is gone */
     slowlog_free();
     latency_free();
     endpoint_stop(); /* before the profiler: its handlers may wait on profiler jobs */
@@ -324,6 +328,8 @@ int main(int argc, char **argv) {
     }
     evict_init();
     commands_init();
+    pubsub_init();
+    notify_config_apply(NULL, err); /* the key-space hooks, if the config turned events on */
     setup_signals();
 
     log_msg(LOG_NOTICE, "memkv %s starting, pid=%d, allocator %s", MEMKV_VERSION, (int)getpid(),

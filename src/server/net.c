@@ -14,6 +14,7 @@
 
 #include "alloc/alloc.h"
 #include "server/log.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 
 #define NET_READ_CHUNK (16 * 1024)
@@ -181,6 +182,8 @@ void client_close(client *c) {
     blocking_client_closed(c);
     if (c->flags & CLIENT_PAUSED) pause_client_closed(c);
     if (c->flags & CLIENT_MONITOR) monitor_stop(c);
+    multi_client_reset(c);
+    pubsub_client_reset(c);
     pending_remove(c);
     evloop_del(srv.el, c->fd, EV_READ | EV_WRITE);
     close(c->fd);
@@ -289,7 +292,9 @@ void client_queue_write(client *c) {
 
 int client_obuf_check(client *c) {
     size_t used = reply_buf_bytes(&c->reply);
-    const obuf_limit *lim = &srv.obuf_normal;
+    /* The class, as Redis's getClientType: a subscribed client is a pubsub client. */
+    const obuf_limit *lim =
+        c->pubsub && pubsub_client_subscribed(c) ? &srv.obuf_pubsub : &srv.obuf_normal;
     int over = 0;
     if (lim->hard && used >= (size_t)lim->hard) over = 1;
     if (lim->soft && used >= (size_t)lim->soft) {
@@ -489,7 +494,10 @@ void client_unblock(client *c) {
 static void client_flags_string(const client *c, char *buf) {
     char *p = buf;
     if (c->flags & CLIENT_MONITOR) *p++ = 'O';
+    if (pubsub_client_subscribed(c)) *p++ = 'P';
+    if (c->flags & CLIENT_MULTI) *p++ = 'x';
     if (c->flags & CLIENT_BLOCKED) *p++ = 'b';
+    if (c->flags & CLIENT_DIRTY_CAS) *p++ = 'd';
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY) *p++ = 'c';
     if (c->flags & CLIENT_UNBLOCKED) *p++ = 'u';
     if (c->flags & CLIENT_CLOSE_ASAP) *p++ = 'A';
@@ -500,20 +508,26 @@ static void client_flags_string(const client *c, char *buf) {
 
 void client_info_line(client *c, char *buf, size_t cap) {
     int64_t now = server_now_ms();
+    pubsub_counts subs;
+    pubsub_client_counts(c, &subs);
     char flags[16];
     client_flags_string(c, flags);
     snprintf(buf, cap,
-             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
-             "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu "
+             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%zu "
+             "psub=%zu ssub=%zu multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu "
+             "rbs=%zu "
              "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=-1 "
              "resp=%d",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)((now - c->ctime_ms) / 1000),
-             (long long)((now - c->last_interaction_ms) / 1000), flags, c->db_index,
-             c->qlen - c->qpos, c->qcap - c->qlen, resp_parser_mem(&c->parser), c->qcap,
+             (long long)((now - c->last_interaction_ms) / 1000), flags, c->db_index, subs.channels,
+             subs.patterns, subs.shard_channels, multi_queued_count(c), c->qlen - c->qpos,
+             c->qcap - c->qlen, resp_parser_mem(&c->parser), multi_queued_mem(c), c->qcap,
              c->reply.allocated,
-             c->qcap + c->reply.allocated + resp_parser_mem(&c->parser) + sizeof(client),
-             (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "", c->last_cmd, c->reply.resp);
+             c->qcap + c->reply.allocated + resp_parser_mem(&c->parser) + sizeof(client) +
+                 multi_client_alloc_bytes(c),
+             (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "",
+             (c->flags & CLIENT_IN_EXEC) ? "exec" : c->last_cmd, c->reply.resp);
 }
 
 static void top_buffer_take(mem_client_top *top, const client *c, size_t bytes) {
@@ -529,7 +543,8 @@ void clients_top_buffers(mem_client_top *obuf, mem_client_top *qbuf) {
     memset(qbuf, 0, sizeof(*qbuf));
     for (client *c = srv.clients; c; c = c->next) {
         top_buffer_take(obuf, c, c->reply.allocated);
-        top_buffer_take(qbuf, c, c->qcap + resp_parser_mem(&c->parser));
+        /* The MULTI queue is input held for the client too (bounded with the query buffer). */
+        top_buffer_take(qbuf, c, c->qcap + resp_parser_mem(&c->parser) + multi_queued_mem(c));
     }
 }
 

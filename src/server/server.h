@@ -10,6 +10,7 @@
 #include "memory/memory.h"
 #include "server/config.h"
 #include "server/blocking.h"
+#include "server/multi.h"
 #include "server/evloop.h"
 #include "server/reply.h"
 #include "server/resp.h"
@@ -23,9 +24,13 @@
 #define CLIENT_CLOSE_ASAP (1 << 1)        /* killed or over a limit: close without flushing */
 #define CLIENT_PENDING_WRITE (1 << 2)     /* on server.pending_writes */
 #define CLIENT_AUTHENTICATED (1 << 3)
-#define CLIENT_BLOCKED (1 << 4)   /* on keys (blocking.c) or a profiler job: next commands wait */
-#define CLIENT_LOCAL (1 << 5)     /* peer is 127.0.0.1 or ::1, as Redis's islocalClient */
-#define CLIENT_UNBLOCKED (1 << 6) /* unblocked from keys; its queued input runs before sleep */
+#define CLIENT_BLOCKED (1 << 4)    /* on keys (blocking.c) or a profiler job: next commands wait */
+#define CLIENT_LOCAL (1 << 5)      /* peer is 127.0.0.1 or ::1, as Redis's islocalClient */
+#define CLIENT_UNBLOCKED (1 << 6)  /* unblocked from keys; its queued input runs before sleep */
+#define CLIENT_MULTI (1 << 7)      /* in MULTI: commands are queued (multi.c) */
+#define CLIENT_DIRTY_CAS (1 << 8)  /* a watched key changed: EXEC answers a null array */
+#define CLIENT_DIRTY_EXEC (1 << 9) /* a command was refused in MULTI: EXEC answers EXECABORT */
+#define CLIENT_IN_EXEC (1 << 10)   /* running EXEC's queue: blocking commands do not block */
 /* CLIENT REPLY, NO-EVICT, MONITOR, PAUSE (client_ext.c, monitor.c, pause.c) */
 #define CLIENT_REPLY_OFF (1 << 16)       /* CLIENT REPLY OFF: replies are dropped */
 #define CLIENT_REPLY_SKIP_NEXT (1 << 17) /* CLIENT REPLY SKIP was the last command */
@@ -35,6 +40,10 @@
 #define CLIENT_PAUSED (1 << 21) /* its command is held by CLIENT PAUSE (CLIENT_BLOCKED too) */
 
 struct blocking_state;
+typedef struct multi_state multi_state;
+typedef struct watcher watcher;
+struct pubsub_client;
+typedef struct pubsub_client pubsub_client;
 
 typedef struct client {
     uint64_t id;
@@ -59,6 +68,9 @@ typedef struct client {
     struct client *close_next;     /* clients to close in before_sleep */
     struct blocking_state *bstate; /* while blocked on keys (blocking.c), else NULL */
     struct client *unblocked_next; /* blocking.c's list of CLIENT_UNBLOCKED clients */
+    multi_state *mstate;           /* MULTI's queue (multi.c), NULL outside MULTI */
+    watcher *watching;             /* WATCHed keys (multi.c), NULL when none */
+    struct pubsub_client *pubsub;  /* subscriptions (pubsub.c), NULL before the first */
 } client;
 
 typedef void command_fn(client *c);
@@ -72,6 +84,10 @@ typedef void command_fn(client *c);
 #define CMD_DENYOOM (1 << 6)  /* may grow memory: refused while over maxmemory (Redis's denyoom) */
 #define CMD_BLOCKING (1 << 7) /* may block the client (BLPOP ...) */
 #define CMD_MOVABLEKEYS (1 << 8) /* keys found by parsing (LMPOP numkeys ...) */
+#define CMD_NO_MULTI (1 << 9)    /* refused inside MULTI (Redis's no-multi: SHUTDOWN) */
+/* Runs at once inside MULTI instead of being queued: EXEC DISCARD MULTI WATCH QUIT (and RESET,
+ * as in Redis 7.0's processCommand). */
+#define CMD_NOQUEUE (1 << 10)
 /* Held by CLIENT PAUSE WRITE although not a write (Redis's may-replicate: PUBLISH, EVAL...) */
 #define CMD_MAY_REPLICATE (1 << 12)
 #define CMD_SKIP_MONITOR (1 << 13) /* never shown to MONITOR (Redis's skip_monitor) */
@@ -143,6 +159,7 @@ typedef struct server {
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
     obuf_limit obuf_normal;
+    obuf_limit obuf_replica, obuf_pubsub; /* the other classes; pubsub: subscribed clients */
     char *requirepass;
     int loglevel;
     char *logfile;
@@ -275,8 +292,9 @@ void client_close_async(client *c);
 int client_auth_required(const client *c);
 /* An enable-* option of Redis's kind (0 no, 1 yes, 2 local) allows this client. */
 int client_option_allows(const client *c, int option);
-int client_obuf_check(client *c);   /* closes async and returns -1 if over the limit */
-void client_queue_write(client *c); /* its new output goes out before the loop sleeps */
+int client_obuf_check(client *c); /* closes async and returns -1 if over the limit */
+/* Output was added to a client other than the one being served (PUBLISH): write it out. */
+void client_queue_write(client *c);
 void client_info_line(client *c, char *buf, size_t cap);
 /* The clients with the largest output buffer and the largest query buffer (CLIENT LIST's omem,
  * and rbs plus argv-mem), for the doctor; all zero when no client holds any. */
@@ -349,6 +367,10 @@ db_entry *lookup_string_or_reply(client *c, int i, int *wrongtype);
 /* The key argv[i] if it holds `type` (lookup_read, or lookup_write when `write`); NULL when
  * missing, or after replying WRONGTYPE (then *wrongtype is set): the handler returns. */
 db_entry *lookup_type_or_reply(client *c, int i, int type, int write, int *wrongtype);
+/* The collection at argv[i] was changed in place (the db sees keys added, deleted, written
+ * and renamed itself): tells WATCH, as Redis's signalModifiedKey. Call it only when the
+ * command changed something. */
+void key_changed(client *c, int i);
 /* Gives an existing key the absolute expire `when` (ms); one already in the past deletes the
  * key and counts it as expired, as Redis does. */
 void expire_or_delete(client *c, const resp_arg *key, int64_t when);
@@ -370,6 +392,13 @@ void cmd_time(client *c);
 void cmd_dbsize(client *c);
 void cmd_flushdb(client *c);
 void cmd_flushall(client *c);
+
+/* multi.c */
+void cmd_multi(client *c);
+void cmd_exec(client *c);
+void cmd_discard(client *c);
+void cmd_watch(client *c);
+void cmd_unwatch(client *c);
 
 void cmd_del(client *c);
 void cmd_exists(client *c);
@@ -429,10 +458,6 @@ void server_swap_dbs(int a, int b);
 void command_getkeys(client *c, int with_flags);
 void command_list(client *c);
 const char *command_since(const char *name); /* "6.2.0"; "1.0.0" for the first commands */
-/* Called by server_swap_dbs after the swap: WATCH hooks here to fail the transactions of
- * clients watching any key of db a or b (Redis's touchAllWatchedKeysInDb for both). */
-void swapdb_invalidate_watchers(int a, int b);
-
 /* cmd_hashes.c: the hash commands' table (a group of commands.c's groups[]) */
 extern command hashes_commands[];
 extern const size_t hashes_commands_count;

@@ -6,6 +6,7 @@
 #include "alloc/alloc.h"
 #include "memory/memory.h"
 #include "server/log.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -125,11 +126,20 @@ static int apply_hz(const cfg_param *p, char *err) {
     return 0; /* the cron reads srv.hz every time it reschedules itself */
 }
 
-/* client-output-buffer-limit: "<class> <hard> <soft> <seconds>" repeated. memkv has only
- * normal clients; replica and pubsub classes are accepted and ignored so Redis config files
- * load unchanged. */
+/* client-output-buffer-limit: "<class> <hard> <soft> <seconds>" repeated, classes normal,
+ * replica (or slave) and pubsub, as Redis. The replica class is kept (and shown) so Redis config
+ * files load and read back unchanged; memkv has no replicas. p->ptr is srv.obuf_normal; the
+ * other classes are its neighbours in srv. */
+static obuf_limit *obuf_class(const char *name) {
+    if (strcasecmp(name, "normal") == 0) return &srv.obuf_normal;
+    if (strcasecmp(name, "replica") == 0 || strcasecmp(name, "slave") == 0)
+        return &srv.obuf_replica;
+    if (strcasecmp(name, "pubsub") == 0) return &srv.obuf_pubsub;
+    return NULL;
+}
+
 static int parse_obuf_limit(const cfg_param *p, const char *value, char *err) {
-    obuf_limit *lim = p->ptr;
+    (void)p;
     char **args;
     int n = cfg_split_args(value, &args);
     int rc = 0;
@@ -137,12 +147,11 @@ static int parse_obuf_limit(const cfg_param *p, const char *value, char *err) {
         snprintf(err, CFG_ERR_LEN, "Wrong number of arguments in buffer limit configuration.");
         rc = -1;
     }
-    obuf_limit parsed = *lim;
+    obuf_limit parsed[3] = {srv.obuf_normal, srv.obuf_replica, srv.obuf_pubsub};
     for (int i = 0; rc == 0 && i < n; i += 4) {
         long long v[3];
-        int known = strcasecmp(args[i], "normal") == 0;
-        if (!known && strcasecmp(args[i], "replica") != 0 && strcasecmp(args[i], "slave") != 0 &&
-            strcasecmp(args[i], "pubsub") != 0) {
+        obuf_limit *cls = obuf_class(args[i]);
+        if (!cls) {
             snprintf(err, CFG_ERR_LEN,
                      "Invalid client class specified in buffer limit configuration.");
             rc = -1;
@@ -157,20 +166,26 @@ static int parse_obuf_limit(const cfg_param *p, const char *value, char *err) {
                 break;
             }
         }
-        if (rc == 0 && known) {
-            parsed.hard = v[0];
-            parsed.soft = v[1];
-            parsed.soft_seconds = v[2];
+        if (rc == 0) {
+            int idx = cls == &srv.obuf_normal ? 0 : cls == &srv.obuf_replica ? 1 : 2;
+            parsed[idx] = (obuf_limit){v[0], v[1], v[2]};
         }
     }
     if (n > 0) cfg_free_args(args, n);
-    if (rc == 0) *lim = parsed;
+    if (rc == 0) {
+        srv.obuf_normal = parsed[0];
+        srv.obuf_replica = parsed[1];
+        srv.obuf_pubsub = parsed[2];
+    }
     return rc;
 }
 
 static void format_obuf_limit(const cfg_param *p, char *buf, size_t cap) {
-    const obuf_limit *lim = p->ptr;
-    snprintf(buf, cap, "normal %lld %lld %lld", lim->hard, lim->soft, lim->soft_seconds);
+    (void)p;
+    const obuf_limit *n = &srv.obuf_normal, *r = &srv.obuf_replica, *s = &srv.obuf_pubsub;
+    snprintf(buf, cap, "normal %lld %lld %lld slave %lld %lld %lld pubsub %lld %lld %lld", n->hard,
+             n->soft, n->soft_seconds, r->hard, r->soft, r->soft_seconds, s->hard, s->soft,
+             s->soft_seconds);
 }
 
 /* memkv keeps no data on disk. `save ""` and `appendonly no` are accepted (and shown by
@@ -267,9 +282,16 @@ static cfg_param params[] = {
     {.name = "client-output-buffer-limit",
      .type = CFG_CUSTOM,
      .ptr = &srv.obuf_normal,
-     .default_value = "normal 1gb 256mb 60",
+     .default_value = "normal 1gb 256mb 60 slave 256mb 64mb 60 pubsub 32mb 8mb 60",
      .parse = parse_obuf_limit,
      .format = format_obuf_limit},
+    {.name = "notify-keyspace-events",
+     .type = CFG_CUSTOM,
+     .ptr = &notify_keyspace_flags,
+     .default_value = "",
+     .parse = notify_config_parse,
+     .format = notify_config_format,
+     .apply = notify_config_apply},
     {.name = "maxmemory",
      .type = CFG_MEMORY,
      .ptr = &srv.maxmemory,

@@ -628,14 +628,18 @@ import gen_sets  # noqa: E402
 import gen_zsets  # noqa: E402
 import gen_lists  # noqa: E402 (blocking commands only with tiny timeouts)
 import gen_bitmaps  # noqa: E402 (and LCS, EXPIRETIME, SWAPDB, WAIT, ROLE)
+import gen_multi  # noqa: E402 (transactions: blocks of MULTI ... EXEC, see gen_sequence)
+import gen_pubsub  # noqa: E402 (PUBLISH SPUBLISH PUBSUB; no subscriber on this connection)
 import gen_introspect  # noqa: E402 (CLIENT REPLY/PAUSE/..., SLOWLOG, LATENCY)
 
-for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists, gen_bitmaps, gen_introspect):
+for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists, gen_bitmaps, gen_multi, gen_pubsub,
+               gen_introspect):
     COMMANDS.update(_group.COMMANDS)
     COVERED |= _group.COVERED
 CONFIG_SET.update(gen_zsets.CONFIG_SET)  # its encoding thresholds, with smaller values
 CONFIG_SET.update(gen_lists.CONFIG_SET)  # quicklist node sizes down to one element
 CONFIG_SET.update(gen_introspect.CONFIG_SET)  # slowlog and latency monitor thresholds
+CONFIG_SET.update(gen_pubsub.CONFIG_SET)  # notify-keyspace-events (nobody listens here)
 
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]
@@ -690,14 +694,25 @@ def gen_command(rng):
 
 
 def gen_sequence(rng, n, resp3=False):
-    """n commands; resp3: each command that may close the connection (QUIT, CLIENT KILL) or
-    go back to RESP2 (RESET) is followed by HELLO 3, so a RESP3 run stays in RESP3."""
+    """n commands; a MULTI drawn often becomes a whole transaction block (gen_multi.expand),
+    which the end of the sequence may cut (the harness then discards the open transaction).
+    resp3: each command that may close the connection (QUIT, CLIENT KILL) or go back to RESP2
+    (RESET) is followed by HELLO 3, so a RESP3 run stays in RESP3; inside a transaction, where
+    a CLIENT KILL would only run at EXEC, it becomes a PING."""
     seq = []
-    for _ in range(n):
-        argv = gen_command(rng)
-        seq.append(argv)
-        name = argv[0].lower()
-        if resp3 and (name in (b"quit", b"reset") or (
-                name == b"client" and len(argv) > 1 and argv[1].lower() == b"kill")):
-            seq.append([b"HELLO", b"3"])
-    return seq
+    in_multi = False
+    while len(seq) < n:
+        cmd = gen_command(rng)
+        while in_multi and gen_multi.memkv_only(cmd):
+            cmd = gen_command(rng)
+        for argv in gen_multi.expand(rng, cmd, gen_command):
+            name = argv[0].lower()
+            kill = name == b"client" and len(argv) > 1 and argv[1].lower() == b"kill"
+            if resp3 and kill and in_multi:
+                argv = [b"PING"]
+                kill = False
+            seq.append(argv)
+            in_multi = gen_multi.follow(in_multi, argv)
+            if resp3 and (name in (b"quit", b"reset") or kill):
+                seq.append([b"HELLO", b"3"])
+    return seq[:n]

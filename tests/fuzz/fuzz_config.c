@@ -1,7 +1,8 @@
 /* Configuration engine (src/server/config.c) with the server's real parameter table
  * (src/server/server_config.c, compiled into this target; the server functions its apply hooks
  * call are stubbed below and succeed). Every CFG_* type and every custom parser of the table
- * (client-output-buffer-limit, metrics-port, save, appendonly) is reached.
+ * (client-output-buffer-limit, metrics-port, save, appendonly, notify-keyspace-events, whose
+ * parser is src/server/notify.c's) is reached.
  *
  * Input: byte 0 picks the mode, the rest is text.
  *  0: a config file (cfg_load_text on fresh defaults). If it loads, a string parameter holds
@@ -21,6 +22,7 @@
 
 #include "server/config.h"
 #include "server/log.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 
 #include <string.h>
@@ -75,6 +77,18 @@ int endpoint_restart(char *err, size_t cap) {
 int keyspace_stats_apply(const cfg_param *p, char *err) {
     (void)p;
     (void)err;
+    return 0;
+}
+void db_set_key_hooks(db_key_hook on_new, db_key_hook on_expired) {
+    (void)on_new;
+    (void)on_expired;
+}
+long long pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t mlen, int shard) {
+    (void)ch;
+    (void)chlen;
+    (void)msg;
+    (void)mlen;
+    (void)shard;
     return 0;
 }
 int history_reset(const cfg_param *p, char *err) {

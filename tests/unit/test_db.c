@@ -1107,6 +1107,111 @@ static void test_swap_index_stats(void **state) {
     db_free(b);
 }
 
+/* ---- change signals (WATCH) ---- */
+
+static struct {
+    db *d;
+    char key[32];
+    int change, calls;
+} last_change;
+
+static void record_change(db *d, const char *key, size_t klen, int change) {
+    last_change.d = d;
+    last_change.change = change;
+    last_change.calls++;
+    snprintf(last_change.key, sizeof(last_change.key), "%.*s", (int)klen, key ? key : "");
+}
+
+/* The call since the last check was (d, key, change), and only that one. */
+static void expect_change(db *d, const char *key, int change, int calls) {
+    assert_int_equal(last_change.calls, calls);
+    if (calls) {
+        assert_ptr_equal(last_change.d, d);
+        assert_string_equal(last_change.key, key);
+        assert_int_equal(last_change.change, change);
+    }
+    memset(&last_change, 0, sizeof(last_change));
+}
+
+static void noop_free(void *ptr, unsigned enc) {
+    (void)enc;
+    free(ptr);
+}
+static size_t noop_mem(const void *ptr, unsigned enc, size_t samples) {
+    (void)ptr, (void)enc, (void)samples;
+    return 0;
+}
+static void *noop_dup(const void *ptr, unsigned enc) {
+    (void)ptr, (void)enc;
+    return malloc(1);
+}
+static size_t noop_len(const void *ptr, unsigned enc) {
+    (void)ptr, (void)enc;
+    return 1;
+}
+
+static void test_change_hook(void **state) {
+    (void)state;
+    static const db_type_ops ops = {noop_free, noop_mem, noop_dup, noop_len};
+    db_register_type(DB_TYPE_SET, &ops);
+    db *a = db_new(), *b = db_new();
+    memset(&last_change, 0, sizeof(last_change));
+    set_str(a, "k", "v"); /* no hook yet */
+    expect_change(a, "", 0, 0);
+    db_set_change_hook(record_change);
+
+    set_str(a, "k", "w");
+    expect_change(a, "k", DB_CHANGE_WRITE, 1);
+    db_entry *e = find(a, "k");
+    expect_change(a, "", 0, 0); /* a lookup changes nothing */
+    db_string_resize(a, e, 1);  /* same length: the caller writes the bytes, still a change */
+    expect_change(a, "k", DB_CHANGE_WRITE, 1);
+    db_set_expire(a, "k", 1, FAR);
+    expect_change(a, "k", DB_CHANGE_WRITE, 1);
+    assert_int_equal(db_persist(a, "k", 1), 1);
+    expect_change(a, "k", DB_CHANGE_WRITE, 1);
+    assert_int_equal(db_persist(a, "k", 1), 0); /* nothing to remove: no change */
+    expect_change(a, "", 0, 0);
+    assert_int_equal(db_rename(a, "k", 1, "k", 1, 0), 1); /* onto itself: no change */
+    expect_change(a, "", 0, 0);
+    assert_int_equal(db_rename(a, "k", 1, "r", 1, 0), 1); /* src deleted, then dst written */
+    assert_int_equal(last_change.calls, 2);
+    expect_change(a, "r", DB_CHANGE_WRITE, 2);
+    assert_int_equal(db_move_key(a, b, "r", 1), 1);
+    assert_int_equal(last_change.calls, 2);
+    expect_change(b, "r", DB_CHANGE_WRITE, 2);
+    db_copy_entry(a, find(b, "r"), "c", 1);
+    expect_change(a, "c", DB_CHANGE_WRITE, 1);
+    assert_int_equal(db_delete(a, "c", 1), 1);
+    expect_change(a, "c", DB_CHANGE_DELETE, 1);
+    assert_int_equal(db_delete(a, "c", 1), 0);
+    expect_change(a, "", 0, 0);
+    db_add_object(a, "s", 1, DB_TYPE_SET, DB_ENC_HASHTABLE, malloc(1));
+    expect_change(a, "s", DB_CHANGE_WRITE, 1);
+    db_key_changed(a, "s", 1);
+    expect_change(a, "s", DB_CHANGE_WRITE, 1);
+
+    /* Lazy and active expiry delete. */
+    set_str(a, "e", "v");
+    db_set_expire(a, "e", 1, NOW);
+    memset(&last_change, 0, sizeof(last_change));
+    assert_null(db_find(a, "e", 1, NOW + 1, NULL));
+    expect_change(a, "e", DB_CHANGE_DELETE, 1);
+    set_str(a, "e", "v");
+    db_set_expire(a, "e", 1, NOW);
+    memset(&last_change, 0, sizeof(last_change));
+    assert_int_equal(db_active_expire(a, NOW + 1, 100), 1);
+    expect_change(a, "e", DB_CHANGE_DELETE, 1);
+
+    db_flush(a);
+    expect_change(a, "", DB_CHANGE_FLUSH, 1);
+    db_set_change_hook(NULL);
+    set_str(a, "k", "v");
+    expect_change(a, "", 0, 0);
+    db_free(a);
+    db_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_get_overwrite),
@@ -1129,6 +1234,7 @@ int main(void) {
         cmocka_unit_test(test_hash_seed),
         cmocka_unit_test(test_objects),
         cmocka_unit_test(test_swap_index_stats),
+        cmocka_unit_test(test_change_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

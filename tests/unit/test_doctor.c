@@ -629,6 +629,179 @@ static void test_long_names_stay_bounded(void **state) {
     mem_text_free(r);
 }
 
+/* A subscriber under Redis's default pubsub limits (32mb hard, 8mb soft for 60 s). */
+static void plant_subscriber(mem_snapshot *s, size_t bytes, uint64_t over_soft_ms) {
+    mem_subscriber_top *t = &s->top_sub;
+    memset(t, 0, sizeof(*t));
+    t->id = 812;
+    snprintf(t->addr, sizeof(t->addr), "10.0.0.9:40400");
+    snprintf(t->name, sizeof(t->name), "orders-consumer");
+    t->bytes = bytes;
+    t->hard_limit = 32 * MIB;
+    t->soft_limit = 8 * MIB;
+    t->soft_seconds = 60;
+    t->over_soft_ms = over_soft_ms;
+    t->channels = 3;
+    t->patterns = 1;
+    t->subscribers = 12;
+    t->subscribers_bytes = bytes + 300 * KIB;
+}
+
+static void test_subscriber_behind(void **state) {
+    (void)state;
+    mem_snapshot s;
+    snap_healthy(&s, 200 * MIB);
+    plant_subscriber(&s, 10 * MIB, 20000);
+    mem_finding f[16];
+    size_t n = run(&s, f, 16);
+    check_texts(f, n);
+    assert_int_equal(n, 1);
+    assert_string_equal(f[0].code, "subscriber-output-buffer");
+    assert_int_equal(f[0].severity, MEM_WARNING);
+    assert_int_equal(f[0].bytes, 10 * MIB);
+    const char *t = f[0].text;
+    assert_non_null(strstr(t, "client id 812 (addr 10.0.0.9:40400, name orders-consumer)"));
+    assert_non_null(strstr(t, "on 3 channels, 1 pattern, 0 shard channels"));
+    assert_non_null(strstr(t, "10.00M of messages unread: 31% of the hard limit 32.00M"));
+    assert_non_null(strstr(t, "above the soft limit 8.00M for 20 s of 60 s"));
+    assert_non_null(strstr(t, "All 12 subscribers hold 10.29M"));
+    assert_non_null(strstr(t, "CLIENT KILL ID 812"));
+    assert_non_null(strstr(t, "scale out the consumers"));
+    assert_non_null(strstr(t, "smaller messages"));
+    assert_non_null(strstr(t, "client-output-buffer-limit \"pubsub 64mb 16mb 60\""));
+    char *r = report(&s);
+    assert_non_null(strstr(r, "1 finding(s)"));
+    mem_text_free(r);
+
+    /* Half-way through the soft limit's seconds: critical. */
+    s.top_sub.over_soft_ms = 31000;
+    n = run(&s, f, 16);
+    assert_int_equal(n, 1);
+    assert_int_equal(f[0].severity, MEM_CRITICAL);
+
+    /* Near the hard limit, under no soft limit: critical, and says so. */
+    s.top_sub.soft_limit = 0;
+    s.top_sub.over_soft_ms = 0;
+    s.top_sub.bytes = 30 * MIB;
+    n = run(&s, f, 16);
+    check_texts(f, n);
+    assert_int_equal(n, 1);
+    assert_int_equal(f[0].severity, MEM_CRITICAL);
+    assert_non_null(strstr(f[0].text, "94% of the hard limit 32.00M, no soft limit"));
+    assert_non_null(strstr(f[0].text, "\"pubsub 64mb 0 60\""));
+
+    /* Over half the hard limit, a hard limit only: warning. */
+    s.top_sub.bytes = 17 * MIB;
+    n = run(&s, f, 16);
+    assert_int_equal(n, 1);
+    assert_int_equal(f[0].severity, MEM_WARNING);
+}
+
+static void test_subscriber_healthy_quiet(void **state) {
+    (void)state;
+    mem_snapshot s;
+    snap_healthy(&s, 200 * MIB);
+    mem_finding f[16];
+    /* A subscriber that keeps up holds a few messages. */
+    plant_subscriber(&s, 40 * KIB, 0);
+    assert_int_equal(run(&s, f, 16), 0);
+    /* A burst under the soft limit and under half the hard one. */
+    plant_subscriber(&s, 7 * MIB, 0);
+    assert_int_equal(run(&s, f, 16), 0);
+    /* Nobody subscribed. */
+    memset(&s.top_sub, 0, sizeof(s.top_sub));
+    assert_int_equal(run(&s, f, 16), 0);
+    /* Tiny limits: over them, but under the byte floor (1 MiB). */
+    plant_subscriber(&s, 700 * KIB, 5000);
+    s.top_sub.hard_limit = 1 * MIB;
+    s.top_sub.soft_limit = 256 * KIB;
+    assert_int_equal(run(&s, f, 16), 0);
+    /* No limit at all: judged like any client buffer, by min_waste_bytes. */
+    plant_subscriber(&s, 20 * MIB, 0);
+    s.top_sub.hard_limit = s.top_sub.soft_limit = 0;
+    s.top_sub.soft_seconds = 0;
+    assert_int_equal(run(&s, f, 16), 0);
+    char *r = report(&s);
+    assert_non_null(strstr(r, "No memory problems found."));
+    mem_text_free(r);
+}
+
+static void test_subscriber_small_instance(void **state) {
+    (void)state;
+    /* The limit closes it however small the server is: judged on a small instance too. */
+    mem_snapshot s;
+    snap_healthy(&s, 3 * MIB);
+    plant_subscriber(&s, 9 * MIB, 2000);
+    s.used_memory += 9 * MIB;
+    mem_finding f[16];
+    size_t n = run(&s, f, 16);
+    check_texts(f, n);
+    assert_int_equal(n, 1);
+    assert_string_equal(f[0].code, "subscriber-output-buffer");
+    char *r = report(&s);
+    assert_non_null(strstr(r, "1 finding(s)"));
+    assert_non_null(strstr(r, "small"));
+    assert_null(strstr(r, "All is well")); /* not with a finding above it */
+    mem_text_free(r);
+}
+
+static void test_subscriber_without_limit(void **state) {
+    (void)state;
+    /* No pubsub limit, 400 MiB behind: one finding for the subscriber, not also the client's
+     * nor the output_buffers subsystem's. */
+    mem_snapshot s;
+    snap_healthy(&s, 600 * MIB);
+    s.sub[4].bytes = 400 * MIB + 300 * KIB;
+    s.sub[0].bytes -= 400 * MIB;
+    plant_subscriber(&s, 400 * MIB, 0);
+    s.top_sub.hard_limit = s.top_sub.soft_limit = 0;
+    s.top_sub.soft_seconds = 0;
+    s.top_sub.subscribers = 1;
+    s.top_obuf.id = s.top_sub.id;
+    snprintf(s.top_obuf.addr, sizeof(s.top_obuf.addr), "%s", s.top_sub.addr);
+    s.top_obuf.bytes = 400 * MIB + 4 * KIB; /* allocated: a little more than pending */
+    mem_finding f[16];
+    size_t n = run(&s, f, 16);
+    check_texts(f, n);
+    assert_int_equal(n, 1);
+    assert_string_equal(f[0].code, "subscriber-output-buffer");
+    assert_int_equal(f[0].severity, MEM_CRITICAL);
+    assert_non_null(strstr(f[0].text, "unread. No pubsub output-buffer limit is set"));
+    assert_non_null(strstr(f[0].text, "\"pubsub 32mb 8mb 60\""));
+    assert_null(strstr(f[0].text, "All 1 subscribers"));
+
+    /* Another client holds the largest output buffer: both are named. */
+    s.top_obuf.id = 77;
+    s.top_obuf.bytes = 450 * MIB;
+    n = run(&s, f, 16);
+    check_texts(f, n);
+    assert_non_null(find_code(f, n, "subscriber-output-buffer"));
+    assert_non_null(find_code(f, n, "client-output-buffer"));
+}
+
+static void test_subscriber_long_fields_bounded(void **state) {
+    (void)state;
+    mem_snapshot s;
+    snap_healthy(&s, 200 * MIB);
+    plant_subscriber(&s, 31 * MIB + 1, 59999);
+    s.top_sub.id = UINT64_MAX;
+    memset(s.top_sub.addr, 'a', sizeof(s.top_sub.addr)); /* no NUL at all */
+    memset(s.top_sub.name, 'n', sizeof(s.top_sub.name));
+    s.top_sub.channels = s.top_sub.patterns = s.top_sub.shard_channels = 1000000;
+    s.top_sub.subscribers = 100000;
+    s.top_sub.subscribers_bytes = 900 * GIB;
+    s.top_sub.hard_limit = 1500 * MIB + 1;
+    s.top_sub.soft_seconds = 86400 * 365;
+    s.top_sub.over_soft_ms = (uint64_t)86400 * 364 * 1000;
+    mem_finding f[16];
+    size_t n = run(&s, f, 16);
+    assert_int_equal(n, 1);
+    check_texts(f, n); /* nothing cut off */
+    assert_non_null(strstr(f[0].text, "18446744073709551615"));
+    char *r = report(&s);
+    mem_text_free(r);
+}
+
 /* A key space with the statistics on: n keys holding `data` bytes, none of them big. */
 static void keyspace_plain(mem_snapshot *s, size_t data, size_t keys) {
     mem_keyspace *k = &s->keyspace;
@@ -804,6 +977,11 @@ int main(void) {
         cmocka_unit_test(test_custom_limits),
         cmocka_unit_test(test_without_jemalloc),
         cmocka_unit_test(test_long_names_stay_bounded),
+        cmocka_unit_test(test_subscriber_behind),
+        cmocka_unit_test(test_subscriber_healthy_quiet),
+        cmocka_unit_test(test_subscriber_small_instance),
+        cmocka_unit_test(test_subscriber_without_limit),
+        cmocka_unit_test(test_subscriber_long_fields_bounded),
         cmocka_unit_test(test_big_key),
         cmocka_unit_test(test_growth),
         cmocka_unit_test(test_volatile_policy),
