@@ -498,6 +498,7 @@ static inline __attribute__((always_inline)) void process(client *c) {
         c->last_cmd = sub ? sub->fullname : "NULL";
         if (!sub) { /* refused before running, as Redis's lookup does */
             reply_unknown_subcommand(c);
+            multi_flag_error(c);
             return;
         }
     }

@@ -423,7 +423,7 @@ def test_client_list_fields(c, server):
     c("CLIENT", "LIST")
     lines = [dict(f.split("=", 1) for f in line.split())
              for line in other("CLIENT", "LIST").decode().splitlines()]
-    mine = [x for x in lines if x["cmd"] == "client" and x["multi"] != "-1"][0]
+    mine = [x for x in lines if x["cmd"] == "client|list" and x["multi"] != "-1"][0]
     assert mine["flags"] == "xd"
     assert mine["multi"] == "2"
     assert int(mine["multi-mem"]) == (3 + 1 + 2) + 3 * 8 + (6 + 4) + 2 * 8
