@@ -12,6 +12,10 @@
 #include "util/util.h"
 
 static void client_reply(client *c) {
+    /* Inside EXEC an element must answer, or the array would come out short; the mode takes
+     * effect from the next command after EXEC (Redis 7.0 answers +OK there too). */
+    if ((c->flags & CLIENT_IN_EXEC) && (arg_eq(c, 2, "off") || arg_eq(c, 2, "skip")))
+        reply_add_status(&c->reply, "OK");
     if (arg_eq(c, 2, "on")) {
         c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP); /* its own OK is sent */
         reply_add_status(&c->reply, "OK");

@@ -811,6 +811,12 @@ class Pair:
                                     replies[0], replies[1], "DISCARD after the batch")
             if both_closed_at is not None:
                 self.tx = None
+            if both_closed_at is None and self.reply_state.dirty():
+                # Replies are muted (CLIENT REPLY OFF/SKIP): turn them on (that OK is answered),
+                # or PING and the statistics check below would wait for nothing.
+                for s in (self.memkv, self.redis):
+                    s.conn.call([b"CLIENT", b"REPLY", b"ON"])
+                self.reply_state = ReplyState()
             # Liveness: both must still answer PING; a connection the last command closed
             # (QUIT, CLIENT KILL) must be closed in both, and is opened again.
             last = pos + (both_closed_at if both_closed_at is not None else len(batch) - 1)
