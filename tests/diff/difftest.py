@@ -230,13 +230,6 @@ class ReplyState:
             self.skip = False
         return out
 
-    def restore_command(self):
-        """(CLIENT REPLY ON, whether its OK comes back) when replies are not all on."""
-        if not self.dirty():
-            return None
-        answers = self.expect([[b"CLIENT", b"REPLY", b"ON"]])[0]
-        return ([b"CLIENT", b"REPLY", b"ON"], answers)
-
 
 def lower(b):
     return b.lower() if isinstance(b, bytes) else b
@@ -720,6 +713,21 @@ class Pair:
         elif b[0] == "error" and b[1].startswith(b"EXECABORT"):
             self.tx = None
 
+    RESYNC_MARK = b"memkv-difftest-resync"
+
+    def resync(self, s):
+        """Sends DISCARD, CLIENT REPLY ON and ECHO <marker>; returns the replies up to the
+        marker (DISCARD's is muted when replies are off)."""
+        s.conn.send(encode([b"DISCARD"]) + encode([b"CLIENT", b"REPLY", b"ON"]) +
+                    encode([b"ECHO", self.RESYNC_MARK]))
+        out = []
+        while len(out) < 4:
+            r = s.conn.read()
+            if r in (CLOSED, TIMEOUT) or r == ("bulk", self.RESYNC_MARK):
+                return out + [r]
+            out.append(r)
+        return out
+
     def set_listpack_allowed(self, argv, a, b):
         """memkv stores small sets of strings as listpacks (Redis 7.2's encoding), Redis 7.0 as
         hashtables: OBJECT ENCODING may then differ, for a set key only."""
@@ -750,10 +758,8 @@ class Pair:
             # CLIENT REPLY OFF / SKIP: which commands answer; at the end of the batch replies
             # are turned on again (the PING below needs one).
             answers = self.reply_state.expect(batch)
-            restore = self.reply_state.restore_command()
+            muted = not all(answers) or self.reply_state.dirty()
             data = b"".join(encode(a) for a in batch)
-            if restore:
-                data += encode(restore[0])
             self.memkv.conn.send(data)
             self.redis.conn.send(data)
             replies = []
@@ -764,8 +770,6 @@ class Pair:
                     out.append(r)
                     if r in (CLOSED, TIMEOUT):
                         break
-                if restore and restore[1] and out and out[-1] not in (CLOSED, TIMEOUT):
-                    s.conn.read()  # CLIENT REPLY ON's OK
                 replies.append(out)
             rm, rr = replies
             both_closed_at = None
@@ -801,22 +805,18 @@ class Pair:
                     both_closed_at = i
                     self.reply_state = ReplyState()
                     break
-            if self.tx is not None and both_closed_at is None:
-                # The batch ends inside MULTI: PING and the statistics check would be queued.
-                # Discard the transaction (its EXEC, in the next batch, then fails in both).
-                replies = [s.conn.call([b"DISCARD"]) for s in (self.memkv, self.redis)]
-                self.tx = None
+            if both_closed_at is None and (self.tx is not None or muted):
+                # The batch may end inside MULTI (with replies muted, MULTI's OK was not seen)
+                # or with replies off: PING and the statistics check would be queued or
+                # unanswered. DISCARD, CLIENT REPLY ON and an ECHO of a marker bring both
+                # servers back; what each answers up to the marker must be the same.
+                replies = [self.resync(s) for s in (self.memkv, self.redis)]
                 if replies[0] != replies[1]:
                     return Mismatch("mismatch", pos + len(batch) - 1, [b"DISCARD"],
-                                    replies[0], replies[1], "DISCARD after the batch")
-            if both_closed_at is not None:
-                self.tx = None
-            if both_closed_at is None and self.reply_state.dirty():
-                # Replies are muted (CLIENT REPLY OFF/SKIP): turn them on (that OK is answered),
-                # or PING and the statistics check below would wait for nothing.
-                for s in (self.memkv, self.redis):
-                    s.conn.call([b"CLIENT", b"REPLY", b"ON"])
+                                    replies[0], replies[1],
+                                    "DISCARD, CLIENT REPLY ON after the batch")
                 self.reply_state = ReplyState()
+            self.tx = None
             # Liveness: both must still answer PING; a connection the last command closed
             # (QUIT, CLIENT KILL) must be closed in both, and is opened again.
             last = pos + (both_closed_at if both_closed_at is not None else len(batch) - 1)
