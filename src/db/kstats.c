@@ -461,40 +461,11 @@ static inline size_t lowest_bit(uint64_t m) { /* m != 0 */
     return (unsigned)__builtin_ctzll(m);
 }
 
-/* m without its lowest n set bits; n is small (a depth), so unrolled. */
+/* m without its lowest n set bits (n is a depth: small). */
 static inline uint64_t clear_lowest_bits(uint64_t m, int n) {
-    switch (n) {
-    default:
-        for (int i = 8; i < n; i++)
-            m &= m - 1;
-        /* fall through */
-    case 8:
+    for (; n > 0 && m; n--)
         m &= m - 1;
-        /* fall through */
-    case 7:
-        m &= m - 1;
-        /* fall through */
-    case 6:
-        m &= m - 1;
-        /* fall through */
-    case 5:
-        m &= m - 1;
-        /* fall through */
-    case 4:
-        m &= m - 1;
-        /* fall through */
-    case 3:
-        m &= m - 1;
-        /* fall through */
-    case 2:
-        m &= m - 1;
-        /* fall through */
-    case 1:
-        m &= m - 1;
-        /* fall through */
-    case 0:
-        return m;
-    }
+    return m;
 }
 
 static inline uint64_t load64(const unsigned char *p) {

@@ -62,20 +62,8 @@ need_tools
 
 # ---------------------------------------------------------------------------------------------
 # The two builds (unless given) and the variants.
-if [ -n "${MEMKV_SERVER:-}" ]; then
-    MEMKV=$(readlink -f "$MEMKV_SERVER")
-else
-    build_memkv build-bench -DMEMKV_ACCOUNTING=ON
-    MEMKV=$REPO/build-bench/src/memkv-server
-fi
-if [ -n "${MEMKV_SERVER_NOACCT:-}" ]; then
-    MEMKV_NOACCT=$(readlink -f "$MEMKV_SERVER_NOACCT")
-else
-    build_memkv build-bench-noacct -DMEMKV_ACCOUNTING=OFF
-    MEMKV_NOACCT=$REPO/build-bench-noacct/src/memkv-server
-fi
-[ -x "$MEMKV" ] || die "$MEMKV is not executable"
-[ -x "$MEMKV_NOACCT" ] || die "$MEMKV_NOACCT is not executable"
+use_memkv MEMKV MEMKV_SERVER build-bench -DMEMKV_ACCOUNTING=ON
+use_memkv MEMKV_NOACCT MEMKV_SERVER_NOACCT build-bench-noacct -DMEMKV_ACCOUNTING=OFF
 
 SERVERS=(A B C redis)
 SERVER_BIN[A]=$MEMKV_NOACCT

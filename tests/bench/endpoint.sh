@@ -54,13 +54,7 @@ need_packages prometheus-redis-exporter curl
 command -v prometheus-redis-exporter >/dev/null || die "prometheus-redis-exporter not found"
 command -v curl >/dev/null || die "curl not found"
 
-if [ -n "${MEMKV_SERVER:-}" ]; then
-    MEMKV=$(readlink -f "$MEMKV_SERVER")
-    [ -x "$MEMKV" ] || die "MEMKV_SERVER=$MEMKV_SERVER is not executable"
-else
-    build_memkv build-bench -DMEMKV_ACCOUNTING=ON
-    MEMKV=$REPO/build-bench/src/memkv-server
-fi
+use_memkv MEMKV MEMKV_SERVER build-bench -DMEMKV_ACCOUNTING=ON
 
 bench_init
 

@@ -109,13 +109,7 @@ BENCH_NAME=keyspace-stats
 if [ -n "${MEMKV_SERVER:-}" ]; then NO_BUILD=1; fi
 need_tools
 [ "$SKIP_SIDE_BY_SIDE" = 1 ] || need_packages python3-redis
-if [ -n "${MEMKV_SERVER:-}" ]; then
-    MEMKV=$(readlink -f "$MEMKV_SERVER")
-    [ -x "$MEMKV" ] || die "MEMKV_SERVER=$MEMKV_SERVER is not executable"
-else
-    build_memkv build-bench
-    MEMKV=$REPO/build-bench/src/memkv-server
-fi
+use_memkv MEMKV MEMKV_SERVER build-bench
 
 # hz 1: the cron's work follows the wall clock, not the requests, and a run under valgrind on a
 # busy machine lasts longer than its idle run; at the default 10 Hz that moved a row by up to

@@ -58,6 +58,21 @@ build_memkv() {
     [ -x "$REPO/$dir/src/memkv-server" ] || die "no $dir/src/memkv-server after the build"
 }
 
+# use_memkv VAR ENV DIR [cmake options...]: VAR becomes the memkv-server named by $ENV when it
+# is set, else a Release build in DIR made with those options.
+use_memkv() {
+    local var=$1 env=$2 dir=$3 bin
+    shift 3
+    if [ -n "${!env:-}" ]; then
+        bin=$(readlink -f "${!env}")
+        [ -x "$bin" ] || die "$env=${!env} is not executable"
+    else
+        build_memkv "$dir" "$@"
+        bin=$REPO/$dir/src/memkv-server
+    fi
+    printf -v "$var" '%s' "$bin"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Scratch space, report, and cleanup of everything we start.
 # bench_init: sets TMP, STAMP, RESULTS_DIR, REPORT_FILE (results/BENCH_NAME-STAMP.txt), REPORT,

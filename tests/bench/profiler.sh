@@ -108,20 +108,9 @@ need_tools
 # The profiler's symbolizer needs libdw (not in need_tools' list).
 [ "${NO_BUILD:-0}" = 1 ] || need_packages libdw-dev
 
-if [ -n "${MEMKV_SERVER:-}" ]; then
-    MEMKV=$(readlink -f "$MEMKV_SERVER")
-else
-    build_memkv build-bench -DMEMKV_ACCOUNTING=ON
-    MEMKV=$REPO/build-bench/src/memkv-server
-fi
-[ -x "$MEMKV" ] || die "$MEMKV is not executable"
+use_memkv MEMKV MEMKV_SERVER build-bench -DMEMKV_ACCOUNTING=ON
 if [ "$SKIP_CALLGRIND" != 1 ]; then
-    if [ -n "${MEMKV_SERVER_NOFP:-}" ]; then
-        SERVER_BIN[nofp]=$(readlink -f "$MEMKV_SERVER_NOFP")
-    else
-        build_memkv build-bench-nofp -DMEMKV_ACCOUNTING=ON -DMEMKV_FRAME_POINTERS=OFF
-        SERVER_BIN[nofp]=$REPO/build-bench-nofp/src/memkv-server
-    fi
+    use_memkv "SERVER_BIN[nofp]" MEMKV_SERVER_NOFP build-bench-nofp -DMEMKV_ACCOUNTING=ON -DMEMKV_FRAME_POINTERS=OFF
 fi
 
 VARIANTS=(off p512 p64)

@@ -45,13 +45,7 @@ BENCH_NAME=resp3-vs-resp2
 
 if [ -n "${MEMKV_SERVER:-}" ]; then NO_BUILD=1; fi
 need_tools
-if [ -n "${MEMKV_SERVER:-}" ]; then
-    MEMKV=$(readlink -f "$MEMKV_SERVER")
-    [ -x "$MEMKV" ] || die "MEMKV_SERVER=$MEMKV_SERVER is not executable"
-else
-    build_memkv build-bench
-    MEMKV=$REPO/build-bench/src/memkv-server
-fi
+use_memkv MEMKV MEMKV_SERVER build-bench
 SERVER_ARGS[memkv]="--hz 1"
 KINDS=(memkv)
 [ "$CG_REDIS" = 1 ] && KINDS+=(redis)

@@ -40,13 +40,7 @@ BENCH_NAME=types-vs-redis
 
 if [ -n "${MEMKV_SERVER:-}" ]; then NO_BUILD=1; fi
 need_tools
-if [ -n "${MEMKV_SERVER:-}" ]; then
-    MEMKV=$(readlink -f "$MEMKV_SERVER")
-    [ -x "$MEMKV" ] || die "MEMKV_SERVER=$MEMKV_SERVER is not executable"
-else
-    build_memkv build-bench
-    MEMKV=$REPO/build-bench/src/memkv-server
-fi
+use_memkv MEMKV MEMKV_SERVER build-bench
 bench_init
 
 # gen_shape SHAPE FILE -> "KEYS UNITS COMMANDS KEY" (units: what the per-unit figure divides

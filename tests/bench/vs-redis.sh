@@ -46,13 +46,7 @@ need_tools
 
 # ---------------------------------------------------------------------------------------------
 # Build memkv (Release) unless a binary is given.
-if [ -n "${MEMKV_SERVER:-}" ]; then
-    MEMKV=$(readlink -f "$MEMKV_SERVER")
-    [ -x "$MEMKV" ] || die "MEMKV_SERVER=$MEMKV_SERVER is not executable"
-else
-    build_memkv build-bench -DMEMKV_ACCOUNTING=ON
-    MEMKV=$REPO/build-bench/src/memkv-server
-fi
+use_memkv MEMKV MEMKV_SERVER build-bench -DMEMKV_ACCOUNTING=ON
 
 bench_init
 CG_KEEP=$RESULTS_DIR/vs-redis-$STAMP-callgrind

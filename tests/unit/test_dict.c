@@ -195,6 +195,7 @@ static void test_iter_delete(void **state) {
         for (dict_entry *e; (e = dict_iter_next(&it));) {
             long i = key_index(e);
             assert_true(i >= 0 && i < n);
+            if (i < 0 || i >= N) continue; /* not reached; gcc cannot tell cmocka's fail ends */
             assert_int_equal(seen[i], 0);
             seen[i] = 1;
             count++;

@@ -99,7 +99,7 @@ static int find_value(const char *body, const char *series, double *out) {
 }
 
 static double value_of(const char *body, const char *series) {
-    double v;
+    double v = 0; /* fail_msg does not return; gcc -O3 cannot tell */
     if (find_value(body, series, &v) != 0) fail_msg("no sample %s in:\n%s", series, body);
     return v;
 }
