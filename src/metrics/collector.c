@@ -27,6 +27,7 @@
 #include "metrics/metrics.h"
 
 #include "alloc/alloc.h"
+#include "metrics/json.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -454,8 +455,6 @@ static void collect_server(col *c, const metrics_inputs *in) {
 
 /* ---- key-space statistics ---- */
 
-static size_t utf8_len(const unsigned char *s, size_t n);
-
 /* A prefix's bytes as a label value: valid UTF-8 kept, NUL and invalid bytes as U+FFFD (so the
  * writer has nothing left to change). out holds 3 * n + 1 bytes. Returns 1 if it changed. */
 static int prefix_label(const char *name, size_t n, char *out) {
@@ -463,7 +462,7 @@ static int prefix_label(const char *name, size_t n, char *out) {
     size_t i = 0, o = 0;
     int changed = 0;
     while (i < n) {
-        size_t len = u[i] ? utf8_len(u + i, n - i) : 0;
+        size_t len = u[i] ? json_utf8_len(u + i, n - i) : 0;
         if (len) {
             memcpy(out + o, name + i, len);
             o += len;
@@ -633,176 +632,6 @@ int metrics_collect(metrics_writer *w, const metrics_inputs *in) {
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
-#define JSON_DEPTH 16
-
-typedef struct json {
-    char *p;
-    size_t len, cap;
-    int depth;
-    int first[JSON_DEPTH]; /* no element written yet at this depth */
-} json;
-
-static void j_reserve(json *j, size_t n) {
-    if (j->cap - j->len > n) return;
-    size_t cap = j->cap ? j->cap : 8192;
-    while (cap - j->len <= n) {
-        if (cap > SIZE_MAX / 2) abort();
-        cap *= 2;
-    }
-    j->p = alloc_realloc(ALLOC_SUB_HTTP, j->p, cap);
-    j->cap = cap;
-}
-
-static void j_raw(json *j, const char *s, size_t n) {
-    j_reserve(j, n);
-    memcpy(j->p + j->len, s, n);
-    j->len += n;
-    j->p[j->len] = '\0';
-}
-
-static void j_puts(json *j, const char *s) {
-    j_raw(j, s, strlen(s));
-}
-
-/* Length of the well-formed UTF-8 sequence at s (at most n bytes), 0 if it is not one
- * (overlong forms, surrogates and code points above U+10FFFF are not). */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
-    if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
-    return len;
-}
-
-/* A JSON string: '"' and '\' escaped, control characters (and DEL) as \u00XX, bytes that are
- * not valid UTF-8 as U+FFFD. NULL is written as "". */
-static void j_string(json *j, const char *s) {
-    j_raw(j, "\"", 1);
-    if (s) {
-        const unsigned char *u = (const unsigned char *)s;
-        size_t n = strlen(s);
-        size_t i = 0;
-        while (i < n) {
-            size_t run = i; /* copy plain bytes in runs */
-            while (run < n && u[run] >= 0x20 && u[run] < 0x7F && u[run] != '"' && u[run] != '\\')
-                run++;
-            if (run > i) {
-                j_raw(j, s + i, run - i);
-                i = run;
-                continue;
-            }
-            unsigned char c = u[i];
-            if (c == '"' || c == '\\') {
-                char e[2] = {'\\', (char)c};
-                j_raw(j, e, 2);
-                i++;
-            } else if (c < 0x20 || c == 0x7F) {
-                char e[8];
-                snprintf(e, sizeof(e), "\\u%04x", c);
-                j_raw(j, e, 6);
-                i++;
-            } else {
-                size_t len = utf8_len(u + i, n - i);
-                if (len == 0) {
-                    j_puts(j, "\\ufffd");
-                    i++;
-                } else {
-                    j_raw(j, s + i, len);
-                    i += len;
-                }
-            }
-        }
-    }
-    j_raw(j, "\"", 1);
-}
-
-/* Comma and key before a value (key NULL inside arrays). */
-static void j_pre(json *j, const char *key) {
-    if (!j->first[j->depth]) j_raw(j, ",", 1);
-    j->first[j->depth] = 0;
-    if (key) {
-        j_string(j, key);
-        j_raw(j, ":", 1);
-    }
-}
-
-static void j_open(json *j, const char *key, char bracket) {
-    j_pre(j, key);
-    j_raw(j, &bracket, 1);
-    if (j->depth + 1 >= JSON_DEPTH) abort(); /* a programming error: nesting is fixed here */
-    j->depth++;
-    j->first[j->depth] = 1;
-}
-
-static void j_close(json *j, char bracket) {
-    j_raw(j, &bracket, 1);
-    if (j->depth > 0) j->depth--;
-}
-
-#define j_obj(j, key) j_open((j), (key), '{')
-#define j_obj_end(j) j_close((j), '}')
-#define j_arr(j, key) j_open((j), (key), '[')
-#define j_arr_end(j) j_close((j), ']')
-
-static void j_str(json *j, const char *key, const char *v) {
-    j_pre(j, key);
-    j_string(j, v);
-}
-
-static void j_int(json *j, const char *key, long long v) {
-    char b[32];
-    int n = snprintf(b, sizeof(b), "%lld", v);
-    j_pre(j, key);
-    j_raw(j, b, (size_t)n);
-}
-
-static void j_uint(json *j, const char *key, unsigned long long v) {
-    char b[32];
-    int n = snprintf(b, sizeof(b), "%llu", v);
-    j_pre(j, key);
-    j_raw(j, b, (size_t)n);
-}
-
-static void j_bool(json *j, const char *key, int v) {
-    j_pre(j, key);
-    j_puts(j, v ? "true" : "false");
-}
-
-/* The shortest of %.15g, %.16g, %.17g that reads back as v; null for NaN and infinities, which
- * JSON cannot hold. */
-static void j_double(json *j, const char *key, double v) {
-    j_pre(j, key);
-    if (!isfinite(v)) {
-        j_puts(j, "null");
-        return;
-    }
-    char b[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(b, sizeof(b), "%.*g", prec, v);
-        if (strtod(b, NULL) == v) break;
-    }
-    j_puts(j, b);
-}
-
 /* A fixed-size char array that may lack its NUL, as a string. */
 #define FIXED_STR(dst, src) snprintf((dst), sizeof(dst), "%.*s", (int)sizeof(src), (src))
 
@@ -810,22 +639,22 @@ static const char *sub_name(int sub) {
     return sub >= 0 && sub < ALLOC_SUB_COUNT ? alloc_sub_name((alloc_sub)sub) : "unknown";
 }
 
-static void json_client(json *j, const char *key, uint64_t id, const char *addr, size_t addrcap,
+static void json_client(json_buf *j, const char *key, uint64_t id, const char *addr, size_t addrcap,
                         const char *name, size_t namecap, uint64_t bytes) {
     char a[72], n[72];
     snprintf(a, sizeof(a), "%.*s", (int)(addrcap < sizeof(a) - 1 ? addrcap : sizeof(a) - 1), addr);
     snprintf(n, sizeof(n), "%.*s", (int)(namecap < sizeof(n) - 1 ? namecap : sizeof(n) - 1), name);
-    j_obj(j, key);
-    j_uint(j, "id", id);
-    j_str(j, "addr", a);
-    j_str(j, "name", n);
-    j_uint(j, "bytes", bytes);
-    j_obj_end(j);
+    json_obj(j, key);
+    json_uint(j, "id", id);
+    json_str(j, "addr", a);
+    json_str(j, "name", n);
+    json_uint(j, "bytes", bytes);
+    json_obj_end(j);
 }
 
 #define DOCTOR_MAX_FINDINGS 32
 
-static void json_doctor(json *j, const metrics_inputs *in) {
+static void json_doctor(json_buf *j, const metrics_inputs *in) {
     const metrics_server_state *s = &in->server;
     mem_snapshot snap;
     memset(&snap, 0, sizeof(snap));
@@ -862,176 +691,176 @@ static void json_doctor(json *j, const metrics_inputs *in) {
     mem_finding *f = alloc_malloc(ALLOC_SUB_HTTP, DOCTOR_MAX_FINDINGS * sizeof(*f));
     size_t n = mem_doctor(&snap, NULL, f, DOCTOR_MAX_FINDINGS);
     char *report = mem_doctor_report(&snap, NULL);
-    j_obj(j, "doctor");
-    j_str(j, "report", report);
-    j_arr(j, "findings");
+    json_obj(j, "doctor");
+    json_str(j, "report", report);
+    json_arr(j, "findings");
     for (size_t i = 0; i < n; i++) {
         char code[sizeof(f[i].code) + 1], text[sizeof(f[i].text) + 1];
         FIXED_STR(code, f[i].code);
         FIXED_STR(text, f[i].text);
-        j_obj(j, NULL);
-        j_str(j, "severity", mem_severity_name(f[i].severity));
-        j_str(j, "code", code);
-        j_str(j, "text", text);
-        j_uint(j, "bytes", f[i].bytes);
-        j_obj_end(j);
+        json_obj(j, NULL);
+        json_str(j, "severity", mem_severity_name(f[i].severity));
+        json_str(j, "code", code);
+        json_str(j, "text", text);
+        json_uint(j, "bytes", f[i].bytes);
+        json_obj_end(j);
     }
-    j_arr_end(j);
-    j_obj_end(j);
+    json_arr_end(j);
+    json_obj_end(j);
     mem_text_free(report);
     alloc_free(ALLOC_SUB_HTTP, f);
 }
 
-static void json_jobs(json *j, const prof_job *top, const prof_job *leaks) {
+static void json_jobs(json_buf *j, const prof_job *top, const prof_job *leaks) {
     if (top) {
-        j_arr(j, "top_sites");
+        json_arr(j, "top_sites");
         for (size_t i = 0; top->rc == 0 && top->sites && i < top->nresults; i++) {
             const prof_site *st = &top->sites[i];
-            j_obj(j, NULL);
-            j_str(j, "func", st->func);
-            j_double(j, "live_bytes", st->live_bytes);
-            j_double(j, "live_objs", st->live_objs);
-            j_double(j, "share", st->share);
-            j_str(j, "subsystem", sub_name(st->subsystem));
-            j_obj_end(j);
+            json_obj(j, NULL);
+            json_str(j, "func", st->func);
+            json_double(j, "live_bytes", st->live_bytes);
+            json_double(j, "live_objs", st->live_objs);
+            json_double(j, "share", st->share);
+            json_str(j, "subsystem", sub_name(st->subsystem));
+            json_obj_end(j);
         }
-        j_arr_end(j);
+        json_arr_end(j);
         if (top->rc != 0) {
             char err[sizeof(top->err) + 1];
             FIXED_STR(err, top->err);
-            j_str(j, "top_sites_error", err[0] ? err : prof_strerror(top->rc));
+            json_str(j, "top_sites_error", err[0] ? err : prof_strerror(top->rc));
         }
     }
     if (leaks) {
-        j_arr(j, "leak_suspects");
+        json_arr(j, "leak_suspects");
         for (size_t i = 0; leaks->rc == 0 && leaks->suspects && i < leaks->nresults; i++) {
             const prof_suspect *sp = &leaks->suspects[i];
             char func[sizeof(sp->func) + 1];
             FIXED_STR(func, sp->func);
-            j_obj(j, NULL);
-            j_str(j, "func", func);
-            j_double(j, "live_bytes", sp->live_bytes);
-            j_double(j, "growth_bytes", sp->growth_bytes);
-            j_double(j, "bytes_per_sec", sp->bytes_per_sec);
-            j_int(j, "grew_intervals", sp->grew_intervals);
-            j_int(j, "intervals", sp->intervals);
-            j_obj_end(j);
+            json_obj(j, NULL);
+            json_str(j, "func", func);
+            json_double(j, "live_bytes", sp->live_bytes);
+            json_double(j, "growth_bytes", sp->growth_bytes);
+            json_double(j, "bytes_per_sec", sp->bytes_per_sec);
+            json_int(j, "grew_intervals", sp->grew_intervals);
+            json_int(j, "intervals", sp->intervals);
+            json_obj_end(j);
         }
-        j_arr_end(j);
+        json_arr_end(j);
         if (leaks->rc != 0) {
             char err[sizeof(leaks->err) + 1];
             FIXED_STR(err, leaks->err);
-            j_str(j, "leak_suspects_error", err[0] ? err : prof_strerror(leaks->rc));
+            json_str(j, "leak_suspects_error", err[0] ? err : prof_strerror(leaks->rc));
         }
     }
 }
 
 char *metrics_memory_json(const metrics_inputs *in, const prof_job *top, const prof_job *leaks,
                           size_t *len) {
-    json jb;
+    json_buf jb;
     memset(&jb, 0, sizeof(jb));
-    json *j = &jb;
+    json_buf *j = &jb;
     j->first[0] = 1;
     if (!in) {
-        j_puts(j, "{}");
+        json_puts(j, "{}");
         if (len) *len = j->len;
         return j->p;
     }
     const metrics_server_state *s = &in->server;
     const mem_allocator_stats *a = &in->alloc;
-    j_obj(j, NULL);
+    json_obj(j, NULL);
 
     char version[sizeof(a->version) + 1];
     FIXED_STR(version, a->version);
-    j_obj(j, "allocator");
-    j_bool(j, "available", a->available);
-    j_str(j, "name", alloc_allocator_name());
-    j_str(j, "version", version);
-    j_uint(j, "allocated", a->allocated);
-    j_uint(j, "active", a->active);
-    j_uint(j, "resident", a->resident);
-    j_uint(j, "retained", a->retained);
-    j_uint(j, "mapped", a->mapped);
-    j_uint(j, "metadata", a->metadata);
-    j_pre(j, "background_thread");
-    j_puts(j, a->background_thread < 0 ? "null" : a->background_thread ? "true" : "false");
-    j_int(j, "dirty_decay_ms", (long long)a->dirty_decay_ms);
-    j_int(j, "muzzy_decay_ms", (long long)a->muzzy_decay_ms);
-    j_uint(j, "narenas", a->narenas);
-    j_uint(j, "page_size", a->page_size);
-    j_obj_end(j);
+    json_obj(j, "allocator");
+    json_bool(j, "available", a->available);
+    json_str(j, "name", alloc_allocator_name());
+    json_str(j, "version", version);
+    json_uint(j, "allocated", a->allocated);
+    json_uint(j, "active", a->active);
+    json_uint(j, "resident", a->resident);
+    json_uint(j, "retained", a->retained);
+    json_uint(j, "mapped", a->mapped);
+    json_uint(j, "metadata", a->metadata);
+    json_key(j, "background_thread");
+    json_puts(j, a->background_thread < 0 ? "null" : a->background_thread ? "true" : "false");
+    json_int(j, "dirty_decay_ms", (long long)a->dirty_decay_ms);
+    json_int(j, "muzzy_decay_ms", (long long)a->muzzy_decay_ms);
+    json_uint(j, "narenas", a->narenas);
+    json_uint(j, "page_size", a->page_size);
+    json_obj_end(j);
 
-    j_obj(j, "process");
-    j_uint(j, "rss", in->rss);
-    j_uint(j, "rss_baseline", s->rss_baseline);
-    j_uint(j, "virtual_memory", in->virtual_memory_bytes);
-    j_double(j, "cpu_seconds", in->cpu_seconds);
-    j_double(j, "start_time_seconds", in->start_time_seconds);
-    j_uint(j, "open_fds", in->open_fds);
-    j_uint(j, "max_fds", in->max_fds);
-    j_obj_end(j);
+    json_obj(j, "process");
+    json_uint(j, "rss", in->rss);
+    json_uint(j, "rss_baseline", s->rss_baseline);
+    json_uint(j, "virtual_memory", in->virtual_memory_bytes);
+    json_double(j, "cpu_seconds", in->cpu_seconds);
+    json_double(j, "start_time_seconds", in->start_time_seconds);
+    json_uint(j, "open_fds", in->open_fds);
+    json_uint(j, "max_fds", in->max_fds);
+    json_obj_end(j);
 
     char policy[sizeof(s->maxmemory_policy) + 1];
     FIXED_STR(policy, s->maxmemory_policy);
-    j_obj(j, "memory");
-    j_uint(j, "used", in->used_memory);
-    j_uint(j, "peak", s->used_memory_peak);
-    j_uint(j, "startup", s->used_memory_startup);
-    j_int(j, "max", s->maxmemory > 0 ? s->maxmemory : 0);
-    j_str(j, "policy", policy);
-    j_obj_end(j);
+    json_obj(j, "memory");
+    json_uint(j, "used", in->used_memory);
+    json_uint(j, "peak", s->used_memory_peak);
+    json_uint(j, "startup", s->used_memory_startup);
+    json_int(j, "max", s->maxmemory > 0 ? s->maxmemory : 0);
+    json_str(j, "policy", policy);
+    json_obj_end(j);
 
     const mem_ratios *r = &in->ratios;
-    j_obj(j, "ratios");
-    j_double(j, "allocator_frag_ratio", r->allocator_frag_ratio);
-    j_int(j, "allocator_frag_bytes", r->allocator_frag_bytes);
-    j_double(j, "allocator_rss_ratio", r->allocator_rss_ratio);
-    j_int(j, "allocator_rss_bytes", r->allocator_rss_bytes);
-    j_double(j, "rss_overhead_ratio", r->rss_overhead_ratio);
-    j_int(j, "rss_overhead_bytes", r->rss_overhead_bytes);
-    j_double(j, "mem_fragmentation_ratio", r->mem_fragmentation_ratio);
-    j_int(j, "mem_fragmentation_bytes", r->mem_fragmentation_bytes);
-    j_obj_end(j);
+    json_obj(j, "ratios");
+    json_double(j, "allocator_frag_ratio", r->allocator_frag_ratio);
+    json_int(j, "allocator_frag_bytes", r->allocator_frag_bytes);
+    json_double(j, "allocator_rss_ratio", r->allocator_rss_ratio);
+    json_int(j, "allocator_rss_bytes", r->allocator_rss_bytes);
+    json_double(j, "rss_overhead_ratio", r->rss_overhead_ratio);
+    json_int(j, "rss_overhead_bytes", r->rss_overhead_bytes);
+    json_double(j, "mem_fragmentation_ratio", r->mem_fragmentation_ratio);
+    json_int(j, "mem_fragmentation_bytes", r->mem_fragmentation_bytes);
+    json_obj_end(j);
 
-    j_obj(j, "subsystems");
+    json_obj(j, "subsystems");
     for (size_t i = 0; i < in->nsub && i < METRICS_MAX_SUBSYSTEMS; i++)
-        j_int(j, in->sub[i].name ? in->sub[i].name : "unknown",
-              in->sub[i].bytes > 0 ? in->sub[i].bytes : 0);
-    j_obj_end(j);
+        json_int(j, in->sub[i].name ? in->sub[i].name : "unknown",
+                 in->sub[i].bytes > 0 ? in->sub[i].bytes : 0);
+    json_obj_end(j);
 
-    j_obj(j, "arenas");
+    json_obj(j, "arenas");
     for (size_t i = 0; i < in->narenas && i < METRICS_MAX_ARENAS; i++) {
         const mem_arena_stats *st = &in->arenas[i].stats;
-        j_obj(j, in->arenas[i].name ? in->arenas[i].name : "unknown");
-        j_uint(j, "allocated", st->allocated);
-        j_uint(j, "active", st->active);
-        j_uint(j, "resident", st->resident);
-        j_uint(j, "dirty", st->dirty);
-        j_uint(j, "muzzy", st->muzzy);
-        j_obj_end(j);
+        json_obj(j, in->arenas[i].name ? in->arenas[i].name : "unknown");
+        json_uint(j, "allocated", st->allocated);
+        json_uint(j, "active", st->active);
+        json_uint(j, "resident", st->resident);
+        json_uint(j, "dirty", st->dirty);
+        json_uint(j, "muzzy", st->muzzy);
+        json_obj_end(j);
     }
-    j_obj_end(j);
+    json_obj_end(j);
 
-    j_arr(j, "size_classes");
+    json_arr(j, "size_classes");
     for (size_t i = 0; i < in->nbins && i < METRICS_MAX_BINS; i++) {
         const mem_bin *b = &in->bins[i];
         if (b->curslabs == 0) continue;
         size_t regs = b->curslabs * b->nregs;
-        j_obj(j, NULL);
-        j_uint(j, "size", b->size);
-        j_uint(j, "slabs", b->curslabs);
-        j_uint(j, "regions_per_slab", b->nregs);
-        j_uint(j, "regions_used", b->curregs);
-        j_uint(j, "regions_free", regs > b->curregs ? regs - b->curregs : 0);
-        j_uint(j, "free_bytes", b->free_bytes);
-        j_obj_end(j);
+        json_obj(j, NULL);
+        json_uint(j, "size", b->size);
+        json_uint(j, "slabs", b->curslabs);
+        json_uint(j, "regions_per_slab", b->nregs);
+        json_uint(j, "regions_used", b->curregs);
+        json_uint(j, "regions_free", regs > b->curregs ? regs - b->curregs : 0);
+        json_uint(j, "free_bytes", b->free_bytes);
+        json_obj_end(j);
     }
-    j_arr_end(j);
+    json_arr_end(j);
 
-    j_obj(j, "clients");
-    j_uint(j, "connected", s->connected_clients);
-    j_uint(j, "max", s->maxclients);
-    j_uint(j, "blocked", s->blocked_clients);
+    json_obj(j, "clients");
+    json_uint(j, "connected", s->connected_clients);
+    json_uint(j, "max", s->maxclients);
+    json_uint(j, "blocked", s->blocked_clients);
     json_client(j, "top_output_buffer", s->top_obuf.id, s->top_obuf.addr, sizeof(s->top_obuf.addr),
                 s->top_obuf.name, sizeof(s->top_obuf.name), s->top_obuf.bytes);
     json_client(j, "top_query_buffer", s->top_qbuf.id, s->top_qbuf.addr, sizeof(s->top_qbuf.addr),
@@ -1039,28 +868,28 @@ char *metrics_memory_json(const metrics_inputs *in, const prof_job *top, const p
     const mem_subscriber_top *t = &s->top_sub;
     json_client(j, "top_subscriber", t->id, t->addr, sizeof(t->addr), t->name, sizeof(t->name),
                 t->bytes);
-    j_obj(j, "subscribers");
-    j_uint(j, "count", t->subscribers);
-    j_uint(j, "output_buffer_bytes", t->subscribers_bytes);
-    j_uint(j, "top_channels", t->channels);
-    j_uint(j, "top_patterns", t->patterns);
-    j_uint(j, "top_shard_channels", t->shard_channels);
-    j_uint(j, "top_over_soft_limit_ms", t->over_soft_ms);
-    j_uint(j, "limit_hard_bytes", t->hard_limit);
-    j_uint(j, "limit_soft_bytes", t->soft_limit);
-    j_uint(j, "limit_soft_seconds", t->soft_seconds);
-    j_obj_end(j);
-    j_obj_end(j);
+    json_obj(j, "subscribers");
+    json_uint(j, "count", t->subscribers);
+    json_uint(j, "output_buffer_bytes", t->subscribers_bytes);
+    json_uint(j, "top_channels", t->channels);
+    json_uint(j, "top_patterns", t->patterns);
+    json_uint(j, "top_shard_channels", t->shard_channels);
+    json_uint(j, "top_over_soft_limit_ms", t->over_soft_ms);
+    json_uint(j, "limit_hard_bytes", t->hard_limit);
+    json_uint(j, "limit_soft_bytes", t->soft_limit);
+    json_uint(j, "limit_soft_seconds", t->soft_seconds);
+    json_obj_end(j);
+    json_obj_end(j);
 
-    j_arr(j, "dbs");
+    json_arr(j, "dbs");
     for (size_t i = 0; i < s->ndbs && i < METRICS_MAX_DBS; i++) {
-        j_obj(j, NULL);
-        j_int(j, "db", s->dbs[i].db);
-        j_uint(j, "keys", s->dbs[i].keys);
-        j_uint(j, "expires", s->dbs[i].expires);
-        j_obj_end(j);
+        json_obj(j, NULL);
+        json_int(j, "db", s->dbs[i].db);
+        json_uint(j, "keys", s->dbs[i].keys);
+        json_uint(j, "expires", s->dbs[i].expires);
+        json_obj_end(j);
     }
-    j_arr_end(j);
+    json_arr_end(j);
 
     json_doctor(j, in);
 
@@ -1068,24 +897,24 @@ char *metrics_memory_json(const metrics_inputs *in, const prof_job *top, const p
     char note_text[sizeof(p->cap_note) + 1], why[sizeof(p->why_unavailable) + 1];
     FIXED_STR(note_text, p->cap_note);
     FIXED_STR(why, p->why_unavailable);
-    j_obj(j, "profiler");
-    j_bool(j, "available", p->available);
-    j_bool(j, "active", p->active);
-    j_uint(j, "sample_bytes", p->sample_bytes);
-    j_uint(j, "own_memory", p->own_memory);
-    j_uint(j, "dumps", p->dumps);
-    j_uint(j, "dump_errors", p->dump_errors);
-    j_uint(j, "snapshots", p->snapshots);
-    j_uint(j, "snapshots_held", p->snapshots_held);
-    j_int(j, "cap_state", p->cap_state);
-    j_str(j, "cap_note", note_text);
-    j_double(j, "last_job_ms", p->last_job_ms);
-    j_str(j, "why_unavailable", why);
-    j_obj_end(j);
+    json_obj(j, "profiler");
+    json_bool(j, "available", p->available);
+    json_bool(j, "active", p->active);
+    json_uint(j, "sample_bytes", p->sample_bytes);
+    json_uint(j, "own_memory", p->own_memory);
+    json_uint(j, "dumps", p->dumps);
+    json_uint(j, "dump_errors", p->dump_errors);
+    json_uint(j, "snapshots", p->snapshots);
+    json_uint(j, "snapshots_held", p->snapshots_held);
+    json_int(j, "cap_state", p->cap_state);
+    json_str(j, "cap_note", note_text);
+    json_double(j, "last_job_ms", p->last_job_ms);
+    json_str(j, "why_unavailable", why);
+    json_obj_end(j);
 
     json_jobs(j, top, leaks);
 
-    j_obj_end(j);
+    json_obj_end(j);
     if (len) *len = j->len;
     return j->p;
 }

@@ -77,6 +77,7 @@ struct http_endpoint {
     char token[sizeof(((http_config *)0)->token)];
     size_t token_len;
     int pprof_enabled;
+    int actions_enabled;
     unsigned max_connections;
     size_t max_request_bytes;
     char name[64]; /* the index page's title */
@@ -171,17 +172,23 @@ static void count_status(http_endpoint *e, unsigned status) {
 /* Add the headers every response has (and those its status needs), queue it, drop our
  * reference. MHD_NO closes the connection (only when MHD is out of memory). */
 static enum MHD_Result queue(http_endpoint *e, struct MHD_Connection *c, unsigned status,
-                             struct MHD_Response *r, const char *ctype, const char *disposition) {
+                             struct MHD_Response *r, const char *ctype, const char *disposition,
+                             const char *allow) {
     if (!header_value_ok(ctype)) ctype = CT_OCTET;
     int ok =
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) == MHD_YES &&
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES &&
         MHD_add_response_header(r, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff") == MHD_YES;
+    if (ok && strncmp(ctype, "text/html", 9) == 0)
+        ok = MHD_add_response_header(r, "Content-Security-Policy", HTTP_CSP) == MHD_YES &&
+             MHD_add_response_header(r, "X-Frame-Options", "DENY") == MHD_YES &&
+             MHD_add_response_header(r, "Referrer-Policy", "no-referrer") == MHD_YES;
     if (ok && header_value_ok(disposition))
         ok =
             MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition) == MHD_YES;
     if (ok && status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") == MHD_YES;
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow ? allow : "GET, HEAD") ==
+             MHD_YES;
     if (ok && status == MHD_HTTP_UNAUTHORIZED)
         ok = MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                      "Bearer realm=\"memkv\"") == MHD_YES;
@@ -202,12 +209,18 @@ static enum MHD_Result respond_static(http_endpoint *e, struct MHD_Connection *c
         count_status(e, MHD_HTTP_INTERNAL_SERVER_ERROR);
         return MHD_NO;
     }
-    return queue(e, c, status, r, ctype, NULL);
+    return queue(e, c, status, r, ctype, NULL, NULL);
 }
 
 static enum MHD_Result respond_text(http_endpoint *e, struct MHD_Connection *c, unsigned status,
-                                    const char *text) {
-    return respond_static(e, c, status, CT_TEXT, text, strlen(text));
+                                    const char *text, const char *allow) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
+                                                             MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        count_status(e, MHD_HTTP_INTERNAL_SERVER_ERROR);
+        return MHD_NO;
+    }
+    return queue(e, c, status, r, CT_TEXT, NULL, allow);
 }
 
 /* A handler's answer; the body is ours until MHD accepts it, then MHD frees it with
@@ -217,7 +230,7 @@ static enum MHD_Result respond_handler(http_endpoint *e, struct MHD_Connection *
     if (rc < 0) {
         metrics_buffer_free(resp->body);
         return respond_text(e, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                            "500 internal server error: the handler failed\n");
+                            "500 internal server error: the handler failed\n", NULL);
     }
     unsigned status = resp->status == 0 ? MHD_HTTP_OK : (unsigned)resp->status;
     if (resp->status < 0 || status < 100 || status > 599) status = MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -229,7 +242,7 @@ static enum MHD_Result respond_handler(http_endpoint *e, struct MHD_Connection *
         count_status(e, MHD_HTTP_INTERNAL_SERVER_ERROR);
         return MHD_NO;
     }
-    return queue(e, c, status, r, resp->content_type, resp->content_disposition);
+    return queue(e, c, status, r, resp->content_type, resp->content_disposition, NULL);
 }
 
 /* ---- what to answer (pure) ------------------------------------------------------------ */
@@ -281,10 +294,29 @@ static void text_route(http_route *out, unsigned status, const char *text) {
     out->text = text;
 }
 
+static int in_list(const char *const *list, const char *s) {
+    for (; list && *list; list++)
+        if (strcmp(*list, s) == 0) return 1;
+    return 0;
+}
+
+#define ACTIONS_PREFIX "/debug/actions/"
+
 static void route(const http_route_policy *pol, const http_request *req, http_route *out) {
     const char *url = req->url, *method = req->method;
     int get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     int healthz = strcmp(url, "/healthz") == 0;
+    for (size_t i = 0; i < pol->nassets && pol->assets; i++) {
+        if (strcmp(url, pol->assets[i].path) != 0) continue;
+        if (!get) {
+            text_route(out, MHD_HTTP_METHOD_NOT_ALLOWED,
+                       "405 method not allowed: use GET or HEAD\n");
+            return;
+        }
+        out->kind = HTTP_ROUTE_ASSET;
+        out->asset = &pol->assets[i];
+        return;
+    }
     if (!healthz && !authorized(pol, req->authorization)) {
         text_route(out, MHD_HTTP_UNAUTHORIZED,
                    "401 unauthorized: send \"Authorization: Bearer <token>\"\n");
@@ -303,6 +335,25 @@ static void route(const http_route_policy *pol, const http_request *req, http_ro
         kind = HTTP_ROUTE_PPROF_HEAP;
     else if (strcmp(url, "/debug/memory") == 0 && pol->have_memory_report)
         kind = HTTP_ROUTE_MEMORY;
+    else if (in_list(pol->debug_paths, url))
+        kind = HTTP_ROUTE_DEBUG;
+    else if (strncmp(url, ACTIONS_PREFIX, strlen(ACTIONS_PREFIX)) == 0 &&
+             in_list(pol->action_names, url + strlen(ACTIONS_PREFIX))) {
+        if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+            text_route(out, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed: use POST\n");
+            out->allow = "POST";
+        } else if (pol->token_len == 0) {
+            text_route(out, MHD_HTTP_FORBIDDEN,
+                       "403 forbidden: actions need a token (metrics-token)\n");
+        } else if (!pol->actions_enabled) {
+            text_route(out, MHD_HTTP_FORBIDDEN,
+                       "403 forbidden: actions are switched off (metrics-console-actions)\n");
+        } else {
+            out->kind = HTTP_ROUTE_ACTION;
+            out->action = url + strlen(ACTIONS_PREFIX);
+        }
+        return;
+    }
     if (kind == HTTP_ROUTE_WAIT) {
         text_route(out, MHD_HTTP_NOT_FOUND, "404 not found\n");
         return;
@@ -351,6 +402,11 @@ static void route_policy(const http_endpoint *e, http_route_policy *pol) {
     pol->have_memory_report = e->h.memory_report != NULL;
     pol->have_scrape = e->h.scrape != NULL;
     pol->max_request_bytes = e->max_request_bytes;
+    pol->assets = e->h.assets;
+    pol->nassets = e->h.assets ? e->h.nassets : 0;
+    pol->debug_paths = e->h.debug_json ? e->h.debug_paths : NULL;
+    pol->action_names = e->h.action ? e->h.action_names : NULL;
+    pol->actions_enabled = e->actions_enabled;
 }
 
 static const char *header(struct MHD_Connection *c, const char *name) {
@@ -371,15 +427,12 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
-static int call_scrape(http_endpoint *e, struct MHD_Connection *c, const char *url,
-                       http_response *resp) {
-    http_scrape_request r;
-    memset(&r, 0, sizeof(r));
-    r.path = url;
-    r.accept = header(c, MHD_HTTP_HEADER_ACCEPT);
-    r.scrape_timeout = header(c, "X-Prometheus-Scrape-Timeout-Seconds");
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &r);
-    return e->h.scrape(e->h.ctx, &r, resp);
+static void scrape_request(struct MHD_Connection *c, const char *url, http_scrape_request *r) {
+    memset(r, 0, sizeof(*r));
+    r->path = url;
+    r->accept = header(c, MHD_HTTP_HEADER_ACCEPT);
+    r->scrape_timeout = header(c, "X-Prometheus-Scrape-Timeout-Seconds");
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, r);
 }
 
 /* Answer as decided (never HTTP_ROUTE_WAIT). */
@@ -391,11 +444,14 @@ static enum MHD_Result answer(http_endpoint *e, struct MHD_Connection *c, const 
     switch (r->kind) {
     case HTTP_ROUTE_WAIT: /* not reached */
     case HTTP_ROUTE_TEXT:
-        return respond_text(e, c, r->status, r->text);
+        return respond_text(e, c, r->status, r->text, r->allow);
     case HTTP_ROUTE_INDEX:
         return respond_static(e, c, MHD_HTTP_OK, CT_HTML, e->index, e->index_len);
+    case HTTP_ROUTE_ASSET:
+        return respond_static(e, c, MHD_HTTP_OK, r->asset->content_type,
+                              (const char *)r->asset->data, r->asset->len);
     case HTTP_ROUTE_HEALTHZ:
-        if (!e->h.healthz) return respond_text(e, c, MHD_HTTP_OK, "ok\n");
+        if (!e->h.healthz) return respond_text(e, c, MHD_HTTP_OK, "ok\n", NULL);
         rc = e->h.healthz(e->h.ctx, &resp);
         break;
     case HTTP_ROUTE_METRICS: /* the query string is ignored */
@@ -408,8 +464,20 @@ static enum MHD_Result answer(http_endpoint *e, struct MHD_Connection *c, const 
     case HTTP_ROUTE_MEMORY:
         rc = e->h.memory_report(e->h.ctx, &resp);
         break;
-    case HTTP_ROUTE_SCRAPE:
-        rc = call_scrape(e, c, url, &resp);
+    case HTTP_ROUTE_SCRAPE: {
+        http_scrape_request sr;
+        scrape_request(c, url, &sr);
+        rc = e->h.scrape(e->h.ctx, &sr, &resp);
+        break;
+    }
+    case HTTP_ROUTE_DEBUG: {
+        http_scrape_request sr;
+        scrape_request(c, url, &sr);
+        rc = e->h.debug_json(e->h.ctx, &sr, &resp);
+        break;
+    }
+    case HTTP_ROUTE_ACTION:
+        rc = e->h.action(e->h.ctx, r->action, &resp);
         break;
     }
     return respond_handler(e, c, rc, &resp);
@@ -686,6 +754,7 @@ http_endpoint *http_start(const http_config *cfg, const http_handlers *h, int *b
     memcpy(e->token, cfg->token, token_len + 1);
     e->token_len = token_len;
     e->pprof_enabled = cfg->pprof_enabled != 0;
+    e->actions_enabled = cfg->actions_enabled != 0;
     snprintf(e->name, sizeof(e->name), "%.*s", (int)sizeof(cfg->name) - 1,
              cfg->name[0] ? cfg->name : "memkv");
     e->max_connections = cfg->max_connections ? cfg->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS;

@@ -271,6 +271,25 @@ typedef struct metrics_keyspace {
     uint64_t prefixes_tracked, prefix_refusals;
 } metrics_keyspace;
 
+/* For the console (/debug/console): the largest keys and the clients with the largest buffers,
+ * as the cron saw them. Key names are shown printable (control and non-ASCII bytes as \xHH),
+ * cut with "..." at 95 bytes. */
+#define METRICS_TOP_KEYS 10
+#define METRICS_TOP_CLIENTS 10
+typedef struct metrics_top_key {
+    char key[96];
+    int db;
+    const char *type; /* static string */
+    uint64_t bytes, length;
+    int64_t ttl_ms; /* -1: none */
+} metrics_top_key;
+typedef struct metrics_client_buffers {
+    uint64_t id;
+    char addr[64], name[64], cmd[32];
+    uint64_t qbuf, obuf, total; /* query side (buffer, parser, MULTI queue), output, both */
+    int64_t age_s, idle_s;
+} metrics_client_buffers;
+
 typedef struct metrics_server_state {
     char version[32];       /* memkv's */
     char redis_version[16]; /* the Redis release whose protocol memkv follows */
@@ -300,6 +319,10 @@ typedef struct metrics_server_state {
     mem_subscriber_top top_sub;   /* the subscriber with the largest output buffer */
     mem_keyspace doctor_keyspace; /* the doctor's key-space view (largest key, growth) */
     metrics_keyspace keyspace;
+    size_t ntop_keys;
+    metrics_top_key top_keys[METRICS_TOP_KEYS];
+    size_t nclient_buffers; /* largest total first */
+    metrics_client_buffers client_buffers[METRICS_TOP_CLIENTS];
 } metrics_server_state;
 
 /* Thread-safe hand-over (a mutex held only for the copy). */
@@ -346,20 +369,57 @@ int metrics_collect(metrics_writer *w, const metrics_inputs *in);
 char *metrics_memory_json(const metrics_inputs *in, const prof_job *top, const prof_job *leaks,
                           size_t *len);
 
+/* ==== the console's JSON (src/metrics/console_json.c) ==== */
+
+/* The history the console draws: a copy of the server's memory history (MEMORY HISTORY) that
+ * the main thread appends to when it takes a point, and the HTTP thread reads under a mutex.
+ * Each point holds the subsystems' bytes (indexed by alloc_sub) too. */
+typedef struct metrics_history_point {
+    int64_t t_ms;
+    uint64_t used, rss, keys;
+    uint64_t sub[METRICS_MAX_SUBSYSTEMS];
+} metrics_history_point;
+/* Start empty with room for cap points (0 frees it). Main thread. */
+void metrics_history_reset(size_t cap, int64_t interval_ms);
+void metrics_history_append(const metrics_history_point *p);
+/* {"interval_ms":…,"fields":[…],"points":[[t,used,rss,keys,sub…],…]}: the points after
+ * since_ms (0: all), oldest first. Any thread. A new buffer (free with metrics_buffer_free). */
+char *metrics_history_json(int64_t since_ms, size_t *len);
+
+/* What the console may do, for the page to show (and to say why a button is off). */
+typedef struct metrics_console_actions {
+    int enabled;   /* metrics-console-actions yes */
+    int has_token; /* metrics-token set: actions need it */
+} metrics_console_actions;
+/* /debug/console: the key space (types, TTL buckets, prefixes, the largest keys), the clients
+ * with the largest buffers, the actions. A new buffer (free with metrics_buffer_free). */
+char *metrics_console_json(const metrics_inputs *in, const metrics_console_actions *act,
+                           size_t *len);
+
 /* ==== HTTP endpoint (libmicrohttpd, its own threads) ==== */
 
-/* Paths (GET and HEAD only; any other method is 405 with "Allow: GET, HEAD"):
- *   /                   an HTML index of the paths below
+/* Paths (GET and HEAD only, but for the actions; any other method is 405 with "Allow: GET,
+ * HEAD", or "Allow: POST" for an action):
+ *   /                   the asset at "/" when handlers.assets has one (the memory console),
+ *                       else an HTML index of the paths below
+ *   assets              handlers.assets: static files (the console's page, style, script) that
+ *                       hold no data, served WITHOUT the token, so that a browser can load the
+ *                       page before it has the token (the page then sends it on its fetches)
+ *   debug_paths         handlers.debug_json for each path of handlers.debug_paths (JSON)
+ *   /debug/actions/NAME POST only, NAME one of handlers.action_names: handlers.action. Needs a
+ *                       token to be configured (403 otherwise: without one any page the browser
+ *                       opens could post to it) and actions_enabled (403 otherwise)
  *   /metrics            handlers.metrics, with the Accept header (query string ignored)
  *   /debug/pprof/heap   handlers.pprof_heap, with the `format` query parameter; 404 when
  *                       pprof_enabled is 0
  *   /debug/memory       handlers.memory_report
  *   /healthz            handlers.healthz, or "ok\n" as text/plain when it is NULL
  * anything else 404 (also a path whose handler is NULL). Every response has a Content-Type,
- * "Cache-Control: no-store" and "X-Content-Type-Options: nosniff".
+ * "Cache-Control: no-store" and "X-Content-Type-Options: nosniff"; an HTML one also the
+ * Content-Security-Policy HTTP_CSP, "X-Frame-Options: DENY" and "Referrer-Policy: no-referrer".
  *
- * Order of checks: request size (431/414) → /healthz (never behind the token, so liveness
- * probes need no secret; it shows nothing but "ok") → token (401 with
+ * Order of checks: request size (431/414) → /healthz and the assets (never behind the token:
+ * they show nothing but "ok" and a static page) → token (401 with
  * `WWW-Authenticate: Bearer realm="memkv"` for every other path, known or not, so a client
  * without the token learns nothing about which paths exist) → path (404) → method (405).
  * The token is compared in constant time (in the token's length).
@@ -410,7 +470,22 @@ typedef struct http_config {
                                   exporter: a handler that waits on a slow target then holds
                                   only its own connection); `threads` is ignored */
     char name[64];             /* the index page's title; "" = "memkv" */
+    int actions_enabled;       /* 1: POST /debug/actions/NAME may run (with a token set) */
 } http_config;
+
+/* The policy every HTML response carries: nothing from elsewhere, no inline script or style
+ * (the console's script and style are files of their own), fetches only to this endpoint. */
+#define HTTP_CSP                                                                                   \
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "                \
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+/* A static file served as is (the console). */
+typedef struct http_asset {
+    const char *path;         /* "/", "/console.js", … */
+    const char *content_type; /* static string */
+    const unsigned char *data;
+    size_t len;
+} http_asset;
 void http_config_default(http_config *c);
 
 typedef struct http_response {
@@ -451,6 +526,17 @@ typedef struct http_handlers {
     int (*healthz)(void *ctx, http_response *resp);
     /* Optional: /scrape, and /metrics too when `metrics` is NULL (the exporter). */
     int (*scrape)(void *ctx, const struct http_scrape_request *req, http_response *resp);
+    /* Optional: static files (see the paths above); nassets entries, kept by the caller for
+     * the endpoint's life. */
+    const http_asset *assets;
+    size_t nassets;
+    /* Optional: GET paths answered with JSON (a NULL-terminated list of static strings), with
+     * the query arguments in req. */
+    const char *const *debug_paths;
+    int (*debug_json)(void *ctx, const struct http_scrape_request *req, http_response *resp);
+    /* Optional: POST /debug/actions/NAME for each NAME of action_names (NULL-terminated). */
+    const char *const *action_names;
+    int (*action)(void *ctx, const char *name, http_response *resp);
     /* Optional: libmicrohttpd's error messages (one line, no newline), called on its threads.
      * NULL drops them (nothing is written to stderr). */
     void (*log)(void *ctx, const char *msg);
@@ -477,6 +563,9 @@ typedef enum http_route_kind {
     HTTP_ROUTE_PPROF_HEAP, /* handlers.pprof_heap with the format query parameter */
     HTTP_ROUTE_MEMORY,     /* handlers.memory_report */
     HTTP_ROUTE_SCRAPE,     /* handlers.scrape (/scrape, or /metrics without handlers.metrics) */
+    HTTP_ROUTE_ASSET,      /* a static file: http_route.asset */
+    HTTP_ROUTE_DEBUG,      /* handlers.debug_json */
+    HTTP_ROUTE_ACTION,     /* handlers.action with http_route.action */
 } http_route_kind;
 
 typedef struct http_route_policy {
@@ -485,6 +574,11 @@ typedef struct http_route_policy {
     int pprof_enabled;
     int have_metrics, have_pprof_heap, have_memory_report, have_scrape; /* handlers set */
     size_t max_request_bytes;                                           /* already clamped */
+    const http_asset *assets;
+    size_t nassets;
+    const char *const *debug_paths;  /* NULL-terminated, or NULL */
+    const char *const *action_names; /* NULL-terminated, or NULL */
+    int actions_enabled;
 } http_route_policy;
 
 typedef struct http_request {
@@ -496,8 +590,11 @@ typedef struct http_request {
 
 typedef struct http_route {
     http_route_kind kind;
-    unsigned status;  /* HTTP_ROUTE_TEXT: the status */
-    const char *text; /* HTTP_ROUTE_TEXT: the body (static) */
+    unsigned status;         /* HTTP_ROUTE_TEXT: the status */
+    const char *text;        /* HTTP_ROUTE_TEXT: the body (static) */
+    const http_asset *asset; /* HTTP_ROUTE_ASSET */
+    const char *action;      /* HTTP_ROUTE_ACTION: the name */
+    const char *allow;       /* 405: the Allow header */
 } http_route;
 
 /* What one header costs against max_request_bytes: "key: value\r\n" plus 64 bytes (what

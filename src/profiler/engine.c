@@ -70,15 +70,15 @@ const char *prof_strerror(int code) {
     }
 }
 
-static const char *const fmt_names[] = {"pprof", "raw", "collapsed", "svg"};
-static const char *const fmt_exts[] = {"pb.gz", "heap", "folded", "svg"};
+static const char *const fmt_names[] = {"pprof", "raw", "collapsed", "svg", "json"};
+static const char *const fmt_exts[] = {"pb.gz", "heap", "folded", "svg", "json"};
 
 const char *prof_format_name(prof_format f) {
-    return (unsigned)f <= PROF_FMT_SVG ? fmt_names[f] : "unknown";
+    return (unsigned)f <= PROF_FMT_JSON ? fmt_names[f] : "unknown";
 }
 
 const char *prof_format_extension(prof_format f) {
-    return (unsigned)f <= PROF_FMT_SVG ? fmt_exts[f] : "bin";
+    return (unsigned)f <= PROF_FMT_JSON ? fmt_exts[f] : "bin";
 }
 
 int prof_format_parse(const char *name, prof_format *out) {
@@ -89,7 +89,7 @@ int prof_format_parse(const char *name, prof_format *out) {
         {"pprof", PROF_FMT_PPROF},         {"raw", PROF_FMT_RAW},
         {"collapsed", PROF_FMT_COLLAPSED}, {"svg", PROF_FMT_SVG},
         {"folded", PROF_FMT_COLLAPSED},    {"flamegraph", PROF_FMT_SVG},
-        {"jeprof", PROF_FMT_RAW},
+        {"jeprof", PROF_FMT_RAW},          {"json", PROF_FMT_JSON},
     };
     if (!name) return PROF_ERR_BADARG;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -542,7 +542,7 @@ static void dump_failed(const prof_job *j) {
 }
 
 static void job_dump(prof_job *j, const prof_settings *set) {
-    if ((unsigned)j->format > PROF_FMT_SVG) {
+    if ((unsigned)j->format > PROF_FMT_JSON) {
         job_fail(j, PROF_ERR_BADARG, "unknown dump format");
         return;
     }
@@ -585,6 +585,9 @@ static void job_dump(prof_job *j, const prof_settings *set) {
                 break;
             case PROF_FMT_COLLAPSED:
                 rc = prof_write_collapsed(&p, &j->out);
+                break;
+            case PROF_FMT_JSON:
+                rc = prof_write_json(&p, &j->out);
                 break;
             default: {
                 char title[160];

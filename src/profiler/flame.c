@@ -173,6 +173,36 @@ static size_t ftree_child(ftree *t, size_t parent, const char *name) {
     return id;
 }
 
+/* The stacks merged into one tree (outermost frame at the root's children), by live bytes. */
+static void ftree_build(const prof_profile *p, ftree *t) {
+    memset(t, 0, sizeof(*t));
+    t->cap = 256;
+    t->nodes = alloc_malloc(ALLOC_SUB_PROFILER, t->cap * sizeof(fnode));
+    t->nodes[0] = (fnode){.name = "all",
+                          .bytes = 0,
+                          .parent = SIZE_MAX,
+                          .first_child = SIZE_MAX,
+                          .next_sibling = SIZE_MAX,
+                          .depth = 0};
+    t->n = 1;
+    for (size_t i = 0; i < p->nsamples; i++) {
+        const prof_sample *s = &p->samples[i];
+        if (!(s->live_bytes > 0)) continue;
+        t->nodes[0].bytes += s->live_bytes;
+        size_t cur = 0;
+        for (size_t j = s->nlocs; j-- > 0;) {
+            const char *name = frame_name(p, s->locs[j]);
+            cur = ftree_child(t, cur, name && *name ? name : "[unknown]");
+            t->nodes[cur].bytes += s->live_bytes;
+        }
+    }
+}
+
+static void ftree_free(ftree *t) {
+    alloc_free(ALLOC_SUB_PROFILER, t->slots);
+    alloc_free(ALLOC_SUB_PROFILER, t->nodes);
+}
+
 #define SVG_WIDTH 1200.0
 #define SVG_PAD 10.0
 #define SVG_FRAME_H 16.0
@@ -191,28 +221,7 @@ int prof_write_svg(const prof_profile *p, const char *title, prof_buf *out) {
     if (!p || !out) return PROF_ERR_BADARG;
     if (!title || !*title) title = "memkv heap profile";
     ftree t;
-    memset(&t, 0, sizeof(t));
-    t.cap = 256;
-    t.nodes = alloc_malloc(ALLOC_SUB_PROFILER, t.cap * sizeof(fnode));
-    t.nodes[0] = (fnode){.name = "all",
-                         .bytes = 0,
-                         .parent = SIZE_MAX,
-                         .first_child = SIZE_MAX,
-                         .next_sibling = SIZE_MAX,
-                         .depth = 0};
-    t.n = 1;
-
-    for (size_t i = 0; i < p->nsamples; i++) {
-        const prof_sample *s = &p->samples[i];
-        if (!(s->live_bytes > 0)) continue;
-        t.nodes[0].bytes += s->live_bytes;
-        size_t cur = 0;
-        for (size_t j = s->nlocs; j-- > 0;) {
-            const char *name = frame_name(p, s->locs[j]);
-            cur = ftree_child(&t, cur, name && *name ? name : "[unknown]");
-            t.nodes[cur].bytes += s->live_bytes;
-        }
-    }
+    ftree_build(p, &t);
     size_t maxdepth = 0;
     for (size_t i = 0; i < t.n; i++)
         if (t.nodes[i].depth > maxdepth) maxdepth = t.nodes[i].depth;
@@ -303,7 +312,65 @@ int prof_write_svg(const prof_profile *p, const char *title, prof_buf *out) {
             SVG_WIDTH / 2, height / 2);
     }
     APPEND_LIT(out, "</svg>\n");
-    alloc_free(ALLOC_SUB_PROFILER, t.slots);
-    alloc_free(ALLOC_SUB_PROFILER, t.nodes);
+    ftree_free(&t);
+    return 0;
+}
+
+/* ---- JSON (the console's flame graph) ---- */
+
+/* A name as a JSON string: '"' and '\\' escaped, control characters and bytes outside ASCII
+ * as '?' (symbol names are ASCII; the page needs no more). */
+static void append_json_name(prof_buf *b, const char *s) {
+    prof_buf_append(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            prof_buf_append(b, e, 2);
+        } else {
+            char ch = c >= 0x20 && c < 0x7f ? (char)c : '?';
+            prof_buf_append(b, &ch, 1);
+        }
+    }
+    prof_buf_append(b, "\"", 1);
+}
+
+static int cmp_bytes_desc(const void *a, const void *b, void *base) {
+    const fnode *n = base;
+    double x = n[*(const size_t *)a].bytes, y = n[*(const size_t *)b].bytes;
+    return (x < y) - (x > y);
+}
+
+/* A node and its children (largest first), recursively: stacks are at most a few hundred
+ * frames deep (jemalloc keeps 128). Children under min bytes are left out. */
+static void json_node(prof_buf *out, const ftree *t, size_t id, double min, size_t *scratch) {
+    const fnode *nd = &t->nodes[id];
+    prof_buf_append(out, "[", 1);
+    append_json_name(out, nd->name);
+    prof_buf_printf(out, ",%.0f,[", nd->bytes);
+    size_t n = 0, *kids = scratch;
+    for (size_t c = nd->first_child; c != SIZE_MAX; c = t->nodes[c].next_sibling)
+        if (t->nodes[c].bytes >= min) kids[n++] = c;
+    if (n > 1) qsort_r(kids, n, sizeof(size_t), cmp_bytes_desc, (void *)t->nodes);
+    for (size_t i = 0; i < n; i++) {
+        if (i) prof_buf_append(out, ",", 1);
+        json_node(out, t, kids[i], min, scratch + n);
+    }
+    prof_buf_append(out, "]]", 2);
+}
+
+int prof_write_json(const prof_profile *p, prof_buf *out) {
+    if (!p || !out) return PROF_ERR_BADARG;
+    ftree t;
+    ftree_build(p, &t);
+    double total = t.nodes[0].bytes;
+    prof_buf_printf(out, "{\"sample_period\":%llu,\"total_bytes\":%.0f,\"nodes\":%zu,\"root\":",
+                    (unsigned long long)p->sample_period, total, t.n);
+    /* every node is on one path at a time: the scratch for children lists sums to < t.n */
+    size_t *scratch = alloc_malloc(ALLOC_SUB_PROFILER, (t.n + 1) * sizeof(size_t));
+    json_node(out, &t, 0, total * PROF_JSON_MIN_SHARE, scratch);
+    alloc_free(ALLOC_SUB_PROFILER, scratch);
+    prof_buf_append(out, "}\n", 2);
+    ftree_free(&t);
     return 0;
 }

@@ -130,6 +130,13 @@ int prof_write_collapsed(const prof_profile *p, prof_buf *out);
  * "" = "memkv heap profile". Names are XML-escaped; bytes outside printable ASCII become '?'. */
 int prof_write_svg(const prof_profile *p, const char *title, prof_buf *out);
 
+/* The stacks merged into a tree by live bytes, as JSON, for the console's flame graph:
+ * {"sample_period":N,"total_bytes":B,"nodes":K,"root":NODE}, NODE = [name, bytes, [NODE…]]
+ * (the root is "all"; children largest first, outermost frame first; a child under
+ * PROF_JSON_MIN_SHARE of the total is left out, with its own children). */
+#define PROF_JSON_MIN_SHARE 1e-4
+int prof_write_json(const prof_profile *p, prof_buf *out);
+
 /* ---- reports ---- */
 typedef struct prof_site {
     const char *func; /* the innermost non-allocator frame: the allocation site */
@@ -219,10 +226,11 @@ typedef enum prof_format {
     PROF_FMT_PPROF = 0,
     PROF_FMT_RAW,
     PROF_FMT_COLLAPSED,
-    PROF_FMT_SVG
+    PROF_FMT_SVG,
+    PROF_FMT_JSON
 } prof_format;
-const char *prof_format_name(prof_format f);               /* "pprof", "raw", "collapsed", "svg" */
-const char *prof_format_extension(prof_format f);          /* "pb.gz", "heap", "folded", "svg" */
+const char *prof_format_name(prof_format f);      /* "pprof", "raw", "collapsed", "svg", "json" */
+const char *prof_format_extension(prof_format f); /* "pb.gz", "heap", "folded", "svg", "json" */
 int prof_format_parse(const char *name, prof_format *out); /* case-insensitive */
 
 /* A file name a client may choose for a dump: 1..100 chars of [A-Za-z0-9._-], not starting

@@ -2,12 +2,15 @@
  * for it, and the handlers that run on its thread. Those handlers never touch the key space or
  * clients: they read mallctl, atomics, /proc and the published state, and hand profiles to the
  * profiler's worker (prof_engine_run blocks the HTTP thread, never the event loop). */
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "alloc/alloc.h"
 #include "db/kstats.h"
+#include "metrics/console.h"
 #include "metrics/metrics.h"
 #include "profiler/profiler.h"
 #include "server/log.h"
@@ -150,6 +153,8 @@ void endpoint_publish_state(void) {
     pubsub_top_subscriber(&s.top_sub);
     keyspace_fill_doctor(&s.doctor_keyspace, 0);
     publish_keyspace(&s.keyspace);
+    s.ntop_keys = keyspace_top_for_console(s.top_keys, METRICS_TOP_KEYS);
+    s.nclient_buffers = clients_largest_buffers(s.client_buffers, METRICS_TOP_CLIENTS);
     metrics_state_publish(&s);
 }
 
@@ -185,7 +190,7 @@ static int handle_pprof_heap(void *ctx, const char *format, http_response *resp)
     (void)ctx;
     prof_format f = PROF_FMT_PPROF; /* Go's convention: /debug/pprof/heap is a profile.proto */
     if (format && format[0] && prof_format_parse(format, &f) < 0) {
-        text_response(resp, 400, "unknown format: use pprof, raw, collapsed or svg\n");
+        text_response(resp, 400, "unknown format: use pprof, raw, collapsed, svg or json\n");
         return 0;
     }
     char why[192];
@@ -210,12 +215,14 @@ static int handle_pprof_heap(void *ctx, const char *format, http_response *resp)
         [PROF_FMT_RAW] = "text/plain; charset=utf-8",
         [PROF_FMT_COLLAPSED] = "text/plain; charset=utf-8",
         [PROF_FMT_SVG] = "image/svg+xml",
+        [PROF_FMT_JSON] = "application/json",
     };
     static const char *const dispositions[] = {
         [PROF_FMT_PPROF] = "attachment; filename=\"memkv-heap.pb.gz\"",
         [PROF_FMT_RAW] = "attachment; filename=\"memkv.heap\"",
         [PROF_FMT_COLLAPSED] = NULL,
         [PROF_FMT_SVG] = NULL,
+        [PROF_FMT_JSON] = NULL,
     };
     resp->status = 200;
     resp->content_type = types[f];
@@ -257,6 +264,103 @@ static int handle_memory_report(void *ctx, http_response *resp) {
     return 0;
 }
 
+/* ---- the console ---- */
+
+/* What the running endpoint was started with, for the page (set before it starts, read by its
+ * threads; a re-listen stops them first). */
+static metrics_console_actions console_actions;
+
+static const char *const debug_paths[] = {"/debug/console", "/debug/history", NULL};
+
+static int handle_debug_json(void *ctx, const http_scrape_request *req, http_response *resp) {
+    (void)ctx;
+    resp->status = 200;
+    resp->content_type = "application/json";
+    if (strcmp(req->path, "/debug/history") == 0) {
+        long long since = 0;
+        for (size_t i = 0; i < req->nargs; i++)
+            if (strcmp(req->args[i].name, "since") == 0)
+                since = strtoll(req->args[i].value, NULL, 10);
+        resp->body = metrics_history_json(since, &resp->len);
+        return 0;
+    }
+    metrics_inputs *in = alloc_malloc(ALLOC_SUB_HTTP, sizeof(*in));
+    metrics_inputs_gather(in);
+    resp->body = metrics_console_json(in, &console_actions, &resp->len);
+    alloc_free(ALLOC_SUB_HTTP, in);
+    return 0;
+}
+
+/* Actions. Profiling on/off changes a config parameter, which only the main thread may do: the
+ * HTTP thread queues it (a bit here) and the cron applies it within a tick (202). A snapshot
+ * (the profiler's worker) and a purge (mallctl) run on the HTTP thread itself (200). */
+enum { ACTION_PROFILE_START = 1, ACTION_PROFILE_STOP = 2 };
+static atomic_uint queued_actions;
+
+static const char *const action_names[] = {"profile-start", "profile-stop", "snapshot", "purge",
+                                           NULL};
+
+/* {"ok":…,"<key>":"<text>"}; text is made safe for a JSON string (quotes, backslashes and
+ * control characters become '). */
+static void action_response(http_response *resp, int status, const char *key, const char *text) {
+    char t[320], body[512];
+    snprintf(t, sizeof(t), "%s", text);
+    for (char *p = t; *p; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) *p = '\'';
+    int n = snprintf(body, sizeof(body), "{\"ok\":%s,\"%s\":\"%s\"}\n",
+                     status < 300 ? "true" : "false", key, t);
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof(body)) n = (int)sizeof(body) - 1;
+    resp->status = status;
+    resp->content_type = "application/json";
+    resp->body = alloc_strndup(ALLOC_SUB_HTTP, body, (size_t)n);
+    resp->len = (size_t)n;
+}
+
+static int handle_action(void *ctx, const char *name, http_response *resp) {
+    (void)ctx;
+    char why[192], msg[320];
+    if (!prof_available(why, sizeof(why)) && strcmp(name, "purge") != 0) {
+        snprintf(msg, sizeof(msg), "heap profiling is unavailable: %s", why);
+        action_response(resp, 503, "error", msg);
+        return 0;
+    }
+    if (strcmp(name, "profile-start") == 0 || strcmp(name, "profile-stop") == 0) {
+        unsigned bit =
+            strcmp(name, "profile-start") == 0 ? ACTION_PROFILE_START : ACTION_PROFILE_STOP;
+        atomic_fetch_or(&queued_actions, bit);
+        action_response(resp, 202, "queued", name);
+    } else if (strcmp(name, "snapshot") == 0) {
+        prof_job *j = prof_job_new(PROF_JOB_SNAPSHOT);
+        int rc = prof_engine_run(j);
+        if (rc < 0 || j->rc < 0)
+            action_response(resp, 503, "error", rc < 0 ? prof_strerror(rc) : j->err);
+        else
+            action_response(resp, 200, "done", name);
+        prof_job_free(j);
+    } else if (mem_purge() < 0) {
+        action_response(resp, 503, "error", "the allocator cannot purge");
+    } else {
+        action_response(resp, 200, "done", name);
+    }
+    return 0;
+}
+
+void endpoint_cron(void) {
+    unsigned bits = atomic_exchange(&queued_actions, 0);
+    if (!bits) return;
+    /* both queued: the later click is unknown, so the safer state (off) wins */
+    const char *value = (bits & ACTION_PROFILE_STOP) ? "no" : "yes";
+    const char *names[] = {"memory-profiling-enabled"};
+    const char *values[] = {value};
+    char err[CFG_ERR_LEN];
+    size_t bad;
+    if (cfg_set_many(&srv.config, names, values, 1, &bad, err) < 0)
+        log_msg(LOG_WARNING, "Console action memory-profiling-enabled %s failed: %s", value, err);
+    else
+        log_msg(LOG_NOTICE, "Console action: memory-profiling-enabled %s", value);
+}
+
 /* ---- start, stop, re-listen ---- */
 
 /* The configuration the running endpoint was started with, to go back to when a re-listen
@@ -267,12 +371,21 @@ static int running, running_auto;
 static const http_handlers handlers = {.ctx = NULL,
                                        .metrics = handle_metrics,
                                        .pprof_heap = handle_pprof_heap,
-                                       .memory_report = handle_memory_report};
+                                       .memory_report = handle_memory_report,
+                                       .assets = console_assets,
+                                       .debug_paths = debug_paths,
+                                       .debug_json = handle_debug_json,
+                                       .action_names = action_names,
+                                       .action = handle_action};
 
 static int listen_with(const http_config *cfg, char *err, size_t cap) {
     int bound = 0;
     char herr[256] = "";
-    endpoint = http_start(cfg, &handlers, &bound, herr, sizeof(herr));
+    console_actions.enabled = cfg->actions_enabled;
+    console_actions.has_token = cfg->token[0] != '\0';
+    http_handlers h = handlers;
+    h.nassets = console_nassets;
+    endpoint = http_start(cfg, &h, &bound, herr, sizeof(herr));
     if (!endpoint) {
         snprintf(err, cap, "metrics endpoint on %.100s:%d: %.120s", cfg->bind, cfg->port, herr);
         return -1;
@@ -298,6 +411,7 @@ static int start_endpoint(char *err, size_t cap, int keep_auto_port) {
     cfg.port = srv.metrics_port < 0 ? keep_auto_port : (int)srv.metrics_port;
     snprintf(cfg.token, sizeof(cfg.token), "%s", srv.metrics_token ? srv.metrics_token : "");
     cfg.pprof_enabled = srv.metrics_pprof_enabled;
+    cfg.actions_enabled = srv.metrics_console_actions;
     cfg.timeout_seconds = (unsigned)srv.metrics_timeout;
     int rc = listen_with(&cfg, err, cap);
     if (rc == 0) running_auto = srv.metrics_port < 0;

@@ -12,6 +12,7 @@
 
 #include "alloc/alloc.h"
 #include "db/kstats.h"
+#include "metrics/metrics.h"
 #include "server/server.h"
 
 #define SUB ALLOC_SUB_KEYSPACE_STATS
@@ -63,10 +64,12 @@ int history_reset(const cfg_param *p, char *err) {
     memset(&H, 0, sizeof(H));
     H.cap = (size_t)srv.memory_history_points;
     H.ring = alloc_calloc(SUB, H.cap * sizeof(hpoint));
+    metrics_history_reset(H.cap, srv.memory_history_interval_ms);
     return 0;
 }
 
 void history_shutdown(void) {
+    metrics_history_reset(0, 0);
     alloc_free(SUB, H.ring);
     prefixes_free(H.pfx, H.pfx_cap);
     memset(&H, 0, sizeof(H));
@@ -261,6 +264,18 @@ static void take_point(int64_t now_ms) {
             p->type_bytes[t] = (double)kstats_type_totals(ks, -1, t).bytes;
     H.head = (H.head + 1) % H.cap;
     if (H.n < H.cap) H.n++;
+    /* the console's copy, with the subsystems */
+    metrics_history_point mp;
+    memset(&mp, 0, sizeof(mp));
+    mp.t_ms = now_ms;
+    mp.used = (uint64_t)p->used;
+    mp.rss = (uint64_t)p->rss;
+    mp.keys = (uint64_t)p->keys;
+    for (int s = 0; s < ALLOC_SUB_COUNT && s < METRICS_MAX_SUBSYSTEMS; s++) {
+        int64_t b = alloc_sub_bytes((alloc_sub)s);
+        mp.sub[s] = b > 0 ? (uint64_t)b : 0;
+    }
+    metrics_history_append(&mp);
     H.ts[H.samples % HISTORY_PREFIX_POINTS] = now_ms;
     if (ks) sample_prefixes(ks);
     H.samples++;

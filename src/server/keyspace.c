@@ -7,6 +7,7 @@
 
 #include "alloc/alloc.h"
 #include "db/kstats.h"
+#include "metrics/metrics.h"
 #include "server/server.h"
 
 static kstats *stats;
@@ -326,6 +327,33 @@ static void printable_key(const char *k, size_t klen, char *out, size_t cap) {
         o += (size_t)n;
     }
     out[o] = '\0';
+}
+
+size_t keyspace_top_for_console(metrics_top_key *out, size_t cap) {
+    if (!keyspace_stats() || cap == 0) return 0;
+    ks_top top[METRICS_TOP_KEYS];
+    if (cap > METRICS_TOP_KEYS) cap = METRICS_TOP_KEYS;
+    if (cap > kstats_top_keys(stats)) cap = kstats_top_keys(stats);
+    int n = kstats_top(stats, -1, top, cap);
+    if (n < 0) return 0;
+    int64_t now = server_now_ms();
+    for (int i = 0; i < n; i++) {
+        metrics_top_key *t = &out[i];
+        memset(t, 0, sizeof(*t));
+        printable_key(top[i].key, top[i].klen, t->key, sizeof(t->key));
+        t->db = top[i].db;
+        t->type = db_type_name(top[i].type);
+        t->bytes = top[i].bytes;
+        t->ttl_ms = -1;
+        db_entry *e = db_peek(srv.dbs[top[i].db], top[i].key, top[i].klen);
+        if (e) {
+            ks_key kk;
+            db_entry_stats(srv.dbs[top[i].db], e, &kk);
+            t->length = kk.len;
+            if (kk.when >= 0) t->ttl_ms = kk.when > now ? kk.when - now : 0;
+        }
+    }
+    return (size_t)n;
 }
 
 void keyspace_fill_doctor(mem_keyspace *k, int may_scan) {

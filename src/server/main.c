@@ -111,6 +111,7 @@ static int64_t cron(evloop *el, void *data) {
     evict_cron();
     net_clients_cron();
     profile_cron();
+    endpoint_cron();
     history_cron(now);
     endpoint_publish_state();
     ops_sample();

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "alloc/alloc.h"
+#include "metrics/metrics.h"
 #include "server/log.h"
 #include "server/pubsub.h"
 #include "server/server.h"
@@ -546,6 +547,33 @@ void clients_top_buffers(mem_client_top *obuf, mem_client_top *qbuf) {
         /* The MULTI queue is input held for the client too (bounded with the query buffer). */
         top_buffer_take(qbuf, c, c->qcap + resp_parser_mem(&c->parser) + multi_queued_mem(c));
     }
+}
+
+size_t clients_largest_buffers(metrics_client_buffers *out, size_t cap) {
+    size_t n = 0;
+    int64_t now = server_now_ms();
+    for (client *c = srv.clients; c && cap; c = c->next) {
+        uint64_t q = c->qcap + resp_parser_mem(&c->parser) + multi_queued_mem(c);
+        uint64_t o = c->reply.allocated;
+        if (n == cap && q + o <= out[n - 1].total) continue;
+        size_t i = n < cap ? n++ : n - 1; /* the place to fill, then bubbled up */
+        while (i > 0 && out[i - 1].total < q + o) {
+            out[i] = out[i - 1];
+            i--;
+        }
+        metrics_client_buffers *b = &out[i];
+        memset(b, 0, sizeof(*b));
+        b->id = c->id;
+        snprintf(b->addr, sizeof(b->addr), "%s", c->addr);
+        snprintf(b->name, sizeof(b->name), "%s", c->name ? c->name : "");
+        snprintf(b->cmd, sizeof(b->cmd), "%s", c->last_cmd ? c->last_cmd : "");
+        b->qbuf = q;
+        b->obuf = o;
+        b->total = q + o;
+        b->age_s = (now - c->ctime_ms) / 1000;
+        b->idle_s = (now - c->last_interaction_ms) / 1000;
+    }
+    return n;
 }
 
 /* Idle timeouts, the soft output limit for clients that went quiet, and giving back the

@@ -200,7 +200,8 @@ typedef struct server {
     long long metrics_port; /* 0 = off, -1 = "auto" (any free port, see ready-file) */
     char *metrics_token;
     int metrics_pprof_enabled;
-    long long metrics_timeout; /* seconds: idle limit and deadline for a request to arrive */
+    int metrics_console_actions; /* metrics-console-actions */
+    long long metrics_timeout;   /* seconds: idle limit and deadline for a request to arrive */
     int metrics_bound_port;
     long long maxmemory;         /* bytes, 0 = no limit (the policy and eviction live in evict.c) */
     int maxmemory_policy;        /* enum evict_policy */
@@ -272,6 +273,10 @@ void keyspace_info_keysizes(void (*emit)(void *ctx, const char *line, size_t len
 /* The doctor's view of the key space: totals, the largest key, growth (from history.c).
  * may_scan 0: never a pass over the keys (the cron), so the largest key may be missing. */
 void keyspace_fill_doctor(mem_keyspace *k, int may_scan);
+/* The largest keys for the console (metrics.h's metrics_top_key); 0 when the statistics are off
+ * or their candidates need a refill (a scan is never done from the cron). */
+struct metrics_top_key;
+size_t keyspace_top_for_console(struct metrics_top_key *out, size_t cap);
 
 /* history.c: the in-process memory history (MEMORY HISTORY, growth for the doctor). */
 int history_reset(const cfg_param *p, char *err); /* (re)start empty at the configured size */
@@ -299,6 +304,9 @@ void client_info_line(client *c, char *buf, size_t cap);
 /* The clients with the largest output buffer and the largest query buffer (CLIENT LIST's omem,
  * and rbs plus argv-mem), for the doctor; all zero when no client holds any. */
 void clients_top_buffers(mem_client_top *obuf, mem_client_top *qbuf);
+/* The cap clients with the largest buffers (query side + output), largest first. */
+struct metrics_client_buffers;
+size_t clients_largest_buffers(struct metrics_client_buffers *out, size_t cap);
 void net_clients_cron(void);
 client *client_by_id(uint64_t id);
 /* The blocking job finished and its reply was added: go on with the client's queued input. */
@@ -509,6 +517,7 @@ int endpoint_start(char *err, size_t cap);
 void endpoint_stop(void);
 int endpoint_restart(char *err, size_t cap); /* after a CONFIG SET of metrics-* */
 void endpoint_publish_state(void);           /* from the cron */
+void endpoint_cron(void); /* from the cron: applies the console's queued actions */
 
 /* info.c */
 /* INFO text for the requested sections (none, "default", "all", "everything" or names);

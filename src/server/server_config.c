@@ -620,6 +620,13 @@ static cfg_param params[] = {
      .ptr = &srv.metrics_pprof_enabled,
      .default_value = "yes",
      .apply = apply_metrics},
+    /* The console's buttons (start/stop profiling, snapshot, MEMORY PURGE): POST with the
+     * token only, and only when this says so. */
+    {.name = "metrics-console-actions",
+     .type = CFG_BOOL,
+     .ptr = &srv.metrics_console_actions,
+     .default_value = "no",
+     .apply = apply_metrics},
     {.name = "save",
      .type = CFG_CUSTOM,
      .default_value = "",
