@@ -948,15 +948,75 @@ static void test_route_decide(void **state) {
     assert_string_equal(r.text, "414 URI too long\n");
 }
 
+/* The console's routes: assets before the token, debug paths after it, actions POST only and
+ * only with a token and actions_enabled. */
+static void test_route_console(void **state) {
+    (void)state;
+    static const unsigned char page[] = "<p>";
+    static const http_asset assets[] = {{"/", "text/html; charset=utf-8", page, 3}};
+    static const char *const debug[] = {"/debug/console", NULL};
+    static const char *const actions[] = {"purge", NULL};
+    http_route_policy pol = {.token = "s3cret",
+                             .token_len = 6,
+                             .max_request_bytes = 1024,
+                             .assets = assets,
+                             .nassets = 1,
+                             .debug_paths = debug,
+                             .action_names = actions};
+    http_request req = {.method = "GET", .url = "/", .version = "HTTP/1.1"};
+    http_route r;
+    http_route_decide(&pol, &req, 0, &r); /* no token needed for the page */
+    assert_int_equal(r.kind, HTTP_ROUTE_ASSET);
+    assert_ptr_equal(r.asset, &assets[0]);
+    req.method = "POST";
+    http_route_decide(&pol, &req, 0, &r);
+    assert_int_equal(r.status, 405);
+    req.method = "GET";
+    req.url = "/debug/console";
+    http_route_decide(&pol, &req, 0, &r);
+    assert_int_equal(r.status, 401);
+    req.authorization = "Bearer s3cret";
+    http_route_decide(&pol, &req, 0, &r);
+    assert_int_equal(r.kind, HTTP_ROUTE_DEBUG);
+    req.url = "/debug/actions/purge";
+    http_route_decide(&pol, &req, 0, &r);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.allow, "POST");
+    req.method = "POST";
+    http_route_decide(&pol, &req, 0, &r);
+    assert_int_equal(r.status, 403); /* actions_enabled 0 */
+    pol.actions_enabled = 1;
+    http_route_decide(&pol, &req, 0, &r);
+    assert_int_equal(r.kind, HTTP_ROUTE_ACTION);
+    assert_string_equal(r.action, "purge");
+    req.url = "/debug/actions/other";
+    http_route_decide(&pol, &req, 0, &r);
+    assert_int_equal(r.status, 404);
+    pol.token = "";
+    pol.token_len = 0; /* no token configured: never */
+    req.url = "/debug/actions/purge";
+    req.authorization = NULL;
+    http_route_decide(&pol, &req, 0, &r);
+    assert_int_equal(r.status, 403);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_route_decide),   cmocka_unit_test(test_scrape),
-        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_not_found),      cmocka_unit_test(test_method_not_allowed),
-        cmocka_unit_test(test_head),           cmocka_unit_test(test_token),
-        cmocka_unit_test(test_pprof_disabled), cmocka_unit_test(test_oversized),
-        cmocka_unit_test(test_keep_alive),     cmocka_unit_test(test_handler_error),
-        cmocka_unit_test(test_slow_client),    cmocka_unit_test(test_connection_limit),
+        cmocka_unit_test(test_route_decide),
+        cmocka_unit_test(test_scrape),
+        cmocka_unit_test(test_route_console),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_method_not_allowed),
+        cmocka_unit_test(test_head),
+        cmocka_unit_test(test_token),
+        cmocka_unit_test(test_pprof_disabled),
+        cmocka_unit_test(test_oversized),
+        cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_handler_error),
+        cmocka_unit_test(test_slow_client),
+        cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_start_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

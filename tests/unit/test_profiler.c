@@ -898,6 +898,32 @@ static size_t count_of(const char *s, const char *needle) {
     return n;
 }
 
+/* The console's stack tree: nested [name, bytes, [children]], largest child first. */
+static void test_json_tree(void **state) {
+    (void)state;
+    prof_profile p;
+    prof_sample samples[5];
+    hand_profile(&p, samples);
+    prof_buf b;
+    prof_buf_init(&b);
+    assert_int_equal(prof_write_json(&p, &b), 0);
+    assert_non_null(strstr(b.data, "\"total_bytes\":167,"));
+    assert_non_null(strstr(b.data, "\"root\":[\"all\",167,[[\"main\",167,["));
+    assert_non_null(strstr(b.data, "[\"site_a\",110,[]]"));
+    assert_non_null(strstr(b.data, "[\"a<b>&\\\"c' x\",7,[]]")); /* '"' escaped */
+    assert_null(strstr(b.data, "cold"));                         /* no live bytes */
+    /* site_a (110) comes before the smaller siblings */
+    const char *a = strstr(b.data, "site_a"), *bb = strstr(b.data, "site_b");
+    assert_true(a && bb && a < bb);
+    assert_true(b.len > 2 && strcmp(b.data + b.len - 2, "}\n") == 0);
+    prof_buf_free(&b);
+    memset(&p, 0, sizeof(p));
+    prof_buf_init(&b);
+    assert_int_equal(prof_write_json(&p, &b), 0);
+    assert_non_null(strstr(b.data, "\"root\":[\"all\",0,[]]"));
+    prof_buf_free(&b);
+}
+
 static void test_svg(void **state) {
     (void)state;
     prof_profile p;
@@ -1102,6 +1128,7 @@ int main(void) {
         cmocka_unit_test(test_pprof),
         cmocka_unit_test(test_collapsed),
         cmocka_unit_test(test_svg),
+        cmocka_unit_test(test_json_tree),
         cmocka_unit_test(test_top_sites),
         cmocka_unit_test(test_leak_suspects),
     };
