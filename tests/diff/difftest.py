@@ -190,7 +190,7 @@ MEMORY_STATS_SHARED = {
 MEMKV_ONLY_CONFIG = set(generator.MEMKV_ONLY_CONFIG) | {
     b"ready-file", b"memory-profiling-enabled", b"memory-profiling-unwinder",
     b"memory-profiling-dump-dir", b"metrics-bind", b"metrics-port", b"metrics-token",
-    b"metrics-pprof-enabled"}
+    b"metrics-pprof-enabled", b"metrics-console-actions"}
 
 
 NO_REPLY = ("noreply",)

@@ -128,6 +128,7 @@ MEMKV_ONLY_CONFIG = {
     # Protected (enable-protected-configs) in memkv, unknown to Redis.
     b"memory-profiling-dump-dir": [b"/tmp", b"", b"relative"],
     b"metrics-timeout": [b"10", b"0", b"-1", b"abc"],
+    b"metrics-console-actions": [b"no", b"maybe"],
     b"jemalloc-dirty-decay-ms": [b"10000", b"0", b"-1", b"-2", b"86400001", b"abc"],
     b"jemalloc-muzzy-decay-ms": [b"0", b"1000", b"-1", b"x"],
     # Key-space statistics: every change rebuilds them from the keys.
