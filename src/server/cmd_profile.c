@@ -315,7 +315,7 @@ static void profile_dump(client *c, int first) {
         snprintf(name, sizeof(name), "%.*s", (int)(c->argv[i].len < 15 ? c->argv[i].len : 15),
                  c->argv[i].ptr);
         if (prof_format_parse(name, &j->format) < 0) {
-            reply_error(c, "ERR unknown format: use PPROF, RAW, COLLAPSED or SVG");
+            reply_error(c, "ERR unknown format: use PPROF, RAW, COLLAPSED, SVG or JSON");
             prof_job_free(j);
             return;
         }

@@ -935,12 +935,12 @@ def test_errors(server_factory):
         return
 
     # Checked before anything runs, whether profiling is active or not.
-    fmt_err = "ERR unknown format: use PPROF, RAW, COLLAPSED or SVG"
+    fmt_err = "ERR unknown format: use PPROF, RAW, COLLAPSED, SVG or JSON"
     assert c("MEMORY", "PROFILE", "DUMP", "NOSUCH") == fmt_err
     ok(c("MEMORY", "PROFILE", "START"))
-    for fmt in ("NOSUCH", "json", "pprofx", "x" * 40, ""):
+    for fmt in ("NOSUCH", "jsonx", "pprofx", "x" * 40, ""):
         assert c("MEMORY", "PROFILE", "DUMP", fmt) == fmt_err, fmt
-    for fmt in ("pprof", "Raw", "collapsed", "SVG"):  # case-insensitive
+    for fmt in ("pprof", "Raw", "collapsed", "SVG", "Json"):  # case-insensitive
         assert isinstance(c("MEMORY", "PROFILE", "DUMP", fmt), bytes), fmt
     assert c("MEMORY", "PROFILE", "DUMP", "RAW", "extra") == "ERR syntax error"
     err = c("MEMORY", "PROFILE", "DUMP", "RAW", "TOFILE", "a", "b")
