@@ -155,6 +155,14 @@ static script_entry *script_get_or_compile(client *c, const char *body, size_t l
 /* ---- EVAL family ----------------------------------------------------------------------- */
 
 static void eval_generic(client *c, int by_sha, int read_only) {
+    /* MONITOR shows the script before the commands it runs (EVAL is skip-monitor for the
+     * command path), as Redis 7.0. */
+    if (srv.monitors) monitor_feed_always(c, command_lookup(c->argv[0].ptr, c->argv[0].len));
+    /* A digest of the wrong length cannot match: NOSCRIPT before anything else, as Redis. */
+    if (by_sha && c->argv[1].len != 40) {
+        reply_error(c, "NOSCRIPT No matching script. Please use EVAL.");
+        return;
+    }
     long long numkeys;
     if (arg_ll(c, 2, &numkeys) < 0) return;
     if (numkeys > c->argc - 3) {
@@ -167,7 +175,7 @@ static void eval_generic(client *c, int by_sha, int read_only) {
     }
     script_entry *e;
     if (by_sha) {
-        e = c->argv[1].len == 40 ? script_cache_find(c->argv[1].ptr) : NULL;
+        e = script_cache_find(c->argv[1].ptr);
         if (!e) {
             reply_error(c, "NOSCRIPT No matching script. Please use EVAL.");
             return;
@@ -281,7 +289,11 @@ static const char *const script_help[] = {
     NULL};
 
 static void cmd_script(client *c) {
-    if (arg_eq(c, 1, "help") && c->argc == 2) {
+    if (arg_eq(c, 1, "help")) {
+        if (c->argc != 2) {
+            reply_wrong_subcommand_arity(c);
+            return;
+        }
         reply_help(c, script_help);
     } else if (arg_eq(c, 1, "flush")) {
         if (c->argc > 3 || (c->argc == 3 && !arg_eq(c, 2, "sync") && !arg_eq(c, 2, "async"))) {
@@ -346,7 +358,7 @@ static void cmd_function_unsupported(client *c) {
                    "EVAL / EVALSHA");
 }
 
-#define S CMD_NOSCRIPT
+#define S (CMD_NOSCRIPT | CMD_SKIP_MONITOR)
 #define MR CMD_MAY_REPLICATE
 #define K CMD_MOVABLEKEYS
 /* clang-format off */
@@ -355,8 +367,8 @@ command scripting_commands[] = {
     {"evalsha", cmd_evalsha, -3, S | MR | K, 0, 0, 0, "scripting", "Executes a server-side Lua script by SHA1 digest.", 0, 0},
     {"eval_ro", cmd_eval_ro, -3, S | CMD_READONLY | K, 0, 0, 0, "scripting", "Executes a read-only server-side Lua script.", 0, 0},
     {"evalsha_ro", cmd_evalsha_ro, -3, S | CMD_READONLY | K, 0, 0, 0, "scripting", "Executes a read-only server-side Lua script by SHA1 digest.", 0, 0},
-    {"script", cmd_script, -2, S, 0, 0, 0, "scripting", "A container for Lua scripts management commands.", 0, 0},
-    {"function", cmd_function_unsupported, -2, S, 0, 0, 0, "scripting", "A container for function commands (not supported by memkv).", 0, 0},
+    {"script", cmd_script, -2, CMD_NOSCRIPT, 0, 0, 0, "scripting", "A container for Lua scripts management commands.", 0, 0},
+    {"function", cmd_function_unsupported, -2, CMD_NOSCRIPT, 0, 0, 0, "scripting", "A container for function commands (not supported by memkv).", 0, 0},
     {"fcall", cmd_function_unsupported, -3, S | MR | K, 0, 0, 0, "scripting", "Invokes a function (not supported by memkv).", 0, 0},
     {"fcall_ro", cmd_function_unsupported, -3, S | CMD_READONLY | K, 0, 0, 0, "scripting", "Invokes a read-only function (not supported by memkv).", 0, 0},
 };

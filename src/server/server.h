@@ -556,6 +556,8 @@ void latency_free(void);
 int command_arg_redacted(const client *c, const command *cmd, int i);
 /* Shows the command that just ran to every MONITOR client (unless it is an admin one). */
 void monitor_feed(client *c, const command *cmd, const subcommand *sub);
+/* The same, whatever the command's flags (EVAL feeds itself before the script runs). */
+void monitor_feed_always(client *c, const command *cmd);
 void monitor_stop(client *c); /* RESET, client_close */
 
 enum { PAUSE_OFF = 0, PAUSE_WRITE, PAUSE_ALL }; /* Redis's order: ALL is the stricter */
