@@ -283,6 +283,8 @@ typedef struct metrics_server_state {
     int64_t maxmemory; /* 0 = no limit */
     char maxmemory_policy[32];
     uint64_t used_memory_startup, used_memory_peak, rss_baseline;
+    /* scripting: the Lua heap, the EVAL script cache (bytes, scripts, evictions) */
+    uint64_t lua_bytes, scripts_eval_bytes, cached_scripts, evicted_scripts;
     int64_t prof_max_memory; /* memory-profiling-max-memory, 0 = no cap */
     size_t ndbs;
     struct {

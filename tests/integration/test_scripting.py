@@ -525,6 +525,20 @@ def test_script_cache_stays_under_its_cap(server):
     with pytest.raises(redis.exceptions.NoScriptError):
         r.evalsha(loaded, 0)
     assert r.info("memory")["memkv_subsystem_scripting"] > 0
+    # /metrics: the same figures, once the cron has published them
+    if server.metrics_port:
+        import urllib.request
+        from helpers import metric, parse_text
+
+        def scraped():
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server.metrics_port,
+                                        timeout=10) as resp:
+                return parse_text(resp.read())
+        assert wait_until(lambda: metric(scraped(), "memkv_scripts_cached") == 0, 10)
+        s = scraped()
+        assert metric(s, "memkv_scripts_evicted_total") >= 2900
+        assert metric(s, "memkv_memory_lua_bytes") > 0
+        assert metric(s, "memkv_memory_subsystem_bytes", subsystem="scripting") > 0
 
 
 def redis_sha(text):
