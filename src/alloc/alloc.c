@@ -44,6 +44,7 @@ static const char *const sub_names[ALLOC_SUB_COUNT] = {
     [ALLOC_SUB_KEYSPACE_STATS] = "keyspace_stats",
     [ALLOC_SUB_SLOWLOG] = "slowlog",
     [ALLOC_SUB_PUBSUB] = "pubsub",
+    [ALLOC_SUB_SCRIPTING] = "scripting",
 };
 
 #ifdef MEMKV_HAVE_JEMALLOC
@@ -64,6 +65,7 @@ static const alloc_arena_group sub_group[ALLOC_SUB_COUNT] = {
     [ALLOC_SUB_CLIENTS] = ALLOC_ARENA_CLIENTS,    [ALLOC_SUB_PROFILER] = ALLOC_ARENA_GROUPS,
     [ALLOC_SUB_HTTP] = ALLOC_ARENA_GROUPS,        [ALLOC_SUB_KEYSPACE_STATS] = ALLOC_ARENA_GROUPS,
     [ALLOC_SUB_SLOWLOG] = ALLOC_ARENA_GROUPS,     [ALLOC_SUB_PUBSUB] = ALLOC_ARENA_GROUPS,
+    [ALLOC_SUB_SCRIPTING] = ALLOC_ARENA_GROUPS,
 };
 
 #define ARENA_FLAGS(sub) (arena_owner ? sub_flags[sub] : 0)

@@ -244,6 +244,17 @@ static void collect_memory(col *c, const metrics_inputs *in) {
     GAUGE_BYTES(c, "memkv_memory_startup_bytes",
                 "Used memory once start-up was done (Redis used_memory_startup).",
                 s->used_memory_startup);
+    /* Scripting, under the family names memkv-exporter gives Redis's fields. */
+    GAUGE_BYTES(c, "memkv_memory_lua_bytes",
+                "Bytes the Lua interpreter holds (INFO used_memory_lua).", s->lua_bytes);
+    GAUGE_BYTES(c, "memkv_memory_scripts_eval_bytes",
+                "Bytes of the EVAL script cache (INFO used_memory_scripts_eval).",
+                s->scripts_eval_bytes);
+    one_i(c, "memkv_scripts_cached", "Scripts in the script cache (INFO number_of_cached_scripts).",
+          METRICS_GAUGE, NULL, i64(s->cached_scripts));
+    one_i(c, "memkv_scripts_evicted",
+          "EVAL scripts evicted from the cache past lua-script-cache-max (INFO evicted_scripts).",
+          METRICS_COUNTER, NULL, i64(s->evicted_scripts));
     GAUGE_BYTES(c, "memkv_memory_max_bytes", "The maxmemory limit in bytes; 0 means no limit.",
                 s->maxmemory > 0 ? (uint64_t)s->maxmemory : 0);
     /* The server's RSS under a memkv name: equal to process_resident_memory_bytes here, but an

@@ -219,7 +219,7 @@ int metrics_write_process(metrics_writer *w, const metrics_process *p);
 /* ==== collector: every memkv family, from figures gathered by the caller ==== */
 
 #define METRICS_MAX_DBS 256
-#define METRICS_MAX_SUBSYSTEMS 16
+#define METRICS_MAX_SUBSYSTEMS 24
 #define METRICS_MAX_ARENAS 4
 #define METRICS_MAX_BINS 64
 
@@ -302,6 +302,8 @@ typedef struct metrics_server_state {
     int64_t maxmemory; /* 0 = no limit */
     char maxmemory_policy[32];
     uint64_t used_memory_startup, used_memory_peak, rss_baseline;
+    /* scripting: the Lua heap, the EVAL script cache (bytes, scripts, evictions) */
+    uint64_t lua_bytes, scripts_eval_bytes, cached_scripts, evicted_scripts;
     int64_t prof_max_memory; /* memory-profiling-max-memory, 0 = no cap */
     size_t ndbs;
     struct {

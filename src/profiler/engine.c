@@ -141,7 +141,7 @@ static struct {
     char cap_note[160];
     double last_job_ms;
     int64_t cap_step_ms; /* now_ms of the cap's last step */
-    double sampled_by_subsystem[16];
+    double sampled_by_subsystem[24];
     int64_t sampled_at_ns;
 } st;
 
@@ -663,7 +663,7 @@ static void record_by_subsystem(const prof_profile *p) {
     double by[ALLOC_SUB_COUNT];
     prof_bytes_by_subsystem(p, by, ALLOC_SUB_COUNT);
     pthread_mutex_lock(&st_lock);
-    for (int i = 0; i < ALLOC_SUB_COUNT && i < 16; i++)
+    for (int i = 0; i < ALLOC_SUB_COUNT && i < 24; i++)
         st.sampled_by_subsystem[i] = by[i];
     st.sampled_at_ns = p->time_ns ? p->time_ns : 1;
     pthread_mutex_unlock(&st_lock);

@@ -156,6 +156,8 @@ static int attribute_frame(const char *f, const char *const *outer, size_t noute
         strcmp(f, "take_dump") == 0 || strcmp(f, "worker_main") == 0)
         return ALLOC_SUB_PROFILER;
     if (starts_with(f, "MHD_") || starts_with(f, "http_")) return ALLOC_SUB_HTTP;
+    /* the Lua heap: every Lua allocation goes through the scripting allocator */
+    if (strcmp(f, "script_lua_alloc") == 0) return ALLOC_SUB_SCRIPTING;
     /* A command's own temporary memory (KEYS lists, INFO text…): not the read buffer that the
      * command happens to run under. */
     if (strcmp(f, "command_process") == 0 || starts_with(f, "cmd_")) return -2;

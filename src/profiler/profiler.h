@@ -319,7 +319,7 @@ typedef struct prof_status {
     char why_unavailable[192];
     /* Sampled live bytes per subsystem (index = alloc_sub) from the latest snapshot or
      * SUBSYSTEMS job; sampled_at_ns 0 = none yet. */
-    double sampled_by_subsystem[16];
+    double sampled_by_subsystem[24];
     int64_t sampled_at_ns;
 } prof_status;
 void prof_status_get(prof_status *out); /* any thread */

@@ -11,6 +11,7 @@
 #include "server/log.h"
 #include "server/multi.h"
 #include "server/pubsub.h"
+#include "server/script.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -626,6 +627,7 @@ static void reset_stats(void) {
     memset(s, 0, sizeof(*s));
     s->ops_last_ms = server_now_ms();
     evloop_take_max_busy_us(srv.el);
+    script_reset_stats();
     for (size_t i = 0; i < srv.ncommands; i++)
         srv.commands[i].calls = srv.commands[i].usec = 0;
 }

@@ -10,6 +10,7 @@
 
 #include "alloc/alloc.h"
 #include "server/pubsub.h"
+#include "server/script.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -32,29 +33,29 @@ const char *const ERR_OOM = "OOM command not allowed when used memory > 'maxmemo
 static command table[] = {
     {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "Returns the server's liveliness response.", 0, 0},
     {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "Returns the given string.", 0, 0},
-    {"quit", cmd_quit, -1, CMD_NOAUTH | CMD_NOQUEUE | F, 0, 0, 0, "connection", "Closes the connection.", 0, 0},
-    {"auth", cmd_auth, -2, CMD_NOAUTH | F, 0, 0, 0, "connection", "Authenticates the connection.", 0, 0},
-    {"hello", cmd_hello, -1, CMD_NOAUTH | F, 0, 0, 0, "connection", "Handshakes with the server.", 0, 0},
+    {"quit", cmd_quit, -1, CMD_NOAUTH | CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "connection", "Closes the connection.", 0, 0},
+    {"auth", cmd_auth, -2, CMD_NOAUTH | CMD_NOSCRIPT | F, 0, 0, 0, "connection", "Authenticates the connection.", 0, 0},
+    {"hello", cmd_hello, -1, CMD_NOAUTH | CMD_NOSCRIPT | F, 0, 0, 0, "connection", "Handshakes with the server.", 0, 0},
     {"select", cmd_select, 2, F, 0, 0, 0, "connection", "Changes the selected database.", 0, 0},
     {"reset", cmd_reset, 1, CMD_NOAUTH | CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "connection", "Resets the connection.", 0, 0},
     {"client", cmd_client, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.", 0, 0},
     {"command", cmd_command, -1, 0, 0, 0, 0, "server", "Returns detailed information about all commands.", 0, 0},
     {"info", cmd_info, -1, 0, 0, 0, 0, "server", "Returns information and statistics about the server.", 0, 0},
     {"config", cmd_config, -2, CMD_ADMIN, 0, 0, 0, "server", "A container for server configuration commands.", 0, 0},
-    {"shutdown", cmd_shutdown, -1, CMD_ADMIN | CMD_NO_MULTI, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the server.", 0, 0},
+    {"shutdown", cmd_shutdown, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the server.", 0, 0},
     {"time", cmd_time, 1, F, 0, 0, 0, "server", "Returns the server time.", 0, 0},
     {"memory", cmd_memory, -2, 0, 0, 0, 0, "server", "A container for memory diagnostics commands.", 0, 0},
     {"kprofile", cmd_kprofile, -3, CMD_ADMIN, 0, 0, 0, "server", "Kvrocks-compatible heap profiler control (KPROFILE MEMORY ENABLE|DISABLE|STATUS|DUMP).", 0, 0},
-    {"debug", cmd_debug, -2, CMD_ADMIN, 0, 0, 0, "server", "A container for debugging commands (enable-debug-command).", 0, 0},
+    {"debug", cmd_debug, -2, CMD_ADMIN | CMD_NOSCRIPT, 0, 0, 0, "server", "A container for debugging commands (enable-debug-command).", 0, 0},
     {"dbsize", cmd_dbsize, 1, R | F, 0, 0, 0, "server", "Returns the number of keys in the database.", 0, 0},
     {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "Removes all keys from the current database.", 0, 0},
     {"flushall", cmd_flushall, -1, W, 0, 0, 0, "server", "Removes all keys from all databases.", 0, 0},
 
-    {"multi", cmd_multi, 1, CMD_NOQUEUE | F, 0, 0, 0, "transactions", "Starts a transaction.", 0, 0},
-    {"exec", cmd_exec, 1, CMD_NOQUEUE, 0, 0, 0, "transactions", "Executes all commands in a transaction.", 0, 0},
-    {"discard", cmd_discard, 1, CMD_NOQUEUE | F, 0, 0, 0, "transactions", "Discards a transaction.", 0, 0},
-    {"watch", cmd_watch, -2, CMD_NOQUEUE | F, 1, -1, 1, "transactions", "Monitors changes to keys to determine the execution of a transaction.", 0, 0},
-    {"unwatch", cmd_unwatch, 1, F, 0, 0, 0, "transactions", "Forgets about watched keys of a transaction.", 0, 0},
+    {"multi", cmd_multi, 1, CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "transactions", "Starts a transaction.", 0, 0},
+    {"exec", cmd_exec, 1, CMD_NOSCRIPT | CMD_NOQUEUE, 0, 0, 0, "transactions", "Executes all commands in a transaction.", 0, 0},
+    {"discard", cmd_discard, 1, CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "transactions", "Discards a transaction.", 0, 0},
+    {"watch", cmd_watch, -2, CMD_NOSCRIPT | CMD_NOQUEUE | F, 1, -1, 1, "transactions", "Monitors changes to keys to determine the execution of a transaction.", 0, 0},
+    {"unwatch", cmd_unwatch, 1, CMD_NOSCRIPT | F, 0, 0, 0, "transactions", "Forgets about watched keys of a transaction.", 0, 0},
 
     {"del", cmd_del, -2, W, 1, -1, 1, "generic", "Deletes one or more keys.", 0, 0},
     {"unlink", cmd_del, -2, W | F, 1, -1, 1, "generic", "Asynchronously deletes one or more keys.", 0, 0},
@@ -121,6 +122,7 @@ static const struct {
     {extra_commands, &extra_commands_count},
     {introspection_commands, &introspection_commands_count},
     {pubsub_commands, &pubsub_commands_count},
+    {scripting_commands, &scripting_commands_count},
 };
 
 /* The subcommands of the container commands, as Redis 7.0's command table has them (plus
@@ -189,13 +191,20 @@ static const subcommand pubsub_subs[] = {{"channels", "pubsub|channels", 0},
                                          {"shardchannels", "pubsub|shardchannels", 0},
                                          {"shardnumsub", "pubsub|shardnumsub", 0},
                                          SUBS_END};
+static const subcommand script_subs[] = {{"debug", "script|debug", 0},
+                                         {"exists", "script|exists", 0},
+                                         {"flush", "script|flush", 0},
+                                         {"help", "script|help", 0},
+                                         {"kill", "script|kill", 0},
+                                         {"load", "script|load", 0},
+                                         SUBS_END};
 static const struct {
     const char *container;
     const subcommand *subs;
 } containers[] = {
     {"client", client_subs},   {"config", config_subs}, {"command", command_subs},
     {"memory", memory_subs},   {"object", object_subs}, {"slowlog", slowlog_subs},
-    {"latency", latency_subs}, {"pubsub", pubsub_subs},
+    {"latency", latency_subs}, {"pubsub", pubsub_subs}, {"script", script_subs},
 };
 
 /* Per command of srv.commands (same index): its subcommands when it is a container. */
@@ -207,6 +216,11 @@ static const subcommand *find_sub(const subcommand *subs, const resp_arg *a) {
     return NULL;
 }
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
+
+const subcommand *command_find_sub(const command *cmd, const resp_arg *a) {
+    const subcommand *subs = cmd_subs[cmd - srv.commands];
+    return subs ? find_sub(subs, a) : NULL;
+}
 
 /* Open-addressing index over lower-case names, built once, at least twice the number of
  * commands so probes stay short. */
@@ -524,8 +538,14 @@ static inline __attribute__((always_inline)) void process(client *c) {
      * that cannot get under the limit, refuse the commands that may grow memory (inside MULTI,
      * whatever would be queued, and EXEC of such a queue). Reads, deletes and the like still
      * run. */
-    if (srv.maxmemory > 0 && evict_perform() < 0 &&
-        ((cmd->flags & CMD_DENYOOM) || multi_refused_on_oom(c, cmd))) {
+    /* A script has run past busy-reply-threshold: only a few commands may run meanwhile
+     * (before eviction, which must not touch the key space under the script). */
+    if (srv.script_busy && script_refuse_busy(c, cmd)) {
+        multi_flag_error(c);
+        return;
+    }
+    srv.pre_command_oom = srv.maxmemory > 0 && evict_perform() < 0; /* scripts check it too */
+    if (srv.pre_command_oom && ((cmd->flags & CMD_DENYOOM) || multi_refused_on_oom(c, cmd))) {
         if ((c->flags & CLIENT_MULTI) && cmd->fn == cmd_exec) {
             multi_exec_abort(c, ERR_OOM);
             return;
@@ -571,9 +591,21 @@ static inline __attribute__((always_inline)) void process(client *c) {
         if (srv.monitors) monitor_feed(c, cmd, sub);
     }
     client_obuf_check(c);
-    /* Clients waiting on keys this command filled are served before the next command. */
-    blocking_serve_ready_keys();
+    /* Clients waiting on keys this command filled are served before the next command (not
+     * in the middle of a busy script: it has not finished writing). */
+    if (!srv.script_busy) blocking_serve_ready_keys();
     db_settle(); /* the collections the command (and the clients it served) changed */
+}
+
+void command_call(client *c, const command *cmd, const subcommand *sub) {
+    command *mut = (command *)cmd;
+    if (cmd->flags & CMD_READONLY) db_reads_only();
+    c->last_cmd = cmd->name;
+    mut->fn(c);
+    mut->calls++;
+    srv.stats.commands_processed++;
+    if (srv.monitors) monitor_feed(c, cmd, sub);
+    db_settle();
 }
 
 void command_process(client *c) {

@@ -15,6 +15,7 @@
 #include "profiler/profiler.h"
 #include "server/log.h"
 #include "server/pubsub.h"
+#include "server/script.h"
 #include "server/server.h"
 
 static http_endpoint *endpoint;
@@ -126,6 +127,12 @@ void endpoint_publish_state(void) {
     s.maxmemory = srv.maxmemory;
     snprintf(s.maxmemory_policy, sizeof(s.maxmemory_policy), "%s", evict_policy_name());
     s.used_memory_startup = srv.used_memory_startup;
+    script_figures sf;
+    script_figures_get(&sf);
+    s.lua_bytes = sf.vm_bytes;
+    s.scripts_eval_bytes = sf.cache_bytes;
+    s.cached_scripts = (uint64_t)sf.scripts;
+    s.evicted_scripts = (uint64_t)sf.evicted;
     s.used_memory_peak = srv.used_memory_peak;
     s.rss_baseline = srv.rss_baseline;
     s.prof_max_memory = srv.prof_max_memory;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -175,6 +176,30 @@ int64_t evloop_take_max_busy_us(evloop *el) {
     return v;
 }
 
+static void dispatch(evloop *el, int n) {
+    for (int i = 0; i < n; i++) {
+        int fd = el->events[i].data.fd;
+        uint32_t e = el->events[i].events;
+        int mask = 0;
+        if (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) mask |= EV_READ;
+        if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) mask |= EV_WRITE;
+        /* A handler may have unwatched or closed this fd earlier in this batch, or the read
+         * handler just now: check the mask again before each call. */
+        file_slot *f = &el->files[fd];
+        if ((mask & EV_READ) && (f->mask & EV_READ)) f->rfn(el, fd, f->data, EV_READ);
+        if ((mask & EV_WRITE) && (f->mask & EV_WRITE)) f->wfn(el, fd, f->data, EV_WRITE);
+    }
+}
+
+void evloop_poll(evloop *el) {
+    /* Its own event array: the loop's one is being walked by the caller's dispatch. */
+    struct epoll_event saved[EVLOOP_MAX_EVENTS];
+    memcpy(saved, el->events, sizeof(saved));
+    int n = epoll_wait(el->epfd, el->events, EVLOOP_MAX_EVENTS, 0);
+    if (n > 0) dispatch(el, n);
+    memcpy(el->events, saved, sizeof(saved));
+}
+
 void evloop_run(evloop *el) {
     el->stop = 0;
     int64_t woke_us = 0;
@@ -188,18 +213,7 @@ void evloop_run(evloop *el) {
         }
         int n = epoll_wait(el->epfd, el->events, EVLOOP_MAX_EVENTS, next_timeout_ms(el));
         woke_us = now_us();
-        for (int i = 0; i < n; i++) {
-            int fd = el->events[i].data.fd;
-            uint32_t e = el->events[i].events;
-            int mask = 0;
-            if (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) mask |= EV_READ;
-            if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) mask |= EV_WRITE;
-            /* A handler may have unwatched or closed this fd earlier in this batch, or the read
-             * handler just now: check the mask again before each call. */
-            file_slot *f = &el->files[fd];
-            if ((mask & EV_READ) && (f->mask & EV_READ)) f->rfn(el, fd, f->data, EV_READ);
-            if ((mask & EV_WRITE) && (f->mask & EV_WRITE)) f->wfn(el, fd, f->data, EV_WRITE);
-        }
+        if (n > 0) dispatch(el, n);
         run_timers(el);
     }
 }

@@ -37,5 +37,8 @@ void evloop_run(evloop *el); /* until evloop_stop */
 int64_t evloop_take_max_busy_us(evloop *el);
 int64_t evloop_peek_max_busy_us(const evloop *el);
 void evloop_stop(evloop *el);
+/* One pass over the file events ready now, without waiting and without timers (a busy script
+ * serving other clients from inside itself). */
+void evloop_poll(evloop *el);
 
 #endif

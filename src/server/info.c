@@ -11,6 +11,7 @@
 #include "db/kstats.h"
 #include "profiler/profiler.h"
 #include "server/pubsub.h"
+#include "server/script.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -119,53 +120,77 @@ static void section_memory(text *t) {
     human(h_sys, sizeof(h_sys), sys);
     human(h_max, sizeof(h_max), srv.maxmemory);
     size_t since_start = f.used > srv.used_memory_startup ? f.used - srv.used_memory_startup : 0;
-    text_printf(
-        t,
-        "# Memory\r\n"
-        "used_memory:%zu\r\n"
-        "used_memory_human:%s\r\n"
-        "used_memory_rss:%zu\r\n"
-        "used_memory_rss_human:%s\r\n"
-        "used_memory_peak:%zu\r\n"
-        "used_memory_peak_human:%s\r\n"
-        "used_memory_peak_perc:%.2f%%\r\n"
-        "used_memory_overhead:%zu\r\n"
-        "used_memory_startup:%zu\r\n"
-        "used_memory_startup_human:%s\r\n"
-        "used_memory_dataset:%zu\r\n"
-        "used_memory_dataset_perc:%.2f%%\r\n"
-        "allocator_allocated:%zu\r\n"
-        "allocator_active:%zu\r\n"
-        "allocator_resident:%zu\r\n"
-        "total_system_memory:%lld\r\n"
-        "total_system_memory_human:%s\r\n"
-        "maxmemory:%lld\r\n"
-        "maxmemory_human:%s\r\n"
-        "maxmemory_policy:%s\r\n"
-        "allocator_frag_ratio:%.2f\r\n"
-        "allocator_frag_bytes:%lld\r\n"
-        "allocator_rss_ratio:%.2f\r\n"
-        "allocator_rss_bytes:%lld\r\n"
-        "rss_overhead_ratio:%.2f\r\n"
-        "rss_overhead_bytes:%lld\r\n"
-        "mem_fragmentation_ratio:%.2f\r\n"
-        "mem_fragmentation_bytes:%lld\r\n"
-        "mem_not_counted_for_evict:0\r\n"
-        "mem_replication_backlog:0\r\n"
-        "mem_clients_slaves:0\r\n"
-        "mem_clients_normal:%zu\r\n"
-        "mem_aof_buffer:0\r\n"
-        "mem_allocator:%s\r\n"
-        "active_defrag_running:0\r\n"
-        "lazyfree_pending_objects:0\r\n",
-        f.used, h_used, f.rss, h_rss, f.peak, h_peak,
-        f.peak ? 100.0 * (double)f.used / (double)f.peak : 0.0, f.overhead, srv.used_memory_startup,
-        h_startup, f.dataset, since_start ? 100.0 * (double)f.dataset / (double)since_start : 0.0,
-        f.alloc.allocated, f.alloc.active, f.alloc.resident, sys, h_sys, srv.maxmemory, h_max,
-        evict_policy_name(), f.ratios.allocator_frag_ratio, f.ratios.allocator_frag_bytes,
-        f.ratios.allocator_rss_ratio, f.ratios.allocator_rss_bytes, f.ratios.rss_overhead_ratio,
-        f.ratios.rss_overhead_bytes, f.ratios.mem_fragmentation_ratio,
-        f.ratios.mem_fragmentation_bytes, f.clients_normal, alloc_allocator_name());
+    text_printf(t,
+                "# Memory\r\n"
+                "used_memory:%zu\r\n"
+                "used_memory_human:%s\r\n"
+                "used_memory_rss:%zu\r\n"
+                "used_memory_rss_human:%s\r\n"
+                "used_memory_peak:%zu\r\n"
+                "used_memory_peak_human:%s\r\n"
+                "used_memory_peak_perc:%.2f%%\r\n"
+                "used_memory_overhead:%zu\r\n"
+                "used_memory_startup:%zu\r\n"
+                "used_memory_startup_human:%s\r\n"
+                "used_memory_dataset:%zu\r\n"
+                "used_memory_dataset_perc:%.2f%%\r\n"
+                "allocator_allocated:%zu\r\n"
+                "allocator_active:%zu\r\n"
+                "allocator_resident:%zu\r\n"
+                "total_system_memory:%lld\r\n"
+                "total_system_memory_human:%s\r\n",
+                f.used, h_used, f.rss, h_rss, f.peak, h_peak,
+                f.peak ? 100.0 * (double)f.used / (double)f.peak : 0.0, f.overhead,
+                srv.used_memory_startup, h_startup, f.dataset,
+                since_start ? 100.0 * (double)f.dataset / (double)since_start : 0.0,
+                f.alloc.allocated, f.alloc.active, f.alloc.resident, sys, h_sys);
+    /* Scripting as Redis 7.0 shows it (no Functions: their figures are zero). */
+    script_figures sf;
+    script_figures_get(&sf);
+    char h_lua[32], h_scripts[32];
+    human(h_lua, sizeof(h_lua), (long long)sf.vm_bytes);
+    human(h_scripts, sizeof(h_scripts), (long long)sf.cache_bytes);
+    text_printf(t,
+                "used_memory_lua:%zu\r\n"
+                "used_memory_vm_eval:%zu\r\n"
+                "used_memory_lua_human:%s\r\n"
+                "used_memory_scripts_eval:%zu\r\n"
+                "number_of_cached_scripts:%lld\r\n"
+                "number_of_functions:0\r\n"
+                "number_of_libraries:0\r\n"
+                "used_memory_vm_functions:0\r\n"
+                "used_memory_vm_total:%zu\r\n"
+                "used_memory_vm_total_human:%s\r\n"
+                "used_memory_functions:0\r\n"
+                "used_memory_scripts:%zu\r\n"
+                "used_memory_scripts_human:%s\r\n",
+                sf.vm_bytes, sf.vm_bytes, h_lua, sf.cache_bytes, sf.scripts, sf.vm_bytes, h_lua,
+                sf.cache_bytes, h_scripts);
+    text_printf(t,
+                "maxmemory:%lld\r\n"
+                "maxmemory_human:%s\r\n"
+                "maxmemory_policy:%s\r\n"
+                "allocator_frag_ratio:%.2f\r\n"
+                "allocator_frag_bytes:%lld\r\n"
+                "allocator_rss_ratio:%.2f\r\n"
+                "allocator_rss_bytes:%lld\r\n"
+                "rss_overhead_ratio:%.2f\r\n"
+                "rss_overhead_bytes:%lld\r\n"
+                "mem_fragmentation_ratio:%.2f\r\n"
+                "mem_fragmentation_bytes:%lld\r\n"
+                "mem_not_counted_for_evict:0\r\n"
+                "mem_replication_backlog:0\r\n"
+                "mem_clients_slaves:0\r\n"
+                "mem_clients_normal:%zu\r\n"
+                "mem_aof_buffer:0\r\n"
+                "mem_allocator:%s\r\n"
+                "active_defrag_running:0\r\n"
+                "lazyfree_pending_objects:0\r\n",
+                srv.maxmemory, h_max, evict_policy_name(), f.ratios.allocator_frag_ratio,
+                f.ratios.allocator_frag_bytes, f.ratios.allocator_rss_ratio,
+                f.ratios.allocator_rss_bytes, f.ratios.rss_overhead_ratio,
+                f.ratios.rss_overhead_bytes, f.ratios.mem_fragmentation_ratio,
+                f.ratios.mem_fragmentation_bytes, f.clients_normal, alloc_allocator_name());
     /* memkv's own fields: the allocator beyond Redis's three figures, and every subsystem. */
     text_printf(t,
                 "memkv_allocator_metadata:%zu\r\n"
@@ -232,6 +257,9 @@ static void section_stats(text *t) {
     /* The cron folds the loop's figure in at each tick; the current tick's part too. */
     long long busy = evloop_peek_max_busy_us(srv.el);
     if (busy < s->eventloop_max_busy_us) busy = s->eventloop_max_busy_us;
+    script_figures sf;
+    script_figures_get(&sf);
+    long long evicted_scripts = sf.evicted; /* Redis 7.4's field: EVAL scripts past the cap */
     text_printf(t,
                 "# Stats\r\n"
                 "total_connections_received:%lld\r\n"
@@ -255,6 +283,7 @@ static void section_stats(text *t) {
                 "expire_cycle_cpu_milliseconds:%lld\r\n"
                 "evicted_keys:%lld\r\n"
                 "evicted_clients:0\r\n"
+                "evicted_scripts:%lld\r\n"
                 "total_eviction_exceeded_time:0\r\n"
                 "current_eviction_exceeded_time:0\r\n"
                 "keyspace_hits:%lld\r\n"
@@ -287,11 +316,11 @@ static void section_stats(text *t) {
                 "memkv_eventloop_max_busy_usec:%lld\r\n",
                 s->connections_received, s->commands_processed, ops_per_sec(), s->net_input_bytes,
                 s->net_output_bytes, s->input_kbps, s->output_kbps, s->rejected_connections,
-                s->expired_keys, s->expire_cycle_us / 1000, s->evicted_keys, s->keyspace_hits,
-                s->keyspace_misses, pubsub_channels_count(), pubsub_patterns_count(),
-                pubsub_shard_channels_count(), s->error_replies, s->total_reads_processed,
-                s->total_writes_processed, s->client_qbuf_limit_disconnections,
-                s->client_obuf_limit_disconnections, busy);
+                s->expired_keys, s->expire_cycle_us / 1000, s->evicted_keys, evicted_scripts,
+                s->keyspace_hits, s->keyspace_misses, pubsub_channels_count(),
+                pubsub_patterns_count(), pubsub_shard_channels_count(), s->error_replies,
+                s->total_reads_processed, s->total_writes_processed,
+                s->client_qbuf_limit_disconnections, s->client_obuf_limit_disconnections, busy);
     /* The key-space statistics' bookkeeping (README "Which keys hold the memory"). */
     struct kstats *ks = keyspace_stats();
     text_printf(t,

@@ -19,6 +19,7 @@
 #include "server/log.h"
 #include "server/notify.h"
 #include "server/pubsub.h"
+#include "server/script.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -231,6 +232,7 @@ static void free_all(void) {
     pubsub_free();
     blocking_shutdown();
     multi_shutdown(); /* the watch table: empty once every client is gone */
+    script_shutdown();
     slowlog_free();
     latency_free();
     endpoint_stop(); /* before the profiler: its handlers may wait on profiler jobs */
@@ -330,6 +332,10 @@ int main(int argc, char **argv) {
     evict_init();
     commands_init();
     pubsub_init();
+    if (script_init(err, sizeof(err)) < 0) {
+        fprintf(stderr, "memkv: scripting: %s\n", err);
+        return 1;
+    }
     notify_config_apply(NULL, err); /* the key-space hooks, if the config turned events on */
     setup_signals();
 

@@ -89,6 +89,10 @@ static size_t repr(char *out, const char *p, size_t len) {
 void monitor_feed(client *c, const command *cmd, const subcommand *sub) {
     if (sub ? sub->admin : (cmd->flags & CMD_ADMIN)) return;
     if (cmd->flags & CMD_SKIP_MONITOR) return;
+    monitor_feed_always(c, cmd);
+}
+
+void monitor_feed_always(client *c, const command *cmd) {
     size_t cap_line = 64 + strlen(c->addr);
     for (int i = 0; i < c->argc; i++)
         cap_line += 3 + (command_arg_redacted(c, cmd, i) ? 10 : c->argv[i].len * 4);

@@ -276,6 +276,13 @@ static const queue_sub pubsub_subs[] = {
     {"shardnumsub", -2}, {"help", 2},    {NULL, 0},
 };
 
+static const queue_sub slowlog_subs[] = {
+    {"get", -2}, {"len", 2}, {"reset", 2}, {"help", 2}, {NULL, 0},
+};
+static const queue_sub script_subs[] = {
+    {"debug", 3}, {"exists", -3}, {"flush", -2}, {"help", 2}, {"kill", 2}, {"load", 3}, {NULL, 0},
+};
+
 static const queue_sub *subcommands_of(const command *cmd) {
     if (cmd->fn == cmd_client) return client_subs;
     if (cmd->fn == cmd_command) return command_subs;
@@ -283,6 +290,8 @@ static const queue_sub *subcommands_of(const command *cmd) {
     if (cmd->fn == cmd_memory) return memory_subs;
     if (cmd->fn == cmd_object) return object_subs;
     if (strcmp(cmd->name, "pubsub") == 0) return pubsub_subs; /* its handler is pubsub.c's */
+    if (strcmp(cmd->name, "script") == 0) return script_subs;
+    if (strcmp(cmd->name, "slowlog") == 0) return slowlog_subs;
     return NULL;
 }
 

@@ -476,6 +476,23 @@ void net_before_sleep(void) {
     }
 }
 
+void net_write_pending(void) {
+    while (srv.pending_writes) {
+        client *c = srv.pending_writes;
+        srv.pending_writes = c->pending_next;
+        c->flags &= ~CLIENT_PENDING_WRITE;
+        if (c->flags & CLIENT_CLOSE_ASAP) continue;
+        client_write(c);
+    }
+}
+
+void client_protect(client *c, int on) {
+    if (on)
+        evloop_del(srv.el, c->fd, EV_READ);
+    else if (!(c->flags & CLIENT_CLOSE_ASAP))
+        evloop_add(srv.el, c->fd, EV_READ, read_handler, c);
+}
+
 client *client_by_id(uint64_t id) {
     for (client *c = srv.clients; c; c = c->next)
         if (c->id == id) return c;

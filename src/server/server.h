@@ -209,6 +209,9 @@ typedef struct server {
     long long slowlog_log_slower_than; /* µs; -1: off (slowlog.c) */
     long long slowlog_max_len;
     long long latency_monitor_threshold; /* ms; 0: off (latency.c) */
+    long long busy_reply_threshold;      /* ms; a script past it lets others in (0: never) */
+    int script_busy;                     /* a script runs past busy-reply-threshold */
+    int pre_command_oom;                 /* over maxmemory when the current client command began */
 
     /* Collection encodings: the compact one (listpack, intset) up to these sizes, Redis's
      * thresholds and defaults (see the types' conversions in src/server/cmd_*.c). */
@@ -300,6 +303,9 @@ int client_option_allows(const client *c, int option);
 int client_obuf_check(client *c); /* closes async and returns -1 if over the limit */
 /* Output was added to a client other than the one being served (PUBLISH): write it out. */
 void client_queue_write(client *c);
+/* A busy script's caller: its input waits (on 1) until the script ends (0). */
+void client_protect(client *c, int on);
+void net_write_pending(void); /* writes the pending replies (from inside a busy script) */
 void client_info_line(client *c, char *buf, size_t cap);
 /* The clients with the largest output buffer and the largest query buffer (CLIENT LIST's omem,
  * and rbs plus argv-mem), for the doctor; all zero when no client holds any. */
@@ -317,6 +323,11 @@ void commands_init(void);
 void commands_free(void);
 const command *command_lookup(const char *name, size_t len);
 void command_process(client *c);
+/* The subcommand argv-like `a` names of a container command, NULL if none. */
+const subcommand *command_find_sub(const command *cmd, const resp_arg *a);
+/* Runs an already checked command for a script's client c (script_lua.c): the execution part
+ * of command_process (statistics, MONITOR, the key-space statistics settled). */
+void command_call(client *c, const command *cmd, const subcommand *sub);
 /* A blocked command's late reply was added after `before` bytes: CLIENT REPLY OFF / SKIP take
  * it back, as they would have taken a reply given at once. */
 void command_unblocked_reply(client *c, size_t before);
@@ -476,6 +487,10 @@ extern const size_t sets_commands_count;
 extern command lists_commands[];
 extern const size_t lists_commands_count;
 
+/* cmd_script.c: EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT (and FUNCTION/FCALL refused) */
+extern command scripting_commands[];
+extern const size_t scripting_commands_count;
+
 /* cmd_zsets.c: the sorted set commands' table */
 extern command zsets_commands[];
 extern const size_t zsets_commands_count;
@@ -550,6 +565,8 @@ void latency_free(void);
 int command_arg_redacted(const client *c, const command *cmd, int i);
 /* Shows the command that just ran to every MONITOR client (unless it is an admin one). */
 void monitor_feed(client *c, const command *cmd, const subcommand *sub);
+/* The same, whatever the command's flags (EVAL feeds itself before the script runs). */
+void monitor_feed_always(client *c, const command *cmd);
 void monitor_stop(client *c); /* RESET, client_close */
 
 enum { PAUSE_OFF = 0, PAUSE_WRITE, PAUSE_ALL }; /* Redis's order: ALL is the stricter */

@@ -7,6 +7,7 @@
 #include "memory/memory.h"
 #include "server/log.h"
 #include "server/notify.h"
+#include "server/script.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -332,6 +333,26 @@ static cfg_param params[] = {
      .min = 0,
      .max = LL_MAX,
      .apply = server_hooks_apply},
+    /* Scripting (cmd_script.c): lua-time-limit is Redis's older name of busy-reply-threshold. */
+    {.name = "busy-reply-threshold",
+     .type = CFG_INT,
+     .ptr = &srv.busy_reply_threshold,
+     .default_value = "5000",
+     .min = 0,
+     .max = LL_MAX},
+    {.name = "lua-time-limit",
+     .type = CFG_INT,
+     .ptr = &srv.busy_reply_threshold,
+     .default_value = "5000",
+     .min = 0,
+     .max = LL_MAX},
+    {.name = "lua-script-cache-max",
+     .type = CFG_INT,
+     .ptr = &script_cache_max,
+     .default_value = "500",
+     .min = 1,
+     .max = LL_MAX,
+     .apply = script_cache_apply_max},
     /* Thresholds of the compact encodings; the *-ziplist-* names are Redis's aliases. */
     {.name = "hash-max-listpack-entries",
      .type = CFG_INT,

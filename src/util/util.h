@@ -43,6 +43,9 @@ int64_t util_mstime(void); /* wall clock, milliseconds since the epoch */
 int64_t util_ustime(void); /* wall clock, microseconds since the epoch */
 int64_t util_monotonic_us(void);
 
+/* SHA-1 of data as 40 lower-case hex digits and a NUL (the script cache's names). */
+void util_sha1_hex(const void *data, size_t len, char out[41]);
+
 /* String hash for in-memory tables (FNV-1a's step with the 64-bit FNV prime), continued from
  * h: start from UTIL_STR_HASH_SEED, or a value derived from it to mix in more. */
 #define UTIL_STR_HASH_SEED 1469598103934665603ULL

@@ -243,6 +243,8 @@ def rule(argv):
         return "answer"
     if name == b"config" and any(lower(a) in MEMKV_ONLY_CONFIG for a in argv[2:]):
         return "answer"
+    if name in (b"function", b"fcall", b"fcall_ro"):
+        return "answer"  # Redis Functions: memkv refuses them (README)
     if name == b"client" and sub == b"setinfo":
         return "answer"  # Redis 7.2's; memkv accepts it for newer client libraries
     if name == b"keys":
@@ -684,6 +686,7 @@ class Pair:
                     s.conn.call([b"CONFIG", b"SET", name, value])
                 s.connect()
                 s.conn.call([b"FLUSHALL"])
+                s.conn.call([b"SCRIPT", b"FLUSH"])  # the script cache is state too
                 s.conn.call([b"CONFIG", b"RESETSTAT"])
             except RuntimeError:
                 self._restart(s)

@@ -632,15 +632,18 @@ import gen_bitmaps  # noqa: E402 (and LCS, EXPIRETIME, SWAPDB, WAIT, ROLE)
 import gen_multi  # noqa: E402 (transactions: blocks of MULTI ... EXEC, see gen_sequence)
 import gen_pubsub  # noqa: E402 (PUBLISH SPUBLISH PUBSUB; no subscriber on this connection)
 import gen_introspect  # noqa: E402 (CLIENT REPLY/PAUSE/..., SLOWLOG, LATENCY)
+import gen_scripting  # noqa: E402 (EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT, deterministic scripts)
 
 for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists, gen_bitmaps, gen_multi, gen_pubsub,
-               gen_introspect):
+               gen_introspect, gen_scripting):
     COMMANDS.update(_group.COMMANDS)
     COVERED |= _group.COVERED
 CONFIG_SET.update(gen_zsets.CONFIG_SET)  # its encoding thresholds, with smaller values
 CONFIG_SET.update(gen_lists.CONFIG_SET)  # quicklist node sizes down to one element
 CONFIG_SET.update(gen_introspect.CONFIG_SET)  # slowlog and latency monitor thresholds
 CONFIG_SET.update(gen_pubsub.CONFIG_SET)  # notify-keyspace-events (nobody listens here)
+CONFIG_SET.update(gen_scripting.CONFIG_SET)  # busy-reply-threshold, lua-time-limit
+MEMKV_ONLY_CONFIG.update(gen_scripting.MEMKV_ONLY_CONFIG)  # lua-script-cache-max
 
 _names = list(COMMANDS)
 _weights = [COMMANDS[n][0] for n in _names]

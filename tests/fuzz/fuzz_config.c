@@ -23,6 +23,7 @@
 #include "server/config.h"
 #include "server/log.h"
 #include "server/pubsub.h"
+#include "server/script.h"
 #include "server/server.h"
 
 #include <string.h>
@@ -102,6 +103,12 @@ int server_hooks_apply(const cfg_param *p, char *err) {
     return 0;
 }
 int slowlog_apply_max_len(const cfg_param *p, char *err) {
+    (void)p;
+    (void)err;
+    return 0;
+}
+long long script_cache_max;
+int script_cache_apply_max(const cfg_param *p, char *err) {
     (void)p;
     (void)err;
     return 0;

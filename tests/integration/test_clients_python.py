@@ -11,10 +11,9 @@ do not already cover:
   watched keys, meet at a barrier, then all EXEC, so all but one must get WatchError and retry;
 - pub/sub: `run_in_thread` with handlers, `ignore_subscribe_messages`, PING on a subscribed RESP2
   connection (test_pubsub.py covers `get_message`, `listen` and pattern subscriptions);
-- a lock without scripting: redis-py's own `Lock` releases and extends with Lua (EVALSHA), which
-  memkv does not have yet, so the classic pattern is written here: acquire with SET NX PX and a
-  random token, release and extend with WATCH, GET, MULTI, DEL/PEXPIRE, EXEC; mutual exclusion is
-  checked with threads.
+- locks: redis-py's own `Lock` (its release, extend and reacquire are Lua run with EVALSHA), and
+  the classic pattern without scripting: acquire with SET NX PX and a random token, release and
+  extend with WATCH, GET, MULTI, DEL/PEXPIRE, EXEC; mutual exclusion is checked with threads.
 """
 import threading
 import time
@@ -301,17 +300,23 @@ def test_scriptless_lock_owner_only(both):
     assert r.get("lock:x") == b"thief"
 
 
-def test_redis_py_lock_acquires_but_needs_scripting_to_release(both):
-    """redis-py's own Lock: acquire is SET NX PX and works on both servers; release is a Lua
-    script, so memkv answers it with the unknown-command error until it has scripting."""
+def test_redis_py_lock(both):
+    """redis-py's own Lock: acquire is SET NX PX; extend, reacquire and release are its Lua
+    scripts (EVALSHA, loaded on first use), the same on both servers."""
     r = both.client()
     lock = r.lock("lock:py", timeout=30)
     assert lock.acquire(blocking=False)
     assert not r.lock("lock:py", timeout=30).acquire(blocking=False)
-    if isinstance(both, _Redis):
-        lock.release()
-        assert r.exists("lock:py") == 0
-    else:
-        with pytest.raises(redis.ResponseError, match="unknown command 'EVALSHA'"):
-            lock.release()
-        assert r.exists("lock:py") == 1
+    assert lock.extend(10)
+    assert 30000 < r.pttl("lock:py") <= 40000
+    assert lock.reacquire()
+    assert lock.owned()
+    lock.release()
+    assert r.exists("lock:py") == 0
+    # a lock that expired and was taken by someone else is not released by its old owner
+    old = r.lock("lock:py", timeout=30)
+    assert old.acquire(blocking=False)
+    r.set("lock:py", "other-owner")
+    with pytest.raises(redis.exceptions.LockNotOwnedError):
+        old.release()
+    assert r.get("lock:py") == b"other-owner"

@@ -10,8 +10,8 @@ memkv-only checks: CLIENT LIST's x/d flags and multi/multi-mem fields, the queue
 the clients subsystem and its bound (client-query-buffer-limit: Redis 7.0 does not bound the
 queue, see the README), and DEBUG KEYSPACE-STATS-CHECK after transactions.
 
-redis-py's Lock is not here: its release and extend are Lua scripts (redis-py 4.3's
-LUA_RELEASE_SCRIPT), and memkv has no scripting yet.
+redis-py's Lock (its release and extend are Lua scripts) is in test_clients_python.py and
+test_scripting.py.
 """
 import shutil
 import threading

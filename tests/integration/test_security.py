@@ -139,7 +139,8 @@ def command_arities(s):
         c.close()
 
 
-CONTAINERS = ("client", "config", "command", "memory", "object", "slowlog", "latency", "pubsub")
+CONTAINERS = ("client", "config", "command", "memory", "object", "slowlog", "latency", "pubsub",
+              "script")
 
 
 def test_auth_gates_every_command_but_auth_hello_quit_reset(server_factory):

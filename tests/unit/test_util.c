@@ -387,6 +387,25 @@ static void test_read_small_file(void **state) {
     assert_non_null(strchr(stat, ')'));
 }
 
+static void check_sha1(const char *in, size_t len, const char *want) {
+    char out[41];
+    util_sha1_hex(in, len, out);
+    assert_string_equal(out, want);
+}
+
+static void test_sha1(void **state) {
+    (void)state;
+    check_sha1("", 0, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    check_sha1("abc", 3, "a9993e364706816aba3e25717850c26c9cd0d89d");
+    check_sha1("return 1", 8, "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
+    /* 56 and 64 bytes: the length no longer fits the first padded block / a whole block. */
+    const char *m56 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    check_sha1(m56, strlen(m56), "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+    char m64[65];
+    memset(m64, 'a', 64);
+    check_sha1(m64, 64, "0098ba824b5c16427bd7a1122a5a442a25ec644d");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_glob_basic),   cmocka_unit_test(test_glob_classes),
@@ -396,6 +415,7 @@ int main(void) {
         cmocka_unit_test(test_format_ld),    cmocka_unit_test(test_format_ll),
         cmocka_unit_test(test_parse_memory), cmocka_unit_test(test_human_bytes),
         cmocka_unit_test(test_clocks),       cmocka_unit_test(test_read_small_file),
+        cmocka_unit_test(test_sha1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
