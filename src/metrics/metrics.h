@@ -219,7 +219,7 @@ int metrics_write_process(metrics_writer *w, const metrics_process *p);
 /* ==== collector: every memkv family, from figures gathered by the caller ==== */
 
 #define METRICS_MAX_DBS 256
-#define METRICS_MAX_SUBSYSTEMS 16
+#define METRICS_MAX_SUBSYSTEMS 24
 #define METRICS_MAX_ARENAS 4
 #define METRICS_MAX_BINS 64
 

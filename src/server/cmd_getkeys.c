@@ -118,6 +118,24 @@ static int command_has_keys(const command *cmd) {
     return 0;
 }
 
+int command_read_keys(const command *cmd, const resp_arg *argv, int argc, int *pos) {
+    const subcmd *sub = NULL;
+    if (cmd->flags & CMD_CONTAINER) {
+        /* OBJECT ENCODING key, MEMORY USAGE key...: read-only key subcommands in Redis. */
+        for (size_t i = 0; argc >= 2 && i < sizeof(containers) / sizeof(containers[0]); i++) {
+            if (strcmp(cmd->name, containers[i].name) != 0) continue;
+            for (const subcmd *s = containers[i].subs; s->name; s++)
+                if (arg_is(&argv[1], s->name)) sub = s;
+        }
+        if (!sub || !sub->has_key || (sub->arity > 0 && argc != sub->arity) || argc < -sub->arity)
+            return 0;
+    } else if (!(cmd->flags & CMD_READONLY) || !command_has_keys(cmd)) {
+        return 0;
+    }
+    int n = keys_of(cmd, sub, argv, argc, pos);
+    return n < 0 ? 0 : n;
+}
+
 /* The key flags GETKEYSANDFLAGS lists: Redis's vocabulary, but coarser than its per-command key
  * specs (memkv's table has none): read-only commands' keys are RO/access, deleting commands'
  * RM/delete, other writes' RW/update. */

@@ -20,6 +20,7 @@
 #include "server/notify.h"
 #include "server/pubsub.h"
 #include "server/server.h"
+#include "server/tracking.h"
 #include "util/util.h"
 
 #ifdef MEMKV_HAVE_JEMALLOC
@@ -123,6 +124,7 @@ static void before_sleep(evloop *el, void *data) {
     (void)data;
     if (srv.paused_clients) pause_before_sleep(); /* runs held commands once a pause ends */
     blocking_before_sleep(); /* before the writes: unblocked clients' replies go out now */
+    tracking_before_sleep(); /* BCAST invalidations of this iteration, before the writes */
     net_before_sleep();
     if (signal_shutdown) srv.shutdown_asap = 1;
     if (srv.shutdown_asap) evloop_stop(el);
@@ -228,6 +230,7 @@ static void free_all(void) {
         client_close(srv.clients);
     pause_shutdown();
     pubsub_free();
+    tracking_shutdown();
     blocking_shutdown();
     multi_shutdown(); /* the watch table: empty once every client is gone */
     slowlog_free();

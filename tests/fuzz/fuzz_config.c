@@ -24,6 +24,7 @@
 #include "server/log.h"
 #include "server/pubsub.h"
 #include "server/server.h"
+#include "server/tracking.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -102,6 +103,11 @@ int server_hooks_apply(const cfg_param *p, char *err) {
     return 0;
 }
 int slowlog_apply_max_len(const cfg_param *p, char *err) {
+    (void)p;
+    (void)err;
+    return 0;
+}
+int tracking_apply_max_keys(const cfg_param *p, char *err) {
     (void)p;
     (void)err;
     return 0;
