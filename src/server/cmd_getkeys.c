@@ -84,7 +84,8 @@ static int keys_of(const command *cmd, const subcmd *sub, const resp_arg *argv, 
         pos[0] = 2;
         return 1;
     }
-    for (size_t i = 0; i < sizeof(movables) / sizeof(movables[0]); i++) {
+    /* Movable keys only where the table has no fixed first key (cheap for every other). */
+    for (size_t i = 0; cmd->first_key <= 0 && i < sizeof(movables) / sizeof(movables[0]); i++) {
         const movable *m = &movables[i];
         if (strcmp(cmd->name, m->name) != 0) continue;
         /* As Redis 7.0: a valid count gives the destination first, then the keys; otherwise

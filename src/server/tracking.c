@@ -330,7 +330,8 @@ void tracking_command_done(client *c, const command *cmd, const resp_arg *argv, 
     /* CLIENT CACHING covers the next command, or the next transaction (Redis's resetClient
      * keeps it inside MULTI and after CLIENT commands). */
     int client_cmd = argc > 0 && argv[0].len == 6 && strncasecmp(argv[0].ptr, "client", 6) == 0;
-    if (!(c->flags & CLIENT_MULTI) && !client_cmd) c->flags &= ~CLIENT_TRACKING_CACHING;
+    int waiting = c->flags & (CLIENT_PAUSED | CLIENT_BLOCKED); /* its command has not ended */
+    if (!(c->flags & CLIENT_MULTI) && !client_cmd && !waiting) c->flags &= ~CLIENT_TRACKING_CACHING;
     if (nholds) flush_holds(c);
 }
 
