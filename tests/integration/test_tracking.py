@@ -500,3 +500,20 @@ def test_a_tracking_read_costs_nothing_when_nobody_tracks(server):
     stats = info(b, "stats")
     assert stats["tracking_total_keys"] == "0" and info(b, "clients")["tracking_clients"] == "0"
     b.close()
+
+
+def test_caching_yes_covers_a_command_held_by_a_pause(server, redis_server):
+    """CLIENT CACHING's one-command scope ends with the command, also when CLIENT PAUSE held it
+    for a while (the pause runs out by itself: every command waits under ALL)."""
+    def scenario(t, names):
+        a, b = Client(t), Client(t)
+        log = [a.call("CLIENT", "TRACKING", "ON", "OPTIN"), a.call("CLIENT", "CACHING", "YES"),
+               b.call("CLIENT", "PAUSE", "300", "ALL")]
+        log += [a.call("GET", "held"), a.call("GET", "after")]
+        log += [b.call("MSET", "held", "1", "after", "1"), a.sync()]
+        a.close()
+        b.close()
+        return log
+
+    log = both(server, redis_server, scenario)
+    assert log[-1] == [inv("held")]
