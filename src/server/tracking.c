@@ -311,6 +311,7 @@ int tracking_apply_max_keys(const cfg_param *p, char *err) {
 
 void tracking_remember_keys(client *c, const command *cmd, const resp_arg *argv, int argc) {
     int f = c->flags;
+    if (!(cmd->flags & (CMD_READONLY | CMD_CONTAINER))) return; /* reads no key */
     if (!(f & CLIENT_TRACKING) || (f & CLIENT_TRACKING_BCAST)) return;
     /* OPTIN: only after CLIENT CACHING YES; OPTOUT: not after CLIENT CACHING NO. */
     int caching = (f & CLIENT_TRACKING_CACHING) != 0;
