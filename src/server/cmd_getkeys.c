@@ -76,6 +76,16 @@ static long long arg_atoi(const resp_arg *a) {
     return atoi(buf);
 }
 
+/* The keys at the table's first_key, last_key and key_step; -1 when argc is too short. */
+static int fixed_keys(const command *cmd, int argc, int *pos) {
+    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    int n = 0;
+    if (last >= argc) return -1;
+    for (int k = cmd->first_key; k <= last; k += cmd->key_step)
+        pos[n++] = k;
+    return n;
+}
+
 /* Positions (in argv, the command's own arguments) of its keys into pos (room for argc);
  * returns how many, or -1: the arguments name no key where the command needs some. */
 static int keys_of(const command *cmd, const subcmd *sub, const resp_arg *argv, int argc,
@@ -84,8 +94,7 @@ static int keys_of(const command *cmd, const subcmd *sub, const resp_arg *argv, 
         pos[0] = 2;
         return 1;
     }
-    /* Movable keys only where the table has no fixed first key (cheap for every other). */
-    for (size_t i = 0; cmd->first_key <= 0 && i < sizeof(movables) / sizeof(movables[0]); i++) {
+    for (size_t i = 0; i < sizeof(movables) / sizeof(movables[0]); i++) {
         const movable *m = &movables[i];
         if (strcmp(cmd->name, m->name) != 0) continue;
         /* As Redis 7.0: a valid count gives the destination first, then the keys; otherwise
@@ -104,12 +113,7 @@ static int keys_of(const command *cmd, const subcmd *sub, const resp_arg *argv, 
         if (m->store && fallback) pos[n++] = m->store;
         return n;
     }
-    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
-    int n = 0;
-    if (last >= argc) return -1;
-    for (int k = cmd->first_key; k <= last; k += cmd->key_step)
-        pos[n++] = k;
-    return n;
+    return fixed_keys(cmd, argc, pos);
 }
 
 static int command_has_keys(const command *cmd) {
@@ -133,7 +137,10 @@ int command_read_keys(const command *cmd, const resp_arg *argv, int argc, int *p
     } else if (!(cmd->flags & CMD_READONLY) || !command_has_keys(cmd)) {
         return 0;
     }
-    int n = keys_of(cmd, sub, argv, argc, pos);
+    /* A read-only command with a first key in the table has no movable keys (those that
+     * read several keys by a count, ZUNION SINTERCARD..., have none there): no name lookup. */
+    int n = !sub && cmd->first_key > 0 ? fixed_keys(cmd, argc, pos)
+                                       : keys_of(cmd, sub, argv, argc, pos);
     return n < 0 ? 0 : n;
 }
 
