@@ -45,6 +45,7 @@ static const char *const sub_names[ALLOC_SUB_COUNT] = {
     [ALLOC_SUB_SLOWLOG] = "slowlog",
     [ALLOC_SUB_PUBSUB] = "pubsub",
     [ALLOC_SUB_SCRIPTING] = "scripting",
+    [ALLOC_SUB_TRACKING] = "tracking",
 };
 
 #ifdef MEMKV_HAVE_JEMALLOC
@@ -65,7 +66,7 @@ static const alloc_arena_group sub_group[ALLOC_SUB_COUNT] = {
     [ALLOC_SUB_CLIENTS] = ALLOC_ARENA_CLIENTS,    [ALLOC_SUB_PROFILER] = ALLOC_ARENA_GROUPS,
     [ALLOC_SUB_HTTP] = ALLOC_ARENA_GROUPS,        [ALLOC_SUB_KEYSPACE_STATS] = ALLOC_ARENA_GROUPS,
     [ALLOC_SUB_SLOWLOG] = ALLOC_ARENA_GROUPS,     [ALLOC_SUB_PUBSUB] = ALLOC_ARENA_GROUPS,
-    [ALLOC_SUB_SCRIPTING] = ALLOC_ARENA_GROUPS,
+    [ALLOC_SUB_SCRIPTING] = ALLOC_ARENA_GROUPS,   [ALLOC_SUB_TRACKING] = ALLOC_ARENA_GROUPS,
 };
 
 #define ARENA_FLAGS(sub) (arena_owner ? sub_flags[sub] : 0)

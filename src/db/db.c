@@ -681,7 +681,7 @@ db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t 
             }
             key_remove(d, link, t, hv);
             if (expired) (*expired)++;
-            signal_change(d, key, klen, DB_CHANGE_DELETE);
+            signal_change(d, key, klen, DB_CHANGE_EXPIRED);
             return NULL;
         }
         if (x) when = x->u.when;
@@ -1228,7 +1228,7 @@ size_t db_active_expire(db *d, int64_t now_ms, size_t max_keys) {
                     d->keys.used[kt]--;
                     count_entry(d, e, -1);
                     entry_free(e);
-                    signal_change(d, ee->data, ee->klen, DB_CHANGE_DELETE);
+                    signal_change(d, ee->data, ee->klen, DB_CHANGE_EXPIRED);
                 }
                 alloc_free_sized(ALLOC_SUB_EXPIRES_INDEX, ee, ENTRY_HDR + ee->klen);
                 expired++;

@@ -215,15 +215,16 @@ uint32_t db_lru_clock(void);
 
 /* ---- change signals (WATCH) ----
  *
- * The db tells one hook (the server's WATCH table) about every key it changes: a string
- * written or resized, a key added, copied, moved, renamed, deleted (by a command, lazy or
- * active expiry, eviction), an expire set or removed, and a db flushed (DB_CHANGE_FLUSH,
+ * The db tells one hook (the server's WATCH table and client-side caching) about every key it
+ * changes: a string written or resized, a key added, copied, moved, renamed, deleted (by a command,
+ * lazy or active expiry, eviction), an expire set or removed, and a db flushed (DB_CHANGE_FLUSH,
  * key NULL, before the keys go: the hook may still look them up). A collection changed in
  * place by its type's module is out of the db's sight: the command that changed it calls
  * db_key_changed, where Redis calls signalModifiedKey (not for a write that changed nothing,
  * such as SREM of a missing member). The hook must not change the db. Cheap (one branch) while
- * no hook is set: the server sets it only while some client watches a key. */
-enum db_change { DB_CHANGE_WRITE = 0, DB_CHANGE_DELETE, DB_CHANGE_FLUSH };
+ * no hook is set: the server sets it only while some client watches a key or tracks keys. */
+/* DB_CHANGE_EXPIRED: deleted because its time passed (lazily or by active expiry). */
+enum db_change { DB_CHANGE_WRITE = 0, DB_CHANGE_DELETE, DB_CHANGE_EXPIRED, DB_CHANGE_FLUSH };
 typedef void (*db_change_fn)(db *d, const char *key, size_t klen, int change);
 void db_set_change_hook(db_change_fn fn); /* NULL: nobody listens */
 void db_key_changed(db *d, const char *key, size_t klen);

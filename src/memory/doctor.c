@@ -451,6 +451,10 @@ static const struct {
                        "SET keyspace-stats no turns them off."},
     {"slowlog", "The SLOWLOG's entries and the LATENCY samples. Next: SLOWLOG RESET frees the "
                 "entries; CONFIG SET slowlog-max-len 128 keeps fewer."},
+    {"tracking", "Client-side caching's tracking table: which keys each tracking client may "
+                 "cache. Next: INFO stats (tracking_total_keys, tracking_total_items) shows "
+                 "its size; CONFIG SET tracking-table-max-keys 100000 caps it (random keys "
+                 "are invalidated past the cap)."},
     {"other", "Memory that no named subsystem owns. Next: turn on the heap profiler: CONFIG SET "
               "memory-profiling-enabled yes, let traffic run, and read its top allocation "
               "sites; MEMORY STATS tracks the growth."},

@@ -1,14 +1,13 @@
 /* CLIENT subcommands beyond the basic ones of cmd_server.c: REPLY, NO-EVICT, PAUSE, UNPAUSE,
- * GETREDIR, TRACKINGINFO, TRACKING, CACHING, with Redis 7.0's replies and errors.
- *
- * Client-side caching is not there yet: TRACKING OFF (nothing to turn off) answers OK,
- * TRACKING ON a clear error; GETREDIR and TRACKINGINFO answer what 7.0 answers for a client
- * without tracking. */
+ * GETREDIR, TRACKINGINFO, TRACKING, CACHING, with Redis 7.0's replies and errors. The
+ * client-side caching itself is tracking.c's. */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc/alloc.h"
 #include "server/server.h"
+#include "server/tracking.h"
 #include "util/util.h"
 
 static void client_reply(client *c) {
@@ -65,49 +64,105 @@ static void client_pause(client *c) {
 }
 
 /* CLIENT TRACKING on|off [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]: the
- * options are checked first, as Redis does (the redirect target must exist), then on|off. */
+ * options are parsed first (a redirect target must exist now), then Redis's checks of ON in
+ * its order. One difference: Redis 7.0 answers an overlap among the given prefixes that does
+ * not involve the first one with its error and then turns tracking on and answers OK too (two
+ * replies); memkv answers the error alone and changes nothing (README). */
 static void client_tracking(client *c) {
     long long redir = 0;
+    int opts = 0, n = 0;
+    resp_arg *prefixes = alloc_malloc(ALLOC_SUB_OTHER, sizeof(resp_arg) * (size_t)c->argc);
     for (int i = 3; i < c->argc; i++) {
         int more = c->argc - i - 1;
         if (arg_eq(c, i, "redirect") && more) {
             i++;
             if (redir != 0) {
                 reply_error(c, "ERR A client can only redirect to a single other client");
-                return;
+                goto done;
             }
-            if (arg_ll(c, i, &redir) < 0) return;
+            if (arg_ll(c, i, &redir) < 0) goto done;
             if (redir <= 0 || !client_by_id((uint64_t)redir)) {
                 reply_error(c, "ERR The client ID you want redirect to does not exist");
-                return;
+                goto done;
             }
+        } else if (arg_eq(c, i, "bcast")) {
+            opts |= CLIENT_TRACKING_BCAST;
+        } else if (arg_eq(c, i, "optin")) {
+            opts |= CLIENT_TRACKING_OPTIN;
+        } else if (arg_eq(c, i, "optout")) {
+            opts |= CLIENT_TRACKING_OPTOUT;
+        } else if (arg_eq(c, i, "noloop")) {
+            opts |= CLIENT_TRACKING_NOLOOP;
         } else if (arg_eq(c, i, "prefix") && more) {
-            i++;
-        } else if (!arg_eq(c, i, "bcast") && !arg_eq(c, i, "optin") && !arg_eq(c, i, "optout") &&
-                   !arg_eq(c, i, "noloop")) {
+            prefixes[n++] = c->argv[++i];
+        } else {
             reply_error(c, ERR_SYNTAX);
-            return;
+            goto done;
         }
     }
     if (arg_eq(c, 2, "on")) {
-        reply_error(c,
-                    "ERR client-side caching (CLIENT TRACKING ON) is not supported by memkv yet");
+        int bcast = (opts & CLIENT_TRACKING_BCAST) != 0;
+        if (!bcast && n) {
+            reply_error(c, "ERR PREFIX option requires BCAST mode to be enabled");
+            goto done;
+        }
+        if ((c->flags & CLIENT_TRACKING) && !!(c->flags & CLIENT_TRACKING_BCAST) != bcast) {
+            reply_error(c, "ERR You can't switch BCAST mode on/off before disabling tracking "
+                           "for this client, and then re-enabling it with a different mode.");
+            goto done;
+        }
+        if (bcast && (opts & (CLIENT_TRACKING_OPTIN | CLIENT_TRACKING_OPTOUT))) {
+            reply_error(c, "ERR OPTIN and OPTOUT are not compatible with BCAST");
+            goto done;
+        }
+        if ((opts & CLIENT_TRACKING_OPTIN) && (opts & CLIENT_TRACKING_OPTOUT)) {
+            reply_error(c, "ERR You can't specify both OPTIN mode and OPTOUT mode");
+            goto done;
+        }
+        if (((opts & CLIENT_TRACKING_OPTIN) && (c->flags & CLIENT_TRACKING_OPTOUT)) ||
+            ((opts & CLIENT_TRACKING_OPTOUT) && (c->flags & CLIENT_TRACKING_OPTIN))) {
+            reply_error(c, "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking "
+                           "for this client, and then re-enabling it with a different mode.");
+            goto done;
+        }
+        if (bcast && tracking_check_prefixes(c, prefixes, n) < 0) goto done;
+        tracking_options o = {(uint64_t)redir, opts, prefixes, n};
+        tracking_enable(c, &o);
     } else if (arg_eq(c, 2, "off")) {
-        reply_add_status(&c->reply, "OK");
+        tracking_disable(c);
+    } else {
+        reply_error(c, ERR_SYNTAX);
+        goto done;
+    }
+    reply_add_status(&c->reply, "OK");
+done:
+    alloc_free(ALLOC_SUB_OTHER, prefixes);
+}
+
+/* CLIENT CACHING yes|no: the next command's keys are tracked (OPTIN) or not (OPTOUT). */
+static void client_caching(client *c) {
+    if (!(c->flags & CLIENT_TRACKING)) {
+        reply_error(c, "ERR CLIENT CACHING can be called only when the client is in tracking "
+                       "mode with OPTIN or OPTOUT mode enabled");
+    } else if (arg_eq(c, 2, "yes")) {
+        if (c->flags & CLIENT_TRACKING_OPTIN) {
+            c->flags |= CLIENT_TRACKING_CACHING;
+            reply_add_status(&c->reply, "OK");
+        } else {
+            reply_error(c, "ERR CLIENT CACHING YES is only valid when tracking is enabled in "
+                           "OPTIN mode.");
+        }
+    } else if (arg_eq(c, 2, "no")) {
+        if (c->flags & CLIENT_TRACKING_OPTOUT) {
+            c->flags |= CLIENT_TRACKING_CACHING;
+            reply_add_status(&c->reply, "OK");
+        } else {
+            reply_error(c, "ERR CLIENT CACHING NO is only valid when tracking is enabled in "
+                           "OPTOUT mode.");
+        }
     } else {
         reply_error(c, ERR_SYNTAX);
     }
-}
-
-static void client_trackinginfo(client *c) {
-    reply_add_map_len(&c->reply, 3);
-    reply_add_bulk_cstr(&c->reply, "flags");
-    reply_add_set_len(&c->reply, 1);
-    reply_add_bulk_cstr(&c->reply, "off");
-    reply_add_bulk_cstr(&c->reply, "redirect");
-    reply_add_int(&c->reply, -1);
-    reply_add_bulk_cstr(&c->reply, "prefixes");
-    reply_add_array_len(&c->reply, 0);
 }
 
 int client_ext_subcommand(client *c) {
@@ -138,12 +193,12 @@ int client_ext_subcommand(client *c) {
         }
     } else if (arg_eq(c, 1, "getredir")) {
         if (argc == 2)
-            reply_add_int(&c->reply, -1);
+            reply_add_int(&c->reply, tracking_redirect(c));
         else
             reply_wrong_subcommand_arity(c);
     } else if (arg_eq(c, 1, "trackinginfo")) {
         if (argc == 2)
-            client_trackinginfo(c);
+            tracking_reply_info(c);
         else
             reply_wrong_subcommand_arity(c);
     } else if (arg_eq(c, 1, "tracking")) {
@@ -153,8 +208,7 @@ int client_ext_subcommand(client *c) {
             reply_wrong_subcommand_arity(c);
     } else if (arg_eq(c, 1, "caching")) {
         if (argc == 3)
-            reply_error(c, "ERR CLIENT CACHING can be called only when the client is in tracking "
-                           "mode with OPTIN or OPTOUT mode enabled");
+            client_caching(c);
         else
             reply_wrong_subcommand_arity(c);
     } else {

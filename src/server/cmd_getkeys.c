@@ -49,17 +49,20 @@ static const struct {
 };
 
 /* How a command with movable keys finds them: the key count at argument `count_at`, the keys
- * from `first` on, and a destination key at `store` (0: none). */
+ * from `first` on, and a destination key at `store` (0: none). `optional`: keys are not
+ * mandatory (the scripts'): the count is read with atoi and one out of range means no key. */
 typedef struct movable {
     const char *name;
-    int store, count_at, first;
+    int store, count_at, first, optional;
 } movable;
 
 static const movable movables[] = {
-    {"zunionstore", 1, 2, 3}, {"zinterstore", 1, 2, 3}, {"zdiffstore", 1, 2, 3},
-    {"zunion", 0, 1, 2},      {"zinter", 0, 1, 2},      {"zdiff", 0, 1, 2},
-    {"zintercard", 0, 1, 2},  {"sintercard", 0, 1, 2},  {"lmpop", 0, 1, 2},
-    {"zmpop", 0, 1, 2},       {"blmpop", 0, 2, 3},      {"bzmpop", 0, 2, 3},
+    {"zunionstore", 1, 2, 3, 0}, {"zinterstore", 1, 2, 3, 0}, {"zdiffstore", 1, 2, 3, 0},
+    {"zunion", 0, 1, 2, 0},      {"zinter", 0, 1, 2, 0},      {"zdiff", 0, 1, 2, 0},
+    {"zintercard", 0, 1, 2, 0},  {"sintercard", 0, 1, 2, 0},  {"lmpop", 0, 1, 2, 0},
+    {"zmpop", 0, 1, 2, 0},       {"blmpop", 0, 2, 3, 0},      {"bzmpop", 0, 2, 3, 0},
+    {"eval", 0, 2, 3, 1},        {"evalsha", 0, 2, 3, 1},     {"eval_ro", 0, 2, 3, 1},
+    {"evalsha_ro", 0, 2, 3, 1},  {"fcall", 0, 2, 3, 1},       {"fcall_ro", 0, 2, 3, 1},
 };
 
 static int arg_is(const resp_arg *a, const char *s) {
@@ -74,6 +77,16 @@ static long long arg_atoi(const resp_arg *a) {
     memcpy(buf, a->ptr, n);
     buf[n] = '\0';
     return atoi(buf);
+}
+
+/* The keys at the table's first_key, last_key and key_step; -1 when argc is too short. */
+static int fixed_keys(const command *cmd, int argc, int *pos) {
+    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    int n = 0;
+    if (last >= argc) return -1;
+    for (int k = cmd->first_key; k <= last; k += cmd->key_step)
+        pos[n++] = k;
+    return n;
 }
 
 /* Positions (in argv, the command's own arguments) of its keys into pos (room for argc);
@@ -91,6 +104,13 @@ static int keys_of(const command *cmd, const subcmd *sub, const resp_arg *argv, 
          * its fallback reads the count with atoi and lists the destination last. */
         long long num;
         int n = 0, fallback = 0;
+        if (m->optional) {
+            num = arg_atoi(&argv[m->count_at]);
+            if (num < 1 || num > argc - m->first) return 0;
+            for (int k = 0; k < num; k++)
+                pos[n++] = m->first + k;
+            return n;
+        }
         if (util_parse_ll(argv[m->count_at].ptr, argv[m->count_at].len, &num) < 0 || num < 1 ||
             num > argc - m->first) {
             num = arg_atoi(&argv[m->count_at]);
@@ -103,12 +123,7 @@ static int keys_of(const command *cmd, const subcmd *sub, const resp_arg *argv, 
         if (m->store && fallback) pos[n++] = m->store;
         return n;
     }
-    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
-    int n = 0;
-    if (last >= argc) return -1;
-    for (int k = cmd->first_key; k <= last; k += cmd->key_step)
-        pos[n++] = k;
-    return n;
+    return fixed_keys(cmd, argc, pos);
 }
 
 static int command_has_keys(const command *cmd) {
@@ -116,6 +131,33 @@ static int command_has_keys(const command *cmd) {
     for (size_t i = 0; i < sizeof(movables) / sizeof(movables[0]); i++)
         if (strcmp(cmd->name, movables[i].name) == 0) return 1;
     return 0;
+}
+
+int command_keys(const command *cmd, const resp_arg *argv, int argc, int *pos) {
+    if ((cmd->flags & CMD_CONTAINER) || !command_has_keys(cmd)) return 0;
+    int n = keys_of(cmd, NULL, argv, argc, pos);
+    return n < 0 ? 0 : n;
+}
+
+int command_read_keys(const command *cmd, const resp_arg *argv, int argc, int *pos) {
+    const subcmd *sub = NULL;
+    if (cmd->flags & CMD_CONTAINER) {
+        /* OBJECT ENCODING key, MEMORY USAGE key...: read-only key subcommands in Redis. */
+        for (size_t i = 0; argc >= 2 && i < sizeof(containers) / sizeof(containers[0]); i++) {
+            if (strcmp(cmd->name, containers[i].name) != 0) continue;
+            for (const subcmd *s = containers[i].subs; s->name; s++)
+                if (arg_is(&argv[1], s->name)) sub = s;
+        }
+        if (!sub || !sub->has_key || (sub->arity > 0 && argc != sub->arity) || argc < -sub->arity)
+            return 0;
+    } else if (!(cmd->flags & CMD_READONLY) || !command_has_keys(cmd)) {
+        return 0;
+    }
+    /* A read-only command with a first key in the table has no movable keys (those that
+     * read several keys by a count, ZUNION SINTERCARD..., have none there): no name lookup. */
+    int n = !sub && cmd->first_key > 0 ? fixed_keys(cmd, argc, pos)
+                                       : keys_of(cmd, sub, argv, argc, pos);
+    return n < 0 ? 0 : n;
 }
 
 /* The key flags GETKEYSANDFLAGS lists: Redis's vocabulary, but coarser than its per-command key
@@ -126,6 +168,12 @@ static void reply_key_flags(client *c, const command *cmd) {
         reply_add_array_len(&c->reply, 2);
         reply_add_status(&c->reply, "RO");
         reply_add_status(&c->reply, "access");
+    } else if (!strcmp(cmd->name, "eval") || !strcmp(cmd->name, "evalsha") ||
+               !strcmp(cmd->name, "fcall")) { /* a script may read and write its keys */
+        reply_add_array_len(&c->reply, 3);
+        reply_add_status(&c->reply, "RW");
+        reply_add_status(&c->reply, "access");
+        reply_add_status(&c->reply, "update");
     } else if (!strcmp(cmd->name, "del") || !strcmp(cmd->name, "unlink") ||
                !strcmp(cmd->name, "getdel")) {
         reply_add_array_len(&c->reply, 2);

@@ -13,6 +13,7 @@
 #include "server/pubsub.h"
 #include "server/script.h"
 #include "server/server.h"
+#include "server/tracking.h"
 #include "util/util.h"
 
 void cmd_ping(client *c) {
@@ -170,10 +171,11 @@ void cmd_select(client *c) {
 
 /* RESET: the connection as it was when it connected, for what memkv has of Redis 7.0's
  * connection state: RESP2, db 0, no name, and logged out when a password is set (AUTH again);
- * MONITOR, CLIENT REPLY OFF/SKIP and NO-EVICT end. */
+ * MONITOR, CLIENT REPLY OFF/SKIP, NO-EVICT and CLIENT TRACKING end. */
 void cmd_reset(client *c) {
     multi_client_reset(c);
     pubsub_client_reset(c);
+    if (c->flags & CLIENT_TRACKING) tracking_disable(c);
     c->reply.resp = 2;
     c->db_index = 0;
     c->db = srv.dbs[0];
@@ -333,7 +335,7 @@ void cmd_client(client *c) {
     /* clang-format off */
     static const char *const help[] = {
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "CACHING (YES|NO)", "    Client-side caching is not supported yet (TRACKING ON is refused).",
+        "CACHING (YES|NO)", "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
         "GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME", "    Return the name of the current connection.",
         "ID", "    Return the ID of the current connection.",
@@ -358,7 +360,7 @@ void cmd_client(client *c) {
         "    Unblock the specified blocked client.",
         "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
         "         [OPTIN] [OPTOUT] [NOLOOP]",
-        "    Control server assisted client side caching (OFF only for now).",
+        "    Control server assisted client side caching.",
         "TRACKINGINFO", "    Report tracking status for the current connection.",
         "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
         "HELP", "    Prints this help.", NULL};
@@ -730,6 +732,8 @@ static int flush_mode_ok(client *c) {
  * would otherwise return them only over its decay time, and an idle server never. ASYNC asks for
  * a quick return, so it leaves them to the decay. */
 static void flush_done(client *c) {
+    /* Tracking clients are told with one null invalidation (keys are not per db there). */
+    tracking_invalidate_all();
     if (!(c->argc == 2 && arg_eq(c, 1, "async"))) (void)mem_purge();
     reply_add_status(&c->reply, "OK");
 }

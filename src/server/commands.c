@@ -12,6 +12,7 @@
 #include "server/pubsub.h"
 #include "server/script.h"
 #include "server/server.h"
+#include "server/tracking.h"
 #include "util/util.h"
 
 const char *const ERR_SYNTAX = "ERR syntax error";
@@ -489,12 +490,13 @@ int server_hooks_apply(const cfg_param *p, char *err) {
     return 0;
 }
 
-/* Inlined into both paths of command_process: the common one pays no extra call. */
-static inline __attribute__((always_inline)) void process(client *c) {
+/* Inlined into both paths of command_process: the common one pays no extra call. Returns the
+ * command when it ran (not refused, held or queued), else NULL. */
+static inline __attribute__((always_inline)) const command *process(client *c) {
     /* Cross-protocol scripting defence (as Redis): an HTTP request sent to us is dropped. */
     if (arg_eq(c, 0, "post") || arg_eq(c, 0, "host:")) {
         client_close_async(c);
-        return;
+        return NULL;
     }
     const command *cmd = command_lookup(c->argv[0].ptr, c->argv[0].len);
     /* A command refused here, inside MULTI, fails the transaction (multi_flag_error); EXEC
@@ -503,7 +505,7 @@ static inline __attribute__((always_inline)) void process(client *c) {
         c->last_cmd = "NULL";
         reply_unknown_command(c);
         multi_flag_error(c);
-        return;
+        return NULL;
     }
     const subcommand *sub = NULL;
     c->last_cmd = cmd->name;
@@ -513,64 +515,64 @@ static inline __attribute__((always_inline)) void process(client *c) {
         if (!sub) { /* refused before running, as Redis's lookup does */
             reply_unknown_subcommand(c);
             multi_flag_error(c);
-            return;
+            return NULL;
         }
     }
     if ((cmd->arity > 0 && c->argc != cmd->arity) || (c->argc < -cmd->arity)) {
         if (cmd->fn == cmd_exec) { /* even outside MULTI, as Redis 7.0 */
             multi_exec_abort(c, "wrong number of arguments for 'exec' command");
-            return;
+            return NULL;
         }
         reply_wrong_arity(c);
         multi_flag_error(c);
-        return;
+        return NULL;
     }
     if (client_auth_required(c) && !(cmd->flags & CMD_NOAUTH)) {
         if (cmd->fn == cmd_exec) {
             multi_exec_abort(c, "NOAUTH Authentication required.");
-            return;
+            return NULL;
         }
         reply_error(c, "NOAUTH Authentication required.");
         multi_flag_error(c);
-        return;
+        return NULL;
+    }
+    /* A script has run past busy-reply-threshold: only a few commands may run meanwhile
+     * (before eviction, which must not touch the key space under the script). */
+    if (srv.script_busy && script_refuse_busy(c, cmd)) {
+        multi_flag_error(c);
+        return NULL;
     }
     /* maxmemory, as Redis's processCommand: over the limit, evict before any command; if
      * that cannot get under the limit, refuse the commands that may grow memory (inside MULTI,
      * whatever would be queued, and EXEC of such a queue). Reads, deletes and the like still
      * run. */
-    /* A script has run past busy-reply-threshold: only a few commands may run meanwhile
-     * (before eviction, which must not touch the key space under the script). */
-    if (srv.script_busy && script_refuse_busy(c, cmd)) {
-        multi_flag_error(c);
-        return;
-    }
     srv.pre_command_oom = srv.maxmemory > 0 && evict_perform() < 0; /* scripts check it too */
     if (srv.pre_command_oom && ((cmd->flags & CMD_DENYOOM) || multi_refused_on_oom(c, cmd))) {
         if ((c->flags & CLIENT_MULTI) && cmd->fn == cmd_exec) {
             multi_exec_abort(c, ERR_OOM);
-            return;
+            return NULL;
         }
         reply_error(c, ERR_OOM);
         multi_flag_error(c);
-        return;
+        return NULL;
     }
     /* RESP2 subscribed mode (inside MULTI the refusal fails the transaction, as Redis). */
     if (c->pubsub && pubsub_deny_command(c, cmd) < 0) {
         multi_flag_error(c);
-        return;
+        return NULL;
     }
     if ((c->flags & CLIENT_MONITOR) &&
         (cmd->flags & (CMD_READONLY | CMD_WRITE | CMD_MAY_REPLICATE))) {
         multi_flag_error(c);
         reply_error(c, "ERR Replica can't interact with the keyspace");
-        return;
+        return NULL;
     }
     /* Pauses, MONITOR, SLOWLOG and LATENCY: one flag to test when none is in use. */
     int64_t start = 0;
     if (srv.cmd_hooks) {
         if (srv.pause_type && pause_holds(c, cmd)) { /* CLIENT PAUSE: runs when it ends */
             pause_hold(c);
-            return;
+            return NULL;
         }
         /* SLOWLOG and LATENCY time each command, as Redis does. */
         if (command_timing_on()) start = util_monotonic_us();
@@ -578,7 +580,7 @@ static inline __attribute__((always_inline)) void process(client *c) {
     /* The one branch a client outside MULTI pays. */
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE)) {
         multi_queue(c, cmd);
-        return;
+        return NULL;
     }
     command *mut = (command *)cmd;
     if (cmd->flags & CMD_READONLY) db_reads_only();
@@ -595,6 +597,7 @@ static inline __attribute__((always_inline)) void process(client *c) {
      * in the middle of a busy script: it has not finished writing). */
     if (!srv.script_busy) blocking_serve_ready_keys();
     db_settle(); /* the collections the command (and the clients it served) changed */
+    return cmd;
 }
 
 void command_call(client *c, const command *cmd, const subcommand *sub) {
@@ -609,10 +612,13 @@ void command_call(client *c, const command *cmd, const subcommand *sub) {
 }
 
 void command_process(client *c) {
-    if (!(c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT))) {
+    /* One test for the common case: no CLIENT REPLY OFF/SKIP, no CLIENT TRACKING. */
+    if (!(c->flags &
+          (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_TRACKING))) {
         process(c);
         return;
     }
+    int tracking = c->flags & CLIENT_TRACKING;
     /* CLIENT REPLY OFF / SKIP: the command runs, its replies are dropped; SKIP is for the one
      * command after CLIENT REPLY SKIP (Redis turns SKIP_NEXT into SKIP in resetClient). */
     if (c->flags & CLIENT_REPLY_SKIP_NEXT) {
@@ -620,11 +626,14 @@ void command_process(client *c) {
         c->flags |= CLIENT_REPLY_SKIP;
     }
     size_t before = reply_buf_bytes(&c->reply);
-    process(c);
+    const command *ran = process(c);
     /* Muted as the command ends (CLIENT REPLY ON's own OK goes out). */
     if (c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)) reply_buf_truncate(&c->reply, before);
     /* Held by a pause or blocked: the later reply is the skipped one (command_unblocked). */
     if (!(c->flags & (CLIENT_PAUSED | CLIENT_BLOCKED))) c->flags &= ~CLIENT_REPLY_SKIP;
+    /* Client-side caching: the keys it read; invalidations for it go after its reply, which
+     * CLIENT REPLY OFF does not take back (Redis 7.0 sends them even then). */
+    if (tracking) tracking_command_done(c, ran, c->argv, c->argc);
 }
 
 void command_unblocked_reply(client *c, size_t before) {

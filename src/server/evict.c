@@ -24,6 +24,7 @@
 #include "server/log.h"
 #include "server/notify.h"
 #include "server/server.h"
+#include "server/tracking.h"
 #include "util/util.h"
 
 #define EVPOOL_SIZE 16
@@ -261,7 +262,9 @@ int evict_perform(void) {
                         ? pick_random(policy, &v)
                         : pick_from_pool(policy, &v);
         if (!found) break;
+        tracking_server_change(1); /* no client deletes it: NOLOOP spares nobody */
         db_delete(srv.dbs[v.dbid], v.key, v.klen);
+        tracking_server_change(0);
         notify_event(NOTIFY_EVICTED, "evicted", v.key, v.klen, v.dbid);
         victim_release(&v);
         evicted++;

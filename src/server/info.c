@@ -12,6 +12,7 @@
 #include "profiler/profiler.h"
 #include "server/pubsub.h"
 #include "server/script.h"
+#include "server/tracking.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -98,9 +99,10 @@ static void section_clients(text *t) {
                 "client_recent_max_input_buffer:%zu\r\n"
                 "client_recent_max_output_buffer:%zu\r\n"
                 "blocked_clients:%lld\r\n"
-                "tracking_clients:0\r\n"
+                "tracking_clients:%lld\r\n"
                 "clients_in_timeout_table:%zu\r\n",
-                srv.nclients, srv.maxclients, max_in, max_out, blocked, blocking_timeout_count());
+                srv.nclients, srv.maxclients, max_in, max_out, blocked, srv.tracking_clients,
+                blocking_timeout_count());
 }
 
 static void human(char *buf, size_t cap, long long bytes) {
@@ -301,9 +303,9 @@ static void section_stats(text *t) {
                 "active_defrag_key_misses:0\r\n"
                 "total_active_defrag_time:0\r\n"
                 "current_active_defrag_time:0\r\n"
-                "tracking_total_keys:0\r\n"
-                "tracking_total_items:0\r\n"
-                "tracking_total_prefixes:0\r\n"
+                "tracking_total_keys:%zu\r\n"
+                "tracking_total_items:%zu\r\n"
+                "tracking_total_prefixes:%zu\r\n"
                 "unexpected_error_replies:0\r\n"
                 "total_error_replies:%lld\r\n"
                 "dump_payload_sanitizations:0\r\n"
@@ -318,7 +320,8 @@ static void section_stats(text *t) {
                 s->net_output_bytes, s->input_kbps, s->output_kbps, s->rejected_connections,
                 s->expired_keys, s->expire_cycle_us / 1000, s->evicted_keys, evicted_scripts,
                 s->keyspace_hits, s->keyspace_misses, pubsub_channels_count(),
-                pubsub_patterns_count(), pubsub_shard_channels_count(), s->error_replies,
+                pubsub_patterns_count(), pubsub_shard_channels_count(), tracking_total_keys(),
+                tracking_total_items(), tracking_total_prefixes(), s->error_replies,
                 s->total_reads_processed, s->total_writes_processed,
                 s->client_qbuf_limit_disconnections, s->client_obuf_limit_disconnections, busy);
     /* The key-space statistics' bookkeeping (README "Which keys hold the memory"). */

@@ -21,6 +21,7 @@
 #include "server/pubsub.h"
 #include "server/script.h"
 #include "server/server.h"
+#include "server/tracking.h"
 #include "util/util.h"
 
 #ifdef MEMKV_HAVE_JEMALLOC
@@ -125,6 +126,7 @@ static void before_sleep(evloop *el, void *data) {
     (void)data;
     if (srv.paused_clients) pause_before_sleep(); /* runs held commands once a pause ends */
     blocking_before_sleep(); /* before the writes: unblocked clients' replies go out now */
+    tracking_before_sleep(); /* BCAST invalidations of this iteration, before the writes */
     net_before_sleep();
     if (signal_shutdown) srv.shutdown_asap = 1;
     if (srv.shutdown_asap) evloop_stop(el);
@@ -230,6 +232,7 @@ static void free_all(void) {
         client_close(srv.clients);
     pause_shutdown();
     pubsub_free();
+    tracking_shutdown();
     blocking_shutdown();
     multi_shutdown(); /* the watch table: empty once every client is gone */
     script_shutdown();

@@ -7,6 +7,7 @@
 #include "alloc/alloc.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "server/tracking.h"
 
 #define MULTI_SUB ALLOC_SUB_CLIENTS
 
@@ -72,8 +73,6 @@ static wkey **wkey_link(int db_index, const char *key, size_t klen, uint64_t hv)
     return NULL;
 }
 
-static void change_hook(db *d, const char *key, size_t klen, int change);
-
 static void table_grow(void) {
     size_t n = nbuckets ? nbuckets * 2 : 16;
     wkey **t = alloc_calloc(MULTI_SUB, n * sizeof(*t));
@@ -104,7 +103,7 @@ static wkey *wkey_get(int db_index, const char *key, size_t klen) {
     memcpy(k->key, key, klen);
     k->next = table[hv & (nbuckets - 1)];
     table[hv & (nbuckets - 1)] = k;
-    if (nkeys++ == 0) db_set_change_hook(change_hook); /* someone listens now */
+    if (nkeys++ == 0) server_change_hook_update(); /* someone listens now */
     return k;
 }
 
@@ -113,11 +112,11 @@ static void wkey_release(wkey *k) {
     wkey **link = wkey_link(k->db, k->key, k->klen, k->hv);
     *link = k->next;
     alloc_free_sized(MULTI_SUB, k, sizeof(*k) + k->klen);
-    if (--nkeys == 0) { /* nobody watches: no hook, and the table goes too */
-        db_set_change_hook(NULL);
+    if (--nkeys == 0) { /* nobody watches: the table goes, and the hook if caching is off */
         alloc_free(MULTI_SUB, table);
         table = NULL;
         nbuckets = 0;
+        server_change_hook_update();
     }
 }
 
@@ -188,15 +187,27 @@ static void touch_all_in_db(int emptied, int replaced_with) {
     }
 }
 
-/* The db's change hook (db.h), set while some key is watched. */
-static void change_hook(db *d, const char *key, size_t klen, int change) {
+/* A key changed while some key is watched. */
+static void watch_key_changed(db *d, const char *key, size_t klen, int change) {
     int index = db_get_index(d);
     if (change == DB_CHANGE_FLUSH) {
         touch_all_in_db(index, -1);
         return;
     }
     wkey **link = wkey_link(index, key, klen, wkey_hash(index, key, klen));
-    if (link) touch_key(*link, change == DB_CHANGE_DELETE);
+    if (link) touch_key(*link, change != DB_CHANGE_WRITE);
+}
+
+/* The db's one change hook (db.h), shared by WATCH and client-side caching (tracking.c). A
+ * flush is not a key change for tracking: FLUSHDB/FLUSHALL send their null invalidation. */
+static void keys_changed(db *d, const char *key, size_t klen, int change) {
+    if (nkeys) watch_key_changed(d, key, klen, change);
+    if (change != DB_CHANGE_FLUSH && tracking_listening())
+        tracking_key_changed(key, klen, change == DB_CHANGE_EXPIRED);
+}
+
+void server_change_hook_update(void) {
+    db_set_change_hook(nkeys || tracking_listening() ? keys_changed : NULL);
 }
 
 void multi_dbs_swapped(int id1, int id2) {
@@ -389,7 +400,7 @@ void multi_shutdown(void) {
     alloc_free(MULTI_SUB, table);
     table = NULL;
     nbuckets = nkeys = 0;
-    db_set_change_hook(NULL);
+    server_change_hook_update();
 }
 
 /* ---- commands -------------------------------------------------------------------------- */
@@ -453,6 +464,7 @@ void cmd_exec(client *c) {
         if (cmd->flags & CMD_READONLY) db_reads_only();
         cmd->fn(c);
         cmd->calls++;
+        if (c->flags & CLIENT_TRACKING) tracking_remember_keys(c, cmd, q->argv, q->argc);
         srv.stats.commands_processed++;
         db_settle(); /* each command's collections, as after a command outside EXEC */
     }

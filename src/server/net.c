@@ -17,6 +17,7 @@
 #include "server/log.h"
 #include "server/pubsub.h"
 #include "server/server.h"
+#include "server/tracking.h"
 
 #define NET_READ_CHUNK (16 * 1024)
 #define NET_MAX_WRITE_PER_EVENT (1024 * 1024) /* fairness: one client cannot hog a loop turn */
@@ -185,6 +186,7 @@ void client_close(client *c) {
     if (c->flags & CLIENT_MONITOR) monitor_stop(c);
     multi_client_reset(c);
     pubsub_client_reset(c);
+    tracking_client_closed(c);
     pending_remove(c);
     evloop_del(srv.el, c->fd, EV_READ | EV_WRITE);
     close(c->fd);
@@ -515,6 +517,9 @@ static void client_flags_string(const client *c, char *buf) {
     if (pubsub_client_subscribed(c)) *p++ = 'P';
     if (c->flags & CLIENT_MULTI) *p++ = 'x';
     if (c->flags & CLIENT_BLOCKED) *p++ = 'b';
+    if (c->flags & CLIENT_TRACKING) *p++ = 't';
+    if (c->flags & CLIENT_TRACKING_BROKEN_REDIR) *p++ = 'R';
+    if (c->flags & CLIENT_TRACKING_BCAST) *p++ = 'B';
     if (c->flags & CLIENT_DIRTY_CAS) *p++ = 'd';
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY) *p++ = 'c';
     if (c->flags & CLIENT_UNBLOCKED) *p++ = 'u';
@@ -530,22 +535,22 @@ void client_info_line(client *c, char *buf, size_t cap) {
     pubsub_client_counts(c, &subs);
     char flags[16];
     client_flags_string(c, flags);
-    snprintf(buf, cap,
-             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%zu "
-             "psub=%zu ssub=%zu multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu "
-             "rbs=%zu "
-             "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=-1 "
-             "resp=%d",
-             (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
-             (long long)((now - c->ctime_ms) / 1000),
-             (long long)((now - c->last_interaction_ms) / 1000), flags, c->db_index, subs.channels,
-             subs.patterns, subs.shard_channels, multi_queued_count(c), c->qlen - c->qpos,
-             c->qcap - c->qlen, resp_parser_mem(&c->parser), multi_queued_mem(c), c->qcap,
-             c->reply.allocated,
-             c->qcap + c->reply.allocated + resp_parser_mem(&c->parser) + sizeof(client) +
-                 multi_client_alloc_bytes(c),
-             (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "",
-             (c->flags & CLIENT_IN_EXEC) ? "exec" : c->last_cmd, c->reply.resp);
+    snprintf(
+        buf, cap,
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%zu "
+        "psub=%zu ssub=%zu multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu "
+        "rbs=%zu "
+        "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=%lld "
+        "resp=%d",
+        (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
+        (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_interaction_ms) / 1000),
+        flags, c->db_index, subs.channels, subs.patterns, subs.shard_channels,
+        multi_queued_count(c), c->qlen - c->qpos, c->qcap - c->qlen, resp_parser_mem(&c->parser),
+        multi_queued_mem(c), c->qcap, c->reply.allocated,
+        c->qcap + c->reply.allocated + resp_parser_mem(&c->parser) + sizeof(client) +
+            multi_client_alloc_bytes(c) + tracking_client_alloc_bytes(c),
+        (evloop_mask(srv.el, c->fd) & EV_WRITE) ? "w" : "",
+        (c->flags & CLIENT_IN_EXEC) ? "exec" : c->last_cmd, tracking_redirect(c), c->reply.resp);
 }
 
 static void top_buffer_take(mem_client_top *top, const client *c, size_t bytes) {

@@ -10,6 +10,7 @@
 
 #include "server/log.h"
 #include "server/server.h"
+#include "server/tracking.h"
 #include "util/util.h"
 
 /* Debian's lua-cjson and lua-bitop, linked as C modules. */
@@ -400,6 +401,10 @@ static int redis_generic_call(lua_State *L, int raise) {
     fc->argv = call_argv;
     fc->argc = argc;
     command_call(fc, cmd, sub);
+    /* Client-side caching, as Redis 7.0's call(): a read inside a script remembers the keys of
+     * the caller's command (the script's KEYS), not the keys the read named. */
+    if ((cmd->flags & CMD_READONLY) && run->caller && (run->caller->flags & CLIENT_TRACKING))
+        tracking_script_read(run->caller);
     fc->argv = NULL;
     fc->argc = 0;
     size_t len;

@@ -31,6 +31,15 @@
 #define CLIENT_DIRTY_CAS (1 << 8)  /* a watched key changed: EXEC answers a null array */
 #define CLIENT_DIRTY_EXEC (1 << 9) /* a command was refused in MULTI: EXEC answers EXECABORT */
 #define CLIENT_IN_EXEC (1 << 10)   /* running EXEC's queue: blocking commands do not block */
+/* CLIENT TRACKING (tracking.c): on, and its modes */
+#define CLIENT_TRACKING (1 << 11)
+#define CLIENT_TRACKING_BCAST (1 << 12)
+#define CLIENT_TRACKING_OPTIN (1 << 13)
+#define CLIENT_TRACKING_OPTOUT (1 << 14)
+#define CLIENT_TRACKING_NOLOOP (1 << 15)
+#define CLIENT_TRACKING_CACHING (1 << 22)      /* CLIENT CACHING YES/NO for the next command */
+#define CLIENT_TRACKING_BROKEN_REDIR (1 << 23) /* the redirect target went away (flag R) */
+#define CLIENT_TRACKING_TARGET (1 << 24)       /* some client redirects its invalidations here */
 /* CLIENT REPLY, NO-EVICT, MONITOR, PAUSE (client_ext.c, monitor.c, pause.c) */
 #define CLIENT_REPLY_OFF (1 << 16)       /* CLIENT REPLY OFF: replies are dropped */
 #define CLIENT_REPLY_SKIP_NEXT (1 << 17) /* CLIENT REPLY SKIP was the last command */
@@ -44,6 +53,7 @@ typedef struct multi_state multi_state;
 typedef struct watcher watcher;
 struct pubsub_client;
 typedef struct pubsub_client pubsub_client;
+struct tracking_client;
 
 typedef struct client {
     uint64_t id;
@@ -63,14 +73,15 @@ typedef struct client {
     int64_t ctime_ms, last_interaction_ms;
     int64_t obuf_soft_since_ms; /* when the soft output limit was first exceeded, 0 if not */
     const char *last_cmd;
-    struct client *prev, *next;    /* all clients */
-    struct client *pending_next;   /* pending writes list */
-    struct client *close_next;     /* clients to close in before_sleep */
-    struct blocking_state *bstate; /* while blocked on keys (blocking.c), else NULL */
-    struct client *unblocked_next; /* blocking.c's list of CLIENT_UNBLOCKED clients */
-    multi_state *mstate;           /* MULTI's queue (multi.c), NULL outside MULTI */
-    watcher *watching;             /* WATCHed keys (multi.c), NULL when none */
-    struct pubsub_client *pubsub;  /* subscriptions (pubsub.c), NULL before the first */
+    struct client *prev, *next;       /* all clients */
+    struct client *pending_next;      /* pending writes list */
+    struct client *close_next;        /* clients to close in before_sleep */
+    struct blocking_state *bstate;    /* while blocked on keys (blocking.c), else NULL */
+    struct client *unblocked_next;    /* blocking.c's list of CLIENT_UNBLOCKED clients */
+    multi_state *mstate;              /* MULTI's queue (multi.c), NULL outside MULTI */
+    watcher *watching;                /* WATCHed keys (multi.c), NULL when none */
+    struct pubsub_client *pubsub;     /* subscriptions (pubsub.c), NULL before the first */
+    struct tracking_client *tracking; /* CLIENT TRACKING's state (tracking.c), NULL when off */
 } client;
 
 typedef void command_fn(client *c);
@@ -212,6 +223,7 @@ typedef struct server {
     long long busy_reply_threshold;      /* ms; a script past it lets others in (0: never) */
     int script_busy;                     /* a script runs past busy-reply-threshold */
     int pre_command_oom;                 /* over maxmemory when the current client command began */
+    long long tracking_table_max_keys;   /* keys the tracking table holds at most; 0: no cap */
 
     /* Collection encodings: the compact one (listpack, intset) up to these sizes, Redis's
      * thresholds and defaults (see the types' conversions in src/server/cmd_*.c). */
@@ -242,11 +254,12 @@ typedef struct server {
     int shutdown_asap;
     int exit_code;
     uint64_t cron_loops;
-    int cmd_hooks;        /* pauses, monitors or command timing in use: see server_hooks_update */
-    int monitors;         /* clients in MONITOR mode (monitor.c) */
-    int pause_type;       /* PAUSE_* (pause.c): CLIENT PAUSE in force */
-    int64_t pause_end_ms; /* when it ends */
-    long long paused_clients; /* clients whose command the pause holds */
+    int cmd_hooks; /* pauses, monitors or command timing in use: see server_hooks_update */
+    long long tracking_clients; /* clients with CLIENT TRACKING on (tracking.c) */
+    int monitors;               /* clients in MONITOR mode (monitor.c) */
+    int pause_type;             /* PAUSE_* (pause.c): CLIENT PAUSE in force */
+    int64_t pause_end_ms;       /* when it ends */
+    long long paused_clients;   /* clients whose command the pause holds */
     server_stats stats;
     command *commands;
     size_t ncommands;
@@ -413,6 +426,9 @@ void cmd_flushdb(client *c);
 void cmd_flushall(client *c);
 
 /* multi.c */
+/* Sets the db's one change hook (db.h) while WATCH or client-side caching listens, and takes
+ * it away when neither does: call it when either starts or stops listening. */
+void server_change_hook_update(void);
 void cmd_multi(client *c);
 void cmd_exec(client *c);
 void cmd_discard(client *c);
@@ -476,6 +492,12 @@ void server_swap_dbs(int a, int b);
  * [FILTERBY ...]. */
 void command_getkeys(client *c, int with_flags);
 void command_list(client *c);
+/* Positions in argv of the keys a command reads, for client-side caching: the keys of a
+ * read-only command and of Redis's read-only key subcommands (OBJECT ENCODING key, MEMORY
+ * USAGE key...). pos has room for argc + 1 entries. Returns how many (0: none). */
+int command_read_keys(const command *cmd, const resp_arg *argv, int argc, int *pos);
+/* Every key of a (non-container) command, read or written, positions as above. */
+int command_keys(const command *cmd, const resp_arg *argv, int argc, int *pos);
 const char *command_since(const char *name); /* "6.2.0"; "1.0.0" for the first commands */
 /* cmd_hashes.c: the hash commands' table (a group of commands.c's groups[]) */
 extern command hashes_commands[];

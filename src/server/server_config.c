@@ -9,6 +9,7 @@
 #include "server/notify.h"
 #include "server/script.h"
 #include "server/server.h"
+#include "server/tracking.h"
 #include "util/util.h"
 
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
@@ -326,6 +327,14 @@ static cfg_param params[] = {
      .min = 0,
      .max = LL_MAX,
      .apply = slowlog_apply_max_len},
+    /* Client-side caching (tracking.c): Redis's default and bounds. */
+    {.name = "tracking-table-max-keys",
+     .type = CFG_INT,
+     .ptr = &srv.tracking_table_max_keys,
+     .default_value = "1000000",
+     .min = 0,
+     .max = LL_MAX,
+     .apply = tracking_apply_max_keys},
     {.name = "latency-monitor-threshold",
      .type = CFG_INT,
      .ptr = &srv.latency_monitor_threshold,

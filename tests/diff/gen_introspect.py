@@ -7,8 +7,13 @@ by generator.py.
 - CLIENT PAUSE only with a timeout of 0 (nothing is held) or invalid arguments: a pause that
   lasts would hold the single connection's next write. Held commands, UNPAUSE releasing them
   and a pause running out are in tests/integration/test_introspection.py.
-- CLIENT TRACKING only OFF (and invalid forms): memkv refuses ON until client-side caching is
-  there, where Redis turns tracking on (a deliberate difference, README).
+- CLIENT TRACKING ON|OFF with every option (valid and conflicting sets, prefixes that overlap,
+  redirects to ids that do not exist), CACHING, GETREDIR, TRACKINGINFO. A tracking connection
+  would get invalidation pushes (RESP3) whose place in the stream depends on timing (BCAST,
+  expiry), so generator.gen_sequence follows every TRACKING ON with its `tracking_tail`: a few
+  commands that write nothing (TRACKINGINFO, GETREDIR, CACHING, another TRACKING ON, reads that
+  fill the tracking table) and TRACKING OFF. No key changes while tracking is on, so nothing
+  is ever invalidated and every reply stays deterministic (README).
 - SLOWLOG and LATENCY: what they record depends on how long commands take in each server, so
   their replies are compared by shape (difftest.rule: "slowlog", "latency"); errors exactly.
   CONFIG SET slowlog-log-slower-than 0 makes both log everything (so GET has entries to shape).
@@ -25,7 +30,7 @@ EVENTS = [b"command", b"fast-command", b"expire-cycle", b"nosuch", b"", b"COMMAN
 
 def g_client_ext(rng):
     sub = g.pick(rng, [b"REPLY", b"REPLY", b"REPLY", b"NO-EVICT", b"PAUSE", b"UNPAUSE",
-                       b"GETREDIR", b"TRACKINGINFO", b"TRACKING", b"CACHING", b"reply",
+                       b"GETREDIR", b"TRACKINGINFO", b"TRACKING", b"TRACKING", b"CACHING", b"reply",
                        b"no-evict", b"pause"])
     up = sub.upper()
     argv = [b"CLIENT", sub]
@@ -40,13 +45,8 @@ def g_client_ext(rng):
         if rng.random() < 0.6:
             argv.append(g.pick(rng, [b"WRITE", b"ALL", b"write", b"all", b"bogus", b""]))
     elif up == b"TRACKING":
-        argv.append(g.pick(rng, [b"OFF", b"off", b"bogus", b""]))
-        for _ in range(rng.choice([0, 0, 1, 2])):
-            opt = g.pick(rng, [b"BCAST", b"OPTIN", b"OPTOUT", b"NOLOOP", b"PREFIX", b"REDIRECT",
-                               b"BOGUS"])
-            argv.append(opt)
-            if opt in (b"PREFIX", b"REDIRECT") and rng.random() < 0.8:
-                argv.append(g.pick(rng, [b"a", b"1", b"0"]))
+        argv.append(g.pick(rng, [b"ON", b"ON", b"on", b"OFF", b"off", b"bogus", b""]))
+        argv += tracking_options(rng)
     elif up == b"CACHING":
         argv.append(g.pick(rng, [b"YES", b"NO", b"bogus"]))
     # Arity: a missing or an extra argument now and then.
@@ -56,6 +56,61 @@ def g_client_ext(rng):
     elif r < 0.14:
         argv.append(b"x")
     return argv
+
+
+PREFIXES = [b"k", b"k0", b"k1", b"user:", b"", b"a", b"ab", b"\xff"]
+# Ids no client has (REDIRECT to an existing client needs its id, which differs per server).
+REDIRECTS = [b"0", b"-1", b"abc", b"999999", b"18446744073709551616", b""]
+
+
+def tracking_options(rng):
+    """CLIENT TRACKING's options: mostly one mode, sometimes conflicting ones. At most two
+    PREFIX options (a value mutate() appends included): Redis 7.0 answers an overlap between a
+    second and a third prefix with an error and an OK (README), which no harness can follow."""
+    opts = []
+    prefixes = 0
+    for _ in range(rng.choice([0, 0, 1, 1, 2, 3])):
+        opt = g.pick(rng, [b"BCAST", b"BCAST", b"OPTIN", b"OPTOUT", b"NOLOOP", b"PREFIX",
+                           b"PREFIX", b"REDIRECT", b"BOGUS", b"bcast", b"noloop"])
+        if opt == b"PREFIX":
+            prefixes += 1
+            if prefixes > 2:
+                continue
+        opts.append(opt)
+        if opt == b"PREFIX" and rng.random() < 0.9:
+            opts.append(g.pick(rng, PREFIXES))
+        elif opt == b"REDIRECT" and rng.random() < 0.9:
+            opts.append(g.pick(rng, REDIRECTS))
+    return opts
+
+
+def is_tracking_on(argv):
+    return (len(argv) >= 3 and argv[0].lower() == b"client" and argv[1].lower() == b"tracking"
+            and argv[2].lower() == b"on")
+
+
+def tracking_tail(rng):
+    """What follows a CLIENT TRACKING ON (see the top of this file): commands that change no
+    key, then TRACKING OFF."""
+    out = []
+    for _ in range(rng.choice([0, 1, 2, 3, 4])):
+        r = rng.random()
+        if r < 0.2:
+            out.append([b"CLIENT", b"TRACKINGINFO"])
+        elif r < 0.3:
+            out.append([b"CLIENT", b"GETREDIR"])
+        elif r < 0.45:
+            out.append([b"CLIENT", b"CACHING", g.pick(rng, [b"YES", b"NO", b"yes", b"maybe"])])
+        elif r < 0.6:
+            out.append([b"CLIENT", b"TRACKING", b"ON"] + tracking_options(rng))
+        elif r < 0.75:
+            out.append([b"GET", g.key(rng)])
+        elif r < 0.85:
+            out.append([b"MGET", g.key(rng), g.key(rng)])
+        else:
+            out.append([g.pick(rng, [b"EXISTS", b"TYPE", b"STRLEN"]), g.key(rng)])
+    out.append([b"CLIENT", b"TRACKING", b"OFF"])
+    return out
 
 
 def g_slowlog(rng):
@@ -97,4 +152,7 @@ CONFIG_SET = {
                                  b"9223372036854775807", b"9223372036854775808"],
     b"slowlog-max-len": [b"0", b"1", b"3", b"128", b"-1", b"abc", b"9223372036854775807"],
     b"latency-monitor-threshold": [b"0", b"100000", b"-1", b"abc", b"9223372036854775808"],
+    # Only caps the table never reaches here: past one, random keys are invalidated (pushes).
+    b"tracking-table-max-keys": [b"0", b"1000000", b"100000", b"9223372036854775807", b"-1",
+                                 b"abc", b"9223372036854775808"],
 }

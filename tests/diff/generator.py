@@ -394,6 +394,7 @@ GETKEYS_COMMANDS = [
     [b"MEMORY", b"STATS"], [b"CONFIG", b"GET"], [b"CLIENT", b"LIST"], [b"OBJECT"],
     [b"PING"], [b"NOSUCH"], [b"LCS"], [b"SETBIT"], [b"BITFIELD"], [b"SWAPDB"], [b"EXPIRETIME"],
     [b"COMMAND", b"GETKEYS"], [b"MEMORY"], [b"getrange"], [b"SINTERSTORE"], [b"WAIT"],
+    [b"EVAL", b"return 1"], [b"EVALSHA_RO", b"0123"], [b"FCALL", b"f"], [b"eval_ro", b"x"],
 ]
 
 
@@ -727,6 +728,10 @@ def gen_sequence(rng, n, resp3=False):
                 seq.append([b"CLIENT", b"REPLY", b"ON"])
                 muted = False
             seq.append(argv)
+            if gen_introspect.is_tracking_on(argv):
+                # Tracking on only while no key changes: TRACKING OFF closes every such
+                # block (inside a transaction too), see gen_introspect.py.
+                seq += gen_introspect.tracking_tail(rng)
             in_multi = gen_multi.follow(in_multi, argv)
             if resp3 and (name in (b"quit", b"reset") or kill):
                 seq.append([b"HELLO", b"3"])

@@ -25,6 +25,7 @@
 #include "server/pubsub.h"
 #include "server/script.h"
 #include "server/server.h"
+#include "server/tracking.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -109,6 +110,11 @@ int slowlog_apply_max_len(const cfg_param *p, char *err) {
 }
 long long script_cache_max;
 int script_cache_apply_max(const cfg_param *p, char *err) {
+    (void)p;
+    (void)err;
+    return 0;
+}
+int tracking_apply_max_keys(const cfg_param *p, char *err) {
     (void)p;
     (void)err;
     return 0;

@@ -115,7 +115,7 @@ def has_client_tracking(port):
         host = "127.0.0.1"
     Address.port = port
     c = Resp(Address)
-    try:  # OFF is accepted either way; ON answers an error until tracking is there
+    try:
         reply = c("CLIENT", "TRACKING", "ON")
     finally:
         c.close()
@@ -123,15 +123,12 @@ def has_client_tracking(port):
 
 
 def test_node_redis_client_side_caching(server, redis_server):
-    """node-redis's client-side cache (RESP3 invalidation pushes). It always runs against
-    redis-server, so the part is proven; against memkv only once memkv has CLIENT TRACKING,
-    and until then this test is reported as skipped with that reason."""
+    """node-redis's client-side cache (RESP3 invalidation pushes), against redis-server and
+    memkv: the same hits, misses and invalidation in both."""
     redis = run_scenario(redis_server.port, ["caching"])
     assert steps(redis, "caching") == {
         "first get": "v1", "second get": "v1", "stats after two gets": {"hits": 1, "misses": 1},
         "invalidated key": "ck", "get after invalidation": "v2", "stats at the end": {"hits": 1, "misses": 2}}
-    if not has_client_tracking(server.port):
-        pytest.skip("memkv has no CLIENT TRACKING yet: node-redis client-side caching ran against "
-                    "redis-server only (node-redis's handshake fails on the CLIENT TRACKING ON error)")
+    assert has_client_tracking(server.port), "memkv refused CLIENT TRACKING ON"
     memkv = run_scenario(server.port, ["caching"])
     assert memkv == redis

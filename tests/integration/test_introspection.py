@@ -383,7 +383,3 @@ def test_tracking_replies_without_tracking(target):
     assert call(c, "CLIENT", "CACHING", "YES")[0] == "error"
 
 
-def test_tracking_on_is_refused_clearly(server):
-    c = conn(("127.0.0.1", server.port))
-    r = call(c, "CLIENT", "TRACKING", "ON")
-    assert r[0] == "error" and b"not supported" in r[1]

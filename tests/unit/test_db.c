@@ -1191,17 +1191,17 @@ static void test_change_hook(void **state) {
     db_key_changed(a, "s", 1);
     expect_change(a, "s", DB_CHANGE_WRITE, 1);
 
-    /* Lazy and active expiry delete. */
+    /* Lazy and active expiry delete (DB_CHANGE_EXPIRED: no client did it). */
     set_str(a, "e", "v");
     db_set_expire(a, "e", 1, NOW);
     memset(&last_change, 0, sizeof(last_change));
     assert_null(db_find(a, "e", 1, NOW + 1, NULL));
-    expect_change(a, "e", DB_CHANGE_DELETE, 1);
+    expect_change(a, "e", DB_CHANGE_EXPIRED, 1);
     set_str(a, "e", "v");
     db_set_expire(a, "e", 1, NOW);
     memset(&last_change, 0, sizeof(last_change));
     assert_int_equal(db_active_expire(a, NOW + 1, 100), 1);
-    expect_change(a, "e", DB_CHANGE_DELETE, 1);
+    expect_change(a, "e", DB_CHANGE_EXPIRED, 1);
 
     db_flush(a);
     expect_change(a, "", DB_CHANGE_FLUSH, 1);
