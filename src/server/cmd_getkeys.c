@@ -9,45 +9,6 @@
 #include "server/server.h"
 #include "util/util.h"
 
-/* Redis's container commands among memkv's, with their 7.0 subcommands. Only MEMORY USAGE and
- * OBJECT's key subcommands take a key (at argument 2); the arity is the subcommand's. */
-typedef struct subcmd {
-    const char *name;
-    int arity;
-    int has_key;
-} subcmd;
-
-static const subcmd client_subs[] = {
-    {"caching", 3, 0},   {"getname", 2, 0},      {"getredir", 2, 0}, {"help", 2, 0},
-    {"id", 2, 0},        {"info", 2, 0},         {"kill", -3, 0},    {"list", -2, 0},
-    {"no-evict", 3, 0},  {"pause", -3, 0},       {"reply", 3, 0},    {"setname", 3, 0},
-    {"tracking", -3, 0}, {"trackinginfo", 2, 0}, {"unblock", -3, 0}, {"unpause", 2, 0},
-    {NULL, 0, 0},
-};
-static const subcmd command_subs[] = {
-    {"count", 2, 0}, {"docs", -2, 0}, {"getkeys", -4, 0}, {"getkeysandflags", -4, 0},
-    {"help", 2, 0},  {"info", -2, 0}, {"list", -2, 0},    {NULL, 0, 0},
-};
-static const subcmd config_subs[] = {
-    {"get", -3, 0},    {"help", 2, 0}, {"resetstat", 2, 0},
-    {"rewrite", 2, 0}, {"set", -4, 0}, {NULL, 0, 0},
-};
-static const subcmd memory_subs[] = {
-    {"doctor", 2, 0}, {"help", 2, 0},   {"malloc-stats", 2, 0}, {"purge", 2, 0},
-    {"stats", 2, 0},  {"usage", -3, 1}, {NULL, 0, 0},
-};
-static const subcmd object_subs[] = {
-    {"encoding", 3, 1}, {"freq", 3, 1},     {"help", 2, 0},
-    {"idletime", 3, 1}, {"refcount", 3, 1}, {NULL, 0, 0},
-};
-static const struct {
-    const char *name;
-    const subcmd *subs;
-} containers[] = {
-    {"client", client_subs}, {"command", command_subs}, {"config", config_subs},
-    {"memory", memory_subs}, {"object", object_subs},
-};
-
 /* How a command with movable keys finds them: the key count at argument `count_at`, the keys
  * from `first` on, and a destination key at `store` (0: none). */
 typedef struct movable {
@@ -62,11 +23,6 @@ static const movable movables[] = {
     {"zmpop", 0, 1, 2},       {"blmpop", 0, 2, 3},      {"bzmpop", 0, 2, 3},
 };
 
-static int arg_is(const resp_arg *a, const char *s) {
-    size_t n = strlen(s);
-    return a->len == n && strncasecmp(a->ptr, s, n) == 0;
-}
-
 /* C's atoi over a counted argument (Redis reads these key counts with atoi: "2x" is 2). */
 static long long arg_atoi(const resp_arg *a) {
     char buf[32];
@@ -78,7 +34,7 @@ static long long arg_atoi(const resp_arg *a) {
 
 /* Positions (in argv, the command's own arguments) of its keys into pos (room for argc);
  * returns how many, or -1: the arguments name no key where the command needs some. */
-static int keys_of(const command *cmd, const subcmd *sub, const resp_arg *argv, int argc,
+static int keys_of(const command *cmd, const subcommand *sub, const resp_arg *argv, int argc,
                    int *pos) {
     if (sub) {
         pos[0] = 2;
@@ -142,21 +98,13 @@ void command_getkeys(client *c, int with_flags) {
     const resp_arg *argv = c->argv + 2;
     int argc = c->argc - 2;
     const command *cmd = command_lookup(argv[0].ptr, argv[0].len);
-    const subcmd *sub = NULL;
-    int container = 0;
-    if (cmd && argc >= 2) {
-        for (size_t i = 0; i < sizeof(containers) / sizeof(containers[0]); i++) {
-            if (strcmp(cmd->name, containers[i].name) != 0) continue;
-            container = 1;
-            for (const subcmd *s = containers[i].subs; s->name; s++)
-                if (arg_is(&argv[1], s->name)) sub = s;
-            if (!sub) cmd = NULL; /* an unknown subcommand is no command */
-            break;
-        }
-    }
-    if (!cmd) {
-        reply_error(c, "ERR Invalid command specified");
-        return;
+    const subcommand *sub = NULL;
+    /* A container's subcommand from the one table (commands.c); only MEMORY USAGE and
+     * OBJECT's key subcommands take a key (argument 2). */
+    int container = cmd && (cmd->flags & CMD_CONTAINER) && argc >= 2;
+    if (container) {
+        sub = command_find_sub(cmd, &argv[1]);
+        if (!sub) cmd = NULL; /* an unknown subcommand is no command */
     }
     int arity = sub ? sub->arity : cmd->arity;
     if (container ? !(sub && sub->has_key) : !command_has_keys(cmd)) {
