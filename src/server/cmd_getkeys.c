@@ -106,6 +106,10 @@ void command_getkeys(client *c, int with_flags) {
         sub = command_find_sub(cmd, &argv[1]);
         if (!sub) cmd = NULL; /* an unknown subcommand is no command */
     }
+    if (!cmd) {
+        reply_error(c, "ERR Invalid command specified");
+        return;
+    }
     int arity = sub ? sub->arity : cmd->arity;
     if (container ? !(sub && sub->has_key) : !command_has_keys(cmd)) {
         reply_error(c, "ERR The command has no key arguments");
