@@ -271,6 +271,13 @@ typedef struct metrics_keyspace {
     uint64_t prefixes_tracked, prefix_refusals;
 } metrics_keyspace;
 
+/* Per-command statistics (INFO commandstats) and error replies by prefix (INFO errorstats):
+ * the commands and subcommands used at least once (name: a static string of the command
+ * table, "get" or "client|list", never client input) and the error prefixes counted. */
+#define METRICS_MAX_COMMANDS 512
+#define METRICS_MAX_ERROR_PREFIXES 128
+#define METRICS_ERROR_PREFIX_LEN 32
+
 typedef struct metrics_server_state {
     char version[32];       /* memkv's */
     char redis_version[16]; /* the Redis release whose protocol memkv follows */
@@ -300,6 +307,16 @@ typedef struct metrics_server_state {
     mem_subscriber_top top_sub;   /* the subscriber with the largest output buffer */
     mem_keyspace doctor_keyspace; /* the doctor's key-space view (largest key, growth) */
     metrics_keyspace keyspace;
+    size_t ncommands;
+    struct {
+        const char *name; /* static string */
+        uint64_t calls, usec, rejected, failed;
+    } commands[METRICS_MAX_COMMANDS];
+    size_t nerrors;
+    struct {
+        char prefix[METRICS_ERROR_PREFIX_LEN]; /* NUL-terminated */
+        uint64_t count;
+    } errors[METRICS_MAX_ERROR_PREFIXES];
 } metrics_server_state;
 
 /* Thread-safe hand-over (a mutex held only for the copy). */
