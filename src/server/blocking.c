@@ -407,12 +407,12 @@ void blocking_before_sleep(void) {
 
 /* The answer was added after `before` bytes: counted with the blocked command's arguments (for
  * SLOWLOG), as Redis counts a command once it is answered. */
-static void answered(client *c, size_t before, long long errors) {
+static void answered(client *c, size_t before, long long errors, int served) {
     resp_arg *argv = c->argv;
     int argc = c->argc;
     c->argv = c->bstate->argv;
     c->argc = c->bstate->argc;
-    command_unblocked_reply(c, before, errors, 0, 0);
+    command_unblocked_reply(c, before, errors, 0, served);
     c->argv = argv;
     c->argc = argc;
 }
@@ -420,7 +420,7 @@ static void answered(client *c, size_t before, long long errors) {
 static void reply_timed_out(client *c) {
     size_t before = reply_buf_bytes(&c->reply);
     reply_add_null_array(&c->reply);
-    answered(c, before, srv.stats.error_replies);
+    answered(c, before, srv.stats.error_replies, 0);
 }
 
 static int64_t timeout_timer(evloop *el, void *data) {
@@ -447,7 +447,7 @@ int blocking_unblock_by_id(uint64_t id, int error) {
         size_t before = reply_buf_bytes(&c->reply);
         long long errors = srv.stats.error_replies;
         reply_error(c, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
-        answered(c, before, errors);
+        answered(c, before, errors, 1);
     } else {
         reply_timed_out(c);
     }

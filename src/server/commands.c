@@ -498,12 +498,15 @@ static long long errors_mark;
 /* The clock when the running command (or EXEC's previous queued one) started; 0: not timed. */
 static int64_t clock_mark;
 
-/* A command ran: its statistics, and what the timing hooks want of its duration `us` (-1: not
- * timed). */
+/* A command ran (or a blocked one was answered: its call was counted when it blocked, as Redis
+ * 7.0 counts it): its statistics, and what the timing hooks want of its duration `us` (-1: not
+ * timed); `track` 0 keeps it out of the latency histogram. */
 static inline void command_ran(client *c, const command *cmd, cmd_stats *st, long long us,
-                               int track) {
-    st->calls++;
-    srv.stats.commands_processed++;
+                               int track, int count_call) {
+    if (count_call) {
+        st->calls++;
+        srv.stats.commands_processed++;
+    }
     if (srv.stats.error_replies > errors_mark) st->failed++;
     errors_mark = srv.stats.error_replies;
     if (us >= 0) {
@@ -632,11 +635,13 @@ static inline __attribute__((always_inline)) void process(client *c) {
     errors_mark = srv.stats.error_replies;
     clock_mark = start;
     cmd->fn(c);
-    if (c->bstate) { /* blocked on keys: counted when answered (command_unblocked_reply) */
+    if (c->bstate) { /* blocked on keys: the rest is counted once answered */
+        st->calls++;
+        srv.stats.commands_processed++;
         c->blocked_cmd = cmd;
         c->blocked_us = start ? util_monotonic_us() - start : 0;
     } else {
-        command_ran(c, cmd, st, start ? util_monotonic_us() - start : -1, 1);
+        command_ran(c, cmd, st, start ? util_monotonic_us() - start : -1, 1, 1);
     }
     if (srv.cmd_hooks && srv.monitors) monitor_feed(c, cmd, sub);
     client_obuf_check(c);
@@ -656,7 +661,7 @@ void command_exec_queued(client *c, const command *cmd, subcommand *sub) {
         us = now - clock_mark;
         clock_mark = now;
     }
-    command_ran(c, cmd, st, us, 1);
+    command_ran(c, cmd, st, us, 1, 1);
     db_settle(); /* each command's collections, as after a command outside EXEC */
 }
 
@@ -666,7 +671,7 @@ void command_unblocked_reply(client *c, size_t before, long long errors_before, 
     if (cmd) {
         errors_mark = errors_before;
         command_ran(c, cmd, &cmd_stat[cmd - srv.commands],
-                    command_timing_on() ? c->blocked_us + extra_us : -1, served);
+                    command_timing_on() ? c->blocked_us + extra_us : -1, served, 0);
         c->blocked_cmd = NULL;
     }
     if (!(c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP))) return;

@@ -346,9 +346,10 @@ void command_process(client *c);
 void command_exec_queued(client *c, const command *cmd, subcommand *sub);
 /* A blocked command was answered after `before` bytes of reply (served, timed out or CLIENT
  * UNBLOCK; c->argv is the blocked command's): CLIENT REPLY OFF / SKIP take the reply back, as
- * they would have a reply given at once, and the command is counted, with `errors_before` the
- * error-reply count before the answer, `extra_us` the time serving it took and `served` 0 for a
- * timeout or CLIENT UNBLOCK (Redis 7.0 then records no latency sample). */
+ * they would have a reply given at once, and the rest of its statistics is counted (its call
+ * was when it blocked, as Redis 7.0): `errors_before` the error-reply count before the answer,
+ * `extra_us` the time serving it took, `served` 0 for the timeout reply (Redis 7.0 then records
+ * no latency sample). */
 void command_unblocked_reply(client *c, size_t before, long long errors_before, long long extra_us,
                              int served);
 
