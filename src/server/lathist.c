@@ -4,15 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-uint32_t lathist_index(uint64_t us) {
-    if (us > LATHIST_MAX_US) us = LATHIST_MAX_US;
-    if (us < LATHIST_LINEAR) return (uint32_t)us;
-    unsigned g = 63u - (unsigned)__builtin_clzll(us); /* >= LATHIST_LINEAR_BITS */
-    unsigned shift = g - LATHIST_LINEAR_BITS;
-    uint32_t sub = (uint32_t)(us >> shift) & (LATHIST_LINEAR - 1);
-    return LATHIST_LINEAR + shift * LATHIST_LINEAR + sub;
-}
-
 uint64_t lathist_bucket_low(uint32_t idx) {
     if (idx < LATHIST_LINEAR) return idx;
     unsigned shift = (idx - LATHIST_LINEAR) / LATHIST_LINEAR;
