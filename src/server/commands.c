@@ -511,8 +511,7 @@ static inline void command_ran(client *c, const command *cmd, cmd_stats *st, lon
     errors_mark = srv.stats.error_replies;
     if (us >= 0) {
         st->usec += us;
-        if (track && srv.latency_tracking)
-            lathist_add(&st->hist, (uint64_t)us, ALLOC_SUB_SLOWLOG);
+        if (track && srv.latency_tracking) lathist_add(&st->hist, (uint64_t)us, ALLOC_SUB_SLOWLOG);
         command_timed(c, cmd, us);
     }
 }
