@@ -428,14 +428,14 @@ def test_values_agree_with_info_and_memory_stats(server):
             unobserved(lambda n: info_int(info0, "memkv_subsystem_" + n), info_int(info0, "used_memory")),
             unobserved(lambda n: info_int(info1, "memkv_subsystem_" + n), info_int(info1, "used_memory")),
             0, "used_memory minus observer subsystems")
-    # used_memory itself: within 64 KiB. The scrape counts its own gathered inputs (~37 KiB,
-    # `http`, half of it the key-space statistics) and INFO counts its client's query buffer
-    # (16 KiB), reply buffer (16 KiB) and the INFO text being built (`other`, ~2 KiB), each only
-    # while that request runs; 64 KiB covers either with room and is far below any change that
-    # matters (the 3000 keys are 400+ KiB).
-    between(used, info_int(info0, "used_memory"), info_int(info1, "used_memory"), 64 * KiB,
+    # used_memory itself: within 96 KiB. The scrape counts its own gathered inputs (~55 KiB,
+    # `http`: a third of it the key-space statistics, another the per-command counters) and INFO
+    # counts its client's query buffer (16 KiB), reply buffer (16 KiB) and the INFO text being
+    # built (`other`, ~2 KiB), each only while that request runs; 96 KiB covers either with room
+    # and is far below any change that matters (the 3000 keys are 400+ KiB).
+    between(used, info_int(info0, "used_memory"), info_int(info1, "used_memory"), 96 * KiB,
             "used_memory")
-    between(used, stats0["total.allocated"], stats1["total.allocated"], 64 * KiB,
+    between(used, stats0["total.allocated"], stats1["total.allocated"], 96 * KiB,
             "MEMORY STATS total.allocated")
 
     if jem:
