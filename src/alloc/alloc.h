@@ -26,7 +26,7 @@ typedef enum alloc_sub {
     ALLOC_SUB_PROFILER,
     ALLOC_SUB_HTTP,
     ALLOC_SUB_KEYSPACE_STATS, /* src/db/kstats: per-type, per-prefix totals, top keys */
-    ALLOC_SUB_SLOWLOG,        /* SLOWLOG entries and LATENCY samples (src/server) */
+    ALLOC_SUB_SLOWLOG,        /* SLOWLOG, LATENCY samples, per-command histograms, errorstats */
     ALLOC_SUB_PUBSUB,         /* pub/sub channel and pattern tables, per-client subscriptions */
     ALLOC_SUB_SCRIPTING,      /* the Lua heap, the script cache (src/server/script*.c) */
     ALLOC_SUB_TRACKING,       /* client-side caching: tracking table, BCAST prefixes (src/server) */

@@ -360,6 +360,58 @@ static void collect_profiler(col *c, const metrics_inputs *in) {
           "seconds", p->last_job_ms / 1000.0);
 }
 
+/* An error prefix as a label value: Redis's upper-case codes only (ERR, WRONGTYPE, NOAUTH...),
+ * so no client-chosen text can become a series. */
+static int error_prefix_ok(const char *p) {
+    if (!*p) return 0;
+    for (; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_')) return 0;
+    return 1;
+}
+
+/* INFO commandstats and errorstats under redis_exporter's names (commands_total{cmd},
+ * commands_duration_seconds_total, commands_rejected_calls_total, commands_failed_calls_total,
+ * errors_total{err}). */
+static void collect_commands(col *c, const metrics_server_state *s) {
+    size_t n = s->ncommands < METRICS_MAX_COMMANDS ? s->ncommands : METRICS_MAX_COMMANDS;
+    family(c, "memkv_commands", "Calls per command (INFO commandstats calls).", METRICS_COUNTER,
+           NULL);
+    for (size_t i = 0; i < n; i++) {
+        metrics_label l[] = {{"cmd", s->commands[i].name}};
+        sample_i(c, l, 1, i64(s->commands[i].calls));
+    }
+    family(c, "memkv_commands_duration_seconds",
+           "Time spent running each command, in seconds (INFO commandstats usec).", METRICS_COUNTER,
+           "seconds");
+    for (size_t i = 0; i < n; i++) {
+        metrics_label l[] = {{"cmd", s->commands[i].name}};
+        sample_d(c, l, 1, (double)s->commands[i].usec / 1e6);
+    }
+    family(c, "memkv_commands_rejected_calls",
+           "Calls refused before running, per command (arity, NOAUTH, OOM, MULTI refusals).",
+           METRICS_COUNTER, NULL);
+    for (size_t i = 0; i < n; i++) {
+        metrics_label l[] = {{"cmd", s->commands[i].name}};
+        sample_i(c, l, 1, i64(s->commands[i].rejected));
+    }
+    family(c, "memkv_commands_failed_calls", "Calls that ran and replied an error, per command.",
+           METRICS_COUNTER, NULL);
+    for (size_t i = 0; i < n; i++) {
+        metrics_label l[] = {{"cmd", s->commands[i].name}};
+        sample_i(c, l, 1, i64(s->commands[i].failed));
+    }
+    size_t ne = s->nerrors < METRICS_MAX_ERROR_PREFIXES ? s->nerrors : METRICS_MAX_ERROR_PREFIXES;
+    family(c, "memkv_errors", "Error replies by error prefix (INFO errorstats).", METRICS_COUNTER,
+           NULL);
+    for (size_t i = 0; i < ne; i++) {
+        char err[METRICS_ERROR_PREFIX_LEN + 1];
+        snprintf(err, sizeof(err), "%.*s", METRICS_ERROR_PREFIX_LEN, s->errors[i].prefix);
+        if (!error_prefix_ok(err)) continue;
+        metrics_label l[] = {{"err", err}};
+        sample_i(c, l, 1, i64(s->errors[i].count));
+    }
+}
+
 static void collect_server(col *c, const metrics_inputs *in) {
     const metrics_server_state *s = &in->server;
     size_t ndbs = s->ndbs < METRICS_MAX_DBS ? s->ndbs : METRICS_MAX_DBS;
@@ -435,6 +487,8 @@ static void collect_server(col *c, const metrics_inputs *in) {
     metrics_label lq[] = {{"buffer", "query"}}, lo[] = {{"buffer", "output"}};
     sample_i(c, lq, 1, i64(s->qbuf_limit_disconnections));
     sample_i(c, lo, 1, i64(s->obuf_limit_disconnections));
+
+    collect_commands(c, s);
 
     one_d(c, "memkv_start_time_seconds", "When the server started, in seconds since the epoch.",
           METRICS_GAUGE, "seconds", s->start_time_seconds);

@@ -289,6 +289,12 @@ typedef struct metrics_client_buffers {
     uint64_t qbuf, obuf, total; /* query side (buffer, parser, MULTI queue), output, both */
     int64_t age_s, idle_s;
 } metrics_client_buffers;
+/* Per-command statistics (INFO commandstats) and error replies by prefix (INFO errorstats):
+ * the commands and subcommands used at least once (name: a static string of the command
+ * table, "get" or "client|list", never client input) and the error prefixes counted. */
+#define METRICS_MAX_COMMANDS 320 /* memkv has 180 commands and 61 subcommands */
+#define METRICS_MAX_ERROR_PREFIXES 128
+#define METRICS_ERROR_PREFIX_LEN 32
 
 typedef struct metrics_server_state {
     char version[32];       /* memkv's */
@@ -325,6 +331,16 @@ typedef struct metrics_server_state {
     metrics_top_key top_keys[METRICS_TOP_KEYS];
     size_t nclient_buffers; /* largest total first */
     metrics_client_buffers client_buffers[METRICS_TOP_CLIENTS];
+    size_t ncommands;
+    struct {
+        const char *name; /* static string */
+        uint64_t calls, usec, rejected, failed;
+    } commands[METRICS_MAX_COMMANDS];
+    size_t nerrors;
+    struct {
+        char prefix[METRICS_ERROR_PREFIX_LEN]; /* NUL-terminated */
+        uint64_t count;
+    } errors[METRICS_MAX_ERROR_PREFIXES];
 } metrics_server_state;
 
 /* Thread-safe hand-over (a mutex held only for the copy). */

@@ -342,13 +342,16 @@ static int serve_client(client *c, int argi) {
     s->reblocked = 0;
     srv.current_client = c;
     size_t before = reply_buf_bytes(&c->reply);
+    long long errors = srv.stats.error_replies;
+    int64_t start = command_timing_on() ? util_monotonic_us() : 0;
     s->fn(c);
     srv.current_client = current;
+    s->serving_key = -1;
+    if (!s->reblocked)
+        command_unblocked_reply(c, before, errors, start ? util_monotonic_us() - start : 0, 1);
     c->argv = argv;
     c->argc = argc;
-    s->serving_key = -1;
     if (s->reblocked) return 0;
-    command_unblocked_reply(c, before);
     unblock(c);
     client_obuf_check(c);
     return 1;
@@ -402,10 +405,22 @@ void blocking_before_sleep(void) {
 
 /* ---- timeouts, CLIENT UNBLOCK, disconnects ---- */
 
+/* The answer was added after `before` bytes: counted with the blocked command's arguments (for
+ * SLOWLOG), as Redis counts a command once it is answered. */
+static void answered(client *c, size_t before, long long errors, int served) {
+    resp_arg *argv = c->argv;
+    int argc = c->argc;
+    c->argv = c->bstate->argv;
+    c->argc = c->bstate->argc;
+    command_unblocked_reply(c, before, errors, 0, served);
+    c->argv = argv;
+    c->argc = argc;
+}
+
 static void reply_timed_out(client *c) {
     size_t before = reply_buf_bytes(&c->reply);
     reply_add_null_array(&c->reply);
-    command_unblocked_reply(c, before);
+    answered(c, before, srv.stats.error_replies, 0);
 }
 
 static int64_t timeout_timer(evloop *el, void *data) {
@@ -430,8 +445,9 @@ int blocking_unblock_by_id(uint64_t id, int error) {
     if (!c || !c->bstate) return 0;
     if (error) {
         size_t before = reply_buf_bytes(&c->reply);
+        long long errors = srv.stats.error_replies;
         reply_error(c, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
-        command_unblocked_reply(c, before);
+        answered(c, before, errors, 1);
     } else {
         reply_timed_out(c);
     }

@@ -557,13 +557,13 @@ static void cmd_bitfield_ro(client *c) {
 
 /* clang-format off */
 command bitmaps_commands[] = {
-    {"setbit", cmd_setbit, 4, W | M, 1, 1, 1, "bitmap", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", 0, 0},
-    {"getbit", cmd_getbit, 3, R | F, 1, 1, 1, "bitmap", "Returns a bit value by offset.", 0, 0},
-    {"bitcount", cmd_bitcount, -2, R, 1, 1, 1, "bitmap", "Counts the number of set bits (population counting) in a string.", 0, 0},
-    {"bitpos", cmd_bitpos, -3, R, 1, 1, 1, "bitmap", "Finds the first set (1) or clear (0) bit in a string.", 0, 0},
-    {"bitop", cmd_bitop, -4, W | M, 2, -1, 1, "bitmap", "Performs bitwise operations on multiple strings, and stores the result.", 0, 0},
-    {"bitfield", cmd_bitfield, -2, W | M, 1, 1, 1, "bitmap", "Performs arbitrary bitfield integer operations on strings.", 0, 0},
-    {"bitfield_ro", cmd_bitfield_ro, -2, R | F, 1, 1, 1, "bitmap", "Performs arbitrary read-only bitfield integer operations on strings.", 0, 0},
+    {"setbit", cmd_setbit, 4, W | M, 1, 1, 1, "bitmap", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."},
+    {"getbit", cmd_getbit, 3, R | F, 1, 1, 1, "bitmap", "Returns a bit value by offset."},
+    {"bitcount", cmd_bitcount, -2, R, 1, 1, 1, "bitmap", "Counts the number of set bits (population counting) in a string."},
+    {"bitpos", cmd_bitpos, -3, R, 1, 1, 1, "bitmap", "Finds the first set (1) or clear (0) bit in a string."},
+    {"bitop", cmd_bitop, -4, W | M, 2, -1, 1, "bitmap", "Performs bitwise operations on multiple strings, and stores the result."},
+    {"bitfield", cmd_bitfield, -2, W | M, 1, 1, 1, "bitmap", "Performs arbitrary bitfield integer operations on strings."},
+    {"bitfield_ro", cmd_bitfield_ro, -2, R | F, 1, 1, 1, "bitmap", "Performs arbitrary read-only bitfield integer operations on strings."},
 };
 /* clang-format on */
 const size_t bitmaps_commands_count = sizeof(bitmaps_commands) / sizeof(bitmaps_commands[0]);

@@ -262,12 +262,12 @@ static void cmd_role(client *c) {
 
 /* clang-format off */
 command extra_commands[] = {
-    {"lcs", cmd_lcs, -3, R, 1, 2, 1, "string", "Finds the longest common substring.", 0, 0},
-    {"expiretime", cmd_expiretime, 2, R | F, 1, 1, 1, "generic", "Returns the expiration time of a key as a Unix timestamp.", 0, 0},
-    {"pexpiretime", cmd_pexpiretime, 2, R | F, 1, 1, 1, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.", 0, 0},
-    {"swapdb", cmd_swapdb, 3, W | F, 0, 0, 0, "server", "Swaps two Redis databases.", 0, 0},
-    {"wait", cmd_wait, 3, CMD_NOSCRIPT, 0, 0, 0, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", 0, 0},
-    {"role", cmd_role, 1, CMD_NOSCRIPT | F, 0, 0, 0, "server", "Returns the replication role.", 0, 0},
+    {"lcs", cmd_lcs, -3, R, 1, 2, 1, "string", "Finds the longest common substring."},
+    {"expiretime", cmd_expiretime, 2, R | F, 1, 1, 1, "generic", "Returns the expiration time of a key as a Unix timestamp."},
+    {"pexpiretime", cmd_pexpiretime, 2, R | F, 1, 1, 1, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp."},
+    {"swapdb", cmd_swapdb, 3, W | F, 0, 0, 0, "server", "Swaps two Redis databases."},
+    {"wait", cmd_wait, 3, CMD_NOSCRIPT, 0, 0, 0, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."},
+    {"role", cmd_role, 1, CMD_NOSCRIPT | F, 0, 0, 0, "server", "Returns the replication role."},
 };
 /* clang-format on */
 const size_t extra_commands_count = sizeof(extra_commands) / sizeof(extra_commands[0]);

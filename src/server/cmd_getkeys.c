@@ -9,45 +9,6 @@
 #include "server/server.h"
 #include "util/util.h"
 
-/* Redis's container commands among memkv's, with their 7.0 subcommands. Only MEMORY USAGE and
- * OBJECT's key subcommands take a key (at argument 2); the arity is the subcommand's. */
-typedef struct subcmd {
-    const char *name;
-    int arity;
-    int has_key;
-} subcmd;
-
-static const subcmd client_subs[] = {
-    {"caching", 3, 0},   {"getname", 2, 0},      {"getredir", 2, 0}, {"help", 2, 0},
-    {"id", 2, 0},        {"info", 2, 0},         {"kill", -3, 0},    {"list", -2, 0},
-    {"no-evict", 3, 0},  {"pause", -3, 0},       {"reply", 3, 0},    {"setname", 3, 0},
-    {"tracking", -3, 0}, {"trackinginfo", 2, 0}, {"unblock", -3, 0}, {"unpause", 2, 0},
-    {NULL, 0, 0},
-};
-static const subcmd command_subs[] = {
-    {"count", 2, 0}, {"docs", -2, 0}, {"getkeys", -4, 0}, {"getkeysandflags", -4, 0},
-    {"help", 2, 0},  {"info", -2, 0}, {"list", -2, 0},    {NULL, 0, 0},
-};
-static const subcmd config_subs[] = {
-    {"get", -3, 0},    {"help", 2, 0}, {"resetstat", 2, 0},
-    {"rewrite", 2, 0}, {"set", -4, 0}, {NULL, 0, 0},
-};
-static const subcmd memory_subs[] = {
-    {"doctor", 2, 0}, {"help", 2, 0},   {"malloc-stats", 2, 0}, {"purge", 2, 0},
-    {"stats", 2, 0},  {"usage", -3, 1}, {NULL, 0, 0},
-};
-static const subcmd object_subs[] = {
-    {"encoding", 3, 1}, {"freq", 3, 1},     {"help", 2, 0},
-    {"idletime", 3, 1}, {"refcount", 3, 1}, {NULL, 0, 0},
-};
-static const struct {
-    const char *name;
-    const subcmd *subs;
-} containers[] = {
-    {"client", client_subs}, {"command", command_subs}, {"config", config_subs},
-    {"memory", memory_subs}, {"object", object_subs},
-};
-
 /* How a command with movable keys finds them: the key count at argument `count_at`, the keys
  * from `first` on, and a destination key at `store` (0: none). `optional`: keys are not
  * mandatory (the scripts'): the count is read with atoi and one out of range means no key. */
@@ -64,11 +25,6 @@ static const movable movables[] = {
     {"eval", 0, 2, 3, 1},        {"evalsha", 0, 2, 3, 1},     {"eval_ro", 0, 2, 3, 1},
     {"evalsha_ro", 0, 2, 3, 1},  {"fcall", 0, 2, 3, 1},       {"fcall_ro", 0, 2, 3, 1},
 };
-
-static int arg_is(const resp_arg *a, const char *s) {
-    size_t n = strlen(s);
-    return a->len == n && strncasecmp(a->ptr, s, n) == 0;
-}
 
 /* C's atoi over a counted argument (Redis reads these key counts with atoi: "2x" is 2). */
 static long long arg_atoi(const resp_arg *a) {
@@ -91,7 +47,7 @@ static int fixed_keys(const command *cmd, int argc, int *pos) {
 
 /* Positions (in argv, the command's own arguments) of its keys into pos (room for argc);
  * returns how many, or -1: the arguments name no key where the command needs some. */
-static int keys_of(const command *cmd, const subcmd *sub, const resp_arg *argv, int argc,
+static int keys_of(const command *cmd, const subcommand *sub, const resp_arg *argv, int argc,
                    int *pos) {
     if (sub) {
         pos[0] = 2;
@@ -140,14 +96,10 @@ int command_keys(const command *cmd, const resp_arg *argv, int argc, int *pos) {
 }
 
 int command_read_keys(const command *cmd, const resp_arg *argv, int argc, int *pos) {
-    const subcmd *sub = NULL;
+    const subcommand *sub = NULL;
     if (cmd->flags & CMD_CONTAINER) {
         /* OBJECT ENCODING key, MEMORY USAGE key...: read-only key subcommands in Redis. */
-        for (size_t i = 0; argc >= 2 && i < sizeof(containers) / sizeof(containers[0]); i++) {
-            if (strcmp(cmd->name, containers[i].name) != 0) continue;
-            for (const subcmd *s = containers[i].subs; s->name; s++)
-                if (arg_is(&argv[1], s->name)) sub = s;
-        }
+        sub = argc >= 2 ? command_find_sub(cmd, &argv[1]) : NULL;
         if (!sub || !sub->has_key || (sub->arity > 0 && argc != sub->arity) || argc < -sub->arity)
             return 0;
     } else if (!(cmd->flags & CMD_READONLY) || !command_has_keys(cmd)) {
@@ -190,17 +142,13 @@ void command_getkeys(client *c, int with_flags) {
     const resp_arg *argv = c->argv + 2;
     int argc = c->argc - 2;
     const command *cmd = command_lookup(argv[0].ptr, argv[0].len);
-    const subcmd *sub = NULL;
-    int container = 0;
-    if (cmd && argc >= 2) {
-        for (size_t i = 0; i < sizeof(containers) / sizeof(containers[0]); i++) {
-            if (strcmp(cmd->name, containers[i].name) != 0) continue;
-            container = 1;
-            for (const subcmd *s = containers[i].subs; s->name; s++)
-                if (arg_is(&argv[1], s->name)) sub = s;
-            if (!sub) cmd = NULL; /* an unknown subcommand is no command */
-            break;
-        }
+    const subcommand *sub = NULL;
+    /* A container's subcommand from the one table (commands.c); only MEMORY USAGE and
+     * OBJECT's key subcommands take a key (argument 2). */
+    int container = cmd && (cmd->flags & CMD_CONTAINER) && argc >= 2;
+    if (container) {
+        sub = command_find_sub(cmd, &argv[1]);
+        if (!sub) cmd = NULL; /* an unknown subcommand is no command */
     }
     if (!cmd) {
         reply_error(c, "ERR Invalid command specified");

@@ -500,22 +500,22 @@ static void cmd_hscan(client *c) {
 /* name, handler, arity, flags, first key, last key, step, group, summary (Redis 7.0's) */
 /* clang-format off */
 command hashes_commands[] = {
-    {"hset", cmd_hset, -4, W | M | F, 1, 1, 1, "hash", "Creates or modifies the value of a field in a hash.", 0, 0},
-    {"hsetnx", cmd_hsetnx, 4, W | M | F, 1, 1, 1, "hash", "Sets the value of a field in a hash only when the field doesn't exist.", 0, 0},
-    {"hget", cmd_hget, 3, R | F, 1, 1, 1, "hash", "Returns the value of a field in a hash.", 0, 0},
-    {"hmget", cmd_hmget, -3, R | F, 1, 1, 1, "hash", "Returns the values of all fields in a hash.", 0, 0},
-    {"hmset", cmd_hmset, -4, W | M | F, 1, 1, 1, "hash", "Sets the values of multiple fields.", 0, 0},
-    {"hdel", cmd_hdel, -3, W | F, 1, 1, 1, "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", 0, 0},
-    {"hlen", cmd_hlen, 2, R | F, 1, 1, 1, "hash", "Returns the number of fields in a hash.", 0, 0},
-    {"hexists", cmd_hexists, 3, R | F, 1, 1, 1, "hash", "Determines whether a field exists in a hash.", 0, 0},
-    {"hkeys", cmd_hkeys, 2, R, 1, 1, 1, "hash", "Returns all fields in a hash.", 0, 0},
-    {"hvals", cmd_hvals, 2, R, 1, 1, 1, "hash", "Returns all values in a hash.", 0, 0},
-    {"hgetall", cmd_hgetall, 2, R, 1, 1, 1, "hash", "Returns all fields and values in a hash.", 0, 0},
-    {"hincrby", cmd_hincrby, 4, W | M | F, 1, 1, 1, "hash", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", 0, 0},
-    {"hincrbyfloat", cmd_hincrbyfloat, 4, W | M | F, 1, 1, 1, "hash", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", 0, 0},
-    {"hstrlen", cmd_hstrlen, 3, R | F, 1, 1, 1, "hash", "Returns the length of the value of a field.", 0, 0},
-    {"hrandfield", cmd_hrandfield, -2, R, 1, 1, 1, "hash", "Returns one or more random fields from a hash.", 0, 0},
-    {"hscan", cmd_hscan, -3, R, 1, 1, 1, "hash", "Iterates over fields and values of a hash.", 0, 0},
+    {"hset", cmd_hset, -4, W | M | F, 1, 1, 1, "hash", "Creates or modifies the value of a field in a hash."},
+    {"hsetnx", cmd_hsetnx, 4, W | M | F, 1, 1, 1, "hash", "Sets the value of a field in a hash only when the field doesn't exist."},
+    {"hget", cmd_hget, 3, R | F, 1, 1, 1, "hash", "Returns the value of a field in a hash."},
+    {"hmget", cmd_hmget, -3, R | F, 1, 1, 1, "hash", "Returns the values of all fields in a hash."},
+    {"hmset", cmd_hmset, -4, W | M | F, 1, 1, 1, "hash", "Sets the values of multiple fields."},
+    {"hdel", cmd_hdel, -3, W | F, 1, 1, 1, "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."},
+    {"hlen", cmd_hlen, 2, R | F, 1, 1, 1, "hash", "Returns the number of fields in a hash."},
+    {"hexists", cmd_hexists, 3, R | F, 1, 1, 1, "hash", "Determines whether a field exists in a hash."},
+    {"hkeys", cmd_hkeys, 2, R, 1, 1, 1, "hash", "Returns all fields in a hash."},
+    {"hvals", cmd_hvals, 2, R, 1, 1, 1, "hash", "Returns all values in a hash."},
+    {"hgetall", cmd_hgetall, 2, R, 1, 1, 1, "hash", "Returns all fields and values in a hash."},
+    {"hincrby", cmd_hincrby, 4, W | M | F, 1, 1, 1, "hash", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."},
+    {"hincrbyfloat", cmd_hincrbyfloat, 4, W | M | F, 1, 1, 1, "hash", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."},
+    {"hstrlen", cmd_hstrlen, 3, R | F, 1, 1, 1, "hash", "Returns the length of the value of a field."},
+    {"hrandfield", cmd_hrandfield, -2, R, 1, 1, 1, "hash", "Returns one or more random fields from a hash."},
+    {"hscan", cmd_hscan, -3, R, 1, 1, 1, "hash", "Iterates over fields and values of a hash."},
 };
 /* clang-format on */
 const size_t hashes_commands_count = sizeof(hashes_commands) / sizeof(hashes_commands[0]);

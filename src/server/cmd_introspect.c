@@ -4,9 +4,9 @@
 
 /* clang-format off */
 command introspection_commands[] = {
-    {"slowlog", cmd_slowlog, -2, CMD_ADMIN, 0, 0, 0, "server", "A container for the slow log commands (GET, LEN, RESET).", 0, 0},
-    {"latency", cmd_latency, -2, CMD_ADMIN | CMD_NOSCRIPT, 0, 0, 0, "server", "A container for the latency monitor's commands (LATEST, HISTORY, RESET, DOCTOR, GRAPH).", 0, 0},
-    {"monitor", cmd_monitor, 1, CMD_ADMIN | CMD_NOSCRIPT, 0, 0, 0, "server", "Streams every command the server executes, as it executes it.", 0, 0},
+    {"slowlog", cmd_slowlog, -2, CMD_ADMIN, 0, 0, 0, "server", "A container for the slow log commands (GET, LEN, RESET)."},
+    {"latency", cmd_latency, -2, CMD_ADMIN | CMD_NOSCRIPT, 0, 0, 0, "server", "A container for the latency monitor's commands (LATEST, HISTORY, RESET, DOCTOR, GRAPH)."},
+    {"monitor", cmd_monitor, 1, CMD_ADMIN | CMD_NOSCRIPT, 0, 0, 0, "server", "Streams every command the server executes, as it executes it."},
 };
 /* clang-format on */
 const size_t introspection_commands_count =

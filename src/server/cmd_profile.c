@@ -226,7 +226,7 @@ static void on_job_done(evloop *el, int fd, void *data, int mask) {
                 log_msg(LOG_NOTICE, "Heap profile written to %s", j->path);
             size_t before = reply_buf_bytes(&c->reply);
             reply_job(c, j);
-            command_unblocked_reply(c, before);
+            command_unblocked_reply(c, before, 0, 0, 0); /* counted when it ran */
             client_unblock(c);
         }
         prof_job_free(j); /* a client that left meanwhile just loses its answer */

@@ -420,9 +420,16 @@ static void reply_command_info(client *c, const command *cmd) {
         int flag;
         const char *name;
     } flag_names[] = {
-        {CMD_WRITE, "write"},       {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
-        {CMD_ADMIN, "admin"},       {CMD_NOAUTH, "no_auth"},    {CMD_FAST, "fast"},
-        {CMD_NOSCRIPT, "noscript"}, {CMD_BLOCKING, "blocking"}, {CMD_MOVABLEKEYS, "movablekeys"},
+        {CMD_WRITE, "write"},
+        {CMD_READONLY, "readonly"},
+        {CMD_DENYOOM, "denyoom"},
+        {CMD_ADMIN, "admin"},
+        {CMD_NOAUTH, "no_auth"},
+        {CMD_FAST, "fast"},
+        {CMD_NOSCRIPT, "noscript"},
+        {CMD_BLOCKING, "blocking"},
+        {CMD_MOVABLEKEYS, "movablekeys"},
+        {CMD_SKIP_SLOWLOG, "skip_slowlog"},
     };
     reply_add_array_len(&c->reply, 10);
     reply_add_bulk_cstr(&c->reply, cmd->name);
@@ -630,8 +637,7 @@ static void reset_stats(void) {
     s->ops_last_ms = server_now_ms();
     evloop_take_max_busy_us(srv.el);
     script_reset_stats();
-    for (size_t i = 0; i < srv.ncommands; i++)
-        srv.commands[i].calls = srv.commands[i].usec = 0;
+    cmdstats_reset(); /* commandstats, errorstats, latencystats */
 }
 
 void cmd_config(client *c) {

@@ -32,74 +32,74 @@ const char *const ERR_OOM = "OOM command not allowed when used memory > 'maxmemo
 /* name, handler, arity, flags, first key, last key, step, group, summary */
 /* clang-format off */
 static command table[] = {
-    {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "Returns the server's liveliness response.", 0, 0},
-    {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "Returns the given string.", 0, 0},
-    {"quit", cmd_quit, -1, CMD_NOAUTH | CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "connection", "Closes the connection.", 0, 0},
-    {"auth", cmd_auth, -2, CMD_NOAUTH | CMD_NOSCRIPT | F, 0, 0, 0, "connection", "Authenticates the connection.", 0, 0},
-    {"hello", cmd_hello, -1, CMD_NOAUTH | CMD_NOSCRIPT | F, 0, 0, 0, "connection", "Handshakes with the server.", 0, 0},
-    {"select", cmd_select, 2, F, 0, 0, 0, "connection", "Changes the selected database.", 0, 0},
-    {"reset", cmd_reset, 1, CMD_NOAUTH | CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "connection", "Resets the connection.", 0, 0},
-    {"client", cmd_client, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.", 0, 0},
-    {"command", cmd_command, -1, 0, 0, 0, 0, "server", "Returns detailed information about all commands.", 0, 0},
-    {"info", cmd_info, -1, 0, 0, 0, 0, "server", "Returns information and statistics about the server.", 0, 0},
-    {"config", cmd_config, -2, CMD_ADMIN, 0, 0, 0, "server", "A container for server configuration commands.", 0, 0},
-    {"shutdown", cmd_shutdown, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the server.", 0, 0},
-    {"time", cmd_time, 1, F, 0, 0, 0, "server", "Returns the server time.", 0, 0},
-    {"memory", cmd_memory, -2, 0, 0, 0, 0, "server", "A container for memory diagnostics commands.", 0, 0},
-    {"kprofile", cmd_kprofile, -3, CMD_ADMIN, 0, 0, 0, "server", "Kvrocks-compatible heap profiler control (KPROFILE MEMORY ENABLE|DISABLE|STATUS|DUMP).", 0, 0},
-    {"debug", cmd_debug, -2, CMD_ADMIN | CMD_NOSCRIPT, 0, 0, 0, "server", "A container for debugging commands (enable-debug-command).", 0, 0},
-    {"dbsize", cmd_dbsize, 1, R | F, 0, 0, 0, "server", "Returns the number of keys in the database.", 0, 0},
-    {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "Removes all keys from the current database.", 0, 0},
-    {"flushall", cmd_flushall, -1, W, 0, 0, 0, "server", "Removes all keys from all databases.", 0, 0},
+    {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "Returns the server's liveliness response."},
+    {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "Returns the given string."},
+    {"quit", cmd_quit, -1, CMD_NOAUTH | CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "connection", "Closes the connection."},
+    {"auth", cmd_auth, -2, CMD_NOAUTH | CMD_NOSCRIPT | F, 0, 0, 0, "connection", "Authenticates the connection."},
+    {"hello", cmd_hello, -1, CMD_NOAUTH | CMD_NOSCRIPT | F, 0, 0, 0, "connection", "Handshakes with the server."},
+    {"select", cmd_select, 2, F, 0, 0, 0, "connection", "Changes the selected database."},
+    {"reset", cmd_reset, 1, CMD_NOAUTH | CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "connection", "Resets the connection."},
+    {"client", cmd_client, -2, 0, 0, 0, 0, "connection", "A container for client connection commands."},
+    {"command", cmd_command, -1, 0, 0, 0, 0, "server", "Returns detailed information about all commands."},
+    {"info", cmd_info, -1, 0, 0, 0, 0, "server", "Returns information and statistics about the server."},
+    {"config", cmd_config, -2, CMD_ADMIN, 0, 0, 0, "server", "A container for server configuration commands."},
+    {"shutdown", cmd_shutdown, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the server."},
+    {"time", cmd_time, 1, F, 0, 0, 0, "server", "Returns the server time."},
+    {"memory", cmd_memory, -2, 0, 0, 0, 0, "server", "A container for memory diagnostics commands."},
+    {"kprofile", cmd_kprofile, -3, CMD_ADMIN, 0, 0, 0, "server", "Kvrocks-compatible heap profiler control (KPROFILE MEMORY ENABLE|DISABLE|STATUS|DUMP)."},
+    {"debug", cmd_debug, -2, CMD_ADMIN | CMD_NOSCRIPT, 0, 0, 0, "server", "A container for debugging commands (enable-debug-command)."},
+    {"dbsize", cmd_dbsize, 1, R | F, 0, 0, 0, "server", "Returns the number of keys in the database."},
+    {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "Removes all keys from the current database."},
+    {"flushall", cmd_flushall, -1, W, 0, 0, 0, "server", "Removes all keys from all databases."},
 
-    {"multi", cmd_multi, 1, CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "transactions", "Starts a transaction.", 0, 0},
-    {"exec", cmd_exec, 1, CMD_NOSCRIPT | CMD_NOQUEUE, 0, 0, 0, "transactions", "Executes all commands in a transaction.", 0, 0},
-    {"discard", cmd_discard, 1, CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "transactions", "Discards a transaction.", 0, 0},
-    {"watch", cmd_watch, -2, CMD_NOSCRIPT | CMD_NOQUEUE | F, 1, -1, 1, "transactions", "Monitors changes to keys to determine the execution of a transaction.", 0, 0},
-    {"unwatch", cmd_unwatch, 1, CMD_NOSCRIPT | F, 0, 0, 0, "transactions", "Forgets about watched keys of a transaction.", 0, 0},
+    {"multi", cmd_multi, 1, CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "transactions", "Starts a transaction."},
+    {"exec", cmd_exec, 1, CMD_NOSCRIPT | CMD_NOQUEUE | CMD_SKIP_SLOWLOG, 0, 0, 0, "transactions", "Executes all commands in a transaction."},
+    {"discard", cmd_discard, 1, CMD_NOSCRIPT | CMD_NOQUEUE | F, 0, 0, 0, "transactions", "Discards a transaction."},
+    {"watch", cmd_watch, -2, CMD_NOSCRIPT | CMD_NOQUEUE | F, 1, -1, 1, "transactions", "Monitors changes to keys to determine the execution of a transaction."},
+    {"unwatch", cmd_unwatch, 1, CMD_NOSCRIPT | F, 0, 0, 0, "transactions", "Forgets about watched keys of a transaction."},
 
-    {"del", cmd_del, -2, W, 1, -1, 1, "generic", "Deletes one or more keys.", 0, 0},
-    {"unlink", cmd_del, -2, W | F, 1, -1, 1, "generic", "Asynchronously deletes one or more keys.", 0, 0},
-    {"exists", cmd_exists, -2, R | F, 1, -1, 1, "generic", "Determines whether one or more keys exist.", 0, 0},
-    {"type", cmd_type, 2, R | F, 1, 1, 1, "generic", "Determines the type of value stored at a key.", 0, 0},
-    {"expire", cmd_expire, -3, W | F, 1, 1, 1, "generic", "Sets the expiration time of a key in seconds.", 0, 0},
-    {"pexpire", cmd_pexpire, -3, W | F, 1, 1, 1, "generic", "Sets the expiration time of a key in milliseconds.", 0, 0},
-    {"expireat", cmd_expireat, -3, W | F, 1, 1, 1, "generic", "Sets the expiration time of a key to a Unix timestamp.", 0, 0},
-    {"pexpireat", cmd_pexpireat, -3, W | F, 1, 1, 1, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp.", 0, 0},
-    {"ttl", cmd_ttl, 2, R | F, 1, 1, 1, "generic", "Returns the expiration time in seconds of a key.", 0, 0},
-    {"pttl", cmd_pttl, 2, R | F, 1, 1, 1, "generic", "Returns the expiration time in milliseconds of a key.", 0, 0},
-    {"persist", cmd_persist, 2, W | F, 1, 1, 1, "generic", "Removes the expiration time of a key.", 0, 0},
-    {"rename", cmd_rename, 3, W, 1, 2, 1, "generic", "Renames a key and overwrites the destination.", 0, 0},
-    {"renamenx", cmd_renamenx, 3, W | F, 1, 2, 1, "generic", "Renames a key only when the target key name doesn't exist.", 0, 0},
-    {"keys", cmd_keys, 2, R, 0, 0, 0, "generic", "Returns all key names that match a pattern.", 0, 0},
-    {"scan", cmd_scan, -2, R, 0, 0, 0, "generic", "Iterates over the key names in the database.", 0, 0},
-    {"randomkey", cmd_randomkey, 1, R, 0, 0, 0, "generic", "Returns a random key name from the database.", 0, 0},
-    {"object", cmd_object, -2, 0, 0, 0, 0, "generic", "A container for object introspection commands.", 0, 0},
-    {"copy", cmd_copy, -3, W | M, 1, 2, 1, "generic", "Copies the value of a key to a new key.", 0, 0},
-    {"move", cmd_move, 3, W | F, 1, 1, 1, "generic", "Moves a key to another database.", 0, 0},
-    {"touch", cmd_touch, -2, R | F, 1, -1, 1, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", 0, 0},
+    {"del", cmd_del, -2, W, 1, -1, 1, "generic", "Deletes one or more keys."},
+    {"unlink", cmd_del, -2, W | F, 1, -1, 1, "generic", "Asynchronously deletes one or more keys."},
+    {"exists", cmd_exists, -2, R | F, 1, -1, 1, "generic", "Determines whether one or more keys exist."},
+    {"type", cmd_type, 2, R | F, 1, 1, 1, "generic", "Determines the type of value stored at a key."},
+    {"expire", cmd_expire, -3, W | F, 1, 1, 1, "generic", "Sets the expiration time of a key in seconds."},
+    {"pexpire", cmd_pexpire, -3, W | F, 1, 1, 1, "generic", "Sets the expiration time of a key in milliseconds."},
+    {"expireat", cmd_expireat, -3, W | F, 1, 1, 1, "generic", "Sets the expiration time of a key to a Unix timestamp."},
+    {"pexpireat", cmd_pexpireat, -3, W | F, 1, 1, 1, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp."},
+    {"ttl", cmd_ttl, 2, R | F, 1, 1, 1, "generic", "Returns the expiration time in seconds of a key."},
+    {"pttl", cmd_pttl, 2, R | F, 1, 1, 1, "generic", "Returns the expiration time in milliseconds of a key."},
+    {"persist", cmd_persist, 2, W | F, 1, 1, 1, "generic", "Removes the expiration time of a key."},
+    {"rename", cmd_rename, 3, W, 1, 2, 1, "generic", "Renames a key and overwrites the destination."},
+    {"renamenx", cmd_renamenx, 3, W | F, 1, 2, 1, "generic", "Renames a key only when the target key name doesn't exist."},
+    {"keys", cmd_keys, 2, R, 0, 0, 0, "generic", "Returns all key names that match a pattern."},
+    {"scan", cmd_scan, -2, R, 0, 0, 0, "generic", "Iterates over the key names in the database."},
+    {"randomkey", cmd_randomkey, 1, R, 0, 0, 0, "generic", "Returns a random key name from the database."},
+    {"object", cmd_object, -2, 0, 0, 0, 0, "generic", "A container for object introspection commands."},
+    {"copy", cmd_copy, -3, W | M, 1, 2, 1, "generic", "Copies the value of a key to a new key."},
+    {"move", cmd_move, 3, W | F, 1, 1, 1, "generic", "Moves a key to another database."},
+    {"touch", cmd_touch, -2, R | F, 1, -1, 1, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed."},
 
-    {"get", cmd_get, 2, R | F, 1, 1, 1, "string", "Returns the string value of a key.", 0, 0},
-    {"set", cmd_set, -3, W | M, 1, 1, 1, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", 0, 0},
-    {"setnx", cmd_setnx, 3, W | M | F, 1, 1, 1, "string", "Set the string value of a key only when the key doesn't exist.", 0, 0},
-    {"setex", cmd_setex, 4, W | M, 1, 1, 1, "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", 0, 0},
-    {"psetex", cmd_psetex, 4, W | M, 1, 1, 1, "string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", 0, 0},
-    {"getset", cmd_getset, 3, W | M | F, 1, 1, 1, "string", "Returns the previous string value of a key after setting it to a new value.", 0, 0},
-    {"getdel", cmd_getdel, 2, W | F, 1, 1, 1, "string", "Returns the string value of a key after deleting the key.", 0, 0},
-    {"getex", cmd_getex, -2, W | F, 1, 1, 1, "string", "Returns the string value of a key after setting its expiration time.", 0, 0},
-    {"mget", cmd_mget, -2, R | F, 1, -1, 1, "string", "Atomically returns the string values of one or more keys.", 0, 0},
-    {"mset", cmd_mset, -3, W | M, 1, -1, 2, "string", "Atomically creates or modifies the string values of one or more keys.", 0, 0},
-    {"msetnx", cmd_msetnx, -3, W | M, 1, -1, 2, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", 0, 0},
-    {"incr", cmd_incr, 2, W | M | F, 1, 1, 1, "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", 0, 0},
-    {"decr", cmd_decr, 2, W | M | F, 1, 1, 1, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", 0, 0},
-    {"incrby", cmd_incrby, 3, W | M | F, 1, 1, 1, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", 0, 0},
-    {"decrby", cmd_decrby, 3, W | M | F, 1, 1, 1, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", 0, 0},
-    {"incrbyfloat", cmd_incrbyfloat, 3, W | M | F, 1, 1, 1, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", 0, 0},
-    {"append", cmd_append, 3, W | M | F, 1, 1, 1, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", 0, 0},
-    {"strlen", cmd_strlen, 2, R | F, 1, 1, 1, "string", "Returns the length of a string value.", 0, 0},
-    {"getrange", cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring of the string stored at a key.", 0, 0},
-    {"substr", cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring from a string value.", 0, 0},
-    {"setrange", cmd_setrange, 4, W | M, 1, 1, 1, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", 0, 0},
+    {"get", cmd_get, 2, R | F, 1, 1, 1, "string", "Returns the string value of a key."},
+    {"set", cmd_set, -3, W | M, 1, 1, 1, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."},
+    {"setnx", cmd_setnx, 3, W | M | F, 1, 1, 1, "string", "Set the string value of a key only when the key doesn't exist."},
+    {"setex", cmd_setex, 4, W | M, 1, 1, 1, "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."},
+    {"psetex", cmd_psetex, 4, W | M, 1, 1, 1, "string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."},
+    {"getset", cmd_getset, 3, W | M | F, 1, 1, 1, "string", "Returns the previous string value of a key after setting it to a new value."},
+    {"getdel", cmd_getdel, 2, W | F, 1, 1, 1, "string", "Returns the string value of a key after deleting the key."},
+    {"getex", cmd_getex, -2, W | F, 1, 1, 1, "string", "Returns the string value of a key after setting its expiration time."},
+    {"mget", cmd_mget, -2, R | F, 1, -1, 1, "string", "Atomically returns the string values of one or more keys."},
+    {"mset", cmd_mset, -3, W | M, 1, -1, 2, "string", "Atomically creates or modifies the string values of one or more keys."},
+    {"msetnx", cmd_msetnx, -3, W | M, 1, -1, 2, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist."},
+    {"incr", cmd_incr, 2, W | M | F, 1, 1, 1, "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."},
+    {"decr", cmd_decr, 2, W | M | F, 1, 1, 1, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."},
+    {"incrby", cmd_incrby, 3, W | M | F, 1, 1, 1, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."},
+    {"decrby", cmd_decrby, 3, W | M | F, 1, 1, 1, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."},
+    {"incrbyfloat", cmd_incrbyfloat, 3, W | M | F, 1, 1, 1, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."},
+    {"append", cmd_append, 3, W | M | F, 1, 1, 1, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist."},
+    {"strlen", cmd_strlen, 2, R | F, 1, 1, 1, "string", "Returns the length of a string value."},
+    {"getrange", cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring of the string stored at a key."},
+    {"substr", cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring from a string value."},
+    {"setrange", cmd_setrange, 4, W | M, 1, 1, 1, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."},
 };
 /* clang-format on */
 
@@ -126,102 +126,119 @@ static const struct {
     {scripting_commands, &scripting_commands_count},
 };
 
-/* The subcommands of the container commands, as Redis 7.0's command table has them (plus
- * memkv's own), for CLIENT LIST's cmd= ("client|list"; "NULL" for an unknown one, as Redis)
- * and for MONITOR, which does not show the admin ones. */
+/* The subcommands of the container commands, as Redis 7.0's command table has them (name,
+ * arity, admin), plus memkv's own (arity -2: their handlers check the rest). One table serves
+ * dispatch (unknown subcommand, arity: before running and before queuing in MULTI), CLIENT
+ * LIST's cmd= ("client|list"; "NULL" for an unknown one, as Redis), MONITOR (which does not
+ * show the admin ones), COMMAND GETKEYS (has_key: the key is argument 2) and INFO
+ * commandstats. */
+#define SUB(container, sub, ar, adm, key)                                                          \
+    { .name = sub, .fullname = container "|" sub, .arity = ar, .admin = adm, .has_key = key }
 #define SUBS_END                                                                                   \
-    { NULL, NULL, 0 }
-static const subcommand client_subs[] = {{"caching", "client|caching", 0},
-                                         {"getredir", "client|getredir", 0},
-                                         {"getname", "client|getname", 0},
-                                         {"help", "client|help", 0},
-                                         {"id", "client|id", 0},
-                                         {"info", "client|info", 0},
-                                         {"kill", "client|kill", 1},
-                                         {"list", "client|list", 1},
-                                         {"no-evict", "client|no-evict", 1},
-                                         {"pause", "client|pause", 1},
-                                         {"reply", "client|reply", 0},
-                                         {"setname", "client|setname", 0},
-                                         {"setinfo", "client|setinfo", 0},
-                                         {"tracking", "client|tracking", 0},
-                                         {"trackinginfo", "client|trackinginfo", 0},
-                                         {"unblock", "client|unblock", 1},
-                                         {"unpause", "client|unpause", 1},
-                                         SUBS_END};
-static const subcommand config_subs[] = {{"get", "config|get", 1},
-                                         {"set", "config|set", 1},
-                                         {"resetstat", "config|resetstat", 1},
-                                         {"rewrite", "config|rewrite", 1},
-                                         {"help", "config|help", 0},
-                                         SUBS_END};
-static const subcommand command_subs[] = {
-    {"count", "command|count", 0},     {"docs", "command|docs", 0},
-    {"getkeys", "command|getkeys", 0}, {"getkeysandflags", "command|getkeysandflags", 0},
-    {"help", "command|help", 0},       {"info", "command|info", 0},
-    {"list", "command|list", 0},       SUBS_END};
-static const subcommand memory_subs[] = {{"doctor", "memory|doctor", 0},
-                                         {"help", "memory|help", 0},
-                                         {"malloc-stats", "memory|malloc-stats", 0},
-                                         {"purge", "memory|purge", 0},
-                                         {"stats", "memory|stats", 0},
-                                         {"usage", "memory|usage", 0},
-                                         {"profile", "memory|profile", 0},
-                                         {"prefixes", "memory|prefixes", 0},
-                                         {"top-keys", "memory|top-keys", 0},
-                                         {"history", "memory|history", 0},
-                                         SUBS_END};
-static const subcommand object_subs[] = {
-    {"encoding", "object|encoding", 0}, {"freq", "object|freq", 0},
-    {"help", "object|help", 0},         {"idletime", "object|idletime", 0},
-    {"refcount", "object|refcount", 0}, SUBS_END};
-static const subcommand slowlog_subs[] = {{"get", "slowlog|get", 1},
-                                          {"len", "slowlog|len", 1},
-                                          {"reset", "slowlog|reset", 1},
-                                          {"help", "slowlog|help", 0},
-                                          SUBS_END};
-static const subcommand latency_subs[] = {
-    {"doctor", "latency|doctor", 1},   {"graph", "latency|graph", 1},
-    {"help", "latency|help", 0},       {"histogram", "latency|histogram", 1},
-    {"history", "latency|history", 1}, {"latest", "latency|latest", 1},
-    {"reset", "latency|reset", 1},     SUBS_END};
-static const subcommand pubsub_subs[] = {{"channels", "pubsub|channels", 0},
-                                         {"help", "pubsub|help", 0},
-                                         {"numpat", "pubsub|numpat", 0},
-                                         {"numsub", "pubsub|numsub", 0},
-                                         {"shardchannels", "pubsub|shardchannels", 0},
-                                         {"shardnumsub", "pubsub|shardnumsub", 0},
-                                         SUBS_END};
-static const subcommand script_subs[] = {{"debug", "script|debug", 0},
-                                         {"exists", "script|exists", 0},
-                                         {"flush", "script|flush", 0},
-                                         {"help", "script|help", 0},
-                                         {"kill", "script|kill", 0},
-                                         {"load", "script|load", 0},
-                                         SUBS_END};
+    { .name = NULL }
+static subcommand client_subs[] = {
+    SUB("client", "caching", 3, 0, 0),      SUB("client", "getredir", 2, 0, 0),
+    SUB("client", "getname", 2, 0, 0),      SUB("client", "help", 2, 0, 0),
+    SUB("client", "id", 2, 0, 0),           SUB("client", "info", 2, 0, 0),
+    SUB("client", "kill", -3, 1, 0),        SUB("client", "list", -2, 1, 0),
+    SUB("client", "no-evict", 3, 1, 0),     SUB("client", "pause", -3, 1, 0),
+    SUB("client", "reply", 3, 0, 0),        SUB("client", "setname", 3, 0, 0),
+    SUB("client", "setinfo", 4, 0, 0),      SUB("client", "tracking", -3, 0, 0),
+    SUB("client", "trackinginfo", 2, 0, 0), SUB("client", "unblock", -3, 1, 0),
+    SUB("client", "unpause", 2, 1, 0),      SUBS_END};
+static subcommand config_subs[] = {
+    SUB("config", "get", -3, 1, 0),      SUB("config", "set", -4, 1, 0),
+    SUB("config", "resetstat", 2, 1, 0), SUB("config", "rewrite", 2, 1, 0),
+    SUB("config", "help", 2, 0, 0),      SUBS_END};
+static subcommand command_subs[] = {
+    SUB("command", "count", 2, 0, 0),    SUB("command", "docs", -2, 0, 0),
+    SUB("command", "getkeys", -4, 0, 0), SUB("command", "getkeysandflags", -4, 0, 0),
+    SUB("command", "help", 2, 0, 0),     SUB("command", "info", -2, 0, 0),
+    SUB("command", "list", -2, 0, 0),    SUBS_END};
+static subcommand memory_subs[] = {SUB("memory", "doctor", 2, 0, 0),
+                                   SUB("memory", "help", 2, 0, 0),
+                                   SUB("memory", "malloc-stats", 2, 0, 0),
+                                   SUB("memory", "purge", 2, 0, 0),
+                                   SUB("memory", "stats", 2, 0, 0),
+                                   SUB("memory", "usage", -3, 0, 1),
+                                   SUB("memory", "profile", -2, 0, 0),
+                                   SUB("memory", "prefixes", -2, 0, 0),
+                                   SUB("memory", "top-keys", -2, 0, 0),
+                                   SUB("memory", "history", -2, 0, 0),
+                                   SUBS_END};
+static subcommand object_subs[] = {
+    SUB("object", "encoding", 3, 0, 1), SUB("object", "freq", 3, 0, 1),
+    SUB("object", "help", 2, 0, 0),     SUB("object", "idletime", 3, 0, 1),
+    SUB("object", "refcount", 3, 0, 1), SUBS_END};
+static subcommand slowlog_subs[] = {SUB("slowlog", "get", -2, 1, 0), SUB("slowlog", "len", 2, 1, 0),
+                                    SUB("slowlog", "reset", 2, 1, 0),
+                                    SUB("slowlog", "help", 2, 0, 0), SUBS_END};
+static subcommand latency_subs[] = {
+    SUB("latency", "doctor", 2, 1, 0),  SUB("latency", "graph", 3, 1, 0),
+    SUB("latency", "help", 2, 0, 0),    SUB("latency", "histogram", -2, 1, 0),
+    SUB("latency", "history", 3, 1, 0), SUB("latency", "latest", 2, 1, 0),
+    SUB("latency", "reset", -2, 1, 0),  SUBS_END};
+static subcommand pubsub_subs[] = {SUB("pubsub", "channels", -2, 0, 0),
+                                   SUB("pubsub", "help", 2, 0, 0),
+                                   SUB("pubsub", "numpat", 2, 0, 0),
+                                   SUB("pubsub", "numsub", -2, 0, 0),
+                                   SUB("pubsub", "shardchannels", -2, 0, 0),
+                                   SUB("pubsub", "shardnumsub", -2, 0, 0),
+                                   SUBS_END};
+static subcommand script_subs[] = {SUB("script", "debug", 3, 0, 0),
+                                   SUB("script", "exists", -3, 0, 0),
+                                   SUB("script", "flush", -2, 0, 0),
+                                   SUB("script", "help", 2, 0, 0),
+                                   SUB("script", "kill", 2, 0, 0),
+                                   SUB("script", "load", 3, 0, 0),
+                                   SUBS_END};
+#undef SUB
 static const struct {
     const char *container;
-    const subcommand *subs;
+    subcommand *subs;
 } containers[] = {
     {"client", client_subs},   {"config", config_subs}, {"command", command_subs},
     {"memory", memory_subs},   {"object", object_subs}, {"slowlog", slowlog_subs},
     {"latency", latency_subs}, {"pubsub", pubsub_subs}, {"script", script_subs},
 };
 
-/* Per command of srv.commands (same index): its subcommands when it is a container. */
-static const subcommand **cmd_subs;
+/* Per command of srv.commands (same index): its subcommands when it is a container, and its
+ * statistics. */
+static subcommand **cmd_subs;
+static cmd_stats *cmd_stat;
 
-static const subcommand *find_sub(const subcommand *subs, const resp_arg *a) {
-    for (const subcommand *s = subs; s->name; s++)
+static subcommand *find_sub(subcommand *subs, const resp_arg *a) {
+    for (subcommand *s = subs; s->name; s++)
         if (strlen(s->name) == a->len && strncasecmp(s->name, a->ptr, a->len) == 0) return s;
     return NULL;
 }
-#define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
-const subcommand *command_find_sub(const command *cmd, const resp_arg *a) {
-    const subcommand *subs = cmd_subs[cmd - srv.commands];
+subcommand *command_find_sub(const command *cmd, const resp_arg *a) {
+    subcommand *subs = cmd_subs[cmd - srv.commands];
     return subs ? find_sub(subs, a) : NULL;
 }
+
+cmd_stats *command_stats(const command *cmd) {
+    return &cmd_stat[cmd - srv.commands];
+}
+
+void commands_each_sub_stats(const command *cmd,
+                             void (*fn)(void *ctx, const char *name, cmd_stats *st), void *ctx) {
+    subcommand *subs = cmd_subs[cmd - srv.commands];
+    for (subcommand *s = subs; s && s->name; s++)
+        fn(ctx, s->fullname, &s->stats);
+}
+
+void commands_each_stats(void (*fn)(void *ctx, const char *name, cmd_stats *st), void *ctx) {
+    for (size_t i = 0; i < srv.ncommands; i++) {
+        fn(ctx, srv.commands[i].name, &cmd_stat[i]);
+        if (cmd_subs[i])
+            for (subcommand *s = cmd_subs[i]; s->name; s++)
+                fn(ctx, s->fullname, &s->stats);
+    }
+}
+
+#define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
 /* Open-addressing index over lower-case names, built once, at least twice the number of
  * commands so probes stay short. */
@@ -249,6 +266,7 @@ void commands_init(void) {
     srv.commands = all;
     srv.ncommands = n;
     cmd_subs = alloc_calloc(ALLOC_SUB_OTHER, n * sizeof(*cmd_subs));
+    cmd_stat = alloc_calloc(ALLOC_SUB_OTHER, n * sizeof(*cmd_stat));
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < sizeof(containers) / sizeof(containers[0]); j++)
             if (strcmp(all[i].name, containers[j].container) == 0) {
@@ -271,8 +289,11 @@ void commands_init(void) {
 
 void commands_free(void) {
     alloc_free(ALLOC_SUB_OTHER, cmd_index);
+    cmdstats_free();
     alloc_free(ALLOC_SUB_OTHER, cmd_subs);
     cmd_subs = NULL;
+    alloc_free(ALLOC_SUB_OTHER, cmd_stat);
+    cmd_stat = NULL;
     alloc_free(ALLOC_SUB_OTHER, srv.commands);
     cmd_index = NULL;
     srv.commands = NULL;
@@ -294,6 +315,7 @@ const command *command_lookup(const char *name, size_t len) {
 
 void reply_error(client *c, const char *msg) {
     srv.stats.error_replies++;
+    cmdstats_error(msg);
     reply_add_error(&c->reply, msg);
 }
 
@@ -479,6 +501,31 @@ static inline void command_timed(client *c, const command *cmd, long long us) {
         slowlog_push(c, cmd, us);
 }
 
+/* The error-reply count when the running command started (or when the last command EXEC ran
+ * ended): a command failed when error replies were added since. EXEC's own count moves past
+ * its queued commands' errors, so EXEC fails only for its own (Redis 7.0's rule). */
+static long long errors_mark;
+/* The clock when the running command (or EXEC's previous queued one) started; 0: not timed. */
+static int64_t clock_mark;
+
+/* A command ran (or a blocked one was answered: its call was counted when it blocked, as Redis
+ * 7.0 counts it): its statistics, and what the timing hooks want of its duration `us` (-1: not
+ * timed); `track` 0 keeps it out of the latency histogram. */
+static inline void command_ran(client *c, const command *cmd, cmd_stats *st, long long us,
+                               int track, int count_call) {
+    if (count_call) {
+        st->calls++;
+        srv.stats.commands_processed++;
+    }
+    if (srv.stats.error_replies > errors_mark) st->failed++;
+    errors_mark = srv.stats.error_replies;
+    if (us >= 0) {
+        st->usec += us;
+        if (track && srv.latency_tracking) lathist_add(&st->hist, (uint64_t)us, ALLOC_SUB_SLOWLOG);
+        command_timed(c, cmd, us);
+    }
+}
+
 void server_hooks_update(void) {
     srv.cmd_hooks = srv.monitors > 0 || srv.pause_type != PAUSE_OFF || command_timing_on();
 }
@@ -488,6 +535,13 @@ int server_hooks_apply(const cfg_param *p, char *err) {
     (void)err;
     server_hooks_update();
     return 0;
+}
+
+/* Refused before running: the reply is sent, the command (if known) counts a rejection and,
+ * inside MULTI, the transaction fails (EXECABORT at EXEC). */
+static void rejected(client *c, cmd_stats *st) {
+    st->rejected++;
+    multi_flag_error(c);
 }
 
 /* Inlined into both paths of command_process: the common one pays no extra call. Returns the
@@ -500,15 +554,18 @@ static inline __attribute__((always_inline)) const command *process(client *c) {
     }
     const command *cmd = command_lookup(c->argv[0].ptr, c->argv[0].len);
     /* A command refused here, inside MULTI, fails the transaction (multi_flag_error); EXEC
-     * refused itself discards it at once (multi_exec_abort), as Redis 7.0's rejectCommand. */
+     * refused itself discards it at once (multi_exec_abort), as Redis 7.0's rejectCommand. An
+     * unknown command or subcommand counts in no command's statistics (Redis has none). */
     if (!cmd) {
         c->last_cmd = "NULL";
         reply_unknown_command(c);
         multi_flag_error(c);
         return NULL;
     }
-    const subcommand *sub = NULL;
+    subcommand *sub = NULL;
     c->last_cmd = cmd->name;
+    int arity = cmd->arity;
+    cmd_stats *st = &cmd_stat[cmd - srv.commands];
     if ((cmd->flags & CMD_CONTAINER) && c->argc >= 2) {
         sub = find_sub(cmd_subs[cmd - srv.commands], &c->argv[1]);
         c->last_cmd = sub ? sub->fullname : "NULL";
@@ -517,29 +574,36 @@ static inline __attribute__((always_inline)) const command *process(client *c) {
             multi_flag_error(c);
             return NULL;
         }
+        arity = sub->arity;
+        st = &sub->stats;
     }
-    if ((cmd->arity > 0 && c->argc != cmd->arity) || (c->argc < -cmd->arity)) {
+    if ((arity > 0 && c->argc != arity) || (c->argc < -arity)) {
         if (cmd->fn == cmd_exec) { /* even outside MULTI, as Redis 7.0 */
+            st->rejected++;
             multi_exec_abort(c, "wrong number of arguments for 'exec' command");
             return NULL;
         }
-        reply_wrong_arity(c);
-        multi_flag_error(c);
+        if (sub)
+            reply_wrong_subcommand_arity(c);
+        else
+            reply_wrong_arity(c);
+        rejected(c, st);
         return NULL;
     }
     if (client_auth_required(c) && !(cmd->flags & CMD_NOAUTH)) {
         if (cmd->fn == cmd_exec) {
+            st->rejected++;
             multi_exec_abort(c, "NOAUTH Authentication required.");
             return NULL;
         }
         reply_error(c, "NOAUTH Authentication required.");
-        multi_flag_error(c);
+        rejected(c, st);
         return NULL;
     }
     /* A script has run past busy-reply-threshold: only a few commands may run meanwhile
      * (before eviction, which must not touch the key space under the script). */
     if (srv.script_busy && script_refuse_busy(c, cmd)) {
-        multi_flag_error(c);
+        rejected(c, st);
         return NULL;
     }
     /* maxmemory, as Redis's processCommand: over the limit, evict before any command; if
@@ -549,49 +613,53 @@ static inline __attribute__((always_inline)) const command *process(client *c) {
     srv.pre_command_oom = srv.maxmemory > 0 && evict_perform() < 0; /* scripts check it too */
     if (srv.pre_command_oom && ((cmd->flags & CMD_DENYOOM) || multi_refused_on_oom(c, cmd))) {
         if ((c->flags & CLIENT_MULTI) && cmd->fn == cmd_exec) {
+            st->rejected++;
             multi_exec_abort(c, ERR_OOM);
             return NULL;
         }
         reply_error(c, ERR_OOM);
-        multi_flag_error(c);
+        rejected(c, st);
         return NULL;
     }
     /* RESP2 subscribed mode (inside MULTI the refusal fails the transaction, as Redis). */
     if (c->pubsub && pubsub_deny_command(c, cmd) < 0) {
-        multi_flag_error(c);
+        rejected(c, st);
         return NULL;
     }
     if ((c->flags & CLIENT_MONITOR) &&
         (cmd->flags & (CMD_READONLY | CMD_WRITE | CMD_MAY_REPLICATE))) {
-        multi_flag_error(c);
         reply_error(c, "ERR Replica can't interact with the keyspace");
+        rejected(c, st);
         return NULL;
     }
-    /* Pauses, MONITOR, SLOWLOG and LATENCY: one flag to test when none is in use. */
+    /* Pauses, MONITOR, SLOWLOG, LATENCY and latency-tracking: one flag to test when none is in
+     * use. The two clock reads are shared by all of them and by commandstats' usec. */
     int64_t start = 0;
     if (srv.cmd_hooks) {
         if (srv.pause_type && pause_holds(c, cmd)) { /* CLIENT PAUSE: runs when it ends */
             pause_hold(c);
             return NULL;
         }
-        /* SLOWLOG and LATENCY time each command, as Redis does. */
         if (command_timing_on()) start = util_monotonic_us();
     }
     /* The one branch a client outside MULTI pays. */
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE)) {
-        multi_queue(c, cmd);
+        if (multi_queue(c, cmd, sub) < 0) st->rejected++;
         return NULL;
     }
-    command *mut = (command *)cmd;
     if (cmd->flags & CMD_READONLY) db_reads_only();
-    mut->fn(c);
-    mut->calls++;
-    srv.stats.commands_processed++;
-    if (srv.cmd_hooks) {
-        if (start && !(c->flags & CLIENT_BLOCKED))
-            command_timed(c, cmd, util_monotonic_us() - start);
-        if (srv.monitors) monitor_feed(c, cmd, sub);
+    errors_mark = srv.stats.error_replies;
+    clock_mark = start;
+    cmd->fn(c);
+    if (c->bstate) { /* blocked on keys: the rest is counted once answered */
+        st->calls++;
+        srv.stats.commands_processed++;
+        c->blocked_cmd = cmd;
+        c->blocked_us = start ? util_monotonic_us() - start : 0;
+    } else {
+        command_ran(c, cmd, st, start ? util_monotonic_us() - start : -1, 1, 1);
     }
+    if (srv.cmd_hooks && srv.monitors) monitor_feed(c, cmd, sub);
     client_obuf_check(c);
     /* Clients waiting on keys this command filled are served before the next command (not
      * in the middle of a busy script: it has not finished writing). */
@@ -600,15 +668,47 @@ static inline __attribute__((always_inline)) const command *process(client *c) {
     return cmd;
 }
 
-void command_call(client *c, const command *cmd, const subcommand *sub) {
-    command *mut = (command *)cmd;
+void command_call(client *c, const command *cmd, subcommand *sub) {
+    cmd_stats *st = sub ? &sub->stats : &cmd_stat[cmd - srv.commands];
     if (cmd->flags & CMD_READONLY) db_reads_only();
-    c->last_cmd = cmd->name;
-    mut->fn(c);
-    mut->calls++;
-    srv.stats.commands_processed++;
+    c->last_cmd = sub ? sub->fullname : cmd->name;
+    long long outer_errors = errors_mark; /* the script's own command counts its failure */
+    errors_mark = srv.stats.error_replies;
+    int64_t start = command_timing_on() ? util_monotonic_us() : 0;
+    cmd->fn(c);
+    command_ran(c, cmd, st, start ? util_monotonic_us() - start : -1, 1, 1);
+    errors_mark = outer_errors;
     if (srv.monitors) monitor_feed(c, cmd, sub);
     db_settle();
+}
+
+void command_exec_queued(client *c, const command *cmd, subcommand *sub) {
+    cmd_stats *st = sub ? &sub->stats : &cmd_stat[cmd - srv.commands];
+    if (cmd->flags & CMD_READONLY) db_reads_only();
+    errors_mark = srv.stats.error_replies;
+    cmd->fn(c);
+    long long us = -1;
+    if (clock_mark) { /* EXEC is timed: one read per queued command, chained */
+        int64_t now = util_monotonic_us();
+        us = now - clock_mark;
+        clock_mark = now;
+    }
+    command_ran(c, cmd, st, us, 1, 1);
+    db_settle(); /* each command's collections, as after a command outside EXEC */
+}
+
+void command_unblocked_reply(client *c, size_t before, long long errors_before, long long extra_us,
+                             int served) {
+    const command *cmd = c->blocked_cmd;
+    if (cmd) {
+        errors_mark = errors_before;
+        command_ran(c, cmd, &cmd_stat[cmd - srv.commands],
+                    command_timing_on() ? c->blocked_us + extra_us : -1, served, 0);
+        c->blocked_cmd = NULL;
+    }
+    if (!(c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP))) return;
+    reply_buf_truncate(&c->reply, before);
+    c->flags &= ~CLIENT_REPLY_SKIP;
 }
 
 void command_process(client *c) {
@@ -634,10 +734,4 @@ void command_process(client *c) {
     /* Client-side caching: the keys it read; invalidations for it go after its reply, which
      * CLIENT REPLY OFF does not take back (Redis 7.0 sends them even then). */
     if (tracking) tracking_command_done(c, ran, c->argv, c->argc);
-}
-
-void command_unblocked_reply(client *c, size_t before) {
-    if (!(c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP))) return;
-    reply_buf_truncate(&c->reply, before);
-    c->flags &= ~CLIENT_REPLY_SKIP;
 }

@@ -103,6 +103,24 @@ static void publish_keyspace(metrics_keyspace *k) {
     publish_prefixes(k, ks, kstats_db_totals(ks, -1));
 }
 
+static void publish_command(void *ctx, const char *name, cmd_stats *st) {
+    metrics_server_state *s = ctx;
+    if ((!st->calls && !st->rejected && !st->failed) || s->ncommands == METRICS_MAX_COMMANDS)
+        return;
+    s->commands[s->ncommands].name = name;
+    s->commands[s->ncommands].calls = (uint64_t)st->calls;
+    s->commands[s->ncommands].usec = (uint64_t)st->usec;
+    s->commands[s->ncommands].rejected = (uint64_t)st->rejected;
+    s->commands[s->ncommands++].failed = (uint64_t)st->failed;
+}
+
+static void publish_error(void *ctx, const char *prefix, long long count) {
+    metrics_server_state *s = ctx;
+    if (s->nerrors == METRICS_MAX_ERROR_PREFIXES) return;
+    snprintf(s->errors[s->nerrors].prefix, sizeof(s->errors[0].prefix), "%s", prefix);
+    s->errors[s->nerrors++].count = (uint64_t)count;
+}
+
 void endpoint_publish_state(void) {
     metrics_server_state s;
     memset(&s, 0, sizeof(s));
@@ -157,6 +175,8 @@ void endpoint_publish_state(void) {
     for (client *c = srv.clients; c; c = c->next)
         if (c->flags & CLIENT_BLOCKED) s.blocked_clients++;
     clients_top_buffers(&s.top_obuf, &s.top_qbuf);
+    commands_each_stats(publish_command, &s);
+    cmdstats_each_error(publish_error, &s);
     pubsub_top_subscriber(&s.top_sub);
     keyspace_fill_doctor(&s.doctor_keyspace, 0);
     publish_keyspace(&s.keyspace);

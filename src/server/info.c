@@ -433,6 +433,21 @@ static void section_cpu(text *t) {
 #undef SECS
 }
 
+static void section_commandstats(text *t) {
+    text_printf(t, "# Commandstats\r\n");
+    cmdstats_info_commandstats(emit_line, t);
+}
+
+static void section_errorstats(text *t) {
+    text_printf(t, "# Errorstats\r\n");
+    cmdstats_info_errorstats(emit_line, t);
+}
+
+static void section_latencystats(text *t) {
+    text_printf(t, "# Latencystats\r\n");
+    cmdstats_info_latencystats(emit_line, t);
+}
+
 static void section_modules(text *t) {
     text_printf(t, "# Modules\r\n");
 }
@@ -448,12 +463,21 @@ typedef struct section {
     int in_default;
 } section;
 
+/* Redis 7.0's order; errorstats is in the default set, commandstats and latencystats are not. */
 static const section sections[] = {
-    {"server", section_server, 1},     {"clients", section_clients, 1},
-    {"memory", section_memory, 1},     {"persistence", section_persistence, 1},
-    {"stats", section_stats, 1},       {"replication", section_replication, 1},
-    {"cpu", section_cpu, 1},           {"modules", section_modules, 1},
-    {"cluster", section_cluster, 1},   {"keyspace", section_keyspace, 1},
+    {"server", section_server, 1},
+    {"clients", section_clients, 1},
+    {"memory", section_memory, 1},
+    {"persistence", section_persistence, 1},
+    {"stats", section_stats, 1},
+    {"replication", section_replication, 1},
+    {"cpu", section_cpu, 1},
+    {"modules", section_modules, 1},
+    {"commandstats", section_commandstats, 0},
+    {"errorstats", section_errorstats, 1},
+    {"latencystats", section_latencystats, 0},
+    {"cluster", section_cluster, 1},
+    {"keyspace", section_keyspace, 1},
     {"keysizes", section_keysizes, 0},
 };
 

@@ -5,7 +5,8 @@
  * fast flag, as Redis), "expire-cycle" (the cron's active expiry), "eviction-cycle" (one call
  * of the eviction loop that evicted keys).
  *
- * LATEST, HISTORY, RESET and HELP answer as Redis; DOCTOR and GRAPH give memkv's own short
+ * LATEST, HISTORY, RESET and HELP answer as Redis, and HISTOGRAM (the per-command histograms of
+ * latency-tracking, cmdstats.c) too; DOCTOR and GRAPH give memkv's own short
  * texts (verbatim strings, as Redis's). Main thread only; memory in ALLOC_SUB_SLOWLOG. */
 #include <stdio.h>
 #include <string.h>
@@ -186,6 +187,9 @@ void cmd_latency(client *c) {
         "RESET [<event> ...]",
         "    Reset latency data of one or more <event> classes.",
         "    (default: reset all data for all event classes)",
+        "HISTOGRAM [COMMAND ...]",
+        "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+        "    If no commands are specified then all histograms are replied.",
         "HELP",
         "    Prints this help.",
         NULL};
@@ -204,6 +208,8 @@ void cmd_latency(client *c) {
             return;
         }
         reply_graph(c, s);
+    } else if (arg_eq(c, 1, "histogram")) {
+        cmdstats_latency_histogram(c);
     } else if (arg_eq(c, 1, "doctor") && c->argc == 2) {
         reply_doctor(c);
     } else if (arg_eq(c, 1, "reset") && c->argc >= 2) {

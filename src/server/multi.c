@@ -15,6 +15,7 @@
 
 typedef struct queued_cmd {
     const command *cmd;
+    subcommand *sub; /* its subcommand (statistics), NULL if none */
     int argc;
     resp_arg *argv; /* one block: the argv array, then the argument bytes (NUL-terminated) */
     size_t block;   /* its requested size */
@@ -25,6 +26,7 @@ struct multi_state {
     int count, cap;
     size_t mem;  /* as Redis's argv_len_sums: argument bytes plus a pointer per argument */
     int denyoom; /* a queued command may grow memory (EXEC is refused over maxmemory) */
+    int writes;  /* a queued command writes or may replicate (CLIENT PAUSE WRITE holds EXEC) */
 };
 
 static void queue_free(multi_state *m) {
@@ -245,93 +247,11 @@ int multi_refused_on_oom(const client *c, const command *cmd) {
     return !(cmd->flags & CMD_NOQUEUE);
 }
 
-/* Redis 7.0 looks a container command's subcommand up (and checks its arity) before queuing
- * it, so an unknown subcommand or a wrong arity fails the transaction (EXECABORT) instead of
- * erring inside EXEC. Outside MULTI the handlers say the same themselves. Redis's tables, plus
- * memkv's own subcommands (arity -2: their handlers check the rest). */
-typedef struct queue_sub {
-    const char *name;
-    int arity;
-} queue_sub;
-
-static const queue_sub client_subs[] = {
-    {"no-evict", 3}, {"help", 2},         {"list", -2},   {"id", 2},       {"tracking", -3},
-    {"caching", 3},  {"unpause", 2},      {"info", 2},    {"setname", 3},  {"pause", -3},
-    {"reply", 3},    {"trackinginfo", 2}, {"getname", 2}, {"unblock", -3}, {"kill", -3},
-    {"getredir", 2}, {"setinfo", 4},      {NULL, 0},
-};
-static const queue_sub command_subs[] = {
-    {"getkeysandflags", -4},
-    {"getkeys", -4},
-    {"list", -2},
-    {"help", 2},
-    {"count", 2},
-    {"info", -2},
-    {"docs", -2},
-    {NULL, 0},
-};
-static const queue_sub config_subs[] = {
-    {"set", -4}, {"help", 2}, {"get", -3}, {"rewrite", 2}, {"resetstat", 2}, {NULL, 0},
-};
-static const queue_sub memory_subs[] = {
-    {"help", 2},      {"purge", 2},    {"malloc-stats", 2}, {"doctor", 2},
-    {"stats", 2},     {"usage", -3},   {"profile", -2},     {"prefixes", -2},
-    {"top-keys", -2}, {"history", -2}, {NULL, 0},
-};
-static const queue_sub object_subs[] = {
-    {"encoding", 3}, {"freq", 3}, {"help", 2}, {"idletime", 3}, {"refcount", 3}, {NULL, 0},
-};
-
-static const queue_sub pubsub_subs[] = {
-    {"channels", -2},    {"numsub", -2}, {"numpat", 2}, {"shardchannels", -2},
-    {"shardnumsub", -2}, {"help", 2},    {NULL, 0},
-};
-
-static const queue_sub slowlog_subs[] = {
-    {"get", -2}, {"len", 2}, {"reset", 2}, {"help", 2}, {NULL, 0},
-};
-static const queue_sub script_subs[] = {
-    {"debug", 3}, {"exists", -3}, {"flush", -2}, {"help", 2}, {"kill", 2}, {"load", 3}, {NULL, 0},
-};
-
-static const queue_sub *subcommands_of(const command *cmd) {
-    if (cmd->fn == cmd_client) return client_subs;
-    if (cmd->fn == cmd_command) return command_subs;
-    if (cmd->fn == cmd_config) return config_subs;
-    if (cmd->fn == cmd_memory) return memory_subs;
-    if (cmd->fn == cmd_object) return object_subs;
-    if (strcmp(cmd->name, "pubsub") == 0) return pubsub_subs; /* its handler is pubsub.c's */
-    if (strcmp(cmd->name, "script") == 0) return script_subs;
-    if (strcmp(cmd->name, "slowlog") == 0) return slowlog_subs;
-    return NULL;
-}
-
-/* 0 if the subcommand (if the command has any) exists with a fitting arity, else -1 after
- * the error Redis gives. */
-static int check_subcommand(client *c, const command *cmd) {
-    const queue_sub *subs = subcommands_of(cmd);
-    if (!subs || c->argc < 2) return 0; /* COMMAND alone is COMMAND */
-    for (; subs->name; subs++) {
-        if (!arg_eq(c, 1, subs->name)) continue;
-        if ((subs->arity > 0 && c->argc != subs->arity) || c->argc < -subs->arity) {
-            reply_wrong_subcommand_arity(c);
-            return -1;
-        }
-        return 0;
-    }
-    reply_unknown_subcommand(c);
-    return -1;
-}
-
-void multi_queue(client *c, const command *cmd) {
+int multi_queue(client *c, const command *cmd, subcommand *sub) {
     if (cmd->flags & CMD_NO_MULTI) {
         reply_error(c, "ERR Command not allowed inside a transaction");
         c->flags |= CLIENT_DIRTY_EXEC;
-        return;
-    }
-    if (check_subcommand(c, cmd) < 0) {
-        c->flags |= CLIENT_DIRTY_EXEC;
-        return;
+        return -1;
     }
     multi_state *m = c->mstate;
     if (m->count == m->cap) {
@@ -344,6 +264,7 @@ void multi_queue(client *c, const command *cmd) {
         bytes += c->argv[i].len;
     queued_cmd *q = &m->cmds[m->count++];
     q->cmd = cmd;
+    q->sub = sub;
     q->argc = c->argc;
     q->block = (size_t)c->argc * sizeof(resp_arg) + bytes + (size_t)c->argc;
     q->argv = alloc_malloc(MULTI_SUB, q->block);
@@ -357,6 +278,7 @@ void multi_queue(client *c, const command *cmd) {
     }
     m->mem += bytes + (size_t)c->argc * sizeof(void *);
     if (cmd->flags & CMD_DENYOOM) m->denyoom = 1;
+    if (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) m->writes = 1;
     reply_add_status(&c->reply, "QUEUED");
     /* The queue is input the client sent and we hold: bounded with the query buffer. */
     if (m->mem + (c->qlen - c->qpos) > (size_t)srv.client_query_buffer_limit &&
@@ -369,6 +291,11 @@ void multi_queue(client *c, const command *cmd) {
         srv.stats.client_qbuf_limit_disconnections++;
         client_close_async(c);
     }
+    return 0;
+}
+
+int multi_queue_writes(const client *c) {
+    return (c->flags & CLIENT_MULTI) && c->mstate->writes;
 }
 
 void multi_client_reset(client *c) {
@@ -457,16 +384,11 @@ void cmd_exec(client *c) {
     int argc = c->argc;
     for (int i = 0; i < m->count; i++) {
         queued_cmd *q = &m->cmds[i];
-        command *cmd = (command *)q->cmd;
         c->argv = q->argv;
         c->argc = q->argc;
-        c->last_cmd = cmd->name; /* error texts name it; CLIENT LIST says exec meanwhile */
-        if (cmd->flags & CMD_READONLY) db_reads_only();
-        cmd->fn(c);
-        cmd->calls++;
-        if (c->flags & CLIENT_TRACKING) tracking_remember_keys(c, cmd, q->argv, q->argc);
-        srv.stats.commands_processed++;
-        db_settle(); /* each command's collections, as after a command outside EXEC */
+        c->last_cmd = q->cmd->name; /* error texts name it; CLIENT LIST says exec meanwhile */
+        command_exec_queued(c, q->cmd, q->sub);
+        if (c->flags & CLIENT_TRACKING) tracking_remember_keys(c, q->cmd, q->argv, q->argc);
     }
     c->argv = argv;
     c->argc = argc;

@@ -29,10 +29,16 @@
 
 struct client;
 struct command;
+struct subcommand;
 
 /* Queue the current command of a client in MULTI (command_process calls it for every command
- * that is not CMD_NOQUEUE), or refuse a CMD_NO_MULTI one. Replies either way. */
-void multi_queue(struct client *c, const struct command *cmd);
+ * that is not CMD_NOQUEUE, its subcommand already checked), or refuse a CMD_NO_MULTI one.
+ * Replies either way; returns 0 if queued, -1 if refused. */
+int multi_queue(struct client *c, const struct command *cmd, struct subcommand *sub);
+
+/* 1 if c is in MULTI and its queue holds a command that writes or may replicate: CLIENT PAUSE
+ * WRITE holds its EXEC, as Redis 7.0. */
+int multi_queue_writes(const struct client *c);
 
 /* A command of a client in MULTI was refused before queuing: EXEC will answer EXECABORT. */
 void multi_flag_error(struct client *c);

@@ -1,7 +1,8 @@
 /* CLIENT PAUSE / UNPAUSE, as Redis 7.0:
  *
  * - PAUSE timeout WRITE holds the commands that write (CMD_WRITE) or may replicate
- *   (CMD_MAY_REPLICATE: PUBLISH, EVAL...); reads and the rest still run. PAUSE timeout [ALL]
+ *   (CMD_MAY_REPLICATE: PUBLISH, SPUBLISH), and EXEC of a queue holding one of those (a
+ *   read-only transaction runs); reads and the rest still run. PAUSE timeout [ALL]
  *   holds every command. A held client shows flags=b and counts in blocked_clients; its
  *   later pipelined commands wait behind the held one.
  * - A second PAUSE keeps the stricter mode and the later end.
@@ -67,7 +68,8 @@ int pause_in_force(void) {
 
 int pause_holds(const client *c, const command *cmd) {
     if (!pause_in_force() || (c->flags & CLIENT_PAUSED)) return 0;
-    return srv.pause_type == PAUSE_ALL || (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE));
+    return srv.pause_type == PAUSE_ALL || (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) ||
+           (cmd->fn == cmd_exec && multi_queue_writes(c));
 }
 
 void pause_hold(client *c) {

@@ -509,15 +509,15 @@ static void cmd_pubsub(client *c) {
 #define F CMD_FAST
 /* clang-format off */
 command pubsub_commands[] = {
-    {"subscribe", cmd_subscribe, -2, CMD_NOSCRIPT, 0, 0, 0, "pubsub", "Listens for messages published to channels.", 0, 0},
-    {"unsubscribe", cmd_unsubscribe, -1, CMD_NOSCRIPT, 0, 0, 0, "pubsub", "Stops listening to messages posted to channels.", 0, 0},
-    {"psubscribe", cmd_psubscribe, -2, CMD_NOSCRIPT, 0, 0, 0, "pubsub", "Listens for messages published to channels that match one or more patterns.", 0, 0},
-    {"punsubscribe", cmd_punsubscribe, -1, CMD_NOSCRIPT, 0, 0, 0, "pubsub", "Stops listening to messages published to channels that match one or more patterns.", 0, 0},
-    {"ssubscribe", cmd_ssubscribe, -2, CMD_NOSCRIPT, 1, -1, 1, "pubsub", "Listens for messages published to shard channels.", 0, 0},
-    {"sunsubscribe", cmd_sunsubscribe, -1, CMD_NOSCRIPT, 1, -1, 1, "pubsub", "Stops listening to messages posted to shard channels.", 0, 0},
-    {"publish", cmd_publish, 3, F, 0, 0, 0, "pubsub", "Posts a message to a channel.", 0, 0},
-    {"spublish", cmd_spublish, 3, F, 1, 1, 1, "pubsub", "Post a message to a shard channel", 0, 0},
-    {"pubsub", cmd_pubsub, -2, 0, 0, 0, 0, "pubsub", "A container for Pub/Sub commands.", 0, 0},
+    {"subscribe", cmd_subscribe, -2, CMD_NOSCRIPT, 0, 0, 0, "pubsub", "Listens for messages published to channels."},
+    {"unsubscribe", cmd_unsubscribe, -1, CMD_NOSCRIPT, 0, 0, 0, "pubsub", "Stops listening to messages posted to channels."},
+    {"psubscribe", cmd_psubscribe, -2, CMD_NOSCRIPT, 0, 0, 0, "pubsub", "Listens for messages published to channels that match one or more patterns."},
+    {"punsubscribe", cmd_punsubscribe, -1, CMD_NOSCRIPT, 0, 0, 0, "pubsub", "Stops listening to messages published to channels that match one or more patterns."},
+    {"ssubscribe", cmd_ssubscribe, -2, CMD_NOSCRIPT, 1, -1, 1, "pubsub", "Listens for messages published to shard channels."},
+    {"sunsubscribe", cmd_sunsubscribe, -1, CMD_NOSCRIPT, 1, -1, 1, "pubsub", "Stops listening to messages posted to shard channels."},
+    {"publish", cmd_publish, 3, F | CMD_MAY_REPLICATE, 0, 0, 0, "pubsub", "Posts a message to a channel."},
+    {"spublish", cmd_spublish, 3, F | CMD_MAY_REPLICATE, 1, 1, 1, "pubsub", "Post a message to a shard channel"},
+    {"pubsub", cmd_pubsub, -2, 0, 0, 0, 0, "pubsub", "A container for Pub/Sub commands."},
 };
 /* clang-format on */
 #undef F

@@ -375,7 +375,7 @@ static int redis_generic_call(lua_State *L, int raise) {
         call_argv[j - 1].len = n;
     }
     const char *err = NULL;
-    const subcommand *sub = NULL;
+    subcommand *sub = NULL;
     const command *cmd = command_lookup(call_argv[0].ptr, call_argv[0].len);
     if (cmd && (cmd->flags & CMD_CONTAINER) && argc >= 2) {
         sub = command_find_sub(cmd, &call_argv[1]);

@@ -12,6 +12,7 @@
 #include "server/blocking.h"
 #include "server/multi.h"
 #include "server/evloop.h"
+#include "server/lathist.h"
 #include "server/reply.h"
 #include "server/resp.h"
 
@@ -19,6 +20,8 @@
 /* What INFO's redis_version says: the Redis release whose commands and replies we follow, so
  * clients that gate features on it behave. */
 #define MEMKV_REDIS_COMPAT_VERSION "7.0.0"
+/* latency-tracking-info-percentiles takes at most this many values (Redis has no bound). */
+#define CMDSTATS_MAX_PERCENTILES 32
 
 #define CLIENT_CLOSE_AFTER_REPLY (1 << 0) /* QUIT, protocol error: flush, then close */
 #define CLIENT_CLOSE_ASAP (1 << 1)        /* killed or over a limit: close without flushing */
@@ -82,6 +85,9 @@ typedef struct client {
     watcher *watching;                /* WATCHed keys (multi.c), NULL when none */
     struct pubsub_client *pubsub;     /* subscriptions (pubsub.c), NULL before the first */
     struct tracking_client *tracking; /* CLIENT TRACKING's state (tracking.c), NULL when off */
+    /* While blocked on keys: the command and its first run's time, counted once answered. */
+    const struct command *blocked_cmd;
+    long long blocked_us;
 } client;
 
 typedef void command_fn(client *c);
@@ -105,12 +111,26 @@ typedef void command_fn(client *c);
 #define CMD_SKIP_SLOWLOG (1 << 14) /* never logged in the SLOWLOG (EXEC, as Redis) */
 #define CMD_CONTAINER (1 << 15)    /* has subcommands (set by commands_init) */
 
-/* A subcommand of a container command (CLIENT LIST): its full name as CLIENT LIST's cmd= shows
- * it ("client|list") and whether Redis 7.0 flags it admin (then MONITOR does not show it). */
+/* What INFO commandstats and latencystats show of a command or subcommand (cmdstats.c). */
+typedef struct cmd_stats {
+    long long calls;    /* ran (a blocked command: once it is answered) */
+    long long usec;     /* time spent running, while command timing is on */
+    long long rejected; /* refused before running: arity, NOAUTH, OOM, MULTI refusals... */
+    long long failed;   /* ran and replied an error */
+    lathist *hist;      /* latency-tracking; NULL until the first tracked call */
+} cmd_stats;
+
+/* A subcommand of a container command (CLIENT LIST), as Redis 7.0's command table has it: its
+ * full name as CLIENT LIST's cmd= and INFO commandstats show it ("client|list"), its arity
+ * (checked before it runs or is queued in MULTI), whether Redis flags it admin (then MONITOR
+ * does not show it), and its own statistics. */
 typedef struct subcommand {
     const char *name; /* lower case, without the container's name */
     const char *fullname;
+    int arity;
     int admin;
+    int has_key; /* COMMAND GETKEYS: argument 2 is a key (MEMORY USAGE, OBJECT ...) */
+    cmd_stats stats;
 } subcommand;
 
 typedef struct command {
@@ -121,8 +141,6 @@ typedef struct command {
     int first_key, last_key, key_step;
     const char *group;   /* COMMAND DOCS group */
     const char *summary; /* COMMAND DOCS summary */
-    long long calls;
-    long long usec;
 } command;
 
 typedef struct server_stats {
@@ -224,6 +242,11 @@ typedef struct server {
     int script_busy;                     /* a script runs past busy-reply-threshold */
     int pre_command_oom;                 /* over maxmemory when the current client command began */
     long long tracking_table_max_keys;   /* keys the tracking table holds at most; 0: no cap */
+    /* Per-command statistics (cmdstats.c) */
+    int latency_tracking; /* latency-tracking: a histogram per command */
+    double latency_percentiles[CMDSTATS_MAX_PERCENTILES]; /* latency-tracking-info-percentiles */
+    int latency_npercentiles;
+    long long errorstats_max_prefixes; /* errorstats-max-prefixes (Redis: 128) */
 
     /* Collection encodings: the compact one (listpack, intset) up to these sizes, Redis's
      * thresholds and defaults (see the types' conversions in src/server/cmd_*.c). */
@@ -275,6 +298,8 @@ void server_clamp_hz(void);
 
 /* server_config.c */
 int server_config_init(char *err);
+/* A percentile as Redis names it (INFO latencystats, CONFIG GET): %f, trailing zeros trimmed. */
+void config_percentile_name(char *buf, size_t cap, double p);
 /* Applies jemalloc-bg-thread and the decay times (at start-up, once the config is loaded). */
 int apply_jemalloc_settings(const cfg_param *p, char *err);
 
@@ -335,15 +360,39 @@ void client_unblock(client *c);
 void commands_init(void);
 void commands_free(void);
 const command *command_lookup(const char *name, size_t len);
+/* The subcommand argument a names of a container command; NULL if unknown or not a container. */
+subcommand *command_find_sub(const command *cmd, const resp_arg *a);
+cmd_stats *command_stats(const command *cmd); /* a command's own statistics */
+/* Every command (table order), each container followed by its subcommands. */
+void commands_each_stats(void (*fn)(void *ctx, const char *name, cmd_stats *st), void *ctx);
+void commands_each_sub_stats(const command *cmd,
+                             void (*fn)(void *ctx, const char *name, cmd_stats *st), void *ctx);
 void command_process(client *c);
-/* The subcommand argv-like `a` names of a container command, NULL if none. */
-const subcommand *command_find_sub(const command *cmd, const resp_arg *a);
 /* Runs an already checked command for a script's client c (script_lua.c): the execution part
  * of command_process (statistics, MONITOR, the key-space statistics settled). */
-void command_call(client *c, const command *cmd, const subcommand *sub);
-/* A blocked command's late reply was added after `before` bytes: CLIENT REPLY OFF / SKIP take
- * it back, as they would have taken a reply given at once. */
-void command_unblocked_reply(client *c, size_t before);
+void command_call(client *c, const command *cmd, subcommand *sub);
+/* EXEC runs one queued command (c->argv is its copy): statistics, SLOWLOG and latency as for a
+ * command run alone, the clock read once per command. */
+void command_exec_queued(client *c, const command *cmd, subcommand *sub);
+/* A blocked command was answered after `before` bytes of reply (served, timed out or CLIENT
+ * UNBLOCK; c->argv is the blocked command's): CLIENT REPLY OFF / SKIP take the reply back, as
+ * they would have a reply given at once, and the rest of its statistics is counted (its call
+ * was when it blocked, as Redis 7.0): `errors_before` the error-reply count before the answer,
+ * `extra_us` the time serving it took, `served` 0 for the timeout reply (Redis 7.0 then records
+ * no latency sample). */
+void command_unblocked_reply(client *c, size_t before, long long errors_before, long long extra_us,
+                             int served);
+
+/* cmdstats.c: INFO commandstats, errorstats and latencystats, LATENCY HISTOGRAM. */
+void cmdstats_error(const char *msg); /* an error reply: errorstat_<prefix> */
+void cmdstats_reset(void);            /* CONFIG RESETSTAT */
+void cmdstats_free(void);
+void cmdstats_info_commandstats(void (*emit)(void *ctx, const char *line, size_t len), void *ctx);
+void cmdstats_info_errorstats(void (*emit)(void *ctx, const char *line, size_t len), void *ctx);
+void cmdstats_info_latencystats(void (*emit)(void *ctx, const char *line, size_t len), void *ctx);
+void cmdstats_latency_histogram(client *c); /* LATENCY HISTOGRAM [command ...] */
+/* The error prefixes counted (errorstats), for /metrics: fn per prefix, in table order. */
+void cmdstats_each_error(void (*fn)(void *ctx, const char *prefix, long long count), void *ctx);
 
 /* Replies with Redis's shared error texts. Each helper sends the error itself and returns -1,
  * so handlers write `if (arg_ll(c, i, &v) < 0) return;`. */
@@ -568,9 +617,11 @@ extern const size_t introspection_commands_count;
 void cmd_slowlog(client *c);
 void cmd_latency(client *c);
 void cmd_monitor(client *c);
-/* 1 when SLOWLOG or LATENCY want each command's duration (a clock read before and after). */
+/* 1 when SLOWLOG, LATENCY or latency-tracking want each command's duration (a clock read
+ * before and after, shared by all of them and by INFO commandstats' usec). */
 static inline int command_timing_on(void) {
-    return srv.slowlog_log_slower_than >= 0 || srv.latency_monitor_threshold > 0;
+    return srv.slowlog_log_slower_than >= 0 || srv.latency_monitor_threshold > 0 ||
+           srv.latency_tracking;
 }
 /* Recomputes srv.cmd_hooks, the one flag the command path tests for pauses, monitors and
  * timing (call it when any of them changes). */

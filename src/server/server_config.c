@@ -1,5 +1,8 @@
 /* The server's configuration table: every parameter, its default, bounds and apply hook. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -11,6 +14,75 @@
 #include "server/server.h"
 #include "server/tracking.h"
 #include "util/util.h"
+
+/* latency-tracking-info-percentiles (cmdstats.c shows them in INFO latencystats). */
+/* A percentile as Redis names it: %f with the trailing zeros (and point) trimmed. */
+void config_percentile_name(char *buf, size_t cap, double p) {
+    snprintf(buf, cap, "%f", p);
+    if (strchr(buf, '.')) {
+        size_t n = strlen(buf);
+        while (n > 0 && buf[n - 1] == '0')
+            buf[--n] = '\0';
+        if (n > 0 && buf[n - 1] == '.') buf[--n] = '\0';
+    }
+}
+
+static int parse_latency_percentiles(const cfg_param *p, const char *value, char *err) {
+    (void)p;
+    double v[CMDSTATS_MAX_PERCENTILES];
+    int n = 0;
+    const char *s = value;
+    for (;;) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s) break;
+        const char *end = s;
+        while (*end && *end != ' ' && *end != '\t')
+            end++;
+        char word[64];
+        size_t len = (size_t)(end - s);
+        char *stop;
+        if (len >= sizeof(word)) {
+            snprintf(err, CFG_ERR_LEN, "Invalid latency-tracking-info-percentiles parameters");
+            return -1;
+        }
+        memcpy(word, s, len);
+        word[len] = '\0';
+        errno = 0;
+        double d = strtod(word, &stop);
+        if (*stop || stop == word || errno == ERANGE || isnan(d)) {
+            snprintf(err, CFG_ERR_LEN, "Invalid latency-tracking-info-percentiles parameters");
+            return -1;
+        }
+        if (d < 0.0 || d > 100.0) {
+            snprintf(err, CFG_ERR_LEN,
+                     "latency-tracking-info-percentiles parameters should sit between "
+                     "[0.0,100.0]");
+            return -1;
+        }
+        if (n == CMDSTATS_MAX_PERCENTILES) {
+            snprintf(err, CFG_ERR_LEN, "latency-tracking-info-percentiles takes at most %d values",
+                     CMDSTATS_MAX_PERCENTILES);
+            return -1;
+        }
+        v[n++] = d;
+        s = end;
+    }
+    memcpy(srv.latency_percentiles, v, (size_t)n * sizeof(v[0]));
+    srv.latency_npercentiles = n;
+    return 0;
+}
+
+static void format_latency_percentiles(const cfg_param *p, char *buf, size_t cap) {
+    (void)p;
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < srv.latency_npercentiles && n < cap; i++) {
+        char name[64];
+        config_percentile_name(name, sizeof(name), srv.latency_percentiles[i]);
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? " " : "", name);
+    }
+}
 
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
 /* Order of PROF_UNWINDER_* */
@@ -362,6 +434,24 @@ static cfg_param params[] = {
      .min = 1,
      .max = LL_MAX,
      .apply = script_cache_apply_max},
+    /* Per-command statistics (cmdstats.c): latency histograms and their INFO percentiles, as
+     * Redis 7.0; the bound on distinct error prefixes is Redis 7.2's ERROR_STATS_NUMBER. */
+    {.name = "latency-tracking",
+     .type = CFG_BOOL,
+     .ptr = &srv.latency_tracking,
+     .default_value = "yes",
+     .apply = server_hooks_apply},
+    {.name = "latency-tracking-info-percentiles",
+     .type = CFG_CUSTOM,
+     .default_value = "50 99 99.9",
+     .parse = parse_latency_percentiles,
+     .format = format_latency_percentiles},
+    {.name = "errorstats-max-prefixes",
+     .type = CFG_INT,
+     .ptr = &srv.errorstats_max_prefixes,
+     .default_value = "128",
+     .min = 1,
+     .max = 100000},
     /* Thresholds of the compact encodings; the *-ziplist-* names are Redis's aliases. */
     {.name = "hash-max-listpack-entries",
      .type = CFG_INT,

@@ -175,6 +175,7 @@ CONFIG_SHARED = {
     b"hash-max-ziplist-value", b"set-max-intset-entries", b"zset-max-listpack-entries",
     b"zset-max-ziplist-entries", b"zset-max-listpack-value", b"zset-max-ziplist-value",
     b"list-max-listpack-size", b"list-max-ziplist-size", b"jemalloc-bg-thread",
+    b"latency-tracking", b"latency-tracking-info-percentiles",
 }
 CONFIG_VALUE_DIFFERS = {b"client-output-buffer-limit", b"port"}
 # MEMORY STATS fields both servers have (their values are compared by type only).
@@ -304,6 +305,8 @@ def rule(argv):
             return "shape"
     if name == b"slowlog" and sub in (b"get", b"len", b"help"):
         return "slowlog"  # what is logged depends on each server's timings
+    if name == b"latency" and sub == b"histogram":
+        return "latency-histogram"  # per-command latencies are each server's timings
     if name == b"latency" and sub in (b"latest", b"history", b"reset", b"doctor", b"help"):
         return "shape"  # samples depend on each server's timings; DOCTOR is each one's text
     if name == b"config" and sub == b"get":
@@ -418,6 +421,11 @@ def normalize(argv, reply):
         # The keys exactly; their flags are Redis's per-command key specs, which memkv's table
         # approximates (README).
         return ("array", [e[1][0] if e[0] == "array" and e[1] else e for e in reply[1]])
+    if r == "latency-histogram" and reply[0] in ("array", "map"):
+        # Each entry: a command name and {calls: int, histogram_usec: {int bound: int count}},
+        # bounds increasing, counts cumulative up to calls. Which commands have data, and the
+        # numbers, depend on each server's timings and on the harness's own commands.
+        return (reply[0], all(latency_histogram_entry_ok(k, v) for k, v in pairs_of(reply)))
     if r == "config-get" and reply[0] in ("array", "map"):
         pairs = []
         for name_reply, value in pairs_of(reply):
@@ -428,6 +436,21 @@ def normalize(argv, reply):
                 pairs.append((name, value))
         return ("config", reply[0], sorted(pairs))
     return reply
+
+
+def latency_histogram_entry_ok(name, value):
+    if name[0] != "bulk" or value[0] not in ("array", "map"):
+        return False
+    fields = dict(pairs_of(value))
+    calls, hist = fields.get(("bulk", b"calls")), fields.get(("bulk", b"histogram_usec"))
+    if len(fields) != 2 or not calls or calls[0] != "int" or not hist or hist[0] != value[0]:
+        return False
+    points = pairs_of(hist)
+    if not all(k[0] == "int" and v[0] == "int" for k, v in points):
+        return False
+    bounds, counts = [k[1] for k, _ in points], [v[1] for _, v in points]
+    return (bounds == sorted(set(bounds)) and counts == sorted(set(counts))
+            and bool(counts) and counts[-1] == calls[1])
 
 
 def scan_starts(argv):

@@ -16,6 +16,11 @@ by generator.py.
   is ever invalidated and every reply stays deterministic (README).
 - SLOWLOG and LATENCY: what they record depends on how long commands take in each server, so
   their replies are compared by shape (difftest.rule: "slowlog", "latency"); errors exactly.
+  LATENCY HISTOGRAM [command ...] (commands, subcommands "client|list", containers, unknown
+  names) by shape too: each entry a name with calls and a histogram_usec map of integer bounds
+  to cumulative counts (difftest.rule: "latency-histogram"). latency-tracking and its INFO
+  percentiles are set through CONFIG SET (CONFIG_SET below); CONFIG RESETSTAT (generator.py)
+  empties the histograms in both.
   CONFIG SET slowlog-log-slower-than 0 makes both log everything (so GET has entries to shape).
 - MONITOR is not generated: its lines would interleave with the one connection's replies (it
   is in tests/integration/test_introspection.py, against Redis too).
@@ -26,6 +31,10 @@ import generator as g
 COUNTS = [b"0", b"1", b"2", b"10", b"-1", b"-2", b"abc", b"", b"9223372036854775807",
           b"9223372036854775808", b"1.5"]
 EVENTS = [b"command", b"fast-command", b"expire-cycle", b"nosuch", b"", b"COMMAND"]
+# LATENCY HISTOGRAM's arguments: commands, subcommands, containers, unknown names, odd forms.
+HISTOGRAM_NAMES = [b"set", b"GET", b"lpush", b"client", b"client|list", b"CONFIG|get",
+                   b"config", b"nosuch", b"", b"client|nosuch", b"client|list|x", b"|", b"exec",
+                   b"latency", b"info", b"sadd", b"zadd"]
 
 
 def g_client_ext(rng):
@@ -125,9 +134,12 @@ def g_slowlog(rng):
 
 def g_latency(rng):
     sub = g.pick(rng, [b"LATEST", b"HISTORY", b"RESET", b"DOCTOR", b"GRAPH", b"HELP",
-                       b"latest", b"BOGUS"])
+                       b"latest", b"BOGUS", b"HISTOGRAM", b"HISTOGRAM", b"histogram"])
     argv = [b"LATENCY", sub]
     up = sub.upper()
+    if up == b"HISTOGRAM":
+        argv += [g.pick(rng, HISTOGRAM_NAMES) for _ in range(rng.choice([0, 1, 1, 2, 3]))]
+        return argv
     if up in (b"HISTORY", b"GRAPH"):
         # GRAPH only of events neither server has samples of: an error in both.
         argv.append(g.pick(rng, EVENTS if up == b"HISTORY" else [b"nosuch", b""]))
@@ -155,4 +167,7 @@ CONFIG_SET = {
     # Only caps the table never reaches here: past one, random keys are invalidated (pushes).
     b"tracking-table-max-keys": [b"0", b"1000000", b"100000", b"9223372036854775807", b"-1",
                                  b"abc", b"9223372036854775808"],
+    b"latency-tracking": [b"yes", b"yes", b"no", b"maybe", b""],
+    b"latency-tracking-info-percentiles": [b"50 99 99.9", b"50.0 0 100", b"", b"1e1 0x10",
+                                           b"abc", b"101", b"-1", b"50 50", b"99.99"],
 }

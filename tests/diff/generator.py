@@ -142,12 +142,15 @@ MEMKV_ONLY_CONFIG = {
     # Redis 7.2's listpack encoding of small sets of strings; 7.0 has no such parameters.
     b"set-max-listpack-entries": [b"128", b"0", b"2"],
     b"set-max-listpack-value": [b"64", b"0", b"3"],
+    # Redis 7.2's bound on distinct error prefixes (7.0 has none): memkv's parameter.
+    b"errorstats-max-prefixes": [b"128", b"1", b"0", b"abc"],
 }
 
 CONFIG_GET_PATTERNS = [b"*", b"hz", b"HZ", b"max*", b"*max*", b"port", b"nonexistent",
                        b"proto-max-bulk-len", b"client-*", b"maxmemory", b"loglevel", b"",
                        b"save", b"appendonly", b"databases", b"*o*", b"[mt]*", b"timeout",
-                       b"protected-mode", b"enable-protected-configs", b"jemalloc*"]
+                       b"protected-mode", b"enable-protected-configs", b"jemalloc*",
+                       b"latency-tracking*"]
 
 
 def pick(rng, seq):
@@ -466,7 +469,7 @@ def g_info(rng):
     for _ in range(rng.choice([0, 1, 1, 2])):
         argv.append(pick(rng, [b"server", b"memory", b"keyspace", b"all", b"everything",
                                b"default", b"stats", b"bogus", b"CLIENTS", b"commandstats",
-                               b"keysizes"]))
+                               b"keysizes", b"errorstats", b"latencystats"]))
     return argv
 
 

@@ -292,8 +292,12 @@ def test_slowlog_memory_is_a_subsystem(server):
     assert int(re.search(r"memkv_subsystem_slowlog:(\d+)", info).group(1)) > 100 * 128
     call(c, "CONFIG", "SET", "slowlog-log-slower-than", -1)
     call(c, "SLOWLOG", "RESET")
+    # The per-command latency histograms live there too: RESETSTAT frees them.
+    call(c, "CONFIG", "SET", "latency-tracking", "no")
+    call(c, "CONFIG", "RESETSTAT")
     info = call(c, "INFO", "memory")[-1].decode()
     assert int(re.search(r"memkv_subsystem_slowlog:(\d+)", info).group(1)) == 0
+    call(c, "CONFIG", "SET", "latency-tracking", "yes")
 
 
 # ---- LATENCY ----
