@@ -313,10 +313,31 @@ const command *command_lookup(const char *name, size_t len) {
 
 /* ---- replies with shared texts ---- */
 
+/* The running command failed with an error counted elsewhere (reply_error_uncounted). */
+static int failed_uncounted;
+
 void reply_error(client *c, const char *msg) {
     srv.stats.error_replies++;
     cmdstats_error(msg);
     reply_add_error(&c->reply, msg);
+}
+
+void reply_error_uncounted(client *c, const char *msg) {
+    failed_uncounted = 1;
+    reply_add_error(&c->reply, msg);
+}
+
+void error_reply_count(const char *msg, size_t len, int counted) {
+    if (counted) {
+        failed_uncounted = 1;
+        return;
+    }
+    char prefix[40]; /* cmdstats_error reads the first word within 32 bytes */
+    if (len >= sizeof(prefix)) len = sizeof(prefix) - 1;
+    memcpy(prefix, msg, len);
+    prefix[len] = '\0';
+    srv.stats.error_replies++;
+    cmdstats_error(prefix);
 }
 
 void reply_errorf(client *c, const char *fmt, ...) {
@@ -517,8 +538,9 @@ static inline void command_ran(client *c, const command *cmd, cmd_stats *st, lon
         st->calls++;
         srv.stats.commands_processed++;
     }
-    if (srv.stats.error_replies > errors_mark) st->failed++;
+    if (srv.stats.error_replies > errors_mark || failed_uncounted) st->failed++;
     errors_mark = srv.stats.error_replies;
+    failed_uncounted = 0;
     if (us >= 0) {
         st->usec += us;
         if (track && srv.latency_tracking) lathist_add(&st->hist, (uint64_t)us, ALLOC_SUB_SLOWLOG);
@@ -672,12 +694,14 @@ void command_call(client *c, const command *cmd, subcommand *sub) {
     cmd_stats *st = sub ? &sub->stats : &cmd_stat[cmd - srv.commands];
     if (cmd->flags & CMD_READONLY) db_reads_only();
     c->last_cmd = sub ? sub->fullname : cmd->name;
-    long long outer_errors = errors_mark; /* the script's own command counts its failure */
-    errors_mark = srv.stats.error_replies;
+    /* The command's errors are its own failures, not the script's: the script's mark moves
+     * past them (Redis 7.0 fails EVAL only for its own error reply). */
+    long long outer_mark = errors_mark, inner_start = srv.stats.error_replies;
+    errors_mark = inner_start;
     int64_t start = command_timing_on() ? util_monotonic_us() : 0;
     cmd->fn(c);
     command_ran(c, cmd, st, start ? util_monotonic_us() - start : -1, 1, 1);
-    errors_mark = outer_errors;
+    errors_mark = outer_mark + (srv.stats.error_replies - inner_start);
     if (srv.monitors) monitor_feed(c, cmd, sub);
     db_settle();
 }

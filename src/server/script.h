@@ -112,6 +112,9 @@ void script_lua_run(script_run *run, int fn_ref, int numkeys, int first_key);
 /* ---- script_conv.c ---- */
 /* Pushes the RESP reply in buf (one whole reply) as Redis's rules make it a Lua value; resp is
  * the protocol the script asked for (redis.setresp). Returns the bytes consumed. */
+/* The field Redis 7.0 sets in a command's error table (redis.call/pcall): its error reply was
+ * counted when the command replied it, so the script's reply of it counts no second time. */
+#define SCRIPT_ERR_COUNTED "ignore_error_stats_update"
 size_t script_conv_reply_to_lua(struct lua_State *L, const char *buf, size_t len, int resp);
 /* Writes the Lua value on the top of the stack (popped) to c's reply; lua_resp is the
  * protocol the script set (booleans differ). */

@@ -60,6 +60,11 @@ static size_t to_lua(lua_State *L, const char *buf, size_t len, size_t pos, int 
         const char *crlf = memchr(p, '\r', len - pos);
         size_t n = (size_t)(crlf - p) - 1;
         push_field_table(L, *p == '+' ? "ok" : "err", p + 1, n);
+        if (*p == '-') { /* counted when the command replied it (Redis 7.0's marker) */
+            lua_pushstring(L, SCRIPT_ERR_COUNTED);
+            lua_pushboolean(L, 1);
+            lua_settable(L, -3);
+        }
         return pos + n + 3;
     }
     case ':':
@@ -207,9 +212,11 @@ static void to_reply(lua_State *L, client *c, int lua_resp) {
         size_t n;
         if (raw_field(L, "err") == LUA_TSTRING) {
             const char *s = lua_tolstring(L, -1, &n);
-            srv.stats.error_replies++;
-            add_line(rb, '-', s, n);
             lua_pop(L, 1);
+            int counted = raw_field(L, SCRIPT_ERR_COUNTED) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+            lua_pop(L, 1);
+            error_reply_count(s, n, counted);
+            add_line(rb, '-', s, n);
             break;
         }
         lua_pop(L, 1);

@@ -744,15 +744,22 @@ static void reply_script_error(lua_State *L, client *c, const char *sha) {
     lua_getfield(L, -1, "err");
     lua_getfield(L, -2, "source");
     lua_getfield(L, -3, "line");
-    const char *msg = lua_tostring(L, -3);
-    const char *source = lua_tostring(L, -2);
-    const char *line = lua_tostring(L, -1);
+    lua_getfield(L, -4, SCRIPT_ERR_COUNTED);
+    const char *msg = lua_tostring(L, -4);
+    const char *source = lua_tostring(L, -3);
+    const char *line = lua_tostring(L, -2);
+    int counted = lua_toboolean(L, -1);
     if (!msg) msg = "";
+    char text[1024];
     if (source && line)
-        reply_errorf(c, "%s script: %s, on %s:%s.", msg, sha, source, line);
+        snprintf(text, sizeof(text), "%s script: %s, on %s:%s.", msg, sha, source, line);
     else
-        reply_error(c, msg);
-    lua_pop(L, 3);
+        snprintf(text, sizeof(text), "%s", msg);
+    if (counted)
+        reply_error_uncounted(c, text);
+    else
+        reply_error(c, text);
+    lua_pop(L, 4);
 }
 
 void script_lua_run(script_run *run, int fn_ref, int numkeys, int first_key) {

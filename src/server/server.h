@@ -404,6 +404,13 @@ extern const char *const ERR_NO_SUCH_KEY;
 extern const char *const ERR_OVERFLOW;
 extern const char *const ERR_OOM;
 void reply_error(client *c, const char *msg);
+/* An error already counted (INFO errorstats, total_error_replies) when a script's command
+ * replied it: the running command still counts as failed, as Redis 7.0's
+ * ERR_REPLY_FLAG_NO_STATS_UPDATE. */
+void reply_error_uncounted(client *c, const char *msg);
+/* An error reply written by other means (a script's {err=...}): counted as reply_error does, or
+ * as reply_error_uncounted when `counted` (a script command's error, counted then). */
+void error_reply_count(const char *msg, size_t len, int counted);
 void reply_errorf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void reply_wrong_arity(client *c);
 void reply_wrong_subcommand_arity(client *c);

@@ -140,6 +140,30 @@ def test_calls_rejected_failed_like_redis(pair):
     assert "client|list" in m[0] and "nosuchcmd" not in m[0]
 
 
+def test_scripts_count_their_commands_and_their_own_errors(pair):
+    # Redis 7.0: a script's commands count as calls; their errors count once (errorstats and
+    # the command's failed_calls) even when the script raises them again; EVAL fails only for
+    # its own error reply (a raised one, error_reply/{err=}, a Lua error), not for a pcall.
+    def scenario(s, c):
+        c("DEL", "sk")
+        c("EVAL", "redis.pcall('INCR', KEYS[1]); return redis.call('GET', KEYS[1])", "1", "sk")
+        c("SET", "sk", "abc")
+        c("EVAL", "redis.pcall('INCR', KEYS[1]); return 1", "1", "sk")
+        c("EVAL", "return redis.call('INCR', KEYS[1])", "1", "sk")
+        c("EVAL", "return redis.pcall('INCR', KEYS[1])", "1", "sk")
+        c("EVAL", "local ok, e = pcall(redis.call, 'INCR', KEYS[1]); return e", "1", "sk")
+        c("EVAL", "return redis.error_reply('MY bad')", "0")
+        c("EVAL", "return {err='OWN x'}", "0")
+        c("EVAL", "error('boom')", "0")
+        c("EVAL", "return redis.call('NOSUCH')", "0")
+        return commandstats(c), errorstats(c), total_errors(c)
+
+    m, r = on_both(pair, scenario)
+    assert m == r
+    assert m[0]["eval"] == (9, 0, 6) and m[0]["incr"] == (5, 0, 4)
+    assert m[1]["MY"] == 1 and m[1]["OWN"] == 1
+
+
 def test_multi_exec_counts_queued_commands_when_they_run(pair):
     def scenario(s, c):
         c("DEL", "k")
