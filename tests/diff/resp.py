@@ -33,6 +33,11 @@ def encode(argv):
     return b"".join(out)
 
 
+def is_tracking_push(r):
+    return (r[0] == "push" and r[1] and r[1][0][0] == "bulk"
+            and r[1][0][1] in (b"invalidate", b"tracking-redir-broken"))
+
+
 class Conn:
     def __init__(self, address, timeout=20.0):
         """address: (host, port) for TCP, or a str path for a Unix socket."""
@@ -42,6 +47,10 @@ class Conn:
         self.sock.connect(address)
         self.buf = bytearray()
         self.pos = 0
+        # When set, client-side caching's pushes (invalidate, tracking-redir-broken) are not
+        # replies: read() counts them here and goes on to the next frame.
+        self.skip_tracking_pushes = False
+        self.tracking_pushes = 0
 
     def close(self):
         try:
@@ -86,7 +95,11 @@ class Conn:
     def read(self):
         """One reply as a tagged tuple; CLOSED or TIMEOUT instead of raising."""
         try:
-            return self._reply()
+            while True:
+                r = self._reply()
+                if not (self.skip_tracking_pushes and is_tracking_push(r)):
+                    return r
+                self.tracking_pushes += 1
         except Closed:
             return CLOSED
         except socket.timeout:
