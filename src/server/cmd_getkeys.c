@@ -83,6 +83,11 @@ static int keys_of(const command *cmd, const subcommand *sub, const resp_arg *ar
 }
 
 static int command_has_keys(const command *cmd) {
+    /* Shard channels sit in the key positions (for cluster slots), flagged not-keys in Redis
+     * 7.0: GETKEYS says the command has none. */
+    if (!strcmp(cmd->name, "spublish") || !strcmp(cmd->name, "ssubscribe") ||
+        !strcmp(cmd->name, "sunsubscribe"))
+        return 0;
     if (cmd->first_key > 0) return 1;
     for (size_t i = 0; i < sizeof(movables) / sizeof(movables[0]); i++)
         if (strcmp(cmd->name, movables[i].name) == 0) return 1;

@@ -398,6 +398,7 @@ GETKEYS_COMMANDS = [
     [b"PING"], [b"NOSUCH"], [b"LCS"], [b"SETBIT"], [b"BITFIELD"], [b"SWAPDB"], [b"EXPIRETIME"],
     [b"COMMAND", b"GETKEYS"], [b"MEMORY"], [b"getrange"], [b"SINTERSTORE"], [b"WAIT"],
     [b"EVAL", b"return 1"], [b"EVALSHA_RO", b"0123"], [b"FCALL", b"f"], [b"eval_ro", b"x"],
+    [b"SPUBLISH"], [b"SSUBSCRIBE"], [b"sunsubscribe"],
 ]
 
 
