@@ -286,7 +286,7 @@ static void collect_memory(col *c, const metrics_inputs *in) {
     if (in->narenas > 0) {
         family(c, "memkv_memory_arena_bytes",
                "Allocated, active and resident bytes of the arena a group of subsystems has of "
-               "its own (keyspace, clients).",
+               "its own (keyspace, clients, scripting).",
                METRICS_GAUGE, "bytes");
         for (size_t i = 0; i < in->narenas && i < METRICS_MAX_ARENAS; i++) {
             const char *name = in->arenas[i].name ? in->arenas[i].name : "unknown";

@@ -100,7 +100,7 @@ REDIS_NO_DATA = {
     "memkv_memory_rss_baseline_bytes": "memkv measures the RSS of its empty self after start-up; "
                                        "INFO has no such field",
     "memkv_memory_arena_bytes": "the arenas memkv gives groups of its subsystems (keyspace, "
-                                "clients); Redis allocates from jemalloc's default arenas",
+                                "clients, scripting); Redis allocates from jemalloc's default arenas",
     "memkv_keyspace_bytes": "memkv's key-space statistics (keyspace-stats); Redis 7.0 keeps no "
                             "bytes per type",
     "memkv_keyspace_ttl_bytes": "memkv's key-space statistics; Redis 7.0 has no TTL buckets",
