@@ -752,6 +752,7 @@ static void json_doctor(json_buf *j, const metrics_inputs *in) {
     FIXED_STR(policy, s->maxmemory_policy);
     snap.maxmemory_policy = policy[0] ? policy : NULL;
     snap.keyspace = s->doctor_keyspace;
+    snap.scripts = s->doctor_scripts;
 
     mem_finding *f = alloc_malloc(ALLOC_SUB_HTTP, DOCTOR_MAX_FINDINGS * sizeof(*f));
     size_t n = mem_doctor(&snap, NULL, f, DOCTOR_MAX_FINDINGS);
