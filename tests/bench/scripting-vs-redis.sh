@@ -127,9 +127,9 @@ load_scripts "$RD_PORT"
 for s in "${SCRIPTS[@]}"; do
     for port in "$MK_PORT" "$RD_PORT"; do
         if [ "$s" = incr ]; then
-            redis-cli -p "$port" evalsha "${SHA[$s]}" 1 check:$s 60 | tr -d '\r' | tr '\n' ' '
+            redis-cli -p "$port" evalsha "${SHA[$s]}" 1 "check:$s" 60 | tr -d '\r' | tr '\n' ' '
         else
-            redis-cli -p "$port" evalsha "${SHA[$s]}" 1 check:$s 10 100 5 1 | tr -d '\r' | tr '\n' ' '
+            redis-cli -p "$port" evalsha "${SHA[$s]}" 1 "check:$s" 10 100 5 1 | tr -d '\r' | tr '\n' ' '
         fi
         echo
     done | uniq | wc -l | grep -qx 1 || die "the $s script answers differently on memkv and redis"
