@@ -200,6 +200,13 @@ static const map1 mapped[] = {
      "The maxmemory limit in bytes; 0 means no limit (INFO maxmemory)."},
     {"used_memory_lua", "memkv_memory_lua_bytes", G, "bytes",
      "Bytes the Lua interpreter holds (INFO used_memory_lua)."},
+    {"used_memory_scripts_eval", "memkv_memory_scripts_eval_bytes", G, "bytes",
+     "Bytes of the EVAL script cache (INFO used_memory_scripts_eval)."},
+    {"number_of_cached_scripts", "memkv_scripts_cached", G, NULL,
+     "Scripts in the script cache (INFO number_of_cached_scripts)."},
+    {"evicted_scripts", "memkv_scripts_evicted", C, NULL,
+     "EVAL scripts evicted from the cache past lua-script-cache-max (INFO evicted_scripts, "
+     "Redis 7.4 and memkv)."},
     {"memkv_rss_baseline", "memkv_memory_rss_baseline_bytes", G, "bytes",
      "Process RSS once start-up was done: what an empty server costs (INFO memkv_rss_baseline)."},
     {"allocator_allocated", "memkv_allocator_allocated_bytes", G, "bytes",

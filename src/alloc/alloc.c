@@ -58,15 +58,15 @@ static unsigned group_arena[ALLOC_ARENA_GROUPS];
 static int group_enabled[ALLOC_ARENA_GROUPS];
 
 static const alloc_arena_group sub_group[ALLOC_SUB_COUNT] = {
-    [ALLOC_SUB_OTHER] = ALLOC_ARENA_GROUPS,       [ALLOC_SUB_STRINGS] = ALLOC_ARENA_KEYSPACE,
-    [ALLOC_SUB_HASHES] = ALLOC_ARENA_KEYSPACE,    [ALLOC_SUB_LISTS] = ALLOC_ARENA_KEYSPACE,
-    [ALLOC_SUB_SETS] = ALLOC_ARENA_KEYSPACE,      [ALLOC_SUB_ZSETS] = ALLOC_ARENA_KEYSPACE,
-    [ALLOC_SUB_KEY_INDEX] = ALLOC_ARENA_KEYSPACE, [ALLOC_SUB_EXPIRES_INDEX] = ALLOC_ARENA_KEYSPACE,
-    [ALLOC_SUB_QUERY_BUF] = ALLOC_ARENA_CLIENTS,  [ALLOC_SUB_OUTPUT_BUF] = ALLOC_ARENA_CLIENTS,
-    [ALLOC_SUB_CLIENTS] = ALLOC_ARENA_CLIENTS,    [ALLOC_SUB_PROFILER] = ALLOC_ARENA_GROUPS,
-    [ALLOC_SUB_HTTP] = ALLOC_ARENA_GROUPS,        [ALLOC_SUB_KEYSPACE_STATS] = ALLOC_ARENA_GROUPS,
-    [ALLOC_SUB_SLOWLOG] = ALLOC_ARENA_GROUPS,     [ALLOC_SUB_PUBSUB] = ALLOC_ARENA_GROUPS,
-    [ALLOC_SUB_SCRIPTING] = ALLOC_ARENA_GROUPS,   [ALLOC_SUB_TRACKING] = ALLOC_ARENA_GROUPS,
+    [ALLOC_SUB_OTHER] = ALLOC_ARENA_GROUPS,        [ALLOC_SUB_STRINGS] = ALLOC_ARENA_KEYSPACE,
+    [ALLOC_SUB_HASHES] = ALLOC_ARENA_KEYSPACE,     [ALLOC_SUB_LISTS] = ALLOC_ARENA_KEYSPACE,
+    [ALLOC_SUB_SETS] = ALLOC_ARENA_KEYSPACE,       [ALLOC_SUB_ZSETS] = ALLOC_ARENA_KEYSPACE,
+    [ALLOC_SUB_KEY_INDEX] = ALLOC_ARENA_KEYSPACE,  [ALLOC_SUB_EXPIRES_INDEX] = ALLOC_ARENA_KEYSPACE,
+    [ALLOC_SUB_QUERY_BUF] = ALLOC_ARENA_CLIENTS,   [ALLOC_SUB_OUTPUT_BUF] = ALLOC_ARENA_CLIENTS,
+    [ALLOC_SUB_CLIENTS] = ALLOC_ARENA_CLIENTS,     [ALLOC_SUB_PROFILER] = ALLOC_ARENA_GROUPS,
+    [ALLOC_SUB_HTTP] = ALLOC_ARENA_GROUPS,         [ALLOC_SUB_KEYSPACE_STATS] = ALLOC_ARENA_GROUPS,
+    [ALLOC_SUB_SLOWLOG] = ALLOC_ARENA_GROUPS,      [ALLOC_SUB_PUBSUB] = ALLOC_ARENA_GROUPS,
+    [ALLOC_SUB_SCRIPTING] = ALLOC_ARENA_SCRIPTING, [ALLOC_SUB_TRACKING] = ALLOC_ARENA_GROUPS,
 };
 
 #define ARENA_FLAGS(sub) (arena_owner ? sub_flags[sub] : 0)
@@ -80,10 +80,12 @@ int alloc_arenas_enable(void) {
 #ifdef MEMKV_HAVE_JEMALLOC
     /* The key space is allocated per request, so it must keep jemalloc's fast path: the calling
      * thread is bound to the key-space arena (thread.arena) and its subsystems use plain
-     * malloc/free. Explicit arena + tcache flags (a slower path) are kept for what is allocated
-     * rarely: client buffers (per connection, reused) in their own arena, and the rest of the
-     * main thread's allocations back in arena 0, so the key-space arena holds only key space. */
-    unsigned arena[ALLOC_ARENA_GROUPS], tc_clients, tc_other, zero = 0;
+     * malloc/free. Explicit arena + tcache flags (a slower path) are kept for the others:
+     * client buffers (per connection, reused) and the Lua heap in arenas of their own, and the
+     * rest of the main thread's allocations back in arena 0, so the key-space arena holds only
+     * key space. The Lua heap is allocated per script run, but it took the explicit path to arena
+     * 0 anyway: an arena of its own costs it nothing more. */
+    unsigned arena[ALLOC_ARENA_GROUPS], tc_clients, tc_scripting, tc_other, zero = 0;
     size_t sz;
     for (int g = 0; g < ALLOC_ARENA_GROUPS; g++) {
         sz = sizeof(unsigned);
@@ -91,6 +93,8 @@ int alloc_arenas_enable(void) {
     }
     sz = sizeof(unsigned);
     if (mallctl("tcache.create", &tc_clients, &sz, NULL, 0) != 0) return -1;
+    sz = sizeof(unsigned);
+    if (mallctl("tcache.create", &tc_scripting, &sz, NULL, 0) != 0) return -1;
     sz = sizeof(unsigned);
     if (mallctl("tcache.create", &tc_other, &sz, NULL, 0) != 0) return -1;
     if (mallctl("thread.arena", NULL, NULL, &arena[ALLOC_ARENA_KEYSPACE], sizeof(unsigned)) != 0)
@@ -104,6 +108,11 @@ int alloc_arenas_enable(void) {
             sub_flags[s] =
                 (int)(MALLOCX_ARENA(arena[ALLOC_ARENA_CLIENTS]) | MALLOCX_TCACHE(tc_clients));
             sub_free_flags[s] = (int)MALLOCX_TCACHE(tc_clients);
+            break;
+        case ALLOC_ARENA_SCRIPTING:
+            sub_flags[s] =
+                (int)(MALLOCX_ARENA(arena[ALLOC_ARENA_SCRIPTING]) | MALLOCX_TCACHE(tc_scripting));
+            sub_free_flags[s] = (int)MALLOCX_TCACHE(tc_scripting);
             break;
         default:
             sub_flags[s] = (int)(MALLOCX_ARENA(zero) | MALLOCX_TCACHE(tc_other));
@@ -134,6 +143,8 @@ const char *alloc_arena_group_name(alloc_arena_group g) {
         return "keyspace";
     case ALLOC_ARENA_CLIENTS:
         return "clients";
+    case ALLOC_ARENA_SCRIPTING:
+        return "scripting";
     default:
         return "unknown";
     }

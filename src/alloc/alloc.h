@@ -65,12 +65,14 @@ int64_t alloc_total_bytes(void);
 const char *alloc_sub_name(alloc_sub sub); /* e.g. "strings", "query_buffers" */
 
 /* Arenas of their own. With them, jemalloc's per-arena statistics give the active and resident
- * bytes (so the fragmentation) of the key space and of client buffers separately. Only the
+ * bytes (so the fragmentation) of the key space, of client buffers and of the Lua heap
+ * separately. Only the
  * thread that enabled them (the main thread, which alone touches those subsystems) allocates
  * from them, through an explicit tcache; other threads use the default arenas. */
 typedef enum alloc_arena_group {
     ALLOC_ARENA_KEYSPACE = 0, /* strings … zsets, key index, expires index */
     ALLOC_ARENA_CLIENTS,      /* query buffers, output buffers, client structs */
+    ALLOC_ARENA_SCRIPTING,    /* the Lua heap, the script cache */
     ALLOC_ARENA_GROUPS
 } alloc_arena_group;
 
@@ -79,7 +81,8 @@ typedef enum alloc_arena_group {
 int alloc_arenas_enable(void);
 /* 1 and *arena set if the group has an arena of its own. */
 int alloc_arena_index(alloc_arena_group g, unsigned *arena);
-const char *alloc_arena_group_name(alloc_arena_group g); /* "keyspace", "clients" */
+/* "keyspace", "clients", "scripting" */
+const char *alloc_arena_group_name(alloc_arena_group g);
 
 /* 0 when accounting was compiled out (MEMKV_ACCOUNTING=OFF, for measuring its cost): every
  * counter then reads 0. */

@@ -42,6 +42,14 @@
  *                  time it has spent over the soft one; CRITICAL at 90% of the hard limit or
  *                  half-way through the soft limit's seconds. The client-output-buffer finding
  *                  and the output_buffers subsystem defer to it for the same client.
+ *  script-cache    an application generates scripts: >= script_evicted_min (1000) EVAL scripts
+ *                  evicted past lua-script-cache-max AND >= script_churn_share (0.5) of the
+ *                  distinct scripts ever compiled (at any size: a compile per call is the
+ *                  cost, the cap bounds the memory); or, not on a small instance, >=
+ *                  script_count_min (1000) scripts cached AND the cache with the Lua heap
+ *                  >= min_waste AND > script_share (0.25) of used memory. Names the figures and
+ *                  the fix: the values in KEYS/ARGV, SCRIPT LOAD once, EVALSHA. The
+ *                  subsystem-scripting finding defers to it.
  *  maxmemory       used > maxmemory_share (0.9) x maxmemory: WARNING (CRITICAL at 100% with
  *                  noeviction or an unknown policy); INFO with an evicting policy (a cache at
  *                  its limit is working as designed).
@@ -91,6 +99,10 @@ mem_doctor_limits mem_doctor_limits_default(void) {
         .volatile_share = 0.1,
         .subscriber_limit_share = 0.5,
         .subscriber_min_bytes = MIB,
+        .script_evicted_min = 1000,
+        .script_churn_share = 0.5,
+        .script_count_min = 1000,
+        .script_share = 0.25,
     };
     return l;
 }
@@ -135,6 +147,7 @@ typedef struct doctor {
     int named_obuf;    /* the top output-buffer client has its own finding */
     int named_qbuf;    /* the top query-buffer client has its own finding */
     int named_sub;     /* the top subscriber has its own finding */
+    int named_scripts; /* the script-cache finding exists */
     int rss_explained; /* a fragmentation, allocator-rss or rss-overhead finding exists */
 } doctor;
 
@@ -455,6 +468,10 @@ static const struct {
                  "cache. Next: INFO stats (tracking_total_keys, tracking_total_items) shows "
                  "its size; CONFIG SET tracking-table-max-keys 100000 caps it (random keys "
                  "are invalidated past the cap)."},
+    {"scripting", "The Lua heap and the script cache. Next: INFO memory (number_of_cached_scripts, "
+                  "used_memory_lua, used_memory_scripts_eval) and INFO stats (evicted_scripts) "
+                  "show which; SCRIPT FLUSH frees both; CONFIG SET lua-script-cache-max 500 caps "
+                  "the scripts EVAL brings in."},
     {"other", "Memory that no named subsystem owns. Next: turn on the heap profiler: CONFIG SET "
               "memory-profiling-enabled yes, let traffic run, and read its top allocation "
               "sites; MEMORY STATS tracks the growth."},
@@ -484,6 +501,7 @@ static void rule_subsystems(doctor *d) {
             continue;
         if (strcmp(name, "query_buffers") == 0 && d->named_qbuf && s->top_qbuf.bytes * 2 >= b)
             continue;
+        if (strcmp(name, "scripting") == 0 && d->named_scripts) continue;
         /* For the buffers, name the largest single one: the culprit an average would hide. */
         char largest[320] = "";
         const char *obuf = strcmp(name, "output_buffers") == 0 ? "output" : NULL;
@@ -504,6 +522,46 @@ static void rule_subsystems(doctor *d) {
             "(keys and values) itself.%s %s",
             name, H(b).s, pct(b, d->used_den), H(s->used_memory).s, H(data).s, largest, advice);
     }
+}
+
+static int is_small(const mem_snapshot *s, const mem_doctor_limits *lim);
+
+/* An application that builds a new script text per call: every call compiles, and the cache
+ * turns over (or, with a high cap, grows). */
+static void rule_scripts(doctor *d) {
+    const mem_scripts *sc = &d->s->scripts;
+    const mem_doctor_limits *lim = d->lim;
+    size_t bytes = sc->cache_bytes + sc->heap_bytes;
+    int churn = sc->evicted >= lim->script_evicted_min &&
+                (double)sc->evicted >= lim->script_churn_share * (double)sc->compiled;
+    int big = !is_small(d->s, lim) && sc->cached >= lim->script_count_min &&
+              bytes >= lim->min_waste_bytes &&
+              (double)bytes > lim->script_share * (double)d->used_den;
+    if (!churn && !big) return;
+    char what[384];
+    if (churn)
+        snprintf(what, sizeof(what),
+                 "%zu distinct scripts were compiled and %zu of them (%.0f%%) were evicted past "
+                 "lua-script-cache-max (%zu); the cache holds %zu scripts (%zu from EVAL) in %s, "
+                 "with a Lua heap of %s",
+                 sc->compiled, sc->evicted, pct(sc->evicted, sc->compiled), sc->cache_max,
+                 sc->cached, sc->eval_cached, H(sc->cache_bytes).s, H(sc->heap_bytes).s);
+    else
+        snprintf(
+            what, sizeof(what),
+            "%zu scripts are cached (%zu from EVAL, lua-script-cache-max %zu) and hold %s with "
+            "the Lua heap (%s of it), %.0f%% of used memory (%s)",
+            sc->cached, sc->eval_cached, sc->cache_max, H(bytes).s, H(sc->heap_bytes).s,
+            pct(bytes, d->used_den), H(d->s->used_memory).s);
+    add(d, big ? grade(d, bytes) : MEM_WARNING, "script-cache", bytes,
+        "%s: %s. An application is generating scripts: a script text with its "
+        "values written in (\"return redis.call('incr', 'user:42')\") is a new script for each "
+        "value, compiled on every call and cached until evicted. Next: pass the values as KEYS "
+        "and ARGV (EVAL \"return redis.call('incr', KEYS[1])\" 1 user:42) so one script serves "
+        "every call; load it once with SCRIPT LOAD and call it with EVALSHA. SCRIPT FLUSH frees "
+        "the cache now.",
+        churn ? "Script cache churn" : "Script cache", what);
+    d->named_scripts = 1;
 }
 
 static void rule_peak(doctor *d) {
@@ -728,6 +786,7 @@ static void diagnose(doctor *d, const mem_snapshot *s, const mem_doctor_limits *
     d->total = s->rss > s->used_memory ? s->rss : s->used_memory;
 
     rule_subscriber(d); /* at any size: a configured limit bites; before the clients */
+    rule_scripts(d);    /* churn at any size, size on a big instance; before the subsystems */
     if (!is_small(s, lim)) {
         rule_clients(d); /* before the subsystems: a named client replaces its subsystem */
         rule_subsystems(d);
@@ -907,6 +966,16 @@ static void key_figures(sbuf *b, const mem_snapshot *s) {
         sb_wrap(b, "  largest parts ", 16, line);
     }
     sb_printf(b, "  clients, keys %zu clients, %zu keys\n", s->clients, s->keys);
+    const mem_scripts *sc = &s->scripts;
+    if (sc->cached || sc->evicted) {
+        char line[192];
+        snprintf(line, sizeof(line),
+                 "%zu cached (%zu from EVAL, cap %zu), %zu evicted, %zu compiled; cache %s, Lua "
+                 "heap %s",
+                 sc->cached, sc->eval_cached, sc->cache_max, sc->evicted, sc->compiled,
+                 H(sc->cache_bytes).s, H(sc->heap_bytes).s);
+        sb_wrap(b, "  scripts       ", 16, line);
+    }
 }
 
 char *mem_doctor_report(const mem_snapshot *s, const mem_doctor_limits *lim) {

@@ -171,6 +171,18 @@ typedef struct mem_keyspace {
     size_t machine_memory; /* physical memory, 0 = unknown */
 } mem_keyspace;
 
+/* The script cache and the Lua heap (the scripting subsystem) as the doctor sees them; all zero
+ * when no script was ever run. Fixed size, no pointers (it travels in a published snapshot). */
+typedef struct mem_scripts {
+    size_t cached;      /* scripts in the cache */
+    size_t eval_cached; /* of which EVAL brought in (the evictable ones) */
+    size_t compiled;    /* distinct scripts compiled since start-up */
+    size_t evicted;     /* EVAL scripts evicted past cache_max (since CONFIG RESETSTAT) */
+    size_t cache_max;   /* lua-script-cache-max */
+    size_t cache_bytes; /* bodies and the cache's structures (used_memory_scripts_eval) */
+    size_t heap_bytes;  /* the Lua heap (used_memory_lua) */
+} mem_scripts;
+
 /* Everything the doctor looks at, gathered by the caller at one moment. */
 typedef struct mem_snapshot {
     mem_allocator_stats alloc;
@@ -194,6 +206,7 @@ typedef struct mem_snapshot {
     size_t keys;
     const char *maxmemory_policy; /* e.g. "noeviction", "allkeys-lru"; NULL = unknown */
     mem_keyspace keyspace;
+    mem_scripts scripts;
 } mem_snapshot;
 
 /* Fill the allocator half of a snapshot: alloc, rss, and the bins (into the caller's array of
@@ -234,6 +247,16 @@ typedef struct mem_doctor_limits {
      * limit disconnects it however small the server is. */
     double subscriber_limit_share;
     size_t subscriber_min_bytes;
+    /* An application generates scripts (a new script text per call) when at least
+     * script_evicted_min (1000) EVAL scripts were evicted AND they are at least
+     * script_churn_share (0.5) of the distinct scripts ever compiled (judged at any size: the
+     * churn costs a compile per call however small the server is); or, on an instance that is
+     * not small, when at least script_count_min (1000) scripts are cached AND the cache and
+     * the Lua heap hold >= min_waste_bytes AND > script_share (0.25) of used memory. */
+    size_t script_evicted_min;
+    double script_churn_share;
+    size_t script_count_min;
+    double script_share;
 } mem_doctor_limits;
 mem_doctor_limits mem_doctor_limits_default(void);
 

@@ -286,7 +286,7 @@ static void collect_memory(col *c, const metrics_inputs *in) {
     if (in->narenas > 0) {
         family(c, "memkv_memory_arena_bytes",
                "Allocated, active and resident bytes of the arena a group of subsystems has of "
-               "its own (keyspace, clients).",
+               "its own (keyspace, clients, scripting).",
                METRICS_GAUGE, "bytes");
         for (size_t i = 0; i < in->narenas && i < METRICS_MAX_ARENAS; i++) {
             const char *name = in->arenas[i].name ? in->arenas[i].name : "unknown";
@@ -752,6 +752,7 @@ static void json_doctor(json_buf *j, const metrics_inputs *in) {
     FIXED_STR(policy, s->maxmemory_policy);
     snap.maxmemory_policy = policy[0] ? policy : NULL;
     snap.keyspace = s->doctor_keyspace;
+    snap.scripts = s->doctor_scripts;
 
     mem_finding *f = alloc_malloc(ALLOC_SUB_HTTP, DOCTOR_MAX_FINDINGS * sizeof(*f));
     size_t n = mem_doctor(&snap, NULL, f, DOCTOR_MAX_FINDINGS);

@@ -326,6 +326,7 @@ typedef struct metrics_server_state {
     mem_client_top top_obuf, top_qbuf;
     mem_subscriber_top top_sub;   /* the subscriber with the largest output buffer */
     mem_keyspace doctor_keyspace; /* the doctor's key-space view (largest key, growth) */
+    mem_scripts doctor_scripts;   /* the doctor's view of the script cache and the Lua heap */
     metrics_keyspace keyspace;
     size_t ntop_keys;
     metrics_top_key top_keys[METRICS_TOP_KEYS];

@@ -131,8 +131,6 @@ static void expire_generic(client *c, int64_t base_ms, int unit_seconds) {
     }
     /* The options are checked before the time, as in Redis. */
     if (arg_ll(c, 2, &when) < 0) return;
-    char name[16];
-    snprintf(name, sizeof(name), "%s", c->last_cmd);
     if (unit_seconds) {
         if (when > INT64_MAX / 1000 || when < INT64_MIN / 1000) goto invalid;
         when *= 1000;
@@ -155,7 +153,7 @@ static void expire_generic(client *c, int64_t base_ms, int unit_seconds) {
     reply_add_int(&c->reply, 1);
     return;
 invalid:
-    reply_errorf(c, "ERR invalid expire time in '%s' command", name);
+    reply_errorf(c, "ERR invalid expire time in '%s' command", c->last_cmd);
 }
 
 void cmd_expire(client *c) {

@@ -8,6 +8,7 @@
 #include "alloc/alloc.h"
 #include "memory/memory.h"
 #include "server/pubsub.h"
+#include "server/script.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -101,6 +102,7 @@ static void fill_snapshot(mem_snapshot *s, mem_bin *bins, size_t cap) {
     for (long long i = 0; i < srv.databases; i++)
         s->keys += db_size(srv.dbs[i]);
     keyspace_fill_doctor(&s->keyspace, 1);
+    script_fill_doctor(&s->scripts);
 }
 
 static void add_kv_int(client *c, const char *k, long long v) {

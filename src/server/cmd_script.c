@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "memory/memory.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "util/util.h"
@@ -49,6 +50,20 @@ void script_figures_get(script_figures *f) {
     memset(f, 0, sizeof(*f));
     script_cache_figures(f);
     f->vm_bytes = script_lua_heap_bytes();
+}
+
+void script_fill_doctor(mem_scripts *out) {
+    script_figures f;
+    script_figures_get(&f);
+    *out = (mem_scripts){
+        .cached = (size_t)f.scripts,
+        .eval_cached = (size_t)f.eval_scripts,
+        .compiled = (size_t)f.loaded_total,
+        .evicted = (size_t)f.evicted,
+        .cache_max = (size_t)f.cache_max,
+        .cache_bytes = f.cache_bytes,
+        .heap_bytes = f.vm_bytes,
+    };
 }
 
 void script_reset_stats(void) {

@@ -179,6 +179,7 @@ void endpoint_publish_state(void) {
     cmdstats_each_error(publish_error, &s);
     pubsub_top_subscriber(&s.top_sub);
     keyspace_fill_doctor(&s.doctor_keyspace, 0);
+    script_fill_doctor(&s.doctor_scripts);
     publish_keyspace(&s.keyspace);
     s.ntop_keys = keyspace_top_for_console(s.top_keys, METRICS_TOP_KEYS);
     s.nclient_buffers = clients_largest_buffers(s.client_buffers, METRICS_TOP_CLIENTS);

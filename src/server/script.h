@@ -51,7 +51,9 @@ typedef struct script_figures {
     long long cache_max;    /* lua-script-cache-max */
 } script_figures;
 void script_figures_get(script_figures *f);
-void script_reset_stats(void); /* CONFIG RESETSTAT */
+struct mem_scripts;
+void script_fill_doctor(struct mem_scripts *out); /* the doctor's view of the same */
+void script_reset_stats(void);                    /* CONFIG RESETSTAT */
 
 /* ---- script_cache.c ---- */
 typedef struct script_entry script_entry;

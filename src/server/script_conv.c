@@ -11,12 +11,16 @@
 
 /* ---- a command's reply -> Lua ---------------------------------------------------------- */
 
-/* The number after the type byte, up to CRLF; *line_end is the index after the CRLF. */
+/* The number after the type byte, up to CRLF; *next is the index after the CRLF. The reply
+ * writer wrote it, so it is well formed: digits with an optional '-' ("$-1"). */
 static long long read_len(const char *buf, size_t len, size_t pos, size_t *next) {
-    const char *p = buf + pos + 1;
-    const char *crlf = memchr(p, '\r', len - pos - 1);
-    *next = (size_t)(crlf - buf) + 2;
-    return strtoll(p, NULL, 10);
+    const char *p = buf + pos + 1, *end = buf + len;
+    int neg = p < end && *p == '-';
+    unsigned long long v = 0;
+    for (p += neg; p < end && *p != '\r'; p++)
+        v = v * 10 + (unsigned long long)(*p - '0');
+    *next = (size_t)(p - buf) + 2;
+    return neg ? -(long long)v : (long long)v;
 }
 
 static void push_field_table(lua_State *L, const char *field, const char *s, size_t n) {

@@ -25,6 +25,8 @@ static lua_State *state;
 static int handler_ref = LUA_NOREF;   /* the error handler, in the registry */
 static int protected_ref = LUA_NOREF; /* set of the read-only proxies */
 static int globals_ref = LUA_NOREF;   /* the real globals table behind _G */
+static int keys_name_ref = LUA_NOREF; /* the strings "KEYS" and "ARGV", interned once */
+static int argv_name_ref = LUA_NOREF;
 static int gc_count;
 static uint64_t rand48_state;
 script_run *script_current;
@@ -332,6 +334,15 @@ static char *reply_linear(reply_buf *rb, size_t *len, char **owned) {
     return buf;
 }
 
+/* A number argument as "%.17g" writes it; integers below 1e17 (what scripts pass: counts,
+ * times, TTLs) print the same digits without printf's floating-point path. */
+static size_t format_number(char *buf, size_t cap, double d) {
+    if (d > -1e17 && d < 1e17 && d == (double)(long long)d && !(d == 0 && signbit(d)))
+        return util_format_ll(buf, (long long)d);
+    int n = snprintf(buf, cap, "%.17g", d);
+    return n < 0 ? 0 : (size_t)n;
+}
+
 static resp_arg *call_argv;
 static int call_argv_cap;
 
@@ -363,8 +374,8 @@ static int redis_generic_call(lua_State *L, int raise) {
         int t = lua_type(L, j);
         if (t == LUA_TNUMBER) { /* "%.17g": Lua's own conversion would lose precision */
             char num[64];
-            snprintf(num, sizeof(num), "%.17g", (double)lua_tonumber(L, j));
-            lua_pushstring(L, num);
+            size_t nlen = format_number(num, sizeof(num), (double)lua_tonumber(L, j));
+            lua_pushlstring(L, num, nlen);
             lua_replace(L, j);
         } else if (t != LUA_TSTRING) {
             push_error(L, "Lua redis lib command arguments must be strings or integers");
@@ -684,6 +695,10 @@ int script_lua_init(char *err, size_t cap) {
 
     lua_pushcfunction(L, error_handler);
     handler_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "KEYS");
+    keys_name_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "ARGV");
+    argv_name_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
 
@@ -709,9 +724,10 @@ void script_lua_unref(int ref) {
     if (state) luaL_unref(state, LUA_REGISTRYINDEX, ref);
 }
 
-static void set_array_global(lua_State *L, const char *name, const resp_arg *a, int n) {
+/* A fresh table every run, as Redis: a script may change its KEYS and ARGV. */
+static void set_array_global(lua_State *L, int name_ref, const resp_arg *a, int n) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, globals_ref);
-    lua_pushstring(L, name);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, name_ref);
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         lua_pushlstring(L, a[i].ptr, a[i].len);
@@ -765,8 +781,9 @@ static void reply_script_error(lua_State *L, client *c, const char *sha) {
 void script_lua_run(script_run *run, int fn_ref, int numkeys, int first_key) {
     lua_State *L = state;
     client *c = run->caller;
-    set_array_global(L, "KEYS", c->argv + first_key, numkeys);
-    set_array_global(L, "ARGV", c->argv + first_key + numkeys, c->argc - first_key - numkeys);
+    set_array_global(L, keys_name_ref, c->argv + first_key, numkeys);
+    set_array_global(L, argv_name_ref, c->argv + first_key + numkeys,
+                     c->argc - first_key - numkeys);
     lua_rawgeti(L, LUA_REGISTRYINDEX, handler_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
     client *fc = run->fake;

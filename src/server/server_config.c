@@ -552,8 +552,9 @@ static cfg_param params[] = {
      .flags = CFG_IMMUTABLE,
      .ptr = &srv.ready_file,
      .default_value = ""},
-    /* Key space and client buffers in jemalloc arenas of their own, so their active and resident
-     * bytes (their fragmentation) can be told apart. Decided at start-up, before they allocate. */
+    /* Key space, client buffers and the Lua heap in jemalloc arenas of their own, so their active
+     * and resident bytes (their fragmentation) can be told apart. Decided at start-up, before
+     * they allocate. */
     {.name = "memory-subsystem-arenas",
      .type = CFG_BOOL,
      .flags = CFG_IMMUTABLE,

@@ -100,7 +100,7 @@ REDIS_NO_DATA = {
     "memkv_memory_rss_baseline_bytes": "memkv measures the RSS of its empty self after start-up; "
                                        "INFO has no such field",
     "memkv_memory_arena_bytes": "the arenas memkv gives groups of its subsystems (keyspace, "
-                                "clients); Redis allocates from jemalloc's default arenas",
+                                "clients, scripting); Redis allocates from jemalloc's default arenas",
     "memkv_keyspace_bytes": "memkv's key-space statistics (keyspace-stats); Redis 7.0 keeps no "
                             "bytes per type",
     "memkv_keyspace_ttl_bytes": "memkv's key-space statistics; Redis 7.0 has no TTL buckets",
@@ -110,6 +110,8 @@ REDIS_NO_DATA = {
                                    "figures (redis/redis#14605)",
     "memkv_keyspace_prefix_other_bytes": "memkv's key-space statistics; Redis has no per-prefix "
                                          "figures",
+    "memkv_scripts_evicted_total": "INFO stats has evicted_scripts from Redis 7.4 (7.0 keeps "
+                                   "every EVAL script, it never evicts)",
     "memkv_client_buffer_limit_disconnections_total": "INFO stats has no "
                                                       "client_{query,output}_buffer_limit_"
                                                       "disconnections before Redis 7.2 (Debian "
@@ -498,6 +500,9 @@ def test_dashboards_cover_the_issue():
     # issue 13: bytes by type, the largest prefixes and their growth, TTL buckets, key lengths
     assert {"memkv_keyspace_bytes", "memkv_keyspace_prefix_bytes", "memkv_keyspace_ttl_bytes",
             "memkv_keyspace_key_length_bucket"} <= used["memkv-subsystems"]
+    # issue 15: the Lua heap, the script cache's bytes and scripts, its evictions
+    assert {"memkv_memory_lua_bytes", "memkv_memory_scripts_eval_bytes", "memkv_scripts_cached",
+            "memkv_scripts_evicted_total"} <= used["memkv-subsystems"]
     assert any("deriv(memkv_keyspace_prefix_bytes" in e for d, _, e in dashboard_targets()
                if d == "memkv-subsystems")
     assert {"memkv_profiling_active", "memkv_profiling_sample_bytes",

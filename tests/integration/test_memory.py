@@ -675,6 +675,57 @@ def test_doctor_names_the_client_with_a_huge_output_buffer(server, c):
         o.close()
 
 
+def script_findings(server):
+    url = "http://127.0.0.1:%d/debug/memory" % server.metrics_port
+    report = json.loads(urllib.request.urlopen(url, timeout=10).read())
+    return [f for f in report["doctor"]["findings"] if f["code"] == "script-cache"]
+
+
+def test_doctor_names_an_application_that_generates_scripts(server, c):
+    """Scripts as libraries use them (SCRIPT LOAD once, EVALSHA with KEYS/ARGV; EVAL of a fixed
+    text) are no finding; an application that writes its values into the script text (a new
+    script per call) fills the script cache and evicts past lua-script-cache-max: MEMORY DOCTOR
+    and /debug/memory name it with the figures and the fix."""
+    incr = "return redis.call('incr', KEYS[1])"
+    sha = c("SCRIPT", "LOAD", incr)
+    replies = c.pipeline([("EVALSHA", sha, 1, "user:%d" % (i % 50)) for i in range(3000)])
+    assert replies[-1] == 60, replies[-1]
+    replies = c.pipeline([("EVAL", "return ARGV[1]", 0, i) for i in range(3000)])
+    assert replies[-1] == b"2999"
+    report = doctor(c)
+    assert report.split("\n")[0] == "No memory problems found.", report
+    assert "Script cache" not in report, report
+    assert "scripts       2 cached" in report, report
+
+    # The anti-pattern: the key written into the text, 2500 distinct scripts.
+    assert c("CONFIG", "SET", "lua-script-cache-max", "200") == b"OK"
+    replies = c.pipeline([("EVAL", "return redis.call('incr', 'gen:%d')" % i, 0)
+                          for i in range(2500)], 500)
+    assert replies == [1] * 2500
+    stats = info_fields(c, "stats")
+    assert int(stats["evicted_scripts"]) >= 2300, stats["evicted_scripts"]
+    report = doctor(c)
+    text = flat(report)
+    assert re.fullmatch(r"\d+ finding\(s\):", report.split("\n")[0]), report
+    m = re.search(r"\[warning\] Script cache churn: (\d+) distinct scripts were compiled and "
+                  r"(\d+) of them \(\d+%\) were evicted past lua-script-cache-max \(200\); the "
+                  r"cache holds (\d+) scripts \((\d+) from EVAL\)", text)
+    assert m, report
+    assert int(m.group(1)) == 2502 and int(m.group(2)) >= 2300, m.groups()
+    assert int(m.group(3)) <= 202 and int(m.group(4)) == 200, m.groups()
+    assert "pass the values as KEYS and ARGV" in text, report
+    assert "SCRIPT LOAD and call it with EVALSHA" in text, report
+    # The SCRIPT LOAD-ed script survived the churn.
+    assert c("EVALSHA", sha, 1, "user:0") == 61
+    if server.metrics_port:
+        assert wait_until(lambda: script_findings(server), timeout=10)
+        (f,) = script_findings(server)
+        assert f["severity"] == "warning" and "Script cache churn" in f["text"], f
+    # CONFIG RESETSTAT forgets the evictions: no finding until the churn comes back.
+    assert c("CONFIG", "RESETSTAT") == b"OK"
+    assert "Script cache" not in doctor(c)
+
+
 # ---- MALLOC-STATS, PURGE, HELP, errors ----
 
 def test_malloc_stats_purge_help(server, c):

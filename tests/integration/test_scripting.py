@@ -183,6 +183,16 @@ CONVERSIONS = [
     "return redis.call('echo', 0.1)",
     "return redis.call('echo', 1.5)",
     "return redis.call('echo', 100)",
+    "return redis.call('echo', -0.0)",
+    "return redis.call('echo', -7)",
+    "return redis.call('echo', 99999999999999999)",
+    "return redis.call('echo', 100000000000000000)",
+    "return redis.call('echo', -100000000000000000)",
+    "return redis.call('echo', 12345678901234567)",
+    "return redis.call('echo', 2^63)",
+    "return redis.call('echo', 1/0)",
+    "return redis.call('echo', -1/0)",
+    "return redis.call('echo', 1e-300)",
     "return type(redis.call('ping'))",
     "return redis.call('ping').ok",
     "return redis.pcall('incr', 'h')",
@@ -636,3 +646,41 @@ def test_library_scripts_same_on_both(both_servers):
     results = [_library_run(s.client()) for s in both_servers]
     assert results[0] == results[1]
     assert results[0][0] == [1, 4]
+
+
+def test_lua_heap_in_its_own_arena(server):
+    """The scripting subsystem (Lua heap, script cache) allocates from a jemalloc arena of its
+    own: INFO memory, MEMORY STATS and /metrics show its bytes and fragmentation, and scripts
+    kept in the cache grow that arena, not the key space's."""
+    r = server.client()
+    info = r.info("memory")
+    if not info["mem_allocator"].startswith("jemalloc-"):
+        pytest.skip("per-arena figures need jemalloc")
+    assert "memkv_arena_scripting_allocated" in info, sorted(info)
+    before = info["memkv_arena_scripting_allocated"]
+    ks_before = info["memkv_arena_keyspace_allocated"]
+    # 2000 SCRIPT LOAD-ed scripts of 1 KiB each (kept): bodies and compiled functions.
+    pad = "x" * 1000
+    for i in range(2000):
+        r.script_load("local s = '%s' return %d" % (pad, i))
+    info = r.info("memory")
+    grown = info["memkv_arena_scripting_allocated"] - before
+    assert grown >= 2000 * 1000, grown
+    assert info["memkv_arena_keyspace_allocated"] - ks_before < grown // 4
+    # Every scripting byte memkv counts is in that arena (the arena may hold more: cached
+    # free blocks).
+    assert info["memkv_arena_scripting_allocated"] >= info["memkv_subsystem_scripting"] * 0.9
+    assert info["memkv_arena_scripting_active"] >= info["memkv_arena_scripting_allocated"]
+    assert info["memkv_arena_scripting_frag_ratio"] >= 1.0
+    stats = r.memory_stats()
+    for k in ("allocated", "active", "resident", "fragmentation.ratio"):
+        assert "arena.scripting.%s" % k in stats, sorted(stats)
+    assert stats["arena.scripting.allocated"] >= 2000 * 1000
+    if server.metrics_port:
+        import urllib.request
+        from helpers import metric, parse_text
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server.metrics_port,
+                                    timeout=10) as resp:
+            s = parse_text(resp.read())
+        assert metric(s, "memkv_memory_arena_bytes", arena="scripting",
+                      state="allocated") >= 2000 * 1000

@@ -108,20 +108,37 @@ static size_t arena_allocated(unsigned arena) {
 /* Runs last: once enabled, arenas stay on for the process. */
 static void test_arenas(void **state) {
     (void)state;
-    unsigned ks = 0, cl = 0;
+    unsigned ks = 0, cl = 0, sc = 0;
 #ifdef MEMKV_HAVE_JEMALLOC
     assert_int_equal(alloc_arena_index(ALLOC_ARENA_KEYSPACE, &ks), 0);
     assert_int_equal(alloc_arenas_enable(), 0);
     assert_int_equal(alloc_arena_index(ALLOC_ARENA_KEYSPACE, &ks), 1);
     assert_int_equal(alloc_arena_index(ALLOC_ARENA_CLIENTS, &cl), 1);
+    assert_int_equal(alloc_arena_index(ALLOC_ARENA_SCRIPTING, &sc), 1);
     assert_int_not_equal(ks, cl);
+    assert_int_not_equal(sc, ks);
+    assert_int_not_equal(sc, cl);
     size_t ks_before = arena_allocated(ks), cl_before = arena_allocated(cl);
+    size_t sc_before = arena_allocated(sc);
     int64_t sub_before = alloc_sub_bytes(ALLOC_SUB_STRINGS);
     enum { N = 2000 };
     static void *p[N];
     for (int i = 0; i < N; i++)
         p[i] = alloc_malloc(ALLOC_SUB_STRINGS, 1000);
     void *q = alloc_calloc(ALLOC_SUB_OUTPUT_BUF, 1 << 20);
+    /* The Lua heap: its own arena, and a sized free / realloc through its own tcache. */
+    static void *lua[N];
+    for (int i = 0; i < N; i++)
+        lua[i] = alloc_malloc(ALLOC_SUB_SCRIPTING, 512);
+    void *lua_big = alloc_malloc(ALLOC_SUB_SCRIPTING, 1 << 20);
+    assert_true(arena_allocated(sc) - sc_before >= (size_t)1 << 20);
+    assert_true(arena_allocated(ks) - ks_before < (size_t)N * 1024 + ((size_t)1 << 19));
+    for (int i = 0; i < N; i++)
+        lua[i] = alloc_realloc_sized(ALLOC_SUB_SCRIPTING, lua[i], 512, 40);
+    for (int i = 0; i < N; i++)
+        alloc_free_sized(ALLOC_SUB_SCRIPTING, lua[i], 40);
+    alloc_free(ALLOC_SUB_SCRIPTING, lua_big);
+    assert_int_equal(alloc_sub_bytes(ALLOC_SUB_SCRIPTING), 0);
     /* The key space's bytes are in its arena (the tcache holds at most a few hundred KiB). */
     assert_true(arena_allocated(ks) - ks_before >= (size_t)N * 1024 / 2);
     assert_true(arena_allocated(cl) - cl_before >= (size_t)1 << 20);
@@ -144,10 +161,12 @@ static void test_arenas(void **state) {
 #else
     assert_int_equal(alloc_arenas_enable(), -1);
     assert_int_equal(alloc_arena_index(ALLOC_ARENA_KEYSPACE, &ks), 0);
+    assert_int_equal(alloc_arena_index(ALLOC_ARENA_SCRIPTING, &sc), 0);
     (void)cl;
 #endif
     assert_string_equal(alloc_arena_group_name(ALLOC_ARENA_KEYSPACE), "keyspace");
     assert_string_equal(alloc_arena_group_name(ALLOC_ARENA_CLIENTS), "clients");
+    assert_string_equal(alloc_arena_group_name(ALLOC_ARENA_SCRIPTING), "scripting");
 }
 
 int main(void) {

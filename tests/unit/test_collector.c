@@ -546,9 +546,10 @@ static void test_gather(void **state) {
         slabs += in.bins[i].curslabs;
     assert_true(slabs > 0);
     /* main() enabled the subsystem arenas */
-    assert_int_equal(in.narenas, 2);
+    assert_int_equal(in.narenas, 3);
     assert_string_equal(in.arenas[0].name, "keyspace");
     assert_string_equal(in.arenas[1].name, "clients");
+    assert_string_equal(in.arenas[2].name, "scripting");
     assert_true(in.arenas[0].stats.allocated >= 100000); /* the strings above */
     assert_true(in.arenas[0].stats.active >= in.arenas[0].stats.allocated);
     double frag = (double)in.alloc.active / (double)in.alloc.allocated;

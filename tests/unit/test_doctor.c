@@ -151,6 +151,10 @@ static void test_defaults(void **state) {
     assert_true(l.peak_ratio == 2.0);
     assert_true(l.maxmemory_share == 0.9);
     assert_true(l.retained_ratio == 4.0);
+    assert_int_equal(l.script_evicted_min, 1000);
+    assert_true(l.script_churn_share == 0.5);
+    assert_int_equal(l.script_count_min, 1000);
+    assert_true(l.script_share == 0.25);
 }
 
 static void test_fresh_small_server(void **state) {
@@ -956,6 +960,157 @@ static void test_key_space_healthy_sizes(void **state) {
     }
 }
 
+/* A library's scripts as BullMQ or redis-py's Lock load them: a few dozen, never evicted. */
+static void scripts_healthy(mem_snapshot *s) {
+    s->scripts = (mem_scripts){.cached = 120,
+                               .eval_cached = 20,
+                               .compiled = 120,
+                               .evicted = 0,
+                               .cache_max = 500,
+                               .cache_bytes = 300 * KIB,
+                               .heap_bytes = 2 * MIB};
+}
+
+/* An application that writes its values into the script text: every call a new script. */
+static void scripts_generated(mem_snapshot *s, size_t calls) {
+    s->scripts = (mem_scripts){.cached = 500,
+                               .eval_cached = 500,
+                               .compiled = calls,
+                               .evicted = calls - 500,
+                               .cache_max = 500,
+                               .cache_bytes = 500 * 300,
+                               .heap_bytes = 3 * MIB};
+}
+
+static void test_script_cache_churn(void **state) {
+    (void)state;
+    mem_snapshot s;
+    mem_finding f[16];
+    snap_healthy(&s, 200 * MIB);
+    scripts_generated(&s, 250000);
+    size_t n = run(&s, f, 16);
+    check_texts(f, n);
+    assert_int_equal(n, 1);
+    assert_string_equal(f[0].code, "script-cache");
+    assert_int_equal(f[0].severity, MEM_WARNING);
+    assert_non_null(strstr(f[0].text, "250000 distinct scripts were compiled"));
+    assert_non_null(strstr(f[0].text, "249500 of them (100%)"));
+    assert_non_null(strstr(f[0].text, "lua-script-cache-max (500)"));
+    assert_non_null(strstr(f[0].text, "KEYS and ARGV"));
+    assert_non_null(strstr(f[0].text, "SCRIPT LOAD"));
+    assert_non_null(strstr(f[0].text, "EVALSHA"));
+    char *r = report(&s);
+    assert_non_null(strstr(r, "Script cache churn"));
+    assert_non_null(strstr(r, "scripts       500 cached (500 from EVAL, cap 500), 249500 evicted"));
+    mem_text_free(r);
+    /* At any size: the churn is a compile per call whatever the data set. */
+    snap_healthy(&s, 3 * MIB);
+    scripts_generated(&s, 5000);
+    assert_non_null(run_find(&s, f, "script-cache"));
+}
+
+static void test_script_cache_healthy_quiet(void **state) {
+    (void)state;
+    mem_snapshot s;
+    mem_finding f[16];
+    /* Libraries' scripts, small and big instances. */
+    const size_t sizes[] = {2 * MIB, 200 * MIB, 16 * GIB};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        snap_healthy(&s, sizes[i]);
+        scripts_healthy(&s);
+        assert_int_equal(run(&s, f, 16), 0);
+    }
+    /* Under the eviction floor: a burst of ad-hoc EVALs (a migration, a console session). */
+    snap_healthy(&s, 200 * MIB);
+    scripts_generated(&s, 1400);
+    assert_true(s.scripts.evicted < 1000);
+    assert_null(run_find(&s, f, "script-cache"));
+    /* Many evictions, but a small share of what was compiled: a long-lived instance whose
+     * scripts change with each deploy (100k compiled over months, 2000 evicted). */
+    s.scripts.compiled = 100000;
+    s.scripts.evicted = 2000;
+    assert_null(run_find(&s, f, "script-cache"));
+    /* Many cached scripts on a small instance: sizes are not judged there. */
+    snap_healthy(&s, 4 * MIB);
+    s.scripts = (mem_scripts){.cached = 5000,
+                              .eval_cached = 0,
+                              .compiled = 5000,
+                              .cache_max = 500,
+                              .cache_bytes = 2 * MIB,
+                              .heap_bytes = 1 * MIB};
+    assert_int_equal(run(&s, f, 16), 0);
+    /* Lots of cached scripts, but a small share of a big data set. */
+    snap_healthy(&s, 4 * GIB);
+    s.scripts = (mem_scripts){.cached = 20000,
+                              .eval_cached = 0,
+                              .compiled = 20000,
+                              .cache_max = 500,
+                              .cache_bytes = 40 * MIB,
+                              .heap_bytes = 60 * MIB};
+    assert_int_equal(run(&s, f, 16), 0);
+    /* A big share, but a few big scripts: not an application generating scripts. */
+    snap_healthy(&s, 120 * MIB);
+    s.scripts = (mem_scripts){.cached = 40,
+                              .eval_cached = 0,
+                              .compiled = 40,
+                              .cache_max = 500,
+                              .cache_bytes = 30 * MIB,
+                              .heap_bytes = 40 * MIB};
+    assert_null(run_find(&s, f, "script-cache"));
+}
+
+static void test_script_cache_size(void **state) {
+    (void)state;
+    /* SCRIPT LOAD of a generated script per call (the cap does not apply to them): 200k
+     * scripts, 300 MiB of cache and heap in a 400 MiB instance. */
+    mem_snapshot s;
+    mem_finding f[16];
+    snap_healthy(&s, 400 * MIB);
+    s.scripts = (mem_scripts){.cached = 200000,
+                              .eval_cached = 0,
+                              .compiled = 200000,
+                              .cache_max = 500,
+                              .cache_bytes = 100 * MIB,
+                              .heap_bytes = 200 * MIB};
+    s.sub[0].bytes -= 300 * MIB;
+    add_sub(&s, "scripting", 300 * MIB);
+    size_t n = run(&s, f, 16);
+    check_texts(f, n);
+    /* One finding, not also subsystem-scripting: it names the cause. */
+    assert_int_equal(n, 1);
+    assert_string_equal(f[0].code, "script-cache");
+    assert_int_equal(f[0].severity, MEM_CRITICAL); /* 300 MiB >= 256 MiB and >= 1/4 */
+    assert_int_equal(f[0].bytes, 300 * MIB);
+    assert_non_null(strstr(f[0].text, "200000 scripts are cached (0 from EVAL"));
+    assert_non_null(strstr(f[0].text, "75% of used memory"));
+    assert_null(strstr(f[0].text, "churn"));
+    /* The scripting subsystem big for another reason (a few scripts, a big Lua heap): the
+     * generic subsystem finding, with its own advice. */
+    s.scripts.cached = s.scripts.compiled = 10;
+    const mem_finding *g = run_find(&s, f, "subsystem-scripting");
+    assert_non_null(g);
+    assert_non_null(strstr(g->text, "SCRIPT FLUSH"));
+    assert_null(run_find(&s, f, "script-cache"));
+}
+
+static void test_script_cache_long_figures_bounded(void **state) {
+    (void)state;
+    mem_snapshot s;
+    mem_finding f[16];
+    snap_healthy(&s, 64 * GIB);
+    s.scripts = (mem_scripts){.cached = SIZE_MAX / 2,
+                              .eval_cached = SIZE_MAX / 2,
+                              .compiled = SIZE_MAX,
+                              .evicted = SIZE_MAX / 2,
+                              .cache_max = SIZE_MAX / 4,
+                              .cache_bytes = 1ULL << 50,
+                              .heap_bytes = 1ULL << 50};
+    size_t n = run(&s, f, 16);
+    check_texts(f, n);
+    assert_non_null(find_code(f, n, "script-cache"));
+    mem_text_free(report(&s));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
@@ -986,6 +1141,10 @@ int main(void) {
         cmocka_unit_test(test_growth),
         cmocka_unit_test(test_volatile_policy),
         cmocka_unit_test(test_key_space_healthy_sizes),
+        cmocka_unit_test(test_script_cache_churn),
+        cmocka_unit_test(test_script_cache_healthy_quiet),
+        cmocka_unit_test(test_script_cache_size),
+        cmocka_unit_test(test_script_cache_long_figures_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
