@@ -77,6 +77,8 @@ static command table[] = {
     {"scan", cmd_scan, -2, R, 0, 0, 0, "generic", "Iterates over the key names in the database."},
     {"randomkey", cmd_randomkey, 1, R, 0, 0, 0, "generic", "Returns a random key name from the database."},
     {"object", cmd_object, -2, 0, 0, 0, 0, "generic", "A container for object introspection commands."},
+    {"dump", cmd_dump, 2, R, 1, 1, 1, "generic", "Returns a serialized representation of the value stored at a key."},
+    {"restore", cmd_restore, -4, W | M, 1, 1, 1, "generic", "Creates a key from the serialized representation of a value."},
     {"copy", cmd_copy, -3, W | M, 1, 2, 1, "generic", "Copies the value of a key to a new key."},
     {"move", cmd_move, 3, W | F, 1, 1, 1, "generic", "Moves a key to another database."},
     {"touch", cmd_touch, -2, R | F, 1, -1, 1, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed."},

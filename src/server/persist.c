@@ -17,6 +17,7 @@
 #include "alloc/alloc.h"
 #include "rdb/rdb.h"
 #include "server/log.h"
+#include "server/notify.h"
 #include "util/util.h"
 
 #define PERSIST_MAX_RULES 16
@@ -228,6 +229,8 @@ void persist_fill_limits(rdb_limits *lim) {
     lim->check_crc = srv.rdb_checksum;
 }
 
+static void set_idle(db_entry *e, long long idle);
+
 /* A key read from the file into its db. -1: the file repeats a key (corrupt). */
 static int load_key(rdb_item *it, load_stats *st, int64_t now, char *err, size_t errlen) {
     if (it->db >= srv.databases) {
@@ -254,7 +257,7 @@ static int load_key(rdb_item *it, load_stats *st, int64_t now, char *err, size_t
         e = db_add_object(d, it->key, it->klen, it->val.type, it->val.enc, it->val.ptr);
         it->val.ptr = NULL;
     }
-    if (it->idle >= 0) db_entry_set_lru(e, db_lru_clock() - (uint32_t)(it->idle & DB_LRU_MAX));
+    if (it->idle >= 0) set_idle(e, it->idle);
     if (it->expire_ms >= 0) db_set_expire(d, it->key, it->klen, it->expire_ms);
     db_settle();
     st->loaded++;
@@ -414,4 +417,100 @@ int persist_before_shutdown(int how) {
         return -1;
     }
     return 0;
+}
+
+/* ---- DUMP / RESTORE (Redis's payload: the value, RDB version, CRC64) ---- */
+
+/* An idle time in seconds onto the key's LRU stamp (RESTORE IDLETIME, the file's IDLE). */
+static void set_idle(db_entry *e, long long idle) {
+    long long abs = (long long)db_lru_clock() - idle % ((long long)DB_LRU_MAX + 1);
+    if (abs < 0) abs += (long long)DB_LRU_MAX + 1;
+    db_entry_set_lru(e, (uint32_t)abs);
+}
+
+void cmd_dump(client *c) {
+    db_entry *e = lookup_read(c, 1);
+    if (!e) {
+        reply_add_null(&c->reply);
+        return;
+    }
+    rdb_out o;
+    rdb_out_init(&o, srv.rdb_compression);
+    rdb_dump_payload(&o, e);
+    reply_add_bulk(&c->reply, o.buf, o.len);
+    rdb_out_deinit(&o);
+}
+
+/* RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], in Redis 7.0's order of
+ * checks (options, existing key, TTL, payload). */
+void cmd_restore(client *c) {
+    int replace = 0, absttl = 0;
+    long long idle = -1, freq = -1, ttl;
+    for (int j = 4; j < c->argc; j++) {
+        int more = c->argc - j - 1;
+        if (arg_eq(c, j, "replace")) {
+            replace = 1;
+        } else if (arg_eq(c, j, "absttl")) {
+            absttl = 1;
+        } else if (arg_eq(c, j, "idletime") && more >= 1 && freq == -1) {
+            if (arg_ll(c, j + 1, &idle) < 0) return;
+            if (idle < 0) {
+                reply_error(c, "ERR Invalid IDLETIME value, must be >= 0");
+                return;
+            }
+            j++;
+        } else if (arg_eq(c, j, "freq") && more >= 1 && idle == -1) {
+            if (arg_ll(c, j + 1, &freq) < 0) return;
+            if (freq < 0 || freq > 255) {
+                reply_error(c, "ERR Invalid FREQ value, must be >= 0 and <= 255");
+                return;
+            }
+            j++;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    const resp_arg *key = &c->argv[1];
+    if (!replace && lookup_write(c, 1)) {
+        reply_error(c, "BUSYKEY Target key name already exists.");
+        return;
+    }
+    if (arg_ll(c, 2, &ttl) < 0) return;
+    if (ttl < 0) {
+        reply_error(c, "ERR Invalid TTL value, must be >= 0");
+        return;
+    }
+    rdb_limits lim;
+    persist_fill_limits(&lim);
+    lim.check_crc = 1; /* as Redis's skip-checksum-validation no */
+    rdb_value v;
+    const char *err;
+    if (rdb_restore_payload((const unsigned char *)c->argv[3].ptr, c->argv[3].len, &lim, &v, &err) <
+        0) {
+        reply_error(c, err[0] == 'D' ? "ERR DUMP payload version or checksum are wrong"
+                                     : "ERR Bad data format");
+        return;
+    }
+    int deleted = replace && db_delete(c->db, key->ptr, key->len);
+    if (ttl && !absttl) ttl += server_now_ms();
+    if (ttl && ttl <= server_now_ms()) { /* already expired: only the old key goes */
+        rdb_value_free(&v);
+        if (deleted) notify_event(NOTIFY_GENERIC, "del", key->ptr, key->len, c->db_index);
+        reply_add_status(&c->reply, "OK");
+        return;
+    }
+    db_entry *e;
+    if (v.type == DB_TYPE_STRING) {
+        e = db_set_string(c->db, key->ptr, key->len, v.str, v.slen, 0);
+    } else {
+        e = db_add_object(c->db, key->ptr, key->len, v.type, v.enc, v.ptr);
+        v.ptr = NULL;
+    }
+    rdb_value_free(&v);
+    if (idle >= 0) set_idle(e, idle); /* FREQ: memkv has no LFU policy, as Redis without one */
+    if (ttl) db_set_expire(c->db, key->ptr, key->len, ttl);
+    blocking_signal_key(c->db_index, key->ptr, key->len);
+    notify_event(NOTIFY_GENERIC, "restore", key->ptr, key->len, c->db_index);
+    reply_add_status(&c->reply, "OK");
 }

@@ -493,6 +493,8 @@ void cmd_config(client *c);
 void cmd_shutdown(client *c);
 void cmd_save(client *c);
 void cmd_lastsave(client *c);
+void cmd_dump(client *c);
+void cmd_restore(client *c);
 
 /* persist.c: RDB snapshots. */
 int persist_parse_save(const char *value, char *err, size_t errlen);

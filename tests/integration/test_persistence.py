@@ -228,3 +228,95 @@ def test_damaged_file_refused(tmpdir_path, server_factory, how):
         m2 = server_factory(args=["--dir", tmpdir_path, "--rdb-load-truncated", "yes"])
         n = m2.client().dbsize()
         assert 0 < n < 200
+
+
+# Keys whose encoding is the same in both servers: DUMP must give the same bytes.
+SAME_BYTES = [b"s:small", b"s:int", b"s:negint", b"s:bigint", b"s:float", b"s:lzf", b"s:binary",
+              b"s:empty", b"s:ttl", b"h:lp", b"l:small", b"l:many", b"l:big", b"set:int",
+              b"set:bigint", b"z:lp"]
+
+
+def test_dump_restore_both_ways(tmpdir_path, server_factory):
+    rs = RedisServer(tmpdir_path)
+    m = server_factory(args=["--dir", tmpdir_path])
+    try:
+        rc, mc = rs.client(), m.client()
+        fill(rc, rs.client(3))
+        fill(mc, m.client(db=3))
+        for k in SAME_BYTES:
+            assert mc.dump(k) == rc.dump(k), k
+        want = snapshot(rc)
+        for k in list(want):
+            if k == b"s:expiring":
+                continue
+            ttl = max(rc.pttl(k), 0)
+            # redis -> memkv and memkv -> redis, under new names
+            mc.restore(b"from-redis:" + k, ttl, rc.dump(k))
+            rc.restore(b"from-memkv:" + k, ttl, mc.dump(k))
+        for k, (t, v, ttl) in want.items():
+            if k == b"s:expiring":
+                continue
+            for c, prefix in ((mc, b"from-redis:"), (rc, b"from-memkv:")):
+                got = snapshot_one(c, prefix + k)
+                assert got == (t, v, ttl), (prefix + k, got)
+        assert mc.dump("missing") is None
+    finally:
+        rs.stop()
+
+
+def snapshot_one(c, k):
+    tmp = {}
+    for key, val in snapshot(c).items():
+        if key == k:
+            tmp = val
+    return tmp
+
+
+def test_restore_errors_match_redis(tmpdir_path, server_factory):
+    rs = RedisServer(tmpdir_path)
+    m = server_factory(args=["--dir", tmpdir_path])
+    try:
+        rc, mc = rs.client(), m.client()
+        for c in (rc, mc):
+            c.set("k", "v")
+            c.rpush("l", "a", "b")
+        good = rc.dump("k")
+        cases = [
+            ["RESTORE", "k", "0", good],
+            ["RESTORE", "new", "-1", good],
+            ["RESTORE", "new", "abc", good],
+            ["RESTORE", "new", "0", good[:-1] + bytes([good[-1] ^ 1])],
+            ["RESTORE", "new", "0", b"\x00\x01a\x0b\x00" + good[-8:]],  # version 11
+            ["RESTORE", "new", "0", b"xx"],
+            ["RESTORE", "new", "0", good, "BOGUS"],
+            ["RESTORE", "new", "0", good, "IDLETIME", "-1"],
+            ["RESTORE", "new", "0", good, "FREQ", "256"],
+            ["RESTORE", "new", "0", good, "IDLETIME", "5", "FREQ", "5"],
+            ["RESTORE", "new", "0", good, "IDLETIME"],
+            ["RESTORE", "k", "0", good, "REPLACE", "IDLETIME", "1000"],
+            ["OBJECT", "IDLETIME", "k"],
+            ["RESTORE", "k", "1", good, "REPLACE", "ABSTTL"],  # already expired: k deleted
+            ["EXISTS", "k"],
+            ["RESTORE", "k", "100000", good],
+            ["PTTL", "k"],
+            ["RESTORE", "l", "0", rc.dump("l"), "REPLACE"],
+            ["LRANGE", "l", "0", "-1"],
+            ["DUMP"],
+            ["RESTORE", "k", "0"],
+        ]
+        for cmd in cases:
+            out = []
+            for c in (rc, mc):
+                try:
+                    if cmd[0] == "OBJECT":
+                        r = c.object("idletime", cmd[2])
+                    else:
+                        r = c.execute_command(*cmd)
+                    if cmd[0] == "PTTL":
+                        r = round(r / 10000)
+                    out.append(r)
+                except redis.ResponseError as e:
+                    out.append(("error", str(e)))
+            assert out[0] == out[1], (cmd, out)
+    finally:
+        rs.stop()
