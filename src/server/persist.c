@@ -279,6 +279,12 @@ static void log_aux(const rdb_item *it) {
  * naming the offset of the damage). With rdb-load-truncated, damage stops the load but keeps
  * the keys read before it. */
 int persist_load(char *err, size_t errlen) {
+    struct stat dst;
+    if (stat(srv.rdb_dir, &dst) < 0 || !S_ISDIR(dst.st_mode)) { /* as Redis's chdir at start */
+        snprintf(err, errlen, "Can't chdir to '%s': %s", srv.rdb_dir,
+                 strerror(errno ? errno : ENOTDIR));
+        return -1;
+    }
     char path[PATH_MAX];
     rdb_path(path, sizeof(path), srv.rdb_filename);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
