@@ -2,6 +2,7 @@
 # Installs what is missing, builds memkv, and starts memkv-server in the background with
 # deploy/memkv.conf (port 6379 on 127.0.0.1). Extra arguments are passed on as --name value
 # options, e.g. scripts/run-server.sh --port 7000. Stop it with: kill "$(cat build/memkv.pid)"
+# (which saves its snapshot, build/dump.rdb, loaded again at the next start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -13,7 +14,7 @@ if [ -f build/memkv.pid ] && kill -0 "$(cat build/memkv.pid)" 2>/dev/null; then
     while kill -0 "$(cat build/memkv.pid)" 2>/dev/null; do sleep 0.1; done
 fi
 rm -f build/memkv.ready
-setsid build/src/memkv-server deploy/memkv.conf --logfile "$PWD/build/memkv.log" \
+setsid build/src/memkv-server deploy/memkv.conf --logfile "$PWD/build/memkv.log" --dir "$PWD/build" \
     --pidfile "$PWD/build/memkv.pid" --ready-file "$PWD/build/memkv.ready" "$@" \
     </dev/null >/dev/null 2>>build/memkv.log &
 for _ in $(seq 1 100); do

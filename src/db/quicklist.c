@@ -503,3 +503,13 @@ long long ql_node_elements(const quicklist *ql, size_t i) {
         if (i-- == 0) return n->count;
     return -1;
 }
+
+const ql_node *ql_first_node(const quicklist *ql) {
+    return ql->head;
+}
+const ql_node *ql_next_node(const ql_node *n) {
+    return n->next;
+}
+const unsigned char *ql_node_listpack(const ql_node *n) {
+    return n->lp;
+}

@@ -97,6 +97,11 @@ void ql_iter_release(ql_iter *it);
 /* 1 if the element of e equals s (bytes compared; integers by their formatted bytes). */
 int ql_entry_equals(const ql_entry *e, const void *s, size_t len);
 
+/* The nodes in order, for a serializer that stores each node's listpack as it is (RDB). */
+const ql_node *ql_first_node(const quicklist *ql);
+const ql_node *ql_next_node(const ql_node *n);
+const unsigned char *ql_node_listpack(const ql_node *n);
+
 /* For tests: checks the invariants (links, counts, every listpack valid, no empty node) and,
  * if `limits`, that every node of more than one element is within the fill's limits (LSET
  * may break those, as in Redis 7.0). Returns 0 if fine, else a negative code. */

@@ -708,6 +708,10 @@ void cmd_shutdown(client *c) {
         return;
     }
     log_msg(LOG_WARNING, "User requested shutdown...");
+    if (persist_before_shutdown(save ? 1 : nosave ? 0 : -1) < 0) {
+        reply_error(c, "ERR Errors trying to SHUTDOWN. Check logs.");
+        return;
+    }
     server_request_shutdown();
     /* No reply: the client sees the connection close, as with Redis. */
 }

@@ -371,7 +371,7 @@ static void section_keysizes(text *t) {
 static void section_persistence(text *t) {
     text_printf(t,
                 "# Persistence\r\n"
-                "loading:0\r\n"
+                "loading:%d\r\n"
                 "async_loading:0\r\n"
                 "current_cow_peak:0\r\n"
                 "current_cow_size:0\r\n"
@@ -379,13 +379,18 @@ static void section_persistence(text *t) {
                 "current_fork_perc:0.00\r\n"
                 "current_save_keys_processed:0\r\n"
                 "current_save_keys_total:0\r\n"
-                "rdb_changes_since_last_save:0\r\n"
+                "rdb_changes_since_last_save:%lld\r\n"
                 "rdb_bgsave_in_progress:0\r\n"
                 "rdb_last_save_time:%lld\r\n"
-                "rdb_last_bgsave_status:ok\r\n"
+                "rdb_last_bgsave_status:%s\r\n"
                 "rdb_last_bgsave_time_sec:-1\r\n"
                 "rdb_current_bgsave_time_sec:-1\r\n"
-                "rdb_saves:0\r\n"
+                "rdb_saves:%lld\r\n"
+                "rdb_last_cow_size:0\r\n"
+                "rdb_last_load_keys_expired:%lld\r\n"
+                "rdb_last_load_keys_loaded:%lld\r\n"
+                "rdb_last_load_types_skipped:%lld\r\n"
+                "rdb_last_save_duration_sec:%.3f\r\n"
                 "aof_enabled:0\r\n"
                 "aof_rewrite_in_progress:0\r\n"
                 "aof_rewrite_scheduled:0\r\n"
@@ -395,7 +400,9 @@ static void section_persistence(text *t) {
                 "aof_rewrites:0\r\n"
                 "aof_last_write_status:ok\r\n"
                 "module_fork_in_progress:0\r\n",
-                (long long)(srv.start_ms / 1000));
+                srv.loading, srv.dirty, srv.lastsave, srv.last_save_ok ? "ok" : "err",
+                srv.rdb_saves, srv.rdb_last_load_keys_expired, srv.rdb_last_load_keys_loaded,
+                srv.rdb_last_load_skipped, (double)srv.rdb_last_save_us / 1e6);
 }
 
 /* A master without replicas, as Redis 7.0 reports one (ROLE answers the same). The

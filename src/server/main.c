@@ -60,6 +60,19 @@ static void on_signal(int sig) {
     signal_shutdown = 1;
 }
 
+/* SIGTERM / SIGINT: save first when save rules exist; a failed save keeps the server up, as
+ * Redis does. */
+static void signal_shutdown_check(void) {
+    if (!signal_shutdown || srv.shutdown_asap) return;
+    signal_shutdown = 0;
+    if (persist_before_shutdown(-1) < 0) {
+        log_msg(LOG_WARNING, "SIGTERM received but errors trying to shut down the server, check "
+                             "the logs for more information");
+        return;
+    }
+    srv.shutdown_asap = 1;
+}
+
 static void setup_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -118,7 +131,8 @@ static int64_t cron(evloop *el, void *data) {
     endpoint_publish_state();
     ops_sample();
     memory_update_peak();
-    if (signal_shutdown) srv.shutdown_asap = 1;
+    persist_cron();
+    signal_shutdown_check();
     return 1000 / srv.hz;
 }
 
@@ -128,7 +142,7 @@ static void before_sleep(evloop *el, void *data) {
     blocking_before_sleep(); /* before the writes: unblocked clients' replies go out now */
     tracking_before_sleep(); /* BCAST invalidations of this iteration, before the writes */
     net_before_sleep();
-    if (signal_shutdown) srv.shutdown_asap = 1;
+    signal_shutdown_check();
     if (srv.shutdown_asap) evloop_stop(el);
 }
 
@@ -341,9 +355,17 @@ int main(int argc, char **argv) {
     }
     notify_config_apply(NULL, err); /* the key-space hooks, if the config turned events on */
     setup_signals();
+    server_change_hook_update(); /* the db's change hook counts changes for the save rules */
 
     log_msg(LOG_NOTICE, "memkv %s starting, pid=%d, allocator %s", MEMKV_VERSION, (int)getpid(),
             alloc_allocator_name());
+    srv.lastsave = server_now_ms() / 1000;
+    srv.last_save_ok = 1;
+    if (persist_load(err, sizeof(err)) < 0) {
+        log_msg(LOG_WARNING, "%s", err);
+        free_all();
+        return 1;
+    }
     if (net_listen(err) < 0) {
         log_msg(LOG_WARNING, "%s", err);
         free_all();

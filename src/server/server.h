@@ -284,6 +284,21 @@ typedef struct server {
     int64_t pause_end_ms;       /* when it ends */
     long long paused_clients;   /* clients whose command the pause holds */
     server_stats stats;
+    /* persistence (persist.c) */
+    char *rdb_dir;          /* "dir" */
+    char *rdb_filename;     /* "dbfilename" */
+    int rdb_compression;    /* "rdbcompression" */
+    int rdb_checksum;       /* "rdbchecksum" */
+    int rdb_load_truncated; /* a damaged file: keep what precedes the damage and start */
+    int rdb_skip_unknown;   /* streams, modules: skip them (counted) rather than refuse */
+    int loading;
+    long long dirty;    /* key changes since the last save (rdb_changes_since_last_save) */
+    long long lastsave; /* unix seconds of the last successful save (or start-up) */
+    int last_save_ok;
+    int64_t last_save_try_ms;
+    int64_t rdb_last_save_us;
+    long long rdb_saves;
+    long long rdb_last_load_keys_loaded, rdb_last_load_keys_expired, rdb_last_load_skipped;
     command *commands;
     size_t ncommands;
 } server;
@@ -476,6 +491,22 @@ void cmd_command(client *c);
 void cmd_info(client *c);
 void cmd_config(client *c);
 void cmd_shutdown(client *c);
+void cmd_save(client *c);
+void cmd_lastsave(client *c);
+void cmd_dump(client *c);
+void cmd_restore(client *c);
+
+/* persist.c: RDB snapshots. */
+int persist_parse_save(const char *value, char *err, size_t errlen);
+void persist_format_save(char *buf, size_t cap);
+int persist_has_rules(void);
+int persist_save(char *err, size_t errlen);
+int persist_load(char *err, size_t errlen);
+void persist_cron(void);
+struct rdb_limits;
+void persist_fill_limits(struct rdb_limits *lim); /* the encodings' limits from the config */
+/* how: 1 SAVE, 0 NOSAVE, -1 neither (save if rules exist). 0: exit; -1: the save failed. */
+int persist_before_shutdown(int how);
 void cmd_time(client *c);
 void cmd_dbsize(client *c);
 void cmd_flushdb(client *c);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 
 #include "alloc/alloc.h"
@@ -262,25 +263,55 @@ static void format_obuf_limit(const cfg_param *p, char *buf, size_t cap) {
              s->soft_seconds);
 }
 
-/* memkv keeps no data on disk. `save ""` and `appendonly no` are accepted (and shown by
- * CONFIG GET, which redis-benchmark and other tools read) so that Redis configs and tools work;
- * anything else is refused with the reason. */
-static int parse_no_persistence(const cfg_param *p, const char *value, char *err) {
-    int is_save = strcmp(p->name, "save") == 0;
-    if (!is_save && strcasecmp(value, "yes") != 0 && strcasecmp(value, "no") != 0) {
+/* `appendonly no` is accepted (and shown by CONFIG GET, which tools read); memkv has no AOF. */
+static int parse_no_aof(const cfg_param *p, const char *value, char *err) {
+    (void)p;
+    if (strcasecmp(value, "yes") != 0 && strcasecmp(value, "no") != 0) {
         snprintf(err, CFG_ERR_LEN, "argument must be 'yes' or 'no'"); /* Redis's text */
         return -1;
     }
-    int ok = is_save ? value[0] == '\0' : strcasecmp(value, "no") == 0;
-    if (!ok) {
-        snprintf(err, CFG_ERR_LEN, "memkv does not persist data to disk");
+    if (strcasecmp(value, "no") != 0) {
+        snprintf(err, CFG_ERR_LEN, "memkv has no append-only file (it saves RDB snapshots)");
         return -1;
     }
     return 0;
 }
 
-static void format_no_persistence(const cfg_param *p, char *buf, size_t cap) {
-    snprintf(buf, cap, "%s", strcmp(p->name, "save") == 0 ? "" : "no");
+static void format_no_aof(const cfg_param *p, char *buf, size_t cap) {
+    (void)p;
+    snprintf(buf, cap, "no");
+}
+
+/* `save <seconds> <changes> ...` (persist.c), "" for none. */
+static int parse_save(const cfg_param *p, const char *value, char *err) {
+    (void)p;
+    return persist_parse_save(value, err, CFG_ERR_LEN);
+}
+
+static void format_save(const cfg_param *p, char *buf, size_t cap) {
+    (void)p;
+    persist_format_save(buf, cap);
+}
+
+/* As Redis: a file name, not a path. */
+static int apply_dbfilename(const cfg_param *p, char *err) {
+    (void)p;
+    if (strchr(srv.rdb_filename, '/') || !srv.rdb_filename[0] ||
+        strcmp(srv.rdb_filename, ".") == 0 || strcmp(srv.rdb_filename, "..") == 0) {
+        snprintf(err, CFG_ERR_LEN, "dbfilename can't be a path, just a filename");
+        return -1;
+    }
+    return 0;
+}
+
+static int apply_dir(const cfg_param *p, char *err) {
+    (void)p;
+    struct stat st;
+    if (stat(srv.rdb_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, CFG_ERR_LEN, "%s", strerror(errno ? errno : ENOTDIR));
+        return -1;
+    }
+    return 0;
 }
 
 #define LL_MAX 9223372036854775807LL
@@ -748,16 +779,49 @@ static cfg_param params[] = {
      .ptr = &srv.metrics_console_actions,
      .default_value = "no",
      .apply = apply_metrics},
+    /* Snapshots (persist.c). dir and dbfilename name where the server writes: protected. */
     {.name = "save",
      .type = CFG_CUSTOM,
      .default_value = "",
-     .parse = parse_no_persistence,
-     .format = format_no_persistence},
+     .parse = parse_save,
+     .format = format_save},
+    {.name = "dir",
+     .type = CFG_STRING,
+     .flags = CFG_PROTECTED,
+     .ptr = &srv.rdb_dir,
+     .default_value = "./",
+     .apply = apply_dir},
+    {.name = "dbfilename",
+     .type = CFG_STRING,
+     .flags = CFG_PROTECTED,
+     .ptr = &srv.rdb_filename,
+     .default_value = "dump.rdb",
+     .apply = apply_dbfilename},
+    {.name = "rdbcompression",
+     .type = CFG_BOOL,
+     .ptr = &srv.rdb_compression,
+     .default_value = "yes"},
+    {.name = "rdbchecksum",
+     .type = CFG_BOOL,
+     .flags = CFG_IMMUTABLE,
+     .ptr = &srv.rdb_checksum,
+     .default_value = "yes"},
+    /* memkv's own: a truncated or corrupt file at start-up stops the server unless this is
+     * yes (then the keys before the damage are kept); streams and module values are skipped
+     * and counted unless rdb-skip-unknown-types is no (then the file is refused). */
+    {.name = "rdb-load-truncated",
+     .type = CFG_BOOL,
+     .ptr = &srv.rdb_load_truncated,
+     .default_value = "no"},
+    {.name = "rdb-skip-unknown-types",
+     .type = CFG_BOOL,
+     .ptr = &srv.rdb_skip_unknown,
+     .default_value = "yes"},
     {.name = "appendonly",
      .type = CFG_CUSTOM,
      .default_value = "no",
-     .parse = parse_no_persistence,
-     .format = format_no_persistence},
+     .parse = parse_no_aof,
+     .format = format_no_aof},
     {.name = "pidfile",
      .type = CFG_STRING,
      .flags = CFG_IMMUTABLE,

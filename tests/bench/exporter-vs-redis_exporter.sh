@@ -59,7 +59,7 @@ BENCH_NAME=exporter-vs-redis_exporter
 . "$REPO/tests/bench/lib.sh"
 
 pkgs=(redis-server redis-tools prometheus-redis-exporter python3 procps)
-[ -n "${MEMKV_EXPORTER:-}" ] || pkgs+=(gcc make cmake pkg-config libc6-dev libjemalloc-dev libmicrohttpd-dev libdw-dev zlib1g-dev libhiredis-dev liblua5.1-0-dev lua-cjson lua-bitop)
+[ -n "${MEMKV_EXPORTER:-}" ] || pkgs+=(gcc make cmake pkg-config libc6-dev libjemalloc-dev libmicrohttpd-dev libdw-dev zlib1g-dev liblzf-dev libhiredis-dev liblua5.1-0-dev lua-cjson lua-bitop)
 need_packages "${pkgs[@]}"
 for c in redis-server redis-cli prometheus-redis-exporter; do
     command -v "$c" >/dev/null || die "$c not found after installing packages"

@@ -39,7 +39,7 @@ need_packages() {
 # need_tools: the packages every benchmark needs (plus a compiler unless NO_BUILD=1), checked.
 need_tools() {
     local pkgs=(redis-server redis-tools valgrind python3 procps) c
-    [ "${NO_BUILD:-0}" = 1 ] || pkgs+=(gcc make cmake pkg-config libc6-dev libjemalloc-dev libmicrohttpd-dev libdw-dev zlib1g-dev)
+    [ "${NO_BUILD:-0}" = 1 ] || pkgs+=(gcc make cmake pkg-config libc6-dev libjemalloc-dev libmicrohttpd-dev libdw-dev zlib1g-dev liblzf-dev)
     need_packages "${pkgs[@]}"
     for c in redis-server redis-cli redis-benchmark valgrind callgrind_annotate; do
         command -v "$c" >/dev/null || die "$c not found after installing packages"

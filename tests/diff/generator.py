@@ -243,6 +243,46 @@ def g_copy(rng):
     return argv
 
 
+# DUMP payloads Debian's redis-server 7.0.15 wrote (a string, an int-encoded and an LZF string,
+# a quicklist, listpack hash, intset, plain set, listpack zset), as RESTORE takes them; and
+# damaged ones (a flipped checksum byte, a later RDB version, too short).
+RESTORE_PAYLOADS = [
+    b'\x00\x01v\n\x00\x91\x08\xce\xb2\x198\x8a\xce',
+    b'\x00\xc0\n\n\x00n\x9fWE\x0e\xaec\xbb',
+    b'\x00\xc3\t(\x01xx\xe0\x1b\x00\x01xx\n\x00z\x1dl\xce\xa5@\x133',
+    b'\x12\x01\x02\x0f\x0f\x00\x00\x00\x03\x00\x81a\x02\x81b\x02\x03\x01\xff\n\x00\xdc\xa1\xe6}P\x05PH',
+    b'\x10\x14\x14\x00\x00\x00\x04\x00\x81f\x02\x01\x01\x81g\x02\x83two\x04\xff\n\x00\xe3\x18t+a\xdbo\xdf',
+    b'\x0b\x0e\x02\x00\x00\x00\x03\x00\x00\x00\x01\x00\x02\x00\x03\x00\n\x00\xa5\x02\\\xe2mnM\x1b',
+    b'\x02\x02\x01y\x01x\n\x00\x0c\xdfk=\xb30\xbc\xf0',
+    b'\x11\x14\x14\x00\x00\x00\x04\x00\x81a\x02\x01\x01\x81b\x02\x832.5\x04\xff\n\x00\xd4Ln\xa4\xf6D\xd9\xd7',
+]
+RESTORE_BAD = [
+    b'\x00\x01v\n\x00\x91\x08\xce\xb2\x198\x8a\xcf',
+    b'\x00\x01v\x0b\x00\x91\x08\xce\xb2\x198\x8a\xce',
+    b'\x00\x01', b'',
+]
+
+
+def g_restore(rng):
+    payload = pick(rng, RESTORE_PAYLOADS if rng.random() < 0.85 else RESTORE_BAD)
+    # (never a TTL of a few ms: whether it passed before the next command is timing)
+    ttl = pick(rng, [b"0", b"0", b"0", b"100000", b"-1", b"abc", b"4102444800000"])
+    argv = [b"RESTORE", key(rng), ttl, payload]
+    for _ in range(rng.choice([0, 0, 1, 1, 2, 3])):
+        r = rng.random()
+        if r < 0.35:
+            argv.append(pick(rng, [b"REPLACE", b"replace"]))
+        elif r < 0.5:
+            argv.append(pick(rng, [b"ABSTTL", b"absttl"]))
+        elif r < 0.7:
+            argv += [b"IDLETIME", pick(rng, [b"0", b"100", b"-1", b"x"])]
+        elif r < 0.9:
+            argv += [b"FREQ", pick(rng, [b"0", b"255", b"256", b"-1"])]
+        else:
+            argv.append(pick(rng, [b"BOGUS", b"IDLETIME", b"FREQ"]))
+    return argv
+
+
 def g_move(rng):
     return [b"MOVE", key(rng), pick(rng, [b"0", b"1", b"2", b"15", b"16", b"-1", b"abc",
                                           b"4294967296", b"2147483647", b""])]
@@ -590,6 +630,10 @@ COMMANDS = {
     b"RANDOMKEY": (0.5, lambda r: [b"RANDOMKEY"]),
     b"OBJECT": (2, g_object),
     b"COPY": (2, g_copy),
+    b"DUMP": (1, lambda r: [b"DUMP", key(r)] + [b"x" for _ in range(r.choice([0, 0, 0, 1]))]),
+    b"RESTORE": (2, g_restore),
+    b"SAVE": (0.1, lambda r: [b"SAVE"] + [b"x" for _ in range(r.choice([0, 0, 0, 1]))]),
+    b"LASTSAVE": (0.2, lambda r: [b"LASTSAVE"] + [b"x" for _ in range(r.choice([0, 0, 1]))]),
     b"MOVE": (1.5, g_move),
     b"TOUCH": (1, lambda r: [b"TOUCH"] + nkeys(r)),
     b"GET": (4, lambda r: [b"GET", key(r)]),
@@ -625,7 +669,7 @@ COVERED = {
     "persist", "rename", "renamenx", "keys", "scan", "randomkey", "get", "set", "setnx",
     "setex", "psetex", "getset", "getdel", "getex", "mget", "mset", "msetnx", "incr", "decr",
     "incrby", "decrby", "incrbyfloat", "append", "strlen", "getrange", "substr", "setrange",
-    "object", "copy", "move", "touch",
+    "object", "copy", "move", "touch", "dump", "restore", "save", "lastsave",
 }
 
 # The collection types' generators live in modules of their own (gen_<group>.py).

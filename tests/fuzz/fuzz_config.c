@@ -114,6 +114,20 @@ int script_cache_apply_max(const cfg_param *p, char *err) {
     (void)err;
     return 0;
 }
+/* persist.c's save rules: kept as text (the round trip checks format(parse(x)) = x). */
+static char save_text[256];
+int persist_parse_save(const char *value, char *err, size_t errlen) {
+    if (strlen(value) >= sizeof(save_text)) {
+        snprintf(err, errlen, "Invalid save parameters");
+        return -1;
+    }
+    snprintf(save_text, sizeof(save_text), "%s", value);
+    return 0;
+}
+void persist_format_save(char *buf, size_t cap) {
+    snprintf(buf, cap, "%s", save_text);
+}
+
 int tracking_apply_max_keys(const cfg_param *p, char *err) {
     (void)p;
     (void)err;

@@ -1,0 +1,149 @@
+/* rdb — Redis's RDB format: a writer and a reader of whole files and of single values (DUMP
+ * payloads), version 10 as Redis 7.0 writes it; the reader also takes what Redis 7.0 loads
+ * from older versions (ziplists, zipmaps, intsets, 4-byte expires) and the set listpack of
+ * Redis 7.2.
+ *
+ * Writer: appends to a growable buffer (rdb_out) that the caller drains to a file or a socket
+ * whenever it likes; the running CRC64 covers every byte appended before the checksum.
+ *
+ * Reader: pure. It parses one item (an opcode with its operands, or a key with its value) at
+ * a time from a caller's buffer that starts at the reader's current file offset, and answers
+ * RDB_OK (the item and the bytes consumed), RDB_NEED_MORE (the item does not end inside the
+ * buffer: nothing consumed, `need` says how many bytes at least the next call should offer) or
+ * RDB_ERR (err names the absolute offset). No length read from the data is trusted: nothing is
+ * allocated from a declared count, strings are checked against what is left and against the
+ * limits, compact encodings are validated before use. Values are built through the types'
+ * own modules (src/db/t_*.c) with the caller's encoding limits, so a loaded value has the
+ * encoding memkv would have given it.
+ *
+ * Values are memkv's db values: (DB_TYPE_*, DB_ENC_*, pointer) for collections, bytes for
+ * strings. Main thread only (the values allocate under their types' subsystems).
+ */
+#ifndef MEMKV_RDB_H
+#define MEMKV_RDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/db.h"
+#include "db/t_hash.h"
+#include "db/t_set.h"
+#include "db/t_zset.h"
+
+#define RDB_VERSION 10
+
+/* Result codes of the reader. */
+enum { RDB_OK = 0, RDB_NEED_MORE = 1, RDB_ERR = -1 };
+
+/* ---- CRC64 (Jones polynomial, reflected, as Redis's crc64) ---- */
+uint64_t rdb_crc64(uint64_t crc, const void *p, size_t len);
+
+/* ---- writer ---- */
+
+typedef struct rdb_out {
+    unsigned char *buf; /* ALLOC_SUB_OTHER */
+    size_t len, cap;
+    uint64_t crc;   /* over every byte appended and drained so far */
+    size_t crc_at;  /* bytes of buf already folded into crc */
+    int compress;   /* rdbcompression: LZF for strings over 20 bytes */
+    uint64_t total; /* bytes appended since init */
+} rdb_out;
+
+void rdb_out_init(rdb_out *o, int compress);
+void rdb_out_deinit(rdb_out *o);
+/* The caller wrote out buf[0..len): forget those bytes (the CRC keeps them). */
+void rdb_out_drain(rdb_out *o);
+
+/* Header "REDIS0010" and the aux fields Redis 7.0 writes (redis-ver, redis-bits, ctime,
+ * used-mem, aof-base). */
+void rdb_write_header(rdb_out *o, const char *version, int64_t now_sec, uint64_t used_mem);
+void rdb_write_aux(rdb_out *o, const char *key, const char *val);
+void rdb_write_selectdb(rdb_out *o, int dbnum, uint64_t keys, uint64_t expires);
+/* One key: EXPIRETIME_MS if expire_ms >= 0, then its type, name and value. */
+void rdb_write_key(rdb_out *o, const db_entry *e, int64_t expire_ms);
+/* EOF opcode and the checksum (the CRC64 of everything before it). */
+void rdb_write_eof(rdb_out *o);
+
+/* DUMP: the value's type and encoding, the RDB version (2 bytes LE) and the CRC64 (8 bytes
+ * LE) of both, as Redis's dumpCommand. */
+void rdb_dump_payload(rdb_out *o, const db_entry *e);
+
+/* ---- reader ---- */
+
+typedef struct rdb_limits {
+    hash_limits hash;
+    set_limits set;
+    zset_limits zset;
+    long long list_fill; /* list-max-listpack-size */
+    size_t max_string;   /* longest string (key, value, blob) accepted */
+    int skip_unknown;    /* 1: skip streams and module values (counted); 0: error */
+    int check_crc;       /* 0: do not verify the file's checksum */
+} rdb_limits;
+void rdb_limits_default(rdb_limits *lim);
+
+/* A value read: a collection (ptr, enc) or a string (str, slen). */
+typedef struct rdb_value {
+    int type;     /* DB_TYPE_* */
+    unsigned enc; /* collections */
+    void *ptr;    /* collections: owned until taken */
+    char *str;    /* strings: owned (ALLOC_SUB_OTHER) */
+    size_t slen;
+} rdb_value;
+void rdb_value_free(rdb_value *v); /* frees what was not taken (ptr/str NULL when taken) */
+
+enum rdb_item_kind {
+    RDB_ITEM_HEADER = 0, /* the signature and version */
+    RDB_ITEM_AUX,
+    RDB_ITEM_SELECTDB,
+    RDB_ITEM_RESIZEDB,
+    RDB_ITEM_META,    /* an expire, idle or freq opcode: kept for the next key */
+    RDB_ITEM_KEY,     /* key, value, expire_ms (-1 none), idle (-1), freq (-1) */
+    RDB_ITEM_SKIPPED, /* a key of a type memkv has not (stream, module), or a function library */
+    RDB_ITEM_EMPTY,   /* a key whose value was empty: skipped, as Redis does */
+    RDB_ITEM_EOF,     /* the end and a matching (or absent) checksum */
+};
+
+typedef struct rdb_item {
+    int kind;
+    char *key; /* RDB_ITEM_KEY, SKIPPED, EMPTY, AUX: owned (ALLOC_SUB_OTHER), NUL-terminated */
+    size_t klen;
+    char *aux_val; /* RDB_ITEM_AUX */
+    size_t aux_vlen;
+    rdb_value val;
+    int db;       /* SELECTDB: the number; KEY: the db the key belongs to */
+    int rdb_type; /* KEY / SKIPPED: the RDB type byte */
+    int64_t expire_ms;
+    long long idle;                 /* seconds, -1 none */
+    int freq;                       /* -1 none */
+    uint64_t db_size, expires_size; /* RESIZEDB */
+} rdb_item;
+void rdb_item_clear(rdb_item *it); /* frees whatever the caller did not take */
+
+typedef struct rdb_reader {
+    rdb_limits lim;
+    int version;     /* 0 until the header was read */
+    uint64_t offset; /* absolute offset of the next unread byte */
+    uint64_t crc;
+    size_t need; /* RDB_NEED_MORE: the next call needs at least this many bytes */
+    int db;
+    int64_t expire_ms;
+    long long idle;
+    int freq;
+    int done;
+    char err[192];
+} rdb_reader;
+
+void rdb_reader_init(rdb_reader *r, const rdb_limits *lim);
+/* Parse the next item from buf (len bytes, starting at r->offset). On RDB_OK *consumed bytes
+ * are used and *it is filled (release with rdb_item_clear); the caller drops them and calls
+ * again with what follows. After RDB_ITEM_EOF the file is done. */
+int rdb_read_item(rdb_reader *r, const unsigned char *buf, size_t len, size_t *consumed,
+                  rdb_item *it);
+
+/* RESTORE: check a DUMP payload's footer (version <= RDB_VERSION, CRC64 unless check_crc is
+ * 0) and decode its value. RDB_OK, or RDB_ERR with err one of Redis's texts:
+ * "DUMP payload version or checksum are wrong" / "Bad data format". */
+int rdb_restore_payload(const unsigned char *p, size_t len, const rdb_limits *lim, rdb_value *out,
+                        const char **err);
+
+#endif

@@ -1,0 +1,322 @@
+"""RDB snapshots against Debian's redis-server 7.0.15: files redis-server writes load into memkv
+with the same contents and TTLs; files memkv writes pass redis-check-rdb and load into
+redis-server; restarts keep the data; damaged files are refused naming the offset."""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+import redis
+
+from helpers import free_port
+
+
+def info_fields(c, section):
+    return {k: str(v) for k, v in c.info(section).items()}
+
+
+class RedisServer:
+    def __init__(self, directory):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--dir", directory, "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis(port=self.port).ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start")
+                time.sleep(0.02)
+
+    def client(self, db=0):
+        return redis.Redis(port=self.port, db=db)
+
+    def stop(self):
+        try:
+            self.client().shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def tmpdir_path():
+    d = tempfile.mkdtemp(prefix="memkv-rdb-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def fill(r, r3, stream=False):
+    """Every type in every encoding, with TTLs, in dbs 0 and 3."""
+    r.set("s:small", "hello")
+    r.set("s:int", 12345)
+    r.set("s:negint", -2000000000)
+    r.set("s:bigint", 1234567890123456789)
+    r.set("s:float", "3.25")
+    r.set("s:lzf", "abc" * 1000)
+    r.set("s:binary", bytes(range(256)) * 3)
+    r.set("s:empty", "")
+    r.set("s:ttl", "v", px=3_600_000)
+    r.set("s:expiring", "v", px=60)  # gone by the time the file is loaded
+    r.hset("h:lp", mapping={"a": "1", "b": "two", "c": "-3"})
+    r.hset("h:ht", mapping={"f%d" % i: "v%d" % i for i in range(300)})
+    r.hset("h:longval", mapping={"f": "x" * 100})
+    r.expire("h:ht", 7200)
+    r.rpush("l:small", "a", 1, "b", 300000, -5)
+    r.rpush("l:many", *["item-%d" % i for i in range(5000)])
+    r.rpush("l:big", "z" * 20000, "y", "x" * 70000)
+    r.sadd("set:int", *range(-100, 100, 3))
+    r.sadd("set:str", "x", "y", "zz")
+    r.sadd("set:ht", *["m%d" % i for i in range(600)])
+    r.sadd("set:bigint", *range(0, 3000, 7))
+    r.zadd("z:lp", {"a": 1, "b": 2.5, "c": float("inf"), "d": float("-inf"), "e": -0.125})
+    r.zadd("z:sl", {"m%d" % i: i * 1.1 for i in range(400)})
+    r.zadd("z:longmember", {"q" * 100: 3})
+    r.pexpire("z:sl", 100_000_000)
+    r3.set("db3:key", "in db 3")
+    r3.rpush("db3:list", "x")
+    if stream:
+        r.xadd("st", {"f": "v"})
+        r.xgroup_create("st", "g", id="0")
+        r.xreadgroup("g", "c", {"st": ">"})
+
+
+def snapshot(c):
+    """Every key's type, contents (encoding-independent) and TTL."""
+    out = {}
+    for k in c.scan_iter(count=1000):
+        t = c.type(k).decode()
+        if t == "string":
+            v = c.get(k)
+        elif t == "hash":
+            v = sorted(c.hgetall(k).items())
+        elif t == "list":
+            v = c.lrange(k, 0, -1)
+        elif t == "set":
+            v = sorted(c.smembers(k))
+        elif t == "zset":
+            v = c.zrange(k, 0, -1, withscores=True)
+        else:
+            v = None
+        ttl = c.pttl(k)
+        out[k] = (t, v, -1 if ttl < 0 else round(ttl / 60000))  # minutes: timing-proof
+    return out
+
+
+def test_redis_file_loads_in_memkv(tmpdir_path, server_factory):
+    rs = RedisServer(tmpdir_path)
+    try:
+        fill(rs.client(), rs.client(3), stream=True)
+        time.sleep(0.1)
+        want = {0: snapshot(rs.client()), 3: snapshot(rs.client(3))}
+        del want[0][b"st"]
+        rs.client().save()
+    finally:
+        rs.stop()
+    m = server_factory(args=["--dir", tmpdir_path])
+    assert snapshot(m.client()) == want[0]
+    assert snapshot(m.client(db=3)) == want[3]
+    f = info_fields(m.client(), "persistence")
+    assert int(f["rdb_last_load_types_skipped"]) == 1  # the stream
+    assert int(f["rdb_last_load_keys_loaded"]) == len(want[0]) + len(want[3])
+    assert "Skipped key 'st' of RDB type" in m.read_stdout() + m.read_stderr()
+
+
+def test_memkv_file_loads_in_redis(tmpdir_path, server_factory):
+    m = server_factory(args=["--dir", tmpdir_path])
+    c = m.client()
+    fill(c, m.client(db=3))
+    time.sleep(0.1)
+    want = {0: snapshot(c), 3: snapshot(m.client(db=3))}
+    assert c.save()
+    assert abs(c.lastsave().timestamp() - time.time()) < 5
+    f = info_fields(c, "persistence")
+    assert f["rdb_changes_since_last_save"] == "0" and f["rdb_last_bgsave_status"] == "ok"
+    path = os.path.join(tmpdir_path, "dump.rdb")
+    check = subprocess.run(["/usr/bin/redis-check-rdb", path], capture_output=True, text=True)
+    assert check.returncode == 0 and "RDB looks OK" in check.stdout, check.stdout + check.stderr
+    rs = RedisServer(tmpdir_path)
+    try:
+        assert snapshot(rs.client()) == want[0]
+        assert snapshot(rs.client(3)) == want[3]
+        # and back: redis-server saves what it loaded, memkv loads it
+        rs.client().save()
+    finally:
+        rs.stop()
+    m2 = server_factory(args=["--dir", tmpdir_path])
+    assert snapshot(m2.client()) == want[0]
+    assert snapshot(m2.client(db=3)) == want[3]
+
+
+def shutdown(c, **kw):
+    try:
+        c.shutdown(**kw)
+    except redis.ConnectionError:
+        pass  # redis-py raises or returns, depending on its version
+
+
+def test_restart_keeps_data(tmpdir_path, server_factory):
+    m = server_factory(args=["--dir", tmpdir_path, "--save", "3600 1"])
+    c = m.client()
+    fill(c, m.client(db=3))
+    time.sleep(0.1)
+    want = snapshot(c)
+    assert int(info_fields(c, "persistence")["rdb_changes_since_last_save"]) > 0
+    m.stop()  # SIGTERM with save rules: saves
+    m2 = server_factory(args=["--dir", tmpdir_path])
+    c2 = m2.client()
+    assert snapshot(c2) == want
+    c2.set("after", "restart")
+    shutdown(c2, save=True)
+    m2.proc.wait(timeout=30)
+    m3 = server_factory(args=["--dir", tmpdir_path])
+    assert m3.client().get("after") == b"restart"
+    m3.client().set("lost", "1")
+    shutdown(m3.client(), nosave=True)
+    m3.proc.wait(timeout=30)
+    m4 = server_factory(args=["--dir", tmpdir_path])
+    assert m4.client().get("lost") is None
+
+
+def test_config_protected(tmpdir_path, server_factory):
+    m = server_factory(args=["--dir", tmpdir_path])
+    c = m.client()
+    for name in ("dir", "dbfilename"):
+        with pytest.raises(redis.ResponseError, match="protected config"):
+            c.config_set(name, "/tmp")
+    assert c.config_get("dbfilename") == {"dbfilename": "dump.rdb"}
+    assert c.config_set("save", "100 10 60 1000")
+    assert c.config_get("save") == {"save": "100 10 60 1000"}
+    with pytest.raises(redis.ResponseError):
+        c.config_set("save", "100")
+
+
+def damaged(tmpdir_path, how):
+    """A small memkv-written file, then damaged."""
+    path = os.path.join(tmpdir_path, "dump.rdb")
+    data = bytearray(open(path, "rb").read())
+    if how == "truncated":
+        data = data[: len(data) * 2 // 3]
+    elif how == "flipped":
+        data[len(data) // 2] ^= 0x55
+    else:  # checksum
+        data[-1] ^= 1
+    open(path, "wb").write(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped", "checksum"])
+def test_damaged_file_refused(tmpdir_path, server_factory, how):
+    m = server_factory(args=["--dir", tmpdir_path])
+    c = m.client()
+    for i in range(200):
+        c.set("k%03d" % i, "value-%d" % i)
+    c.save()
+    m.stop()
+    damaged(tmpdir_path, how)
+    from conftest import MemkvServer
+    with pytest.raises(RuntimeError) as e:
+        MemkvServer(args=["--dir", tmpdir_path])
+    assert "offset" in str(e.value)
+    assert "Fatal error loading the DB" in str(e.value)
+    if how == "truncated":
+        m2 = server_factory(args=["--dir", tmpdir_path, "--rdb-load-truncated", "yes"])
+        n = m2.client().dbsize()
+        assert 0 < n < 200
+
+
+# Keys whose encoding is the same in both servers: DUMP must give the same bytes.
+SAME_BYTES = [b"s:small", b"s:int", b"s:negint", b"s:bigint", b"s:float", b"s:lzf", b"s:binary",
+              b"s:empty", b"s:ttl", b"h:lp", b"l:small", b"l:many", b"l:big", b"set:int",
+              b"set:bigint", b"z:lp"]
+
+
+def test_dump_restore_both_ways(tmpdir_path, server_factory):
+    rs = RedisServer(tmpdir_path)
+    m = server_factory(args=["--dir", tmpdir_path])
+    try:
+        rc, mc = rs.client(), m.client()
+        fill(rc, rs.client(3))
+        fill(mc, m.client(db=3))
+        for k in SAME_BYTES:
+            assert mc.dump(k) == rc.dump(k), k
+        want = snapshot(rc)
+        for k in list(want):
+            if k == b"s:expiring":
+                continue
+            ttl = max(rc.pttl(k), 0)
+            # redis -> memkv and memkv -> redis, under new names
+            mc.restore(b"from-redis:" + k, ttl, rc.dump(k))
+            rc.restore(b"from-memkv:" + k, ttl, mc.dump(k))
+        for k, (t, v, ttl) in want.items():
+            if k == b"s:expiring":
+                continue
+            for c, prefix in ((mc, b"from-redis:"), (rc, b"from-memkv:")):
+                got = snapshot_one(c, prefix + k)
+                assert got == (t, v, ttl), (prefix + k, got)
+        assert mc.dump("missing") is None
+    finally:
+        rs.stop()
+
+
+def snapshot_one(c, k):
+    tmp = {}
+    for key, val in snapshot(c).items():
+        if key == k:
+            tmp = val
+    return tmp
+
+
+def test_restore_errors_match_redis(tmpdir_path, server_factory):
+    rs = RedisServer(tmpdir_path)
+    m = server_factory(args=["--dir", tmpdir_path])
+    try:
+        rc, mc = rs.client(), m.client()
+        for c in (rc, mc):
+            c.set("k", "v")
+            c.rpush("l", "a", "b")
+        good = rc.dump("k")
+        cases = [
+            ["RESTORE", "k", "0", good],
+            ["RESTORE", "new", "-1", good],
+            ["RESTORE", "new", "abc", good],
+            ["RESTORE", "new", "0", good[:-1] + bytes([good[-1] ^ 1])],
+            ["RESTORE", "new", "0", b"\x00\x01a\x0b\x00" + good[-8:]],  # version 11
+            ["RESTORE", "new", "0", b"xx"],
+            ["RESTORE", "new", "0", good, "BOGUS"],
+            ["RESTORE", "new", "0", good, "IDLETIME", "-1"],
+            ["RESTORE", "new", "0", good, "FREQ", "256"],
+            ["RESTORE", "new", "0", good, "IDLETIME", "5", "FREQ", "5"],
+            ["RESTORE", "new", "0", good, "IDLETIME"],
+            ["RESTORE", "k", "0", good, "REPLACE", "IDLETIME", "1000"],
+            ["OBJECT", "IDLETIME", "k"],
+            ["RESTORE", "k", "1", good, "REPLACE", "ABSTTL"],  # already expired: k deleted
+            ["EXISTS", "k"],
+            ["RESTORE", "k", "100000", good],
+            ["PTTL", "k"],
+            ["RESTORE", "l", "0", rc.dump("l"), "REPLACE"],
+            ["LRANGE", "l", "0", "-1"],
+            ["DUMP"],
+            ["RESTORE", "k", "0"],
+        ]
+        for cmd in cases:
+            out = []
+            for c in (rc, mc):
+                try:
+                    if cmd[0] == "OBJECT":
+                        r = c.object("idletime", cmd[2])
+                    else:
+                        r = c.execute_command(*cmd)
+                    if cmd[0] == "PTTL":
+                        r = round(r / 10000)
+                    out.append(r)
+                except redis.ResponseError as e:
+                    out.append(("error", str(e)))
+            assert out[0] == out[1], (cmd, out)
+    finally:
+        rs.stop()
