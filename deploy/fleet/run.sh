@@ -140,7 +140,8 @@ shard_lines=() metrics_lines=()
 for i in "${!SHARD_PORTS[@]}"; do
     n=$((i + 1))
     start "memkv-$n" "$SERVER" "$ROOT/deploy/memkv.conf" --bind "$BIND" --port "${SHARD_PORTS[$i]}" \
-        --metrics-bind "$BIND" --metrics-port "${METRICS_PORTS[$i]}"
+        --metrics-bind "$BIND" --metrics-port "${METRICS_PORTS[$i]}" \
+        --dir "$FLEET_DIR" --dbfilename "memkv-$n.rdb"
     wait_port "memkv-$n" "${SHARD_PORTS[$i]}" "$LAST_PID"
     wait_port "memkv-$n" "${METRICS_PORTS[$i]}" "$LAST_PID"
     shard_lines+=("    - $BIND:${SHARD_PORTS[$i]}:1 memkv-$n")
