@@ -455,6 +455,10 @@ static const struct {
                  "cache. Next: INFO stats (tracking_total_keys, tracking_total_items) shows "
                  "its size; CONFIG SET tracking-table-max-keys 100000 caps it (random keys "
                  "are invalidated past the cap)."},
+    {"snapshot", "A running BGSAVE: keys serialized (those about to change go first) and not yet "
+                 "written by its writer thread; it never exceeds bgsave-max-memory and is freed "
+                 "when the save ends. Next: INFO persistence (current_cow_size, "
+                 "rdb_bgsave_in_progress); CONFIG SET bgsave-max-memory 16mb lowers the cap."},
     {"other", "Memory that no named subsystem owns. Next: turn on the heap profiler: CONFIG SET "
               "memory-profiling-enabled yes, let traffic run, and read its top allocation "
               "sites; MEMORY STATS tracks the growth."},
