@@ -46,6 +46,7 @@ static const char *const sub_names[ALLOC_SUB_COUNT] = {
     [ALLOC_SUB_PUBSUB] = "pubsub",
     [ALLOC_SUB_SCRIPTING] = "scripting",
     [ALLOC_SUB_TRACKING] = "tracking",
+    [ALLOC_SUB_SNAPSHOT] = "snapshot",
 };
 
 #ifdef MEMKV_HAVE_JEMALLOC
@@ -67,6 +68,7 @@ static const alloc_arena_group sub_group[ALLOC_SUB_COUNT] = {
     [ALLOC_SUB_HTTP] = ALLOC_ARENA_GROUPS,         [ALLOC_SUB_KEYSPACE_STATS] = ALLOC_ARENA_GROUPS,
     [ALLOC_SUB_SLOWLOG] = ALLOC_ARENA_GROUPS,      [ALLOC_SUB_PUBSUB] = ALLOC_ARENA_GROUPS,
     [ALLOC_SUB_SCRIPTING] = ALLOC_ARENA_SCRIPTING, [ALLOC_SUB_TRACKING] = ALLOC_ARENA_GROUPS,
+    [ALLOC_SUB_SNAPSHOT] = ALLOC_ARENA_GROUPS,
 };
 
 #define ARENA_FLAGS(sub) (arena_owner ? sub_flags[sub] : 0)

@@ -30,6 +30,7 @@ typedef enum alloc_sub {
     ALLOC_SUB_PUBSUB,         /* pub/sub channel and pattern tables, per-client subscriptions */
     ALLOC_SUB_SCRIPTING,      /* the Lua heap, the script cache (src/server/script*.c) */
     ALLOC_SUB_TRACKING,       /* client-side caching: tracking table, BCAST prefixes (src/server) */
+    ALLOC_SUB_SNAPSHOT,       /* a running BGSAVE: serialized keys waiting for its writer thread */
     ALLOC_SUB_COUNT
 } alloc_sub;
 

@@ -38,6 +38,7 @@ _Static_assert(sizeof(struct db_entry) == 24, "db_entry header must stay at 24 b
 #define ENTRY_STR_FORM_SHIFT 4 /* flags bits 4-5: a string's enum db_str_form */
 #define ENTRY_STR_FORM_MASK (0x03u << ENTRY_STR_FORM_SHIFT)
 #define ENTRY_NOTED 0x40u       /* a collection whose figures db_settle will compare (stats) */
+#define ENTRY_SNAP 0x80u        /* equal to snap_parity: saved by the running snapshot (or new) */
 #define OBJ_VLEN sizeof(void *) /* a collection entry's value bytes: the value's pointer */
 #define VLEN_BITS 40
 #define VLEN_MASK ((UINT64_C(1) << VLEN_BITS) - 1)
@@ -263,6 +264,45 @@ typedef struct noted_key {
 static noted_key *noted;
 static size_t noted_n, noted_cap;
 static int reads_only; /* db_reads_only until the next db_settle */
+
+/* ---- snapshots (db.h) ------------------------------------------------------------------- */
+
+static db_snapshot_fn snap_fn;
+static uint8_t snap_parity; /* ENTRY_SNAP or 0: what a saved (or new) entry's bit holds */
+
+/* Before an entry is changed, deleted or handed to a caller: the running snapshot saves it
+ * first if it has not yet. The bit is set first so the callback cannot recurse. */
+static inline void snap_guard(db *d, db_entry *e) {
+    if (snap_fn && (e->flags & ENTRY_SNAP) != snap_parity) {
+        e->flags = (uint8_t)((e->flags & ~ENTRY_SNAP) | snap_parity);
+        snap_fn(d, e);
+    }
+}
+
+void db_snapshot_begin(db_snapshot_fn fn) {
+    snap_parity ^= ENTRY_SNAP; /* every entry that exists now becomes "not saved yet" */
+    snap_fn = fn;
+}
+
+int db_snapshot_claim(const db_entry *e) {
+    db_entry *m = (db_entry *)e; /* only the flag bit changes: allowed inside db_scan */
+    if ((m->flags & ENTRY_SNAP) == snap_parity) return 0;
+    m->flags = (uint8_t)((m->flags & ~ENTRY_SNAP) | snap_parity);
+    return 1;
+}
+
+static void snap_mark(void *ctx, db *d, const db_entry *e) {
+    (void)ctx;
+    (void)d;
+    db_snapshot_claim(e);
+}
+
+void db_snapshot_end(db **dbs, size_t n, int completed) {
+    snap_fn = NULL;
+    if (!completed) /* entries left unsaved would look saved to the next snapshot's flip */
+        for (size_t i = 0; i < n; i++)
+            db_for_each(dbs[i], snap_mark, NULL);
+}
 
 /* ---- change signals (db.h) ------------------------------------------------------------- */
 
@@ -632,6 +672,7 @@ static void exp_del(db *d, const char *key, size_t klen, uint64_t hv) {
 
 /* Unlinks and frees the key-space entry *link (found in table t) and its expire. */
 static void key_remove(db *d, db_entry **link, int t, uint64_t hv) {
+    snap_guard(d, *link);
     db_entry *e = *link;
     stats_remove(d, e, hv);
     *link = e->next;
@@ -686,6 +727,7 @@ db_entry *db_find(db *d, const char *key, size_t klen, int64_t now_ms, uint64_t 
         }
         if (x) when = x->u.when;
     }
+    snap_guard(d, e);
     note_if_collection(d, e, when, hv);
     return e;
 }
@@ -715,6 +757,7 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
     int change = 0;
     size_t old_vlen = 0;
     if (link) {
+        snap_guard(d, *link);
         e = *link;
         /* A string staying in its size class keeps its block: no allocator, and for the
          * statistics only its length changes. */
@@ -765,7 +808,7 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
         e->klen = (uint32_t)klen;
         e->tag = hash_tag(hv);
         e->type = DB_TYPE_STRING;
-        e->flags = 0;
+        e->flags = snap_parity;
         e->u.vlen_lru = lru_stamp;
         memcpy(e->data, key, klen);
         ht_insert(&d->keys, e, hv);
@@ -795,6 +838,7 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
 
 db_entry *db_string_resize(db *d, db_entry *e, size_t new_len) {
     if (new_len > DB_STRING_MAX_LEN) db_fatal("string value", new_len);
+    snap_guard(d, e);
     size_t klen = e->klen, old_len = entry_vlen(e);
     /* The caller writes the value's bytes: a change even at the same length (APPEND of "",
      * SETRANGE within the string). */
@@ -824,7 +868,7 @@ static db_entry *entry_insert_new(db *d, const char *key, size_t klen, uint64_t 
     e->klen = (uint32_t)klen;
     e->tag = hash_tag(hv);
     e->type = (uint8_t)type;
-    e->flags = (uint8_t)(enc << ENTRY_ENC_SHIFT);
+    e->flags = (uint8_t)(enc << ENTRY_ENC_SHIFT) | snap_parity;
     e->u.vlen_lru = lru_stamp | (uint64_t)vlen;
     memcpy(e->data, key, klen);
     ht_insert(&d->keys, e, hv);
@@ -909,6 +953,7 @@ int db_move_key(db *src, db *dst, const char *key, size_t klen) {
         fprintf(stderr, "memkv: db_move_key: destination exists\n");
         abort();
     }
+    snap_guard(src, *link);
     db_entry *e = *link;
     stats_remove(src, e, hv);
     *link = e->next;
@@ -963,6 +1008,7 @@ void db_set_expire(db *d, const char *key, size_t klen, int64_t when_ms) {
     uint64_t hv = key_hash(key, klen);
     db_entry **link = ht_find(&d->keys, key, klen, hv, NULL);
     if (!link) return;
+    snap_guard(d, *link);
     db_entry *e = *link;
     ks_key before;
     if (stats) key_counted(d, e, hv, &before);
@@ -981,6 +1027,7 @@ int db_persist(db *d, const char *key, size_t klen) {
     uint64_t hv = key_hash(key, klen);
     db_entry **link = ht_find(&d->keys, key, klen, hv, NULL);
     if (!link || !((*link)->flags & ENTRY_HAS_EXPIRE)) return 0;
+    snap_guard(d, *link);
     ks_key before;
     if (stats) key_counted(d, *link, hv, &before);
     if (ht_rehashing(&d->expires)) ht_rehash(&d->expires, 1);
@@ -1007,6 +1054,7 @@ int db_rename(db *d, const char *src, size_t slen, const char *dst, size_t dlen,
     }
     /* Look src up again: removing dst may have freed the node holding src's link. */
     link = ht_find(&d->keys, src, slen, hs, &t);
+    snap_guard(d, *link);
     db_entry *e = *link;
     stats_remove(d, e, hs);
     *link = e->next;
@@ -1058,7 +1106,13 @@ static void remove_from_stats(void *ctx, db *d, const db_entry *e) {
     stats_remove(d, (db_entry *)e, 0);
 }
 
+static void snap_guard_each(void *ctx, db *d, const db_entry *e) {
+    (void)ctx;
+    snap_guard(d, (db_entry *)e);
+}
+
 void db_flush(db *d) {
+    if (snap_fn) db_for_each(d, snap_guard_each, NULL); /* the snapshot takes them first */
     signal_change(d, NULL, 0, DB_CHANGE_FLUSH);
     if (stats) {
         db_settle();

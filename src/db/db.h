@@ -230,6 +230,22 @@ void db_set_change_hook(db_change_fn fn); /* NULL: nobody listens */
 void db_key_changed(db *d, const char *key, size_t klen);
 int db_get_index(const db *d); /* the number given by db_set_index */
 
+/* ---- snapshots (a forkless BGSAVE) ----
+ *
+ * A point-in-time snapshot without fork: db_snapshot_begin marks every entry that exists as
+ * "not saved yet" (one flag bit, flipped for all at once). From then on, before an unsaved
+ * entry is changed, deleted, renamed, moved, has its expire set or removed, is flushed, or is
+ * returned by db_find / db_find_touch (whose caller may change a collection in place), the db
+ * calls fn with it, once: fn saves it as it is (fn must not change the db). The saver walks the
+ * tables meanwhile (db_scan) and saves each entry db_snapshot_claim hands it. Entries created
+ * after begin count as saved: they are not part of the snapshot. db_snapshot_end stops the
+ * calls; an abandoned snapshot (completed 0) marks every entry of dbs saved, so the next
+ * begin's flip finds them all unsaved again. One snapshot at a time; main thread only. */
+typedef void (*db_snapshot_fn)(db *d, const db_entry *e);
+void db_snapshot_begin(db_snapshot_fn fn);
+int db_snapshot_claim(const db_entry *e); /* 1 (and now saved) if e was not saved yet */
+void db_snapshot_end(db **dbs, size_t n, int completed);
+
 /* ---- key-space statistics (src/db/kstats.h) ----
  *
  * With statistics attached, every db reports each key that enters, leaves or changes to them.

@@ -472,6 +472,10 @@ static const struct {
                   "used_memory_lua, used_memory_scripts_eval) and INFO stats (evicted_scripts) "
                   "show which; SCRIPT FLUSH frees both; CONFIG SET lua-script-cache-max 500 caps "
                   "the scripts EVAL brings in."},
+    {"snapshot", "A running BGSAVE: keys serialized (those about to change go first) and not yet "
+                 "written by its writer thread; it never exceeds bgsave-max-memory and is freed "
+                 "when the save ends. Next: INFO persistence (current_cow_size, "
+                 "rdb_bgsave_in_progress); CONFIG SET bgsave-max-memory 16mb lowers the cap."},
     {"other", "Memory that no named subsystem owns. Next: turn on the heap profiler: CONFIG SET "
               "memory-profiling-enabled yes, let traffic run, and read its top allocation "
               "sites; MEMORY STATS tracks the growth."},

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc/alloc.h"
 #include "db/db.h"
 #include "db/t_hash.h"
 #include "db/t_set.h"
@@ -47,12 +48,16 @@ typedef struct rdb_out {
     size_t crc_at;  /* bytes of buf already folded into crc */
     int compress;   /* rdbcompression: LZF for strings over 20 bytes */
     uint64_t total; /* bytes appended since init */
+    alloc_sub sub;  /* where buf is accounted (ALLOC_SUB_OTHER unless the caller says) */
 } rdb_out;
 
 void rdb_out_init(rdb_out *o, int compress);
 void rdb_out_deinit(rdb_out *o);
 /* The caller wrote out buf[0..len): forget those bytes (the CRC keeps them). */
 void rdb_out_drain(rdb_out *o);
+/* Hand buf (len bytes, allocated under o->sub; the caller frees it) to the caller, who
+ * checksums it: o starts a new buffer and its own crc is no longer kept. */
+unsigned char *rdb_out_detach(rdb_out *o, size_t *len);
 
 /* Header "REDIS0010" and the aux fields Redis 7.0 writes (redis-ver, redis-bits, ctime,
  * used-mem, aof-base). */
@@ -63,6 +68,10 @@ void rdb_write_selectdb(rdb_out *o, int dbnum, uint64_t keys, uint64_t expires);
 void rdb_write_key(rdb_out *o, const db_entry *e, int64_t expire_ms);
 /* EOF opcode and the checksum (the CRC64 of everything before it). */
 void rdb_write_eof(rdb_out *o);
+/* The parts of those for a writer that checksums detached buffers itself: SELECTDB alone
+ * (a database's keys may come in several runs), and the EOF opcode without the checksum. */
+void rdb_write_select_only(rdb_out *o, int dbnum);
+void rdb_write_eof_opcode(rdb_out *o);
 
 /* DUMP: the value's type and encoding, the RDB version (2 bytes LE) and the CRC64 (8 bytes
  * LE) of both, as Redis's dumpCommand. */

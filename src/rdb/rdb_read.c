@@ -582,12 +582,66 @@ static int read_intset(cur *c, build *b) {
     return r;
 }
 
+/* A listpack hash or sorted set that fits the limits is kept as it is, as Redis 7.0 keeps it
+ * (only the entry count decides, not the length of its values): validated, without duplicate
+ * fields, a sorted set in order with real scores. 1 kept, 0 not (the caller builds the value
+ * element by element, which converts or reports what is wrong). */
+static int lp_score_of(const unsigned char *p, double *d) {
+    size_t len;
+    long long ll;
+    const unsigned char *s = lp_get(p, &len, &ll);
+    if (!s) {
+        *d = (double)ll;
+        return 0;
+    }
+    return parse_score_text(s, len, d) == 0 && !isnan(*d) ? 0 : -1;
+}
+
+static int adopt_listpack(cur *c, build *b, const rstr *s, int rdbtype) {
+    if (!lp_validate(s->p, s->len)) return 0;
+    unsigned char *lp = (unsigned char *)s->p;
+    size_t n = lp_length(lp);
+    size_t max =
+        rdbtype == RDB_TYPE_HASH_LISTPACK ? c->lim->hash.max_entries : c->lim->zset.max_entries;
+    if (n == 0 || n % 2 || n / 2 > max) return 0;
+    unsigned char buf[LP_INTBUF], pbuf[LP_INTBUF];
+    const unsigned char *prev = NULL;
+    size_t plen = 0;
+    double pscore = 0;
+    for (unsigned char *f = lp_first(lp); f; f = lp_next(lp, lp_next(lp, f))) {
+        size_t flen;
+        const unsigned char *fs = lp_get_bytes(f, &flen, buf);
+        if (rdbtype == RDB_TYPE_HASH_LISTPACK) {
+            unsigned char *after = lp_next(lp, lp_next(lp, f));
+            if (after && lp_find(lp, after, fs, flen, 1)) return 0;
+            continue;
+        }
+        double sc;
+        if (lp_score_of(lp_next(lp, f), &sc) < 0) return 0;
+        if (prev && (sc < pscore || (sc == pscore && zsl_cmp_bytes(prev, plen, fs, flen) >= 0)))
+            return 0;
+        memcpy(pbuf, fs, flen <= LP_INTBUF ? flen : 0);
+        prev = fs == buf ? pbuf : fs;
+        plen = flen;
+        pscore = sc;
+    }
+    alloc_sub sub = rdbtype == RDB_TYPE_HASH_LISTPACK ? ALLOC_SUB_HASHES : ALLOC_SUB_ZSETS;
+    b->v->ptr = lp_dup(sub, lp);
+    b->v->enc = DB_ENC_LISTPACK;
+    return 1;
+}
+
 typedef int (*blob_walk)(cur *c, const rstr *b, elem_fn fn, void *ctx);
 
-static int read_blob_elements(cur *c, build *b, blob_walk walk) {
+static int read_blob_elements(cur *c, build *b, blob_walk walk, int rdbtype) {
     rstr s;
     if (rd_blob(c, &s)) return -1;
     b->hint = 0;
+    if ((rdbtype == RDB_TYPE_HASH_LISTPACK || rdbtype == RDB_TYPE_ZSET_LISTPACK) &&
+        adopt_listpack(c, b, &s, rdbtype)) {
+        rstr_release(&s);
+        return 0;
+    }
     int r = walk(c, &s, elem_to_value, b);
     rstr_release(&s);
     if (!r && b->have_pend) r = fail(c, "Odd number of elements in a map encoding");
@@ -764,17 +818,17 @@ static int read_object(cur *c, int rdbtype, rdb_value *v) {
         r = read_intset(c, &b);
         break;
     case RDB_TYPE_HASH_ZIPMAP:
-        r = read_blob_elements(c, &b, each_zipmap);
+        r = read_blob_elements(c, &b, each_zipmap, rdbtype);
         break;
     case RDB_TYPE_LIST_ZIPLIST:
     case RDB_TYPE_ZSET_ZIPLIST:
     case RDB_TYPE_HASH_ZIPLIST:
-        r = read_blob_elements(c, &b, each_ziplist);
+        r = read_blob_elements(c, &b, each_ziplist, rdbtype);
         break;
     case RDB_TYPE_HASH_LISTPACK:
     case RDB_TYPE_ZSET_LISTPACK:
     case RDB_TYPE_SET_LISTPACK:
-        r = read_blob_elements(c, &b, each_listpack);
+        r = read_blob_elements(c, &b, each_listpack, rdbtype);
         break;
     case RDB_TYPE_LIST_QUICKLIST:
     case RDB_TYPE_LIST_QUICKLIST_2:

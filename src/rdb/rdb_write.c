@@ -17,10 +17,11 @@
 void rdb_out_init(rdb_out *o, int compress) {
     memset(o, 0, sizeof(*o));
     o->compress = compress;
+    o->sub = ALLOC_SUB_OTHER;
 }
 
 void rdb_out_deinit(rdb_out *o) {
-    alloc_free(ALLOC_SUB_OTHER, o->buf);
+    alloc_free(o->sub, o->buf);
     memset(o, 0, sizeof(*o));
 }
 
@@ -35,12 +36,20 @@ void rdb_out_drain(rdb_out *o) {
     o->crc_at = 0;
 }
 
+unsigned char *rdb_out_detach(rdb_out *o, size_t *len) {
+    unsigned char *b = o->buf;
+    *len = o->len;
+    o->buf = NULL;
+    o->len = o->cap = o->crc_at = 0;
+    return b;
+}
+
 static unsigned char *out_room(rdb_out *o, size_t n) {
     if (o->cap - o->len < n) {
         size_t cap = o->cap ? o->cap : 4096;
         while (cap - o->len < n)
             cap *= 2;
-        o->buf = alloc_realloc(ALLOC_SUB_OTHER, o->buf, cap);
+        o->buf = alloc_realloc(o->sub, o->buf, cap);
         o->cap = cap;
     }
     unsigned char *p = o->buf + o->len;
@@ -279,6 +288,15 @@ void rdb_write_key(rdb_out *o, const db_entry *e, int64_t expire_ms) {
     out_byte(o, (unsigned char)value_rdb_type(e));
     out_string(o, key, klen);
     write_value_body(o, e);
+}
+
+void rdb_write_select_only(rdb_out *o, int dbnum) {
+    out_byte(o, RDB_OPCODE_SELECTDB);
+    out_len(o, (uint64_t)dbnum);
+}
+
+void rdb_write_eof_opcode(rdb_out *o) {
+    out_byte(o, RDB_OPCODE_EOF);
 }
 
 void rdb_write_eof(rdb_out *o) {

@@ -45,6 +45,7 @@ static command table[] = {
     {"config", cmd_config, -2, CMD_ADMIN, 0, 0, 0, "server", "A container for server configuration commands."},
     {"shutdown", cmd_shutdown, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the server."},
     {"save", cmd_save, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, 0, 0, 0, "server", "Synchronously saves the database(s) to disk."},
+    {"bgsave", cmd_bgsave, -1, CMD_ADMIN | CMD_NOSCRIPT, 0, 0, 0, "server", "Asynchronously saves the database(s) to disk."},
     {"lastsave", cmd_lastsave, 1, F, 0, 0, 0, "server", "Returns the Unix timestamp of the last successful save to disk."},
     {"time", cmd_time, 1, F, 0, 0, 0, "server", "Returns the server time."},
     {"memory", cmd_memory, -2, 0, 0, 0, 0, "server", "A container for memory diagnostics commands."},

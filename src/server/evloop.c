@@ -156,6 +156,10 @@ static void run_timers(evloop *el) {
         if (t->when_us <= now) {
             int64_t next = t->fn(el, t->data);
             if (next < 0) {
+                /* fn may have added timers (at the head): find t's link again */
+                link = &el->timers;
+                while (*link != t)
+                    link = &(*link)->next;
                 *link = t->next;
                 alloc_free(ALLOC_SUB_OTHER, t);
                 continue;

@@ -369,24 +369,26 @@ static void section_keysizes(text *t) {
 /* memkv persists nothing and loads nothing: the fields clients and tools read at connect
  * (redis-py, Sidekiq, RedisInsight wait while loading:1), with Redis's names and idle values. */
 static void section_persistence(text *t) {
+    bgsave_figures bf;
+    bgsave_info(&bf);
     text_printf(t,
                 "# Persistence\r\n"
                 "loading:%d\r\n"
                 "async_loading:0\r\n"
-                "current_cow_peak:0\r\n"
-                "current_cow_size:0\r\n"
-                "current_cow_size_age:0\r\n"
-                "current_fork_perc:0.00\r\n"
-                "current_save_keys_processed:0\r\n"
-                "current_save_keys_total:0\r\n"
+                "current_cow_peak:%lld\r\n"
+                "current_cow_size:%lld\r\n"
+                "current_cow_size_age:%lld\r\n"
+                "current_fork_perc:%.2f\r\n"
+                "current_save_keys_processed:%lld\r\n"
+                "current_save_keys_total:%lld\r\n"
                 "rdb_changes_since_last_save:%lld\r\n"
-                "rdb_bgsave_in_progress:0\r\n"
+                "rdb_bgsave_in_progress:%d\r\n"
                 "rdb_last_save_time:%lld\r\n"
                 "rdb_last_bgsave_status:%s\r\n"
-                "rdb_last_bgsave_time_sec:-1\r\n"
-                "rdb_current_bgsave_time_sec:-1\r\n"
+                "rdb_last_bgsave_time_sec:%lld\r\n"
+                "rdb_current_bgsave_time_sec:%lld\r\n"
                 "rdb_saves:%lld\r\n"
-                "rdb_last_cow_size:0\r\n"
+                "rdb_last_cow_size:%lld\r\n"
                 "rdb_last_load_keys_expired:%lld\r\n"
                 "rdb_last_load_keys_loaded:%lld\r\n"
                 "rdb_last_load_types_skipped:%lld\r\n"
@@ -400,9 +402,14 @@ static void section_persistence(text *t) {
                 "aof_rewrites:0\r\n"
                 "aof_last_write_status:ok\r\n"
                 "module_fork_in_progress:0\r\n",
-                srv.loading, srv.dirty, srv.lastsave, srv.last_save_ok ? "ok" : "err",
-                srv.rdb_saves, srv.rdb_last_load_keys_expired, srv.rdb_last_load_keys_loaded,
-                srv.rdb_last_load_skipped, (double)srv.rdb_last_save_us / 1e6);
+                srv.loading, (long long)bf.current_peak, (long long)bf.current_bytes,
+                bf.in_progress ? bf.current_age_s : 0,
+                bf.keys_total ? 100.0 * (double)bf.keys_processed / (double)bf.keys_total : 0.0,
+                bf.keys_processed, bf.keys_total, srv.dirty, bf.in_progress, srv.lastsave,
+                srv.last_save_ok ? "ok" : "err", srv.rdb_last_bgsave_s, bf.current_s, srv.rdb_saves,
+                (long long)srv.rdb_last_cow_size, srv.rdb_last_load_keys_expired,
+                srv.rdb_last_load_keys_loaded, srv.rdb_last_load_skipped,
+                (double)srv.rdb_last_save_us / 1e6);
 }
 
 /* A master without replicas, as Redis 7.0 reports one (ROLE answers the same). The

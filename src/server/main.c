@@ -361,6 +361,7 @@ int main(int argc, char **argv) {
             alloc_allocator_name());
     srv.lastsave = server_now_ms() / 1000;
     srv.last_save_ok = 1;
+    srv.rdb_last_bgsave_s = -1;
     if (persist_load(err, sizeof(err)) < 0) {
         log_msg(LOG_WARNING, "%s", err);
         free_all();

@@ -192,9 +192,9 @@ fail:
     return -1;
 }
 
-/* The cron: a rule whose time and change count are both reached saves (foreground for now). */
+/* The cron: a rule whose time and change count are both reached starts a BGSAVE. */
 void persist_cron(void) {
-    if (!nrules || srv.dirty == 0) return;
+    if (!nrules || srv.dirty == 0 || bgsave_in_progress()) return;
     int64_t now = server_now_ms();
     if (!srv.last_save_ok && now - srv.last_save_try_ms < PERSIST_RETRY_MS) return;
     for (int i = 0; i < nrules; i++) {
@@ -202,7 +202,7 @@ void persist_cron(void) {
             log_msg(LOG_NOTICE, "%lld changes in %lld seconds. Saving...", rules[i].changes,
                     rules[i].seconds);
             char err[PATH_MAX + 256];
-            persist_save(err, sizeof(err));
+            bgsave_start(err, sizeof(err));
             return;
         }
     }
@@ -400,6 +400,10 @@ int persist_load(char *err, size_t errlen) {
 /* ---- commands ---- */
 
 void cmd_save(client *c) {
+    if (bgsave_in_progress()) {
+        reply_error(c, "ERR Background save already in progress");
+        return;
+    }
     char err[PATH_MAX + 256];
     if (persist_save(err, sizeof(err)) < 0) {
         reply_error(c, "ERR");
@@ -415,6 +419,10 @@ void cmd_lastsave(client *c) {
 /* SHUTDOWN / SIGTERM: save if asked (SAVE) or if rules exist (unless NOSAVE). 0: go on and
  * exit; -1: the save failed, do not exit (as Redis). */
 int persist_before_shutdown(int how) {
+    if (bgsave_in_progress()) { /* as Redis kills its child: the final save is ours */
+        log_msg(LOG_WARNING, "There is a background save in progress: aborting it");
+        bgsave_abort();
+    }
     if (how == 0 || (how < 0 && !nrules)) return 0;
     log_msg(LOG_NOTICE, "Saving the final RDB snapshot before exiting.");
     char err[PATH_MAX + 256];

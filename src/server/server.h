@@ -299,6 +299,10 @@ typedef struct server {
     int64_t rdb_last_save_us;
     long long rdb_saves;
     long long rdb_last_load_keys_loaded, rdb_last_load_keys_expired, rdb_last_load_skipped;
+    long long bgsave_max_memory; /* the snapshot subsystem's cap while a BGSAVE runs */
+    long long bgsave_slice_us;   /* serializing per millisecond of the event loop */
+    int64_t rdb_last_cow_size;   /* the last BGSAVE's peak extra memory (forkless: its queue) */
+    long long rdb_last_bgsave_s;
     command *commands;
     size_t ncommands;
 } server;
@@ -507,6 +511,18 @@ struct rdb_limits;
 void persist_fill_limits(struct rdb_limits *lim); /* the encodings' limits from the config */
 /* how: 1 SAVE, 0 NOSAVE, -1 neither (save if rules exist). 0: exit; -1: the save failed. */
 int persist_before_shutdown(int how);
+
+/* bgsave.c: BGSAVE without fork (see there why). */
+int bgsave_start(char *err, size_t errlen);
+int bgsave_in_progress(void);
+void bgsave_abort(void);
+void cmd_bgsave(client *c);
+typedef struct bgsave_figures {
+    int in_progress;
+    long long current_s, current_age_s, keys_processed, keys_total;
+    int64_t current_bytes, current_peak;
+} bgsave_figures;
+void bgsave_info(bgsave_figures *f);
 void cmd_time(client *c);
 void cmd_dbsize(client *c);
 void cmd_flushdb(client *c);

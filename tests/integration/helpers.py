@@ -13,7 +13,7 @@ from prometheus_client import parser as text_parser
 # The subsystems of memory accounting, as INFO memory's memkv_subsystem_* fields name them.
 SUBSYSTEMS = ("strings", "hashes", "lists", "sets", "zsets", "key_index", "expires_index",
               "query_buffers", "output_buffers", "clients", "profiler", "http", "keyspace_stats", "slowlog",
-              "pubsub", "scripting", "tracking", "other")
+              "pubsub", "scripting", "tracking", "snapshot", "other")
 
 
 class Resp:

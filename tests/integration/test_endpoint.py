@@ -59,7 +59,7 @@ ALWAYS = ("memkv_memory_used_bytes", "memkv_memory_max_bytes", "memkv_memory_sub
           "memkv_build_info", "memkv_allocator_info")
 SUBSYSTEMS = ("strings", "hashes", "lists", "sets", "zsets", "key_index", "expires_index",
               "query_buffers", "output_buffers", "clients", "profiler", "http", "keyspace_stats", "slowlog",
-              "pubsub", "scripting", "tracking", "other")
+              "pubsub", "scripting", "tracking", "snapshot", "other")
 # Subsystems that the observers themselves move: the scrape holds its gathered inputs and its
 # body in `http`; the RESP client asking INFO / MEMORY STATS holds its query and reply buffers
 # (query_buffers, output_buffers, clients) and the reply being built (`other`).

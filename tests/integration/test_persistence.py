@@ -105,7 +105,7 @@ def snapshot(c):
         else:
             v = None
         ttl = c.pttl(k)
-        out[k] = (t, v, -1 if ttl < 0 else round(ttl / 60000))  # minutes: timing-proof
+        out[k] = (t, v, -1 if ttl < 0 else round(ttl / 600000))  # 10 minutes: timing-proof
     return out
 
 
@@ -320,3 +320,139 @@ def test_restore_errors_match_redis(tmpdir_path, server_factory):
             assert out[0] == out[1], (cmd, out)
     finally:
         rs.stop()
+
+
+def fill_many(c, n):
+    p = c.pipeline(transaction=False)
+    for i in range(n):
+        p.set("k%d" % i, "v%d" % i)
+        if i % 100 == 0:
+            p.hset("h%d" % i, mapping={"a": i, "b": "x" * 100})
+            p.rpush("l%d" % i, *range(50))
+            p.zadd("z%d" % i, {"m%d" % j: j for j in range(200)})
+            p.expire("h%d" % i, 100000)
+        if i % 5000 == 0:
+            p.execute()
+    p.execute()
+
+
+def wait_bgsave(c, timeout=120):
+    deadline = time.monotonic() + timeout
+    while c.info("persistence")["rdb_bgsave_in_progress"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_bgsave_errors_and_schedule(tmpdir_path, server_factory):
+    m = server_factory(args=["--dir", tmpdir_path, "--bgsave-slice-us", "50"])
+    c = m.client()
+    fill_many(c, 60000)
+    saves = c.info("persistence")["rdb_saves"]
+    assert c.execute_command("BGSAVE") is True
+    assert c.info("persistence")["rdb_bgsave_in_progress"] == 1
+    with pytest.raises(redis.ResponseError, match="Background save already in progress"):
+        c.execute_command("BGSAVE")
+    with pytest.raises(redis.ResponseError, match="Background save already in progress"):
+        c.save()
+    with pytest.raises(redis.ResponseError, match="syntax error"):
+        c.execute_command("BGSAVE", "BOGUS")
+    assert m.cli("BGSAVE", "SCHEDULE").stdout.strip() == "Background saving scheduled"
+    deadline = time.monotonic() + 120
+    while c.info("persistence")["rdb_saves"] < saves + 2:  # the scheduled one ran after
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    wait_bgsave(c)
+    f = info_fields(c, "persistence")
+    assert f["rdb_last_bgsave_status"] == "ok" and int(f["rdb_last_bgsave_time_sec"]) >= 0
+    assert int(f["rdb_last_cow_size"]) > 0
+
+
+def test_bgsave_snapshot_content(tmpdir_path, server_factory):
+    m = server_factory(args=["--dir", tmpdir_path, "--bgsave-slice-us", "50"])
+    c = m.client()
+    fill_many(c, 40000)
+    m.client(db=3).set("db3", "x")
+    want = {0: snapshot(c), 3: snapshot(m.client(db=3))}
+    assert c.execute_command("BGSAVE") is True
+    i = 0
+    while c.info("persistence")["rdb_bgsave_in_progress"]:
+        c.set("k%d" % (i * 7919 % 40000), "CHANGED")
+        c.hset("h%d" % (i % 400 * 100), "a", "CHANGED")
+        c.delete("z%d" % (i % 400 * 100))
+        c.rename("k%d" % (39999 - i), "renamed%d" % i)
+        c.set("new%d" % i, "x")
+        if i == 50:
+            c.swapdb(0, 5)
+            c.swapdb(0, 5)
+        if i == 100:
+            m.client(db=3).flushdb()
+        i += 1
+    assert i > 10
+    f = info_fields(c, "persistence")
+    assert f["rdb_last_bgsave_status"] == "ok"
+    path = os.path.join(tmpdir_path, "dump.rdb")
+    check = subprocess.run(["/usr/bin/redis-check-rdb", path], capture_output=True, text=True)
+    assert check.returncode == 0 and "RDB looks OK" in check.stdout, check.stdout
+    rs = RedisServer(tmpdir_path)
+    try:
+        assert snapshot(rs.client()) == want[0]
+        assert snapshot(rs.client(3)) == want[3]
+    finally:
+        rs.stop()
+
+
+def test_bgsave_memory_within_budget(tmpdir_path, server_factory):
+    """Under a steady write load the snapshot's extra memory stays within bgsave-max-memory
+    (plus the chunk being filled)."""
+    budget = 1 << 20
+    m = server_factory(args=["--dir", tmpdir_path, "--bgsave-max-memory", str(budget)])
+    c = m.client()
+    p = c.pipeline(transaction=False)
+    for i in range(200000):
+        p.set("key:%d" % i, "x" * 200)
+        if i % 10000 == 0:
+            p.execute()
+    p.execute()
+    assert c.execute_command("BGSAVE") is True
+    peak = 0
+    i = 0
+    while c.info("persistence")["rdb_bgsave_in_progress"]:
+        for j in range(50):
+            c.set("key:%d" % ((i * 50 + j) * 7 % 200000), "y" * 200)
+        peak = max(peak, c.info("persistence")["current_cow_size"])
+        i += 1
+    last = c.info("persistence")["rdb_last_cow_size"]
+    slack = 256 * 1024 + 64 * 1024  # the chunk being filled, the chunk headers
+    assert 0 < last <= budget + slack, last
+    assert peak <= budget + slack, peak
+    assert m.client().dbsize() == 200000
+
+
+def test_kill9_during_bgsave_keeps_previous(tmpdir_path, server_factory):
+    from conftest import MemkvServer
+    m = MemkvServer(args=["--dir", tmpdir_path, "--bgsave-slice-us", "50"])  # killed: not the factory's
+    c = m.client()
+    c.set("old", "snapshot")
+    c.save()
+    fill_many(c, 40000)
+    c.execute_command("BGSAVE")
+    assert c.info("persistence")["rdb_bgsave_in_progress"] == 1
+    m.proc.kill()
+    m.proc.wait()
+    m.stop(expect_code=None)
+    m2 = server_factory(args=["--dir", tmpdir_path])
+    assert m2.client().dbsize() == 1 and m2.client().get("old") == b"snapshot"
+
+
+def test_shutdown_during_bgsave_saves(tmpdir_path, server_factory):
+    m = server_factory(args=["--dir", tmpdir_path, "--bgsave-slice-us", "50"])
+    c = m.client()
+    fill_many(c, 40000)
+    n = c.dbsize()
+    c.execute_command("BGSAVE")
+    c.set("late", "write")
+    shutdown(c, save=True)
+    m.proc.wait(timeout=60)
+    m2 = server_factory(args=["--dir", tmpdir_path])
+    assert m2.client().dbsize() == n + 1 and m2.client().get("late") == b"write"
+    assert not [f for f in os.listdir(tmpdir_path) if f.startswith("temp-")]
