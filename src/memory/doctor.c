@@ -300,7 +300,7 @@ static void rule_rss_overhead(doctor *d) {
 
 static void rule_rss_over_used(doctor *d) {
     const mem_snapshot *s = d->s;
-    if (s->alloc.available || s->used_memory == 0) return;
+    if (s->alloc.available || s->used_memory == 0 || s->rss_inflated) return;
     size_t excess = sub_sat(d->rss_net, s->used_memory);
     double r = (double)d->rss_net / (double)s->used_memory;
     if (r <= d->lim->frag_ratio || excess < d->lim->min_waste_bytes) return;

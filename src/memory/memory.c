@@ -296,6 +296,23 @@ int mem_arena_stats_read(unsigned arena, mem_arena_stats *out) {
 
 /* ---- process ---------------------------------------------------------------------------- */
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MEMKV_UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define MEMKV_UNDER_ASAN 1
+#endif
+
+int mem_rss_inflated(void) {
+#ifdef MEMKV_UNDER_ASAN
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 size_t mem_process_rss(void) {
     char buf[256];
     if (util_read_small_file("/proc/self/statm", buf, sizeof(buf)) <= 0) return 0;

@@ -74,6 +74,9 @@ int mem_arena_stats_read(unsigned arena, mem_arena_stats *out);
 
 /* Process resident set size in bytes (/proc/self/statm), 0 if unknown. */
 size_t mem_process_rss(void);
+/* 1 in an AddressSanitizer build: its allocator's quarantine, redzones and shadow memory are in
+ * the RSS, which then says nothing about memkv's own use (the doctor does not judge it). */
+int mem_rss_inflated(void);
 /* Highest RSS the process has had (VmHWM in /proc/self/status), 0 if unknown. */
 size_t mem_process_rss_peak(void);
 
@@ -188,6 +191,7 @@ typedef struct mem_snapshot {
     mem_allocator_stats alloc;
     size_t rss;
     size_t rss_baseline; /* process RSS right after start-up (an empty server's own cost) */
+    int rss_inflated;    /* mem_rss_inflated(): RSS is not compared with used memory */
     size_t used_memory;  /* what the server accounts for */
     size_t used_memory_peak;
     size_t maxmemory; /* 0 = none */

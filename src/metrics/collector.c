@@ -726,6 +726,7 @@ static void json_doctor(json_buf *j, const metrics_inputs *in) {
     snap.alloc = in->alloc;
     snap.rss = in->rss;
     snap.rss_baseline = s->rss_baseline;
+    snap.rss_inflated = mem_rss_inflated();
     snap.used_memory = in->used_memory;
     snap.used_memory_peak = s->used_memory_peak;
     snap.maxmemory = s->maxmemory > 0 ? (size_t)s->maxmemory : 0;

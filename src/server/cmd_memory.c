@@ -80,6 +80,7 @@ static void fill_snapshot(mem_snapshot *s, mem_bin *bins, size_t cap) {
     s->alloc = f.alloc;
     s->rss = f.rss;
     s->rss_baseline = srv.rss_baseline;
+    s->rss_inflated = mem_rss_inflated();
     s->used_memory = f.used;
     s->used_memory_peak = f.peak;
     s->maxmemory = srv.maxmemory > 0 ? (size_t)srv.maxmemory : 0;
