@@ -258,8 +258,12 @@ static void mode_file(const char *text) {
     check_strings_loaded(text);
     server_clamp_hz(); /* as main() does once the file is loaded (hz 0 reads back as 1) */
     srv.config.started = 1;
+    /* Not dir: setting it checks the directory exists here (a file may name one that does not:
+     * start-up then stops). */
     for (size_t i = 0; i < srv.config.count; i++)
-        if (!(srv.config.params[i].flags & CFG_IMMUTABLE)) check_round_trip(&srv.config.params[i]);
+        if (!(srv.config.params[i].flags & CFG_IMMUTABLE) &&
+            strcmp(srv.config.params[i].name, "dir") != 0)
+            check_round_trip(&srv.config.params[i]);
     srv.config.started = 0;
 
     /* CONFIG REWRITE over the same text, then load the result afresh. */

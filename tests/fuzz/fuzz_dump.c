@@ -65,10 +65,11 @@ static int ref_name_valid(const char *s) {
 
 static void check_small_parsers(const char *line) {
     prof_format f;
-    /* The four names and their aliases, any case. */
-    static const char *const known[][2] = {
-        {"pprof", "pprof"},      {"raw", "raw"},        {"collapsed", "collapsed"}, {"svg", "svg"},
-        {"folded", "collapsed"}, {"flamegraph", "svg"}, {"jeprof", "raw"}};
+    /* The five names and their aliases, any case. */
+    static const char *const known[][2] = {{"pprof", "pprof"},         {"raw", "raw"},
+                                           {"collapsed", "collapsed"}, {"svg", "svg"},
+                                           {"folded", "collapsed"},    {"flamegraph", "svg"},
+                                           {"jeprof", "raw"},          {"json", "json"}};
     const char *want = NULL;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (strcasecmp(line, known[i][0]) == 0) want = known[i][1];
