@@ -147,7 +147,7 @@ static void rstr_release(rstr *s) {
 }
 
 static int rd_string(cur *c, rstr *s) {
-    uint64_t len;
+    uint64_t len = 0;
     int enc;
     s->owned = NULL;
     if (rd_len_enc(c, &len, &enc)) return -1;
@@ -717,7 +717,7 @@ static int skip_stream(cur *c, int rdbtype) {
 /* The opcode stream of a module value (v2) up to its EOF. */
 static int skip_module_body(cur *c) {
     for (;;) {
-        uint64_t op, x;
+        uint64_t op = 0, x;
         const unsigned char *q;
         if (rd_len(c, &op)) return -1;
         switch (op) {
