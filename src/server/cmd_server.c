@@ -551,7 +551,7 @@ static void config_get(client *c) {
                 if (!glob) {
                     if (pat->len == plen && strncasecmp(pat->ptr, p->name, plen) == 0)
                         as_written = pat;
-                } else {
+                } else if (!(p->flags & CFG_HIDDEN)) {
                     match = util_glob_match(pat->ptr, pat->len, p->name, plen, 1);
                 }
             }

@@ -25,6 +25,9 @@ typedef enum cfg_type {
 /* Names a path the server writes to: at run time only where the caller allows it
  * (Redis 7's enable-protected-configs), so a client cannot choose where files go. */
 #define CFG_PROTECTED 4
+/* A test knob: CONFIG GET answers it only by its exact name, not to a pattern (Redis's
+ * HIDDEN_CONFIG). */
+#define CFG_HIDDEN 8
 
 #define CFG_ERR_LEN 256
 

@@ -120,6 +120,14 @@ typedef struct save_ctx {
     db *d;
 } save_ctx;
 
+/* rdb-key-save-delay: tests make a SAVE last long enough to be interrupted. A negative n
+ * sleeps 1 µs once every -n keys on average (a sleep costs far more than a microsecond). */
+static void key_save_delay(void) {
+    long long us = srv.rdb_key_save_delay;
+    if (us < 0) us = random() % -us == 0;
+    if (us > 0) usleep((useconds_t)us);
+}
+
 static void save_one(void *arg, db *d, const db_entry *e) {
     save_ctx *s = arg;
     if (s->failed) return;
@@ -127,6 +135,7 @@ static void save_one(void *arg, db *d, const db_entry *e) {
     const char *key = db_entry_key(e, &klen);
     int64_t when = db_entry_has_expire(e) ? db_get_expire(d, key, klen) : -1;
     rdb_write_key(s->o, e, when);
+    key_save_delay();
     if (s->o->len >= PERSIST_FLUSH_BYTES && flush_out(s->fd, s->o) < 0) s->failed = 1;
 }
 

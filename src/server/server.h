@@ -299,9 +299,10 @@ typedef struct server {
     int64_t rdb_last_save_us;
     long long rdb_saves;
     long long rdb_last_load_keys_loaded, rdb_last_load_keys_expired, rdb_last_load_skipped;
-    long long bgsave_max_memory; /* the snapshot subsystem's cap while a BGSAVE runs */
-    long long bgsave_slice_us;   /* serializing per millisecond of the event loop */
-    int64_t rdb_last_cow_size;   /* the last BGSAVE's peak extra memory (forkless: its queue) */
+    long long bgsave_max_memory;  /* the snapshot subsystem's cap while a BGSAVE runs */
+    long long bgsave_slice_us;    /* serializing per millisecond of the event loop */
+    long long rdb_key_save_delay; /* µs after each key of a foreground SAVE (a test knob) */
+    int64_t rdb_last_cow_size;    /* the last BGSAVE's peak extra memory (forkless: its queue) */
     long long rdb_last_bgsave_s;
     command *commands;
     size_t ncommands;

@@ -1,5 +1,6 @@
 /* The server's configuration table: every parameter, its default, bounds and apply hook. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -831,6 +832,16 @@ static cfg_param params[] = {
      .default_value = "1000",
      .min = 50,
      .max = 1000000},
+    /* Redis's test knob: SAVE (and the save at shutdown) waits this many microseconds after
+     * each key, or once every -n keys on average for a negative n; 0 = none. BGSAVE's pace is
+     * bgsave-slice-us. */
+    {.name = "rdb-key-save-delay",
+     .type = CFG_INT,
+     .flags = CFG_HIDDEN,
+     .ptr = &srv.rdb_key_save_delay,
+     .default_value = "0",
+     .min = INT_MIN,
+     .max = INT_MAX},
     {.name = "appendonly",
      .type = CFG_CUSTOM,
      .default_value = "no",
