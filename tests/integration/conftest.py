@@ -59,8 +59,10 @@ class MemkvServer:
         cmd += ["--port", "0", "--metrics-port", "auto", "--ready-file", self.ready] + list(args)
         self.stdout = open(self.stdout_path, "w")
         self.stderr = open(self.stderr_path, "w")
+        # cwd: the server's own directory, so the default `dir ./` never shares a dump.rdb
+        # between tests.
         self.proc = subprocess.Popen(cmd, stdout=self.stdout, stderr=self.stderr, stdin=subprocess.DEVNULL,
-                                     preexec_fn=preexec_fn)
+                                     preexec_fn=preexec_fn, cwd=self.dir)
         deadline = time.monotonic() + start_timeout
         while not os.path.exists(self.ready):
             if self.proc.poll() is not None:
