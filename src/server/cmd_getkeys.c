@@ -53,7 +53,8 @@ static int keys_of(const command *cmd, const subcommand *sub, const resp_arg *ar
         pos[0] = 2;
         return 1;
     }
-    for (size_t i = 0; i < sizeof(movables) / sizeof(movables[0]); i++) {
+    for (size_t i = 0; (cmd->flags & CMD_MOVABLEKEYS) && i < sizeof(movables) / sizeof(movables[0]);
+         i++) {
         const movable *m = &movables[i];
         if (strcmp(cmd->name, m->name) != 0) continue;
         /* As Redis 7.0: a valid count gives the destination first, then the keys; otherwise
@@ -85,13 +86,8 @@ static int keys_of(const command *cmd, const subcommand *sub, const resp_arg *ar
 static int command_has_keys(const command *cmd) {
     /* Shard channels sit in the key positions (for cluster slots), flagged not-keys in Redis
      * 7.0: GETKEYS says the command has none. */
-    if (!strcmp(cmd->name, "spublish") || !strcmp(cmd->name, "ssubscribe") ||
-        !strcmp(cmd->name, "sunsubscribe"))
-        return 0;
-    if (cmd->first_key > 0) return 1;
-    for (size_t i = 0; i < sizeof(movables) / sizeof(movables[0]); i++)
-        if (strcmp(cmd->name, movables[i].name) == 0) return 1;
-    return 0;
+    if (cmd->flags & CMD_CHANNELS) return 0;
+    return cmd->first_key > 0 || (cmd->flags & CMD_MOVABLEKEYS);
 }
 
 int command_keys(const command *cmd, const resp_arg *argv, int argc, int *pos) {
@@ -125,14 +121,12 @@ static void reply_key_flags(client *c, const command *cmd) {
         reply_add_array_len(&c->reply, 2);
         reply_add_status(&c->reply, "RO");
         reply_add_status(&c->reply, "access");
-    } else if (!strcmp(cmd->name, "eval") || !strcmp(cmd->name, "evalsha") ||
-               !strcmp(cmd->name, "fcall")) { /* a script may read and write its keys */
+    } else if (cmd->flags & CMD_KEY_RW_ACCESS) {
         reply_add_array_len(&c->reply, 3);
         reply_add_status(&c->reply, "RW");
         reply_add_status(&c->reply, "access");
         reply_add_status(&c->reply, "update");
-    } else if (!strcmp(cmd->name, "del") || !strcmp(cmd->name, "unlink") ||
-               !strcmp(cmd->name, "getdel")) {
+    } else if (cmd->flags & CMD_KEY_DELETE) {
         reply_add_array_len(&c->reply, 2);
         reply_add_status(&c->reply, "RM");
         reply_add_status(&c->reply, "delete");

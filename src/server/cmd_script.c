@@ -378,13 +378,13 @@ static void cmd_function_unsupported(client *c) {
 #define K CMD_MOVABLEKEYS
 /* clang-format off */
 command scripting_commands[] = {
-    {"eval", cmd_eval, -3, S | MR | K, 0, 0, 0, "scripting", "Executes a server-side Lua script."},
-    {"evalsha", cmd_evalsha, -3, S | MR | K, 0, 0, 0, "scripting", "Executes a server-side Lua script by SHA1 digest."},
+    {"eval", cmd_eval, -3, S | MR | K | CMD_KEY_RW_ACCESS, 0, 0, 0, "scripting", "Executes a server-side Lua script."},
+    {"evalsha", cmd_evalsha, -3, S | MR | K | CMD_KEY_RW_ACCESS, 0, 0, 0, "scripting", "Executes a server-side Lua script by SHA1 digest."},
     {"eval_ro", cmd_eval_ro, -3, S | CMD_READONLY | K, 0, 0, 0, "scripting", "Executes a read-only server-side Lua script."},
     {"evalsha_ro", cmd_evalsha_ro, -3, S | CMD_READONLY | K, 0, 0, 0, "scripting", "Executes a read-only server-side Lua script by SHA1 digest."},
     {"script", cmd_script, -2, CMD_NOSCRIPT, 0, 0, 0, "scripting", "A container for Lua scripts management commands."},
     {"function", cmd_function_unsupported, -2, CMD_NOSCRIPT, 0, 0, 0, "scripting", "A container for function commands (not supported by memkv)."},
-    {"fcall", cmd_function_unsupported, -3, S | MR | K, 0, 0, 0, "scripting", "Invokes a function (not supported by memkv)."},
+    {"fcall", cmd_function_unsupported, -3, S | MR | K | CMD_KEY_RW_ACCESS, 0, 0, 0, "scripting", "Invokes a function (not supported by memkv)."},
     {"fcall_ro", cmd_function_unsupported, -3, S | CMD_READONLY | K, 0, 0, 0, "scripting", "Invokes a read-only function (not supported by memkv)."},
 };
 /* clang-format on */

@@ -573,7 +573,7 @@ command sets_commands[] = {
     {"smove", cmd_smove, 4, W | F, 1, 2, 1, "set", "Moves a member from one set to another."},
     {"sinter", cmd_sinter, -2, R, 1, -1, 1, "set", "Returns the intersect of multiple sets."},
     {"sinterstore", cmd_sinterstore, -3, W | M, 1, -1, 1, "set", "Stores the intersect of multiple sets in a key."},
-    {"sintercard", cmd_sintercard, -3, R, 0, 0, 0, "set", "Returns the number of members of the intersect of multiple sets."},
+    {"sintercard", cmd_sintercard, -3, R | CMD_MOVABLEKEYS, 0, 0, 0, "set", "Returns the number of members of the intersect of multiple sets."},
     {"sunion", cmd_sunion, -2, R, 1, -1, 1, "set", "Returns the union of multiple sets."},
     {"sunionstore", cmd_sunionstore, -3, W | M, 1, -1, 1, "set", "Stores the union of multiple sets in a key."},
     {"sdiff", cmd_sdiff, -2, R, 1, -1, 1, "set", "Returns the difference of multiple sets."},

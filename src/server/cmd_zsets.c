@@ -1131,6 +1131,8 @@ static void cmd_zintercard(client *c) {
 #define R CMD_READONLY
 #define F CMD_FAST
 #define M CMD_DENYOOM
+#define K CMD_MOVABLEKEYS
+#define B CMD_BLOCKING
 
 /* name, handler, arity, flags, first key, last key, step, group, summary (Redis 7.0's) */
 /* clang-format off */
@@ -1157,19 +1159,19 @@ command zsets_commands[] = {
     {"zremrangebylex", cmd_zremrangebylex, 4, W, 1, 1, 1, "sorted_set", "Remove all members in a sorted set between the given lexicographical range"},
     {"zpopmin", cmd_zpopmin, -2, W | F, 1, 1, 1, "sorted_set", "Remove and return members with the lowest scores in a sorted set"},
     {"zpopmax", cmd_zpopmax, -2, W | F, 1, 1, 1, "sorted_set", "Remove and return members with the highest scores in a sorted set"},
-    {"zmpop", cmd_zmpop, -4, W, 0, 0, 0, "sorted_set", "Remove and return members with scores in a sorted set"},
-    {"bzpopmin", cmd_bzpopmin, -3, W | CMD_NOSCRIPT | F, 1, -2, 1, "sorted_set", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available"},
-    {"bzpopmax", cmd_bzpopmax, -3, W | CMD_NOSCRIPT | F, 1, -2, 1, "sorted_set", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available"},
-    {"bzmpop", cmd_bzmpop, -5, W, 0, 0, 0, "sorted_set", "Remove and return members with scores in a sorted set or block until one is available"},
+    {"zmpop", cmd_zmpop, -4, W | K, 0, 0, 0, "sorted_set", "Remove and return members with scores in a sorted set"},
+    {"bzpopmin", cmd_bzpopmin, -3, W | CMD_NOSCRIPT | B | F, 1, -2, 1, "sorted_set", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available"},
+    {"bzpopmax", cmd_bzpopmax, -3, W | CMD_NOSCRIPT | B | F, 1, -2, 1, "sorted_set", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available"},
+    {"bzmpop", cmd_bzmpop, -5, W | B | K, 0, 0, 0, "sorted_set", "Remove and return members with scores in a sorted set or block until one is available"},
     {"zrandmember", cmd_zrandmember, -2, R, 1, 1, 1, "sorted_set", "Get one or multiple random elements from a sorted set"},
     {"zscan", cmd_zscan, -3, R, 1, 1, 1, "sorted_set", "Incrementally iterate sorted sets elements and associated scores"},
-    {"zunion", cmd_zunion, -3, R, 0, 0, 0, "sorted_set", "Add multiple sorted sets"},
-    {"zinter", cmd_zinter, -3, R, 0, 0, 0, "sorted_set", "Intersect multiple sorted sets"},
-    {"zdiff", cmd_zdiff, -3, R, 0, 0, 0, "sorted_set", "Subtract multiple sorted sets"},
-    {"zunionstore", cmd_zunionstore, -4, W | M, 1, 1, 1, "sorted_set", "Add multiple sorted sets and store the resulting sorted set in a new key"},
-    {"zinterstore", cmd_zinterstore, -4, W | M, 1, 1, 1, "sorted_set", "Intersect multiple sorted sets and store the resulting sorted set in a new key"},
-    {"zdiffstore", cmd_zdiffstore, -4, W | M, 1, 1, 1, "sorted_set", "Subtract multiple sorted sets and store the resulting sorted set in a new key"},
-    {"zintercard", cmd_zintercard, -3, R, 0, 0, 0, "sorted_set", "Intersect multiple sorted sets and return the cardinality of the result"},
+    {"zunion", cmd_zunion, -3, R | K, 0, 0, 0, "sorted_set", "Add multiple sorted sets"},
+    {"zinter", cmd_zinter, -3, R | K, 0, 0, 0, "sorted_set", "Intersect multiple sorted sets"},
+    {"zdiff", cmd_zdiff, -3, R | K, 0, 0, 0, "sorted_set", "Subtract multiple sorted sets"},
+    {"zunionstore", cmd_zunionstore, -4, W | M | K, 1, 1, 1, "sorted_set", "Add multiple sorted sets and store the resulting sorted set in a new key"},
+    {"zinterstore", cmd_zinterstore, -4, W | M | K, 1, 1, 1, "sorted_set", "Intersect multiple sorted sets and store the resulting sorted set in a new key"},
+    {"zdiffstore", cmd_zdiffstore, -4, W | M | K, 1, 1, 1, "sorted_set", "Subtract multiple sorted sets and store the resulting sorted set in a new key"},
+    {"zintercard", cmd_zintercard, -3, R | K, 0, 0, 0, "sorted_set", "Intersect multiple sorted sets and return the cardinality of the result"},
 };
 /* clang-format on */
 const size_t zsets_commands_count = sizeof(zsets_commands) / sizeof(zsets_commands[0]);

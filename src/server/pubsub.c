@@ -513,10 +513,10 @@ command pubsub_commands[] = {
     {"unsubscribe", cmd_unsubscribe, -1, CMD_NOSCRIPT, 0, 0, 0, "pubsub", "Stops listening to messages posted to channels."},
     {"psubscribe", cmd_psubscribe, -2, CMD_NOSCRIPT, 0, 0, 0, "pubsub", "Listens for messages published to channels that match one or more patterns."},
     {"punsubscribe", cmd_punsubscribe, -1, CMD_NOSCRIPT, 0, 0, 0, "pubsub", "Stops listening to messages published to channels that match one or more patterns."},
-    {"ssubscribe", cmd_ssubscribe, -2, CMD_NOSCRIPT, 1, -1, 1, "pubsub", "Listens for messages published to shard channels."},
-    {"sunsubscribe", cmd_sunsubscribe, -1, CMD_NOSCRIPT, 1, -1, 1, "pubsub", "Stops listening to messages posted to shard channels."},
+    {"ssubscribe", cmd_ssubscribe, -2, CMD_NOSCRIPT | CMD_CHANNELS, 1, -1, 1, "pubsub", "Listens for messages published to shard channels."},
+    {"sunsubscribe", cmd_sunsubscribe, -1, CMD_NOSCRIPT | CMD_CHANNELS, 1, -1, 1, "pubsub", "Stops listening to messages posted to shard channels."},
     {"publish", cmd_publish, 3, F | CMD_MAY_REPLICATE, 0, 0, 0, "pubsub", "Posts a message to a channel."},
-    {"spublish", cmd_spublish, 3, F | CMD_MAY_REPLICATE, 1, 1, 1, "pubsub", "Post a message to a shard channel"},
+    {"spublish", cmd_spublish, 3, F | CMD_MAY_REPLICATE | CMD_CHANNELS, 1, 1, 1, "pubsub", "Post a message to a shard channel"},
     {"pubsub", cmd_pubsub, -2, 0, 0, 0, 0, "pubsub", "A container for Pub/Sub commands."},
 };
 /* clang-format on */

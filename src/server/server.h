@@ -110,6 +110,13 @@ typedef void command_fn(client *c);
 #define CMD_SKIP_MONITOR (1 << 13) /* never shown to MONITOR (Redis's skip_monitor) */
 #define CMD_SKIP_SLOWLOG (1 << 14) /* never logged in the SLOWLOG (EXEC, as Redis) */
 #define CMD_CONTAINER (1 << 15)    /* has subcommands (set by commands_init) */
+/* What COMMAND GETKEYS(ANDFLAGS) says of the key positions (Redis 7.0's key specs, coarser):
+ * CHANNELS: they hold shard channels, not keys (SPUBLISH...: "no key arguments");
+ * KEY_DELETE: the keys are removed (RM, delete); KEY_RW_ACCESS: read and written (RW, access,
+ * update: a script's keys). Otherwise RO/access for read-only commands, RW/update for writes. */
+#define CMD_CHANNELS (1 << 16)
+#define CMD_KEY_DELETE (1 << 17)
+#define CMD_KEY_RW_ACCESS (1 << 18)
 
 /* What INFO commandstats and latencystats show of a command or subcommand (cmdstats.c). */
 typedef struct cmd_stats {
