@@ -2,6 +2,7 @@
  * command are keys, as Redis 7.0 finds them, and the command list filtered; the "since" of
  * COMMAND DOCS. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,18 +180,109 @@ void command_getkeys(client *c, int with_flags) {
 
 /* ---- COMMAND LIST FILTERBY ---- */
 
-/* Redis's ACL categories, as memkv can tell them from its table: the group (string, list,
- * sorted_set -> sortedset, ...), read/write/fast/slow/admin/blocking/keyspace. */
-static int in_category(const command *cmd, const char *cat) {
-    if (!strcmp(cat, "read")) return (cmd->flags & CMD_READONLY) != 0;
-    if (!strcmp(cat, "write")) return (cmd->flags & CMD_WRITE) != 0;
-    if (!strcmp(cat, "fast")) return (cmd->flags & CMD_FAST) != 0;
-    if (!strcmp(cat, "slow")) return (cmd->flags & CMD_FAST) == 0;
-    if (!strcmp(cat, "admin") || !strcmp(cat, "dangerous")) return (cmd->flags & CMD_ADMIN) != 0;
-    if (!strcmp(cat, "blocking")) return (cmd->flags & CMD_BLOCKING) != 0;
-    if (!strcmp(cat, "keyspace")) return !strcmp(cmd->group, "generic");
-    if (!strcmp(cat, "sortedset")) return !strcmp(cmd->group, "sorted_set");
-    return !strcmp(cat, cmd->group);
+/* Redis's ACL categories, in its order (COMMAND INFO lists them so). */
+static const char *const categories[] = {
+    "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
+    "string",   "bitmap", "hyperloglog", "geo",       "stream",     "pubsub",      "admin",
+    "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting",
+};
+enum { CAT_READ = 1, CAT_SCRIPTING = 20 };
+
+static int category_index(const char *name) {
+    for (size_t i = 0; i < sizeof(categories) / sizeof(categories[0]); i++)
+        if (!strcmp(categories[i], name)) return (int)i;
+    return -1;
+}
+
+/* The commands whose categories in Redis 7.0 are not their group's: these replace it. */
+static const char *own_categories(const char *name) {
+    static const struct {
+        const char *name, *cats;
+    } own[] = {
+        {"command", "connection"},
+        {"dbsize", "keyspace"},
+        {"flushall", "keyspace dangerous"},
+        {"flushdb", "keyspace dangerous"},
+        {"info", "dangerous"},
+        {"keys", "keyspace dangerous"},
+        {"lastsave", "admin dangerous"},
+        {"restore", "keyspace dangerous"},
+        {"role", "admin dangerous"},
+        {"swapdb", "keyspace dangerous"},
+        {"wait", "connection"},
+        {"function", ""},
+    };
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (!strcmp(own[i].name, name)) return own[i].cats;
+    return NULL;
+}
+
+/* A command's categories as a bit mask over categories[]: its group's (generic -> keyspace,
+ * sorted_set -> sortedset, transactions -> transaction; server has none) or its own
+ * (own_categories), then Redis's implicit ones from the flags: write, read (not for scripts),
+ * admin and dangerous, fast or slow, blocking. A container has only its own and fast/slow. */
+unsigned command_categories(const command *cmd) {
+    static const struct {
+        const char *group, *cat;
+    } by_group[] = {{"generic", "keyspace"},
+                    {"sorted_set", "sortedset"},
+                    {"transactions", "transaction"},
+                    {"server", NULL}};
+    unsigned m = 0;
+    int container = (cmd->flags & CMD_CONTAINER) != 0;
+    const char *own = own_categories(cmd->name);
+    if (own) {
+        char name[32];
+        for (const char *p = own; *p;) {
+            size_t n = strcspn(p, " ");
+            snprintf(name, sizeof(name), "%.*s", (int)n, p);
+            int i = category_index(name);
+            if (i >= 0) m |= 1u << i;
+            p += n + (p[n] == ' ');
+        }
+    } else if (!container) {
+        const char *cat = cmd->group;
+        for (size_t i = 0; i < sizeof(by_group) / sizeof(by_group[0]); i++)
+            if (!strcmp(cmd->group, by_group[i].group)) cat = by_group[i].cat;
+        int g = cat ? category_index(cat) : -1;
+        if (g >= 0) m |= 1u << g;
+    }
+    m |= 1u << category_index(cmd->flags & CMD_FAST ? "fast" : "slow");
+    if (container) return m;
+    if (cmd->flags & CMD_WRITE) m |= 1u << category_index("write");
+    if ((cmd->flags & CMD_READONLY) && !(m & (1u << CAT_SCRIPTING))) m |= 1u << CAT_READ;
+    if (cmd->flags & CMD_ADMIN)
+        m |= (1u << category_index("admin")) | (1u << category_index("dangerous"));
+    if (cmd->flags & CMD_BLOCKING) m |= 1u << category_index("blocking");
+    return m;
+}
+
+/* COMMAND INFO's category set. */
+void reply_command_categories(client *c, const command *cmd) {
+    unsigned m = command_categories(cmd);
+    reply_add_set_len(&c->reply, __builtin_popcount(m));
+    char buf[32];
+    for (size_t i = 0; i < sizeof(categories) / sizeof(categories[0]); i++) {
+        if (!(m & (1u << i))) continue;
+        snprintf(buf, sizeof(buf), "@%s", categories[i]);
+        reply_add_status(&c->reply, buf);
+    }
+}
+
+/* A subcommand's, as Redis 7.0 gives them with few exceptions: its container's group's (object
+ * -> keyspace, client -> connection...), read for a key subcommand (OBJECT ENCODING, MEMORY
+ * USAGE), admin and dangerous for an admin one, slow. */
+static unsigned subcommand_categories(const command *cmd, const subcommand *sub) {
+    command as_cmd = *cmd;
+    as_cmd.flags = (sub->has_key ? CMD_READONLY : 0) | (sub->admin ? CMD_ADMIN : 0);
+    if (!strcmp(cmd->name, "command")) as_cmd.group = "connection";
+    return command_categories(&as_cmd);
+}
+
+static int in_category(const command *cmd, const subcommand *sub, const char *cat) {
+    int i = category_index(cat);
+    unsigned m = sub ? subcommand_categories(cmd, sub) : command_categories(cmd);
+    return i >= 0 && (m & (1u << i));
 }
 
 /* COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]; MODULE lists
@@ -221,14 +313,18 @@ void command_list(client *c) {
         if (pass == 1) reply_add_array_len(&c->reply, count);
         for (size_t i = 0; i < srv.ncommands; i++) {
             const command *cmd = &srv.commands[i];
-            int match = mode == 0 || (mode == 2 && in_category(cmd, cat)) ||
-                        (mode == 3 && util_glob_match(c->argv[4].ptr, c->argv[4].len, cmd->name,
-                                                      strlen(cmd->name), 1));
-            if (!match) continue;
-            if (pass == 0)
-                count++;
-            else
-                reply_add_bulk_cstr(&c->reply, cmd->name);
+            /* As Redis: the commands and, after a container, its subcommands (config|get). */
+            const subcommand *subs = command_subcommands(cmd);
+            for (const subcommand *sub = NULL; sub == NULL || sub->name;
+                 sub = sub ? sub + 1 : subs) {
+                const char *name = sub ? sub->fullname : cmd->name;
+                int match = mode == 0 || (mode == 2 && in_category(cmd, sub, cat)) ||
+                            (mode == 3 && util_glob_match(c->argv[4].ptr, c->argv[4].len, name,
+                                                          strlen(name), 1));
+                if (match && pass == 0) count++;
+                if (match && pass == 1) reply_add_bulk_cstr(&c->reply, name);
+                if (!subs) break;
+            }
         }
     }
 }

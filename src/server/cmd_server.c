@@ -443,10 +443,7 @@ static void reply_command_info(client *c, const command *cmd) {
     reply_add_int(&c->reply, cmd->first_key);
     reply_add_int(&c->reply, cmd->last_key);
     reply_add_int(&c->reply, cmd->key_step);
-    char cat[64];
-    snprintf(cat, sizeof(cat), "@%s", cmd->group);
-    reply_add_set_len(&c->reply, 1);
-    reply_add_status(&c->reply, cat);
+    reply_command_categories(c, cmd);
     /* Redis sends these three as sets too (an empty subcommand list included). */
     reply_add_set_len(&c->reply, 0); /* tips */
     reply_add_set_len(&c->reply, 0); /* key specs */

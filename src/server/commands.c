@@ -227,6 +227,10 @@ cmd_stats *command_stats(const command *cmd) {
     return &cmd_stat[cmd - srv.commands];
 }
 
+const subcommand *command_subcommands(const command *cmd) {
+    return cmd_subs[cmd - srv.commands];
+}
+
 void commands_each_sub_stats(const command *cmd,
                              void (*fn)(void *ctx, const char *name, cmd_stats *st), void *ctx) {
     subcommand *subs = cmd_subs[cmd - srv.commands];

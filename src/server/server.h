@@ -390,6 +390,8 @@ const command *command_lookup(const char *name, size_t len);
 /* The subcommand argument a names of a container command; NULL if unknown or not a container. */
 subcommand *command_find_sub(const command *cmd, const resp_arg *a);
 cmd_stats *command_stats(const command *cmd); /* a command's own statistics */
+const subcommand *
+command_subcommands(const command *cmd); /* a container's, up to name NULL; or NULL */
 /* Every command (table order), each container followed by its subcommands. */
 void commands_each_stats(void (*fn)(void *ctx, const char *name, cmd_stats *st), void *ctx);
 void commands_each_sub_stats(const command *cmd,
@@ -603,6 +605,9 @@ void server_swap_dbs(int a, int b);
  * [FILTERBY ...]. */
 void command_getkeys(client *c, int with_flags);
 void command_list(client *c);
+void reply_command_categories(client *c,
+                              const command *cmd); /* COMMAND INFO: Redis's ACL categories */
+unsigned command_categories(const command *cmd);
 /* Positions in argv of the keys a command reads, for client-side caching: the keys of a
  * read-only command and of Redis's read-only key subcommands (OBJECT ENCODING key, MEMORY
  * USAGE key...). pos has room for argc + 1 entries. Returns how many (0: none). */

@@ -387,3 +387,48 @@ def test_tracking_replies_without_tracking(target):
     assert call(c, "CLIENT", "CACHING", "YES")[0] == "error"
 
 
+
+
+# Commands and subcommands one server has and the other not: Redis 7.0's that memkv does not
+# implement (README), and memkv's own or newer Redis's.
+REDIS_ONLY = re.compile(rb"^(acl|asking|bgrewriteaof|cluster|failover|geo\w*|lolwut|migrate|"
+                        rb"module|pf\w*|psync|readonly|readwrite|replconf|replicaof|"
+                        rb"restore-asking|slaveof|sort|sort_ro|sync|x\w+|function\|\w+)(\|[\w-]+)?$")
+MEMKV_ONLY = {b"kprofile", b"client|setinfo", b"memory|history", b"memory|prefixes",
+              b"memory|profile", b"memory|top-keys"}
+# Redis 7.0 gives PUBSUB HELP no @pubsub (its other subcommands have it); memkv gives it the
+# container's group, as for every subcommand.
+QUIRKS = {b"pubsub|help"}
+
+
+def command_names(port, *filt):
+    reply = call(conn(("127.0.0.1", port)), "COMMAND", "LIST", *filt)
+    return {e[1] for e in reply[1]}
+
+
+@pytest.mark.parametrize("filt", [(), ("FILTERBY", "ACLCAT", "dangerous"),
+                                  ("FILTERBY", "ACLCAT", "read"), ("FILTERBY", "ACLCAT", "write"),
+                                  ("FILTERBY", "ACLCAT", "keyspace"),
+                                  ("FILTERBY", "ACLCAT", "connection"),
+                                  ("FILTERBY", "ACLCAT", "scripting"),
+                                  ("FILTERBY", "ACLCAT", "blocking"),
+                                  ("FILTERBY", "ACLCAT", "fast"), ("FILTERBY", "ACLCAT", "admin"),
+                                  ("FILTERBY", "PATTERN", "c*")])
+def test_command_list_and_categories_as_redis(server, redis_server, filt):
+    """COMMAND LIST names subcommands (config|get) and filters by Redis's ACL categories as
+    Redis 7.0 does, over the commands both servers have."""
+    ours = {n for n in command_names(server.port, *filt) if n not in MEMKV_ONLY | QUIRKS}
+    theirs = {n for n in command_names(redis_server.port, *filt)
+              if not REDIS_ONLY.match(n) and n not in QUIRKS}
+    assert (sorted(ours - theirs), sorted(theirs - ours)) == ([], [])
+
+
+def test_command_info_categories_as_redis(server, redis_server):
+    """COMMAND INFO's ACL categories (element 7), in Redis's order, for every command both
+    servers have."""
+    def by_name(port):
+        return {e[1][0][1]: e[1][6] for e in call(conn(("127.0.0.1", port)), "COMMAND")[1]}
+    ours, theirs = by_name(server.port), by_name(redis_server.port)
+    diff = {n: (ours[n], theirs[n]) for n in ours.keys() & theirs.keys() if ours[n] != theirs[n]}
+    assert not diff
+    assert len(ours.keys() & theirs.keys()) > 180
