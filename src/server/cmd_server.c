@@ -430,16 +430,19 @@ static void reply_command_info(client *c, const command *cmd) {
         {CMD_BLOCKING, "blocking"},
         {CMD_MOVABLEKEYS, "movablekeys"},
         {CMD_SKIP_SLOWLOG, "skip_slowlog"},
+        {CMD_NO_MULTI, "no_multi"},
     };
+    /* A container's flags are its subcommands' in Redis 7.0: it shows none. */
+    int flags = cmd->flags & CMD_CONTAINER ? 0 : cmd->flags;
     reply_add_array_len(&c->reply, 10);
     reply_add_bulk_cstr(&c->reply, cmd->name);
     reply_add_int(&c->reply, cmd->arity);
     int nflags = 0;
     for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
-        if (cmd->flags & flag_names[i].flag) nflags++;
+        if (flags & flag_names[i].flag) nflags++;
     reply_add_set_len(&c->reply, nflags);
     for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
-        if (cmd->flags & flag_names[i].flag) reply_add_status(&c->reply, flag_names[i].name);
+        if (flags & flag_names[i].flag) reply_add_status(&c->reply, flag_names[i].name);
     reply_add_int(&c->reply, cmd->first_key);
     reply_add_int(&c->reply, cmd->last_key);
     reply_add_int(&c->reply, cmd->key_step);
