@@ -210,9 +210,6 @@ static void report_fill(report *r, const analysis *a) {
     r->vol = kstats_volatile_totals(r->ks, -1);
     kstats_ttl_buckets(r->ks, r->now, r->ttl);
     r->nprefix = kstats_prefixes_top(r->ks, r->prefix, AN_TOP);
-    size_t k = kstats_top_keys(r->ks);
-    r->ntop = kstats_top(r->ks, -1, r->top, k < AN_TOP ? k : AN_TOP);
-    if (r->ntop < 0) r->ntop = 0; /* never after a fresh load: every key was offered */
 
     mem_snapshot s;
     memset(&s, 0, sizeof(s));
@@ -224,6 +221,10 @@ static void report_fill(report *r, const analysis *a) {
     s.keys = (size_t)r->all.keys;
     keyspace_fill_doctor(&s.keyspace, 1);
     r->nfind = mem_doctor(&s, NULL, r->find, sizeof(r->find) / sizeof(r->find[0]));
+    /* after keyspace_fill_doctor, which refills the top keys' candidates if they need it */
+    size_t k = kstats_top_keys(r->ks);
+    r->ntop = kstats_top(r->ks, -1, r->top, k < AN_TOP ? k : AN_TOP);
+    if (r->ntop < 0) r->ntop = 0;
 }
 
 static double ratio(uint64_t num, uint64_t den) {
