@@ -183,6 +183,8 @@ typedef struct report {
     ks_prefix prefix[AN_TOP];
     int ntop;
     ks_top top[AN_TOP];
+    int has_largest[DB_TYPES];
+    ks_top largest[DB_TYPES]; /* the largest key of each type (as redis-cli --bigkeys) */
     int64_t now;
 } report;
 
@@ -225,6 +227,8 @@ static void report_fill(report *r, const analysis *a) {
     size_t k = kstats_top_keys(r->ks);
     r->ntop = kstats_top(r->ks, -1, r->top, k < AN_TOP ? k : AN_TOP);
     if (r->ntop < 0) r->ntop = 0;
+    for (int t = 0; t < DB_TYPES; t++)
+        r->has_largest[t] = kstats_top(r->ks, t, &r->largest[t], 1) == 1;
 }
 
 static double ratio(uint64_t num, uint64_t den) {
@@ -244,12 +248,11 @@ static void printable(const char *s, size_t len, char *out, size_t cap) {
     out[o] = 0;
 }
 
-static void top_key_details(const report *r, int i, const char **enc, uint64_t *len,
-                            int64_t *ttl_ms) {
+static void key_details(const report *r, const ks_top *t, const char **enc, uint64_t *len,
+                        int64_t *ttl_ms) {
     *enc = "";
     *len = 0;
     *ttl_ms = -1;
-    const ks_top *t = &r->top[i];
     db_entry *e = db_peek(srv.dbs[t->db], t->key, t->klen);
     if (!e) return;
     ks_key kk;
@@ -282,6 +285,39 @@ static void text_head(const char *title, int with_redis) {
         printf("  %-24s %10s %14s %14s\n", "name", "keys", "memkv_bytes", "redis_bytes");
     else
         printf("  %-24s %10s %14s\n", "name", "keys", "memkv_bytes");
+}
+
+static void text_keys_head(void) {
+    printf("  %-32s %4s %-6s %-10s %10s %14s %12s\n", "key", "db", "type", "encoding", "length",
+           "memkv_bytes", "ttl_ms");
+}
+
+static void text_key(const report *r, const ks_top *t) {
+    const char *enc;
+    uint64_t len;
+    int64_t ttl;
+    key_details(r, t, &enc, &len, &ttl);
+    char name[200];
+    printable(t->key, t->klen, name, sizeof(name));
+    printf("  %-32s %4d %-6s %-10s %10llu %14llu %12lld\n", name, t->db, db_type_name(t->type), enc,
+           (unsigned long long)len, (unsigned long long)t->bytes, (long long)ttl);
+}
+
+/* A paragraph in lines of at most 96 columns. */
+static void text_wrap(const char *s) {
+    while (*s) {
+        size_t n = strlen(s), cut = n;
+        if (n > 96) {
+            cut = 96;
+            while (cut > 0 && s[cut] != ' ')
+                cut--;
+            if (cut == 0) cut = 96;
+        }
+        printf("%.*s\n", (int)cut, s);
+        s += cut;
+        while (*s == ' ')
+            s++;
+    }
 }
 
 static void write_text(const report *r) {
@@ -317,7 +353,7 @@ static void write_text(const report *r) {
            (unsigned long long)a->redis_tables);
     printf("memkv_vs_redis: %.3f (memkv_dataset_bytes / redis_estimate_bytes)\n",
            ratio(a->memkv_dataset, redis));
-    printf("redis_estimate_model: %s\n", estimate_model);
+    printf("redis_estimate: see \"Redis 7.0 estimate\" below\n");
 
     printf("\n# Doctor\n");
     if (!r->ks) printf("keyspace statistics are off: no key-space findings\n");
@@ -379,19 +415,15 @@ static void write_text(const report *r) {
         text_row(name, &row, 0);
     }
     printf("\n# Top keys\n");
-    printf("  %-32s %4s %-6s %-10s %10s %14s %12s\n", "key", "db", "type", "encoding", "length",
-           "memkv_bytes", "ttl_ms");
-    for (int i = 0; i < r->ntop; i++) {
-        const char *enc;
-        uint64_t len;
-        int64_t ttl;
-        top_key_details(r, i, &enc, &len, &ttl);
-        char name[200];
-        printable(r->top[i].key, r->top[i].klen, name, sizeof(name));
-        printf("  %-32s %4d %-6s %-10s %10llu %14llu %12lld\n", name, r->top[i].db,
-               db_type_name(r->top[i].type), enc, (unsigned long long)len,
-               (unsigned long long)r->top[i].bytes, (long long)ttl);
-    }
+    text_keys_head();
+    for (int i = 0; i < r->ntop; i++)
+        text_key(r, &r->top[i]);
+    printf("\n# Largest key per type\n");
+    text_keys_head();
+    for (int t = 0; t < DB_TYPES; t++)
+        if (r->has_largest[t]) text_key(r, &r->largest[t]);
+    printf("\n# Redis 7.0 estimate\n");
+    text_wrap(estimate_model);
 }
 
 /* ---- JSON ---- */
@@ -409,6 +441,22 @@ static void json_key_name(json_buf *j, const char *key, const char *s, size_t le
     char buf[200];
     printable(s, len, buf, sizeof(buf));
     json_str(j, key, buf);
+}
+
+static void json_top_key(json_buf *j, const report *r, const ks_top *t) {
+    const char *enc;
+    uint64_t len;
+    int64_t ttl;
+    key_details(r, t, &enc, &len, &ttl);
+    json_obj(j, NULL);
+    json_key_name(j, "key", t->key, t->klen);
+    json_int(j, "db", t->db);
+    json_str(j, "type", db_type_name(t->type));
+    json_str(j, "encoding", enc);
+    json_uint(j, "length", len);
+    json_uint(j, "memkv_bytes", t->bytes);
+    json_int(j, "ttl_ms", ttl);
+    json_obj_end(j);
 }
 
 static void write_json(const report *r) {
@@ -534,21 +582,12 @@ static void write_json(const report *r) {
         }
         json_arr_end(j);
         json_arr(j, "top_keys");
-        for (int i = 0; i < r->ntop; i++) {
-            const char *enc;
-            uint64_t len;
-            int64_t ttl;
-            top_key_details(r, i, &enc, &len, &ttl);
-            json_obj(j, NULL);
-            json_key_name(j, "key", r->top[i].key, r->top[i].klen);
-            json_int(j, "db", r->top[i].db);
-            json_str(j, "type", db_type_name(r->top[i].type));
-            json_str(j, "encoding", enc);
-            json_uint(j, "length", len);
-            json_uint(j, "memkv_bytes", r->top[i].bytes);
-            json_int(j, "ttl_ms", ttl);
-            json_obj_end(j);
-        }
+        for (int i = 0; i < r->ntop; i++)
+            json_top_key(j, r, &r->top[i]);
+        json_arr_end(j);
+        json_arr(j, "largest_by_type");
+        for (int t = 0; t < DB_TYPES; t++)
+            if (r->has_largest[t]) json_top_key(j, r, &r->largest[t]);
         json_arr_end(j);
     }
     json_obj_end(j);

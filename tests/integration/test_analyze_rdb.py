@@ -218,6 +218,11 @@ def test_report_agrees_with_memkv_and_redis(redis_dump, workdir):
         top = [dict(zip(t[::2], t[1::2])) for t in top]
         assert [(k["key"], k["memkv_bytes"]) for k in rep["top_keys"]] == [
             (t[b"key"].decode(), t[b"bytes"]) for t in top]
+        for big in rep["largest_by_type"]:
+            t = c.execute_command("MEMORY", "TOP-KEYS", "COUNT", "1", "TYPE", big["type"])[0]
+            t = dict(zip(t[::2], t[1::2]))
+            assert (big["key"], big["memkv_bytes"], big["length"]) == (
+                t[b"key"].decode(), t[b"bytes"], t[b"length"])
     finally:
         srv.stop()
     assert rep["top_keys"][0]["key"] == "l:big" and rep["top_keys"][0]["encoding"] == "quicklist"
@@ -261,7 +266,33 @@ def test_text_and_json_agree(redis_dump):
     top = [line.split() for line in s["Top keys"][1:]]
     assert [(t[0], int(t[5])) for t in top] == [(k["key"], k["memkv_bytes"])
                                                 for k in rep["top_keys"]]
+    largest = [line.split() for line in s["Largest key per type"][1:]]
+    assert [(t[0], t[2], int(t[5])) for t in largest] == [
+        (k["key"], k["type"], k["memkv_bytes"]) for k in rep["largest_by_type"]]
     assert "Not judged offline" in "\n".join(s["Doctor"])
+    assert "jemalloc 5.3 size class" in " ".join(s["Redis 7.0 estimate"])
+
+
+def test_doctor_findings_on_the_file(workdir):
+    """The doctor's key-space rules judge the loaded data: a dominant key, and (given
+    --maxmemory) a data set that will not fit."""
+    rs = RedisServer(workdir)
+    try:
+        r = rs.client()
+        r.set("huge", b"h" * (40 << 20))
+        _pipe(r, lambda p, i: p.set("small:%d" % i, "v"), 100)
+        r.save()
+    finally:
+        rs.stop()
+    path = os.path.join(workdir, "dump.rdb")
+    rep = json.loads(analyze(path, "--json").stdout)
+    codes = [f["code"] for f in rep["doctor"]["findings"]]
+    assert codes == ["big-key"], rep["doctor"]
+    assert '"huge"' in rep["doctor"]["findings"][0]["text"]
+    rep = json.loads(analyze(path, "--json", "--maxmemory", "20mb").stdout)
+    assert {f["code"] for f in rep["doctor"]["findings"]} == {"big-key", "maxmemory"}
+    text = analyze(path).stdout
+    assert "big-key: Big key" in text
 
 
 def test_damaged_and_missing_files(redis_dump, workdir):
