@@ -15,7 +15,7 @@ import time
 import pytest
 import redis
 
-from conftest import SERVER, MemkvServer
+from conftest import SANITIZER_MARKERS, SERVER, MemkvServer
 from helpers import free_port
 
 # The estimate must be within this share of redis-server's used_memory delta on every shape
@@ -54,6 +54,7 @@ class RedisServer:
 def analyze(path, *args, check=True):
     p = subprocess.run([SERVER, "--analyze-rdb", path] + list(args), capture_output=True,
                        text=True, timeout=300)
+    assert not any(m in p.stderr for m in SANITIZER_MARKERS), p.stderr
     if check:
         assert p.returncode == 0, p.stderr
     return p
@@ -302,19 +303,19 @@ def test_damaged_and_missing_files(redis_dump, workdir):
     with open(cut, "wb") as f:
         f.write(data[: len(data) // 2])
     p = analyze(cut, check=False)
-    assert p.returncode != 0 and p.stdout == ""
+    assert p.returncode == 2 and p.stdout == ""
     assert "offset" in p.stderr and "cut.rdb" in p.stderr
     bad = os.path.join(workdir, "bad.rdb")
     with open(bad, "wb") as f:
         f.write(data[:-3] + bytes([data[-3] ^ 0xFF]) + data[-2:])  # the checksum no longer matches
     p = analyze(bad, "--json", check=False)
-    assert p.returncode != 0 and p.stdout == ""
+    assert p.returncode == 2 and p.stdout == ""
     assert "checksum" in p.stderr and "offset" in p.stderr
     p = analyze(os.path.join(workdir, "nope.rdb"), check=False)
-    assert p.returncode != 0 and p.stdout == ""
+    assert p.returncode == 1 and p.stdout == ""
     assert "nope.rdb" in p.stderr and "No such file" in p.stderr
     p = subprocess.run([SERVER, "--analyze-rdb"], capture_output=True, text=True)
-    assert p.returncode != 0 and "Usage" in p.stderr
+    assert p.returncode == 1 and "Usage" in p.stderr
 
 
 def test_config_args_no_listener_no_pidfile(redis_dump, workdir):
@@ -326,7 +327,7 @@ def test_config_args_no_listener_no_pidfile(redis_dump, workdir):
     assert not os.path.exists(pidfile)
     # a db beyond --databases: a clear refusal, as a start-up load gives
     p = analyze(path, "--databases", "4", check=False)
-    assert p.returncode != 0 and "databases" in p.stderr
+    assert p.returncode == 3 and "databases" in p.stderr
     assert analyze(path, "--json", "--databases", "32").returncode == 0
     p = analyze(path, "--no-such-option", "1", check=False)
     assert p.returncode != 0 and "no-such-option" in p.stderr
