@@ -2,8 +2,8 @@
  * JSON): one growable buffer (ALLOC_SUB_HTTP) that values are appended to in order, commas and
  * keys placed by the writer. Strings are escaped ('"', '\', control characters as \u00XX) and
  * bytes that are not valid UTF-8 become U+FFFD; NaN and infinities are written as null. Nesting
- * is fixed by the caller's code (deeper than JSON_DEPTH aborts: a programming error). Internal
- * to the metrics module. */
+ * is fixed by the caller's code (deeper than JSON_DEPTH aborts: a programming error). Used by
+ * the metrics module and by the server's --analyze-rdb report (src/server/analyze.c). */
 #ifndef MEMKV_METRICS_JSON_H
 #define MEMKV_METRICS_JSON_H
 

@@ -128,8 +128,19 @@ typedef struct rdb_item {
 } rdb_item;
 void rdb_item_clear(rdb_item *it); /* frees whatever the caller did not take */
 
+/* An observer of the values as they are read (--analyze-rdb estimates from it what Redis would
+ * hold): RDB_OBS_BEGIN when a key's value starts (a retry after RDB_NEED_MORE begins again),
+ * RDB_OBS_BLOB for every blob as stored, decompressed (listpack, intset, ziplist, zipmap, a
+ * quicklist node), RDB_OBS_ELEM for every element string read one by one or walked out of an
+ * old ziplist/zipmap or a listpack memkv does not keep as it is (hash fields and values,
+ * members, list elements, the scores of a ziplist sorted set). p is valid during the call. */
+enum { RDB_OBS_BEGIN = 0, RDB_OBS_BLOB, RDB_OBS_ELEM };
+typedef void (*rdb_observe_fn)(void *ctx, int what, const unsigned char *p, size_t len);
+
 typedef struct rdb_reader {
     rdb_limits lim;
+    rdb_observe_fn observe; /* NULL: none (set after rdb_reader_init) */
+    void *observe_ctx;
     int version;     /* 0 until the header was read */
     uint64_t offset; /* absolute offset of the next unread byte */
     uint64_t crc;
@@ -154,5 +165,37 @@ int rdb_read_item(rdb_reader *r, const unsigned char *buf, size_t len, size_t *c
  * "DUMP payload version or checksum are wrong" / "Bad data format". */
 int rdb_restore_payload(const unsigned char *p, size_t len, const rdb_limits *lim, rdb_value *out,
                         const char **err);
+
+/* ---- what a key would cost in Redis 7.0 (rdb_cost.c; an estimate, the model is described
+ * there) ---- */
+
+/* One value's shape, filled by rdb_cost_observe (an rdb_observe_fn: set it on the reader with
+ * the rdb_cost as its context). */
+typedef struct rdb_cost {
+    size_t blobs, blob_alloc;    /* blobs, and their sizes rounded to size classes */
+    size_t elems, elem_sds;      /* element strings, and their sds allocations */
+    size_t even_elems, even_sds; /* the first of each pair (hash fields, zset members) */
+    size_t elem_lp;              /* their listpack entries' bytes */
+    size_t max_len;
+    int not_int;   /* some element is not an integer */
+    int int_width; /* 2, 4, 8: the intset width the integers need */
+} rdb_cost;
+void rdb_cost_reset(rdb_cost *c);
+void rdb_cost_observe(void *ctx, int what, const unsigned char *p, size_t len);
+/* jemalloc 5.3's size class for n bytes; an sds of len bytes as Redis allocates it. */
+size_t rdb_cost_je_class(size_t n);
+size_t rdb_cost_sds(size_t len);
+/* The value of a key of this RDB type (str, slen: a string's bytes), as Redis 7.0 would hold it
+ * with these encoding limits. */
+size_t rdb_cost_value(const rdb_cost *c, int rdb_type, const char *str, size_t slen,
+                      const rdb_limits *lim);
+/* What the key itself adds: its dictEntry and sds, and its expires entry. */
+size_t rdb_cost_key(size_t klen, int has_expire);
+/* A main or expires table's bucket array for n keys (Redis sizes it to a power of two). */
+size_t rdb_cost_buckets(uint64_t n);
+/* "int", "embstr", "raw": the encoding Redis gives a loaded string. */
+const char *rdb_cost_string_encoding(const char *s, size_t len);
+/* "hash/listpack", "set/intset", "stream"...: the type and encoding an RDB type byte records. */
+const char *rdb_type_encoding_name(int rdb_type);
 
 #endif

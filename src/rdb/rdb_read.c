@@ -45,7 +45,13 @@ typedef struct cur {
     size_t need;
     char *err;
     size_t errcap;
+    rdb_observe_fn observe; /* may be NULL */
+    void *observe_ctx;
 } cur;
+
+static void observe(cur *c, int what, const unsigned char *p, size_t len) {
+    if (c->observe) c->observe(c->observe_ctx, what, p, len);
+}
 
 static int short_of(cur *c, size_t n) {
     if ((size_t)(c->end - c->p) >= n) return 0;
@@ -210,7 +216,9 @@ static int skip_string(cur *c) {
 
 /* A blob (listpack, intset, ziplist) that must be contiguous and readable as such. */
 static int rd_blob(cur *c, rstr *s) {
-    return rd_string(c, s);
+    if (rd_string(c, s)) return -1;
+    observe(c, RDB_OBS_BLOB, s->p, s->len);
+    return 0;
 }
 
 /* ---- ziplists and zipmaps (files of Redis < 7.0) ---- */
@@ -447,6 +455,7 @@ static int parse_score_text(const unsigned char *s, size_t len, double *d) {
 
 static int elem_to_value(cur *c, void *ctx, const unsigned char *s, size_t len) {
     build *b = ctx;
+    observe(c, RDB_OBS_ELEM, s, len);
     switch (b->v->type) {
     case DB_TYPE_LIST:
         return add_list(c, b, s, len);
@@ -543,10 +552,13 @@ static int read_elements(cur *c, build *b, uint64_t count, int rdbtype) {
                 rstr_release(&s);
                 return -1;
             }
+            observe(c, RDB_OBS_ELEM, s.p, s.len);
+            observe(c, RDB_OBS_ELEM, v.p, v.len);
             r = add_hash(c, b, s.p, s.len, v.p, v.len);
             rstr_release(&v);
         } else if (b->v->type == DB_TYPE_ZSET) {
             double d;
+            observe(c, RDB_OBS_ELEM, s.p, s.len);
             r = rdbtype == RDB_TYPE_ZSET_2 ? rd_binary_double(c, &d) : rd_text_double(c, &d);
             if (!r) r = add_zset(c, b, s.p, s.len, d);
         } else {
@@ -780,6 +792,7 @@ static int type_of(int t) {
  * and modules: 2 (skipped) when the limits allow it. */
 static int read_object(cur *c, int rdbtype, rdb_value *v) {
     memset(v, 0, sizeof(*v));
+    observe(c, RDB_OBS_BEGIN, NULL, 0);
     if (is_skipped_type(rdbtype)) {
         if (!c->lim->skip_unknown)
             return fail(c, "Key of RDB type %d (%s) that memkv cannot load", rdbtype,
@@ -1022,7 +1035,9 @@ int rdb_read_item(rdb_reader *r, const unsigned char *buf, size_t len, size_t *c
              .lim = &r->lim,
              .status = RDB_OK,
              .err = r->err,
-             .errcap = sizeof(r->err)};
+             .errcap = sizeof(r->err),
+             .observe = r->observe,
+             .observe_ctx = r->observe_ctx};
     int rc = r->version == 0 ? read_header(r, &c, it) : read_opcode_or_key(r, &c, it);
     if (rc) {
         rdb_item_clear(it);

@@ -201,11 +201,16 @@ static int raise_fd_limit(void) {
 
 static void usage(FILE *fp) {
     fprintf(fp, "Usage: memkv-server [/path/to/memkv.conf] [--name value ...]\n"
+                "       memkv-server --analyze-rdb FILE [--json] [--name value ...]\n"
                 "       memkv-server -v | --version\n"
                 "       memkv-server -h | --help\n\n"
                 "Every configuration parameter can be given as --name value, after the optional\n"
                 "config file, e.g.: memkv-server deploy/memkv.conf --port 7000 --bind 127.0.0.1\n"
-                "--port 0 binds an ephemeral port; --ready-file FILE receives the ports bound.\n");
+                "--port 0 binds an ephemeral port; --ready-file FILE receives the ports bound.\n"
+                "--analyze-rdb loads an RDB file (Redis's dump.rdb) offline, prints a memory\n"
+                "report (--json: as one JSON object) and exits: keys by type, encoding, db, TTL\n"
+                "and prefix, the largest keys, the doctor's findings, and memkv's memory for\n"
+                "the keys against an estimate of what Redis 7.0 holds for them.\n");
 }
 
 static void make_run_id(void) {
@@ -268,6 +273,26 @@ static void free_all(void) {
     alloc_free(ALLOC_SUB_OTHER, srv.executable);
 }
 
+/* The key space: `databases` empty dbs, the hash seed and the collection types registered. */
+void server_create_dbs(void) {
+    uint8_t seed[16];
+    if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) memset(seed, 0x5a, sizeof(seed));
+    db_set_hash_seed(seed);
+    srv.dbs = alloc_malloc(ALLOC_SUB_OTHER, sizeof(db *) * (size_t)srv.databases);
+    /* Each collection type tells the db how to free, measure and copy its values
+     * (db_register_type), before any key exists. */
+    db_register_type(DB_TYPE_HASH, &hash_type_ops);
+    db_register_type(DB_TYPE_LIST, &list_type_ops);
+    db_register_type(DB_TYPE_SET, &set_type_ops);
+    static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value,
+                                         zset_length_value};
+    db_register_type(DB_TYPE_ZSET, &zset_ops);
+    for (long long i = 0; i < srv.databases; i++) {
+        srv.dbs[i] = db_new();
+        db_set_index(srv.dbs[i], (int)i);
+    }
+}
+
 int main(int argc, char **argv) {
     /* The profiler's frame-pointer walk on this thread stops at main's own frame record. */
     prof_unwind_register_stack((char *)__builtin_frame_address(0) + 2 * sizeof(void *));
@@ -280,6 +305,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    if (argc >= 2 && !strcmp(argv[1], "--analyze-rdb")) return analyze_rdb_main(argc, argv);
     char err[CFG_ERR_LEN];
     if (load_config(argc, argv, err) < 0) {
         fprintf(stderr, "\n*** FATAL CONFIG ERROR (memkv %s) ***\n%s\n", MEMKV_VERSION, err);
@@ -312,9 +338,6 @@ int main(int argc, char **argv) {
         free(exe);
     }
     make_run_id();
-    uint8_t seed[16];
-    if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) memset(seed, 0x5a, sizeof(seed));
-    db_set_hash_seed(seed);
     server_update_time();
     srv.start_ms = server_now_ms();
     srv.stats.ops_last_ms = srv.start_ms;
@@ -327,19 +350,7 @@ int main(int argc, char **argv) {
     }
     srv.clients_by_fd = alloc_calloc(ALLOC_SUB_OTHER, sizeof(client *) * (size_t)setsize);
     blocking_init();
-    srv.dbs = alloc_malloc(ALLOC_SUB_OTHER, sizeof(db *) * (size_t)srv.databases);
-    /* Each collection type tells the db how to free, measure and copy its values
-     * (db_register_type), before any key exists. */
-    db_register_type(DB_TYPE_HASH, &hash_type_ops);
-    db_register_type(DB_TYPE_LIST, &list_type_ops);
-    db_register_type(DB_TYPE_SET, &set_type_ops);
-    static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value,
-                                         zset_length_value};
-    db_register_type(DB_TYPE_ZSET, &zset_ops);
-    for (long long i = 0; i < srv.databases; i++) {
-        srv.dbs[i] = db_new();
-        db_set_index(srv.dbs[i], (int)i);
-    }
+    server_create_dbs();
     history_reset(NULL, err);
     if (keyspace_stats_apply(NULL, err) < 0) {
         fprintf(stderr, "\n*** FATAL CONFIG ERROR (memkv %s) ***\nkeyspace-*: %s\n", MEMKV_VERSION,

@@ -219,10 +219,6 @@ void persist_cron(void) {
 
 /* ---- loading ---- */
 
-typedef struct load_stats {
-    long long loaded, expired, empty, skipped;
-} load_stats;
-
 void persist_fill_limits(rdb_limits *lim) {
     rdb_limits_default(lim);
     lim->hash.max_entries = (size_t)srv.hash_max_listpack_entries;
@@ -240,8 +236,11 @@ void persist_fill_limits(rdb_limits *lim) {
 
 static void set_idle(db_entry *e, long long idle);
 
-/* A key read from the file into its db. -1: the file repeats a key (corrupt). */
-static int load_key(rdb_item *it, load_stats *st, int64_t now, char *err, size_t errlen) {
+/* A key read from the file into its db (*out: its entry, NULL when it was already expired).
+ * -1: the file repeats a key (corrupt) or names a db beyond `databases`. */
+static int load_key(rdb_item *it, persist_load_stats *st, int64_t now, db_entry **out, char *err,
+                    size_t errlen) {
+    *out = NULL;
     if (it->db >= srv.databases) {
         snprintf(err, errlen,
                  "Data file was created with a server configured to handle more than %lld "
@@ -270,10 +269,103 @@ static int load_key(rdb_item *it, load_stats *st, int64_t now, char *err, size_t
     if (it->expire_ms >= 0) db_set_expire(d, it->key, it->klen, it->expire_ms);
     db_settle();
     st->loaded++;
+    *out = db_peek(d, it->key, it->klen); /* e may not survive the changes made since */
     return 0;
 }
 
-static void log_aux(const rdb_item *it) {
+int persist_load_fd(int fd, const persist_loader *l, persist_load_stats *st, char *why,
+                    size_t whylen) {
+    rdb_limits lim;
+    persist_fill_limits(&lim);
+    rdb_reader r;
+    rdb_reader_init(&r, &lim);
+    if (l) {
+        r.observe = l->observe;
+        r.observe_ctx = l->ctx;
+    }
+    size_t cap = 1 << 16, have = 0, pos = 0;
+    unsigned char *buf = alloc_malloc(ALLOC_SUB_OTHER, cap);
+    memset(st, 0, sizeof(*st));
+    int64_t now = server_now_ms();
+    int rc = 0, eof = 0, done = 0;
+    why[0] = '\0';
+    while (!done) {
+        rdb_item it;
+        size_t used;
+        int x = rdb_read_item(&r, buf + pos, have - pos, &used, &it);
+        if (x == RDB_NEED_MORE) {
+            if (eof) {
+                snprintf(why, whylen, "Short read or unexpected end of file at offset %llu",
+                         (unsigned long long)r.offset + (have - pos));
+                rc = -1;
+                break;
+            }
+            memmove(buf, buf + pos, have - pos);
+            have -= pos;
+            pos = 0;
+            while (cap < r.need || cap - have < 4096) {
+                cap *= 2;
+                buf = alloc_realloc(ALLOC_SUB_OTHER, buf, cap);
+            }
+            ssize_t n = read(fd, buf + have, cap - have);
+            if (n < 0 && errno != EINTR) {
+                snprintf(why, whylen, "Read error at offset %llu: %s",
+                         (unsigned long long)r.offset + have, strerror(errno));
+                rc = -1;
+                break;
+            }
+            if (n == 0) eof = 1;
+            if (n > 0) have += (size_t)n;
+            continue;
+        }
+        if (x == RDB_ERR) {
+            snprintf(why, whylen, "%s", r.err);
+            rc = -1;
+            break;
+        }
+        pos += used;
+        db_entry *e = NULL;
+        switch (it.kind) {
+        case RDB_ITEM_HEADER:
+            st->version = r.version;
+            break;
+        case RDB_ITEM_KEY:
+            if (load_key(&it, st, now, &e, why, whylen) < 0) {
+                rc = -2; /* not a damaged file: a refusal whatever the options */
+                done = 1;
+            }
+            break;
+        case RDB_ITEM_EMPTY:
+            st->empty++;
+            break;
+        case RDB_ITEM_SKIPPED:
+            st->skipped++;
+            break;
+        case RDB_ITEM_EOF:
+            done = 1;
+            break;
+        default:
+            break;
+        }
+        if (l && l->on_item && rc == 0) l->on_item(l->ctx, &it, e);
+        rdb_item_clear(&it);
+    }
+    st->offset = r.offset;
+    alloc_free(ALLOC_SUB_OTHER, buf);
+    return rc;
+}
+
+static void log_item(void *ctx, const rdb_item *it, db_entry *e) {
+    (void)e;
+    long long *skipped = ctx;
+    if (it->kind == RDB_ITEM_SKIPPED) {
+        if ((*skipped)++ < 10)
+            log_msg(LOG_WARNING, "Skipped %s%s%s of RDB type %d that memkv cannot load",
+                    it->key ? "key '" : "an item", it->key ? it->key : "", it->key ? "'" : "",
+                    it->rdb_type);
+        return;
+    }
+    if (it->kind != RDB_ITEM_AUX) return;
     if (strcasecmp(it->key, "redis-ver") == 0)
         log_msg(LOG_NOTICE, "Loading RDB produced by version %s", it->aux_val);
     else if (strcasecmp(it->key, "ctime") == 0) {
@@ -304,79 +396,11 @@ int persist_load(char *err, size_t errlen) {
     }
     int64_t start = util_monotonic_us();
     srv.loading = 1;
-    rdb_limits lim;
-    persist_fill_limits(&lim);
-    rdb_reader r;
-    rdb_reader_init(&r, &lim);
-    size_t cap = 1 << 16, have = 0, pos = 0;
-    unsigned char *buf = alloc_malloc(ALLOC_SUB_OTHER, cap);
-    load_stats st = {0};
-    int64_t now = server_now_ms();
-    int rc = 0, eof = 0, done = 0;
-    char why[384] = "";
-    while (!done) {
-        rdb_item it;
-        size_t used;
-        int x = rdb_read_item(&r, buf + pos, have - pos, &used, &it);
-        if (x == RDB_NEED_MORE) {
-            if (eof) {
-                snprintf(why, sizeof(why), "Short read or unexpected end of file at offset %llu",
-                         (unsigned long long)r.offset + (have - pos));
-                rc = -1;
-                break;
-            }
-            memmove(buf, buf + pos, have - pos);
-            have -= pos;
-            pos = 0;
-            while (cap < r.need || cap - have < 4096) {
-                cap *= 2;
-                buf = alloc_realloc(ALLOC_SUB_OTHER, buf, cap);
-            }
-            ssize_t n = read(fd, buf + have, cap - have);
-            if (n < 0 && errno != EINTR) {
-                snprintf(why, sizeof(why), "Read error at offset %llu: %s",
-                         (unsigned long long)r.offset + have, strerror(errno));
-                rc = -1;
-                break;
-            }
-            if (n == 0) eof = 1;
-            if (n > 0) have += (size_t)n;
-            continue;
-        }
-        if (x == RDB_ERR) {
-            snprintf(why, sizeof(why), "%s", r.err);
-            rc = -1;
-            break;
-        }
-        pos += used;
-        switch (it.kind) {
-        case RDB_ITEM_AUX:
-            log_aux(&it);
-            break;
-        case RDB_ITEM_KEY:
-            if (load_key(&it, &st, now, why, sizeof(why)) < 0) {
-                rc = -2; /* not a damaged file: a refusal whatever the options */
-                done = 1;
-            }
-            break;
-        case RDB_ITEM_EMPTY:
-            st.empty++;
-            break;
-        case RDB_ITEM_SKIPPED:
-            if (st.skipped++ < 10)
-                log_msg(LOG_WARNING, "Skipped %s%s%s of RDB type %d that memkv cannot load",
-                        it.key ? "key '" : "an item", it.key ? it.key : "", it.key ? "'" : "",
-                        it.rdb_type);
-            break;
-        case RDB_ITEM_EOF:
-            done = 1;
-            break;
-        default:
-            break;
-        }
-        rdb_item_clear(&it);
-    }
-    alloc_free(ALLOC_SUB_OTHER, buf);
+    long long logged = 0;
+    persist_loader l = {.on_item = log_item, .ctx = &logged};
+    persist_load_stats st;
+    char why[384];
+    int rc = persist_load_fd(fd, &l, &st, why, sizeof(why));
     close(fd);
     srv.loading = 0;
     srv.rdb_last_load_keys_loaded = st.loaded;

@@ -320,6 +320,9 @@ extern server srv;
 /* main.c */
 int64_t server_now_ms(void); /* cached: refreshed per read event and per cron tick */
 void server_update_time(void);
+void server_create_dbs(void); /* srv.dbs, the hash seed, the collection types (main.c) */
+/* memkv-server --analyze-rdb FILE [--json] [--name value ...] (analyze.c): the exit code. */
+int analyze_rdb_main(int argc, char **argv);
 void server_request_shutdown(void);
 void server_clamp_hz(void);
 
@@ -516,6 +519,24 @@ void persist_format_save(char *buf, size_t cap);
 int persist_has_rules(void);
 int persist_save(char *err, size_t errlen);
 int persist_load(char *err, size_t errlen);
+/* The loader itself, over an open RDB file (--analyze-rdb uses it too): every item read goes to
+ * on_item (after a key was loaded, with its entry; NULL when it was dropped as expired), the
+ * values' shapes to observe (both may be NULL). Returns 0, -1 for a damaged file or a read
+ * error (why names the offset), -2 for a file this configuration refuses (a repeated key, a db
+ * beyond `databases`). Logs nothing. */
+struct rdb_item;
+typedef struct persist_loader {
+    void (*on_item)(void *ctx, const struct rdb_item *it, db_entry *e);
+    void (*observe)(void *ctx, int what, const unsigned char *p, size_t len); /* rdb_observe_fn */
+    void *ctx;
+} persist_loader;
+typedef struct persist_load_stats {
+    long long loaded, expired, empty, skipped;
+    int version;     /* the file's RDB version */
+    uint64_t offset; /* bytes read up to the end, or up to the damage */
+} persist_load_stats;
+int persist_load_fd(int fd, const persist_loader *l, persist_load_stats *st, char *why,
+                    size_t whylen);
 void persist_cron(void);
 struct rdb_limits;
 void persist_fill_limits(struct rdb_limits *lim); /* the encodings' limits from the config */

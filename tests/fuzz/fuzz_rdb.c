@@ -57,6 +57,10 @@ static void redump(db *d, const char *key, size_t klen, const rdb_limits *lim) {
 static void fuzz_file(const uint8_t *data, size_t size, const rdb_limits *lim, size_t piece) {
     rdb_reader r;
     rdb_reader_init(&r, lim);
+    rdb_cost cost; /* --analyze-rdb's estimator rides along: any value it sees must not crash it */
+    rdb_cost_reset(&cost);
+    r.observe = rdb_cost_observe;
+    r.observe_ctx = &cost;
     db *d = db_new();
     size_t pos = 0, avail = piece < size ? piece : size;
     for (int guard = 0; guard < 100000; guard++) {
@@ -84,6 +88,9 @@ static void fuzz_file(const uint8_t *data, size_t size, const rdb_limits *lim, s
         if (avail < pos) avail = pos;
         int kind = it.kind;
         if (kind == RDB_ITEM_KEY) {
+            size_t est = rdb_cost_value(&cost, it.rdb_type, it.val.str, it.val.slen, lim) +
+                         rdb_cost_key(it.klen, it.expire_ms >= 0);
+            FUZZ_CHECK(est >= 8 || (it.val.type == DB_TYPE_STRING && it.val.slen <= 4));
             put(d, it.key, it.klen, &it.val);
             redump(d, it.key, it.klen, lim);
         }

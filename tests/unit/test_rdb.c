@@ -403,12 +403,54 @@ static void test_dump_payload(void **state) {
     db_free(d3);
 }
 
+/* The Redis 7.0 estimate's building blocks (the whole is checked against redis-server in
+ * tests/integration/test_analyze_rdb.py). */
+static void test_redis_cost(void **state) {
+    (void)state;
+    /* jemalloc 5.3 size classes */
+    static const size_t in[] = {1, 8, 9, 16, 17, 128, 129, 160, 161, 257, 1025, 14337, 16385};
+    static const size_t out[] = {8, 8, 16, 16, 32, 128, 160, 160, 192, 320, 1280, 16384, 20480};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+        assert_int_equal(rdb_cost_je_class(in[i]), out[i]);
+    /* sds: a 1-byte header under 32 bytes, 3 under 256 */
+    assert_int_equal(rdb_cost_sds(5), 8);   /* 1 + 5 + 1 */
+    assert_int_equal(rdb_cost_sds(31), 48); /* 1 + 31 + 1 = 33 */
+    assert_int_equal(rdb_cost_sds(32), 48); /* 3 + 32 + 1 = 36 */
+    /* strings: shared integers, int robj, embstr up to 44 bytes, raw beyond */
+    rdb_cost c;
+    rdb_cost_reset(&c);
+    rdb_limits limits;
+    rdb_limits_default(&limits);
+    assert_int_equal(rdb_cost_value(&c, 0, "9999", 4, &limits), 0);
+    assert_int_equal(rdb_cost_value(&c, 0, "10000", 5, &limits), 16);
+    assert_int_equal(rdb_cost_value(&c, 0, "007", 3, &limits), 32); /* not an integer to Redis */
+    char s[64];
+    memset(s, 'x', sizeof(s));
+    assert_int_equal(rdb_cost_value(&c, 0, s, 44, &limits), 64);      /* 16 + 3 + 44 + 1 */
+    assert_int_equal(rdb_cost_value(&c, 0, s, 45, &limits), 16 + 64); /* robj + 3 + 45 + 1 */
+    assert_string_equal(rdb_cost_string_encoding(s, 45), "raw");
+    assert_string_equal(rdb_cost_string_encoding("-12", 3), "int");
+    /* a key: dictEntry 24 -> 32, its sds, an expires entry */
+    assert_int_equal(rdb_cost_key(5, 0), 32 + 8);
+    assert_int_equal(rdb_cost_key(5, 1), 32 + 8 + 32);
+    /* bucket arrays: 8 bytes times the power of two >= n, at least 4 */
+    assert_int_equal(rdb_cost_buckets(0), 0);
+    assert_int_equal(rdb_cost_buckets(3), 32);
+    assert_int_equal(rdb_cost_buckets(1000), 8192);
+    /* a listpack blob is taken as the file holds it */
+    rdb_cost_observe(&c, RDB_OBS_BEGIN, NULL, 0);
+    rdb_cost_observe(&c, RDB_OBS_BLOB, (const unsigned char *)s, 50);
+    assert_int_equal(rdb_cost_value(&c, 16, NULL, 0, &limits), 16 + 64);
+    assert_string_equal(rdb_type_encoding_name(16), "hash/listpack");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc64_vector),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_truncated_and_flipped),
         cmocka_unit_test(test_dump_payload),
+        cmocka_unit_test(test_redis_cost),
     };
     return cmocka_run_group_tests(tests, setup_all, NULL);
 }
