@@ -597,13 +597,44 @@ static int lp_score_of(const unsigned char *p, double *d) {
     return parse_score_text(s, len, d) == 0 && !isnan(*d) ? 0 : -1;
 }
 
-static int adopt_listpack(cur *c, build *b, const rstr *s, int rdbtype) {
-    if (!lp_validate(s->p, s->len)) return 0;
-    unsigned char *lp = (unsigned char *)s->p;
-    size_t n = lp_length(lp);
-    size_t max =
-        rdbtype == RDB_TYPE_HASH_LISTPACK ? c->lim->hash.max_entries : c->lim->zset.max_entries;
-    if (n == 0 || n % 2 || n / 2 > max) return 0;
+static int lp_entries_equal(const unsigned char *a, const unsigned char *b) {
+    unsigned char abuf[LP_INTBUF], bbuf[LP_INTBUF];
+    size_t alen, blen;
+    const unsigned char *as = lp_get_bytes(a, &alen, abuf), *bs = lp_get_bytes(b, &blen, bbuf);
+    return alen == blen && (alen == 0 || memcmp(as, bs, alen) == 0);
+}
+
+/* Whether the n fields of a listpack hash (every other entry) are all different, compared as
+ * bytes (an integer as its decimal text, as lp_find compares): a table of the fields' keyed
+ * hashes makes it O(n), where looking each field up in the rest of the listpack is O(n^2) and
+ * was most of the time a start-up spent loading small hashes. */
+static int lp_fields_distinct(unsigned char *lp, size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap <<= 1;
+    const unsigned char *local[256];
+    const unsigned char **slot =
+        cap <= 256 ? local : alloc_malloc(ALLOC_SUB_OTHER, cap * sizeof(*slot));
+    memset(slot, 0, cap * sizeof(*slot));
+    int distinct = 1;
+    for (unsigned char *f = lp_first(lp); f && distinct; f = lp_next(lp, lp_next(lp, f))) {
+        unsigned char buf[LP_INTBUF];
+        size_t flen;
+        const unsigned char *fs = lp_get_bytes(f, &flen, buf);
+        size_t i = (size_t)db_hash_bytes(fs, flen) & (cap - 1);
+        for (; slot[i]; i = (i + 1) & (cap - 1))
+            if (lp_entries_equal(slot[i], f)) {
+                distinct = 0;
+                break;
+            }
+        slot[i] = f;
+    }
+    if (slot != local) alloc_free(ALLOC_SUB_OTHER, slot);
+    return distinct;
+}
+
+/* Whether a listpack sorted set is in order (by score, then member bytes) with real scores. */
+static int lp_zset_in_order(unsigned char *lp) {
     unsigned char buf[LP_INTBUF], pbuf[LP_INTBUF];
     const unsigned char *prev = NULL;
     size_t plen = 0;
@@ -611,11 +642,6 @@ static int adopt_listpack(cur *c, build *b, const rstr *s, int rdbtype) {
     for (unsigned char *f = lp_first(lp); f; f = lp_next(lp, lp_next(lp, f))) {
         size_t flen;
         const unsigned char *fs = lp_get_bytes(f, &flen, buf);
-        if (rdbtype == RDB_TYPE_HASH_LISTPACK) {
-            unsigned char *after = lp_next(lp, lp_next(lp, f));
-            if (after && lp_find(lp, after, fs, flen, 1)) return 0;
-            continue;
-        }
         double sc;
         if (lp_score_of(lp_next(lp, f), &sc) < 0) return 0;
         if (prev && (sc < pscore || (sc == pscore && zsl_cmp_bytes(prev, plen, fs, flen) >= 0)))
@@ -625,6 +651,18 @@ static int adopt_listpack(cur *c, build *b, const rstr *s, int rdbtype) {
         plen = flen;
         pscore = sc;
     }
+    return 1;
+}
+
+static int adopt_listpack(cur *c, build *b, const rstr *s, int rdbtype) {
+    if (!lp_validate(s->p, s->len)) return 0;
+    unsigned char *lp = (unsigned char *)s->p;
+    size_t n = lp_length(lp);
+    size_t max =
+        rdbtype == RDB_TYPE_HASH_LISTPACK ? c->lim->hash.max_entries : c->lim->zset.max_entries;
+    if (n == 0 || n % 2 || n / 2 > max) return 0;
+    if (rdbtype == RDB_TYPE_HASH_LISTPACK ? !lp_fields_distinct(lp, n / 2) : !lp_zset_in_order(lp))
+        return 0;
     alloc_sub sub = rdbtype == RDB_TYPE_HASH_LISTPACK ? ALLOC_SUB_HASHES : ALLOC_SUB_ZSETS;
     b->v->ptr = lp_dup(sub, lp);
     b->v->enc = DB_ENC_LISTPACK;

@@ -4,9 +4,10 @@
         writes the data set as RESP commands (redis-cli --pipe); prints shell assignments:
         NCMDS (commands, i.e. replies to expect), NKEYS, NEXPIRES, and the key counts the write
         load draws from: N_STR (keys "s:%012d", small strings) and N_HASH ("h:%012d", small hashes).
-    rdb_bench.py saves PORT DIR
-        SAVE (wall time, file size), then an idle BGSAVE (wall time from BGSAVE to
-        rdb_bgsave_in_progress:0 with rdb_saves counted up); prints shell assignments.
+    rdb_bench.py saves PORT PID DIR
+        SAVE (wall and CPU time, file size), then an idle BGSAVE (wall time from BGSAVE to
+        rdb_bgsave_in_progress:0 with rdb_saves counted up, CPU time of the server and its
+        reaped children); prints shell assignments.
     rdb_bench.py bgload PORT PID N_STR N_HASH CLIENTS WARMUP SAMPLE_MS TIMEOUT
         runs the write load (two redis-benchmark, SET on "s:" keys and HSET on "h:" keys, -P 16),
         waits WARMUP seconds, samples the memory of PID (and of its children: Redis's fork), sends
@@ -134,20 +135,30 @@ def wait_bgsave(r, saves_before, timeout, on_tick=None, tick=0.005):
         time.sleep(tick)
 
 
-def saves(port, directory):
+def cpu_s(pid):
+    """CPU seconds of pid (all its threads) and of its children it has waited for (Redis's
+    BGSAVE child, once reaped): on a machine shared with other work, the figure that moves
+    less than wall time."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def saves(port, pid, directory):
     import redis
     r = redis.Redis(port=port, socket_timeout=3600)
     path = os.path.join(directory, "dump.rdb")
-    t0 = time.monotonic()
+    c0, t0 = cpu_s(pid), time.monotonic()
     r.save()
-    t_save = time.monotonic() - t0
+    t_save, c_save = time.monotonic() - t0, cpu_s(pid) - c0
     size = os.path.getsize(path)
     before = info(r, "persistence")["rdb_saves"]
-    t0 = time.monotonic()
+    c0, t0 = cpu_s(pid), time.monotonic()
     r.bgsave()
-    wait_bgsave(r, before, 3600)
-    t_bg = time.monotonic() - t0
-    print("SAVE_S=%.4f SIZE=%d BGSAVE_S=%.4f BG_SIZE=%d" % (t_save, size, t_bg, os.path.getsize(path)))
+    wait_bgsave(r, before, 3600, tick=0.01)
+    t_bg, c_bg = time.monotonic() - t0, cpu_s(pid) - c0
+    print("SAVE_S=%.4f SAVE_CPU=%.2f SIZE=%d BGSAVE_S=%.4f BGSAVE_CPU=%.2f BG_SIZE=%d"
+          % (t_save, c_save, size, t_bg, c_bg, os.path.getsize(path)))
 
 
 def rollup(pid):
@@ -245,7 +256,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "gen":
         gen(sys.argv[2], int(sys.argv[3]))
     elif sys.argv[1] == "saves":
-        saves(int(sys.argv[2]), sys.argv[3])
+        saves(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
     elif sys.argv[1] == "bgload":
         a = sys.argv[2:]
         bgload(int(a[0]), int(a[1]), int(a[2]), int(a[3]), int(a[4]), float(a[5]), float(a[6]), float(a[7]))
