@@ -423,8 +423,12 @@ static int add_set(cur *c, build *b, const unsigned char *s, size_t len) {
 static int add_hash(cur *c, build *b, const unsigned char *f, size_t flen, const unsigned char *v,
                     size_t vlen) {
     hash_value h = {b->v->enc, b->v->ptr};
-    if (!h.ptr) hash_init(&h);
-    int added = hash_set(&h, &c->lim->hash, f, flen, v, vlen);
+    hash_limits first = c->lim->hash;
+    if (!h.ptr) {
+        hash_init(&h);
+        if (b->hint > first.max_entries) first.max_entries = 0; /* see add_zset */
+    }
+    int added = hash_set(&h, &first, f, flen, v, vlen);
     b->v->ptr = h.ptr;
     b->v->enc = h.enc;
     if (!added) return fail(c, "Duplicate hash fields detected");
@@ -434,7 +438,14 @@ static int add_hash(cur *c, build *b, const unsigned char *f, size_t flen, const
 static int add_zset(cur *c, build *b, const unsigned char *m, size_t mlen, double score) {
     if (isnan(score)) return fail(c, "Zset with NAN score detected");
     zobj z = {b->v->enc, b->v->ptr};
-    if (!z.ptr) zset_create(&z, mlen, &c->lim->zset);
+    if (!z.ptr) {
+        /* More members to come than a listpack holds: the full encoding at once, as Redis
+         * loads it, rather than a listpack converted at the limit (the same value; building
+         * the listpack first was a tenth of the time a start-up spent loading). */
+        zset_limits first = c->lim->zset;
+        if (b->hint > first.max_entries) first.max_entries = 0;
+        zset_create(&z, mlen, &first);
+    }
     int out = 0;
     zset_add(&z, score, m, mlen, 0, &out, NULL, &c->lim->zset);
     b->v->ptr = z.ptr;
@@ -570,6 +581,15 @@ static int read_elements(cur *c, build *b, uint64_t count, int rdbtype) {
     return 0;
 }
 
+/* The width memkv's intset has for these members: the smallest that holds the first (the
+ * least) and the last (the greatest). */
+static unsigned width_of(const intset *is) {
+    int64_t lo = intset_get(is, 0), hi = intset_get(is, intset_len(is) - 1);
+    if (lo >= INT16_MIN && hi <= INT16_MAX) return 2;
+    if (lo >= INT32_MIN && hi <= INT32_MAX) return 4;
+    return 8;
+}
+
 static int read_intset(cur *c, build *b) {
     rstr s;
     if (rd_blob(c, &s)) return -1;
@@ -578,17 +598,22 @@ static int read_intset(cur *c, build *b) {
         fail(c, "Intset integrity check failed");
     } else {
         /* an aligned copy: the intset's header is read as a struct */
-        intset *is = alloc_malloc(ALLOC_SUB_OTHER, s.len);
+        intset *is = alloc_malloc(ALLOC_SUB_SETS, s.len);
         memcpy(is, s.p, s.len);
         size_t n = intset_len(is);
         b->hint = n;
         r = 0;
-        for (size_t i = 0; i < n && !r; i++) {
+        if (n > 0 && n <= c->lim->set.max_intset_entries && intset_width(is) == width_of(is)) {
+            b->v->ptr = is; /* what adding the members one by one would build */
+            b->v->enc = DB_ENC_INTSET;
+            is = NULL;
+        }
+        for (size_t i = 0; is && i < n && !r; i++) {
             char buf[LP_INTBUF];
             size_t len = util_format_ll(buf, intset_get(is, i));
             r = add_set(c, b, (const unsigned char *)buf, len);
         }
-        alloc_free(ALLOC_SUB_OTHER, is);
+        alloc_free(ALLOC_SUB_SETS, is);
     }
     rstr_release(&s);
     return r;
@@ -609,13 +634,44 @@ static int lp_score_of(const unsigned char *p, double *d) {
     return parse_score_text(s, len, d) == 0 && !isnan(*d) ? 0 : -1;
 }
 
-static int adopt_listpack(cur *c, build *b, const rstr *s, int rdbtype) {
-    if (!lp_validate(s->p, s->len)) return 0;
-    unsigned char *lp = (unsigned char *)s->p;
-    size_t n = lp_length(lp);
-    size_t max =
-        rdbtype == RDB_TYPE_HASH_LISTPACK ? c->lim->hash.max_entries : c->lim->zset.max_entries;
-    if (n == 0 || n % 2 || n / 2 > max) return 0;
+static int lp_entries_equal(const unsigned char *a, const unsigned char *b) {
+    unsigned char abuf[LP_INTBUF], bbuf[LP_INTBUF];
+    size_t alen, blen;
+    const unsigned char *as = lp_get_bytes(a, &alen, abuf), *bs = lp_get_bytes(b, &blen, bbuf);
+    return alen == blen && (alen == 0 || memcmp(as, bs, alen) == 0);
+}
+
+/* Whether the n fields of a listpack hash (every other entry) are all different, compared as
+ * bytes (an integer as its decimal text, as lp_find compares): a table of the fields' keyed
+ * hashes makes it O(n), where looking each field up in the rest of the listpack is O(n^2) and
+ * was most of the time a start-up spent loading small hashes. */
+static int lp_fields_distinct(unsigned char *lp, size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap <<= 1;
+    const unsigned char *local[256];
+    const unsigned char **slot =
+        cap <= 256 ? local : alloc_malloc(ALLOC_SUB_OTHER, cap * sizeof(*slot));
+    memset(slot, 0, cap * sizeof(*slot));
+    int distinct = 1;
+    for (unsigned char *f = lp_first(lp); f && distinct; f = lp_next(lp, lp_next(lp, f))) {
+        unsigned char buf[LP_INTBUF];
+        size_t flen;
+        const unsigned char *fs = lp_get_bytes(f, &flen, buf);
+        size_t i = (size_t)db_hash_bytes(fs, flen) & (cap - 1);
+        for (; slot[i]; i = (i + 1) & (cap - 1))
+            if (lp_entries_equal(slot[i], f)) {
+                distinct = 0;
+                break;
+            }
+        slot[i] = f;
+    }
+    if (slot != local) alloc_free(ALLOC_SUB_OTHER, slot);
+    return distinct;
+}
+
+/* Whether a listpack sorted set is in order (by score, then member bytes) with real scores. */
+static int lp_zset_in_order(unsigned char *lp) {
     unsigned char buf[LP_INTBUF], pbuf[LP_INTBUF];
     const unsigned char *prev = NULL;
     size_t plen = 0;
@@ -623,11 +679,6 @@ static int adopt_listpack(cur *c, build *b, const rstr *s, int rdbtype) {
     for (unsigned char *f = lp_first(lp); f; f = lp_next(lp, lp_next(lp, f))) {
         size_t flen;
         const unsigned char *fs = lp_get_bytes(f, &flen, buf);
-        if (rdbtype == RDB_TYPE_HASH_LISTPACK) {
-            unsigned char *after = lp_next(lp, lp_next(lp, f));
-            if (after && lp_find(lp, after, fs, flen, 1)) return 0;
-            continue;
-        }
         double sc;
         if (lp_score_of(lp_next(lp, f), &sc) < 0) return 0;
         if (prev && (sc < pscore || (sc == pscore && zsl_cmp_bytes(prev, plen, fs, flen) >= 0)))
@@ -637,6 +688,18 @@ static int adopt_listpack(cur *c, build *b, const rstr *s, int rdbtype) {
         plen = flen;
         pscore = sc;
     }
+    return 1;
+}
+
+static int adopt_listpack(cur *c, build *b, const rstr *s, int rdbtype) {
+    if (!lp_validate(s->p, s->len)) return 0;
+    unsigned char *lp = (unsigned char *)s->p;
+    size_t n = lp_length(lp);
+    size_t max =
+        rdbtype == RDB_TYPE_HASH_LISTPACK ? c->lim->hash.max_entries : c->lim->zset.max_entries;
+    if (n == 0 || n % 2 || n / 2 > max) return 0;
+    if (rdbtype == RDB_TYPE_HASH_LISTPACK ? !lp_fields_distinct(lp, n / 2) : !lp_zset_in_order(lp))
+        return 0;
     alloc_sub sub = rdbtype == RDB_TYPE_HASH_LISTPACK ? ALLOC_SUB_HASHES : ALLOC_SUB_ZSETS;
     b->v->ptr = lp_dup(sub, lp);
     b->v->enc = DB_ENC_LISTPACK;

@@ -819,7 +819,8 @@ static cfg_param params[] = {
      .ptr = &srv.rdb_skip_unknown,
      .default_value = "yes"},
     /* BGSAVE without fork (bgsave.c): its extra memory (the snapshot subsystem) stays under
-     * bgsave-max-memory; bgsave-slice-us of serializing per millisecond of the event loop. */
+     * bgsave-max-memory; bgsave-slice-us of serializing at a time, then a millisecond for the
+     * clients if any sent something. */
     {.name = "bgsave-max-memory",
      .type = CFG_MEMORY,
      .ptr = &srv.bgsave_max_memory,

@@ -4,6 +4,7 @@
 #include "db/intset.h"
 #include "db/quicklist.h"
 #include "db/t_list.h"
+#include "rdb/rdb_format.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -444,6 +445,110 @@ static void test_redis_cost(void **state) {
     assert_string_equal(rdb_type_encoding_name(16), "hash/listpack");
 }
 
+/* ---- the shortcuts of loading: a value taken as it is in the file, or built by encoding ---- */
+
+/* A DUMP payload of type `type` whose body is the string blob[0..len) (len < 16384). */
+static size_t blob_payload(unsigned char *out, int type, const void *blob, size_t len) {
+    size_t n = 0;
+    out[n++] = (unsigned char)type;
+    if (len < 64) {
+        out[n++] = (unsigned char)len;
+    } else {
+        out[n++] = (unsigned char)(0x40 | (len >> 8));
+        out[n++] = (unsigned char)(len & 0xff);
+    }
+    memcpy(out + n, blob, len);
+    n += len;
+    out[n++] = RDB_VERSION & 0xff;
+    out[n++] = RDB_VERSION >> 8;
+    uint64_t crc = rdb_crc64(0, out, n);
+    for (int i = 0; i < 8; i++)
+        out[n++] = (unsigned char)(crc >> (8 * i));
+    return n;
+}
+
+/* A listpack hash of n fields "f<i>" (field `dup` repeats field 0 when >= 0) restored. */
+static int restore_lp_hash(int n, int dup, rdb_value *v) {
+    unsigned char *lp = lp_new(ALLOC_SUB_OTHER);
+    for (int i = 0; i < n; i++) {
+        char f[16];
+        int len = snprintf(f, sizeof(f), "f%d", i == dup ? 0 : i);
+        lp = lp_append(ALLOC_SUB_OTHER, lp, f, (size_t)len);
+        lp = lp_append_int(ALLOC_SUB_OTHER, lp, i);
+    }
+    static unsigned char pl[16384];
+    size_t len = blob_payload(pl, RDB_TYPE_HASH_LISTPACK, lp, lp_bytes(lp));
+    lp_free(ALLOC_SUB_OTHER, lp);
+    const char *err = NULL;
+    return rdb_restore_payload(pl, len, &lim, v, &err);
+}
+
+static void test_listpack_hash_fields(void **state) {
+    (void)state;
+    rdb_value v;
+    int sizes[] = {1, 2, 20, 128, 129};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        int n = sizes[i];
+        assert_int_equal(restore_lp_hash(n, -1, &v), RDB_OK);
+        assert_int_equal(v.type, DB_TYPE_HASH);
+        /* kept as it is up to hash-max-listpack-entries, rebuilt as a hashtable beyond */
+        assert_int_equal(v.enc, n <= 128 ? DB_ENC_LISTPACK : DB_ENC_HASHTABLE);
+        hash_value h = {v.enc, v.ptr};
+        assert_int_equal(hash_len(&h), n);
+        rdb_value_free(&v);
+        /* a repeated field, first or last: refused, whatever the size */
+        if (n > 1) {
+            assert_int_equal(restore_lp_hash(n, 1, &v), RDB_ERR);
+            assert_int_equal(restore_lp_hash(n, n - 1, &v), RDB_ERR);
+        }
+    }
+}
+
+static int restore_intset(unsigned width, const int64_t *vals, size_t n, rdb_value *v) {
+    unsigned char blob[8 + 8 * 16];
+    uint32_t hdr[2] = {width, (uint32_t)n};
+    memcpy(blob, hdr, 8);
+    for (size_t i = 0; i < n; i++)
+        memcpy(blob + 8 + i * width, &vals[i], width); /* little-endian: the low bytes */
+    unsigned char pl[256];
+    size_t len = blob_payload(pl, RDB_TYPE_SET_INTSET, blob, 8 + n * width);
+    const char *err = NULL;
+    return rdb_restore_payload(pl, len, &lim, v, &err);
+}
+
+static void test_intset_taken_as_is(void **state) {
+    (void)state;
+    rdb_value v;
+    int64_t small[] = {-5, 1, 300}, wide[] = {-5, 1, 70000};
+    /* the smallest width: taken as it is; a wider one than needed (Redis never narrows after
+     * removals): rebuilt, to the width memkv would have */
+    unsigned cases[][2] = {{2, 2}, {8, 2}};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(restore_intset(cases[i][0], small, 3, &v), RDB_OK);
+        assert_int_equal(v.enc, DB_ENC_INTSET);
+        assert_int_equal(intset_width(v.ptr), cases[i][1]);
+        assert_int_equal(intset_len(v.ptr), 3);
+        assert_true(intset_get(v.ptr, 0) == -5 && intset_get(v.ptr, 2) == 300);
+        rdb_value_free(&v);
+    }
+    assert_int_equal(restore_intset(4, wide, 3, &v), RDB_OK);
+    assert_int_equal(intset_width(v.ptr), 4);
+    assert_true(intset_get(v.ptr, 2) == 70000);
+    rdb_value_free(&v);
+    /* out of order or repeated: refused */
+    int64_t bad[] = {1, 1, 2};
+    assert_int_equal(restore_intset(2, bad, 3, &v), RDB_ERR);
+    /* over set-max-intset-entries: a hashtable */
+    rdb_limits saved = lim;
+    lim.set.max_intset_entries = 2;
+    assert_int_equal(restore_intset(2, small, 3, &v), RDB_OK);
+    assert_int_not_equal(v.enc, DB_ENC_INTSET);
+    set_obj so = {v.ptr, v.enc};
+    assert_int_equal(set_card(&so), 3);
+    rdb_value_free(&v);
+    lim = saved;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc64_vector),
@@ -451,6 +556,8 @@ int main(void) {
         cmocka_unit_test(test_truncated_and_flipped),
         cmocka_unit_test(test_dump_payload),
         cmocka_unit_test(test_redis_cost),
+        cmocka_unit_test(test_listpack_hash_fields),
+        cmocka_unit_test(test_intset_taken_as_is),
     };
     return cmocka_run_group_tests(tests, setup_all, NULL);
 }
