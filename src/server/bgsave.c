@@ -60,6 +60,7 @@ static struct {
     int error; /* errno of a failed write */
     int done;  /* the writer finished the file (or gave up) */
     int checksum;
+    int incremental_fsync; /* rdb-save-incremental-fsync at the start */
 } bg = {.mu = PTHREAD_MUTEX_INITIALIZER,
         .work = PTHREAD_COND_INITIALIZER,
         .room = PTHREAD_COND_INITIALIZER,
@@ -69,22 +70,10 @@ static int scheduled;
 
 /* ---- the writer thread ---- */
 
-static int write_all(int fd, const unsigned char *p, size_t n) {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void *writer_main(void *arg) {
     (void)arg;
     uint64_t crc = 0;
+    persist_sync sync = {.on = bg.incremental_fsync};
     for (;;) {
         pthread_mutex_lock(&bg.mu);
         while (!bg.head)
@@ -97,13 +86,13 @@ static void *writer_main(void *arg) {
         int err = 0;
         if (!failed && c->len) {
             crc = rdb_crc64(crc, c->buf, c->len);
-            if (write_all(bg.fd, c->buf, c->len) < 0) err = errno;
+            if (persist_write(bg.fd, c->buf, c->len, &sync) < 0) err = errno;
         }
         if (c->last == 1 && !failed && !err) { /* the file's end: checksum, then fsync */
             unsigned char sum[8];
             for (int i = 0; i < 8; i++)
                 sum[i] = bg.checksum ? (unsigned char)(crc >> (8 * i)) : 0;
-            if (write_all(bg.fd, sum, 8) < 0 || fsync(bg.fd) < 0) err = errno;
+            if (persist_write(bg.fd, sum, 8, NULL) < 0 || fsync(bg.fd) < 0) err = errno;
         }
         alloc_free(ALLOC_SUB_SNAPSHOT, c->buf);
         int last = c->last;
@@ -335,6 +324,7 @@ int bgsave_start(char *err, size_t errlen) {
     bg.error = 0;
     bg.done = 0;
     bg.checksum = srv.rdb_checksum;
+    bg.incremental_fsync = (int)srv.rdb_incremental_fsync;
     bg.start_ms = server_now_ms();
     bg.dirty_at_start = srv.dirty;
     if (pthread_create(&bg.thread, NULL, writer_main, NULL) != 0) {

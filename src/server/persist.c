@@ -23,6 +23,7 @@
 #define PERSIST_MAX_RULES 16
 #define PERSIST_RETRY_MS 5000 /* after a failed save, rules wait this long (Redis's 5 s) */
 #define PERSIST_FLUSH_BYTES (1 << 20)
+#define PERSIST_AUTOSYNC_BYTES (4 << 20) /* rdb-save-incremental-fsync's step */
 
 typedef struct save_rule {
     long long seconds, changes;
@@ -85,7 +86,14 @@ static void rdb_path(char *buf, size_t cap, const char *name) {
     snprintf(buf, cap, "%s/%s", dir, name);
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n) {
+/* Writes all of p; with rdb-save-incremental-fsync (s->on), every PERSIST_AUTOSYNC_BYTES it
+ * starts the kernel's write-back of what was just written and waits for the range it started
+ * the time before, which had a whole range's serializing to finish: the disk works while the
+ * keys are serialized, the final fsync finds little left to do, and the dirty pages of a big
+ * save stay bounded. sync_file_range's failure (a file system without it) is no error: the
+ * final fsync is what makes the file durable. */
+int persist_write(int fd, const unsigned char *p, size_t n, persist_sync *s) {
+    size_t len = n;
     while (n) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
@@ -95,11 +103,21 @@ static int write_all(int fd, const unsigned char *p, size_t n) {
         p += w;
         n -= (size_t)w;
     }
+    if (!s || !s->on) return 0;
+    s->written += (off_t)len;
+    if (s->written - s->started < PERSIST_AUTOSYNC_BYTES) return 0;
+    if (s->started > s->waited)
+        (void)sync_file_range(fd, s->waited, s->started - s->waited,
+                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                  SYNC_FILE_RANGE_WAIT_AFTER);
+    s->waited = s->started;
+    (void)sync_file_range(fd, s->started, s->written - s->started, SYNC_FILE_RANGE_WRITE);
+    s->started = s->written;
     return 0;
 }
 
-static int flush_out(int fd, rdb_out *o) {
-    if (write_all(fd, o->buf, o->len) < 0) return -1;
+static int flush_out(int fd, rdb_out *o, persist_sync *sync) {
+    if (persist_write(fd, o->buf, o->len, sync) < 0) return -1;
     rdb_out_drain(o);
     return 0;
 }
@@ -115,6 +133,7 @@ static int fsync_dir(const char *dir) {
 typedef struct save_ctx {
     int fd;
     rdb_out *o;
+    persist_sync sync;
     int failed;
     int64_t now;
     db *d;
@@ -136,7 +155,7 @@ static void save_one(void *arg, db *d, const db_entry *e) {
     int64_t when = db_entry_has_expire(e) ? db_get_expire(d, key, klen) : -1;
     rdb_write_key(s->o, e, when);
     key_save_delay();
-    if (s->o->len >= PERSIST_FLUSH_BYTES && flush_out(s->fd, s->o) < 0) s->failed = 1;
+    if (s->o->len >= PERSIST_FLUSH_BYTES && flush_out(s->fd, s->o, &s->sync) < 0) s->failed = 1;
 }
 
 /* The whole data set into dir/dbfilename, in the foreground. 0 ok, -1 (logged, err set). */
@@ -157,7 +176,7 @@ int persist_save(char *err, size_t errlen) {
     rdb_out_init(&o, srv.rdb_compression);
     rdb_write_header(&o, MEMKV_REDIS_COMPAT_VERSION, server_now_ms() / 1000,
                      (uint64_t)alloc_total_bytes());
-    save_ctx s = {.fd = fd, .o = &o};
+    save_ctx s = {.fd = fd, .o = &o, .sync = {.on = (int)srv.rdb_incremental_fsync}};
     for (long long i = 0; i < srv.databases && !s.failed; i++) {
         db *d = srv.dbs[i];
         if (db_size(d) == 0) continue;
@@ -167,7 +186,7 @@ int persist_save(char *err, size_t errlen) {
     if (!s.failed) {
         rdb_write_eof(&o);
         if (!srv.rdb_checksum) memset(o.buf + o.len - 8, 0, 8); /* as rdbchecksum no */
-        if (flush_out(fd, &o) < 0) s.failed = 1;
+        if (flush_out(fd, &o, &s.sync) < 0) s.failed = 1;
     }
     rdb_out_deinit(&o);
     if (s.failed || fsync(fd) < 0) {

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "alloc/alloc.h"
 #include "db/db.h"
@@ -309,6 +310,7 @@ typedef struct server {
     long long bgsave_max_memory;  /* the snapshot subsystem's cap while a BGSAVE runs */
     long long bgsave_slice_us;    /* serializing per millisecond of the event loop */
     long long rdb_key_save_delay; /* µs after each key of a foreground SAVE (a test knob) */
+    int rdb_incremental_fsync;    /* rdb-save-incremental-fsync */
     int64_t rdb_last_cow_size;    /* the last BGSAVE's peak extra memory (forkless: its queue) */
     long long rdb_last_bgsave_s;
     command *commands;
@@ -518,6 +520,13 @@ int persist_parse_save(const char *value, char *err, size_t errlen);
 void persist_format_save(char *buf, size_t cap);
 int persist_has_rules(void);
 int persist_save(char *err, size_t errlen);
+/* A save's incremental fsync state (rdb-save-incremental-fsync), from zero. */
+typedef struct persist_sync {
+    int on;
+    off_t written, started, waited; /* bytes written; write-back started up to; waited up to */
+} persist_sync;
+/* Writes all of p (0, or -1 with errno); sync NULL: no incremental fsync. Any thread. */
+int persist_write(int fd, const unsigned char *p, size_t n, persist_sync *sync);
 int persist_load(char *err, size_t errlen);
 /* The loader itself, over an open RDB file (--analyze-rdb uses it too): every item read goes to
  * on_item (after a key was loaded, with its entry; NULL when it was dropped as expired), the

@@ -833,6 +833,11 @@ static cfg_param params[] = {
      .default_value = "1000",
      .min = 50,
      .max = 1000000},
+    /* Every 4 MB a save writes, the kernel starts writing it to the disk (Redis's name). */
+    {.name = "rdb-save-incremental-fsync",
+     .type = CFG_BOOL,
+     .ptr = &srv.rdb_incremental_fsync,
+     .default_value = "yes"},
     /* Redis's test knob: SAVE (and the save at shutdown) waits this many microseconds after
      * each key, or once every -n keys on average for a negative n; 0 = none. BGSAVE's pace is
      * bgsave-slice-us. */

@@ -496,3 +496,31 @@ def test_rdb_key_save_delay_is_hidden(tmpdir_path, server_factory):
     c.config_set("rdb-key-save-delay", -5)
     c.set("a", 1)
     assert c.save()
+
+
+@pytest.mark.parametrize("incremental", ["yes", "no"])
+def test_incremental_fsync_either_way(tmpdir_path, server_factory, incremental):
+    """rdb-save-incremental-fsync (Redis's name, yes by default): SAVE and BGSAVE of a file
+    of several of its 4 MB steps give the same data back either way."""
+    m = server_factory(args=["--dir", tmpdir_path])
+    c = m.client()
+    assert c.config_get("rdb-save-incremental-fsync") == {"rdb-save-incremental-fsync": "yes"}
+    c.config_set("rdb-save-incremental-fsync", incremental)
+    p = c.pipeline(transaction=False)
+    for i in range(12000):
+        p.set("k%d" % i, os.urandom(1000))  # incompressible: some 12 MB
+    p.execute()
+    digest = {k: c.get(k) for k in (b"k0", b"k5000", b"k11999")}
+    c.save()
+    assert os.path.getsize(os.path.join(tmpdir_path, "dump.rdb")) > 12 * 1000 * 1000
+    c.execute_command("BGSAVE")
+    deadline = time.monotonic() + 60
+    while c.info("persistence")["rdb_bgsave_in_progress"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert c.info("persistence")["rdb_last_bgsave_status"] == "ok"
+    shutdown(c, save=False)
+    m.proc.wait(timeout=30)
+    c2 = server_factory(args=["--dir", tmpdir_path]).client()
+    assert c2.dbsize() == 12000
+    assert {k: c2.get(k) for k in digest} == digest
