@@ -112,6 +112,20 @@ static void node_remove(quicklist *ql, ql_node *n) {
     node_free(n);
 }
 
+int ql_append_listpack(quicklist *ql, const unsigned char *lp, size_t count) {
+    size_t sz = lp_bytes(lp);
+    if (count == 0) return 0;
+    if (!size_meets_fill(sz, ql->fill) &&
+        (sz > QL_SAFETY_LIMIT || (long long)count > (long long)ql->fill))
+        return 0;
+    ql_node *n = alloc_malloc(QL_SUB, sizeof(*n));
+    n->lp = lp_dup(QL_SUB, lp);
+    n->count = (uint32_t)count;
+    link_after(ql, ql->tail, n);
+    ql->count += count;
+    return 1;
+}
+
 /* Appends every element of b to a, frees b. Appending grows a's allocation in place most of
  * the time (jemalloc's size classes), so this is linear in b's bytes. */
 static void merge_into(quicklist *ql, ql_node *a, ql_node *b) {

@@ -54,6 +54,10 @@ typedef struct ql_entry {
 } ql_entry;
 
 void ql_push(quicklist *ql, enum ql_where where, const void *s, size_t len);
+/* Appends a copy of lp, a valid listpack of count elements, as a new tail node, when it is
+ * within the list's node limits (an RDB file's node, taken whole). Returns 0, nothing done,
+ * when it is not (or empty): the caller pushes its elements instead. */
+int ql_append_listpack(quicklist *ql, const unsigned char *lp, size_t count);
 
 /* A copy of a popped element: small values live in buf, larger ones in ptr (heap). */
 typedef struct ql_value {

@@ -723,6 +723,16 @@ static int read_blob_elements(cur *c, build *b, blob_walk walk, int rdbtype) {
     return r;
 }
 
+/* A quicklist node of the file: taken whole when memkv's node limits allow it (Redis's node
+ * format is memkv's), else element by element. An observer sees every element: no shortcut. */
+static int add_list_node(cur *c, build *b, const rstr *s) {
+    if (c->observe) return each_listpack(c, s, elem_to_value, b);
+    if (!lp_validate(s->p, s->len)) return fail(c, "Listpack integrity check failed");
+    if (!b->v->ptr) b->v->ptr = ql_new(c->lim->list_fill);
+    if (ql_append_listpack(b->v->ptr, s->p, lp_length(s->p))) return 0;
+    return each_listpack(c, s, elem_to_value, b);
+}
+
 static int read_quicklist(cur *c, build *b, int rdbtype) {
     uint64_t nodes;
     if (rd_len(c, &nodes)) return -1;
@@ -740,7 +750,7 @@ static int read_quicklist(cur *c, build *b, int rdbtype) {
         if (container == RDB_QUICKLIST_PLAIN)
             r = add_list(c, b, s.p, s.len);
         else if (rdbtype == RDB_TYPE_LIST_QUICKLIST_2)
-            r = each_listpack(c, &s, elem_to_value, b);
+            r = add_list_node(c, b, &s);
         else
             r = each_ziplist(c, &s, elem_to_value, b);
         rstr_release(&s);

@@ -549,8 +549,71 @@ static void test_intset_taken_as_is(void **state) {
     lim = saved;
 }
 
+/* A listpack of n elements, each `width` bytes of one letter. */
+static unsigned char *lp_of(int n, size_t width) {
+    unsigned char *lp = lp_new(ALLOC_SUB_OTHER);
+    char e[256];
+    memset(e, 'a', sizeof(e));
+    for (int i = 0; i < n; i++)
+        lp = lp_append(ALLOC_SUB_OTHER, lp, e, width);
+    return lp;
+}
+
+/* A quicklist's nodes as the file holds them (Redis's node format is memkv's): taken whole
+ * when within list-max-listpack-size, split element by element when not. */
+static void test_list_nodes_taken_whole(void **state) {
+    (void)state;
+    unsigned char *small = lp_of(10, 5), *big = lp_of(200, 50); /* 10 KB: over -2's 8 KB */
+    size_t ls = lp_bytes(small);
+    unsigned char *p = malloc(2 * ls + lp_bytes(big) + 64);
+    size_t n = 0;
+    p[n++] = RDB_TYPE_LIST_QUICKLIST_2;
+    p[n++] = 3; /* nodes */
+    const unsigned char *nodes[] = {small, big, small};
+    for (int k = 0; k < 3; k++) {
+        size_t len = lp_bytes(nodes[k]);
+        p[n++] = RDB_QUICKLIST_PACKED;
+        if (len < 16384) { /* RDB's 14-bit length */
+            p[n++] = (unsigned char)(0x40 | (len >> 8));
+            p[n++] = (unsigned char)(len & 0xff);
+        } else { /* 32-bit, big-endian */
+            p[n++] = 0x80;
+            for (int i = 3; i >= 0; i--)
+                p[n++] = (unsigned char)(len >> (8 * i));
+        }
+        memcpy(p + n, nodes[k], len);
+        n += len;
+    }
+    p[n++] = RDB_VERSION & 0xff;
+    p[n++] = RDB_VERSION >> 8;
+    uint64_t crc = rdb_crc64(0, p, n);
+    for (int i = 0; i < 8; i++)
+        p[n++] = (unsigned char)(crc >> (8 * i));
+    rdb_value v;
+    const char *err;
+    int rc = rdb_restore_payload(p, n, &lim, &v, &err);
+    if (rc != RDB_OK) fprintf(stderr, "restore: %s\n", err);
+    assert_int_equal(rc, RDB_OK);
+    quicklist *ql = v.ptr;
+    assert_int_equal(ql_count(ql), 220);
+    assert_int_equal(ql_check(ql, 1), 0);
+    /* the first small node whole, the big one's elements pushed after it (into it, then a new
+     * node: 8 KB each at most), the last small node whole */
+    assert_int_equal(ql_nodes(ql), 3);
+    const ql_node *last = ql_first_node(ql);
+    while (ql_next_node(last))
+        last = ql_next_node(last);
+    assert_int_equal(lp_bytes(ql_node_listpack(last)), ls);
+    assert_memory_equal(ql_node_listpack(last), small, ls);
+    rdb_value_free(&v);
+    free(p);
+    lp_free(ALLOC_SUB_OTHER, small);
+    lp_free(ALLOC_SUB_OTHER, big);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list_nodes_taken_whole),
         cmocka_unit_test(test_crc64_vector),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_truncated_and_flipped),
