@@ -603,6 +603,15 @@ static void ht_expand_if_needed(htable *h) {
         ht_resize(h, h->size[0] * 2);
 }
 
+/* An empty table sized for n entries at once (no step-by-step growth, no rehash). */
+static void ht_reserve(htable *h, size_t n) {
+    if (ht_rehashing(h) || h->used[0] || n <= h->size[0]) return;
+    size_t size = HT_INITIAL_SIZE;
+    while (size < n)
+        size <<= 1;
+    ht_resize(h, size);
+}
+
 /* Shrink when less than 10% full, to the smallest power of two that holds every key. */
 static void ht_shrink_if_needed(htable *h) {
     if (ht_rehashing(h) || h->size[0] <= HT_INITIAL_SIZE) return;
@@ -620,6 +629,11 @@ static void ht_insert(htable *h, db_entry *e, uint64_t hv) {
     e->next = h->b[t][idx];
     h->b[t][idx] = e;
     h->used[t]++;
+}
+
+void db_reserve(db *d, size_t keys, size_t expires) {
+    ht_reserve(&d->keys, keys);
+    ht_reserve(&d->expires, expires);
 }
 
 static void ht_clear(htable *h, int key_space) {

@@ -139,6 +139,9 @@ int db_persist(db *d, const char *key, size_t klen);                      /* 1 i
  * with nx). No lazy expiry here: call db_find on src and dst first, as RENAME does. */
 int db_rename(db *d, const char *src, size_t slen, const char *dst, size_t dlen, int nx);
 
+/* Sizes an empty db's key and expires tables for that many entries at once (an RDB file's
+ * RESIZEDB hint), so loading does not grow them step by step. A db with keys is left as is. */
+void db_reserve(db *d, size_t keys, size_t expires);
 size_t db_size(const db *d);
 size_t db_expires_size(const db *d);
 void db_flush(db *d); /* remove every key and expire; tables shrink to their initial size */

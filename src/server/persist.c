@@ -255,11 +255,12 @@ void persist_fill_limits(rdb_limits *lim) {
 
 static void set_idle(db_entry *e, long long idle);
 
-/* A key read from the file into its db (*out: its entry, NULL when it was already expired).
- * -1: the file repeats a key (corrupt) or names a db beyond `databases`. */
+/* A key read from the file into its db (out: receives its entry, NULL when it was already
+ * expired; out NULL: not wanted). -1: the file repeats a key (corrupt) or names a db beyond
+ * `databases`. One lookup for a string: the db's size tells a repeated key. */
 static int load_key(rdb_item *it, persist_load_stats *st, int64_t now, db_entry **out, char *err,
                     size_t errlen) {
-    *out = NULL;
+    if (out) *out = NULL;
     if (it->db >= srv.databases) {
         snprintf(err, errlen,
                  "Data file was created with a server configured to handle more than %lld "
@@ -272,23 +273,26 @@ static int load_key(rdb_item *it, persist_load_stats *st, int64_t now, db_entry 
         st->expired++;
         return 0;
     }
-    if (db_peek(d, it->key, it->klen)) {
+    size_t before = db_size(d);
+    int repeated;
+    db_entry *e = NULL;
+    if (it->val.type == DB_TYPE_STRING) {
+        e = db_set_string(d, it->key, it->klen, it->val.str, it->val.slen, 0);
+        repeated = db_size(d) == before;
+    } else if (!(repeated = db_peek(d, it->key, it->klen) != NULL)) {
+        e = db_add_object(d, it->key, it->klen, it->val.type, it->val.enc, it->val.ptr);
+        it->val.ptr = NULL;
+    }
+    if (repeated) {
         snprintf(err, errlen, "Duplicate key '%.*s' in the RDB file",
                  (int)(it->klen > 64 ? 64 : it->klen), it->key);
         return -1;
-    }
-    db_entry *e;
-    if (it->val.type == DB_TYPE_STRING) {
-        e = db_set_string(d, it->key, it->klen, it->val.str, it->val.slen, 0);
-    } else {
-        e = db_add_object(d, it->key, it->klen, it->val.type, it->val.enc, it->val.ptr);
-        it->val.ptr = NULL;
     }
     if (it->idle >= 0) set_idle(e, it->idle);
     if (it->expire_ms >= 0) db_set_expire(d, it->key, it->klen, it->expire_ms);
     db_settle();
     st->loaded++;
-    *out = db_peek(d, it->key, it->klen); /* e may not survive the changes made since */
+    if (out) *out = db_peek(d, it->key, it->klen); /* e may not survive the changes since */
     return 0;
 }
 
@@ -306,8 +310,12 @@ int persist_load_fd(int fd, const persist_loader *l, persist_load_stats *st, cha
     unsigned char *buf = alloc_malloc(ALLOC_SUB_OTHER, cap);
     memset(st, 0, sizeof(*st));
     int64_t now = server_now_ms();
-    int rc = 0, eof = 0, done = 0;
+    int rc = 0, eof = 0, done = 0, cur_db = 0;
     why[0] = '\0';
+    /* A RESIZEDB hint sizes the db's tables, bounded by what the file can hold (a key takes
+     * 3 bytes at least), so a forged hint cannot make a huge table. */
+    struct stat fst;
+    uint64_t max_keys = fstat(fd, &fst) == 0 && fst.st_size > 0 ? (uint64_t)fst.st_size / 3 : 0;
     while (!done) {
         rdb_item it;
         size_t used;
@@ -349,13 +357,21 @@ int persist_load_fd(int fd, const persist_loader *l, persist_load_stats *st, cha
             st->version = r.version;
             break;
         case RDB_ITEM_KEY:
-            if (load_key(&it, st, now, &e, why, whylen) < 0) {
+            if (load_key(&it, st, now, l && l->on_item ? &e : NULL, why, whylen) < 0) {
                 rc = -2; /* not a damaged file: a refusal whatever the options */
                 done = 1;
             }
             break;
         case RDB_ITEM_EMPTY:
             st->empty++;
+            break;
+        case RDB_ITEM_SELECTDB:
+            cur_db = it.db;
+            break;
+        case RDB_ITEM_RESIZEDB:
+            if (cur_db < srv.databases)
+                db_reserve(srv.dbs[cur_db], it.db_size < max_keys ? it.db_size : max_keys,
+                           it.expires_size < max_keys ? it.expires_size : max_keys);
             break;
         case RDB_ITEM_SKIPPED:
             st->skipped++;

@@ -524,3 +524,29 @@ def test_incremental_fsync_either_way(tmpdir_path, server_factory, incremental):
     c2 = server_factory(args=["--dir", tmpdir_path]).client()
     assert c2.dbsize() == 12000
     assert {k: c2.get(k) for k in digest} == digest
+
+
+def rdb_file(*records):
+    """A minimal RDB 10 file: db 0 with the records (type byte, key, value bytes as written),
+    a zero checksum (accepted: rdbchecksum no writes it)."""
+    def s(b):
+        assert len(b) < 64
+        return bytes([len(b)]) + b
+    body = b"REDIS0010" + b"\xfe\x00"
+    for rtype, key, value in records:
+        body += bytes([rtype]) + s(key) + value
+    return body + b"\xff" + b"\x00" * 8
+
+
+@pytest.mark.parametrize("first,second", [("string", "string"), ("set", "set"),
+                                          ("string", "set"), ("set", "string")])
+def test_repeated_key_refused(tmpdir_path, first, second):
+    """A file naming a key twice is corrupt: start-up stops and names the key (whichever types
+    the two records have)."""
+    rec = {"string": (0, b"dup", b"\x01v"), "set": (2, b"dup", b"\x01\x01m")}
+    with open(os.path.join(tmpdir_path, "dump.rdb"), "wb") as f:
+        f.write(rdb_file((0, b"other", b"\x01x"), rec[first], rec[second]))
+    from conftest import MemkvServer
+    with pytest.raises(RuntimeError) as e:
+        MemkvServer(args=["--dir", tmpdir_path])
+    assert "Duplicate key 'dup'" in str(e.value)
