@@ -307,9 +307,18 @@ void db_snapshot_end(db **dbs, size_t n, int completed) {
 /* ---- change signals (db.h) ------------------------------------------------------------- */
 
 static db_change_fn change_hook;
+static long long changes_unwatched; /* where changes count while nobody asked to count them */
+static long long *change_counter = &changes_unwatched;
 
+/* Every change is counted here, without a call: the save rules want the count on every write,
+ * the hook only while someone listens. A flush counts each key it deletes. */
 static inline void signal_change(db *d, const char *key, size_t klen, int change) {
+    *change_counter += change == DB_CHANGE_FLUSH ? (long long)db_size(d) : 1;
     if (change_hook) change_hook(d, key, klen, change);
+}
+
+void db_set_change_counter(long long *counter) {
+    change_counter = counter ? counter : &changes_unwatched;
 }
 
 void db_set_change_hook(db_change_fn fn) {

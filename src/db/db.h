@@ -227,6 +227,9 @@ uint32_t db_lru_clock(void);
 enum db_change { DB_CHANGE_WRITE = 0, DB_CHANGE_DELETE, DB_CHANGE_EXPIRED, DB_CHANGE_FLUSH };
 typedef void (*db_change_fn)(db *d, const char *key, size_t klen, int change);
 void db_set_change_hook(db_change_fn fn); /* NULL: nobody listens */
+/* The counter every change adds to (a flush: the keys it deletes), hook or not: the server's
+ * count of changes since the last save. NULL: an internal one. */
+void db_set_change_counter(long long *counter);
 void db_key_changed(db *d, const char *key, size_t klen);
 int db_get_index(const db *d); /* the number given by db_set_index */
 
