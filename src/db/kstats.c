@@ -1565,6 +1565,26 @@ void kstats_remove_string(kstats *ks, int dbi, const char *key, size_t klen, uin
     }
 }
 
+/* The rest of kstats_change, for the changes that concern expires, prefixes or the largest
+ * keys: out of line, so that kstats_change itself saves no registers and makes no call. */
+OUT_OF_LINE static void change_rest(kstats *ks, ks_db *d, const ks_key *b, const ks_key *a) {
+    int bvol = b->when >= 0, avol = a->when >= 0;
+    if (bvol) {
+        d->vkeys--;
+        d->vbytes -= b->bytes;
+        ttl_account(ks, b->when, -1, -(int64_t)b->bytes);
+    }
+    if (avol) {
+        d->vkeys++;
+        d->vbytes += a->bytes;
+        ttl_account(ks, a->when, 1, (int64_t)a->bytes);
+    }
+    if (ks->cfg.prefix_max)
+        prefix_account_key(ks, a, 0, (int64_t)(a->bytes - b->bytes), avol - bvol);
+    const top_set *s = &ks->top[a->type];
+    if ((s->n && b->bytes >= s->minb) || a->bytes > s->floor) top_change(ks, b, a);
+}
+
 void kstats_change(kstats *ks, const ks_key *b, const ks_key *a) {
     ks_db *d = &ks->dbs[a->db];
     int t = a->type;
@@ -1575,23 +1595,10 @@ void kstats_change(kstats *ks, const ks_key *b, const ks_key *a) {
     d->bytes[t] += a->bytes - b->bytes;
     d->bytes_hist[t][bin_of(b->bytes)]--;
     d->bytes_hist[t][bin_of(a->bytes)]++;
-    int bvol = b->when >= 0, avol = a->when >= 0;
-    if (bvol | avol) {
-        if (bvol) {
-            d->vkeys--;
-            d->vbytes -= b->bytes;
-            ttl_account(ks, b->when, -1, -(int64_t)b->bytes);
-        }
-        if (avol) {
-            d->vkeys++;
-            d->vbytes += a->bytes;
-            ttl_account(ks, a->when, 1, (int64_t)a->bytes);
-        }
-    }
-    if (ks->cfg.prefix_max)
-        prefix_account_key(ks, a, 0, (int64_t)(a->bytes - b->bytes), avol - bvol);
     const top_set *s = &ks->top[t];
-    if ((s->n && b->bytes >= s->minb) || a->bytes > s->floor) top_change(ks, b, a);
+    if ((b->when >= 0) | (a->when >= 0) | (ks->cfg.prefix_max != 0) |
+        (s->n && b->bytes >= s->minb) | (a->bytes > s->floor))
+        change_rest(ks, d, b, a);
 }
 
 void kstats_swap_dbs(kstats *ks, int a, int b) {
