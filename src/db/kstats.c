@@ -198,8 +198,24 @@ kstats *kstats_new(int ndbs, const kstats_config *cfg, char *err, size_t errlen)
     return ks;
 }
 
+/* Two counters per member, from two ranges of its hash bits (a counting Bloom filter): a key
+ * that is not a member finds both non-zero only rarely (some 1 in 250 with the set full), so a
+ * delete or a change of a key as big as the members seldom walks the set. */
 static inline uint16_t *filter_slot(const top_set *s, uint64_t hv) {
     return &s->filter[(hv >> 40) & s->filter_mask];
+}
+
+static inline uint16_t *filter_slot2(const top_set *s, uint64_t hv) {
+    return &s->filter[(hv >> 20) & s->filter_mask];
+}
+
+static inline int filter_may_hold(const top_set *s, uint64_t hv) {
+    return *filter_slot(s, hv) != 0 && *filter_slot2(s, hv) != 0;
+}
+
+static inline void filter_count(top_set *s, uint64_t hv, int delta) {
+    *filter_slot(s, hv) = (uint16_t)(*filter_slot(s, hv) + delta);
+    *filter_slot2(s, hv) = (uint16_t)(*filter_slot2(s, hv) + delta);
 }
 
 static void top_clear(top_set *s) {
@@ -1081,7 +1097,7 @@ size_t kstats_prefixes_top(const kstats *ks, ks_prefix *out, size_t n) {
 /* ---- largest keys ----------------------------------------------------------------------- */
 
 static long top_find(const top_set *s, const ks_key *k, uint64_t hv) {
-    if (*filter_slot(s, hv) == 0) return -1;
+    if (!filter_may_hold(s, hv)) return -1;
     for (size_t i = 0; i < s->n; i++) {
         const top_member *m = &s->m[i];
         if (m->hv == hv && m->db == k->db && m->klen == k->klen &&
@@ -1091,31 +1107,37 @@ static long top_find(const top_set *s, const ks_key *k, uint64_t hv) {
     return -1;
 }
 
-static void top_recompute_min(top_set *s) {
-    uint64_t mb = UINT64_MAX;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->m[i].bytes < mb) mb = s->m[i].bytes;
-    s->minb = s->n ? mb : 0;
-}
-
 static void top_remove_at(top_set *s, size_t i) {
-    (*filter_slot(s, s->m[i].hv))--;
+    filter_count(s, s->m[i].hv, -1);
     alloc_free(SUB, s->m[i].key);
     s->m[i] = s->m[--s->n];
 }
 
 static void top_insert(top_set *s, const ks_key *k, uint64_t hv) {
     if (s->n == s->cap) {
+        if (k->bytes <= s->minb) { /* minb <= every member: the newcomer stays out */
+            if (k->bytes > s->floor) s->floor = k->bytes;
+            return;
+        }
+        /* One pass: the smallest member and the next smallest, the minimum once it goes. */
         size_t mi = 0;
-        for (size_t i = 1; i < s->n; i++)
-            if (s->m[i].bytes < s->m[mi].bytes) mi = i;
+        uint64_t next = UINT64_MAX;
+        for (size_t i = 1; i < s->n; i++) {
+            if (s->m[i].bytes < s->m[mi].bytes) {
+                next = s->m[mi].bytes;
+                mi = i;
+            } else if (s->m[i].bytes < next) {
+                next = s->m[i].bytes;
+            }
+        }
         if (s->m[mi].bytes >= k->bytes) { /* the newcomer is the smallest: it stays out */
+            s->minb = s->m[mi].bytes;
             if (k->bytes > s->floor) s->floor = k->bytes;
             return;
         }
         if (s->m[mi].bytes > s->floor) s->floor = s->m[mi].bytes;
         top_remove_at(s, mi);
-        top_recompute_min(s);
+        s->minb = next; /* UINT64_MAX with no member left: the newcomer's below */
     }
     if (!s->m) s->m = alloc_malloc(SUB, s->cap * sizeof(top_member));
     top_member *m = &s->m[s->n++];
@@ -1125,7 +1147,7 @@ static void top_insert(top_set *s, const ks_key *k, uint64_t hv) {
     m->hv = hv;
     m->db = k->db;
     m->bytes = k->bytes;
-    (*filter_slot(s, hv))++;
+    filter_count(s, hv, +1);
     if (s->n == 1 || k->bytes < s->minb) s->minb = k->bytes;
 }
 
@@ -1558,7 +1580,7 @@ void kstats_remove_string(kstats *ks, int dbi, const char *key, size_t klen, uin
     d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]--;
     const top_set *s = &ks->top[DB_TYPE_STRING];
     /* A member needs bytes >= minb and its hash in the filter (hv 0: not known, look). */
-    int top = s->n && bytes >= s->minb && (hv == 0 || *filter_slot(s, hv) != 0);
+    int top = s->n && bytes >= s->minb && (hv == 0 || filter_may_hold(s, hv));
     if (ks->cfg.prefix_max || top) {
         ks_key k = {key, klen, dbi, DB_TYPE_STRING, bytes, len, -1, hv};
         string_prefix_top(ks, &k, -1, top);
