@@ -1205,27 +1205,8 @@ int kstats_top_exact(const kstats *ks, int type) {
     return above >= k;
 }
 
-int kstats_top(kstats *ks, int type, ks_top *out, size_t count) {
-    if (count > ks->cfg.top_keys) count = ks->cfg.top_keys;
-    int lo = type < 0 ? 0 : type, hi = type < 0 ? KS_TYPES - 1 : type;
-    size_t total = 0;
-    for (int t = lo; t <= hi; t++) {
-        if (!kstats_top_exact(ks, t)) return -1;
-        total += ks->top[t].n;
-    }
-    if (total == 0) return 0;
-    if (count == 1) { /* the largest alone (the doctor, every cron tick): no sort */
-        int found = 0;
-        for (int t = lo; t <= hi; t++) {
-            for (size_t i = 0; i < ks->top[t].n; i++) {
-                const top_member *x = &ks->top[t].m[i];
-                ks_top c = {x->key, x->klen, x->db, t, x->bytes};
-                if (!found || top_cmp(&c, &out[0]) < 0) out[0] = c;
-                found = 1;
-            }
-        }
-        return 1;
-    }
+/* kstats_top for a large count: every candidate sorted. */
+static int top_sorted(const kstats *ks, int lo, int hi, size_t total, ks_top *out, size_t count) {
     ks_top *all = alloc_malloc(SUB, total * sizeof(ks_top));
     size_t m = 0;
     for (int t = lo; t <= hi; t++) {
@@ -1238,6 +1219,35 @@ int kstats_top(kstats *ks, int type, ks_top *out, size_t count) {
     size_t n = m < count ? m : count;
     memcpy(out, all, n * sizeof(*out));
     alloc_free(SUB, all);
+    return (int)n;
+}
+
+#define TOP_INSERT_MAX 64 /* kstats_top keeps up to this many by insertion, sorts beyond */
+
+int kstats_top(kstats *ks, int type, ks_top *out, size_t count) {
+    if (count > ks->cfg.top_keys) count = ks->cfg.top_keys;
+    int lo = type < 0 ? 0 : type, hi = type < 0 ? KS_TYPES - 1 : type;
+    size_t total = 0;
+    for (int t = lo; t <= hi; t++) {
+        if (!kstats_top_exact(ks, t)) return -1;
+        total += ks->top[t].n;
+    }
+    if (total == 0 || count == 0) return 0;
+    if (count > TOP_INSERT_MAX) return top_sorted(ks, lo, hi, total, out, count);
+    /* The best `count` kept in order in out: most candidates lose to the last one kept at once
+     * (the metrics ask every cron tick: no sort of every candidate, no allocation). */
+    size_t n = 0;
+    for (int t = lo; t <= hi; t++) {
+        for (size_t i = 0; i < ks->top[t].n; i++) {
+            const top_member *x = &ks->top[t].m[i];
+            ks_top c = {x->key, x->klen, x->db, t, x->bytes};
+            if (n == count && top_cmp(&c, &out[n - 1]) >= 0) continue;
+            size_t j = n < count ? n++ : count - 1;
+            for (; j > 0 && top_cmp(&c, &out[j - 1]) < 0; j--)
+                out[j] = out[j - 1];
+            out[j] = c;
+        }
+    }
     return (int)n;
 }
 
