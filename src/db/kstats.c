@@ -1553,48 +1553,110 @@ void kstats_remove(kstats *ks, const ks_key *k) {
 
 /* The common writes, kept lean: a string without expire enters or leaves. The same sums as
  * kstats_add / kstats_remove less what such a key cannot touch; the prefix and the largest
- * keys, when they may be concerned, in a function of their own so that this one stays small. */
-/* The prefix, and the largest keys when `top` says the key may concern them. */
-__attribute__((noinline)) static void string_prefix_top(kstats *ks, const ks_key *k, int sign,
-                                                        int top) {
-    prefix_account_key(ks, k, sign, sign * (int64_t)k->bytes, 0);
-    if (!top) return;
-    if (sign > 0)
-        top_add(ks, k);
+ * keys, when they may be concerned, in a function of their own so that this one stays small.
+ *
+ * The prefix, and the largest keys when `top` says the key may concern them. Six arguments
+ * in registers, so kstats_add_string / kstats_remove_string end in a jump here and save no
+ * registers themselves; the length is not passed: neither the prefix nor the top keys need it.
+ * how: the db << 3, STR_PREFIX_DONE when the memo already counted the prefix, STR_ADD for an
+ * add (else a remove), STR_TOP when the top keys may be concerned. */
+#define STR_TOP 1u
+#define STR_ADD 2u
+#define STR_PREFIX_DONE 4u
+#define STR_DB_SHIFT 3
+OUT_OF_LINE static void string_prefix_top(kstats *ks, const char *key, size_t klen, uint64_t hv,
+                                          uint64_t bytes, unsigned how) {
+    ks_key k = {key, klen, (int)(how >> STR_DB_SHIFT), DB_TYPE_STRING, bytes, 0, -1, hv};
+    int add = (how & STR_ADD) != 0;
+    if (!(how & STR_PREFIX_DONE))
+        prefix_account_key(ks, &k, add ? 1 : -1, add ? (int64_t)bytes : -(int64_t)bytes, 0);
+    if (!(how & STR_TOP)) return;
+    if (add)
+        top_add(ks, &k);
     else
-        top_remove(ks, k);
+        top_remove(ks, &k);
+}
+
+/* The prefix of a string key its memo answers (user:<n>:session after another), counted here:
+ * 1, or 0 for the whole way (no memo of its form, or the last key of its prefix leaving). */
+static inline int string_memo_hit(kstats *ks, const char *key, size_t n, int64_t dkeys,
+                                  int64_t dbytes) {
+    const unsigned char *k = (const unsigned char *)key;
+    if (n - 1 >= FOLD_SPAN) return 0; /* 0 or over FOLD_SPAN bytes */
+    size_t mi = memo_of(k, n);
+    if (ks->memo.klen[mi] != n || ks->memo.stars[mi]) return 0;
+    return memo_matches(ks, mi, k, n) && memo_add(ks, mi, dkeys, dbytes, 0);
+}
+
+/* The sums of a string without expire entering (sign 1) or leaving (-1); the flags of `how`
+ * for the top keys. */
+static inline unsigned string_sums(kstats *ks, int dbi, int sign, uint64_t hv, uint64_t bytes,
+                                   uint64_t len) {
+    ks_db *d = &ks->dbs[dbi];
+    unsigned how = (unsigned)dbi << STR_DB_SHIFT;
+    if (sign > 0) {
+        d->keys[DB_TYPE_STRING]++;
+        d->bytes[DB_TYPE_STRING] += bytes;
+        d->len_sum[DB_TYPE_STRING] += len;
+        d->len_hist[DB_TYPE_STRING][bin_of(len)]++;
+        d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]++;
+        how |= STR_ADD;
+        if (bytes > ks->top[DB_TYPE_STRING].floor) how |= STR_TOP;
+    } else {
+        d->keys[DB_TYPE_STRING]--;
+        d->bytes[DB_TYPE_STRING] -= bytes;
+        d->len_sum[DB_TYPE_STRING] -= len;
+        d->len_hist[DB_TYPE_STRING][bin_of(len)]--;
+        d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]--;
+        const top_set *s = &ks->top[DB_TYPE_STRING];
+        /* A member needs bytes >= minb and its hash in the filter (hv 0: not known, look). */
+        if (s->n && bytes >= s->minb && (hv == 0 || filter_may_hold(s, hv))) how |= STR_TOP;
+    }
+    return how;
+}
+
+/* kstats_add_string / kstats_remove_string with prefixes on: the sums, then the memo, and
+ * string_prefix_top only when the memo does not answer or the top keys may be concerned. A
+ * function of its own (the same arguments: the caller ends in a jump here), so that without
+ * prefixes the caller stays a leaf that saves no register. */
+static inline void string_prefixed(kstats *ks, int dbi, const char *key, size_t klen, uint64_t hv,
+                                   uint64_t bytes, uint64_t len, int sign) {
+    unsigned how = string_sums(ks, dbi, sign, hv, bytes, len);
+    if (string_memo_hit(ks, key, klen, sign, sign * (int64_t)bytes)) {
+        if (!(how & STR_TOP)) return;
+        how |= STR_PREFIX_DONE;
+    }
+    string_prefix_top(ks, key, klen, hv, bytes, how);
+}
+
+OUT_OF_LINE static void add_string_prefixed(kstats *ks, int dbi, const char *key, size_t klen,
+                                            uint64_t hv, uint64_t bytes, uint64_t len) {
+    string_prefixed(ks, dbi, key, klen, hv, bytes, len, 1);
+}
+
+OUT_OF_LINE static void remove_string_prefixed(kstats *ks, int dbi, const char *key, size_t klen,
+                                               uint64_t hv, uint64_t bytes, uint64_t len) {
+    string_prefixed(ks, dbi, key, klen, hv, bytes, len, -1);
 }
 
 void kstats_add_string(kstats *ks, int dbi, const char *key, size_t klen, uint64_t hv,
                        uint64_t bytes, uint64_t len) {
-    ks_db *d = &ks->dbs[dbi];
-    d->keys[DB_TYPE_STRING]++;
-    d->bytes[DB_TYPE_STRING] += bytes;
-    d->len_sum[DB_TYPE_STRING] += len;
-    d->len_hist[DB_TYPE_STRING][bin_of(len)]++;
-    d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]++;
-    int top = bytes > ks->top[DB_TYPE_STRING].floor;
-    if (ks->cfg.prefix_max || top) {
-        ks_key k = {key, klen, dbi, DB_TYPE_STRING, bytes, len, -1, hv};
-        string_prefix_top(ks, &k, 1, top);
+    if (ks->cfg.prefix_max) {
+        add_string_prefixed(ks, dbi, key, klen, hv, bytes, len);
+        return;
     }
+    unsigned how = string_sums(ks, dbi, 1, hv, bytes, len);
+    if (how & STR_TOP) string_prefix_top(ks, key, klen, hv, bytes, how | STR_PREFIX_DONE);
 }
 
 void kstats_remove_string(kstats *ks, int dbi, const char *key, size_t klen, uint64_t hv,
                           uint64_t bytes, uint64_t len) {
-    ks_db *d = &ks->dbs[dbi];
-    d->keys[DB_TYPE_STRING]--;
-    d->bytes[DB_TYPE_STRING] -= bytes;
-    d->len_sum[DB_TYPE_STRING] -= len;
-    d->len_hist[DB_TYPE_STRING][bin_of(len)]--;
-    d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]--;
-    const top_set *s = &ks->top[DB_TYPE_STRING];
-    /* A member needs bytes >= minb and its hash in the filter (hv 0: not known, look). */
-    int top = s->n && bytes >= s->minb && (hv == 0 || filter_may_hold(s, hv));
-    if (ks->cfg.prefix_max || top) {
-        ks_key k = {key, klen, dbi, DB_TYPE_STRING, bytes, len, -1, hv};
-        string_prefix_top(ks, &k, -1, top);
+    if (ks->cfg.prefix_max) {
+        remove_string_prefixed(ks, dbi, key, klen, hv, bytes, len);
+        return;
     }
+    unsigned how = string_sums(ks, dbi, -1, hv, bytes, len);
+    if (how & STR_TOP) string_prefix_top(ks, key, klen, hv, bytes, how | STR_PREFIX_DONE);
 }
 
 /* The rest of kstats_change, for the changes that concern expires, prefixes or the largest
