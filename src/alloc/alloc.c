@@ -236,13 +236,11 @@ static inline size_t size_class(size_t size) {
 }
 #endif
 
-int alloc_usable_is_class(void) {
 #ifdef MEMKV_HAVE_JEMALLOC
-    return 1;
+const int alloc_usable_class = 1;
 #else
-    return 0;
+const int alloc_usable_class = 0;
 #endif
-}
 
 /* alloc.h's alloc_size_class: the table (filled with jemalloc only) answers small sizes. */
 size_t alloc_class_tab_max;

@@ -57,7 +57,10 @@ static inline size_t alloc_size_class(size_t size) {
 /* 1 when a block's usable size is always the size class of the size last requested for it
  * (jemalloc), so alloc_size_class answers without the pointer; 0 with libc malloc, where only
  * alloc_usable_size(ptr) knows. */
-int alloc_usable_is_class(void);
+extern const int alloc_usable_class; /* inline: every listpack's MEMORY USAGE asks */
+static inline int alloc_usable_is_class(void) {
+    return alloc_usable_class;
+}
 char *alloc_strndup(alloc_sub sub, const char *s, size_t len); /* NUL-terminated copy */
 
 /* Frame of the alloc_* call running on this thread, NULL outside one (and in builds without

@@ -381,8 +381,15 @@ static db_entry *exp_lookup(db *d, const char *key, size_t klen, uint64_t hv);
 static inline uint64_t value_figures(const db_entry *e, uint64_t *len) {
     const db_type_ops *ops = ops_of(e->type);
     void *ptr = entry_ptr(e);
-    *len = ops->len(ptr, entry_enc(e));
-    return ops->mem_usage(ptr, entry_enc(e), 0);
+    size_t n, bytes;
+    if (ops->figures) {
+        bytes = ops->figures(ptr, entry_enc(e), &n);
+    } else {
+        n = ops->len(ptr, entry_enc(e));
+        bytes = ops->mem_usage(ptr, entry_enc(e), 0);
+    }
+    *len = n;
+    return bytes;
 }
 
 /* What MEMORY USAGE counts for a collection entry's block alone. */

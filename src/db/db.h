@@ -52,6 +52,9 @@ typedef struct db_type_ops {
     size_t (*mem_usage)(const void *ptr, unsigned enc, size_t samples);
     void *(*dup)(const void *ptr, unsigned enc);  /* deep copy, same encoding */
     size_t (*len)(const void *ptr, unsigned enc); /* elements */
+    /* Optional: mem_usage (exact) and len at once, for the key-space statistics, which ask
+     * both before and after every write of a collection. NULL: both are asked. */
+    size_t (*figures)(const void *ptr, unsigned enc, size_t *len);
 } db_type_ops;
 void db_register_type(int type, const db_type_ops *ops);
 

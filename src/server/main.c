@@ -334,7 +334,7 @@ int main(int argc, char **argv) {
     db_register_type(DB_TYPE_LIST, &list_type_ops);
     db_register_type(DB_TYPE_SET, &set_type_ops);
     static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value,
-                                         zset_length_value};
+                                         zset_length_value, NULL};
     db_register_type(DB_TYPE_ZSET, &zset_ops);
     for (long long i = 0; i < srv.databases; i++) {
         srv.dbs[i] = db_new();
