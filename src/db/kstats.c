@@ -1683,8 +1683,11 @@ void kstats_change(kstats *ks, const ks_key *b, const ks_key *a) {
     ks_db *d = &ks->dbs[a->db];
     int t = a->type;
     d->len_sum[t] += a->len - b->len; /* modulo 2^64: exact */
-    d->len_hist[t][bin_of(b->len)]--;
-    d->len_hist[t][bin_of(a->len)]++;
+    int bin_b = bin_of(b->len), bin_a = bin_of(a->len);
+    if (bin_b != bin_a) { /* a field more or less mostly stays in its bin */
+        d->len_hist[t][bin_b]--;
+        d->len_hist[t][bin_a]++;
+    }
     if (b->bytes == a->bytes && b->when == a->when) return;
     d->bytes[t] += a->bytes - b->bytes;
     d->bytes_hist[t][bin_of(b->bytes)]--;
