@@ -1577,15 +1577,15 @@ OUT_OF_LINE static void string_prefix_top(kstats *ks, const char *key, size_t kl
         top_remove(ks, &k);
 }
 
-/* The prefix of a string key its memo answers (user:<n>:session after another), counted here:
+/* The prefix of a key its memo answers (user:<n>:session after another), counted here:
  * 1, or 0 for the whole way (no memo of its form, or the last key of its prefix leaving). */
-static inline int string_memo_hit(kstats *ks, const char *key, size_t n, int64_t dkeys,
-                                  int64_t dbytes) {
+static inline int memo_hit(kstats *ks, const char *key, size_t n, int64_t dkeys, int64_t dbytes,
+                           int64_t dvkeys) {
     const unsigned char *k = (const unsigned char *)key;
     if (n - 1 >= FOLD_SPAN) return 0; /* 0 or over FOLD_SPAN bytes */
     size_t mi = memo_of(k, n);
     if (ks->memo.klen[mi] != n || ks->memo.stars[mi]) return 0;
-    return memo_matches(ks, mi, k, n) && memo_add(ks, mi, dkeys, dbytes, 0);
+    return memo_matches(ks, mi, k, n) && memo_add(ks, mi, dkeys, dbytes, dvkeys);
 }
 
 /* The sums of a string without expire entering (sign 1) or leaving (-1); the flags of `how`
@@ -1622,7 +1622,7 @@ static inline unsigned string_sums(kstats *ks, int dbi, int sign, uint64_t hv, u
 static inline void string_prefixed(kstats *ks, int dbi, const char *key, size_t klen, uint64_t hv,
                                    uint64_t bytes, uint64_t len, int sign) {
     unsigned how = string_sums(ks, dbi, sign, hv, bytes, len);
-    if (string_memo_hit(ks, key, klen, sign, sign * (int64_t)bytes)) {
+    if (memo_hit(ks, key, klen, sign, sign * (int64_t)bytes, 0)) {
         if (!(how & STR_TOP)) return;
         how |= STR_PREFIX_DONE;
     }
@@ -1673,8 +1673,11 @@ OUT_OF_LINE static void change_rest(kstats *ks, ks_db *d, const ks_key *b, const
         d->vbytes += a->bytes;
         ttl_account(ks, a->when, 1, (int64_t)a->bytes);
     }
-    if (ks->cfg.prefix_max)
-        prefix_account_key(ks, a, 0, (int64_t)(a->bytes - b->bytes), avol - bvol);
+    if (ks->cfg.prefix_max) {
+        int64_t dbytes = (int64_t)(a->bytes - b->bytes);
+        if (!memo_hit(ks, a->key, a->klen, 0, dbytes, avol - bvol)) /* cart:<n>:items again */
+            prefix_account_key(ks, a, 0, dbytes, avol - bvol);
+    }
     const top_set *s = &ks->top[a->type];
     if ((s->n && b->bytes >= s->minb) || a->bytes > s->floor) top_change(ks, b, a);
 }
