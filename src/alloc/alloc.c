@@ -212,6 +212,7 @@ size_t alloc_usable_size(const void *ptr) {
 #define CLASS_TAB_MAX 4096
 static uint16_t class_tab[CLASS_TAB_MAX / 8 + 1];
 static size_t class_tab_max; /* largest size the table answers: 0 until it is filled */
+const uint16_t *const alloc_class_tab = class_tab;
 
 __attribute__((constructor)) static void class_tab_init(void) {
     for (size_t i = 1; i <= CLASS_TAB_MAX / 8; i++) {
@@ -221,6 +222,7 @@ __attribute__((constructor)) static void class_tab_init(void) {
     }
     class_tab[0] = class_tab[1]; /* size 0 is never asked for; malloc(0) gets the first class */
     class_tab_max = CLASS_TAB_MAX;
+    alloc_class_tab_max = CLASS_TAB_MAX;
 }
 
 __attribute__((noinline)) static size_t size_class_slow(size_t size) {
@@ -234,15 +236,19 @@ static inline size_t size_class(size_t size) {
 }
 #endif
 
-int alloc_usable_is_class(void) {
 #ifdef MEMKV_HAVE_JEMALLOC
-    return 1;
+const int alloc_usable_class = 1;
 #else
-    return 0;
+const int alloc_usable_class = 0;
 #endif
-}
 
-size_t alloc_size_class(size_t size) {
+/* alloc.h's alloc_size_class: the table (filled with jemalloc only) answers small sizes. */
+size_t alloc_class_tab_max;
+#ifndef MEMKV_HAVE_JEMALLOC
+const uint16_t *const alloc_class_tab = NULL;
+#endif
+
+size_t alloc_size_class_call(size_t size) {
 #ifdef MEMKV_HAVE_JEMALLOC
     return size_class(size ? size : 1);
 #else

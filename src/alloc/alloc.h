@@ -44,12 +44,23 @@ void alloc_free(alloc_sub sub, void *ptr); /* ptr may be NULL */
  * class works). */
 void alloc_free_sized(alloc_sub sub, void *ptr, size_t size);
 void *alloc_realloc_sized(alloc_sub sub, void *ptr, size_t old_size, size_t new_size);
-/* Usable size a request of `size` bytes gets (its size class). */
-size_t alloc_size_class(size_t size);
+/* Usable size a request of `size` bytes gets (its size class). Inline: the key-space
+ * statistics ask it on every write. Small sizes come from the table alloc.c fills at start-up
+ * (jemalloc's classes; empty with libc malloc), the rest from alloc_size_class_call. */
+size_t alloc_size_class_call(size_t size);
+extern const uint16_t *const alloc_class_tab; /* [i]: the class of sizes (8(i-1), 8i] */
+extern size_t alloc_class_tab_max;            /* largest size the table answers; 0: none */
+static inline size_t alloc_size_class(size_t size) {
+    if (size - 1 < alloc_class_tab_max) return alloc_class_tab[(size + 7) >> 3]; /* size >= 1 */
+    return alloc_size_class_call(size);
+}
 /* 1 when a block's usable size is always the size class of the size last requested for it
  * (jemalloc), so alloc_size_class answers without the pointer; 0 with libc malloc, where only
  * alloc_usable_size(ptr) knows. */
-int alloc_usable_is_class(void);
+extern const int alloc_usable_class; /* inline: every listpack's MEMORY USAGE asks */
+static inline int alloc_usable_is_class(void) {
+    return alloc_usable_class;
+}
 char *alloc_strndup(alloc_sub sub, const char *s, size_t len); /* NUL-terminated copy */
 
 /* Frame of the alloc_* call running on this thread, NULL outside one (and in builds without

@@ -260,6 +260,7 @@ typedef struct noted_key {
     db *d;
     db_entry *e;
     ks_key before;
+    uint64_t vbytes; /* of before.bytes, what the value held (the rest stays while noted) */
 } noted_key;
 static noted_key *noted;
 static size_t noted_n, noted_cap;
@@ -307,9 +308,18 @@ void db_snapshot_end(db **dbs, size_t n, int completed) {
 /* ---- change signals (db.h) ------------------------------------------------------------- */
 
 static db_change_fn change_hook;
+static long long changes_unwatched; /* where changes count while nobody asked to count them */
+static long long *change_counter = &changes_unwatched;
 
+/* Every change is counted here, without a call: the save rules want the count on every write,
+ * the hook only while someone listens. A flush counts each key it deletes. */
 static inline void signal_change(db *d, const char *key, size_t klen, int change) {
+    *change_counter += change == DB_CHANGE_FLUSH ? (long long)db_size(d) : 1;
     if (change_hook) change_hook(d, key, klen, change);
+}
+
+void db_set_change_counter(long long *counter) {
+    change_counter = counter ? counter : &changes_unwatched;
 }
 
 void db_set_change_hook(db_change_fn fn) {
@@ -367,15 +377,43 @@ static db_entry *exp_lookup(db *d, const char *key, size_t klen, uint64_t hv);
 
 /* The figures of e now; `when` is its expire (-1: none), or -2 to look it up; hv the key's hash
  * when known (0: not). */
-static void key_figures(db *d, const db_entry *e, int64_t when, uint64_t hv, ks_key *k) {
+/* A collection's value: its MEMORY USAGE bytes beyond the entry's block, and its length. */
+static inline uint64_t value_figures(const db_entry *e, uint64_t *len) {
+    const db_type_ops *ops = ops_of(e->type);
+    void *ptr = entry_ptr(e);
+    size_t n, bytes;
+    if (ops->figures) {
+        bytes = ops->figures(ptr, entry_enc(e), &n);
+    } else {
+        n = ops->len(ptr, entry_enc(e));
+        bytes = ops->mem_usage(ptr, entry_enc(e), 0);
+    }
+    *len = n;
+    return bytes;
+}
+
+/* What MEMORY USAGE counts for a collection entry's block alone. */
+static inline uint64_t object_block_bytes(const db_entry *e) {
+    return block_bytes(e, ENTRY_HDR + e->klen + OBJ_VLEN) + sizeof(db_entry *);
+}
+
+/* A key's figures; *vbytes (if not NULL) gets what of k->bytes its value holds (0: a string). */
+static void key_figures_v(db *d, const db_entry *e, int64_t when, uint64_t hv, ks_key *k,
+                          uint64_t *vbytes) {
     k->hv = hv;
     k->key = e->data;
     k->klen = e->klen;
     k->db = d->index;
     k->type = e->type;
-    k->bytes = entry_bytes(e);
-    k->len = e->type == DB_TYPE_STRING ? entry_vlen(e)
-                                       : ops_of(e->type)->len(entry_ptr(e), entry_enc(e));
+    if (e->type == DB_TYPE_STRING) {
+        k->bytes = entry_bytes(e);
+        k->len = entry_vlen(e);
+        if (vbytes) *vbytes = 0;
+    } else {
+        uint64_t vb = value_figures(e, &k->len);
+        k->bytes = object_block_bytes(e) + vb;
+        if (vbytes) *vbytes = vb;
+    }
     k->when = -1;
     if (!(e->flags & ENTRY_HAS_EXPIRE)) return;
     const db_entry *x = NULL;
@@ -386,6 +424,10 @@ static void key_figures(db *d, const db_entry *e, int64_t when, uint64_t hv, ks_
     }
     k->when = when;
     k->bytes += block_bytes(x, ENTRY_HDR + e->klen) + sizeof(db_entry *);
+}
+
+static void key_figures(db *d, const db_entry *e, int64_t when, uint64_t hv, ks_key *k) {
+    key_figures_v(d, e, when, hv, k, NULL);
 }
 
 static noted_key *noted_find(const db_entry *e) {
@@ -403,7 +445,7 @@ static void note_key(db *d, db_entry *e, int64_t when, uint64_t hv) {
     noted_key *n = &noted[noted_n++];
     n->d = d;
     n->e = e;
-    key_figures(d, e, when, hv, &n->before);
+    key_figures_v(d, e, when, hv, &n->before, &n->vbytes);
     e->flags |= ENTRY_NOTED;
 }
 
@@ -477,12 +519,16 @@ static inline void stats_add(db *d, db_entry *e, int64_t when, uint64_t hv) {
 
 static void stats_after(db *d, db_entry *e, const ks_key *before, int64_t when) {
     ks_key k, b = *before;
+    uint64_t vbytes;
     b.key = e->data; /* the entry may have moved (a resize): its old key bytes are gone */
-    key_figures(d, e, when, b.hv, &k);
+    key_figures_v(d, e, when, b.hv, &k, &vbytes);
     kstats_change(stats, &b, &k);
     if (e->flags & ENTRY_NOTED) {
         noted_key *n = noted_find(e);
-        if (n) n->before = k;
+        if (n) {
+            n->before = k;
+            n->vbytes = vbytes;
+        }
     }
 }
 
@@ -492,10 +538,14 @@ void db_settle(void) {
         noted_key *n = &noted[i];
         n->e->flags &= (uint8_t)~ENTRY_NOTED;
         if (!stats) continue;
-        ks_key now;
-        key_figures(n->d, n->e, n->before.when, n->before.hv, &now);
-        if (now.bytes == n->before.bytes && now.len == n->before.len) continue; /* a read */
-        n->before.key = n->e->data;
+        /* Only the value can have changed: the entry's block, db and expire are as noted
+         * (whatever changed them took the note out or renewed it). */
+        uint64_t len, vbytes = value_figures(n->e, &len);
+        if (vbytes == n->vbytes && len == n->before.len) continue; /* a read */
+        ks_key now = n->before;
+        n->before.key = now.key = n->e->data;
+        now.bytes = n->before.bytes - n->vbytes + vbytes;
+        now.len = len;
         kstats_change(stats, &n->before, &now);
     }
     noted_n = 0;

@@ -52,6 +52,9 @@ typedef struct db_type_ops {
     size_t (*mem_usage)(const void *ptr, unsigned enc, size_t samples);
     void *(*dup)(const void *ptr, unsigned enc);  /* deep copy, same encoding */
     size_t (*len)(const void *ptr, unsigned enc); /* elements */
+    /* Optional: mem_usage (exact) and len at once, for the key-space statistics, which ask
+     * both before and after every write of a collection. NULL: both are asked. */
+    size_t (*figures)(const void *ptr, unsigned enc, size_t *len);
 } db_type_ops;
 void db_register_type(int type, const db_type_ops *ops);
 
@@ -230,6 +233,9 @@ uint32_t db_lru_clock(void);
 enum db_change { DB_CHANGE_WRITE = 0, DB_CHANGE_DELETE, DB_CHANGE_EXPIRED, DB_CHANGE_FLUSH };
 typedef void (*db_change_fn)(db *d, const char *key, size_t klen, int change);
 void db_set_change_hook(db_change_fn fn); /* NULL: nobody listens */
+/* The counter every change adds to (a flush: the keys it deletes), hook or not: the server's
+ * count of changes since the last save. NULL: an internal one. */
+void db_set_change_counter(long long *counter);
 void db_key_changed(db *d, const char *key, size_t klen);
 int db_get_index(const db *d); /* the number given by db_set_index */
 

@@ -198,8 +198,24 @@ kstats *kstats_new(int ndbs, const kstats_config *cfg, char *err, size_t errlen)
     return ks;
 }
 
+/* Two counters per member, from two ranges of its hash bits (a counting Bloom filter): a key
+ * that is not a member finds both non-zero only rarely (some 1 in 250 with the set full), so a
+ * delete or a change of a key as big as the members seldom walks the set. */
 static inline uint16_t *filter_slot(const top_set *s, uint64_t hv) {
     return &s->filter[(hv >> 40) & s->filter_mask];
+}
+
+static inline uint16_t *filter_slot2(const top_set *s, uint64_t hv) {
+    return &s->filter[(hv >> 20) & s->filter_mask];
+}
+
+static inline int filter_may_hold(const top_set *s, uint64_t hv) {
+    return *filter_slot(s, hv) != 0 && *filter_slot2(s, hv) != 0;
+}
+
+static inline void filter_count(top_set *s, uint64_t hv, int delta) {
+    *filter_slot(s, hv) = (uint16_t)(*filter_slot(s, hv) + delta);
+    *filter_slot2(s, hv) = (uint16_t)(*filter_slot2(s, hv) + delta);
 }
 
 static void top_clear(top_set *s) {
@@ -1081,7 +1097,7 @@ size_t kstats_prefixes_top(const kstats *ks, ks_prefix *out, size_t n) {
 /* ---- largest keys ----------------------------------------------------------------------- */
 
 static long top_find(const top_set *s, const ks_key *k, uint64_t hv) {
-    if (*filter_slot(s, hv) == 0) return -1;
+    if (!filter_may_hold(s, hv)) return -1;
     for (size_t i = 0; i < s->n; i++) {
         const top_member *m = &s->m[i];
         if (m->hv == hv && m->db == k->db && m->klen == k->klen &&
@@ -1091,31 +1107,37 @@ static long top_find(const top_set *s, const ks_key *k, uint64_t hv) {
     return -1;
 }
 
-static void top_recompute_min(top_set *s) {
-    uint64_t mb = UINT64_MAX;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->m[i].bytes < mb) mb = s->m[i].bytes;
-    s->minb = s->n ? mb : 0;
-}
-
 static void top_remove_at(top_set *s, size_t i) {
-    (*filter_slot(s, s->m[i].hv))--;
+    filter_count(s, s->m[i].hv, -1);
     alloc_free(SUB, s->m[i].key);
     s->m[i] = s->m[--s->n];
 }
 
 static void top_insert(top_set *s, const ks_key *k, uint64_t hv) {
     if (s->n == s->cap) {
+        if (k->bytes <= s->minb) { /* minb <= every member: the newcomer stays out */
+            if (k->bytes > s->floor) s->floor = k->bytes;
+            return;
+        }
+        /* One pass: the smallest member and the next smallest, the minimum once it goes. */
         size_t mi = 0;
-        for (size_t i = 1; i < s->n; i++)
-            if (s->m[i].bytes < s->m[mi].bytes) mi = i;
+        uint64_t next = UINT64_MAX;
+        for (size_t i = 1; i < s->n; i++) {
+            if (s->m[i].bytes < s->m[mi].bytes) {
+                next = s->m[mi].bytes;
+                mi = i;
+            } else if (s->m[i].bytes < next) {
+                next = s->m[i].bytes;
+            }
+        }
         if (s->m[mi].bytes >= k->bytes) { /* the newcomer is the smallest: it stays out */
+            s->minb = s->m[mi].bytes;
             if (k->bytes > s->floor) s->floor = k->bytes;
             return;
         }
         if (s->m[mi].bytes > s->floor) s->floor = s->m[mi].bytes;
         top_remove_at(s, mi);
-        top_recompute_min(s);
+        s->minb = next; /* UINT64_MAX with no member left: the newcomer's below */
     }
     if (!s->m) s->m = alloc_malloc(SUB, s->cap * sizeof(top_member));
     top_member *m = &s->m[s->n++];
@@ -1125,7 +1147,7 @@ static void top_insert(top_set *s, const ks_key *k, uint64_t hv) {
     m->hv = hv;
     m->db = k->db;
     m->bytes = k->bytes;
-    (*filter_slot(s, hv))++;
+    filter_count(s, hv, +1);
     if (s->n == 1 || k->bytes < s->minb) s->minb = k->bytes;
 }
 
@@ -1183,27 +1205,8 @@ int kstats_top_exact(const kstats *ks, int type) {
     return above >= k;
 }
 
-int kstats_top(kstats *ks, int type, ks_top *out, size_t count) {
-    if (count > ks->cfg.top_keys) count = ks->cfg.top_keys;
-    int lo = type < 0 ? 0 : type, hi = type < 0 ? KS_TYPES - 1 : type;
-    size_t total = 0;
-    for (int t = lo; t <= hi; t++) {
-        if (!kstats_top_exact(ks, t)) return -1;
-        total += ks->top[t].n;
-    }
-    if (total == 0) return 0;
-    if (count == 1) { /* the largest alone (the doctor, every cron tick): no sort */
-        int found = 0;
-        for (int t = lo; t <= hi; t++) {
-            for (size_t i = 0; i < ks->top[t].n; i++) {
-                const top_member *x = &ks->top[t].m[i];
-                ks_top c = {x->key, x->klen, x->db, t, x->bytes};
-                if (!found || top_cmp(&c, &out[0]) < 0) out[0] = c;
-                found = 1;
-            }
-        }
-        return 1;
-    }
+/* kstats_top for a large count: every candidate sorted. */
+static int top_sorted(const kstats *ks, int lo, int hi, size_t total, ks_top *out, size_t count) {
     ks_top *all = alloc_malloc(SUB, total * sizeof(ks_top));
     size_t m = 0;
     for (int t = lo; t <= hi; t++) {
@@ -1216,6 +1219,35 @@ int kstats_top(kstats *ks, int type, ks_top *out, size_t count) {
     size_t n = m < count ? m : count;
     memcpy(out, all, n * sizeof(*out));
     alloc_free(SUB, all);
+    return (int)n;
+}
+
+#define TOP_INSERT_MAX 64 /* kstats_top keeps up to this many by insertion, sorts beyond */
+
+int kstats_top(kstats *ks, int type, ks_top *out, size_t count) {
+    if (count > ks->cfg.top_keys) count = ks->cfg.top_keys;
+    int lo = type < 0 ? 0 : type, hi = type < 0 ? KS_TYPES - 1 : type;
+    size_t total = 0;
+    for (int t = lo; t <= hi; t++) {
+        if (!kstats_top_exact(ks, t)) return -1;
+        total += ks->top[t].n;
+    }
+    if (total == 0 || count == 0) return 0;
+    if (count > TOP_INSERT_MAX) return top_sorted(ks, lo, hi, total, out, count);
+    /* The best `count` kept in order in out: most candidates lose to the last one kept at once
+     * (the metrics ask every cron tick: no sort of every candidate, no allocation). */
+    size_t n = 0;
+    for (int t = lo; t <= hi; t++) {
+        for (size_t i = 0; i < ks->top[t].n; i++) {
+            const top_member *x = &ks->top[t].m[i];
+            ks_top c = {x->key, x->klen, x->db, t, x->bytes};
+            if (n == count && top_cmp(&c, &out[n - 1]) >= 0) continue;
+            size_t j = n < count ? n++ : count - 1;
+            for (; j > 0 && top_cmp(&c, &out[j - 1]) < 0; j--)
+                out[j] = out[j - 1];
+            out[j] = c;
+        }
+    }
     return (int)n;
 }
 
@@ -1521,77 +1553,152 @@ void kstats_remove(kstats *ks, const ks_key *k) {
 
 /* The common writes, kept lean: a string without expire enters or leaves. The same sums as
  * kstats_add / kstats_remove less what such a key cannot touch; the prefix and the largest
- * keys, when they may be concerned, in a function of their own so that this one stays small. */
-/* The prefix, and the largest keys when `top` says the key may concern them. */
-__attribute__((noinline)) static void string_prefix_top(kstats *ks, const ks_key *k, int sign,
-                                                        int top) {
-    prefix_account_key(ks, k, sign, sign * (int64_t)k->bytes, 0);
-    if (!top) return;
-    if (sign > 0)
-        top_add(ks, k);
+ * keys, when they may be concerned, in a function of their own so that this one stays small.
+ *
+ * The prefix, and the largest keys when `top` says the key may concern them. Six arguments
+ * in registers, so kstats_add_string / kstats_remove_string end in a jump here and save no
+ * registers themselves; the length is not passed: neither the prefix nor the top keys need it.
+ * how: the db << 3, STR_PREFIX_DONE when the memo already counted the prefix, STR_ADD for an
+ * add (else a remove), STR_TOP when the top keys may be concerned. */
+#define STR_TOP 1u
+#define STR_ADD 2u
+#define STR_PREFIX_DONE 4u
+#define STR_DB_SHIFT 3
+OUT_OF_LINE static void string_prefix_top(kstats *ks, const char *key, size_t klen, uint64_t hv,
+                                          uint64_t bytes, unsigned how) {
+    ks_key k = {key, klen, (int)(how >> STR_DB_SHIFT), DB_TYPE_STRING, bytes, 0, -1, hv};
+    int add = (how & STR_ADD) != 0;
+    if (!(how & STR_PREFIX_DONE))
+        prefix_account_key(ks, &k, add ? 1 : -1, add ? (int64_t)bytes : -(int64_t)bytes, 0);
+    if (!(how & STR_TOP)) return;
+    if (add)
+        top_add(ks, &k);
     else
-        top_remove(ks, k);
+        top_remove(ks, &k);
+}
+
+/* The prefix of a key its memo answers (user:<n>:session after another), counted here:
+ * 1, or 0 for the whole way (no memo of its form, or the last key of its prefix leaving). */
+static inline int memo_hit(kstats *ks, const char *key, size_t n, int64_t dkeys, int64_t dbytes,
+                           int64_t dvkeys) {
+    const unsigned char *k = (const unsigned char *)key;
+    if (n - 1 >= FOLD_SPAN) return 0; /* 0 or over FOLD_SPAN bytes */
+    size_t mi = memo_of(k, n);
+    if (ks->memo.klen[mi] != n || ks->memo.stars[mi]) return 0;
+    return memo_matches(ks, mi, k, n) && memo_add(ks, mi, dkeys, dbytes, dvkeys);
+}
+
+/* The sums of a string without expire entering (sign 1) or leaving (-1); the flags of `how`
+ * for the top keys. */
+static inline unsigned string_sums(kstats *ks, int dbi, int sign, uint64_t hv, uint64_t bytes,
+                                   uint64_t len) {
+    ks_db *d = &ks->dbs[dbi];
+    unsigned how = (unsigned)dbi << STR_DB_SHIFT;
+    if (sign > 0) {
+        d->keys[DB_TYPE_STRING]++;
+        d->bytes[DB_TYPE_STRING] += bytes;
+        d->len_sum[DB_TYPE_STRING] += len;
+        d->len_hist[DB_TYPE_STRING][bin_of(len)]++;
+        d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]++;
+        how |= STR_ADD;
+        if (bytes > ks->top[DB_TYPE_STRING].floor) how |= STR_TOP;
+    } else {
+        d->keys[DB_TYPE_STRING]--;
+        d->bytes[DB_TYPE_STRING] -= bytes;
+        d->len_sum[DB_TYPE_STRING] -= len;
+        d->len_hist[DB_TYPE_STRING][bin_of(len)]--;
+        d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]--;
+        const top_set *s = &ks->top[DB_TYPE_STRING];
+        /* A member needs bytes >= minb and its hash in the filter (hv 0: not known, look). */
+        if (s->n && bytes >= s->minb && (hv == 0 || filter_may_hold(s, hv))) how |= STR_TOP;
+    }
+    return how;
+}
+
+/* kstats_add_string / kstats_remove_string with prefixes on: the sums, then the memo, and
+ * string_prefix_top only when the memo does not answer or the top keys may be concerned. A
+ * function of its own (the same arguments: the caller ends in a jump here), so that without
+ * prefixes the caller stays a leaf that saves no register. */
+static inline void string_prefixed(kstats *ks, int dbi, const char *key, size_t klen, uint64_t hv,
+                                   uint64_t bytes, uint64_t len, int sign) {
+    unsigned how = string_sums(ks, dbi, sign, hv, bytes, len);
+    if (memo_hit(ks, key, klen, sign, sign * (int64_t)bytes, 0)) {
+        if (!(how & STR_TOP)) return;
+        how |= STR_PREFIX_DONE;
+    }
+    string_prefix_top(ks, key, klen, hv, bytes, how);
+}
+
+OUT_OF_LINE static void add_string_prefixed(kstats *ks, int dbi, const char *key, size_t klen,
+                                            uint64_t hv, uint64_t bytes, uint64_t len) {
+    string_prefixed(ks, dbi, key, klen, hv, bytes, len, 1);
+}
+
+OUT_OF_LINE static void remove_string_prefixed(kstats *ks, int dbi, const char *key, size_t klen,
+                                               uint64_t hv, uint64_t bytes, uint64_t len) {
+    string_prefixed(ks, dbi, key, klen, hv, bytes, len, -1);
 }
 
 void kstats_add_string(kstats *ks, int dbi, const char *key, size_t klen, uint64_t hv,
                        uint64_t bytes, uint64_t len) {
-    ks_db *d = &ks->dbs[dbi];
-    d->keys[DB_TYPE_STRING]++;
-    d->bytes[DB_TYPE_STRING] += bytes;
-    d->len_sum[DB_TYPE_STRING] += len;
-    d->len_hist[DB_TYPE_STRING][bin_of(len)]++;
-    d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]++;
-    int top = bytes > ks->top[DB_TYPE_STRING].floor;
-    if (ks->cfg.prefix_max || top) {
-        ks_key k = {key, klen, dbi, DB_TYPE_STRING, bytes, len, -1, hv};
-        string_prefix_top(ks, &k, 1, top);
+    if (ks->cfg.prefix_max) {
+        add_string_prefixed(ks, dbi, key, klen, hv, bytes, len);
+        return;
     }
+    unsigned how = string_sums(ks, dbi, 1, hv, bytes, len);
+    if (how & STR_TOP) string_prefix_top(ks, key, klen, hv, bytes, how | STR_PREFIX_DONE);
 }
 
 void kstats_remove_string(kstats *ks, int dbi, const char *key, size_t klen, uint64_t hv,
                           uint64_t bytes, uint64_t len) {
-    ks_db *d = &ks->dbs[dbi];
-    d->keys[DB_TYPE_STRING]--;
-    d->bytes[DB_TYPE_STRING] -= bytes;
-    d->len_sum[DB_TYPE_STRING] -= len;
-    d->len_hist[DB_TYPE_STRING][bin_of(len)]--;
-    d->bytes_hist[DB_TYPE_STRING][bin_of(bytes)]--;
-    const top_set *s = &ks->top[DB_TYPE_STRING];
-    /* A member needs bytes >= minb and its hash in the filter (hv 0: not known, look). */
-    int top = s->n && bytes >= s->minb && (hv == 0 || *filter_slot(s, hv) != 0);
-    if (ks->cfg.prefix_max || top) {
-        ks_key k = {key, klen, dbi, DB_TYPE_STRING, bytes, len, -1, hv};
-        string_prefix_top(ks, &k, -1, top);
+    if (ks->cfg.prefix_max) {
+        remove_string_prefixed(ks, dbi, key, klen, hv, bytes, len);
+        return;
     }
+    unsigned how = string_sums(ks, dbi, -1, hv, bytes, len);
+    if (how & STR_TOP) string_prefix_top(ks, key, klen, hv, bytes, how | STR_PREFIX_DONE);
+}
+
+/* The rest of kstats_change, for the changes that concern expires, prefixes or the largest
+ * keys: out of line, so that kstats_change itself saves no registers and makes no call. */
+OUT_OF_LINE static void change_rest(kstats *ks, ks_db *d, const ks_key *b, const ks_key *a) {
+    int bvol = b->when >= 0, avol = a->when >= 0;
+    if (bvol) {
+        d->vkeys--;
+        d->vbytes -= b->bytes;
+        ttl_account(ks, b->when, -1, -(int64_t)b->bytes);
+    }
+    if (avol) {
+        d->vkeys++;
+        d->vbytes += a->bytes;
+        ttl_account(ks, a->when, 1, (int64_t)a->bytes);
+    }
+    if (ks->cfg.prefix_max) {
+        int64_t dbytes = (int64_t)(a->bytes - b->bytes);
+        if (!memo_hit(ks, a->key, a->klen, 0, dbytes, avol - bvol)) /* cart:<n>:items again */
+            prefix_account_key(ks, a, 0, dbytes, avol - bvol);
+    }
+    const top_set *s = &ks->top[a->type];
+    if ((s->n && b->bytes >= s->minb) || a->bytes > s->floor) top_change(ks, b, a);
 }
 
 void kstats_change(kstats *ks, const ks_key *b, const ks_key *a) {
     ks_db *d = &ks->dbs[a->db];
     int t = a->type;
     d->len_sum[t] += a->len - b->len; /* modulo 2^64: exact */
-    d->len_hist[t][bin_of(b->len)]--;
-    d->len_hist[t][bin_of(a->len)]++;
+    int bin_b = bin_of(b->len), bin_a = bin_of(a->len);
+    if (bin_b != bin_a) { /* a field more or less mostly stays in its bin */
+        d->len_hist[t][bin_b]--;
+        d->len_hist[t][bin_a]++;
+    }
     if (b->bytes == a->bytes && b->when == a->when) return;
     d->bytes[t] += a->bytes - b->bytes;
     d->bytes_hist[t][bin_of(b->bytes)]--;
     d->bytes_hist[t][bin_of(a->bytes)]++;
-    int bvol = b->when >= 0, avol = a->when >= 0;
-    if (bvol | avol) {
-        if (bvol) {
-            d->vkeys--;
-            d->vbytes -= b->bytes;
-            ttl_account(ks, b->when, -1, -(int64_t)b->bytes);
-        }
-        if (avol) {
-            d->vkeys++;
-            d->vbytes += a->bytes;
-            ttl_account(ks, a->when, 1, (int64_t)a->bytes);
-        }
-    }
-    if (ks->cfg.prefix_max)
-        prefix_account_key(ks, a, 0, (int64_t)(a->bytes - b->bytes), avol - bvol);
     const top_set *s = &ks->top[t];
-    if ((s->n && b->bytes >= s->minb) || a->bytes > s->floor) top_change(ks, b, a);
+    if ((b->when >= 0) | (a->when >= 0) | (ks->cfg.prefix_max != 0) |
+        (s->n && b->bytes >= s->minb) | (a->bytes > s->floor))
+        change_rest(ks, d, b, a);
 }
 
 void kstats_swap_dbs(kstats *ks, int a, int b) {

@@ -36,7 +36,13 @@ static size_t ops_len(const void *ptr, unsigned enc) {
     return hash_len(&h);
 }
 
-const db_type_ops hash_type_ops = {ops_free, ops_mem_usage, ops_dup, ops_len};
+static size_t ops_figures(const void *ptr, unsigned enc, size_t *len) {
+    hash_value h = {enc, (void *)ptr};
+    *len = hash_len(&h);
+    return hash_mem_usage(&h);
+}
+
+const db_type_ops hash_type_ops = {ops_free, ops_mem_usage, ops_dup, ops_len, ops_figures};
 
 /* ---- whole values ----------------------------------------------------------------------- */
 

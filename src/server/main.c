@@ -285,7 +285,7 @@ void server_create_dbs(void) {
     db_register_type(DB_TYPE_LIST, &list_type_ops);
     db_register_type(DB_TYPE_SET, &set_type_ops);
     static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value,
-                                         zset_length_value};
+                                         zset_length_value, NULL};
     db_register_type(DB_TYPE_ZSET, &zset_ops);
     for (long long i = 0; i < srv.databases; i++) {
         srv.dbs[i] = db_new();
@@ -366,7 +366,7 @@ int main(int argc, char **argv) {
     }
     notify_config_apply(NULL, err); /* the key-space hooks, if the config turned events on */
     setup_signals();
-    server_change_hook_update(); /* the db's change hook counts changes for the save rules */
+    server_change_hook_update(); /* srv.dirty counts the db's changes for the save rules */
 
     log_msg(LOG_NOTICE, "memkv %s starting, pid=%d, allocator %s", MEMKV_VERSION, (int)getpid(),
             alloc_allocator_name());

@@ -203,14 +203,16 @@ static void watch_key_changed(db *d, const char *key, size_t klen, int change) {
 /* The db's one change hook (db.h), shared by WATCH and client-side caching (tracking.c). A
  * flush is not a key change for tracking: FLUSHDB/FLUSHALL send their null invalidation. */
 static void keys_changed(db *d, const char *key, size_t klen, int change) {
-    srv.dirty += change == DB_CHANGE_FLUSH ? (long long)db_size(d) : 1;
     if (nkeys) watch_key_changed(d, key, klen, change);
     if (change != DB_CHANGE_FLUSH && tracking_listening())
         tracking_key_changed(key, klen, change == DB_CHANGE_EXPIRED);
 }
 
+/* The hook only while someone listens: a write then costs no call. The save rules' count of
+ * changes (srv.dirty) is kept by the db itself (db_set_change_counter), hook or not. */
 void server_change_hook_update(void) {
-    db_set_change_hook(keys_changed); /* always: it counts the changes snapshots wait for */
+    db_set_change_counter(&srv.dirty);
+    db_set_change_hook(nkeys || tracking_listening() ? keys_changed : NULL);
 }
 
 void multi_dbs_swapped(int id1, int id2) {

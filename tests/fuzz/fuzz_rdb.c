@@ -28,7 +28,7 @@ static void init_once(void) {
     db_register_type(DB_TYPE_LIST, &list_type_ops);
     db_register_type(DB_TYPE_SET, &set_type_ops);
     static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value,
-                                         zset_length_value};
+                                         zset_length_value, NULL};
     db_register_type(DB_TYPE_ZSET, &zset_ops);
 }
 

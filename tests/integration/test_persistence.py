@@ -184,6 +184,47 @@ def test_restart_keeps_data(tmpdir_path, server_factory):
     assert m4.client().get("lost") is None
 
 
+def changes_since_save(c):
+    return int(info_fields(c, "persistence")["rdb_changes_since_last_save"])
+
+
+def test_changes_counted_whoever_listens(tmpdir_path, server_factory):
+    """The save rules' count of changes is the same whether or not a client watches keys or
+    tracks them (the db's change hook is installed only then)."""
+    m = server_factory(args=["--dir", tmpdir_path, "--save", ""])
+    c = m.client()
+
+    def writes():
+        before = changes_since_save(c)
+        c.set("a", "1")
+        c.set("b", "2")
+        c.set("a", "3")
+        c.append("a", "x")
+        c.expire("a", 100)
+        c.persist("a")
+        c.rename("a", "r")
+        c.delete("b")
+        c.hset("h", mapping={"f": "1", "g": "2"})
+        c.set("x", "1", px=1)
+        time.sleep(0.01)
+        assert c.get("x") is None  # expired: deleted on access
+        c.flushdb()  # deletes r and h
+        return changes_since_save(c) - before
+
+    alone = writes()
+    assert alone > 0
+    w = m.client()
+    pipe = w.pipeline()
+    pipe.watch("a")  # a watched key: the hook is installed
+    assert writes() == alone
+    pipe.reset()
+    t = m.client()
+    t.execute_command("CLIENT", "TRACKING", "ON", "BCAST")  # a tracking client: the hook again
+    assert writes() == alone
+    t.execute_command("CLIENT", "TRACKING", "OFF")
+    assert writes() == alone
+
+
 def test_config_protected(tmpdir_path, server_factory):
     m = server_factory(args=["--dir", tmpdir_path])
     c = m.client()

@@ -4,7 +4,8 @@
  * against every tracked prefix sorted in MEMORY PREFIXES's order, for N below, at and above the
  * number tracked, ties included; the TTL buckets, kept as running totals that follow the
  * clock, against a count from scratch as keys come and go and the minute moves by 0, 1, a few,
- * thousands, and backwards. */
+ * thousands, and backwards; the largest keys of a type and of all types, every count up to K,
+ * against a model whose keys come, go and change size among few sizes (ties). */
 #include "db/kstats.h"
 
 #include "db/db.h"
@@ -263,12 +264,105 @@ static void test_change_reads_only_the_new_name(void **state) {
     kstats_free(ks);
 }
 
+/* The largest keys against a model: keys of two types in two dbs come, go and change size
+ * (few distinct sizes: ties broken by db and name), and kstats_top answers every count up to K
+ * for one type and for all, refilled from the model whenever it says it cannot answer. */
+#define TOP_KEYS 120
+typedef struct top_model_key {
+    char name[16];
+    int db, type, present;
+    uint64_t bytes;
+} top_model_key;
+
+static ks_key top_key_of(top_model_key *x) {
+    ks_key k = {x->name, strlen(x->name), x->db, x->type, x->bytes, 1, -1, 0};
+    return k;
+}
+
+static int top_model_cmp(const void *a, const void *b) {
+    const top_model_key *x = *(top_model_key *const *)a, *y = *(top_model_key *const *)b;
+    if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
+    if (x->db != y->db) return x->db < y->db ? -1 : 1;
+    size_t lx = strlen(x->name), ly = strlen(y->name), n = lx < ly ? lx : ly;
+    int c = memcmp(x->name, y->name, n);
+    return c ? c : (lx > ly) - (lx < ly);
+}
+
+static void check_top(kstats *ks, top_model_key *keys, int type, size_t count) {
+    ks_top got[4];
+    int n = kstats_top(ks, type, got, count);
+    if (n < 0) { /* refill the types asked from the model, as the server does from a scan */
+        for (int t = DB_TYPE_STRING; t <= DB_TYPE_HASH; t++) {
+            if (type >= 0 && t != type) continue;
+            kstats_top_reset(ks, t);
+            for (size_t i = 0; i < TOP_KEYS; i++) {
+                if (!keys[i].present || keys[i].type != t) continue;
+                ks_key k = top_key_of(&keys[i]);
+                kstats_top_offer(ks, &k);
+            }
+        }
+        n = kstats_top(ks, type, got, count);
+    }
+    top_model_key *want[TOP_KEYS];
+    size_t m = 0;
+    for (size_t i = 0; i < TOP_KEYS; i++)
+        if (keys[i].present && (type < 0 || keys[i].type == type)) want[m++] = &keys[i];
+    qsort(want, m, sizeof(want[0]), top_model_cmp);
+    size_t w = m < count ? m : count;
+    assert_int_equal(n, (int)w);
+    for (size_t i = 0; i < w; i++) {
+        assert_int_equal(got[i].bytes, want[i]->bytes);
+        assert_int_equal(got[i].db, want[i]->db);
+        assert_int_equal(got[i].klen, strlen(want[i]->name));
+        assert_memory_equal(got[i].key, want[i]->name, got[i].klen);
+    }
+}
+
+static void test_top_keys_against_model(void **state) {
+    (void)state;
+    kstats *ks = new_stats(2, 0); /* K = 4: candidate sets of 16 */
+    static top_model_key keys[TOP_KEYS];
+    memset(keys, 0, sizeof(keys));
+    for (size_t i = 0; i < TOP_KEYS; i++) {
+        snprintf(keys[i].name, sizeof(keys[i].name), "k%zu", i);
+        keys[i].db = (int)(i % 2);
+        keys[i].type = i % 3 ? DB_TYPE_STRING : DB_TYPE_HASH;
+    }
+    for (int round = 0; round < 6000; round++) {
+        top_model_key *x = &keys[rnd() % TOP_KEYS];
+        uint64_t bytes = 16 * (1 + rnd() % 12);
+        if (!x->present) {
+            x->bytes = bytes;
+            x->present = 1;
+            ks_key k = top_key_of(x);
+            kstats_add(ks, &k);
+        } else if (rnd() % 3 == 0) {
+            ks_key k = top_key_of(x);
+            kstats_remove(ks, &k);
+            x->present = 0;
+        } else {
+            ks_key b = top_key_of(x);
+            x->bytes = bytes;
+            ks_key a = top_key_of(x);
+            kstats_change(ks, &b, &a);
+        }
+        if (round % 20 != 0) continue;
+        for (size_t count = 1; count <= 4; count++) {
+            check_top(ks, keys, -1, count);
+            check_top(ks, keys, DB_TYPE_STRING, count);
+            check_top(ks, keys, DB_TYPE_HASH, count);
+        }
+    }
+    kstats_free(ks);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_len_sum),
         cmocka_unit_test(test_prefixes_top),
         cmocka_unit_test(test_ttl_buckets_follow_the_clock),
         cmocka_unit_test(test_change_reads_only_the_new_name),
+        cmocka_unit_test(test_top_keys_against_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,7 +27,7 @@ static int setup_all(void **state) {
     db_register_type(DB_TYPE_LIST, &list_type_ops);
     db_register_type(DB_TYPE_SET, &set_type_ops);
     static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value,
-                                         zset_length_value};
+                                         zset_length_value, NULL};
     db_register_type(DB_TYPE_ZSET, &zset_ops);
     rdb_limits_default(&lim);
     return 0;
