@@ -139,10 +139,12 @@ def last_error(metrics):
 
 
 class RedisServer:
-    """Debian's redis-server on a free port, no persistence."""
+    """Debian's redis-server on a free port, no save rules; its files in `directory` (kept), or in
+    a temporary directory of its own (removed at stop)."""
 
-    def __init__(self, *args):
-        self.dir = tempfile.mkdtemp(prefix="memkv-exporter-redis-")
+    def __init__(self, *args, directory=None):
+        self.own_dir = directory is None
+        self.dir = tempfile.mkdtemp(prefix="memkv-exporter-redis-") if self.own_dir else directory
         for _ in range(5):
             self.port = free_port()
             self.proc = subprocess.Popen(
@@ -168,8 +170,8 @@ class RedisServer:
     def target(self):
         return "127.0.0.1:%d" % self.port
 
-    def client(self, **kw):
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=30, **kw)
+    def client(self, db=0, **kw):
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db, socket_timeout=30, **kw)
 
     def stop(self):
         self.proc.terminate()
@@ -178,7 +180,8 @@ class RedisServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class FakeTarget:

@@ -13,42 +13,14 @@ import tempfile
 import time
 
 import pytest
-import redis
 
 from conftest import SANITIZER_MARKERS, SERVER, MemkvServer
+from exporter_harness import RedisServer
 from helpers import free_port
 
 # The estimate must be within this share of redis-server's used_memory delta on every shape
 # (seen here: within 0.1%; the margin covers an empty server's own figures moving a little).
 ESTIMATE_TOLERANCE = 0.10
-
-
-class RedisServer:
-    def __init__(self, directory):
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            ["/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--dir", directory, "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                redis.Redis(port=self.port).ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start")
-                time.sleep(0.02)
-
-    def client(self, db=0):
-        return redis.Redis(port=self.port, db=db)
-
-    def stop(self):
-        try:
-            self.client().shutdown(nosave=True)
-        except redis.ConnectionError:
-            pass
-        self.proc.wait(timeout=30)
 
 
 def analyze(path, *args, check=True):
@@ -142,7 +114,7 @@ def text_table(lines):
 def redis_dump(workdir):
     """A dump.rdb from redis-server with one key already expired when it is analysed, and what
     redis-server said about its data before the save."""
-    rs = RedisServer(workdir)
+    rs = RedisServer(directory=workdir)
     try:
         r, r3, r5 = rs.client(), rs.client(3), rs.client(5)
         fill(r, r3, r5)
@@ -277,7 +249,7 @@ def test_text_and_json_agree(redis_dump):
 def test_doctor_findings_on_the_file(workdir):
     """The doctor's key-space rules judge the loaded data: a dominant key, and (given
     --maxmemory) a data set that will not fit."""
-    rs = RedisServer(workdir)
+    rs = RedisServer(directory=workdir)
     try:
         r = rs.client()
         r.set("huge", b"h" * (40 << 20))
@@ -387,19 +359,19 @@ def test_redis_estimate_within_tolerance(workdir):
     for name, make in SHAPES.items():
         d = os.path.join(workdir, name.replace(" ", "_"))
         os.makedirs(d)
-        rs = RedisServer(d)
+        rs = RedisServer(directory=d)
         try:
             make(rs.client())
             rs.client().save()
         finally:
             rs.stop()
         # used_memory of a server that loaded the file, minus an empty one's
-        empty = RedisServer(empty_dir)
+        empty = RedisServer(directory=empty_dir)
         try:
             base = used_memory(empty)
         finally:
             empty.stop()
-        loaded = RedisServer(d)
+        loaded = RedisServer(directory=d)
         try:
             delta = used_memory(loaded) - base
             c = loaded.client()

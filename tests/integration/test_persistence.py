@@ -10,39 +10,11 @@ import time
 import pytest
 import redis
 
-from helpers import free_port
+from exporter_harness import RedisServer
 
 
 def info_fields(c, section):
     return {k: str(v) for k, v in c.info(section).items()}
-
-
-class RedisServer:
-    def __init__(self, directory):
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            ["/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--dir", directory, "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                redis.Redis(port=self.port).ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start")
-                time.sleep(0.02)
-
-    def client(self, db=0):
-        return redis.Redis(port=self.port, db=db)
-
-    def stop(self):
-        try:
-            self.client().shutdown(nosave=True)
-        except redis.ConnectionError:
-            pass
-        self.proc.wait(timeout=30)
 
 
 @pytest.fixture
@@ -110,7 +82,7 @@ def snapshot(c):
 
 
 def test_redis_file_loads_in_memkv(tmpdir_path, server_factory):
-    rs = RedisServer(tmpdir_path)
+    rs = RedisServer(directory=tmpdir_path)
     try:
         fill(rs.client(), rs.client(3), stream=True)
         time.sleep(0.1)
@@ -141,7 +113,7 @@ def test_memkv_file_loads_in_redis(tmpdir_path, server_factory):
     path = os.path.join(tmpdir_path, "dump.rdb")
     check = subprocess.run(["/usr/bin/redis-check-rdb", path], capture_output=True, text=True)
     assert check.returncode == 0 and "RDB looks OK" in check.stdout, check.stdout + check.stderr
-    rs = RedisServer(tmpdir_path)
+    rs = RedisServer(directory=tmpdir_path)
     try:
         assert snapshot(rs.client()) == want[0]
         assert snapshot(rs.client(3)) == want[3]
@@ -278,7 +250,7 @@ SAME_BYTES = [b"s:small", b"s:int", b"s:negint", b"s:bigint", b"s:float", b"s:lz
 
 
 def test_dump_restore_both_ways(tmpdir_path, server_factory):
-    rs = RedisServer(tmpdir_path)
+    rs = RedisServer(directory=tmpdir_path)
     m = server_factory(args=["--dir", tmpdir_path])
     try:
         rc, mc = rs.client(), m.client()
@@ -314,7 +286,7 @@ def snapshot_one(c, k):
 
 
 def test_restore_errors_match_redis(tmpdir_path, server_factory):
-    rs = RedisServer(tmpdir_path)
+    rs = RedisServer(directory=tmpdir_path)
     m = server_factory(args=["--dir", tmpdir_path])
     try:
         rc, mc = rs.client(), m.client()
@@ -434,7 +406,7 @@ def test_bgsave_snapshot_content(tmpdir_path, server_factory):
     path = os.path.join(tmpdir_path, "dump.rdb")
     check = subprocess.run(["/usr/bin/redis-check-rdb", path], capture_output=True, text=True)
     assert check.returncode == 0 and "RDB looks OK" in check.stdout, check.stdout
-    rs = RedisServer(tmpdir_path)
+    rs = RedisServer(directory=tmpdir_path)
     try:
         assert snapshot(rs.client()) == want[0]
         assert snapshot(rs.client(3)) == want[3]
