@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alloc/alloc.h"
+#include "db/types.h"
 #include "db/t_hash.h"
 #include "db/t_set.h"
 #include "db/t_list.h"
@@ -279,14 +280,7 @@ void server_create_dbs(void) {
     if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) memset(seed, 0x5a, sizeof(seed));
     db_set_hash_seed(seed);
     srv.dbs = alloc_malloc(ALLOC_SUB_OTHER, sizeof(db *) * (size_t)srv.databases);
-    /* Each collection type tells the db how to free, measure and copy its values
-     * (db_register_type), before any key exists. */
-    db_register_type(DB_TYPE_HASH, &hash_type_ops);
-    db_register_type(DB_TYPE_LIST, &list_type_ops);
-    db_register_type(DB_TYPE_SET, &set_type_ops);
-    static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value,
-                                         zset_length_value, NULL};
-    db_register_type(DB_TYPE_ZSET, &zset_ops);
+    db_register_types();
     for (long long i = 0; i < srv.databases; i++) {
         srv.dbs[i] = db_new();
         db_set_index(srv.dbs[i], (int)i);

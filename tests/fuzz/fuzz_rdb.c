@@ -12,6 +12,7 @@
 #include "fuzz.h"
 
 #include "alloc/alloc.h"
+#include "db/types.h"
 #include "db/t_list.h"
 #include "rdb/rdb.h"
 
@@ -24,12 +25,7 @@ static void init_once(void) {
     inited = 1;
     uint8_t seed[16] = {7};
     db_set_hash_seed(seed);
-    db_register_type(DB_TYPE_HASH, &hash_type_ops);
-    db_register_type(DB_TYPE_LIST, &list_type_ops);
-    db_register_type(DB_TYPE_SET, &set_type_ops);
-    static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value,
-                                         zset_length_value, NULL};
-    db_register_type(DB_TYPE_ZSET, &zset_ops);
+    db_register_types();
 }
 
 static void put(db *d, const char *key, size_t klen, rdb_value *v) {

@@ -1,6 +1,7 @@
 #include "rdb/rdb.h"
 
 #include "alloc/alloc.h"
+#include "db/types.h"
 #include "db/intset.h"
 #include "db/quicklist.h"
 #include "db/t_list.h"
@@ -23,12 +24,7 @@ static int setup_all(void **state) {
     (void)state;
     uint8_t seed[16] = {1, 2, 3};
     db_set_hash_seed(seed);
-    db_register_type(DB_TYPE_HASH, &hash_type_ops);
-    db_register_type(DB_TYPE_LIST, &list_type_ops);
-    db_register_type(DB_TYPE_SET, &set_type_ops);
-    static const db_type_ops zset_ops = {zset_free_value, zset_mem_usage, zset_dup_value,
-                                         zset_length_value, NULL};
-    db_register_type(DB_TYPE_ZSET, &zset_ops);
+    db_register_types();
     rdb_limits_default(&lim);
     return 0;
 }
