@@ -270,6 +270,13 @@ static void key_details(const report *r, const ks_top *t, const char **enc, uint
 
 /* ---- text ---- */
 
+/* A "by encoding" row's name: type/encoding ("hash/listpack"), "string" for strings. */
+static const char *enc_name(char name[48], int t, int e) {
+    if (t == DB_TYPE_STRING) return "string";
+    snprintf(name, 48, "%s/%s", db_type_name(t), db_encoding_name((unsigned)e));
+    return name;
+}
+
 static void text_row(const char *name, const an_row *row, int with_redis) {
     if (with_redis)
         printf("  %-24s %10llu %14llu %14llu\n", name, (unsigned long long)row->keys,
@@ -376,12 +383,8 @@ static void write_text(const report *r) {
     text_head("By encoding (memkv, after load)", 1);
     for (int t = 0; t < DB_TYPES; t++)
         for (int e = 0; e < DB_ENCODINGS; e++) {
-            if (!a->by_enc[t][e].keys) continue;
             char name[48];
-            snprintf(name, sizeof(name), "%s/%s", db_type_name(t),
-                     e ? db_encoding_name((unsigned)e) : "string");
-            if (t == DB_TYPE_STRING) snprintf(name, sizeof(name), "string");
-            text_row(name, &a->by_enc[t][e], 1);
+            if (a->by_enc[t][e].keys) text_row(enc_name(name, t, e), &a->by_enc[t][e], 1);
         }
     text_head("By encoding (the file's RDB type: Redis's)", 1);
     for (int t = 0; t < AN_RDB_CODES; t++)
@@ -528,12 +531,8 @@ static void write_json(const report *r) {
     json_arr(j, "by_encoding");
     for (int t = 0; t < DB_TYPES; t++)
         for (int e = 0; e < DB_ENCODINGS; e++) {
-            if (!a->by_enc[t][e].keys) continue;
             char name[48];
-            snprintf(name, sizeof(name), "%s/%s", db_type_name(t),
-                     e ? db_encoding_name((unsigned)e) : "string");
-            if (t == DB_TYPE_STRING) snprintf(name, sizeof(name), "string");
-            json_row(j, name, &a->by_enc[t][e], 1);
+            if (a->by_enc[t][e].keys) json_row(j, enc_name(name, t, e), &a->by_enc[t][e], 1);
         }
     json_arr_end(j);
     json_arr(j, "by_rdb_encoding");
