@@ -738,6 +738,17 @@ static void exp_del(db *d, const char *key, size_t klen, uint64_t hv) {
 static void key_remove(db *d, db_entry **link, int t, uint64_t hv) {
     snap_guard(d, *link);
     db_entry *e = *link;
+    if (plain_string(e)) { /* the common DEL: the block's size reckoned once */
+        size_t size = ENTRY_HDR + e->klen + entry_vlen(e);
+        if (stats)
+            kstats_remove_string(stats, d->index, e->data, e->klen, hv,
+                                 block_bytes(e, size) + sizeof(db_entry *), entry_vlen(e));
+        *link = e->next;
+        d->keys.used[t]--;
+        count_entry(d, e, -1);
+        alloc_free_sized(ALLOC_SUB_STRINGS, e, size);
+        return;
+    }
     stats_remove(d, e, hv);
     *link = e->next;
     d->keys.used[t]--;
