@@ -827,8 +827,9 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
     db_entry **link = ht_find(&d->keys, key, klen, hv, NULL);
     db_entry *e;
     ks_key before;
-    /* 1: a string changed; 2: a new key or one that replaced a collection; 3: a string whose
-     * block stays in its size class and whose expire stays: only its length can change. */
+    /* 1: a string changed; 2: a string that replaced a collection; 3: a string whose block
+     * stays in its size class and whose expire stays: only its length can change; 4: a new
+     * key. */
     int change = 0;
     size_t old_vlen = 0;
     if (link) {
@@ -888,14 +889,19 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
         memcpy(e->data, key, klen);
         ht_insert(&d->keys, e, hv);
         count_entry(d, e, +1);
-        change = 2;
+        change = 4;
         if (hook_new) hook_new(d->index, key, klen);
     }
     entry_set_vlen(e, vlen);
     if (vlen) memcpy(e->data + klen, val, vlen);
     if (stats) {
         int64_t when = (e->flags & ENTRY_HAS_EXPIRE) ? -2 : -1;
-        if (change == 3) {
+        if (change == 4 && sizes_are_classes) {
+            /* A new key (SET of a key that was missing, the common write): no expire, its
+             * block's size known here, the leaf called straight. */
+            kstats_add_string(stats, d->index, key, klen, hv,
+                              alloc_size_class(ENTRY_HDR + klen + vlen) + sizeof(db_entry *), vlen);
+        } else if (change == 3) {
             if (old_vlen != vlen) { /* bytes and expire as they were: the length's bin only */
                 ks_key b = {.db = d->index, .type = DB_TYPE_STRING, .len = old_vlen}, a = b;
                 a.len = vlen;
