@@ -542,11 +542,8 @@ void db_settle(void) {
          * (whatever changed them took the note out or renewed it). */
         uint64_t len, vbytes = value_figures(n->e, &len);
         if (vbytes == n->vbytes && len == n->before.len) continue; /* a read */
-        ks_key now = n->before;
-        n->before.key = now.key = n->e->data;
-        now.bytes = n->before.bytes - n->vbytes + vbytes;
-        now.len = len;
-        kstats_change(stats, &n->before, &now);
+        n->before.key = n->e->data;
+        kstats_change_value(stats, &n->before, n->before.bytes - n->vbytes + vbytes, len);
     }
     noted_n = 0;
 }
