@@ -542,11 +542,8 @@ void db_settle(void) {
          * (whatever changed them took the note out or renewed it). */
         uint64_t len, vbytes = value_figures(n->e, &len);
         if (vbytes == n->vbytes && len == n->before.len) continue; /* a read */
-        ks_key now = n->before;
-        n->before.key = now.key = n->e->data;
-        now.bytes = n->before.bytes - n->vbytes + vbytes;
-        now.len = len;
-        kstats_change(stats, &n->before, &now);
+        n->before.key = n->e->data;
+        kstats_change_value(stats, &n->before, n->before.bytes - n->vbytes + vbytes, len);
     }
     noted_n = 0;
 }
@@ -738,6 +735,17 @@ static void exp_del(db *d, const char *key, size_t klen, uint64_t hv) {
 static void key_remove(db *d, db_entry **link, int t, uint64_t hv) {
     snap_guard(d, *link);
     db_entry *e = *link;
+    if (plain_string(e)) { /* the common DEL: the block's size reckoned once */
+        size_t size = ENTRY_HDR + e->klen + entry_vlen(e);
+        if (stats)
+            kstats_remove_string(stats, d->index, e->data, e->klen, hv,
+                                 block_bytes(e, size) + sizeof(db_entry *), entry_vlen(e));
+        *link = e->next;
+        d->keys.used[t]--;
+        count_entry(d, e, -1);
+        alloc_free_sized(ALLOC_SUB_STRINGS, e, size);
+        return;
+    }
     stats_remove(d, e, hv);
     *link = e->next;
     d->keys.used[t]--;
@@ -816,8 +824,9 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
     db_entry **link = ht_find(&d->keys, key, klen, hv, NULL);
     db_entry *e;
     ks_key before;
-    /* 1: a string changed; 2: a new key or one that replaced a collection; 3: a string whose
-     * block stays in its size class and whose expire stays: only its length can change. */
+    /* 1: a string changed; 2: a string that replaced a collection; 3: a string whose block
+     * stays in its size class and whose expire stays: only its length can change; 4: a new
+     * key. */
     int change = 0;
     size_t old_vlen = 0;
     if (link) {
@@ -877,14 +886,19 @@ db_entry *db_set_string(db *d, const char *key, size_t klen, const char *val, si
         memcpy(e->data, key, klen);
         ht_insert(&d->keys, e, hv);
         count_entry(d, e, +1);
-        change = 2;
+        change = 4;
         if (hook_new) hook_new(d->index, key, klen);
     }
     entry_set_vlen(e, vlen);
     if (vlen) memcpy(e->data + klen, val, vlen);
     if (stats) {
         int64_t when = (e->flags & ENTRY_HAS_EXPIRE) ? -2 : -1;
-        if (change == 3) {
+        if (change == 4 && sizes_are_classes) {
+            /* A new key (SET of a key that was missing, the common write): no expire, its
+             * block's size known here, the leaf called straight. */
+            kstats_add_string(stats, d->index, key, klen, hv,
+                              alloc_size_class(ENTRY_HDR + klen + vlen) + sizeof(db_entry *), vlen);
+        } else if (change == 3) {
             if (old_vlen != vlen) { /* bytes and expire as they were: the length's bin only */
                 ks_key b = {.db = d->index, .type = DB_TYPE_STRING, .len = old_vlen}, a = b;
                 a.len = vlen;

@@ -1701,6 +1701,34 @@ void kstats_change(kstats *ks, const ks_key *b, const ks_key *a) {
         change_rest(ks, d, b, a);
 }
 
+OUT_OF_LINE static void change_value_rest(kstats *ks, ks_db *d, const ks_key *b, uint64_t bytes,
+                                          uint64_t len) {
+    ks_key a = *b;
+    a.bytes = bytes;
+    a.len = len;
+    change_rest(ks, d, b, &a);
+}
+
+/* kstats_change with after's name, db, type and expire before's: nothing to copy on the way. */
+void kstats_change_value(kstats *ks, const ks_key *b, uint64_t bytes, uint64_t len) {
+    ks_db *d = &ks->dbs[b->db];
+    int t = b->type;
+    d->len_sum[t] += len - b->len; /* modulo 2^64: exact */
+    int bin_b = bin_of(b->len), bin_a = bin_of(len);
+    if (bin_b != bin_a) {
+        d->len_hist[t][bin_b]--;
+        d->len_hist[t][bin_a]++;
+    }
+    if (b->bytes == bytes) return;
+    d->bytes[t] += bytes - b->bytes;
+    d->bytes_hist[t][bin_of(b->bytes)]--;
+    d->bytes_hist[t][bin_of(bytes)]++;
+    const top_set *s = &ks->top[t];
+    if ((b->when >= 0) | (ks->cfg.prefix_max != 0) | (s->n && b->bytes >= s->minb) |
+        (bytes > s->floor))
+        change_value_rest(ks, d, b, bytes, len);
+}
+
 void kstats_swap_dbs(kstats *ks, int a, int b) {
     if (a == b) return;
     ks_db t = ks->dbs[a];

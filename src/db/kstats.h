@@ -69,6 +69,9 @@ void kstats_remove(kstats *ks, const ks_key *k);
 /* The same key (name, db, type) before and after a change. Only after's name is read: before's
  * may point into memory the change freed (an entry moved by realloc). */
 void kstats_change(kstats *ks, const ks_key *before, const ks_key *after);
+/* kstats_change of a key whose value alone changed (a command's writes to a collection):
+ * after is before with these bytes and this length. before's name must be valid. */
+void kstats_change_value(kstats *ks, const ks_key *before, uint64_t bytes, uint64_t len);
 
 /* Dbs a and b trade their keys (SWAPDB): their per-db figures are swapped and the top keys
  * of one are relabelled as the other's. TTL buckets and prefixes span every db: unchanged. */
