@@ -2,6 +2,7 @@
 
 #include "alloc/alloc.h"
 #include "db/kstats.h"
+#include "db/listpack.h"
 #include "db/scan_cursor.h"
 
 #include <stdio.h>
@@ -256,11 +257,16 @@ static kstats *stats;
 /* alloc_usable_is_class(), read once: usable sizes come from size classes (jemalloc). */
 static int sizes_are_classes;
 
+/* A noted key's figures, kept lean (a note is taken at every lookup of a collection): what its
+ * ks_key would hold, less what the entry itself still says (name, db, type). */
 typedef struct noted_key {
     db *d;
     db_entry *e;
-    ks_key before;
-    uint64_t vbytes; /* of before.bytes, what the value held (the rest stays while noted) */
+    uint64_t hv;
+    uint64_t outer;  /* bytes outside the value: the entry's block, the expire (stay while noted) */
+    uint64_t vbytes; /* bytes the value held */
+    uint64_t len;
+    int64_t when;
 } noted_key;
 static noted_key *noted;
 static size_t noted_n, noted_cap;
@@ -382,6 +388,10 @@ static inline uint64_t value_figures(const db_entry *e, uint64_t *len) {
     const db_type_ops *ops = ops_of(e->type);
     void *ptr = entry_ptr(e);
     size_t n, bytes;
+    if (ops->lp_entries && entry_enc(e) == DB_ENC_LISTPACK) {
+        *len = lp_length(ptr) / ops->lp_entries;
+        return lp_mem_usage(ptr);
+    }
     if (ops->figures) {
         bytes = ops->figures(ptr, entry_enc(e), &n);
     } else {
@@ -395,6 +405,25 @@ static inline uint64_t value_figures(const db_entry *e, uint64_t *len) {
 /* What MEMORY USAGE counts for a collection entry's block alone. */
 static inline uint64_t object_block_bytes(const db_entry *e) {
     return block_bytes(e, ENTRY_HDR + e->klen + OBJ_VLEN) + sizeof(db_entry *);
+}
+
+/* What MEMORY USAGE counts for e's expires-index entry (0: none). *when: its expire when known
+ * (< 0: look it up); out: the expire, -1 for none. */
+static inline uint64_t expire_bytes(db *d, const db_entry *e, int64_t *when, uint64_t hv) {
+    if (!(e->flags & ENTRY_HAS_EXPIRE)) {
+        *when = -1;
+        return 0;
+    }
+    const db_entry *x = NULL;
+    if (*when < 0 || !sizes_are_classes) {
+        x = exp_lookup(d, e->data, e->klen, hv ? hv : key_hash(e->data, e->klen));
+        if (!x) {
+            *when = -1;
+            return 0;
+        }
+        if (*when < 0) *when = x->u.when;
+    }
+    return block_bytes(x, ENTRY_HDR + e->klen) + sizeof(db_entry *);
 }
 
 /* A key's figures; *vbytes (if not NULL) gets what of k->bytes its value holds (0: a string). */
@@ -414,16 +443,8 @@ static void key_figures_v(db *d, const db_entry *e, int64_t when, uint64_t hv, k
         k->bytes = object_block_bytes(e) + vb;
         if (vbytes) *vbytes = vb;
     }
-    k->when = -1;
-    if (!(e->flags & ENTRY_HAS_EXPIRE)) return;
-    const db_entry *x = NULL;
-    if (when < 0 || !sizes_are_classes) {
-        x = exp_lookup(d, e->data, e->klen, hv ? hv : key_hash(e->data, e->klen));
-        if (!x) return;
-        if (when < 0) when = x->u.when;
-    }
+    k->bytes += expire_bytes(d, e, &when, hv);
     k->when = when;
-    k->bytes += block_bytes(x, ENTRY_HDR + e->klen) + sizeof(db_entry *);
 }
 
 static void key_figures(db *d, const db_entry *e, int64_t when, uint64_t hv, ks_key *k) {
@@ -437,7 +458,7 @@ static noted_key *noted_find(const db_entry *e) {
 }
 
 /* A collection key a command may change: keep its figures so db_settle sees the change. */
-static void note_key(db *d, db_entry *e, int64_t when, uint64_t hv) {
+__attribute__((noinline)) static void note_key_any(db *d, db_entry *e, int64_t when, uint64_t hv) {
     if (noted_n == noted_cap) {
         noted_cap = noted_cap ? noted_cap * 2 : 16;
         noted = alloc_realloc(ALLOC_SUB_KEYSPACE_STATS, noted, noted_cap * sizeof(*noted));
@@ -445,8 +466,45 @@ static void note_key(db *d, db_entry *e, int64_t when, uint64_t hv) {
     noted_key *n = &noted[noted_n++];
     n->d = d;
     n->e = e;
-    key_figures_v(d, e, when, hv, &n->before, &n->vbytes);
+    n->hv = hv;
+    n->outer = object_block_bytes(e) + expire_bytes(d, e, &when, hv);
+    n->when = when;
+    n->vbytes = value_figures(e, &n->len);
     e->flags |= ENTRY_NOTED;
+}
+
+/* note_key_any; the common case (a listpack without expire, with room) read straight from the
+ * listpack's header, so that this stays a leaf that saves no register. */
+static inline void note_key(db *d, db_entry *e, int64_t when, uint64_t hv) {
+    const db_type_ops *ops = ops_of(e->type);
+    if (noted_n < noted_cap && !(e->flags & ENTRY_HAS_EXPIRE) && ops->lp_entries &&
+        entry_enc(e) == DB_ENC_LISTPACK && sizes_are_classes) {
+        const unsigned char *lp = entry_ptr(e);
+        noted_key *n = &noted[noted_n++];
+        n->d = d;
+        n->e = e;
+        n->hv = hv;
+        n->when = -1;
+        n->outer = object_block_bytes(e);
+        n->len = lp_length(lp) / ops->lp_entries;
+        n->vbytes = lp_mem_usage(lp);
+        e->flags |= ENTRY_NOTED;
+        return;
+    }
+    note_key_any(d, e, when, hv);
+}
+
+/* The figures a noted key had when noted (or last renewed). */
+static inline void noted_figures(const noted_key *n, ks_key *k) {
+    const db_entry *e = n->e;
+    k->key = e->data;
+    k->klen = e->klen;
+    k->db = n->d->index;
+    k->type = e->type;
+    k->bytes = n->outer + n->vbytes;
+    k->len = n->len;
+    k->when = n->when;
+    k->hv = n->hv;
 }
 
 /* A read changes no listpack, intset or quicklist; a hash table may take a rehash step. */
@@ -469,8 +527,7 @@ void db_reads_only(void) {
 static void key_counted(db *d, db_entry *e, uint64_t hv, ks_key *k) {
     noted_key *n = (e->flags & ENTRY_NOTED) ? noted_find(e) : NULL;
     if (n) {
-        *k = n->before;
-        k->key = e->data;
+        noted_figures(n, k);
         if (hv) k->hv = hv;
         return;
     }
@@ -526,26 +583,46 @@ static void stats_after(db *d, db_entry *e, const ks_key *before, int64_t when) 
     if (e->flags & ENTRY_NOTED) {
         noted_key *n = noted_find(e);
         if (n) {
-            n->before = k;
+            n->outer = k.bytes - vbytes;
             n->vbytes = vbytes;
+            n->len = k.len;
+            n->when = k.when;
+            n->hv = k.hv;
         }
     }
 }
 
+/* A noted key's change since its note, to the statistics. */
+static inline void settle_key(const noted_key *n) {
+    n->e->flags &= (uint8_t)~ENTRY_NOTED;
+    if (!stats) return;
+    /* Only the value can have changed: the entry's block, db and expire are as noted
+     * (whatever changed them took the note out or renewed it). */
+    uint64_t len, vbytes = value_figures(n->e, &len);
+    if (vbytes == n->vbytes && len == n->len) return; /* a read */
+    ks_key b;
+    noted_figures(n, &b);
+    kstats_change_value(stats, &b, n->outer + vbytes, len);
+}
+
+__attribute__((noinline)) static void settle_noted(void) {
+    for (size_t i = 0; i < noted_n; i++)
+        settle_key(&noted[i]);
+    noted_n = 0;
+}
+
+/* The common case, one key (a write to a collection), without the loop's registers. */
+__attribute__((noinline)) static void settle_one(void) {
+    noted_n = 0;
+    settle_key(&noted[0]);
+}
+
 void db_settle(void) {
     reads_only = 0;
-    for (size_t i = 0; i < noted_n; i++) {
-        noted_key *n = &noted[i];
-        n->e->flags &= (uint8_t)~ENTRY_NOTED;
-        if (!stats) continue;
-        /* Only the value can have changed: the entry's block, db and expire are as noted
-         * (whatever changed them took the note out or renewed it). */
-        uint64_t len, vbytes = value_figures(n->e, &len);
-        if (vbytes == n->vbytes && len == n->before.len) continue; /* a read */
-        n->before.key = n->e->data;
-        kstats_change_value(stats, &n->before, n->before.bytes - n->vbytes + vbytes, len);
-    }
-    noted_n = 0;
+    if (noted_n == 1) /* after every command: the empty case saves no register */
+        settle_one();
+    else if (noted_n)
+        settle_noted();
 }
 
 void db_entry_stats(db *d, const db_entry *e, ks_key *k) {

@@ -55,6 +55,10 @@ typedef struct db_type_ops {
     /* Optional: mem_usage (exact) and len at once, for the key-space statistics, which ask
      * both before and after every write of a collection. NULL: both are asked. */
     size_t (*figures)(const void *ptr, unsigned enc, size_t *len);
+    /* Listpack entries per element when a value is DB_ENC_LISTPACK (a hash's field and value:
+     * 2), whose mem_usage is then the listpack's alone; 0: the type has no such encoding. The
+     * statistics then read both figures from the listpack's header, with no call. */
+    unsigned lp_entries;
 } db_type_ops;
 void db_register_type(int type, const db_type_ops *ops);
 

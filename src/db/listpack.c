@@ -227,10 +227,6 @@ unsigned char *lp_dup(alloc_sub sub, const unsigned char *lp) {
     return c;
 }
 
-size_t lp_bytes(const unsigned char *lp) {
-    return rd_u32(lp);
-}
-
 static size_t count_walk(const unsigned char *lp) {
     size_t n = 0;
     const unsigned char *p = lp + LP_HDR;
@@ -241,17 +237,8 @@ static size_t count_walk(const unsigned char *lp) {
     return n;
 }
 
-size_t lp_length(const unsigned char *lp) {
-    unsigned n = hdr_count(lp);
-    if (n != LP_COUNT_UNKNOWN) return n;
+size_t lp_length_walk(const unsigned char *lp) {
     return count_walk(lp);
-}
-
-/* A listpack's block is always requested at exactly lp_bytes (new, dup, realloc), so with
- * jemalloc its usable size is that size's class: no pointer lookup (this runs on every write
- * of a collection, for the key-space statistics). */
-size_t lp_mem_usage(const unsigned char *lp) {
-    return alloc_usable_is_class() ? alloc_size_class(lp_bytes(lp)) : alloc_usable_size(lp);
 }
 
 unsigned char *lp_first(unsigned char *lp) {

@@ -26,9 +26,22 @@
 unsigned char *lp_new(alloc_sub sub);
 void lp_free(alloc_sub sub, unsigned char *lp); /* lp may be NULL */
 unsigned char *lp_dup(alloc_sub sub, const unsigned char *lp);
-size_t lp_bytes(const unsigned char *lp);     /* the total-size header */
-size_t lp_length(const unsigned char *lp);    /* elements; walks only past 65534 */
-size_t lp_mem_usage(const unsigned char *lp); /* usable size of the allocation */
+/* The header: total bytes (32 bits) and element count (16 bits, 65535: too many to say),
+ * little-endian. Read inline: the key-space statistics ask on every write of a collection. */
+static inline size_t lp_bytes(const unsigned char *lp) { /* the total-size header */
+    return (size_t)lp[0] | (size_t)lp[1] << 8 | (size_t)lp[2] << 16 | (size_t)lp[3] << 24;
+}
+size_t lp_length_walk(const unsigned char *lp);
+static inline size_t lp_length(const unsigned char *lp) { /* elements; walks only past 65534 */
+    unsigned n = (unsigned)lp[4] | (unsigned)lp[5] << 8;
+    return n != 65535 ? n : lp_length_walk(lp);
+}
+/* Usable size of the allocation. A listpack's block is always requested at exactly lp_bytes
+ * (new, dup, realloc), so with jemalloc its usable size is that size's class: no pointer
+ * lookup. */
+static inline size_t lp_mem_usage(const unsigned char *lp) {
+    return alloc_usable_is_class() ? alloc_size_class(lp_bytes(lp)) : alloc_usable_size(lp);
+}
 
 /* Walking. lp_seek takes Redis's indexes: 0 first, -1 last; NULL when out of range. */
 unsigned char *lp_first(unsigned char *lp);

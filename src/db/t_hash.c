@@ -42,7 +42,7 @@ static size_t ops_figures(const void *ptr, unsigned enc, size_t *len) {
     return hash_mem_usage(&h);
 }
 
-const db_type_ops hash_type_ops = {ops_free, ops_mem_usage, ops_dup, ops_len, ops_figures};
+const db_type_ops hash_type_ops = {ops_free, ops_mem_usage, ops_dup, ops_len, ops_figures, 2};
 
 /* ---- whole values ----------------------------------------------------------------------- */
 

@@ -25,4 +25,4 @@ static size_t list_len(const void *ptr, unsigned enc) {
     return ql_count(ptr);
 }
 
-const db_type_ops list_type_ops = {list_free, list_mem_usage, list_dup, list_len, NULL};
+const db_type_ops list_type_ops = {list_free, list_mem_usage, list_dup, list_len, NULL, 0};

@@ -358,4 +358,4 @@ static size_t ops_len(const void *ptr, unsigned enc) {
     return set_card(&s);
 }
 
-const db_type_ops set_type_ops = {value_free, ops_mem_usage, ops_dup, ops_len, NULL};
+const db_type_ops set_type_ops = {value_free, ops_mem_usage, ops_dup, ops_len, NULL, 1};

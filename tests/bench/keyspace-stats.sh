@@ -65,6 +65,7 @@
 #   CG_REDIS=1          also run Debian's redis-server on the same loads under callgrind (0: not)
 #   KEYSPACE=100000     strings preloaded for the callgrind runs (>= CG_REQUESTS: DEL deletes
 #                       CG_REQUESTS of them); HASHES=KEYSPACE/10 hashes
+#   CG_LOADS="set-new ... del"  the loads of part 1 to run (default all six)
 #   TOP=8               functions listed per load in the per-function difference
 #   DIFF_PAIRS="C:A"    variant pairs X:Y for the per-function difference (e.g. "C:A B:A C:B")
 #   PREFIX_COUNTS="1000 4000 8000"  distinct prefixes written in part 2; PREFIX_KEYS=3 keys each
@@ -153,7 +154,7 @@ say ""
 
 # ---------------------------------------------------------------------------------------------
 # 1. Instructions per request under callgrind
-LOADS_KS=(set-new set-existing get hget hset-new-field del)
+IFS=" " read -r -a LOADS_KS <<<"${CG_LOADS:-set-new set-existing get hget hset-new-field del}"
 declare -A LOAD_TITLE=([set-new]="SET new" [set-existing]="SET existing" [get]="GET" [hget]="HGET"
     [hset-new-field]="HSET new field" [del]="DEL")
 # DBSIZE each load must leave (checked before the shutdown)

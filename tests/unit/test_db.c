@@ -1003,7 +1003,7 @@ static size_t fake_len(const void *ptr, unsigned enc) {
     (void)enc;
     return 1;
 }
-static const db_type_ops fake_ops = {fake_free, fake_mem, fake_dup, fake_len, NULL};
+static const db_type_ops fake_ops = {fake_free, fake_mem, fake_dup, fake_len, NULL, 0};
 
 static void *fake_new(long v) {
     long *p = alloc_malloc(ALLOC_SUB_HASHES, sizeof(long));
@@ -1154,7 +1154,7 @@ static size_t noop_len(const void *ptr, unsigned enc) {
 
 static void test_change_hook(void **state) {
     (void)state;
-    static const db_type_ops ops = {noop_free, noop_mem, noop_dup, noop_len, NULL};
+    static const db_type_ops ops = {noop_free, noop_mem, noop_dup, noop_len, NULL, 0};
     db_register_type(DB_TYPE_SET, &ops);
     db *a = db_new(), *b = db_new();
     memset(&last_change, 0, sizeof(last_change));
