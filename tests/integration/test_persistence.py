@@ -563,3 +563,40 @@ def test_repeated_key_refused(tmpdir_path, first, second):
     with pytest.raises(RuntimeError) as e:
         MemkvServer(args=["--dir", tmpdir_path])
     assert "Duplicate key 'dup'" in str(e.value)
+
+
+def rdb_length(n):
+    """RDB's length encoding, in its 64-bit form (0x81) for any n."""
+    return b"\x81" + n.to_bytes(8, "big")
+
+
+@pytest.mark.parametrize("hint", ["forged-huge", "too-small"])
+def test_resizedb_hint_sizes_within_bounds(tmpdir_path, server_factory, hint):
+    """RESIZEDB's key counts size an empty db's tables before its keys arrive, but never beyond
+    what the file could hold (a key takes at least 3 bytes): a forged hint of 2^40 keys must not
+    allocate a table for them. A hint below the truth only means the tables grow while loading."""
+    n = 3000
+    said = {"forged-huge": 1 << 40, "too-small": 10}[hint]
+    body = b"REDIS0010" + b"\xfe\x00" + b"\xfb" + rdb_length(said) + rdb_length(said)
+    for i in range(n):
+        key = b"k%d" % i
+        body += b"\x00" + bytes([len(key)]) + key + b"\x01v"
+    body += b"\xff" + b"\x00" * 8
+    with open(os.path.join(tmpdir_path, "dump.rdb"), "wb") as f:
+        f.write(body)
+    m = server_factory(args=["--dir", tmpdir_path])
+    c = m.client()
+    assert c.dbsize() == n
+    assert c.get("k0") == b"v" and c.get("k%d" % (n - 1)) == b"v"
+    stats = c.execute_command("MEMORY", "STATS")
+    stats = dict(zip(stats[0::2], stats[1::2]))
+    db0 = stats[b"db.0"]
+    db0 = dict(zip(db0[0::2], db0[1::2]))
+    buckets = db0[b"overhead.hashtable.main"] // 8
+    if hint == "forged-huge":
+        cap = len(body) // 3
+        # The table was sized once, at the cap's power of two, and never grew.
+        assert buckets == 1 << (cap - 1).bit_length(), (buckets, cap)
+        assert db0[b"overhead.hashtable.expires"] // 8 == buckets
+    else:
+        assert buckets < 2 * 4096  # grown by doubling to hold 3000 keys (maybe mid-rehash)
