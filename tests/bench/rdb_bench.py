@@ -28,18 +28,13 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_types import cmd  # noqa: E402  (the RESP encoder the other generators use)
+
 MIX = [  # prefix, fraction of KEYS
     ("n", 0.10), ("b", 0.02), ("h", 0.20), ("H", 0.003), ("l", 0.08), ("L", 0.003),
     ("e", 0.06), ("E", 0.003), ("z", 0.06), ("Z", 0.003),
 ]
-
-
-def cmd(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 def counts(keys):
