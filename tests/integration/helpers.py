@@ -323,3 +323,37 @@ def thread_nice(pid):
         fields = stat[stat.rindex(")") + 2:].split()
         out.setdefault(name, []).append(int(fields[16]))  # field 19; fields[0] is field 3
     return out
+
+
+def fill_every_encoding(r):
+    """Keys of every type in every encoding Redis 7.0 writes to an RDB file (integer, embstr,
+    raw and LZF-compressible strings; listpack and hashtable hashes; quicklists of one and many
+    nodes; intsets, listpack-sized and hashtable sets; listpack and skiplist sorted sets with
+    infinite scores), three of them with TTLs well inside their TTL buckets. r: a redis-py
+    client of the db to fill."""
+    r.set("s:small", "hello")
+    r.set("s:int", 12345)
+    r.set("s:negint", -2000000000)
+    r.set("s:bigint", 1234567890123456789)
+    r.set("s:float", "3.25")
+    r.set("s:embstr44", "e" * 44)
+    r.set("s:raw45", "r" * 45)
+    r.set("s:lzf", "abc" * 1000)
+    r.set("s:binary", bytes(range(256)) * 3)
+    r.set("s:empty", "")
+    r.set("s:ttl", "v", px=1_800_000)
+    r.hset("h:lp", mapping={"a": "1", "b": "two", "c": "-3"})
+    r.hset("h:ht", mapping={"f%d" % i: "v%d" % i for i in range(300)})
+    r.hset("h:longval", mapping={"f": "x" * 100})
+    r.expire("h:ht", 7200)
+    r.rpush("l:small", "a", 1, "b", 300000, -5)
+    r.rpush("l:many", *["item-%d" % i for i in range(5000)])
+    r.rpush("l:big", "z" * 20000, "y", "x" * 70000)
+    r.sadd("set:int", *range(-100, 100, 3))
+    r.sadd("set:str", "x", "y", "zz")
+    r.sadd("set:ht", *["m%d" % i for i in range(600)])
+    r.sadd("set:bigint", *range(0, 3000, 7))
+    r.zadd("z:lp", {"a": 1, "b": 2.5, "c": float("inf"), "d": float("-inf"), "e": -0.125})
+    r.zadd("z:sl", {"m%d" % i: i * 1.1 for i in range(400)})
+    r.zadd("z:longmember", {"q" * 100: 3})
+    r.pexpire("z:sl", 100_000_000)

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import SANITIZER_MARKERS, SERVER, MemkvServer
 from exporter_harness import RedisServer
-from helpers import free_port
+from helpers import fill_every_encoding, free_port
 
 # The estimate must be within this share of redis-server's used_memory delta on every shape
 # (seen here: within 0.1%; the margin covers an empty server's own figures moving a little).
@@ -41,31 +41,8 @@ def workdir():
 
 def fill(r, r3, r5):
     """Every type in every encoding Redis 7.0 writes, TTLs, three dbs, a stream."""
-    r.set("s:small", "hello")
-    r.set("s:int", 12345)
+    fill_every_encoding(r)
     r.set("s:shared", 7)
-    r.set("s:negint", -2000000000)
-    r.set("s:float", "3.25")
-    r.set("s:embstr44", "e" * 44)
-    r.set("s:raw45", "r" * 45)
-    r.set("s:lzf", "abc" * 1000)
-    r.set("s:binary", bytes(range(256)) * 3)
-    r.set("s:ttl", "v", px=1_800_000)  # well inside a TTL bucket: two runs agree
-    r.hset("h:lp", mapping={"a": "1", "b": "two", "c": "-3"})
-    r.hset("h:ht", mapping={"f%d" % i: "v%d" % i for i in range(300)})
-    r.hset("h:longval", mapping={"f": "x" * 100})
-    r.expire("h:ht", 7200)
-    r.rpush("l:small", "a", 1, "b", 300000, -5)
-    r.rpush("l:many", *["item-%d" % i for i in range(5000)])
-    r.rpush("l:big", "z" * 20000, "y", "x" * 70000)
-    r.sadd("set:int", *range(-100, 100, 3))
-    r.sadd("set:str", "x", "y", "zz")
-    r.sadd("set:ht", *["m%d" % i for i in range(600)])
-    r.sadd("set:bigint", *range(0, 3000, 7))
-    r.zadd("z:lp", {"a": 1, "b": 2.5, "c": float("inf"), "e": -0.125})
-    r.zadd("z:sl", {"m%d" % i: i * 1.1 for i in range(400)})
-    r.zadd("z:longmember", {"q" * 100: 3})
-    r.pexpire("z:sl", 100_000_000)
     r.xadd("st", {"f": "v"})
     r3.set("db3:key", "in db 3")
     r3.rpush("db3:list", "x")

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from exporter_harness import RedisServer
+from helpers import fill_every_encoding
 
 
 def info_fields(c, section):
@@ -26,31 +27,8 @@ def tmpdir_path():
 
 def fill(r, r3, stream=False):
     """Every type in every encoding, with TTLs, in dbs 0 and 3."""
-    r.set("s:small", "hello")
-    r.set("s:int", 12345)
-    r.set("s:negint", -2000000000)
-    r.set("s:bigint", 1234567890123456789)
-    r.set("s:float", "3.25")
-    r.set("s:lzf", "abc" * 1000)
-    r.set("s:binary", bytes(range(256)) * 3)
-    r.set("s:empty", "")
-    r.set("s:ttl", "v", px=3_600_000)
+    fill_every_encoding(r)
     r.set("s:expiring", "v", px=60)  # gone by the time the file is loaded
-    r.hset("h:lp", mapping={"a": "1", "b": "two", "c": "-3"})
-    r.hset("h:ht", mapping={"f%d" % i: "v%d" % i for i in range(300)})
-    r.hset("h:longval", mapping={"f": "x" * 100})
-    r.expire("h:ht", 7200)
-    r.rpush("l:small", "a", 1, "b", 300000, -5)
-    r.rpush("l:many", *["item-%d" % i for i in range(5000)])
-    r.rpush("l:big", "z" * 20000, "y", "x" * 70000)
-    r.sadd("set:int", *range(-100, 100, 3))
-    r.sadd("set:str", "x", "y", "zz")
-    r.sadd("set:ht", *["m%d" % i for i in range(600)])
-    r.sadd("set:bigint", *range(0, 3000, 7))
-    r.zadd("z:lp", {"a": 1, "b": 2.5, "c": float("inf"), "d": float("-inf"), "e": -0.125})
-    r.zadd("z:sl", {"m%d" % i: i * 1.1 for i in range(400)})
-    r.zadd("z:longmember", {"q" * 100: 3})
-    r.pexpire("z:sl", 100_000_000)
     r3.set("db3:key", "in db 3")
     r3.rpush("db3:list", "x")
     if stream:
