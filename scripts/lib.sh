@@ -17,7 +17,7 @@ need_packages() {
 BUILD_PACKAGES=(gcc make cmake pkg-config libc6-dev libjemalloc-dev libmicrohttpd-dev libhiredis-dev libcmocka-dev libdw-dev zlib1g-dev liblzf-dev liblua5.1-0-dev lua-cjson lua-bitop)
 # scripts/fuzz.sh: clang and libFuzzer's runtime (Debian's clang 14 ships it apart).
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
-TEST_PACKAGES=(redis-tools redis-server python3 python3-pytest python3-redis python3-hiredis clang-format prometheus-redis-exporter golang-go prometheus python3-yaml systemd curl python3-prometheus-client valgrind libxml2-utils nutcracker chromium fonts-dejavu-core python3-websocket)
+TEST_PACKAGES=(redis-tools redis-server python3 python3-pytest python3-pyflakes python3-redis python3-hiredis clang-format prometheus-redis-exporter golang-go prometheus python3-yaml systemd curl python3-prometheus-client valgrind libxml2-utils nutcracker chromium fonts-dejavu-core python3-websocket)
 
 # Node.js and npm for the node-redis test (tests/clients/node). Debian's npm package conflicts
 # with a nodejs that bundles its own npm (NodeSource's), so npm is asked for only when the

@@ -23,6 +23,7 @@ stage() {
 trap 'printf "== stage times\n"; printf "%s\n" "${STAGE_TIMES[@]}"' EXIT
 
 stage "clang-format check" bash -c "git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'exporter/*.c' 'exporter/*.h' | xargs -r clang-format --dry-run --Werror"
+stage "pyflakes check" bash -c "git ls-files '*.py' | xargs -r /usr/bin/python3 -m pyflakes"
 
 stage "normal build" build_tree build -DMEMKV_WERROR=ON -DMEMKV_VALGRIND=ON
 stage "normal tests" bash -c "cd build && ctest --output-on-failure -j2 -LE valgrind"

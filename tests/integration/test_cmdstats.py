@@ -13,7 +13,6 @@ import re
 import shutil
 import socket
 import sys
-import time
 
 import pytest
 

@@ -7,7 +7,6 @@ Debian 12's python3-redis (4.3) has no protocol=3 and its hiredis parser no RESP
 spoken over a raw socket with tests/diff/resp.py, which keeps every reply's type: ("map",
 [(k, v), ...]), ("set", [...]), ("double", b"1.5"), ("null",), ("verbatim", b"txt", text)."""
 import os
-import socket
 import subprocess
 import sys
 import threading

@@ -12,8 +12,6 @@ token-bucket rate limiter, a delayed-job queue move.
 """
 import shutil
 import socket
-import threading
-import time
 
 import pytest
 import redis

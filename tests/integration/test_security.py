@@ -5,12 +5,10 @@ Redis counts only 127.0.0.1, ::1 and unix sockets as local clients, so a connect
 127.0.0.2 (still loopback, so allowed on this machine) stands in for a remote client. The
 expected texts are what Debian's redis-server 7.0.15 sends; test_protected_mode_text_is_redis
 checks that against the real server."""
-import os
 import shutil
 import socket
 import subprocess
 import tempfile
-import time
 
 import pytest
 

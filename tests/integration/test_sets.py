@@ -6,8 +6,6 @@ memory counter back at its baseline once the sets are gone.
 Replies are read with hiredis's own parser over a raw socket (helpers.Resp): an error reply is
 compared with its full text.
 """
-import pytest
-
 from helpers import Resp, mem_info, wait_until
 
 SYNTAX = "ERR syntax error"

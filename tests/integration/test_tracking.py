@@ -9,7 +9,6 @@ the write that caused them (Redis and memkv queue them at once, or, for the clie
 served and for BCAST, before the next replies go out), so `sync` reads up to that PONG."""
 import os
 import sys
-import time
 
 import pytest
 
