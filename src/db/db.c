@@ -474,8 +474,9 @@ __attribute__((noinline)) static void note_key_any(db *d, db_entry *e, int64_t w
 }
 
 /* note_key_any; the common case (a listpack without expire, with room) read straight from the
- * listpack's header, so that this stays a leaf that saves no register. */
-static inline void note_key(db *d, db_entry *e, int64_t when, uint64_t hv) {
+ * listpack's header. Out of line: inlined, it would cost every lookup (reads of strings too)
+ * registers saved. */
+__attribute__((noinline)) static void note_key(db *d, db_entry *e, int64_t when, uint64_t hv) {
     const db_type_ops *ops = ops_of(e->type);
     if (noted_n < noted_cap && !(e->flags & ENTRY_HAS_EXPIRE) && ops->lp_entries &&
         entry_enc(e) == DB_ENC_LISTPACK && sizes_are_classes) {
