@@ -280,11 +280,17 @@ def latency_summary(m):
 # -j2); with a mutation that makes the event loop wait for that work, 11-46. Figures:
 # tests/soak/README.md, "Promise tests".
 P99_RATIO_MARGIN = 5.0
+# On a quiet host the p99 without the activity can be as low as 0.25 ms, where two cores shared
+# with the activity's own processes and memkv's worker threads alone put the p99 with it at
+# 1.6-2.2 ms (ratios 5.6-9.3 on such a host, every run). So the p99 with the activity may also
+# be this much above the one without: a loop that waits for a burst's work (20-40 ms of it)
+# puts its p99 at 12.7-39.6 ms (the mutation in tests/soak/README.md), far above it.
+P99_FLOOR_MS = 5.0
 
 
 def assert_event_loop_unaffected(measure, what, attempts=2):
     """Fails when the p99 PING round trip with the activity is over P99_RATIO_MARGIN times the
-    one without, in each of `attempts` measurements (measure() returns one, as
+    one without and over it by more than P99_FLOOR_MS, in each of `attempts` measurements (measure() returns one, as
     ping_latency_with_and_without does); prints the figures either way. A second measurement
     is taken only after a first over the margin: a burst of the host's noise (CI saw one on a
     loaded 2-core runner) rarely comes twice, while an event loop that waits for the work fails
@@ -293,13 +299,15 @@ def assert_event_loop_unaffected(measure, what, attempts=2):
         m = measure()
         assert m["steps"] >= 40, m["steps"]
         p99_with, p99_without = percentile(m["with"], 0.99), percentile(m["without"], 0.99)
-        line = "%s (measurement %d): %s; p99 ratio %.2f (margin %.1f)" % (
-            what, attempt, latency_summary(m), p99_with / p99_without, P99_RATIO_MARGIN)
+        allowed = max(P99_RATIO_MARGIN * p99_without, p99_without + P99_FLOOR_MS / 1000)
+        line = "%s (measurement %d): %s; p99 ratio %.2f (margin %.1f, or %.1f ms above)" % (
+            what, attempt, latency_summary(m), p99_with / p99_without, P99_RATIO_MARGIN,
+            P99_FLOOR_MS)
         print(line)
         assert m["step_errors"][0] == 0, m["step_errors"]
         assert m["load"][1] == 0, "the steady load saw errors: %s" % (m["load"],)
         assert len(m["with"]) >= 1000 and len(m["without"]) >= 1000, line
-        if p99_with <= P99_RATIO_MARGIN * p99_without:
+        if p99_with <= allowed:
             return
     assert False, line
 
