@@ -257,9 +257,8 @@ unsigned command_categories(const command *cmd) {
     return m;
 }
 
-/* COMMAND INFO's category set. */
-void reply_command_categories(client *c, const command *cmd) {
-    unsigned m = command_categories(cmd);
+/* COMMAND INFO's category set of a mask. */
+static void reply_categories(client *c, unsigned m) {
     reply_add_set_len(&c->reply, __builtin_popcount(m));
     char buf[32];
     for (size_t i = 0; i < sizeof(categories) / sizeof(categories[0]); i++) {
@@ -269,14 +268,36 @@ void reply_command_categories(client *c, const command *cmd) {
     }
 }
 
-/* A subcommand's, as Redis 7.0 gives them with few exceptions: its container's group's (object
- * -> keyspace, client -> connection...), read for a key subcommand (OBJECT ENCODING, MEMORY
- * USAGE), admin and dangerous for an admin one, slow. */
+void reply_command_categories(client *c, const command *cmd) {
+    reply_categories(c, command_categories(cmd));
+}
+
+/* Redis 7.0's: admin for the admin ones, readonly for those naming a key (OBJECT ENCODING,
+ * MEMORY USAGE), noscript for every subcommand of CLIENT, CONFIG, LATENCY and SCRIPT but their
+ * HELP. */
+int subcommand_flags(const command *cmd, const subcommand *sub) {
+    static const char *const noscript[] = {"client", "config", "latency", "script"};
+    int flags = (sub->has_key ? CMD_READONLY : 0) | (sub->admin ? CMD_ADMIN : 0);
+    if (strcmp(sub->name, "help") != 0)
+        for (size_t i = 0; i < sizeof(noscript) / sizeof(noscript[0]); i++)
+            if (!strcmp(cmd->name, noscript[i])) flags |= CMD_NOSCRIPT;
+    return flags;
+}
+
+/* A subcommand's, as Redis 7.0 gives them: its container's group's (object -> keyspace,
+ * client -> connection, pubsub -> pubsub but for PUBSUB HELP, which lacks the pubsub flag that
+ * category comes from in Redis), read for a key subcommand, admin and dangerous for an admin
+ * one, slow. */
 static unsigned subcommand_categories(const command *cmd, const subcommand *sub) {
     command as_cmd = *cmd;
-    as_cmd.flags = (sub->has_key ? CMD_READONLY : 0) | (sub->admin ? CMD_ADMIN : 0);
+    as_cmd.flags = subcommand_flags(cmd, sub);
     if (!strcmp(cmd->name, "command")) as_cmd.group = "connection";
+    if (!strcmp(cmd->name, "pubsub") && !strcmp(sub->name, "help")) as_cmd.group = "server";
     return command_categories(&as_cmd);
+}
+
+void reply_subcommand_categories(client *c, const command *cmd, const subcommand *sub) {
+    reply_categories(c, subcommand_categories(cmd, sub));
 }
 
 static int in_category(const command *cmd, const subcommand *sub, const char *cat) {

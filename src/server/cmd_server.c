@@ -415,7 +415,9 @@ void cmd_client(client *c) {
 
 /* ---- COMMAND ---- */
 
-static void reply_command_info(client *c, const command *cmd) {
+/* One COMMAND INFO entry's name, arity, flags and key positions. */
+static void reply_info_head(client *c, const char *name, int arity, int flags, int first, int last,
+                            int step) {
     static const struct {
         int flag;
         const char *name;
@@ -432,25 +434,48 @@ static void reply_command_info(client *c, const command *cmd) {
         {CMD_SKIP_SLOWLOG, "skip_slowlog"},
         {CMD_NO_MULTI, "no_multi"},
     };
-    /* A container's flags are its subcommands' in Redis 7.0: it shows none. */
-    int flags = cmd->flags & CMD_CONTAINER ? 0 : cmd->flags;
     reply_add_array_len(&c->reply, 10);
-    reply_add_bulk_cstr(&c->reply, cmd->name);
-    reply_add_int(&c->reply, cmd->arity);
+    reply_add_bulk_cstr(&c->reply, name);
+    reply_add_int(&c->reply, arity);
     int nflags = 0;
     for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
         if (flags & flag_names[i].flag) nflags++;
     reply_add_set_len(&c->reply, nflags);
     for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
         if (flags & flag_names[i].flag) reply_add_status(&c->reply, flag_names[i].name);
-    reply_add_int(&c->reply, cmd->first_key);
-    reply_add_int(&c->reply, cmd->last_key);
-    reply_add_int(&c->reply, cmd->key_step);
+    reply_add_int(&c->reply, first);
+    reply_add_int(&c->reply, last);
+    reply_add_int(&c->reply, step);
+}
+
+static void reply_command_info(client *c, const command *cmd) {
+    /* A container's flags are its subcommands' in Redis 7.0: it shows none. */
+    int container = (cmd->flags & CMD_CONTAINER) != 0;
+    reply_info_head(c, cmd->name, cmd->arity, container ? 0 : cmd->flags, cmd->first_key,
+                    cmd->last_key, cmd->key_step);
     reply_command_categories(c, cmd);
-    /* Redis sends these three as sets too (an empty subcommand list included). */
+    /* Redis sends these as sets (memkv's table has no tips or key specs), and an empty
+     * subcommand list as a set, a full one as an array of entries like this one. */
     reply_add_set_len(&c->reply, 0); /* tips */
     reply_add_set_len(&c->reply, 0); /* key specs */
-    reply_add_set_len(&c->reply, 0); /* subcommands */
+    const subcommand *subs = container ? command_subcommands(cmd) : NULL;
+    size_t n = 0;
+    while (subs && subs[n].name)
+        n++;
+    if (!n) {
+        reply_add_set_len(&c->reply, 0);
+        return;
+    }
+    reply_add_array_len(&c->reply, (long long)n);
+    for (size_t i = 0; i < n; i++) {
+        const subcommand *s = &subs[i];
+        reply_info_head(c, s->fullname, s->arity, subcommand_flags(cmd, s), s->has_key ? 2 : 0,
+                        s->has_key ? 2 : 0, s->has_key ? 1 : 0);
+        reply_subcommand_categories(c, cmd, s);
+        reply_add_set_len(&c->reply, 0);
+        reply_add_set_len(&c->reply, 0);
+        reply_add_set_len(&c->reply, 0);
+    }
 }
 
 static void reply_command_docs(client *c, const command *cmd) {

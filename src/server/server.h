@@ -638,6 +638,9 @@ void command_list(client *c);
 void reply_command_categories(client *c,
                               const command *cmd); /* COMMAND INFO: Redis's ACL categories */
 unsigned command_categories(const command *cmd);
+/* A subcommand's COMMAND INFO flags (CMD_*) and its categories, as Redis 7.0's. */
+int subcommand_flags(const command *cmd, const subcommand *sub);
+void reply_subcommand_categories(client *c, const command *cmd, const subcommand *sub);
 /* Positions in argv of the keys a command reads, for client-side caching: the keys of a
  * read-only command and of Redis's read-only key subcommands (OBJECT ENCODING key, MEMORY
  * USAGE key...). pos has room for argc + 1 entries. Returns how many (0: none). */

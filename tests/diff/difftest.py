@@ -323,6 +323,11 @@ def rule(argv):
 
 LFU_LIST = b" - argument(s) must be one of the following: "
 
+# Subcommands memkv has and Redis 7.0 not: its key-space insight and profiler, and Redis 7.2's
+# CLIENT SETINFO, which clients send at connection (README).
+MEMKV_ONLY_SUBCOMMANDS = {b"client|setinfo", b"memory|profile", b"memory|prefixes",
+                          b"memory|top-keys", b"memory|history"}
+
 # HELLO's fields whose values are each server's own.
 HELLO_OWN = {b"server", b"version", b"id"}
 
@@ -409,10 +414,19 @@ def normalize(argv, reply):
     if r == "command-info" and reply[0] == "array":
         # name, arity, first key, last key, step and the ACL categories: exact; flags, tips
         # and key specs are Redis's richer metadata: only their types (sets in RESP3) are
-        # compared. (Subcommands are not: a container command's list is an array in Redis.)
-        return ("array", [e if e[0] != "array" else
-                          ("array", [e[1][i] for i in (0, 1, 3, 4, 5, 6)]
-                           + [e[1][i][0] for i in (2, 7, 8)]) for e in reply[1]])
+        # compared. A container's subcommands (an array; an empty list is a set) the same way,
+        # sorted by name: Redis lists them in its dict's order. memkv's own subcommands and
+        # Redis 7.2's CLIENT SETINFO (README) are left out.
+        def entry(e):
+            if e[0] != "array" or len(e[1]) < 10:
+                return e
+            subs = e[1][9]
+            kept = [x for x in subs[1] if not (x[0] == "array" and x[1] and
+                                               x[1][0][1] in MEMKV_ONLY_SUBCOMMANDS)]
+            return ("array", [e[1][i] for i in (0, 1, 3, 4, 5, 6)]
+                    + [e[1][i][0] for i in (2, 7, 8)]
+                    + [(subs[0], sorted((entry(x) for x in kept), key=repr))])
+        return ("array", [entry(e) for e in reply[1]])
     if r == "command-docs" and reply[0] in ("array", "map"):
         # Per command: its name and "since"; the rest (complexity, arguments, history,
         # subcommands) is Redis's richer documentation.

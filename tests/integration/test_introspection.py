@@ -396,9 +396,6 @@ REDIS_ONLY = re.compile(rb"^(acl|asking|bgrewriteaof|cluster|failover|geo\w*|lol
                         rb"restore-asking|slaveof|sort|sort_ro|sync|x\w+|function\|\w+)(\|[\w-]+)?$")
 MEMKV_ONLY = {b"kprofile", b"client|setinfo", b"memory|history", b"memory|prefixes",
               b"memory|profile", b"memory|top-keys"}
-# Redis 7.0 gives PUBSUB HELP no @pubsub (its other subcommands have it); memkv gives it the
-# container's group, as for every subcommand.
-QUIRKS = {b"pubsub|help"}
 
 
 def command_names(port, *filt):
@@ -417,9 +414,8 @@ def command_names(port, *filt):
 def test_command_list_and_categories_as_redis(server, redis_server, filt):
     """COMMAND LIST names subcommands (config|get) and filters by Redis's ACL categories as
     Redis 7.0 does, over the commands both servers have."""
-    ours = {n for n in command_names(server.port, *filt) if n not in MEMKV_ONLY | QUIRKS}
-    theirs = {n for n in command_names(redis_server.port, *filt)
-              if not REDIS_ONLY.match(n) and n not in QUIRKS}
+    ours = {n for n in command_names(server.port, *filt) if n not in MEMKV_ONLY}
+    theirs = {n for n in command_names(redis_server.port, *filt) if not REDIS_ONLY.match(n)}
     assert (sorted(ours - theirs), sorted(theirs - ours)) == ([], [])
 
 
@@ -428,14 +424,36 @@ UNMODELLED_FLAGS = {b"loading", b"stale", b"allow_busy", b"pubsub", b"skip_monit
                     b"no_mandatory_keys", b"no_async_loading"}
 
 
-def test_command_info_flags_and_categories_as_redis(server, redis_server):
-    """COMMAND INFO's flags (but UNMODELLED_FLAGS) and ACL categories (in Redis's order) for
-    every command both servers have; FUNCTION is memkv's stub (README)."""
+@pytest.mark.parametrize("resp", [2, 3])
+def test_command_info_flags_and_categories_as_redis(server, redis_server, resp):
+    """COMMAND INFO's arity, flags (but UNMODELLED_FLAGS), key positions and ACL categories (in
+    Redis's order) for every command and every subcommand (nested in its container's entry)
+    both servers have; FUNCTION is memkv's stub (README). The subcommand list is an array when
+    it has entries and a set when empty, as Redis sends it."""
+    def entry(e):
+        name, arity, flags, first, last, step, cats = (x[1] for x in e[1][:7])
+        return name, (arity, {f[1] for f in flags} - UNMODELLED_FLAGS, first, last, step, cats)
+
     def by_name(port):
-        return {e[1][0][1]: ({f[1] for f in e[1][2][1]} - UNMODELLED_FLAGS, e[1][6])
-                for e in call(conn(("127.0.0.1", port)), "COMMAND")[1]}
+        c = conn(("127.0.0.1", port))
+        if resp == 3:
+            call(c, "HELLO", "3")
+        out = {}
+        for e in call(c, "COMMAND")[1]:
+            name, info = entry(e)
+            out[name] = info
+            subs = e[1][9]
+            if resp == 3:
+                assert subs[0] == ("array" if subs[1] else "set"), (name, subs[0])
+            for sub in subs[1]:
+                sname, sinfo = entry(sub)
+                assert sname.startswith(name + b"|") and sub[1][9][1] == [], sname
+                out[sname] = sinfo
+        return out
     ours, theirs = by_name(server.port), by_name(redis_server.port)
     both = (ours.keys() & theirs.keys()) - {b"function"}
     diff = {n: (ours[n], theirs[n]) for n in both if ours[n] != theirs[n]}
     assert not diff
-    assert len(both) > 180
+    assert len(both) > 240
+    assert {n for n in ours.keys() - theirs.keys()} == MEMKV_ONLY
+    assert not {n for n in theirs.keys() - ours.keys() if not REDIS_ONLY.match(n)}
