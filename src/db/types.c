@@ -7,8 +7,11 @@
 #include "db/t_zset.h"
 
 void db_register_types(void) {
-    static const db_type_ops zset_ops = {zset_free_value,   zset_mem_usage, zset_dup_value,
-                                         zset_length_value, NULL,           2};
+    static const db_type_ops zset_ops = {.free = zset_free_value,
+                                         .mem_usage = zset_mem_usage,
+                                         .dup = zset_dup_value,
+                                         .len = zset_length_value,
+                                         .lp_entries = 2};
     db_register_type(DB_TYPE_HASH, &hash_type_ops);
     db_register_type(DB_TYPE_LIST, &list_type_ops);
     db_register_type(DB_TYPE_SET, &set_type_ops);
