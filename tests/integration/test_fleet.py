@@ -28,6 +28,7 @@ import yaml
 from test_deploy import (ALERTS, RECORDING, REDIS_NO_DATA, Prometheus, Proc, exporter_or_skip,
                          exporter_scrape_config, free_port, metric_names, promtool,
                          start_exporter, start_redis, substitute)
+from helpers import wait_until
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FLEET = os.path.join(ROOT, "deploy", "fleet")
@@ -244,8 +245,16 @@ def test_fleet_run_script_starts_and_stops(tmp_path):
         for p in metrics_ports:
             assert "127.0.0.1:%d" % p in text
         assert "proxy://127.0.0.1:%d" % ports["FLEET_PROXY_STATS_PORT"] in text
-        urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % ports["FLEET_PROMETHEUS_PORT"],
-                               timeout=10)
+        # run.sh waits for Prometheus's port; its readiness comes later (CI once saw the
+        # connection closed before any reply, right after the port opened).
+        ready = "http://127.0.0.1:%d/-/ready" % ports["FLEET_PROMETHEUS_PORT"]
+
+        def prometheus_ready():
+            try:
+                return urllib.request.urlopen(ready, timeout=2).status == 200
+            except OSError:  # refused, reset, or 503 (urllib's HTTPError) while starting
+                return False
+        assert wait_until(prometheus_ready, timeout=60), "Prometheus never got ready"
     finally:
         s = subprocess.run([run, "stop"], env=env, capture_output=True, text=True, timeout=120)
     assert s.returncode == 0, s.stdout + s.stderr
