@@ -573,8 +573,9 @@ def test_resizedb_hint_sizes_within_bounds(tmpdir_path, server_factory, hint):
     buckets = db0[b"overhead.hashtable.main"] // 8
     if hint == "forged-huge":
         cap = len(body) // 3
-        # The table was sized once, at the cap's power of two, and never grew.
+        # The table was sized once, at the cap's power of two, and never grew. (The expires
+        # index, sized the same way, is left out: with no key in it, the cron may already have
+        # shrunk it.)
         assert buckets == 1 << (cap - 1).bit_length(), (buckets, cap)
-        assert db0[b"overhead.hashtable.expires"] // 8 == buckets
     else:
         assert buckets < 2 * 4096  # grown by doubling to hold 3000 keys (maybe mid-rehash)
