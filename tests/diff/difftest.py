@@ -647,6 +647,12 @@ class Mismatch:
             b"config", b"client", b"command", b"memory") else b""
         return (self.kind, lower(self.argv[0]), sub, self.memkv[0], self.redis[0])
 
+    def summary(self):
+        """One line (CI shows only the end of a failed run's output)."""
+        return "%s at command %d: %s; memkv: %s; redis: %s" % (
+            self.kind, self.index, format_command(self.argv)[:200], format_reply(self.memkv, 150),
+            format_reply(self.redis, 150))
+
     def describe(self):
         s = "%s at command %d: %s\n  memkv: %s\n  redis: %s" % (
             self.kind, self.index, format_command(self.argv), format_reply(self.memkv),
@@ -1084,6 +1090,7 @@ def main():
         sys.exit("memkv-server not found: %s (--server)" % args.server)
     pair = Pair(args.server, args.redis)
     failures = passes = 0
+    recap = []  # one line per failure, repeated last
     # Every command of memkv's table must be covered by the generator: a new command that is
     # not fails here until the generator (and README's list) has it.
     # (COMMAND LIST names subcommands too, as container|sub: their container's generator has
@@ -1107,6 +1114,7 @@ def main():
                     m = pair.run(([[b"HELLO", b"3"]] if proto == 3 else []) + seq)
                     if m:
                         failures += 1
+                        recap.append("%s: %s" % (name, m.summary()))
                         print("FAIL %s\n%s" % (name, m.describe()))
                     else:
                         passes += 1
@@ -1145,6 +1153,7 @@ def main():
                         pair.commands_resp3 - before3, time.monotonic() - start))
                     continue
                 failures += 1
+                recap.append("seed %d: %s" % (seed, m.summary()))
                 print("seed %d: %s" % (seed, m.describe()))
                 if not args.no_shrink:
                     seq, m = shrink(pair, seq, m)
@@ -1157,6 +1166,9 @@ def main():
     if problem:
         failures += 1
         print(problem)
+        recap.append(problem.splitlines()[0])
+    for line in recap:
+        print("FAILED " + line.replace("\n", " "))
     print("%d passed, %d failed" % (passes, failures))
     return 1 if failures else 0
 
