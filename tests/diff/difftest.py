@@ -283,6 +283,11 @@ def rule(argv):
         # Seconds since the last access (the servers run a moment apart); Redis's refcount of
         # a shared small integer depends on the policy at the time it was written.
         return "shape"
+    scripting = generator.gen_scripting
+    if name in (b"eval", b"eval_ro") and sub is not None and argv[1] in scripting.NEAR:
+        return "near:%d" % scripting.NEAR[argv[1]]
+    if name in (b"evalsha", b"evalsha_ro") and sub in scripting.NEAR_SHAS:
+        return "near:%d" % scripting.NEAR_SHAS[sub]
     if name in generator.gen_bitmaps.NEAR:
         return "near:%d" % generator.gen_bitmaps.NEAR[name]
     if name == b"ttl":

@@ -63,6 +63,13 @@ SCRIPTS = [
 ]
 SHAS = [hashlib.sha1(s).hexdigest().encode() for s in SCRIPTS]
 
+# Scripts whose reply is a remaining time: compared within a tolerance (difftest.rule), as a
+# TTL outside a script. A key's TTL in seconds is rounded, so "EXPIRE k 100" then this script
+# half a second later answers 100 in one server and 99 in the other when the two run it a few
+# milliseconds apart.
+NEAR = {b"return redis.call('TTL', KEYS[1])": 1}
+NEAR_SHAS = {hashlib.sha1(s).hexdigest().encode(): tol for s, tol in NEAR.items()}
+
 
 def _pick(rng, seq):
     return seq[rng.randrange(len(seq))]
