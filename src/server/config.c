@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,13 +186,6 @@ int cfg_set_many(cfg_table *t, const char *const *names, const char *const *valu
 
 /* ---- splitting lines as Redis's sdssplitargs does ---- */
 
-static int hex_val(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 typedef struct growbuf {
     char *p;
     size_t len, cap;
@@ -206,6 +200,26 @@ static void gb_put(growbuf *g, char c) {
     g->p[g->len] = '\0';
 }
 
+typedef struct arg_list {
+    char **args;
+    int n, cap;
+} arg_list;
+
+/* A NUL-terminated copy of each argument util_split_args finds. */
+static int keep_arg(void *ctx, char *arg, size_t len) {
+    arg_list *l = ctx;
+    if (l->n == INT_MAX) return -1;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->args = alloc_realloc(ALLOC_SUB_OTHER, l->args, sizeof(char *) * (size_t)l->cap);
+    }
+    char *copy = alloc_malloc(ALLOC_SUB_OTHER, len + 1);
+    memcpy(copy, arg, len);
+    copy[len] = '\0';
+    l->args[l->n++] = copy;
+    return 0;
+}
+
 void cfg_free_args(char **args, int n) {
     if (!args) return;
     for (int i = 0; i < n; i++)
@@ -214,101 +228,19 @@ void cfg_free_args(char **args, int n) {
 }
 
 int cfg_split_args(const char *line, char ***out) {
-    char **args = NULL;
-    int n = 0, cap = 0;
-    const char *s = line;
-    *out = NULL;
-    for (;;) {
-        while (*s && isspace((unsigned char)*s))
-            s++;
-        if (!*s) break;
-        growbuf g = {0};
-        gb_put(&g, 'x'); /* make sure an empty quoted string still allocates */
-        g.len = 0;
-        g.p[0] = '\0';
-        int inq = 0, insq = 0, done = 0;
-        while (!done) {
-            if (inq) {
-                if (!*s) goto unbalanced;
-                if (s[0] == '\\' && s[1] == 'x' && hex_val(s[2]) >= 0 && hex_val(s[3]) >= 0) {
-                    gb_put(&g, (char)(hex_val(s[2]) * 16 + hex_val(s[3])));
-                    s += 3;
-                } else if (s[0] == '\\' && s[1]) {
-                    char c;
-                    s++;
-                    switch (*s) {
-                    case 'n':
-                        c = '\n';
-                        break;
-                    case 'r':
-                        c = '\r';
-                        break;
-                    case 't':
-                        c = '\t';
-                        break;
-                    case 'b':
-                        c = '\b';
-                        break;
-                    case 'a':
-                        c = '\a';
-                        break;
-                    default:
-                        c = *s;
-                        break;
-                    }
-                    gb_put(&g, c);
-                } else if (*s == '"') {
-                    if (s[1] && !isspace((unsigned char)s[1])) goto unbalanced;
-                    done = 1;
-                } else {
-                    gb_put(&g, *s);
-                }
-            } else if (insq) {
-                if (!*s) goto unbalanced;
-                if (s[0] == '\\' && s[1] == '\'') {
-                    s++;
-                    gb_put(&g, '\'');
-                } else if (*s == '\'') {
-                    if (s[1] && !isspace((unsigned char)s[1])) goto unbalanced;
-                    done = 1;
-                } else {
-                    gb_put(&g, *s);
-                }
-            } else {
-                switch (*s) {
-                case ' ':
-                case '\n':
-                case '\r':
-                case '\t':
-                case '\0':
-                    done = 1;
-                    break;
-                case '"':
-                    inq = 1;
-                    break;
-                case '\'':
-                    insq = 1;
-                    break;
-                default:
-                    gb_put(&g, *s);
-                    break;
-                }
-            }
-            if (*s) s++;
-            continue;
-        unbalanced:
-            alloc_free(ALLOC_SUB_OTHER, g.p);
-            cfg_free_args(args, n);
-            return -1;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            args = alloc_realloc(ALLOC_SUB_OTHER, args, sizeof(char *) * (size_t)cap);
-        }
-        args[n++] = g.p;
+    size_t len = strlen(line);
+    char *work = alloc_malloc(ALLOC_SUB_OTHER, len + 1); /* split in place, so a copy */
+    memcpy(work, line, len + 1);
+    arg_list l = {0};
+    long n = util_split_args(work, len, keep_arg, &l);
+    alloc_free(ALLOC_SUB_OTHER, work);
+    if (n < 0) {
+        cfg_free_args(l.args, l.n);
+        *out = NULL;
+        return -1;
     }
-    *out = args;
-    return n;
+    *out = l.args;
+    return l.n;
 }
 
 /* Join args[first..n) with single spaces into buf. Returns 0, or -1 when the result does not

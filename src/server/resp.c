@@ -1,6 +1,7 @@
 #include "server/resp.h"
 
 #include "alloc/alloc.h"
+#include "util/util.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -221,112 +222,13 @@ static int parse_multibulk(resp_parser *p, char *buf, size_t len, size_t *consum
     return RESP_OK;
 }
 
-static inline int is_space(int c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static inline int hex_val(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Redis's sdssplitargs over line[0..n), unescaping in place (the output never runs ahead of
- * the input). Like sdssplitargs on a C string, a NUL byte ends the line. Returns 0, or -1 on
- * unbalanced quotes. */
-static int split_inline(resp_parser *p, char *line, size_t n) {
-    const char *nul = memchr(line, '\0', n);
-    if (nul) n = (size_t)(nul - line);
-/* Past the end reads as NUL, like the C string sdssplitargs walks. */
-#define AT(i) ((i) < n ? (unsigned char)line[i] : 0)
-    size_t r = 0, w = 0, argc = 0;
-    for (;;) {
-        while (r < n && is_space((unsigned char)line[r]))
-            r++;
-        if (r >= n) break;
-        size_t start = w;
-        int inq = 0, insq = 0, done = 0;
-        while (!done) {
-            int c = AT(r);
-            if (inq) {
-                int h1, h2;
-                if (c == '\\' && AT(r + 1) == 'x' && (h1 = hex_val(AT(r + 2))) >= 0 &&
-                    (h2 = hex_val(AT(r + 3))) >= 0) {
-                    line[w++] = (char)(h1 * 16 + h2);
-                    r += 3;
-                } else if (c == '\\' && AT(r + 1)) {
-                    r++;
-                    switch (line[r]) {
-                    case 'n':
-                        line[w++] = '\n';
-                        break;
-                    case 'r':
-                        line[w++] = '\r';
-                        break;
-                    case 't':
-                        line[w++] = '\t';
-                        break;
-                    case 'b':
-                        line[w++] = '\b';
-                        break;
-                    case 'a':
-                        line[w++] = '\a';
-                        break;
-                    default:
-                        line[w++] = line[r];
-                        break;
-                    }
-                } else if (c == '"') {
-                    /* A closing quote must be followed by a space or nothing at all. */
-                    if (AT(r + 1) && !is_space(AT(r + 1))) return -1;
-                    done = 1;
-                } else if (!c) {
-                    return -1; /* unterminated quotes */
-                } else {
-                    line[w++] = (char)c;
-                }
-            } else if (insq) {
-                if (c == '\\' && AT(r + 1) == '\'') {
-                    r++;
-                    line[w++] = '\'';
-                } else if (c == '\'') {
-                    if (AT(r + 1) && !is_space(AT(r + 1))) return -1;
-                    done = 1;
-                } else if (!c) {
-                    return -1;
-                } else {
-                    line[w++] = (char)c;
-                }
-            } else {
-                switch (c) {
-                case ' ':
-                case '\n':
-                case '\r':
-                case '\t':
-                case '\0':
-                    done = 1;
-                    break;
-                case '"':
-                    inq = 1;
-                    break;
-                case '\'':
-                    insq = 1;
-                    break;
-                default:
-                    line[w++] = (char)c;
-                    break;
-                }
-            }
-            if (c) r++;
-        }
-        if (argc == p->argv_cap) grow(p, SIZE_MAX);
-        p->argv[argc].ptr = line + start;
-        p->argv[argc].len = w - start;
-        argc++;
-    }
-#undef AT
-    p->argc = argc;
+/* One argument of an inline command, where util_split_args found it (in the buffer). */
+static int inline_arg(void *ctx, char *arg, size_t len) {
+    resp_parser *p = ctx;
+    if (p->argc == p->argv_cap) grow(p, SIZE_MAX);
+    p->argv[p->argc].ptr = arg;
+    p->argv[p->argc].len = len;
+    p->argc++;
     return 0;
 }
 
@@ -344,7 +246,8 @@ static int parse_inline(resp_parser *p, char *buf, size_t len, size_t *consumed)
     start_command(p);
     if (linelen > 0) {
         reserve_first(p, RESP_ARGV_MIN);
-        if (split_inline(p, buf, linelen) < 0) {
+        p->argc = 0;
+        if (util_split_args(buf, linelen, inline_arg, p) < 0) {
             p->argc = 0;
             return fail(p, "unbalanced quotes in request");
         }

@@ -299,3 +299,108 @@ long util_read_small_file(const char *path, char *buf, size_t cap) {
     buf[len] = '\0';
     return ret < 0 ? ret : (long)len;
 }
+
+/* ---- sdssplitargs ---- */
+
+static inline int split_is_space(int c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static inline int split_hex_val(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+long util_split_args(char *line, size_t n, util_arg_fn emit, void *ctx) {
+    const char *nul = memchr(line, '\0', n);
+    if (nul) n = (size_t)(nul - line);
+/* Past the end reads as NUL, like the C string sdssplitargs walks. */
+#define AT(i) ((i) < n ? (unsigned char)line[i] : 0)
+    size_t r = 0, w = 0, argc = 0;
+    for (;;) {
+        while (r < n && split_is_space((unsigned char)line[r]))
+            r++;
+        if (r >= n) break;
+        size_t start = w;
+        int inq = 0, insq = 0, done = 0;
+        while (!done) {
+            int c = AT(r);
+            if (inq) {
+                int h1, h2;
+                if (c == '\\' && AT(r + 1) == 'x' && (h1 = split_hex_val(AT(r + 2))) >= 0 &&
+                    (h2 = split_hex_val(AT(r + 3))) >= 0) {
+                    line[w++] = (char)(h1 * 16 + h2);
+                    r += 3;
+                } else if (c == '\\' && AT(r + 1)) {
+                    r++;
+                    switch (line[r]) {
+                    case 'n':
+                        line[w++] = '\n';
+                        break;
+                    case 'r':
+                        line[w++] = '\r';
+                        break;
+                    case 't':
+                        line[w++] = '\t';
+                        break;
+                    case 'b':
+                        line[w++] = '\b';
+                        break;
+                    case 'a':
+                        line[w++] = '\a';
+                        break;
+                    default:
+                        line[w++] = line[r];
+                        break;
+                    }
+                } else if (c == '"') {
+                    /* A closing quote must be followed by a space or nothing at all. */
+                    if (AT(r + 1) && !split_is_space(AT(r + 1))) return -1;
+                    done = 1;
+                } else if (!c) {
+                    return -1; /* unterminated quotes */
+                } else {
+                    line[w++] = (char)c;
+                }
+            } else if (insq) {
+                if (c == '\\' && AT(r + 1) == '\'') {
+                    r++;
+                    line[w++] = '\'';
+                } else if (c == '\'') {
+                    if (AT(r + 1) && !split_is_space(AT(r + 1))) return -1;
+                    done = 1;
+                } else if (!c) {
+                    return -1;
+                } else {
+                    line[w++] = (char)c;
+                }
+            } else {
+                switch (c) {
+                case ' ':
+                case '\n':
+                case '\r':
+                case '\t':
+                case '\0':
+                    done = 1;
+                    break;
+                case '"':
+                    inq = 1;
+                    break;
+                case '\'':
+                    insq = 1;
+                    break;
+                default:
+                    line[w++] = (char)c;
+                    break;
+                }
+            }
+            if (c) r++;
+        }
+        if (emit(ctx, line + start, w - start) < 0) return -1;
+        argc++;
+    }
+#undef AT
+    return (long)argc;
+}

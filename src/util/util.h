@@ -33,6 +33,14 @@ int util_parse_memory(const char *s, long long *out);
 /* "1.50M" style as INFO's *_human fields (B, K, M, G, T, P with two decimals). */
 void util_format_human_bytes(char *buf, size_t cap, long long bytes);
 
+/* Redis's sdssplitargs over line[0..n) (the inline protocol, config files, CONFIG SET lists),
+ * unescaping in place: an argument never runs ahead of the input. A NUL byte ends the line, as
+ * in the C string sdssplitargs walks. Each argument goes to emit (its start in line and its
+ * length, not NUL-terminated), which may refuse it with -1. Returns the count of arguments, or
+ * -1 on unbalanced quotes or a refusal. */
+typedef int (*util_arg_fn)(void *ctx, char *arg, size_t len);
+long util_split_args(char *line, size_t n, util_arg_fn emit, void *ctx);
+
 /* Monotonic and wall clock helpers. */
 /* Read a small file (a /proc file, a password file) into buf, NUL-terminated, without allocating:
  * returns its length, -1 when it cannot be opened or read, -2 when it is longer than cap - 1

@@ -406,6 +406,55 @@ static void test_sha1(void **state) {
     check_sha1(m64, 64, "0098ba824b5c16427bd7a1122a5a442a25ec644d");
 }
 
+typedef struct split_seen {
+    int n, refuse_at;
+    char args[8][16];
+} split_seen;
+
+static int seen_arg(void *ctx, char *arg, size_t len) {
+    split_seen *s = ctx;
+    if (s->n == s->refuse_at || s->n == 8 || len >= 16) return -1;
+    memcpy(s->args[s->n], arg, len);
+    s->args[s->n][len] = '\0';
+    s->n++;
+    return 0;
+}
+
+static long split(const char *in, split_seen *s, int refuse_at) {
+    static char line[64];
+    size_t n = strlen(in);
+    memcpy(line, in, n + 1);
+    memset(s, 0, sizeof(*s));
+    s->refuse_at = refuse_at;
+    return util_split_args(line, n, seen_arg, s);
+}
+
+static void test_split_args(void **state) {
+    (void)state;
+    split_seen s;
+    /* Quotes, escapes (\x41, \n, an unknown escape keeps its character), single quotes with
+     * \' and an empty quoted argument; spaces of every kind between arguments. */
+    assert_int_equal(split(" set\t\"a b\" 'c\\'d' \"\\x41\\n\\q\" \"\"\v", &s, -1), 5);
+    assert_string_equal(s.args[0], "set");
+    assert_string_equal(s.args[1], "a b");
+    assert_string_equal(s.args[2], "c'd");
+    assert_string_equal(s.args[3], "A\nq");
+    assert_string_equal(s.args[4], "");
+    /* A closing quote must end the argument; quotes must close. */
+    assert_int_equal(split("\"a\"b", &s, -1), -1);
+    assert_int_equal(split("'a", &s, -1), -1);
+    assert_int_equal(split("\"a", &s, -1), -1);
+    assert_int_equal(split("   ", &s, -1), 0);
+    /* A refusal stops the split. */
+    assert_int_equal(split("a b c", &s, 1), -1);
+    assert_int_equal(s.n, 1);
+    /* A NUL byte ends the line, as in the C string sdssplitargs walks. */
+    char line[] = {'a', ' ', 'b', '\0', 'c'};
+    memset(&s, 0, sizeof(s));
+    s.refuse_at = -1;
+    assert_int_equal(util_split_args(line, sizeof(line), seen_arg, &s), 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_glob_basic),   cmocka_unit_test(test_glob_classes),
@@ -415,7 +464,7 @@ int main(void) {
         cmocka_unit_test(test_format_ld),    cmocka_unit_test(test_format_ll),
         cmocka_unit_test(test_parse_memory), cmocka_unit_test(test_human_bytes),
         cmocka_unit_test(test_clocks),       cmocka_unit_test(test_read_small_file),
-        cmocka_unit_test(test_sha1),
+        cmocka_unit_test(test_sha1),         cmocka_unit_test(test_split_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
