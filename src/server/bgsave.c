@@ -33,6 +33,7 @@ typedef struct bg_chunk {
     struct bg_chunk *next;
     unsigned char *buf;
     size_t len;
+    long long keys; /* serialized into it (rdb-key-save-delay) */
     int last;
 } bg_chunk;
 
@@ -49,6 +50,8 @@ static struct {
     int64_t start_ms;
     long long dirty_at_start;
     long long keys_done, keys_total;
+    long long keys_pushed; /* of keys_done, those in chunks handed to the writer */
+    long long key_save_delay; /* rdb-key-save-delay at the start */
     long long reads_seen; /* clients' reads when the last slice ended */
     int64_t peak;
     /* the writer thread */
@@ -70,6 +73,17 @@ static int scheduled;
 
 /* ---- the writer thread ---- */
 
+/* rdb-key-save-delay, Redis's test knob, as Redis's child honours it: a chunk's keys cost that
+ * many microseconds each (or one every -n keys for a negative n) before the chunk is written,
+ * so that a test can make a BGSAVE last. In the writer: the event loop never sleeps for it,
+ * though a full queue then holds slices back as a slow disk would. */
+static void writer_delay(long long keys) {
+    long long us = bg.key_save_delay;
+    if (us < 0) us = keys / -us;
+    else us *= keys;
+    if (us > 0) usleep((useconds_t)(us < 10000000 ? us : 10000000));
+}
+
 static void *writer_main(void *arg) {
     (void)arg;
     uint64_t crc = 0;
@@ -84,6 +98,7 @@ static void *writer_main(void *arg) {
         int failed = bg.error;
         pthread_mutex_unlock(&bg.mu);
         int err = 0;
+        if (!failed && c->keys && c->last != 2) writer_delay(c->keys);
         if (!failed && c->len) {
             crc = rdb_crc64(crc, c->buf, c->len);
             if (persist_write(bg.fd, c->buf, c->len, &sync) < 0) err = errno;
@@ -116,6 +131,8 @@ static void push(int last, int wait) {
     c->next = NULL;
     c->buf = buf;
     c->len = len;
+    c->keys = bg.keys_done - bg.keys_pushed;
+    bg.keys_pushed = bg.keys_done;
     c->last = last;
     pthread_mutex_lock(&bg.mu);
     size_t budget = (size_t)srv.bgsave_max_memory;
@@ -316,7 +333,8 @@ int bgsave_start(char *err, size_t errlen) {
     bg.out_db = -1;
     bg.cursor = 0;
     bg.resized = 0;
-    bg.keys_done = 0;
+    bg.keys_done = bg.keys_pushed = 0;
+    bg.key_save_delay = srv.rdb_key_save_delay;
     bg.reads_seen = srv.stats.total_reads_processed;
     bg.peak = 0;
     bg.head = bg.tail = NULL;

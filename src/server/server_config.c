@@ -838,9 +838,9 @@ static cfg_param params[] = {
      .type = CFG_BOOL,
      .ptr = &srv.rdb_incremental_fsync,
      .default_value = "yes"},
-    /* Redis's test knob: SAVE (and the save at shutdown) waits this many microseconds after
-     * each key, or once every -n keys on average for a negative n; 0 = none. BGSAVE's pace is
-     * bgsave-slice-us. */
+    /* Redis's test knob: a save waits this many microseconds after each key, or once every -n
+     * keys on average for a negative n; 0 = none. SAVE and the save at shutdown wait in the
+     * loop; BGSAVE's writer thread waits before each chunk (bgsave.c). */
     {.name = "rdb-key-save-delay",
      .type = CFG_INT,
      .flags = CFG_HIDDEN,

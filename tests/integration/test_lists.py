@@ -550,21 +550,26 @@ def test_blocked_clients_in_info_and_many_waiters(server):
 
 
 def test_timeouts_of_many_clients_in_deadline_order(server):
+    # Half a second apart, and each reply timed as it arrives (select over all three): a
+    # stall of the test shorter than that cannot reorder them.
     c = Resp(server)
     ws = []
-    for t in (0.3, 0.1, 0.2):
+    for t in (1.5, 0.5, 1.0):
         w = Resp(server)
         w.send("BLPOP", "k", t)
         ws.append((t, w))
     assert wait_until(lambda: blocked_clients(c) == 3)
     t0 = time.monotonic()
     done = {}
-    while len(done) < 3 and time.monotonic() - t0 < 5:
-        for t, w in ws:
-            if t not in done and not silent(w, 0.005):
-                assert w.read() is None
-                done[t] = time.monotonic() - t0
-    assert sorted(done, key=done.get) == [0.1, 0.2, 0.3]
+    while len(done) < 3 and time.monotonic() - t0 < 10:
+        waiting = {w.sock: (t, w) for t, w in ws if t not in done}
+        ready, _, _ = select.select(list(waiting), [], [], 0.05)
+        now = time.monotonic() - t0
+        for sock in ready:
+            t, w = waiting[sock]
+            assert w.read() is None
+            done[t] = now
+    assert sorted(done, key=done.get) == [0.5, 1.0, 1.5]
     assert blocked_clients(c) == 0
     for _, w in ws:
         w.close()
