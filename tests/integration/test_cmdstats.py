@@ -364,7 +364,7 @@ def test_exec_not_in_slowlog_its_commands_are(pair):
     assert b"exec" not in m and b"set" in m and b"get" in m
 
 
-def _held(conn, timeout=0.3):
+def _held(conn, timeout=1.0):
     """True if the command sent on conn gets no reply within timeout (held by a pause)."""
     conn.sock.settimeout(timeout)
     try:

@@ -27,7 +27,9 @@ def timed_scrape(e, target, headers=ONE_SECOND, **params):
     return time.monotonic() - t0, parse_metrics(body)
 
 
-def assert_down_in_time(e, target, reason, limit=1.0, **params):
+# Limits far under the exporter's --timeout (10 s) and the hung targets' 6 s, yet with room for
+# a sanitizer build on a loaded 2-core host.
+def assert_down_in_time(e, target, reason, limit=2.0, **params):
     took, m = timed_scrape(e, target, **params)
     assert value(m, "memkv_up") == 0
     assert reason in last_error(m), last_error(m)
@@ -36,7 +38,7 @@ def assert_down_in_time(e, target, reason, limit=1.0, **params):
 
 
 def test_refused(exporter):
-    assert_down_in_time(exporter, "127.0.0.1:%d" % free_port(), "Connection refused", limit=0.5)
+    assert_down_in_time(exporter, "127.0.0.1:%d" % free_port(), "Connection refused")
 
 
 def test_host_names_resolve(exporter):
@@ -60,7 +62,7 @@ def test_black_hole_never_accepts(exporter):
     try:
         m = assert_down_in_time(exporter, hole.target, "timed out")
         # the deadline is the header's second minus the offset, not --timeout (10 s)
-        assert 0.5 <= value(m, "memkv_exporter_scrape_duration_seconds") < 1.0
+        assert 0.5 <= value(m, "memkv_exporter_scrape_duration_seconds") < 2.0
     finally:
         hole.stop()
 
@@ -169,7 +171,7 @@ def test_hung_target_never_delays_a_healthy_one(exporter):
             took, m = timed_scrape(exporter, r.target)
             assert value(m, "memkv_up") == 1
             worst = max(worst, took)
-        assert worst < 0.5, worst
+        assert worst < 2.0, worst  # not behind the three slow scrapes (6 s)
         m = parse_metrics(exporter.get("/metrics")[2])
         assert value(m, "memkv_exporter_scrapes_in_flight") == 3
         for th in slow:

@@ -63,7 +63,7 @@ def test_object_other_subcommands(c):
     assert c("OBJECT", "REFCOUNT", "a") == 2147483647  # a shared small integer, as Redis
     c("SET", "b", "hello")
     assert c("OBJECT", "REFCOUNT", "b") == 1
-    assert c("OBJECT", "IDLETIME", "b") == 0
+    assert c("OBJECT", "IDLETIME", "b") <= 1  # the LRU clock ticks in seconds, in the cron
     assert c("OBJECT", "FREQ", "b").startswith("ERR An LFU maxmemory policy is not selected")
     assert c("OBJECT", "FREQ", "missing") is None
     assert c("OBJECT", "HELP")[0].startswith(b"OBJECT <subcommand>")
@@ -213,8 +213,9 @@ def test_active_expiry_frees_every_type(server, t):
     # Small and large encodings, nobody reads them: only the active cycle can find them.
     for i in range(100):
         fill(c, t, "exp-%d" % i, 3 if i % 2 else 300)
+    assert info_int(c, "memory", sub) > base  # before the TTLs: a slow host could expire all
+    for i in range(100):
         c("PEXPIRE", "exp-%d" % i, 20)
-    assert info_int(c, "memory", sub) > base
     assert wait_until(lambda: c("DBSIZE") == 0, 10)
     assert info_int(c, "memory", sub) == base
     assert info_int(c, "stats", "expired_keys") == 100

@@ -120,18 +120,22 @@ def test_pause_write_holds_a_write_serves_a_read_and_unpause_releases(target):
 def test_pause_runs_out(target):
     admin, other = conn(target), conn(target)
     start = time.monotonic()
-    assert call(admin, "CLIENT", "PAUSE", 400, "ALL") == ("status", b"OK")
+    assert call(admin, "CLIENT", "PAUSE", 1500, "ALL") == ("status", b"OK")
     other.send(encode([b"PING"]))
-    assert nothing_within(other, 0.2)
+    assert nothing_within(other, 0.3)  # well inside the pause, even on a slow host
     assert other.read() == ("status", b"PONG")
-    assert 0.35 <= time.monotonic() - start < 3
+    assert 1.45 <= time.monotonic() - start < 6
 
 
 def test_pause_keeps_expired_keys_until_it_ends(target):
     c = conn(target)
     call(c, "FLUSHALL")
-    call(c, "SET", "e", "1", "PX", 100)
-    assert call(c, "CLIENT", "PAUSE", 3000, "WRITE") == ("status", b"OK")
+    # One write: SET and PAUSE run in the same turn of the loop, so the key cannot expire
+    # before the pause holds it.
+    c.send(encode([b"SET", b"e", b"1", b"PX", b"100"]) +
+           encode([b"CLIENT", b"PAUSE", b"3000", b"WRITE"]))
+    assert c.read() == ("status", b"OK")
+    assert c.read() == ("status", b"OK")
     time.sleep(0.4)  # the key's time passes while paused, and the cron ticks
     assert call(c, "GET", "e")[0] in ("nil", "null")  # reads as missing ...
     assert call(c, "DBSIZE") == ("int", 1)  # ... but is not deleted (no active expiry either)

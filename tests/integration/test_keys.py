@@ -397,9 +397,9 @@ def test_select_and_databases(c, server):
 # ---- expiry ----
 
 def test_lazy_expiry(c):
-    assert c("SET", "k", "v", "PX", 50) == b"OK"
+    assert c("SET", "k", "v", "PX", 500) == b"OK"
     assert c("GET", "k") == b"v"
-    time.sleep(0.1)
+    time.sleep(0.6)
     assert c("GET", "k") is None
     assert c("TTL", "k") == -2
     assert c("EXISTS", "k") == 0
@@ -420,7 +420,7 @@ def test_active_expiry(c):
     replies = c.pipeline([("SET", "vol:%d" % i, "v", "PX", 100) for i in range(1000)])
     assert replies == [b"OK"] * 1000
     # (Not asserting 1001 here: on a loaded machine some may already be gone.)
-    assert 1 < c("DBSIZE") <= 1001
+    assert 1 <= c("DBSIZE") <= 1001
     assert wait_until(lambda: c("DBSIZE") == 1, timeout=10), "DBSIZE stuck at %d" % c("DBSIZE")
     assert int(info_field(c, "stats", "expired_keys")) == 1000
     assert info_field(c, "keyspace", "db0") == "keys=1,expires=0,avg_ttl=0,string=1"

@@ -55,11 +55,21 @@ def present(r, keys, chunk=1000):
     return out
 
 
-def next_second():
-    """Sleeps into the next second of the server's LRU clock: wall-clock seconds, refreshed
-    by the cron (hz 10), so 200 ms past the boundary."""
-    now = time.time()
-    time.sleep(int(now) + 1.2 - now)
+def next_second(r):
+    """Waits until the server's LRU clock (seconds, refreshed by the cron) has ticked since
+    this call: a probe key set now reaches an idle time of 1 s. A barrier rather than a sleep
+    to the next wall-clock second, which a late cron on a loaded host would not have seen yet
+    (OBJECT IDLETIME does not touch the key; eviction may take it: then it is set again)."""
+    r.set("lru-probe", 1)
+    deadline = time.monotonic() + 10
+    while True:
+        idle = r.object("idletime", "lru-probe")
+        if idle is None:
+            r.set("lru-probe", 1)
+        elif idle >= 1:
+            return
+        assert time.monotonic() < deadline, "the LRU clock did not tick in 10 s"
+        time.sleep(0.01)
 
 
 def test_config_parameters(server_factory):
@@ -129,7 +139,7 @@ def test_allkeys_lru_load(server):
     total, batch = 50000, 2500
     peak = 0
     for b in range(total // batch):
-        next_second()
+        next_second(r)
         p = r.pipeline(transaction=False)
         for k in hot:
             p.get(k)

@@ -273,9 +273,9 @@ def test_watch_writes_that_change_nothing(both, write, changes):
 def test_watch_expiry(both):
     c = conn(both)
     c("FLUSHALL")
-    c("SET", "e", "1", "PX", "100")
+    c("SET", "e", "1", "PX", "500")
     c("WATCH", "e")
-    time.sleep(0.25)  # expired since WATCH (deleted by active expiry or not yet): changed
+    time.sleep(0.65)  # expired since WATCH (deleted by active expiry or not yet): changed
     assert exec_after_watch(c) is None
     # A key already expired when watched: its deletion is no change (7.0's rule).
     c("SET", "e2", "1", "PX", "20")

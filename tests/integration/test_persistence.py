@@ -301,6 +301,7 @@ def test_restore_errors_match_redis(tmpdir_path, server_factory):
                 try:
                     if cmd[0] == "OBJECT":
                         r = c.object("idletime", cmd[2])
+                        r = 1000 if r == 1001 else r  # a tick of the LRU clock between
                     else:
                         r = c.execute_command(*cmd)
                     if cmd[0] == "PTTL":

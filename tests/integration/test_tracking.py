@@ -144,7 +144,7 @@ def test_invalidation_on_expiry_and_eviction(server, redis_server):
     def scenario(t, names):
         a, b = Client(t), Client(t)
         log = [a.call("CLIENT", "TRACKING", "ON")]
-        log.append(b.call("SET", "ttl", "v", "PX", "30"))
+        log.append(b.call("SET", "ttl", "v", "PX", "500"))
         log.append(a.call("GET", "ttl"))
         # Expired (by active expiry or by this lookup, whichever comes first): invalidated.
         assert wait_until(lambda: b.call("EXISTS", "ttl") == ("int", 0))
