@@ -65,7 +65,10 @@ PATTERNS = [b"*", b"k*", b"k?", b"k[0-1]", b"k[^0]", b"[", b"\\", b"k\\*", b"*\x
 # the test itself works (port, bind, timeout > 0, requirepass, maxmemory below the data
 # size, save/appendonly other than off) get only values that keep it working, or invalid ones.
 CONFIG_SET = {
-    b"hz": NUMBERS + [b"1", b"500", b"501", b"10"],
+    # Not below 10: Redis 7.0 notices a blocking command's timeout at its cron tick, so at hz 1
+    # the rest of a batch could run up to a second later in Redis than in memkv, and remaining
+    # times (TTL, PTTL) would differ by more than their tolerance.
+    b"hz": [n for n in NUMBERS if n not in (b"0", b"1", b"2", b"3")] + [b"500", b"501", b"10"],
     b"tcp-keepalive": NUMBERS,
     b"timeout": [b"0", b"-1", b"abc", b"", b"2147483648", b"1.5", b"-0", b"9223372036854775808"],
     # Not above 10000: Redis raises RLIMIT_NOFILE for a larger value (for 2^31 it loops for
@@ -705,7 +708,9 @@ _weights = [COMMANDS[n][0] for n in _names]
 
 # Commands with an expire time among their arguments.
 TIMED = {b"SET", b"SETEX", b"PSETEX", b"GETEX", b"EXPIRE", b"PEXPIRE", b"EXPIREAT",
-         b"PEXPIREAT", b"WAIT"}  # (WAIT: a swap could make "WAIT 1 0", blocking Redis)
+         b"PEXPIREAT", b"WAIT", b"RESTORE"}
+# (WAIT: a swap could make "WAIT 1 0", blocking Redis; RESTORE: "RESTORE k 0 v IDLETIME 100"
+# could become a TTL of 100 ms)
 
 
 def mutate(rng, argv):
