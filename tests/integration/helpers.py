@@ -144,12 +144,21 @@ def wait_until(predicate, timeout=10.0, interval=0.02):
     return predicate()
 
 
+_ports_given = set()
+
+
 def free_port():
-    """A loopback TCP port that was free a moment ago (for helper processes that need one)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    """A loopback TCP port that was free a moment ago (for helper processes that need one),
+    never one this process was given before: a test that asks for several (test_fleet asks
+    for eleven) would otherwise get the same port twice now and then."""
+    for _ in range(100):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _ports_given:
+            break
+    _ports_given.add(port)
     return port
 
 

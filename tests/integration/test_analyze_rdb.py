@@ -95,12 +95,14 @@ def redis_dump(workdir):
     try:
         r, r3, r5 = rs.client(), rs.client(3), rs.client(5)
         fill(r, r3, r5)
-        r.set("s:soon", "gone at load", px=1500)
+        r.set("s:soon", "gone at load", px=3000)  # room for redis_view and the save
+        soon = time.monotonic() + 3.1
         sizes, encs = redis_view(rs, [0, 3, 5])
         r.save()
     finally:
         rs.stop()
-    time.sleep(1.6)  # s:soon's time has passed: the analysis drops it, as a load does
+    time.sleep(max(0.0, soon - time.monotonic()))  # s:soon's time has passed: the analysis
+    # drops it, as a load does
     return os.path.join(workdir, "dump.rdb"), sizes, encs
 
 

@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -35,6 +34,7 @@ import redis
 import yaml
 
 from exporter_harness import Exporter, RedisServer
+from helpers import free_port
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEPLOY = os.path.join(ROOT, "deploy")
@@ -740,12 +740,6 @@ def test_compose_structure():
 
 
 # ---- live: a real Prometheus scraping a real memkv --------------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class Proc:
     """A child process with its output in a file; stop() ends it (and only it)."""

@@ -18,7 +18,8 @@ import urllib.request
 
 import pytest
 
-from helpers import Resp, free_port
+from exporter_harness import RedisServer
+from helpers import Resp
 
 RENDER = os.environ.get("MEMKV_EXPORTER_MALLOC_RENDER",
                         os.path.join(os.path.dirname(__file__), "../../build/tests/integration/exporter-malloc-render"))
@@ -117,29 +118,16 @@ def test_memkv_bins_match_own_metrics(server_factory):
 def redis_server():
     if not shutil.which("redis-server"):
         pytest.skip("Debian's redis-server is not installed")
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = RedisServer()  # on a free port, started again on another if that one was taken
 
     class Addr:
         host = "127.0.0.1"
+        port = r.port
 
-    addr = Addr()
-    addr.port = port
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            c = Resp(addr)
-            if c("PING") == b"PONG":
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-        time.sleep(0.05)
+    c = Resp(Addr())
     yield c
     c.close()
-    proc.terminate()
-    proc.wait(timeout=30)
+    r.stop()
 
 
 def test_redis_server(redis_server):
