@@ -332,6 +332,24 @@ void db_set_change_hook(db_change_fn fn) {
     change_hook = fn;
 }
 
+static long long changes_muted;
+
+void db_changes_mute(db_muted *saved) {
+    saved->hook = change_hook;
+    saved->counter = change_counter;
+    change_hook = NULL;
+    change_counter = &changes_muted;
+}
+
+void db_changes_add(long long n) {
+    *change_counter += n;
+}
+
+void db_changes_unmute(const db_muted *saved) {
+    change_hook = saved->hook;
+    change_counter = saved->counter;
+}
+
 void db_key_changed(db *d, const char *key, size_t klen) {
     signal_change(d, key, klen, DB_CHANGE_WRITE);
 }

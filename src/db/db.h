@@ -241,6 +241,17 @@ void db_set_change_hook(db_change_fn fn); /* NULL: nobody listens */
  * count of changes since the last save. NULL: an internal one. */
 void db_set_change_counter(long long *counter);
 void db_key_changed(db *d, const char *key, size_t klen);
+/* Changes made between db_changes_mute and db_changes_unmute are neither counted nor told to
+ * the hook, for a command that then signals them itself only where Redis does: SETBIT and
+ * BITFIELD create or grow a string, and Redis 7.0 counts that only with a write applied (a
+ * BITFIELD whose writes all fail on OVERFLOW FAIL leaves the new string unsignalled). */
+typedef struct db_muted {
+    db_change_fn hook;
+    long long *counter;
+} db_muted;
+void db_changes_mute(db_muted *saved);
+void db_changes_add(long long n); /* n more changes counted, none told (BITFIELD's per op) */
+void db_changes_unmute(const db_muted *saved);
 int db_get_index(const db *d); /* the number given by db_set_index */
 
 /* ---- snapshots (a forkless BGSAVE) ----

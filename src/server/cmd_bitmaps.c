@@ -85,6 +85,9 @@ static db_entry *string_for_bit_write(client *c, uint64_t maxbit, int *grew) {
         return NULL;
     }
     size_t len = 0;
+    /* Made or grown unsignalled: the caller signals once, when Redis does (db_changes_mute). */
+    db_muted saved;
+    db_changes_mute(&saved);
     if (!e) {
         e = db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, "", 0, 0);
         db_entry_set_lru(e, db_lru_clock());
@@ -93,6 +96,7 @@ static db_entry *string_for_bit_write(client *c, uint64_t maxbit, int *grew) {
     }
     *grew = need > len; /* created or lengthened: Redis's "dirty" for SETBIT's event */
     if (need > len) e = db_string_resize(c->db, e, need);
+    db_changes_unmute(&saved);
     db_entry_set_str_form(e, DB_STR_RAW);
     return e;
 }
@@ -526,21 +530,21 @@ static void bitfield_generic(client *c, int read_only_cmd) {
         p = (unsigned char *)db_entry_str_mut(e); /* written only when `writes` */
     }
     reply_add_array_len(&c->reply, nops);
-    int changed = 0, wrote = 0;
+    long long changes = 0; /* Redis's: per write applied that grew the string or changed it */
     for (int i = 0; i < nops; i++) {
         const bf_op *o = &ops[i];
         if (o->op != BF_GET) {
             int r = bf_apply(c, p, len, o);
-            changed |= r == BF_CHANGED;
-            wrote |= r != BF_REFUSED;
+            changes += r == BF_CHANGED || (grew && r != BF_REFUSED);
             continue;
         }
         uint64_t raw = p ? bf_read(p, len, o->offset, o->bits) : 0;
         reply_add_int(&c->reply,
                       o->is_signed ? (long long)bf_sign_extend(raw, o->bits) : (long long)raw);
     }
-    if (changed || (grew && wrote)) { /* Redis's "dirty || oldval != newval" per write */
+    if (changes) { /* one signal, and the save rules count every change */
         key_changed(c, 1);
+        db_changes_add(changes - 1);
         notify_key(c, NOTIFY_STRING, "setbit", 1);
     }
 done:

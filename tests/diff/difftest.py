@@ -203,24 +203,33 @@ NO_REPLY = ("noreply",)
 class ReplyState:
     """CLIENT REPLY as Redis 7.0 applies it to one connection: OFF mutes every reply until
     CLIENT REPLY ON (whose OK is sent); SKIP mutes the next command's; RESET ends both. The
-    harness reads a reply only for the commands that answer."""
+    harness reads a reply only for the commands that answer. Inside MULTI a CLIENT REPLY is
+    queued and takes effect in EXEC, if EXEC runs it (a queuing error aborts the transaction):
+    after such an EXEC the rest of the batch counts as unknown, read by the resync instead
+    (waiting for a reply neither server sends would cost the read's timeout)."""
 
     def __init__(self):
         self.off = self.skip_next = self.skip = False
+        self.in_multi = self.queued = self.unknown = False
 
     def dirty(self):
-        return self.off or self.skip_next or self.skip
+        return self.off or self.skip_next or self.skip or self.unknown
 
     def expect(self, batch):
         out = []
         for argv in batch:
+            if self.unknown:
+                out.append(False)
+                continue
             if self.skip_next:  # what Redis's resetClient did after the previous command
                 self.skip, self.skip_next = True, False
             name = lower(argv[0])
             silent = False  # CLIENT REPLY SKIP has no reply of its own
             if name == b"client" and len(argv) == 3 and lower(argv[1]) == b"reply":
                 mode = lower(argv[2])
-                if mode == b"on":  # clears OFF and this command's SKIP: its OK is sent
+                if self.in_multi:
+                    self.queued = True
+                elif mode == b"on":  # clears OFF and this command's SKIP: its OK is sent
                     self.off = self.skip = False
                 elif mode == b"off":
                     self.off = True
@@ -229,7 +238,16 @@ class ReplyState:
                     if not self.off:
                         self.skip_next = True
             elif name == b"reset" and len(argv) == 1:
-                self.off = self.skip_next = False
+                self.off = self.skip_next = self.in_multi = self.queued = False
+            elif name == b"multi" and len(argv) == 1:
+                self.in_multi = True
+            elif name in (b"exec", b"discard") and len(argv) == 1 and self.in_multi:
+                self.in_multi = False
+                if name == b"exec" and self.queued:
+                    self.unknown = True
+                    out.append(False)
+                    continue
+                self.queued = False
             out.append(not (self.off or self.skip or silent))
             self.skip = False
         return out
