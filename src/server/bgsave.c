@@ -50,9 +50,9 @@ static struct {
     int64_t start_ms;
     long long dirty_at_start;
     long long keys_done, keys_total;
-    long long keys_pushed; /* of keys_done, those in chunks handed to the writer */
+    long long keys_pushed;    /* of keys_done, those in chunks handed to the writer */
     long long key_save_delay; /* rdb-key-save-delay at the start */
-    long long reads_seen; /* clients' reads when the last slice ended */
+    long long reads_seen;     /* clients' reads when the last slice ended */
     int64_t peak;
     /* the writer thread */
     pthread_t thread;
@@ -79,8 +79,10 @@ static int scheduled;
  * though a full queue then holds slices back as a slow disk would. */
 static void writer_delay(long long keys) {
     long long us = bg.key_save_delay;
-    if (us < 0) us = keys / -us;
-    else us *= keys;
+    if (us < 0)
+        us = keys / -us;
+    else
+        us *= keys;
     if (us > 0) usleep((useconds_t)(us < 10000000 ? us : 10000000));
 }
 
