@@ -114,14 +114,26 @@ int script_cache_apply_max(const cfg_param *p, char *err) {
     (void)err;
     return 0;
 }
-/* persist.c's save rules: kept as text (the round trip checks format(parse(x)) = x). */
+/* persist.c's save rules: kept as text, its words joined by single spaces as persist.c's
+ * format writes them (a value with a leading space would not survive CONFIG REWRITE and a
+ * reload: the file's line is split into words again). The round trip checks
+ * format(parse(x)) = x. */
 static char save_text[256];
 int persist_parse_save(const char *value, char *err, size_t errlen) {
     if (strlen(value) >= sizeof(save_text)) {
         snprintf(err, errlen, "Invalid save parameters");
         return -1;
     }
-    snprintf(save_text, sizeof(save_text), "%s", value);
+    size_t o = 0;
+    for (const char *s = value; *s;) {
+        while (*s == ' ')
+            s++;
+        if (!*s) break;
+        if (o) save_text[o++] = ' ';
+        while (*s && *s != ' ')
+            save_text[o++] = *s++;
+    }
+    save_text[o] = '\0';
     return 0;
 }
 void persist_format_save(char *buf, size_t cap) {
@@ -176,7 +188,11 @@ static char *snapshot(void) {
 
 static int same_snapshot(const char *a, const char *b) {
     for (size_t i = 0; i < srv.config.count; i++)
-        if (strcmp(a + i * VAL_LEN, b + i * VAL_LEN) != 0) return 0;
+        if (strcmp(a + i * VAL_LEN, b + i * VAL_LEN) != 0) {
+            fprintf(stderr, "%s: '%s' became '%s'\n", srv.config.params[i].name, a + i * VAL_LEN,
+                    b + i * VAL_LEN);
+            return 0;
+        }
     return 1;
 }
 
