@@ -213,10 +213,7 @@ static int keep_arg(void *ctx, char *arg, size_t len) {
         l->cap = l->cap ? l->cap * 2 : 8;
         l->args = alloc_realloc(ALLOC_SUB_OTHER, l->args, sizeof(char *) * (size_t)l->cap);
     }
-    char *copy = alloc_malloc(ALLOC_SUB_OTHER, len + 1);
-    memcpy(copy, arg, len);
-    copy[len] = '\0';
-    l->args[l->n++] = copy;
+    l->args[l->n++] = alloc_strndup(ALLOC_SUB_OTHER, arg, len);
     return 0;
 }
 
@@ -229,8 +226,7 @@ void cfg_free_args(char **args, int n) {
 
 int cfg_split_args(const char *line, char ***out) {
     size_t len = strlen(line);
-    char *work = alloc_malloc(ALLOC_SUB_OTHER, len + 1); /* split in place, so a copy */
-    memcpy(work, line, len + 1);
+    char *work = alloc_strndup(ALLOC_SUB_OTHER, line, len); /* split in place, so a copy */
     arg_list l = {0};
     long n = util_split_args(work, len, keep_arg, &l);
     alloc_free(ALLOC_SUB_OTHER, work);
