@@ -314,40 +314,22 @@ void db_snapshot_end(db **dbs, size_t n, int completed) {
 /* ---- change signals (db.h) ------------------------------------------------------------- */
 
 static db_change_fn change_hook;
-static long long changes_unwatched; /* where changes count while nobody asked to count them */
-static long long *change_counter = &changes_unwatched;
 
-/* Every change is counted here, without a call: the save rules want the count on every write,
- * the hook only while someone listens. A flush counts each key it deletes. */
 static inline void signal_change(db *d, const char *key, size_t klen, int change) {
-    *change_counter += change == DB_CHANGE_FLUSH ? (long long)db_size(d) : 1;
     if (change_hook) change_hook(d, key, klen, change);
-}
-
-void db_set_change_counter(long long *counter) {
-    change_counter = counter ? counter : &changes_unwatched;
 }
 
 void db_set_change_hook(db_change_fn fn) {
     change_hook = fn;
 }
 
-static long long changes_muted;
-
 void db_changes_mute(db_muted *saved) {
     saved->hook = change_hook;
-    saved->counter = change_counter;
     change_hook = NULL;
-    change_counter = &changes_muted;
-}
-
-void db_changes_add(long long n) {
-    *change_counter += n;
 }
 
 void db_changes_unmute(const db_muted *saved) {
     change_hook = saved->hook;
-    change_counter = saved->counter;
 }
 
 void db_key_changed(db *d, const char *key, size_t klen) {

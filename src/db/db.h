@@ -237,20 +237,16 @@ uint32_t db_lru_clock(void);
 enum db_change { DB_CHANGE_WRITE = 0, DB_CHANGE_DELETE, DB_CHANGE_EXPIRED, DB_CHANGE_FLUSH };
 typedef void (*db_change_fn)(db *d, const char *key, size_t klen, int change);
 void db_set_change_hook(db_change_fn fn); /* NULL: nobody listens */
-/* The counter every change adds to (a flush: the keys it deletes), hook or not: the server's
- * count of changes since the last save. NULL: an internal one. */
-void db_set_change_counter(long long *counter);
 void db_key_changed(db *d, const char *key, size_t klen);
-/* Changes made between db_changes_mute and db_changes_unmute are neither counted nor told to
- * the hook, for a command that then signals them itself only where Redis does: SETBIT and
- * BITFIELD create or grow a string, and Redis 7.0 counts that only with a write applied (a
- * BITFIELD whose writes all fail on OVERFLOW FAIL leaves the new string unsignalled). */
+/* Changes made between db_changes_mute and db_changes_unmute are not told to the hook, for a
+ * command that then signals them itself only where Redis does: SETBIT and BITFIELD create or
+ * grow a string, and Redis 7.0 signals that only with a write applied (a BITFIELD whose writes
+ * all fail on OVERFLOW FAIL leaves the new string unsignalled). The db counts no changes: each
+ * command counts its own for the save rules (srv.dirty), as Redis does. */
 typedef struct db_muted {
     db_change_fn hook;
-    long long *counter;
 } db_muted;
 void db_changes_mute(db_muted *saved);
-void db_changes_add(long long n); /* n more changes counted, none told (BITFIELD's per op) */
 void db_changes_unmute(const db_muted *saved);
 int db_get_index(const db *d); /* the number given by db_set_index */
 

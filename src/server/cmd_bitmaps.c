@@ -134,6 +134,7 @@ static void cmd_setbit(client *c) {
     if (grew || old != (int)on) { /* as 7.0: the string made or grown, or the bit changed */
         key_changed(c, 1);
         notify_key(c, NOTIFY_STRING, "setbit", 1);
+        srv.dirty++;
     }
     reply_add_int(&c->reply, old);
 }
@@ -338,8 +339,10 @@ static void cmd_bitop(client *c) {
         db_entry_set_str_form(e, DB_STR_RAW);
         alloc_free(ALLOC_SUB_OTHER, res);
         notify_key(c, NOTIFY_STRING, "set", 2);
+        srv.dirty++;
     } else if (db_delete(c->db, c->argv[2].ptr, c->argv[2].len)) {
         notify_key(c, NOTIFY_GENERIC, "del", 2);
+        srv.dirty++;
     }
     reply_add_int(&c->reply, (long long)maxlen);
 }
@@ -544,7 +547,7 @@ static void bitfield_generic(client *c, int read_only_cmd) {
     }
     if (changes) { /* one signal, and the save rules count every change */
         key_changed(c, 1);
-        db_changes_add(changes - 1);
+        srv.dirty += changes;
         notify_key(c, NOTIFY_STRING, "setbit", 1);
     }
 done:

@@ -230,6 +230,7 @@ static void cmd_swapdb(client *c) {
         return;
     }
     server_swap_dbs((int)a, (int)b);
+    srv.dirty++; /* as Redis, even for a db swapped with itself */
     reply_add_status(&c->reply, "OK");
 }
 

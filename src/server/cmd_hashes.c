@@ -94,6 +94,7 @@ static long long set_pairs(client *c, db_entry *e, hash_value *h) {
     hash_store(c, e, h);
     key_changed(c, 1);
     notify_key(c, NOTIFY_HASH, "hset", 1);
+    srv.dirty += (c->argc - 2) / 2; /* as Redis: every pair, added or overwritten */
     return added;
 }
 
@@ -137,6 +138,7 @@ static void cmd_hsetnx(client *c) {
     hash_store(c, e, &h);
     key_changed(c, 1);
     notify_key(c, NOTIFY_HASH, "hset", 1);
+    srv.dirty++;
     reply_add_int(&c->reply, 1);
 }
 
@@ -168,6 +170,7 @@ static void cmd_hincrby(client *c) {
     hash_store(c, e, &h);
     key_changed(c, 1);
     notify_key(c, NOTIFY_HASH, "hincrby", 1);
+    srv.dirty++;
     reply_add_int(&c->reply, value);
 }
 
@@ -212,6 +215,7 @@ static void cmd_hincrbyfloat(client *c) {
     hash_store(c, e, &h);
     key_changed(c, 1);
     notify_key(c, NOTIFY_HASH, "hincrbyfloat", 1);
+    srv.dirty++;
     reply_add_bulk(&c->reply, out, n);
 }
 
@@ -230,8 +234,9 @@ static void cmd_hdel(client *c) {
         deleted += hash_delete(&h, c->argv[i].ptr, c->argv[i].len);
     int emptied = hash_len(&h) == 0;
     hash_store(c, e, &h);
-    if (deleted) key_changed(c, 1);
     if (deleted) {
+        key_changed(c, 1);
+        srv.dirty += deleted;
         notify_key(c, NOTIFY_HASH, "hdel", 1);
         if (emptied) notify_key(c, NOTIFY_GENERIC, "del", 1);
     }

@@ -88,6 +88,7 @@ void cmd_del(client *c) {
             notify_key(c, NOTIFY_GENERIC, "del", i);
         }
     }
+    srv.dirty += n;
     reply_add_int(&c->reply, n);
 }
 
@@ -150,6 +151,7 @@ static void expire_generic(client *c, int64_t base_ms, int unit_seconds) {
         return;
     }
     expire_or_delete(c, &c->argv[1], when);
+    srv.dirty++;
     reply_add_int(&c->reply, 1);
     return;
 invalid:
@@ -197,7 +199,10 @@ void cmd_persist(client *c) {
         return;
     }
     int done = db_persist(c->db, c->argv[1].ptr, c->argv[1].len);
-    if (done) notify_key(c, NOTIFY_GENERIC, "persist", 1);
+    if (done) {
+        notify_key(c, NOTIFY_GENERIC, "persist", 1);
+        srv.dirty++;
+    }
     reply_add_int(&c->reply, done);
 }
 
@@ -213,6 +218,7 @@ static void rename_generic(client *c, int nx) {
     if (rc > 0 && !same) { /* the destination's "new" came from the key space */
         notify_key(c, NOTIFY_GENERIC, "rename_from", 1);
         notify_key(c, NOTIFY_GENERIC, "rename_to", 2);
+        srv.dirty++;
     }
     if (rc < 0)
         reply_error(c, ERR_NO_SUCH_KEY);
@@ -492,6 +498,7 @@ void cmd_copy(client *c) {
         blocking_signal_key((int)i, dst_key->ptr, dst_key->len);
         notify_event(NOTIFY_GENERIC, "copy_to", dst_key->ptr, dst_key->len, (int)i);
     }
+    srv.dirty++;
     reply_add_int(&c->reply, 1);
 }
 
@@ -520,6 +527,7 @@ void cmd_move(client *c) {
     blocking_signal_key((int)index, key->ptr, key->len); /* waiters there are served */
     notify_key(c, NOTIFY_GENERIC, "move_from", 1);
     notify_event(NOTIFY_GENERIC, "move_to", key->ptr, key->len, (int)index);
+    srv.dirty++;
     reply_add_int(&c->reply, 1);
 }
 

@@ -77,10 +77,12 @@ static void reply_value(client *c, const ql_value *v) {
     reply_add_bulk(&c->reply, v->ptr, v->len);
 }
 
-/* Pops up to count elements from one end into the reply (an array of them). */
+/* Pops up to count elements from one end into the reply (an array of them); each counts as a
+ * change, as in Redis. */
 static void reply_pop_count(client *c, quicklist *ql, enum ql_where where, long long count) {
     long long n = (long long)ql_count(ql);
     if (count > n) count = n;
+    srv.dirty += count;
     reply_add_array_len(&c->reply, count);
     for (long long i = 0; i < count; i++) {
         ql_value v;
@@ -106,6 +108,7 @@ static void push_generic(client *c, enum ql_where where, int only_existing) {
     reply_add_int(&c->reply, (long long)ql_count(ql));
     signal_key(c, &c->argv[1]);
     notify_push(c, 1, where);
+    srv.dirty += c->argc - 2;
 }
 
 static void cmd_lpush(client *c) {
@@ -146,11 +149,14 @@ static void pop_generic(client *c, enum ql_where where) {
         ql_pop(ql, where, &v);
         reply_value(c, &v);
         ql_value_release(&v);
+        srv.dirty++;
     } else {
         reply_pop_count(c, ql, where, count); /* count 0: an empty array */
     }
-    if (count != 0) key_changed(c, 1);
-    if (count != 0) notify_pop(c, 1, where);
+    if (count != 0) {
+        key_changed(c, 1);
+        notify_pop(c, 1, where);
+    }
     delete_if_empty(c, &c->argv[1], ql);
 }
 
@@ -321,6 +327,7 @@ static void cmd_lset(client *c) {
     }
     key_changed(c, 1);
     notify_key(c, NOTIFY_LIST, "lset", 1);
+    srv.dirty++;
     reply_add_status(&c->reply, "OK");
 }
 
@@ -359,6 +366,7 @@ static void cmd_linsert(client *c) {
     ql_insert(ql, &en, after, c->argv[4].ptr, c->argv[4].len);
     key_changed(c, 1);
     notify_key(c, NOTIFY_LIST, "linsert", 1);
+    srv.dirty++;
     reply_add_int(&c->reply, (long long)ql_count(ql));
 }
 
@@ -388,9 +396,12 @@ static void cmd_lrem(client *c) {
         }
     }
     ql_iter_release(&it);
-    if (removed) key_changed(c, 1);
     reply_add_int(&c->reply, removed);
-    if (removed) notify_key(c, NOTIFY_LIST, "lrem", 1);
+    if (removed) {
+        key_changed(c, 1);
+        notify_key(c, NOTIFY_LIST, "lrem", 1);
+        srv.dirty += removed;
+    }
     delete_if_empty(c, &c->argv[1], ql);
 }
 
@@ -422,6 +433,7 @@ static void cmd_ltrim(client *c) {
     key_changed(c, 1);
     reply_add_status(&c->reply, "OK");
     notify_key(c, NOTIFY_LIST, "ltrim", 1);
+    srv.dirty += ltrim + rtrim;
     delete_if_empty(c, &c->argv[1], ql);
 }
 
@@ -449,6 +461,9 @@ static void lmove_from(client *c, db_entry *src, enum ql_where from, enum ql_whe
     key_changed(c, 1);
     notify_push(c, 2, to);
     notify_pop(c, 1, from);
+    /* One change for the move, as Redis counts it; none when a blocked BLMOVE is served (Redis
+     * 7.0 pushes for it without counting). */
+    if (blocking_serving_key(c) < 0) srv.dirty++;
     if (sql != dql) delete_if_empty(c, skey, sql);
 }
 
@@ -567,6 +582,7 @@ static void bpop_generic(client *c, enum ql_where where) {
         ql_value_release(&v);
         key_changed(c, i);
         notify_pop(c, i, where);
+        srv.dirty += only < 0; /* Redis 7.0 serves a blocked BLPOP without counting the pop */
         delete_if_empty(c, &c->argv[i], ql);
         return;
     }

@@ -775,13 +775,24 @@ static void flush_done(client *c) {
 
 void cmd_flushdb(client *c) {
     if (!flush_mode_ok(c)) return;
+    srv.dirty += (long long)db_size(c->db);
     db_flush(c->db);
     flush_done(c);
 }
 
+/* As Redis: a BGSAVE in progress is abandoned (its snapshot holds what was flushed), and with
+ * save rules the empty data set is saved at once (the count of changes starts again from 0),
+ * so a restart cannot bring the keys back. */
 void cmd_flushall(client *c) {
     if (!flush_mode_ok(c)) return;
-    for (long long i = 0; i < srv.databases; i++)
+    for (long long i = 0; i < srv.databases; i++) {
+        srv.dirty += (long long)db_size(srv.dbs[i]);
         db_flush(srv.dbs[i]);
+    }
+    bgsave_abort();
+    if (persist_has_rules()) {
+        char err[PATH_MAX + 256];
+        (void)persist_save(err, sizeof(err)); /* a failure is logged, and counted in INFO */
+    }
     flush_done(c);
 }

@@ -86,6 +86,7 @@ static void cmd_sadd(client *c) {
         db_add_object(c->db, c->argv[1].ptr, c->argv[1].len, DB_TYPE_SET, s.enc, s.ptr);
     if (e && added) key_changed(c, 1);
     if (added) notify_key(c, NOTIFY_SET, "sadd", 1);
+    srv.dirty += added;
     reply_add_int(&c->reply, added);
 }
 
@@ -100,8 +101,11 @@ static void cmd_srem(client *c) {
         for (int i = 2; i < c->argc && set_card(&s); i++)
             removed += set_remove(&s, c->argv[i].ptr, c->argv[i].len);
         int deleted = store_back(c, 1, e, s);
-        if (removed) key_changed(c, 1);
-        if (removed) notify_key(c, NOTIFY_SET, "srem", 1);
+        if (removed) {
+            key_changed(c, 1);
+            notify_key(c, NOTIFY_SET, "srem", 1);
+            srv.dirty += removed;
+        }
         notify_emptied(c, 1, deleted);
     }
     reply_add_int(&c->reply, removed);
@@ -175,6 +179,7 @@ static void cmd_spop(client *c) {
         key_changed(c, 1);
         notify_key(c, NOTIFY_SET, "spop", 1);
         notify_emptied(c, 1, deleted);
+        srv.dirty++;
         return;
     }
     size_t n = set_card(&s);
@@ -183,14 +188,18 @@ static void cmd_spop(client *c) {
         db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
         notify_key(c, NOTIFY_SET, "spop", 1);
         notify_emptied(c, 1, 1);
+        srv.dirty += (long long)n; /* one change per member popped, as Redis */
         return;
     }
     reply_add_set_len(&c->reply, count);
     for (long long i = 0; i < count; i++)
         set_pop(&s, rng(), reply_member, c);
     store_back(c, 1, e, s);
-    if (count) key_changed(c, 1);
-    if (count) notify_key(c, NOTIFY_SET, "spop", 1);
+    if (count) {
+        key_changed(c, 1);
+        notify_key(c, NOTIFY_SET, "spop", 1);
+        srv.dirty += count;
+    }
 }
 
 /* SRANDMEMBER key [count] */
@@ -271,6 +280,7 @@ static void cmd_smove(client *c) {
     key_changed(c, 1);
     notify_key(c, NOTIFY_SET, "srem", 1);
     notify_emptied(c, 1, deleted);
+    srv.dirty++; /* and one more when the destination gains it, as Redis counts */
     set_limits lim = limits();
     dst = db_peek(c->db, c->argv[2].ptr, c->argv[2].len);
     if (dst) {
@@ -279,11 +289,13 @@ static void cmd_smove(client *c) {
         store_back(c, 2, dst, d);
         key_changed(c, 2);
         if (added) notify_key(c, NOTIFY_SET, "sadd", 2);
+        srv.dirty += added;
     } else {
         set_obj d = set_new_for(m->ptr, m->len, 1, &lim);
         set_add(&d, m->ptr, m->len, &lim);
         db_add_object(c->db, c->argv[2].ptr, c->argv[2].len, DB_TYPE_SET, d.enc, d.ptr);
         notify_key(c, NOTIFY_SET, "sadd", 2);
+        srv.dirty++;
     }
     reply_add_int(&c->reply, 1);
 }
@@ -348,6 +360,7 @@ static void store_result(client *c, const resp_arg *dst, set_obj res, const char
         notify_event(NOTIFY_SET, event, dst->ptr, dst->len, c->db_index);
     else if (existed)
         notify_event(NOTIFY_GENERIC, "del", dst->ptr, dst->len, c->db_index);
+    srv.dirty += n || existed;
 }
 
 enum inter_mode { INTER_REPLY, INTER_STORE, INTER_CARD };
@@ -359,8 +372,10 @@ static void sinter_generic(client *c, int first, int n, const resp_arg *dst, enu
     if (lookup_sets(c, first, n, mode == INTER_STORE, sets, &empty) < 0) goto done;
     if (empty) {
         if (mode == INTER_STORE) {
-            if (db_delete(c->db, dst->ptr, dst->len))
+            if (db_delete(c->db, dst->ptr, dst->len)) {
                 notify_event(NOTIFY_GENERIC, "del", dst->ptr, dst->len, c->db_index);
+                srv.dirty++;
+            }
             reply_add_int(&c->reply, 0);
         } else if (mode == INTER_CARD) {
             reply_add_int(&c->reply, 0);

@@ -84,7 +84,9 @@ static void set_value(client *c, const resp_arg *key, const resp_arg *val, int64
     db_entry *e = db_set_string(c->db, key->ptr, key->len, val->ptr, val->len, keep_ttl);
     db_entry_set_lru(e, db_lru_clock());
     notify_event(NOTIFY_STRING, "set", key->ptr, key->len, c->db_index);
-    if (when) expire_or_delete(c, key, when); /* "expire" (or "del" when already past) */
+    /* one change, with its TTL or without; "expire" (or "del" when already past) */
+    srv.dirty++;
+    if (when) expire_or_delete(c, key, when);
 }
 
 /* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL] */
@@ -163,6 +165,7 @@ void cmd_getdel(client *c) {
     if (!get_and_reply(c, &wrongtype)) return;
     db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
     notify_key(c, NOTIFY_GENERIC, "del", 1);
+    srv.dirty++;
 }
 
 /* GETEX key [EX s|PX ms|EXAT ts|PXAT ms-ts|PERSIST] */
@@ -189,9 +192,10 @@ void cmd_getex(client *c) {
     reply_entry_value(c, e);
     if (when) {
         expire_or_delete(c, &c->argv[1], when);
-    } else if (persist) {
-        if (db_persist(c->db, c->argv[1].ptr, c->argv[1].len))
-            notify_key(c, NOTIFY_GENERIC, "persist", 1);
+        srv.dirty++;
+    } else if (persist && db_persist(c->db, c->argv[1].ptr, c->argv[1].len)) {
+        notify_key(c, NOTIFY_GENERIC, "persist", 1);
+        srv.dirty++;
     }
 }
 
@@ -253,6 +257,7 @@ static void incr_generic(client *c, long long by) {
     size_t n = util_format_ll(buf, cur);
     db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, buf, n, 1);
     notify_key(c, NOTIFY_STRING, "incrby", 1);
+    srv.dirty++;
     reply_add_int(&c->reply, cur);
 }
 
@@ -308,6 +313,7 @@ void cmd_incrbyfloat(client *c) {
     e = db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, buf, n, 1);
     db_entry_set_str_form(e, DB_STR_NOT_INT); /* Redis never int-encodes its result */
     notify_key(c, NOTIFY_STRING, "incrbyfloat", 1);
+    srv.dirty++;
     reply_add_bulk(&c->reply, buf, n);
 }
 
@@ -338,6 +344,7 @@ void cmd_append(client *c) {
         e = db_set_string(c->db, c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr, c->argv[2].len, 0);
         db_entry_set_lru(e, db_lru_clock());
         notify_key(c, NOTIFY_STRING, "append", 1);
+        srv.dirty++;
         reply_add_int(&c->reply, (long long)c->argv[2].len);
         return;
     }
@@ -348,6 +355,7 @@ void cmd_append(client *c) {
     memcpy(db_entry_str_mut(e) + vlen, c->argv[2].ptr, c->argv[2].len);
     db_entry_set_str_form(e, DB_STR_RAW);
     notify_key(c, NOTIFY_STRING, "append", 1);
+    srv.dirty++;
     reply_add_int(&c->reply, (long long)(vlen + c->argv[2].len));
 }
 
@@ -414,5 +422,6 @@ void cmd_setrange(client *c) {
     memcpy(db_entry_str_mut(e) + offset, val->ptr, val->len);
     db_entry_set_str_form(e, DB_STR_RAW);
     notify_key(c, NOTIFY_STRING, "setrange", 1);
+    srv.dirty++;
     reply_add_int(&c->reply, (long long)(need > cur ? need : cur));
 }

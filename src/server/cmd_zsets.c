@@ -64,7 +64,10 @@ static size_t store_result(client *c, int i, zobj *z, const char *event) {
     size_t n = z->ptr ? zset_length(z) : 0;
     if (n == 0) {
         if (z->ptr) zset_free_value(z->ptr, z->enc);
-        if (db_delete(c->db, k->ptr, k->len)) notify_key(c, NOTIFY_GENERIC, "del", i);
+        if (db_delete(c->db, k->ptr, k->len)) {
+            notify_key(c, NOTIFY_GENERIC, "del", i);
+            srv.dirty++;
+        }
         return 0;
     }
     int existed = lookup_write(c, i) != NULL;
@@ -74,6 +77,7 @@ static size_t store_result(client *c, int i, zobj *z, const char *event) {
     notify_overwrite_end();
     blocking_signal_key(c->db_index, k->ptr, k->len);
     notify_key(c, NOTIFY_ZSET, event, i);
+    srv.dirty++;
     return n;
 }
 
@@ -160,6 +164,7 @@ static void zadd_generic(client *c, int flags) {
     }
     zset_commit(c, 1, e, &z);
     if (added || updated) key_changed(c, 1);
+    srv.dirty += added + updated; /* not after a NaN, as Redis */
 reply:
     if (incr) {
         if (processed)
@@ -206,6 +211,7 @@ static void cmd_zincrby(client *c) {
         return;
     }
     notify_key(c, NOTIFY_ZSET, "zincr", 1);
+    srv.dirty += (out & (ZADD_OUT_ADDED | ZADD_OUT_UPDATED)) != 0;
     reply_score(c, newscore);
 }
 
@@ -226,8 +232,9 @@ static void cmd_zrem(client *c) {
         if (zset_length(&z) == 0) break;
     }
     int removed = zset_commit(c, 1, e, &z);
-    if (deleted) key_changed(c, 1);
     if (deleted) {
+        key_changed(c, 1);
+        srv.dirty += deleted;
         notify_key(c, NOTIFY_ZSET, "zrem", 1);
         if (removed) notify_key(c, NOTIFY_GENERIC, "del", 1);
     }
@@ -579,8 +586,9 @@ static void zremrange_generic(client *c, int type) {
         deleted = zset_delete_lex_range(&z, &lr);
     }
     int removed = zset_commit(c, 1, e, &z);
-    if (deleted) key_changed(c, 1);
     if (deleted) {
+        key_changed(c, 1);
+        srv.dirty += (long long)deleted;
         static const char *const events[] = {[RANGE_RANK] = "zremrangebyrank",
                                              [RANGE_SCORE] = "zremrangebyscore",
                                              [RANGE_LEX] = "zremrangebylex"};
@@ -662,6 +670,7 @@ static void zpop_from(client *c, int ki, db_entry *e, int max, long long count, 
         zset_delete_rank_range(&z, at, at);
     }
     if (n) key_changed(c, ki); /* before the commit, which may delete the key */
+    srv.dirty += n;
     int removed = zset_commit(c, ki, e, &z);
     notify_key(c, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", ki);
     if (removed) notify_key(c, NOTIFY_GENERIC, "del", ki);

@@ -360,7 +360,6 @@ int main(int argc, char **argv) {
     }
     notify_config_apply(NULL, err); /* the key-space hooks, if the config turned events on */
     setup_signals();
-    server_change_hook_update(); /* srv.dirty counts the db's changes for the save rules */
 
     log_msg(LOG_NOTICE, "memkv %s starting, pid=%d, allocator %s", MEMKV_VERSION, (int)getpid(),
             alloc_allocator_name());

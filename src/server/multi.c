@@ -208,10 +208,8 @@ static void keys_changed(db *d, const char *key, size_t klen, int change) {
         tracking_key_changed(key, klen, change == DB_CHANGE_EXPIRED);
 }
 
-/* The hook only while someone listens: a write then costs no call. The save rules' count of
- * changes (srv.dirty) is kept by the db itself (db_set_change_counter), hook or not. */
+/* The hook only while someone listens: a write then costs no call. */
 void server_change_hook_update(void) {
-    db_set_change_counter(&srv.dirty);
     db_set_change_hook(nkeys || tracking_listening() ? keys_changed : NULL);
 }
 

@@ -578,7 +578,10 @@ void cmd_restore(client *c) {
     if (ttl && !absttl) ttl += server_now_ms();
     if (ttl && ttl <= server_now_ms()) { /* already expired: only the old key goes */
         rdb_value_free(&v);
-        if (deleted) notify_event(NOTIFY_GENERIC, "del", key->ptr, key->len, c->db_index);
+        if (deleted) {
+            notify_event(NOTIFY_GENERIC, "del", key->ptr, key->len, c->db_index);
+            srv.dirty++;
+        }
         reply_add_status(&c->reply, "OK");
         return;
     }
@@ -594,5 +597,6 @@ void cmd_restore(client *c) {
     if (ttl) db_set_expire(c->db, key->ptr, key->len, ttl);
     blocking_signal_key(c->db_index, key->ptr, key->len);
     notify_event(NOTIFY_GENERIC, "restore", key->ptr, key->len, c->db_index);
+    srv.dirty++;
     reply_add_status(&c->reply, "OK");
 }

@@ -300,7 +300,10 @@ typedef struct server {
     int rdb_load_truncated; /* a damaged file: keep what precedes the damage and start */
     int rdb_skip_unknown;   /* streams, modules: skip them (counted) rather than refuse */
     int loading;
-    long long dirty;    /* key changes since the last save (rdb_changes_since_last_save) */
+    /* Changes since the last save (rdb_changes_since_last_save), for the save rules: each
+     * write command adds its own, as Redis counts them (one per element a collection gains or
+     * loses, one per key set, deleted, moved or renamed; an expiry or eviction none). */
+    long long dirty;
     long long lastsave; /* unix seconds of the last successful save (or start-up) */
     int last_save_ok;
     int64_t last_save_try_ms;
@@ -494,7 +497,7 @@ db_entry *lookup_type_or_reply(client *c, int i, int type, int write, int *wrong
  * command changed something. */
 void key_changed(client *c, int i);
 /* Gives an existing key the absolute expire `when` (ms); one already in the past deletes the
- * key and counts it as expired, as Redis does. */
+ * key and counts it as expired, as Redis does. The caller counts the change (srv.dirty). */
 void expire_or_delete(client *c, const resp_arg *key, int64_t when);
 
 /* command handlers */

@@ -180,6 +180,60 @@ def test_changes_counted_whoever_listens(tmpdir_path, server_factory):
     assert writes() == alone
 
 
+def test_changes_counted_as_redis_counts(tmpdir_path, server_factory):
+    """Each command counts its changes as Redis 7.0 does (the differential test compares the
+    count after every batch of random commands; these are the rules that are not "one per key
+    written"): one per element for collections, one for a move or a SET with a TTL, none for an
+    expiry, and per field written, even when the value stays."""
+    m = server_factory(args=["--dir", tmpdir_path, "--save", ""])
+    c = m.client()
+    c.set("x", "1", px=1)
+    cases = [
+        (["HSET", "h", "a", "1", "b", "2", "c", "3"], 3),
+        (["HSET", "h", "a", "1"], 1),
+        (["HDEL", "h", "a", "b", "nosuch"], 2),
+        (["LPUSH", "l", "a", "b", "c"], 3),
+        (["LPOP", "l", "2"], 2),
+        (["LMOVE", "l", "l2", "LEFT", "RIGHT"], 1),  # and l, emptied, goes
+        (["SADD", "s", "a", "b", "c"], 3),
+        (["SREM", "s", "a", "zz"], 1),
+        (["SMOVE", "s", "s2", "b"], 2),  # out of one set, into another
+        (["SPOP", "s", "5"], 1),
+        (["ZADD", "z", "1", "a", "2", "b"], 2),
+        (["ZADD", "z", "3", "a", "2", "b", "5", "c"], 2),  # a updated, c added, b as it was
+        (["ZREMRANGEBYRANK", "z", "0", "-1"], 3),
+        (["RENAME", "h", "h2"], 1),
+        (["MOVE", "h2", "1"], 1),
+        (["SWAPDB", "0", "1"], 1),
+        (["SET", "e", "v", "PX", "100000"], 1),
+        (["GET", "x"], 0),  # expired, deleted on access: not counted
+        (["FLUSHDB"], 2),  # the keys it deletes: h2 and e (the swap took l2 and s2 to db 1)
+    ]
+    time.sleep(0.01)
+    for argv, want in cases:
+        before = changes_since_save(c)
+        c.execute_command(*argv)
+        assert changes_since_save(c) - before == want, argv
+
+
+def test_flushall_with_save_rules_saves_the_empty_set(tmpdir_path, server_factory):
+    """As Redis: with save rules, FLUSHALL saves at once, so a crash right after it cannot
+    bring the flushed keys back from the last dump."""
+    from conftest import MemkvServer
+    m = MemkvServer(args=["--dir", tmpdir_path, "--save", "3600 1"])  # killed: not the factory's
+    c = m.client()
+    c.set("old", "1")
+    c.save()
+    c.set("newer", "2")
+    c.flushall()
+    assert changes_since_save(c) == 0
+    m.proc.kill()
+    m.proc.wait()
+    m.stop(expect_code=None)
+    m2 = server_factory(args=["--dir", tmpdir_path])
+    assert m2.client().dbsize() == 0
+
+
 def test_config_protected(tmpdir_path, server_factory):
     m = server_factory(args=["--dir", tmpdir_path])
     c = m.client()
