@@ -39,7 +39,10 @@ static void cmd_lcs(client *c) {
     char *a = NULL, *b = NULL;
     size_t alen = 0, blen = 0;
     uint32_t *dp = NULL;
-    if (lcs_string(c, 1, &a, &alen) < 0 || lcs_string(c, 2, &b, &blen) < 0) {
+    /* Both keys are looked up (a hit or a miss each) before either's type is checked. */
+    int bad_a = lcs_string(c, 1, &a, &alen) < 0;
+    int bad_b = lcs_string(c, 2, &b, &blen) < 0;
+    if (bad_a || bad_b) {
         reply_error(c, "ERR The specified keys must contain string values");
         goto done;
     }

@@ -242,7 +242,8 @@ typedef struct key_list {
     const char *pat;
     size_t plen;
     int match_all;
-    int type; /* -1 = any */
+    int type;  /* -1 = any */
+    int typed; /* SCAN's TYPE given (type -1 then: an unknown name, nothing matches) */
     int64_t now;
     db *d;
 } key_list;
@@ -258,9 +259,17 @@ static void collect(void *ctx, const db_entry *e) {
     key_list *kl = ctx;
     size_t klen;
     const char *k = db_entry_key(e, &klen);
-    if (kl->type >= 0 && db_entry_type(e) != kl->type) return;
     if (!kl->match_all && !util_glob_match(kl->pat, kl->plen, k, klen, 0)) return;
-    if (entry_expired(kl, e)) return;
+    if (kl->typed) { /* Redis reads each key's type with a lookup: a hit, or a miss if expired */
+        if (entry_expired(kl, e)) {
+            srv.stats.keyspace_misses++;
+            return;
+        }
+        srv.stats.keyspace_hits++;
+        if (db_entry_type(e) != kl->type) return;
+    } else if (entry_expired(kl, e)) {
+        return;
+    }
     if (kl->len == kl->cap) {
         kl->cap = kl->cap ? kl->cap * 2 : 64;
         kl->items = alloc_realloc(ALLOC_SUB_OTHER, kl->items, kl->cap * sizeof(*kl->items));
@@ -309,9 +318,9 @@ void cmd_scan(client *c) {
     kl.match_all = a.match_all;
     kl.pat = a.pat;
     kl.plen = a.plen;
-    kl.type = a.type;
+    kl.type = a.type_unknown ? -1 : a.type;
+    kl.typed = a.type_unknown || a.type >= 0;
     uint64_t next = db_scan(c->db, cursor, (size_t)a.count, collect, &kl);
-    if (a.type_unknown) kl.len = 0; /* an unknown type name matches nothing, as in Redis */
     reply_scan_head(c, next);
     reply_key_list(c, &kl);
 }

@@ -184,6 +184,7 @@ static void cmd_spop(client *c) {
     }
     size_t n = set_card(&s);
     if ((unsigned long long)count >= n) { /* the whole set goes */
+        srv.stats.keyspace_hits++; /* Redis replies through SUNION's code, which reads the key */
         reply_all_members(c, &s, 1);
         db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
         notify_key(c, NOTIFY_SET, "spop", 1);
@@ -302,20 +303,20 @@ static void cmd_smove(client *c) {
 
 /* ---- SINTER, SUNION, SDIFF and their STORE and CARD forms ---- */
 
-/* The sets of keys argv[first .. first+n-1] (missing ones empty: ptr NULL). Returns 0, or -1
- * after replying WRONGTYPE. `write` picks the lookup, as Redis does for the STORE forms. */
-static int lookup_sets(client *c, int first, int n, int write, set_obj *sets, size_t *empty) {
+/* The sets of keys argv[first .. first+n-1] (missing ones empty: ptr NULL), read lookups
+ * (hits and misses) for the STORE forms too, as Redis 7.0. Returns 0, or -1 after replying
+ * WRONGTYPE. */
+static int lookup_sets(client *c, int first, int n, set_obj *sets, size_t *empty) {
     *empty = 0;
     for (int j = 0; j < n; j++) {
         int wrongtype;
-        db_entry *e = lookup_type_or_reply(c, first + j, DB_TYPE_SET, write, &wrongtype);
+        db_entry *e = lookup_type_or_reply(c, first + j, DB_TYPE_SET, 0, &wrongtype);
         if (wrongtype) return -1;
         if (e) {
             sets[j] = set_of(e);
         } else {
             sets[j].ptr = NULL;
             (*empty)++;
-            if (write) notify_key(c, NOTIFY_KEY_MISS, "keymiss", first + j); /* Redis reads */
         }
     }
     return 0;
@@ -369,7 +370,7 @@ static void sinter_generic(client *c, int first, int n, const resp_arg *dst, enu
                            size_t limit) {
     set_obj *sets = alloc_malloc(ALLOC_SUB_OTHER, sizeof(*sets) * (size_t)n);
     size_t empty;
-    if (lookup_sets(c, first, n, mode == INTER_STORE, sets, &empty) < 0) goto done;
+    if (lookup_sets(c, first, n, sets, &empty) < 0) goto done;
     if (empty) {
         if (mode == INTER_STORE) {
             if (db_delete(c->db, dst->ptr, dst->len)) {
@@ -463,7 +464,7 @@ static int first_repeated(const set_obj *sets, int n) {
 static void sunion_diff_generic(client *c, int first, int n, const resp_arg *dst, int op) {
     set_obj *sets = alloc_malloc(ALLOC_SUB_OTHER, sizeof(*sets) * (size_t)n);
     size_t empty;
-    if (lookup_sets(c, first, n, dst != NULL, sets, &empty) < 0) {
+    if (lookup_sets(c, first, n, sets, &empty) < 0) {
         alloc_free(ALLOC_SUB_OTHER, sets);
         return;
     }

@@ -109,18 +109,17 @@ void cmd_set(client *c) {
     int64_t when;
     if (expire_from_arg(c, exp, exp_arg, &when) < 0) return;
 
-    db_entry *e = lookup_write(c, 1);
+    /* With GET, Redis's GET does the lookup: a hit or a miss (and "keymiss"). */
+    db_entry *e = get ? lookup_read(c, 1) : lookup_write(c, 1);
     if (get) {
         if (e && db_entry_type(e) != DB_TYPE_STRING) {
             reply_error(c, ERR_WRONGTYPE);
             return;
         }
-        if (e) {
+        if (e)
             reply_entry_value(c, e);
-        } else {
+        else
             reply_add_null(&c->reply);
-            notify_key(c, NOTIFY_KEY_MISS, "keymiss", 1); /* Redis's GET did the lookup */
-        }
     }
     if ((nx && e) || (xx && !e)) {
         if (!get) reply_add_null(&c->reply);

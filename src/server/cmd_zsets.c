@@ -1022,8 +1022,7 @@ static void zalgebra_generic(client *c, int dst, int nk, enum zset_op op, int ca
     zobj *objs = alloc_malloc(ALLOC_SUB_OTHER, sizeof(zobj) * (size_t)setnum);
     int j = nk + 1;
     for (long long i = 0; i < setnum; i++, j++) {
-        db_entry *e = dst ? lookup_write(c, j) : lookup_read(c, j);
-        if (dst && !e) notify_key(c, NOTIFY_KEY_MISS, "keymiss", j); /* Redis reads them */
+        db_entry *e = lookup_read(c, j); /* the STORE forms too, as Redis 7.0 */
         if (e && db_entry_type(e) != DB_TYPE_ZSET && db_entry_type(e) != DB_TYPE_SET) {
             reply_error(c, ERR_WRONGTYPE);
             goto done;

@@ -715,6 +715,13 @@ void command_call(client *c, const command *cmd, subcommand *sub) {
     db_settle();
 }
 
+void command_script_refused(const command *cmd, subcommand *sub, const char *msg, size_t len) {
+    if (cmd) (sub ? &sub->stats : &cmd_stat[cmd - srv.commands])->rejected++;
+    long long before = srv.stats.error_replies;
+    error_reply_count(msg, len, 0);
+    errors_mark += srv.stats.error_replies - before;
+}
+
 void command_exec_queued(client *c, const command *cmd, subcommand *sub) {
     cmd_stats *st = sub ? &sub->stats : &cmd_stat[cmd - srv.commands];
     if (cmd->flags & CMD_READONLY) db_reads_only();

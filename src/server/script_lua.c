@@ -405,6 +405,14 @@ static int redis_generic_call(lua_State *L, int raise) {
         err = "-OOM command not allowed when used memory > 'maxmemory'.";
     if (err) {
         push_error(L, err);
+        lua_getfield(L, -1, "err"); /* "ERR ..." or "OOM ...", as the table holds it */
+        size_t elen;
+        const char *etext = lua_tolstring(L, -1, &elen);
+        command_script_refused(cmd, sub, etext ? etext : "ERR", etext ? elen : 3);
+        lua_pop(L, 1);
+        lua_pushstring(L, SCRIPT_ERR_COUNTED);
+        lua_pushboolean(L, 1);
+        lua_settable(L, -3);
         return raise ? lua_error(L) : 1;
     }
     if (cmd->flags & CMD_WRITE) run->wrote = 1;

@@ -408,6 +408,11 @@ void command_process(client *c);
 /* Runs an already checked command for a script's client c (script_lua.c): the execution part
  * of command_process (statistics, MONITOR, the key-space statistics settled). */
 void command_call(client *c, const command *cmd, subcommand *sub);
+/* A script's redis.call/pcall refused cmd (NULL: an unknown one) before running it, with the
+ * error `msg` ("ERR ...", "OOM ..."): counted now, as Redis 7.0 counts it (the script marks
+ * the error counted, so a reply of it does not count it again), with a rejected call for the
+ * command; the script's own failure is judged without it, as for a command's error. */
+void command_script_refused(const command *cmd, subcommand *sub, const char *msg, size_t len);
 /* EXEC runs one queued command (c->argv is its copy): statistics, SLOWLOG and latency as for a
  * command run alone, the clock read once per command. */
 void command_exec_queued(client *c, const command *cmd, subcommand *sub);

@@ -344,6 +344,46 @@ def rule(argv):
     return "exact"
 
 
+def counters_comparable(argv):
+    """Whether a command leaves INFO's hit, error and command counters as Redis's: not one
+    whose reply is memkv's own or refused on purpose (it counts differently), nor SCAN with
+    TYPE (each key it visits counts a hit, and the cursors visit different keys)."""
+    name = lower(argv[0])
+    if rule(argv) == "answer":
+        return False
+    if name == b"scan" and any(lower(a) == b"type" for a in argv[2:]):
+        return False
+    return True
+
+
+# INFO sections and the fields of them compared by counters_of.
+COUNTER_FIELDS = (b"keyspace_hits", b"keyspace_misses", b"total_error_replies")
+COUNTERS_OWN = (b"cmdstat_info", b"cmdstat_debug", b"cmdstat_config|resetstat")
+
+
+def counters_of(s):
+    """Hits, misses, error replies (in all and by prefix) and each command's calls, rejected
+    and failed calls; None when INFO does not answer (a password set, for one)."""
+    out = {}
+    for section in (b"stats", b"errorstats", b"commandstats"):
+        r = s.conn.call([b"INFO", section])
+        if r[0] not in ("bulk", "verbatim"):
+            return None
+        for line in r[-1].split(b"\r\n"):
+            if b":" not in line:
+                continue
+            k, v = line.split(b":", 1)
+            if k in COUNTER_FIELDS:
+                out[k] = v
+            elif k.startswith(b"errorstat_"):
+                out[k] = v
+            elif k.startswith(b"cmdstat_") and k not in COUNTERS_OWN:
+                f = dict(x.split(b"=", 1) for x in v.split(b","))
+                out[k] = b"%s/%s/%s" % (f.get(b"calls"), f.get(b"rejected_calls"),
+                                         f.get(b"failed_calls"))
+    return out
+
+
 LFU_LIST = b" - argument(s) must be one of the following: "
 
 # Subcommands memkv has and Redis 7.0 not: its key-space insight and profiler, and Redis 7.2's
@@ -697,6 +737,7 @@ class Pair:
         self.reply_state = ReplyState()
         self.tx = None  # the commands queued since MULTI (as Redis answered), None outside
         self.changes_known = True  # rdb_changes_since_last_save compared (see run)
+        self.counters_known = True  # INFO's counters compared (compare_counters)
         self.restore_names = list(generator.CONFIG_SET) + list(generator.MEMKV_ONLY_CONFIG)
         for s in (self.memkv, self.redis):
             s.initial_config = self._config_of(s)
@@ -748,6 +789,7 @@ class Pair:
         self.reply_state = ReplyState()
         self.tx = None
         self.changes_known = True
+        self.counters_known = True
         for s in (self.memkv, self.redis):
             if not s.alive() or (s is self.memkv and s.sanitizer_report()):
                 self._restart(s)
@@ -809,9 +851,41 @@ class Pair:
     def set_listpack_allowed(self, argv, a, b):
         """memkv stores small sets of strings as listpacks (Redis 7.2's encoding), Redis 7.0 as
         hashtables: OBJECT ENCODING may then differ, for a set key only."""
-        return (is_object_encoding(argv) and a == ("bulk", b"listpack")
-                and b == ("bulk", b"hashtable")
-                and self.redis.conn.call([b"TYPE", argv[2]]) == ("status", b"set"))
+        if not (is_object_encoding(argv) and a == ("bulk", b"listpack")
+                and b == ("bulk", b"hashtable")):
+            return False
+        self.memkv.conn.call([b"TYPE", argv[2]])  # the counters see it in both (counters_of)
+        return self.redis.conn.call([b"TYPE", argv[2]]) == ("status", b"set")
+
+    def reset_counters(self):
+        done = [s.conn.call([b"CONFIG", b"RESETSTAT"]) for s in (self.memkv, self.redis)]
+        self.counters_known &= all(r == ("status", b"OK") for r in done)
+
+    def compare_counters(self, batch, last, seq):
+        """The counters both servers keep of what ran (counters_of), compared after a batch
+        without a command whose statistics differ on purpose; after one, both reset their
+        statistics (not compared until the next reset if either refuses, e.g. NOAUTH)."""
+        if any(not counters_comparable(argv) for argv in batch):
+            self.reset_counters()
+        elif self.counters_known:
+            counts = [counters_of(s) for s in (self.memkv, self.redis)]
+            if None not in counts and any(b"errorstat_ERRORSTATS_DISABLED" in c
+                                          for c in counts):
+                # memkv's errorstats-max-prefixes (Redis's is 128) was lowered and reached
+                for c in counts:
+                    for k in [k for k in c if k.startswith(b"errorstat_")]:
+                        del c[k]
+            if None not in counts and counts[0] != counts[1]:
+                names = sorted(k for k in set(counts[0]) | set(counts[1])
+                               if counts[0].get(k) != counts[1].get(k))
+                return Mismatch("counters", last, seq[last],
+                                ("bulk", b" ".join(b"%s=%s" % (k, counts[0].get(k, b"-"))
+                                                   for k in names[:6])),
+                                ("bulk", b" ".join(b"%s=%s" % (k, counts[1].get(k, b"-"))
+                                                   for k in names[:6])),
+                                "INFO's keyspace hits/misses, error counts or command "
+                                "statistics differ after this command's batch")
+        return None
 
     @staticmethod
     def changes_since_save(s):
@@ -921,12 +995,17 @@ class Pair:
                 return Mismatch("mismatch", last, seq[last], pings[0], pings[1],
                                 "PING after the command: the connection closed in one server")
             if pings[0] != CLOSED:
+                m = self.compare_counters(batch, last, seq)
+                if m:
+                    return m
                 chk = self.memkv.conn.call([b"DEBUG", b"KEYSPACE-STATS-CHECK"])
                 if chk != ("status", b"OK") and not (
                         chk[0] == "error" and b"statistics are off" in chk[1]):
                     return Mismatch("stats", last, seq[last], chk, ("status", b"OK"),
                                     "memkv's key-space statistics differ from a scan after "
                                     "this command's batch")
+                if chk[0] == "error":  # an error reply memkv alone counted
+                    self.reset_counters()
             for s, p in zip((self.memkv, self.redis), pings):
                 if p == CLOSED:
                     s.connect()
@@ -934,6 +1013,10 @@ class Pair:
                 elif p != ("status", b"PONG"):
                     return Mismatch("dead", last, seq[last], pings[0], pings[1],
                                     "%s stopped answering PING" % s.name)
+            if pings[0] == CLOSED:
+                m = self.compare_counters(batch, last, seq)
+                if m:
+                    return m
             # Redis counts a FUNCTION FLUSH as a change, memkv refuses it (README): after a
             # batch that has one (run, queued or not), both save and the count starts again
             # from 0, or is not compared until the next reset when a BGSAVE in progress
