@@ -163,6 +163,58 @@ def test_scripts_count_their_commands_and_their_own_errors(pair):
     assert m[1]["MY"] == 1 and m[1]["OWN"] == 1
 
 
+def test_script_refused_commands_count_once_and_as_rejected(pair):
+    # Redis 7.0: a command a script's redis.call/pcall refuses before running it (unknown,
+    # wrong arity, not allowed in scripts, a write in a read-only script) counts its error at
+    # once and a rejected call of the command; a pcall that swallows it leaves EVAL unfailed,
+    # a script that returns it does not count it a second time.
+    def scenario(s, c):
+        c("EVAL", "local r = redis.pcall('nosuch') return 1", "0")
+        c("EVAL", "local r = redis.pcall('GET') return 1", "0")
+        c("EVAL", "return redis.pcall('GET')", "0")
+        c("EVAL", "local r = redis.pcall('MULTI') return 1", "0")
+        c("EVAL_RO", "local r = redis.pcall('INCR', KEYS[1]) return 1", "1", "k")
+        c("EVAL", "local r = redis.pcall('CONFIG', 'SET', 'x') return 1", "0")
+        c("EVAL", "local r = redis.pcall('CLIENT', 'nosuchsub') return 1", "0")
+        c("EVAL", "return redis.call('MULTI')", "0")
+        return commandstats(c), errorstats(c), total_errors(c)
+
+    m, r = on_both(pair, scenario)
+    assert m == r
+    assert m[0]["get"] == (0, 2, 0) and m[0]["multi"] == (0, 2, 0)
+    assert m[0]["incr"] == (0, 1, 0) and m[0]["config|set"] == (0, 1, 0)
+    assert m[0]["eval"] == (7, 0, 2) and m[2] == 8
+
+
+def test_keyspace_hits_and_misses_like_redis(pair):
+    # The lookups Redis 7.0 counts where a write command reads: SET's GET, the sources of the
+    # STORE forms, both keys of LCS, SCAN's TYPE filter (one per key it examines), SPOP of a
+    # whole set (answered through SUNION's code).
+    def scenario(s, c):
+        c("FLUSHALL")
+        c("SET", "s", "v")
+        c("SADD", "a", "1", "2")
+        c("SADD", "b", "2")
+        c("ZADD", "z", "1", "m")
+        c("HSET", "h", "f", "v")
+        before = parse_info(c("INFO", "stats"))
+        c("SET", "s", "w", "GET")
+        c("SET", "new", "w", "GET")
+        c("SINTERSTORE", "d", "a", "b", "nosuch")
+        c("SUNIONSTORE", "d", "a", "nosuch")
+        c("ZUNIONSTORE", "zd", "2", "z", "nosuch")
+        c("LCS", "s", "s")
+        c("LCS", "nosuch", "h")
+        c("SCAN", "0", "COUNT", "100", "TYPE", "hash")
+        c("SPOP", "b", "10")
+        after = parse_info(c("INFO", "stats"))
+        return tuple(int(after[k]) - int(before[k]) for k in ("keyspace_hits", "keyspace_misses"))
+
+    m, r = on_both(pair, scenario)
+    assert m == r
+    assert m == (17, 5)  # SCAN: 8 keys looked up; SPOP: 1 hit
+
+
 def test_multi_exec_counts_queued_commands_when_they_run(pair):
     def scenario(s, c):
         c("DEL", "k")
