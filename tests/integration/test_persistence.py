@@ -234,6 +234,25 @@ def test_flushall_with_save_rules_saves_the_empty_set(tmpdir_path, server_factor
     assert m2.client().dbsize() == 0
 
 
+def test_flushall_abandons_a_running_bgsave(tmpdir_path, server_factory):
+    """As Redis kills its saving child: the snapshot of what FLUSHALL deleted is not written."""
+    m = server_factory(args=["--dir", tmpdir_path, "--bgsave-slice-us", "50"])
+    c = m.client()
+    c.set("old", "snapshot")
+    c.save()
+    fill_many(c, 40000)
+    c.config_set("rdb-key-save-delay", 20)  # some 0.8 s of saving (see the kill -9 test)
+    c.execute_command("BGSAVE")
+    assert c.info("persistence")["rdb_bgsave_in_progress"] == 1
+    c.flushall()
+    p = c.info("persistence")
+    assert p["rdb_bgsave_in_progress"] == 0 and p["rdb_last_bgsave_status"] == "ok"
+    assert not [f for f in os.listdir(tmpdir_path) if f.startswith("temp-")]
+    m.stop()  # no save rules: the file of the SAVE above stays
+    m2 = server_factory(args=["--dir", tmpdir_path])
+    assert m2.client().dbsize() == 1 and m2.client().get("old") == b"snapshot"
+
+
 def test_config_protected(tmpdir_path, server_factory):
     m = server_factory(args=["--dir", tmpdir_path])
     c = m.client()
