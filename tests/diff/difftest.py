@@ -1106,6 +1106,11 @@ def protocol_check(pair):
             failures += 1
             print("protocol mismatch for %r\n  memkv: %s\n  redis: %s" % (
                 frame, [format_reply(r) for r in got[0]], [format_reply(r) for r in got[1]]))
+        counts = [counters_of(s) for s in (pair.memkv, pair.redis)]  # errors counted alike
+        if counts[0] != counts[1]:
+            failures += 1
+            print("counters differ after %r\n  memkv: %s\n  redis: %s" % (frame, counts[0],
+                                                                        counts[1]))
     detail = pair._crash_detail()
     if detail:
         failures += 1
