@@ -245,11 +245,18 @@ def curl(port, path, token=None, method=None):
 
 
 def fixed_port_server(server_factory, *args):
-    """A server whose endpoint is on a port chosen here, so that it is known after a re-listen."""
-    port = free_port()
-    s = server_factory(["--metrics-port", str(port)] + list(args))
-    assert s.metrics_port == port, (s.metrics_port, port)
-    return s, port
+    """A server whose endpoint is on a port chosen here, so that it is known after a re-listen.
+    A port some other process took between the choice and the bind: another port."""
+    for attempt in range(5):
+        port = free_port()
+        try:
+            s = server_factory(["--metrics-port", str(port)] + list(args))
+        except RuntimeError:  # exited during start-up: the port was taken
+            if attempt == 4:
+                raise
+            continue
+        assert s.metrics_port == port, (s.metrics_port, port)
+        return s, port
 
 
 # ---- /metrics: formats ----
@@ -855,9 +862,12 @@ def test_relisten(server_factory):
     assert config_get(c, "metrics-port") == str(port_a)
     assert get(port_a, "/metrics")[0] == 200
 
-    # A specific port: the old one stops answering, the new one answers.
-    port_b = free_port()
-    assert c("CONFIG", "SET", "metrics-port", port_b) == b"OK"
+    # A specific port: the old one stops answering, the new one answers (another port if
+    # some other process took this one meanwhile).
+    for _ in range(5):
+        port_b = free_port()
+        if c("CONFIG", "SET", "metrics-port", port_b) == b"OK":
+            break
     assert config_get(c, "metrics-port") == str(port_b)
     assert refused(port_a)
     assert get(port_b, "/metrics")[0] == 200
