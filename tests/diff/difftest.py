@@ -366,10 +366,11 @@ COUNTERS_OWN = (b"cmdstat_info", b"cmdstat_debug", b"cmdstat_config|resetstat")
 
 
 def counters_of(s):
-    """Hits, misses, error replies (in all and by prefix) and each command's calls, rejected
-    and failed calls; None when INFO does not answer (a password set, for one)."""
+    """Hits, misses, error replies (in all and by prefix), each command's calls, rejected
+    and failed calls, and each db's keys and keys with a TTL; None when INFO does not answer
+    (a password set, for one)."""
     out = {}
-    for section in (b"stats", b"errorstats", b"commandstats"):
+    for section in (b"stats", b"errorstats", b"commandstats", b"keyspace"):
         r = s.conn.call([b"INFO", section])
         if r[0] not in ("bulk", "verbatim"):
             return None
@@ -381,6 +382,8 @@ def counters_of(s):
                 out[k] = v
             elif k.startswith(b"errorstat_"):
                 out[k] = v
+            elif section == b"keyspace":  # keys and expires per db (avg_ttl: an estimate)
+                out[k] = b",".join(v.split(b",")[:2])
             elif k.startswith(b"cmdstat_") and k not in COUNTERS_OWN:
                 f = dict(x.split(b"=", 1) for x in v.split(b","))
                 out[k] = b"%s/%s/%s" % (f.get(b"calls"), f.get(b"rejected_calls"),
