@@ -189,23 +189,33 @@ void cmd_reset(client *c) {
 
 /* ---- CLIENT ---- */
 
-static int client_type_known(const client *c, int i) {
-    return arg_eq(c, i, "normal") || arg_eq(c, i, "master") || arg_eq(c, i, "replica") ||
-           arg_eq(c, i, "slave") || arg_eq(c, i, "pubsub");
+/* Client types as Redis names them: a client with a subscription is "pubsub", any other one
+ * "normal" (a MONITOR too); memkv has no "master" nor "replica". */
+enum { CLIENT_TYPE_ANY = -1, CLIENT_TYPE_NORMAL, CLIENT_TYPE_PUBSUB, CLIENT_TYPE_REPLICATION };
+
+/* The type named by argv[i], or -2 when it names none. */
+static int client_type_arg(const client *c, int i) {
+    if (arg_eq(c, i, "normal")) return CLIENT_TYPE_NORMAL;
+    if (arg_eq(c, i, "pubsub")) return CLIENT_TYPE_PUBSUB;
+    if (arg_eq(c, i, "master") || arg_eq(c, i, "replica") || arg_eq(c, i, "slave"))
+        return CLIENT_TYPE_REPLICATION;
+    return -2;
+}
+
+static int client_is_type(const client *o, int type) {
+    if (type == CLIENT_TYPE_ANY) return 1;
+    return type == (pubsub_client_subscribed(o) ? CLIENT_TYPE_PUBSUB : CLIENT_TYPE_NORMAL);
 }
 
 static void client_list(client *c) {
     /* CLIENT LIST [TYPE normal|master|replica|pubsub] | [ID id ...], parsed as Redis: TYPE
      * only with exactly one value, ID with at least one (any integer; unknown ones match
      * nothing), anything else a syntax error. */
-    int only_ids = 0;
+    int only_ids = 0, type = CLIENT_TYPE_ANY;
     if (c->argc == 4 && arg_eq(c, 2, "type")) {
-        if (!client_type_known(c, 3)) {
+        type = client_type_arg(c, 3);
+        if (type == -2) {
             reply_errorf(c, "ERR Unknown client type '%.*s'", (int)c->argv[3].len, c->argv[3].ptr);
-            return;
-        }
-        if (!arg_eq(c, 3, "normal")) {
-            reply_add_verbatim(&c->reply, "txt", "", 0);
             return;
         }
     } else if (c->argc > 3 && arg_eq(c, 2, "id")) {
@@ -224,6 +234,7 @@ static void client_list(client *c) {
     size_t cap = 1024, len = 0;
     char *out = alloc_malloc(ALLOC_SUB_OTHER, cap);
     for (client *o = srv.clients; o; o = o->next) {
+        if (!client_is_type(o, type)) continue;
         if (only_ids) {
             int want = 0;
             for (int k = only_ids; k < c->argc; k++) {
@@ -269,7 +280,7 @@ static void client_kill(client *c) {
      * one answers. */
     long long id = 0;
     const resp_arg *addr = NULL, *laddr = NULL;
-    int skipme = 1, other_type = 0;
+    int skipme = 1, type = CLIENT_TYPE_ANY;
     for (int i = 2; i < c->argc; i += 2) {
         if (i + 1 >= c->argc) {
             reply_error(c, ERR_SYNTAX);
@@ -282,11 +293,11 @@ static void client_kill(client *c) {
                 return;
             }
         } else if (arg_eq(c, i, "type")) {
-            if (!client_type_known(c, i + 1)) {
+            type = client_type_arg(c, i + 1);
+            if (type == -2) {
                 reply_errorf(c, "ERR Unknown client type '%.*s'", (int)v->len, v->ptr);
                 return;
             }
-            other_type = !arg_eq(c, i + 1, "normal");
         } else if (arg_eq(c, i, "addr")) {
             addr = v;
         } else if (arg_eq(c, i, "laddr")) {
@@ -310,12 +321,9 @@ static void client_kill(client *c) {
             return;
         }
     }
-    if (other_type) { /* memkv has only normal clients */
-        reply_add_int(&c->reply, 0);
-        return;
-    }
     long long killed = 0;
     for (client *o = srv.clients; o; o = o->next) {
+        if (!client_is_type(o, type)) continue;
         if (id && o->id != (uint64_t)id) continue;
         if (addr && (strlen(o->addr) != addr->len || memcmp(o->addr, addr->ptr, addr->len)))
             continue;

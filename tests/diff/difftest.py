@@ -86,7 +86,33 @@ class Server:
             time.sleep(0.02)
         raise RuntimeError("cannot connect to %s" % self.name)
 
+    EVENTS_PATTERN = b"__key*__:*"
+
+    def subscribe(self):
+        """(Re)opens the listener of keyspace notifications (Pair.events)."""
+        if getattr(self, "sub", None):
+            self.sub.close()
+        self.sub = Conn(self.address(), timeout=20)
+        self.sub.call([b"PSUBSCRIBE", self.EVENTS_PATTERN])
+
+    def events(self):
+        """The messages the listener got since the last call, up to the reply to a PING sent
+        now on its own connection (everything published before it came first); None if the
+        listener's connection is gone (CLIENT KILL, an output buffer limit)."""
+        out = []
+        self.sub.send(encode([b"PING"]))
+        while True:
+            r = self.sub.read()
+            if r in (CLOSED, TIMEOUT) or r[0] != "array":
+                return None
+            if r[1] and r[1][0] == ("bulk", b"pong"):
+                return out
+            out.append(r)
+
     def stop(self):
+        if getattr(self, "sub", None):
+            self.sub.close()
+            self.sub = None
         if self.conn:
             self.conn.close()
             self.conn = None
@@ -130,6 +156,7 @@ class Memkv(Server):
         fields = dict(line.split("=", 1) for line in open(ready).read().split())
         self.port = int(fields["port"])
         self.connect()
+        self.subscribe()
 
     def address(self):
         return ("127.0.0.1", self.port)
@@ -157,6 +184,7 @@ class Redis(Server):
                 raise RuntimeError("redis-server did not start:\n" + self.stdout().decode())
             time.sleep(0.01)
         self.connect()
+        self.subscribe()
 
     def address(self):
         return self.sock
@@ -808,6 +836,8 @@ class Pair:
                     s.conn.call([b"CONFIG", b"SET", name, value])
                 s.connect()
                 s.conn.call([b"FLUSHALL"])
+                if s.events() is None:  # the reset's own notifications (FLUSHALL's)
+                    s.subscribe()
                 s.conn.call([b"SCRIPT", b"FLUSH"])  # the script cache is state too
                 s.conn.call([b"CONFIG", b"RESETSTAT"])
                 s.conn.call([b"SAVE"])  # rdb_changes_since_last_save from 0 (compared)
@@ -1007,6 +1037,15 @@ class Pair:
             if (pings[0] == CLOSED) != (pings[1] == CLOSED):
                 return Mismatch("mismatch", last, seq[last], pings[0], pings[1],
                                 "PING after the command: the connection closed in one server")
+            events = [s.events() for s in (self.memkv, self.redis)]
+            if None in events:  # a listener is gone: both listen again (commands alike)
+                for s in (self.memkv, self.redis):
+                    s.subscribe()
+            elif events[0] != events[1]:
+                return Mismatch("events", last, seq[last], ("array", events[0][:20]),
+                                ("array", events[1][:20]),
+                                "the keyspace notifications of this command's batch differ "
+                                "(%d in memkv, %d in redis)" % (len(events[0]), len(events[1])))
             if pings[0] != CLOSED:
                 m = self.compare_counters(batch, last, seq)
                 if m:

@@ -2,9 +2,11 @@
 
 The harness speaks over one connection, which must never enter subscribed mode (its liveness
 PING and the key-space check would be refused there) nor receive messages it did not ask for
-(they would shift every later reply). So the sequences PUBLISH, SPUBLISH and PUBSUB with no
-subscriber, and set notify-keyspace-events (through CONFIG_SET) with nobody listening: their
-replies, error texts and arities are compared. SUBSCRIBE and the others of subscribed mode are
+(they would shift every later reply). So the sequences PUBLISH, SPUBLISH and PUBSUB, and set
+notify-keyspace-events (through CONFIG_SET): their replies, error texts and arities are
+compared, and the harness's second connection to each server, a PSUBSCRIBE to __key*__:*,
+receives the keyspace notifications (and what PUBLISH sends to such channels), compared after
+every batch. SUBSCRIBE and the others of subscribed mode are
 compared against redis-server by tests/integration/test_pubsub.py (scripts on two connections in
 RESP2 and RESP3, and the stream of keyspace notifications for every command group)."""
 

@@ -23,7 +23,7 @@ from exporter_harness import RedisServer
 from helpers import Resp, info_fields, wait_until
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "diff"))
-from resp import Conn, encode  # noqa: E402
+from resp import CLOSED, Conn, encode  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +149,30 @@ def test_glob_patterns(server, redis_server):
         s.close()
         p.close()
     assert results[0] == results[1]
+
+
+def test_client_type_pubsub_as_redis(server, redis_server):
+    """A client with a subscription is of type pubsub for CLIENT LIST and CLIENT KILL (not
+    normal), and normal again once it has none, as in Redis."""
+    def scenario(target):
+        sub, other = Conn(addr(target), timeout=5), Conn(addr(target), timeout=5)
+        sid = sub.call(argv("CLIENT ID"))[1]
+        ids = lambda t: [l.split(" ")[0] for l in  # noqa: E731
+                         other.call(argv("CLIENT LIST TYPE " + t))[-1].decode().splitlines()]
+        sub.call(argv("PSUBSCRIBE p*"))
+        out = [("id=%d" % sid) in ids("pubsub"), ("id=%d" % sid) in ids("normal"),
+               other.call(argv("CLIENT KILL ID %d TYPE normal" % sid)),
+               other.call(argv("CLIENT KILL ID %d TYPE master" % sid))]
+        sub.call(argv("PUNSUBSCRIBE"))
+        out += [("id=%d" % sid) in ids("pubsub"), ("id=%d" % sid) in ids("normal")]
+        sub.call(argv("SUBSCRIBE c"))
+        out += [other.call(argv("CLIENT KILL ID %d TYPE pubsub" % sid)), sub.read()]
+        other.close()
+        return out
+
+    mine, theirs = scenario(server), scenario(redis_server)
+    assert mine == theirs
+    assert mine == [True, False, ("int", 0), ("int", 0), False, True, ("int", 1), CLOSED]
 
 
 def test_client_list_info_and_subsystem(server):
