@@ -12,9 +12,8 @@
 #include "util/util.h"
 
 void expire_or_delete(client *c, const resp_arg *key, int64_t when) {
-    if (when <= server_now_ms()) {
+    if (when <= server_now_ms()) { /* deleted, not expired: Redis 7.0 counts no expiry */
         db_delete(c->db, key->ptr, key->len);
-        srv.stats.expired_keys++;
         notify_event(NOTIFY_GENERIC, "del", key->ptr, key->len, c->db_index);
     } else {
         db_set_expire(c->db, key->ptr, key->len, when);

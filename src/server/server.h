@@ -502,7 +502,8 @@ db_entry *lookup_type_or_reply(client *c, int i, int type, int write, int *wrong
  * command changed something. */
 void key_changed(client *c, int i);
 /* Gives an existing key the absolute expire `when` (ms); one already in the past deletes the
- * key and counts it as expired, as Redis does. The caller counts the change (srv.dirty). */
+ * key ("del", not counted in expired_keys, as Redis 7.0). The caller counts the change
+ * (srv.dirty). */
 void expire_or_delete(client *c, const resp_arg *key, int64_t when);
 
 /* command handlers */

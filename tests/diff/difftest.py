@@ -389,16 +389,21 @@ def counters_comparable(argv):
 
 
 # INFO sections and the fields of them compared by counters_of.
-COUNTER_FIELDS = (b"keyspace_hits", b"keyspace_misses", b"total_error_replies")
+COUNTER_FIELDS = (
+    b"keyspace_hits", b"keyspace_misses", b"total_error_replies", b"expired_keys", b"evicted_keys",
+    b"connected_clients", b"blocked_clients", b"tracking_clients", b"clients_in_timeout_table",
+    b"pubsub_channels", b"pubsub_patterns", b"pubsubshard_channels", b"tracking_total_keys",
+    b"tracking_total_items", b"tracking_total_prefixes")
 COUNTERS_OWN = (b"cmdstat_info", b"cmdstat_debug", b"cmdstat_config|resetstat")
 
 
 def counters_of(s):
-    """Hits, misses, error replies (in all and by prefix), each command's calls, rejected
-    and failed calls, and each db's keys and keys with a TTL; None when INFO does not answer
-    (a password set, for one)."""
+    """Hits, misses, expired and evicted keys, error replies (in all and by prefix), each
+    command's calls, rejected and failed calls, the clients connected, blocked and tracking,
+    the pub/sub subscriptions, the tracking table's sizes, and each db's keys and keys with a
+    TTL; None when INFO does not answer (a password set, for one)."""
     out = {}
-    for section in (b"stats", b"errorstats", b"commandstats", b"keyspace"):
+    for section in (b"stats", b"clients", b"errorstats", b"commandstats", b"keyspace"):
         r = s.conn.call([b"INFO", section])
         if r[0] not in ("bulk", "verbatim"):
             return None

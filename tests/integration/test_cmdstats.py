@@ -215,6 +215,22 @@ def test_keyspace_hits_and_misses_like_redis(pair):
     assert m == (17, 5)  # SCAN: 8 keys looked up; SPOP: 1 hit
 
 
+def test_expire_in_the_past_is_a_delete_not_an_expiry(pair):
+    # Redis 7.0: EXPIRE/PEXPIREAT/GETEX EXAT with a time already past deletes the key ("del")
+    # without counting it in expired_keys; a key whose time runs out does count.
+    def scenario(s, c):
+        c("MSET", "a", "1", "b", "2", "c", "3")
+        c("EXPIRE", "a", "-1")
+        c("PEXPIREAT", "b", "1")
+        c("GETEX", "c", "EXAT", "1")
+        c("SET", "d", "4", "PX", "1")
+        wait_until(lambda: c("EXISTS", "d") == 0, 5)
+        return int(parse_info(c("INFO", "stats"))["expired_keys"]), c("DBSIZE")
+
+    m, r = on_both(pair, scenario)
+    assert m == r == (1, 0)
+
+
 def test_multi_exec_counts_queued_commands_when_they_run(pair):
     def scenario(s, c):
         c("DEL", "k")
