@@ -210,8 +210,10 @@ static void cmd_zincrby(client *c) {
         reply_error(c, "ERR resulting score is not a number (NaN)");
         return;
     }
-    notify_key(c, NOTIFY_ZSET, "zincr", 1);
-    srv.dirty += (out & (ZADD_OUT_ADDED | ZADD_OUT_UPDATED)) != 0;
+    if (out & (ZADD_OUT_ADDED | ZADD_OUT_UPDATED)) { /* by 0: no change, no event (Redis) */
+        notify_key(c, NOTIFY_ZSET, "zincr", 1);
+        srv.dirty++;
+    }
     reply_score(c, newscore);
 }
 
