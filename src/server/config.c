@@ -173,8 +173,11 @@ int cfg_set_many(cfg_table *t, const char *const *names, const char *const *valu
         if (cfg_set(t, names[i], values[i], err) < 0) {
             *bad = i;
             rc = -1;
-            /* Roll back the ones already applied, newest first. */
+            /* Roll back the ones already applied, newest first, and, as Redis's rollback
+             * does, set the failing one again from its CONFIG GET form: a form that does not
+             * carry every flag (notify-keyspace-events shows "A" without its "n") loses it. */
             char ignored[CFG_ERR_LEN];
+            if (p) cfg_set(t, names[i], olds[i], ignored);
             while (i-- > 0)
                 cfg_set(t, names[i], olds[i], ignored);
             break;
