@@ -373,7 +373,7 @@ static void cmd_function_unsupported(client *c) {
                    "EVAL / EVALSHA");
 }
 
-#define S (CMD_NOSCRIPT | CMD_SKIP_MONITOR)
+#define S (CMD_NOSCRIPT | CMD_SKIP_MONITOR | CMD_SCRIPT)
 #define MR CMD_MAY_REPLICATE
 #define K CMD_MOVABLEKEYS
 /* clang-format off */

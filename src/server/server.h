@@ -118,6 +118,9 @@ typedef void command_fn(client *c);
 #define CMD_CHANNELS (1 << 16)
 #define CMD_KEY_DELETE (1 << 17)
 #define CMD_KEY_RW_ACCESS (1 << 18)
+/* Runs a script (EVAL*, FCALL*): client-side caching remembers the keys of its reads, not of
+ * the command itself (Redis 7.0's call() leaves EVAL_RO, EVALSHA_RO, FCALL_RO out). */
+#define CMD_SCRIPT (1 << 19)
 
 /* What INFO commandstats and latencystats show of a command or subcommand (cmdstats.c). */
 typedef struct cmd_stats {

@@ -331,6 +331,7 @@ static void remember_keys(client *c, const command *cmd, const resp_arg *argv, i
 
 void tracking_remember_keys(client *c, const command *cmd, const resp_arg *argv, int argc) {
     if (!(cmd->flags & (CMD_READONLY | CMD_CONTAINER))) return; /* reads no key */
+    if (cmd->flags & CMD_SCRIPT) return; /* its reads remember (tracking_script_read) */
     if (remembers(c)) remember_keys(c, cmd, argv, argc, 0);
 }
 
