@@ -393,13 +393,17 @@ COUNTER_FIELDS = (
     b"keyspace_hits", b"keyspace_misses", b"total_error_replies", b"expired_keys", b"evicted_keys",
     b"connected_clients", b"blocked_clients", b"tracking_clients", b"clients_in_timeout_table",
     b"pubsub_channels", b"pubsub_patterns", b"pubsubshard_channels", b"tracking_total_keys",
-    b"tracking_total_items", b"tracking_total_prefixes")
+    b"tracking_total_items", b"tracking_total_prefixes", b"total_connections_received",
+    b"rejected_connections", b"acl_access_denied_auth", b"acl_access_denied_cmd",
+    b"acl_access_denied_key", b"acl_access_denied_channel", b"unexpected_error_replies",
+    b"dump_payload_sanitizations", b"evicted_clients")
 COUNTERS_OWN = (b"cmdstat_info", b"cmdstat_debug", b"cmdstat_config|resetstat")
 
 
 def counters_of(s):
     """Hits, misses, expired and evicted keys, error replies (in all and by prefix), each
-    command's calls, rejected and failed calls, the clients connected, blocked and tracking,
+    command's calls, rejected and failed calls, connections received and rejected, refused
+    AUTHs, the clients connected, blocked and tracking,
     the pub/sub subscriptions, the tracking table's sizes, and each db's keys and keys with a
     TTL; None when INFO does not answer (a password set, for one)."""
     out = {}
