@@ -109,7 +109,31 @@ class Server:
                 return out
             out.append(r)
 
+    def open_blocker(self):
+        """(Re)opens the connection that runs the sequence's @B commands (Pair.run_blocker);
+        its client id is where CLIENT UNBLOCK finds it."""
+        if getattr(self, "blk", None):
+            self.blk.close()
+        self.blk = Conn(self.address(), timeout=20)
+        r = self.blk.call([b"CLIENT", b"ID"])
+        self.blk_id = r[1] if r[0] == "int" else None
+
+    def wait_blocker(self, deadline_s=10):
+        """Returns once the command just sent on the blocker ran: it answered, or the server
+        counts a blocked client (INFO, which the counters leave aside)."""
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            if self.blk.pending():
+                return
+            r = self.conn.call([b"INFO", b"clients"])
+            if r[0] in ("bulk", "verbatim") and b"\r\nblocked_clients:0\r\n" not in r[-1]:
+                return
+            time.sleep(0.001)
+
     def stop(self):
+        if getattr(self, "blk", None):
+            self.blk.close()
+            self.blk = None
         if getattr(self, "sub", None):
             self.sub.close()
             self.sub = None
@@ -157,6 +181,7 @@ class Memkv(Server):
         self.port = int(fields["port"])
         self.connect()
         self.subscribe()
+        self.open_blocker()
 
     def address(self):
         return ("127.0.0.1", self.port)
@@ -185,6 +210,7 @@ class Redis(Server):
             time.sleep(0.01)
         self.connect()
         self.subscribe()
+        self.open_blocker()
 
     def address(self):
         return self.sock
@@ -782,6 +808,7 @@ class Pair:
         self.tx = None  # the commands queued since MULTI (as Redis answered), None outside
         self.changes_known = True  # rdb_changes_since_last_save compared (see run)
         self.counters_known = True  # INFO's counters compared (compare_counters)
+        self.blocker = None  # (index, argv) of the @B command sent and not yet resolved
         self.restore_names = list(generator.CONFIG_SET) + list(generator.MEMKV_ONLY_CONFIG)
         for s in (self.memkv, self.redis):
             s.initial_config = self._config_of(s)
@@ -834,6 +861,7 @@ class Pair:
         self.tx = None
         self.changes_known = True
         self.counters_known = True
+        self.blocker = None
         for s in (self.memkv, self.redis):
             if not s.alive() or (s is self.memkv and s.sanitizer_report()):
                 self._restart(s)
@@ -844,6 +872,7 @@ class Pair:
                 for name, value in s.initial_config.items():
                     s.conn.call([b"CONFIG", b"SET", name, value])
                 s.connect()
+                s.open_blocker()  # a blocked command of the last sequence goes with it
                 s.conn.call([b"FLUSHALL"])
                 if s.events() is None:  # the reset's own notifications (FLUSHALL's)
                     s.subscribe()
@@ -945,17 +974,70 @@ class Pair:
             return None
         return int(fields[b"rdb_changes_since_last_save"])
 
+    def run_blocker(self, argv, pos):
+        """An @B command: the one before it is resolved, then argv[1:] goes to both servers on
+        the blocker connection, and the harness waits until each ran it (answered, or blocked):
+        the commands after it on the main connection may then serve it."""
+        m = self.resolve_blocker()
+        if m:
+            return m
+        if any(s.blk.pending() for s in (self.memkv, self.redis)):  # closed (CLIENT KILL)
+            for s in (self.memkv, self.redis):
+                s.open_blocker()
+        for s in (self.memkv, self.redis):
+            s.blk.send(encode(argv[1:]))
+        for s in (self.memkv, self.redis):
+            s.wait_blocker()
+        self.blocker = (pos, argv)
+        self.commands_run += 1
+        return None
+
+    def resolve_blocker(self):
+        """The @B command sent last: CLIENT UNBLOCK (its timeout reply, if it still waits)
+        through the main connection of each server, then its reply, compared (and so is what
+        UNBLOCK answered: 1 if it still waited)."""
+        if self.blocker is None:
+            return None
+        bpos, argv = self.blocker
+        self.blocker = None
+        got = []
+        for s in (self.memkv, self.redis):
+            u = s.conn.call([b"CLIENT", b"UNBLOCK", b"%d" % s.blk_id])
+            got.append((u, s.blk.read()))
+        (um, rm), (ur, rr) = got
+        if CLOSED in (rm, rr):
+            for s in (self.memkv, self.redis):
+                s.open_blocker()
+        if rm == rr == TIMEOUT:
+            return Mismatch("hang", bpos, argv, rm, rr, "neither server answered the blocker")
+        if not equal(argv[1:], rm, rr) or um != ur:
+            return Mismatch("mismatch", bpos, argv, rm, rr,
+                            "the @B command, on the harness's blocker connection (CLIENT "
+                            "UNBLOCK then: memkv %s, redis %s)" % (format_reply(um),
+                                                                     format_reply(ur)))
+        return None
+
     def run(self, seq, deadline=None):
         """Runs seq on both servers; returns the first Mismatch, or None."""
         pos = 0
         while pos < len(seq):
             if deadline and time.monotonic() > deadline:
                 return None
+            if lower(seq[pos][0]) == b"@b":
+                m = self.run_blocker(seq[pos], pos)
+                if m:
+                    return m
+                pos += 1
+                continue
             batch = seq[pos:pos + BATCH]
             # A command that may close the connection ends its batch: a server that closes a
             # TCP socket with unread input sends a reset, and the client then loses replies
-            # it had not read yet (memkv is on TCP, Redis on a Unix socket).
+            # it had not read yet (memkv is on TCP, Redis on a Unix socket). An @B command
+            # (run_blocker) starts a batch of its own.
             for i, argv in enumerate(batch):
+                if lower(argv[0]) == b"@b":
+                    batch = batch[:i]
+                    break
                 if lower(argv[0]) == b"quit" or (lower(argv[0]) == b"client" and len(argv) > 1
                                                  and lower(argv[1]) == b"kill"):
                     batch = batch[:i + 1]
@@ -1095,7 +1177,11 @@ class Pair:
                                     "command's batch (the save rules count these changes)")
             # The command that saw the close was not run by either server: send it again.
             pos += max(both_closed_at, 1) if both_closed_at is not None else len(batch)
-        return None
+        if self.blocker is None:
+            return None
+        last = self.blocker[0]
+        # Unblocked now: what that counted (a failed call, for Redis) is compared too.
+        return self.resolve_blocker() or self.compare_counters([], last, seq)
 
 
 # ---------------------------------------------------------------------------------------

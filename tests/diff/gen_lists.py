@@ -9,10 +9,11 @@ compared exactly.
 Blocking commands (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP) are generated with a tiny timeout
 (10 ms or less) or an invalid one, never 0 or a negative one that rounds to 0 (which would be
 "forever"): on a key that holds elements they answer at once, on a missing key they time out
-(null array) in both servers. Nothing else runs concurrently in the test, so no waiter is ever
-served by another client; that, and timeouts of seconds, are covered in
-tests/integration/test_lists.py. Their weight is low: Redis 7.0 notices a timeout only at its
-next cron tick (up to 100 ms).
+(null array) in both servers. Their weight is low: Redis 7.0 notices a timeout only at its
+next cron tick (up to 100 ms). Waiters served by another client: "@B" commands (g_blocker)
+run on the harness's second connection with no timeout, the main one may serve them
+(serve_blocker), and the harness ends them with CLIENT UNBLOCK; timeouts of seconds are
+covered in tests/integration/test_lists.py.
 """
 
 I64_MIN = -(2**63)
@@ -140,7 +141,60 @@ def g_blmove(rng):
             _pick(rng, DIRECTIONS[:4]) if rng.random() < 0.95 else b"UP", _pick(rng, TIMEOUTS)]
 
 
+# Keys the blocker waits on: not in generator.KEYS, so that they are mostly empty (it blocks)
+# and of the type it wants; serve_blocker's commands fill them.
+BLOCKER_KEYS = [b"blk0", b"blk1"]
+
+
+def serve_blocker(rng, blocker):
+    """What may follow an @B command on the main connection (generator.gen_sequence): nothing,
+    or a push, a ZADD or an LMOVE into one of its keys, which serves it."""
+    keys = [a for a in blocker[2:] if a in BLOCKER_KEYS] or BLOCKER_KEYS
+    k = _pick(rng, keys)
+    zset = blocker[1].startswith(b"BZ")
+    r = rng.random()
+    if r < 0.25:
+        return []
+    if r < 0.85 and zset or r >= 0.85 and not zset:  # mostly of the type it waits for
+        return [[b"ZADD", k] + [x for _ in range(rng.choice([1, 2, 3]))
+                                for x in (_pick(rng, [b"1", b"2", b"-1.5", b"0"]), element(rng))]]
+    if rng.random() < 0.8:
+        return [[_pick(rng, [b"LPUSH", b"RPUSH"]), k] + [element(rng) for _ in
+                                                       range(rng.choice([1, 1, 2, 3]))]]
+    return [[b"LMOVE", _key(rng), k, b"LEFT", b"RIGHT"]]
+
+
+def g_blocker(rng):
+    """A blocking pop or move for the harness's second connection ("@B", difftest.py's
+    run_blocker), with no timeout or a long one: the commands that follow on the main
+    connection may serve it; the harness unblocks it (CLIENT UNBLOCK) when the next @B comes
+    or the sequence ends. Never mutated, never inside MULTI (generator.py)."""
+    t = _pick(rng, [b"0", b"0", b"100"])
+    keys = [_pick(rng, BLOCKER_KEYS) if rng.random() < 0.8 else _key(rng)
+            for _ in range(rng.choice([1, 1, 2]))]
+    r = rng.random()
+    if r < 0.3:
+        argv = [_pick(rng, [b"BLPOP", b"BRPOP"])] + keys + [t]
+    elif r < 0.45:
+        argv = [b"BLMOVE", keys[0], _key(rng), _pick(rng, DIRECTIONS[:2]),
+                _pick(rng, DIRECTIONS[:2]), t]
+    elif r < 0.5:
+        argv = [b"BRPOPLPUSH", keys[0], _key(rng), t]
+    elif r < 0.65:
+        argv = [b"BLMPOP", t, b"%d" % len(keys)] + keys + [_pick(rng, DIRECTIONS[:2])]
+        if rng.random() < 0.5:
+            argv += [b"COUNT", _pick(rng, [b"1", b"2", b"3"])]
+    elif r < 0.85:
+        argv = [_pick(rng, [b"BZPOPMIN", b"BZPOPMAX"])] + keys + [t]
+    else:
+        argv = [b"BZMPOP", t, b"%d" % len(keys)] + keys + [_pick(rng, [b"MIN", b"MAX"])]
+        if rng.random() < 0.5:
+            argv += [b"COUNT", _pick(rng, [b"1", b"2", b"3"])]
+    return [b"@B"] + argv
+
+
 COMMANDS = {
+    b"@B": (1.5, g_blocker),
     b"LPUSH": (8, g_push),
     b"LPOP": (4, g_pop),
     b"LLEN": (1, lambda r: [b"LLEN", _key(r)]),

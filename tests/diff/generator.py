@@ -73,8 +73,9 @@ CONFIG_SET = {
     b"timeout": [b"0", b"-1", b"abc", b"", b"2147483648", b"1.5", b"-0", b"9223372036854775808"],
     # Not above 10000: Redis raises RLIMIT_NOFILE for a larger value (for 2^31 it loops for
     # minutes), memkv's fd table is sized at start-up.
-    # Not 1: the harness holds two connections (its commands, its keyspace-event listener).
-    b"maxclients": [b"0", b"-1", b"2", b"10000", b"100", b"abc", b"4294967296",
+    # Not below 3: the harness holds three connections (its commands, its keyspace-event
+    # listener, its blocker).
+    b"maxclients": [b"0", b"-1", b"3", b"10000", b"100", b"abc", b"4294967296",
                     b"9223372036854775807", b"+100", b"01", b"1.5", b""],
     # Not 2^63 and above: memkv keeps maxmemory signed (README, deliberate differences).
     b"maxmemory": [b"0", b"10gb", b"10GB", b"1tb", b"-1", b"abc", b"100000000000",
@@ -752,7 +753,8 @@ def no_huge_string(argv):
 def gen_command(rng):
     name = rng.choices(_names, _weights)[0]
     argv = COMMANDS[name][1](rng)
-    if name not in (b"SHUTDOWN", b"HELLO", b"QUIT", b"CONFIG", b"MEMKV CONFIG", b"BGSAVE"):
+    if name not in (b"SHUTDOWN", b"HELLO", b"QUIT", b"CONFIG", b"MEMKV CONFIG", b"BGSAVE",
+                    b"@B"):
         argv = mutate(rng, argv)
     return gen_bitmaps.no_huge_bitmap(no_huge_string(gen_sets.deterministic_pop(argv)))
 
@@ -768,7 +770,7 @@ def gen_sequence(rng, n, resp3=False):
     muted = False  # a CLIENT REPLY OFF or SKIP since the last CLIENT REPLY ON
     while len(seq) < n:
         cmd = gen_command(rng)
-        while in_multi and gen_multi.memkv_only(cmd):
+        while in_multi and (gen_multi.memkv_only(cmd) or cmd[0] == b"@B"):
             cmd = gen_command(rng)
         for argv in gen_multi.expand(rng, cmd, gen_command):
             name = argv[0].lower()
@@ -787,6 +789,8 @@ def gen_sequence(rng, n, resp3=False):
                 seq.append([b"CLIENT", b"REPLY", b"ON"])
                 muted = False
             seq.append(argv)
+            if name == b"@b":  # what may serve it (gen_lists.g_blocker)
+                seq += gen_lists.serve_blocker(rng, argv)
             if gen_introspect.is_tracking_on(argv):
                 # Tracking on only while no key changes: TRACKING OFF closes every such
                 # block (inside a transaction too), see gen_introspect.py.

@@ -16,6 +16,7 @@ from its RESP2 look-alike so that a shape is compared as exactly as a value:
 
 and two pseudo-replies the harness uses: ("closed",) when the server closed the connection
 and ("timeout",) when it did not answer in time."""
+import select
 import socket
 
 CLOSED = ("closed",)
@@ -63,6 +64,12 @@ class Conn:
             self.sock.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the read that follows reports the close
+
+    def pending(self):
+        """Whether a reply (or the close) has started to arrive, without waiting."""
+        if self.pos < len(self.buf):
+            return True
+        return bool(select.select([self.sock], [], [], 0)[0])
 
     def _fill(self):
         try:
