@@ -125,8 +125,8 @@ class Server:
         while time.monotonic() < end:
             if self.blk.pending():
                 return
-            r = self.conn.call([b"INFO", b"clients"])
-            if r[0] in ("bulk", "verbatim") and b"\r\nblocked_clients:0\r\n" not in r[-1]:
+            clients = info_section(self.conn, b"clients")
+            if clients and clients.get(b"blocked_clients") != b"0":
                 return
             time.sleep(0.001)
 
@@ -426,21 +426,27 @@ COUNTER_FIELDS = (
 COUNTERS_OWN = (b"cmdstat_info", b"cmdstat_debug", b"cmdstat_config|resetstat")
 
 
+def info_section(conn, section):
+    """One INFO section as {field: value}, or None when INFO does not answer (a password
+    set, for one)."""
+    r = conn.call([b"INFO", section])
+    if r[0] not in ("bulk", "verbatim"):
+        return None
+    return dict(line.split(b":", 1) for line in r[-1].split(b"\r\n") if b":" in line)
+
+
 def counters_of(s):
     """Hits, misses, expired and evicted keys, error replies (in all and by prefix), each
     command's calls, rejected and failed calls, connections received and rejected, refused
-    AUTHs, the clients connected, blocked and tracking,
-    the pub/sub subscriptions, the tracking table's sizes, and each db's keys and keys with a
-    TTL; None when INFO does not answer (a password set, for one)."""
+    AUTHs, the clients connected, blocked and tracking, the pub/sub subscriptions, the
+    tracking table's sizes, and each db's keys and keys with a TTL; None when INFO does not
+    answer."""
     out = {}
     for section in (b"stats", b"clients", b"errorstats", b"commandstats", b"keyspace"):
-        r = s.conn.call([b"INFO", section])
-        if r[0] not in ("bulk", "verbatim"):
+        fields = info_section(s.conn, section)
+        if fields is None:
             return None
-        for line in r[-1].split(b"\r\n"):
-            if b":" not in line:
-                continue
-            k, v = line.split(b":", 1)
+        for k, v in fields.items():
             if k in COUNTER_FIELDS:
                 out[k] = v
             elif k.startswith(b"errorstat_"):
@@ -966,11 +972,8 @@ class Pair:
     def changes_since_save(s):
         """INFO's rdb_changes_since_last_save, or None while a BGSAVE runs (when it ends, the
         count drops by what it was at the start: the moment differs between the servers)."""
-        r = s.conn.call([b"INFO", b"persistence"])
-        if r[0] not in ("bulk", "verbatim"):
-            return None
-        fields = dict(line.split(b":", 1) for line in r[-1].split(b"\r\n") if b":" in line)
-        if fields.get(b"rdb_bgsave_in_progress") != b"0":
+        fields = info_section(s.conn, b"persistence")
+        if not fields or fields.get(b"rdb_bgsave_in_progress") != b"0":
             return None
         return int(fields[b"rdb_changes_since_last_save"])
 
