@@ -245,6 +245,10 @@ typedef struct key_list {
     int typed; /* SCAN's TYPE given (type -1 then: an unknown name, nothing matches) */
     int64_t now;
     db *d;
+    /* SCAN: the expired keys it met that match the pattern, deleted once the scan is done (as
+     * Redis 7.0's SCAN expires them; KEYS only skips them). NULL: KEYS. */
+    const db_entry **expired;
+    size_t nexpired, expired_cap;
 } key_list;
 
 static int entry_expired(key_list *kl, const db_entry *e) {
@@ -259,15 +263,20 @@ static void collect(void *ctx, const db_entry *e) {
     size_t klen;
     const char *k = db_entry_key(e, &klen);
     if (!kl->match_all && !util_glob_match(kl->pat, kl->plen, k, klen, 0)) return;
-    if (kl->typed) { /* Redis reads each key's type with a lookup: a hit, or a miss if expired */
-        if (entry_expired(kl, e)) {
-            srv.stats.keyspace_misses++;
-            return;
+    if (entry_expired(kl, e)) {
+        if (kl->expired) {
+            if (kl->nexpired == kl->expired_cap) {
+                kl->expired_cap = kl->expired_cap ? kl->expired_cap * 2 : 16;
+                kl->expired = alloc_realloc(ALLOC_SUB_OTHER, kl->expired,
+                                            kl->expired_cap * sizeof(*kl->expired));
+            }
+            kl->expired[kl->nexpired++] = e;
         }
+        return;
+    }
+    if (kl->typed) { /* Redis reads each key's type with a lookup (expired: expire_scanned) */
         srv.stats.keyspace_hits++;
         if (db_entry_type(e) != kl->type) return;
-    } else if (entry_expired(kl, e)) {
-        return;
     }
     if (kl->len == kl->cap) {
         kl->cap = kl->cap ? kl->cap * 2 : 64;
@@ -308,6 +317,28 @@ void cmd_keys(client *c) {
     reply_key_list(c, &kl);
 }
 
+/* The expired keys SCAN met go as a lookup would take them (the "expired" event, expired_keys;
+ * kept while CLIENT PAUSE holds the data set); with TYPE, Redis met each with a read lookup: a
+ * miss and its "keymiss" event. A copy of each name: the delete frees the entry. */
+static void expire_scanned(client *c, key_list *kl) {
+    char buf[256];
+    for (size_t i = 0; i < kl->nexpired; i++) {
+        size_t klen;
+        const char *k = db_entry_key(kl->expired[i], &klen);
+        char *name = klen <= sizeof(buf) ? buf : alloc_malloc(ALLOC_SUB_OTHER, klen);
+        memcpy(name, k, klen);
+        uint64_t gone = 0;
+        db_find(c->db, name, klen, kl->now, &gone);
+        srv.stats.expired_keys += (long long)gone;
+        if (kl->typed) {
+            srv.stats.keyspace_misses++;
+            notify_event(NOTIFY_KEY_MISS, "keymiss", name, klen, c->db_index);
+        }
+        if (name != buf) alloc_free(ALLOC_SUB_OTHER, name);
+    }
+    alloc_free(ALLOC_SUB_OTHER, kl->expired);
+}
+
 void cmd_scan(client *c) {
     uint64_t cursor;
     scan_args a;
@@ -319,7 +350,10 @@ void cmd_scan(client *c) {
     kl.plen = a.plen;
     kl.type = a.type_unknown ? -1 : a.type;
     kl.typed = a.type_unknown || a.type >= 0;
+    kl.expired = alloc_malloc(ALLOC_SUB_OTHER, 16 * sizeof(*kl.expired));
+    kl.expired_cap = 16;
     uint64_t next = db_scan(c->db, cursor, (size_t)a.count, collect, &kl);
+    expire_scanned(c, &kl);
     reply_scan_head(c, next);
     reply_key_list(c, &kl);
 }

@@ -6,6 +6,7 @@
  * loop, which sends the reply and lets that client go on. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -533,14 +534,23 @@ void cmd_debug(client *c) {
         reply_add_status(&c->reply, "OK");
     } else if (arg_eq(c, 1, "keyspace-stats-check") && c->argc == 2) {
         keyspace_stats_check(c);
+    } else if (arg_eq(c, 1, "set-active-expire") && c->argc == 3) {
+        /* As Redis: atoi of the argument, so anything but a non-zero number turns it off. */
+        char num[32];
+        snprintf(num, sizeof(num), "%.*s", (int)(c->argv[2].len < 31 ? c->argv[2].len : 31),
+                 c->argv[2].ptr);
+        srv.active_expire_off = atoi(num) == 0;
+        reply_add_status(&c->reply, "OK");
     } else if (arg_eq(c, 1, "help") && c->argc == 2) {
-        reply_add_array_len(&c->reply, 5);
+        reply_add_array_len(&c->reply, 7);
         reply_add_status(&c->reply, "DEBUG <subcommand> [<arg> ...]. Subcommands are:");
         reply_add_status(&c->reply, "LEAK <bytes> [<blocks>]");
         reply_add_status(&c->reply, "    Allocate and keep memory from memkv_debug_planted_leak.");
         reply_add_status(&c->reply, "KEYSPACE-STATS-CHECK");
         reply_add_status(&c->reply,
                          "    Recount the key-space statistics by a scan; report any difference.");
+        reply_add_status(&c->reply, "SET-ACTIVE-EXPIRE <0|1>");
+        reply_add_status(&c->reply, "    Stop (0) or resume the cron's deletion of expired keys.");
     } else {
         reply_unknown_subcommand(c);
     }

@@ -115,7 +115,7 @@ static int64_t cron(evloop *el, void *data) {
     if (busy > srv.stats.eventloop_max_busy_us) srv.stats.eventloop_max_busy_us = busy;
     int64_t now = server_now_ms();
     /* No active expiry while CLIENT PAUSE holds the data set still (as Redis 7.0). */
-    int expire = !(srv.pause_type && pause_in_force());
+    int expire = !(srv.pause_type && pause_in_force()) && !srv.active_expire_off;
     int64_t expire_start = util_monotonic_us();
     for (long long i = 0; i < srv.databases; i++) {
         if (expire) srv.stats.expired_keys += (long long)db_active_expire(srv.dbs[i], now, 200);

@@ -233,6 +233,7 @@ typedef struct server {
     long long prof_snapshots_keep;
     int prof_unwinder;            /* PROF_UNWINDER_* */
     int enable_debug_command;     /* 0 no, 1 yes, 2 local */
+    int active_expire_off;        /* DEBUG SET-ACTIVE-EXPIRE 0: the cron deletes no expired key */
     int enable_protected_configs; /* 0 no, 1 yes, 2 local: CONFIG SET of CFG_PROTECTED ones */
     int protected_mode;           /* no requirepass: refuse clients that are not CLIENT_LOCAL */
     /* HTTP endpoint (endpoint.c) */

@@ -13,6 +13,7 @@ import re
 import shutil
 import socket
 import sys
+import time
 
 import pytest
 
@@ -229,6 +230,58 @@ def test_expire_in_the_past_is_a_delete_not_an_expiry(pair):
 
     m, r = on_both(pair, scenario)
     assert m == r == (1, 0)
+
+
+def test_scan_expires_the_expired_keys_it_meets(server_factory):
+    # Redis 7.0's SCAN deletes each expired key it meets that matches MATCH: an expiry
+    # (expired_keys, the "expired" event); with TYPE it met it by a read lookup first (a miss,
+    # "keymiss"). KEYS only skips them. Active expiry is off on both (DEBUG SET-ACTIVE-EXPIRE 0)
+    # so that only the commands delete.
+    redis = _Redis.__new__(_Redis)
+    redis.inner = RedisServer("--enable-debug-command", "yes")
+    redis.host, redis.port = "127.0.0.1", redis.inner.port
+    try:
+        memkv = server_factory(["--enable-debug-command", "yes"])
+
+        def scenario(s, c):
+            c("CONFIG", "SET", "notify-keyspace-events", "KEAm")
+            assert c("DEBUG", "SET-ACTIVE-EXPIRE", "0") == b"OK"
+            for p in ("a", "b", "k"):
+                for i in range(4):
+                    c("SET", "%s%d" % (p, i), "x", "PX", "20")
+            c("SET", "live", "y")
+            c("HSET", "h", "f", "v")
+            events = Resp(s)
+            events.send("PSUBSCRIBE", "__key*__:*", "end")
+            events.read(), events.read()
+            time.sleep(0.1)
+            keys = sorted(c("KEYS", "*"))
+            match = sorted(c("SCAN", "0", "MATCH", "a*", "COUNT", "1000")[1])
+            typed = sorted(c("SCAN", "0", "TYPE", "hash", "COUNT", "1000")[1])
+            info = parse_info(c("INFO", "stats"))
+            counts = (int(info["expired_keys"]), int(info["keyspace_hits"]),
+                      int(info["keyspace_misses"]), c("DBSIZE"))
+            c("PUBLISH", "end", "x")  # the events' connection stops at this one
+            seen = []
+            while True:
+                msg = events.read()
+                if msg[0] == b"pmessage" and msg[2] == b"end":
+                    break
+                seen.append((msg[2], msg[3]))
+            events.close()
+            c("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+            return keys, match, typed, counts, sorted(seen)
+
+        m, r = on_both((memkv, redis), scenario)
+    finally:
+        redis.stop()
+    assert m == r
+    keys, match, typed, counts, seen = m
+    assert keys == [b"h", b"live"] and match == [] and typed == [b"h"]
+    assert counts == (12, 2, 8, 2)  # a* by the first SCAN, b* and k* by the typed one
+    assert (b"__keyevent@0__:expired", b"b3") in seen
+    assert (b"__keyevent@0__:keymiss", b"k0") in seen
+    assert (b"__keyevent@0__:keymiss", b"a0") not in seen
 
 
 def test_multi_exec_counts_queued_commands_when_they_run(pair):
