@@ -125,6 +125,7 @@ static const struct {
     {lists_commands, &lists_commands_count},
     {zsets_commands, &zsets_commands_count},
     {bitmaps_commands, &bitmaps_commands_count},
+    {hll_commands, &hll_commands_count},
     {extra_commands, &extra_commands_count},
     {introspection_commands, &introspection_commands_count},
     {pubsub_commands, &pubsub_commands_count},

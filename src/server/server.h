@@ -197,6 +197,7 @@ typedef struct server {
     long long databases;
     long long hz;
     long long proto_max_bulk_len;
+    long long hll_sparse_max_bytes; /* a sparse HyperLogLog longer than this becomes dense */
     long long client_query_buffer_limit;
     obuf_limit obuf_normal;
     obuf_limit obuf_replica, obuf_pubsub; /* the other classes; pubsub: subscribed clients */
@@ -638,6 +639,9 @@ size_t string_max_len(void);
 /* cmd_bitmaps.c: SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD BITFIELD_RO */
 extern command bitmaps_commands[];
 extern const size_t bitmaps_commands_count;
+/* cmd_hll.c: PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST */
+extern command hll_commands[];
+extern const size_t hll_commands_count;
 /* cmd_extra.c: LCS, EXPIRETIME, PEXPIRETIME, SWAPDB, WAIT, ROLE */
 extern command extra_commands[];
 extern const size_t extra_commands_count;

@@ -1,0 +1,519 @@
+#include "db/hll.h"
+
+#include "alloc/alloc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SUB ALLOC_SUB_OTHER /* a sketch being changed: the command's own buffer */
+#define REG_MAX 63
+#define HLL_Q 50 /* hash bits left for the run of zeros: counts are 1..Q+1 */
+#define SEED UINT64_C(0xadc83b19)
+#define VAL_MAX_VALUE 32
+#define VAL_MAX_LEN 4
+#define ZERO_MAX_LEN 64
+
+/* ---- opcodes of the sparse form ---- */
+
+static inline int op_zero(uint8_t b) {
+    return (b & 0xc0) == 0;
+}
+static inline int op_xzero(uint8_t b) {
+    return (b & 0xc0) == 0x40;
+}
+static inline int zero_len(uint8_t b) {
+    return (b & 0x3f) + 1;
+}
+/* An XZERO's second byte may lie past the end of a corrupt sketch: Redis reads the string's
+ * terminating zero there, and so does this. */
+static inline long xzero_len(const uint8_t *p, const uint8_t *end) {
+    return ((long)(p[0] & 0x3f) << 8 | (p + 1 < end ? p[1] : 0)) + 1;
+}
+static inline int val_value(uint8_t b) {
+    return ((b >> 2) & 0x1f) + 1;
+}
+static inline int val_len(uint8_t b) {
+    return (b & 3) + 1;
+}
+static inline uint8_t val_op(int value, long len) {
+    return (uint8_t)(0x80 | (value - 1) << 2 | (len - 1));
+}
+/* A run of zero registers as ZERO or XZERO; returns the end of what it wrote. */
+static uint8_t *put_zeros(uint8_t *n, long len) {
+    if (len > ZERO_MAX_LEN) {
+        n[0] = (uint8_t)(0x40 | (len - 1) >> 8);
+        n[1] = (uint8_t)((len - 1) & 0xff);
+        return n + 2;
+    }
+    n[0] = (uint8_t)(len - 1);
+    return n + 1;
+}
+
+/* ---- dense registers ---- */
+
+static inline uint8_t dense_get(const uint8_t *regs, long i) {
+    size_t bit = (size_t)i * 6, byte = bit >> 3;
+    unsigned fb = bit & 7, v = regs[byte] >> fb;
+    if (fb > 2) v |= (unsigned)regs[byte + 1] << (8 - fb); /* the register spans two bytes */
+    return (uint8_t)(v & REG_MAX);
+}
+
+static inline void dense_put(uint8_t *regs, long i, uint8_t v) {
+    size_t bit = (size_t)i * 6, byte = bit >> 3;
+    unsigned fb = bit & 7;
+    regs[byte] = (uint8_t)((regs[byte] & ~(REG_MAX << fb)) | v << fb);
+    if (fb > 2)
+        regs[byte + 1] = (uint8_t)((regs[byte + 1] & ~(REG_MAX >> (8 - fb))) | v >> (8 - fb));
+}
+
+static int dense_set(uint8_t *regs, long i, uint8_t count) {
+    if (count <= dense_get(regs, i)) return 0;
+    dense_put(regs, i, count);
+    return 1;
+}
+
+uint8_t hll_dense_get(const void *p, long i) {
+    return dense_get((const uint8_t *)p + HLL_HDR_LEN, i);
+}
+
+/* ---- hashing ---- */
+
+/* MurmurHash64A (Austin Appleby), reading its 8-byte blocks little-endian. */
+static uint64_t murmur64a(const uint8_t *data, size_t len, uint64_t seed) {
+    const uint64_t m = UINT64_C(0xc6a4a7935bd1e995);
+    uint64_t h = seed ^ ((uint64_t)len * m);
+    const uint8_t *end = data + (len & ~(size_t)7);
+    for (; data != end; data += 8) {
+        uint64_t k = 0;
+        for (int i = 7; i >= 0; i--)
+            k = k << 8 | data[i];
+        k *= m;
+        k ^= k >> 47;
+        k *= m;
+        h ^= k;
+        h *= m;
+    }
+    size_t tail = len & 7;
+    if (tail) {
+        for (size_t i = tail; i-- > 0;)
+            h ^= (uint64_t)data[i] << (8 * i);
+        h *= m;
+    }
+    h ^= h >> 47;
+    h *= m;
+    h ^= h >> 47;
+    return h;
+}
+
+/* The register an element goes to, and the count it offers there (1..Q+1). */
+static uint8_t element_count(const void *ele, size_t len, long *index) {
+    uint64_t hash = murmur64a(ele, len, SEED);
+    *index = (long)(hash & (HLL_REGISTERS - 1));
+    hash >>= 14;
+    hash |= UINT64_C(1) << HLL_Q; /* the run ends by bit Q at the latest */
+    return (uint8_t)(__builtin_ctzll(hash) + 1);
+}
+
+/* ---- the sketch ---- */
+
+int hll_valid(const void *v, size_t len) {
+    const uint8_t *p = v;
+    if (len < HLL_HDR_LEN || memcmp(p, "HYLL", 4) != 0 || p[4] > HLL_SPARSE) return 0;
+    return p[4] == HLL_SPARSE || len == HLL_DENSE_LEN;
+}
+
+int hll_encoding(const void *p) {
+    return ((const uint8_t *)p)[4];
+}
+
+int hll_cached(const void *p, uint64_t *card) {
+    const uint8_t *c = (const uint8_t *)p + 8;
+    if (c[7] & 0x80) return 0;
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = n << 8 | c[i];
+    *card = n;
+    return 1;
+}
+
+void hll_set_cached(void *p, uint64_t card) {
+    uint8_t *c = (uint8_t *)p + 8;
+    for (int i = 0; i < 8; i++)
+        c[i] = (uint8_t)(card >> (8 * i));
+}
+
+void hll_invalidate(void *p) {
+    ((uint8_t *)p)[15] |= 0x80;
+}
+
+/* Room for `extra` more bytes and the zero after the end. */
+static void reserve(hll *h, size_t extra) {
+    if (h->len + extra + 1 <= h->cap) return;
+    size_t cap = h->len + extra + 1;
+    cap += cap / 2;
+    h->p = alloc_realloc(SUB, h->p, cap);
+    h->cap = cap;
+}
+
+void hll_init_empty(hll *h) {
+    h->cap = 32;
+    h->p = alloc_calloc(SUB, h->cap);
+    memcpy(h->p, "HYLL", 4);
+    h->p[4] = HLL_SPARSE;
+    h->len = (size_t)(put_zeros(h->p + HLL_HDR_LEN, HLL_REGISTERS) - h->p);
+}
+
+void hll_init_copy(hll *h, const void *p, size_t len) {
+    h->cap = len + 8;
+    h->p = alloc_malloc(SUB, h->cap);
+    memcpy(h->p, p, len);
+    h->len = len;
+    h->p[len] = 0;
+}
+
+void hll_release(hll *h) {
+    alloc_free(SUB, h->p);
+    h->p = NULL;
+    h->len = h->cap = 0;
+}
+
+int hll_to_dense(hll *h) {
+    if (h->p[4] == HLL_DENSE) return 0;
+    uint8_t *d = alloc_calloc(SUB, HLL_DENSE_LEN + 1);
+    memcpy(d, h->p, HLL_HDR_LEN); /* magic, unused bytes and cached count */
+    d[4] = HLL_DENSE;
+    const uint8_t *p = h->p + HLL_HDR_LEN, *end = h->p + h->len;
+    long idx = 0;
+    while (p < end) {
+        if (op_zero(*p)) {
+            idx += zero_len(*p);
+            p++;
+        } else if (op_xzero(*p)) {
+            idx += xzero_len(p, end);
+            p += 2;
+        } else {
+            long run = val_len(*p);
+            if (idx + run > HLL_REGISTERS) break;
+            while (run--)
+                dense_put(d + HLL_HDR_LEN, idx++, (uint8_t)val_value(*p));
+            p++;
+        }
+    }
+    if (idx != HLL_REGISTERS) {
+        alloc_free(SUB, d);
+        return -1;
+    }
+    alloc_free(SUB, h->p);
+    h->p = d;
+    h->len = HLL_DENSE_LEN;
+    h->cap = HLL_DENSE_LEN + 1;
+    return 1;
+}
+
+/* Register index of a sparse sketch := count where greater, changing the opcodes in place the
+ * way Redis does (so the bytes stay Redis's): find the opcode covering index; a VAL already as
+ * high changes nothing; a VAL or ZERO of one register is rewritten; otherwise the opcode is
+ * split into up to three (zeros or the old value before, the new VAL, zeros or the old value
+ * after). Then up to five opcodes from the one before are scanned to merge equal neighbouring
+ * VALs. Dense instead when the count does not fit a VAL or the split would pass sparse_max. */
+static int sparse_set(hll *h, long index, uint8_t count, size_t sparse_max) {
+    uint8_t seq[5], *n = seq;
+    if (count > VAL_MAX_VALUE) goto promote;
+    reserve(h, 3);
+    uint8_t *sparse = h->p + HLL_HDR_LEN, *p = sparse, *end = h->p + h->len, *prev = NULL;
+    long first = 0, span = 0;
+    while (p < end) {
+        long oplen = 1;
+        if (op_zero(*p)) {
+            span = zero_len(*p);
+        } else if (!op_xzero(*p)) {
+            span = val_len(*p);
+        } else {
+            span = xzero_len(p, end);
+            oplen = 2;
+        }
+        if (index <= first + span - 1) break;
+        prev = p;
+        p += oplen;
+        first += span;
+    }
+    if (span == 0 || p >= end) return -1;
+    uint8_t *next = op_xzero(*p) ? p + 2 : p + 1;
+    if (next >= end) next = NULL;
+    int is_zero = op_zero(*p), is_xzero = op_xzero(*p), is_val = !is_zero && !is_xzero;
+
+    if (is_val) {
+        int cur = val_value(*p);
+        if (cur >= count) return 0;
+        if (span == 1) {
+            *p = val_op(count, 1);
+            goto updated;
+        }
+    }
+    if (is_zero && span == 1) {
+        *p = val_op(count, 1);
+        goto updated;
+    }
+    long last = first + span - 1;
+    if (!is_val) {
+        if (index != first) n = put_zeros(n, index - first);
+        *n++ = val_op(count, 1);
+        if (index != last) n = put_zeros(n, last - index);
+    } else {
+        int cur = val_value(*p);
+        if (index != first) *n++ = val_op(cur, index - first);
+        *n++ = val_op(count, 1);
+        if (index != last) *n++ = val_op(cur, last - index);
+    }
+    long seqlen = n - seq, delta = seqlen - (is_xzero ? 2 : 1);
+    if (delta > 0 && h->len + (size_t)delta > sparse_max) goto promote;
+    if (delta && next) memmove(next + delta, next, (size_t)(end - next));
+    h->len = (size_t)((long)h->len + delta);
+    memcpy(p, seq, (size_t)seqlen);
+    end += delta;
+
+updated:
+    p = prev ? prev : sparse;
+    for (int scan = 5; p < end && scan--;) {
+        if (op_xzero(*p)) {
+            p += 2;
+            continue;
+        }
+        if (op_zero(*p)) {
+            p++;
+            continue;
+        }
+        if (p + 1 < end && !op_zero(p[1]) && !op_xzero(p[1]) && val_value(*p) == val_value(p[1])) {
+            int len = val_len(*p) + val_len(p[1]);
+            if (len <= VAL_MAX_LEN) {
+                p[1] = val_op(val_value(*p), len);
+                memmove(p, p + 1, (size_t)(end - p - 1));
+                h->len--;
+                end--;
+                continue; /* the merged VAL may merge with the next one too */
+            }
+        }
+        p++;
+    }
+    h->p[h->len] = 0;
+    hll_invalidate(h->p);
+    return 1;
+
+promote:
+    if (hll_to_dense(h) < 0) return -1;
+    return dense_set(h->p + HLL_HDR_LEN, index, count);
+}
+
+int hll_set(hll *h, long index, uint8_t count, size_t sparse_max) {
+    if (h->p[4] == HLL_DENSE) return dense_set(h->p + HLL_HDR_LEN, index, count);
+    return sparse_set(h, index, count, sparse_max);
+}
+
+int hll_add(hll *h, const void *ele, size_t len, size_t sparse_max) {
+    long index;
+    uint8_t count = element_count(ele, len, &index);
+    int r = hll_set(h, index, count, sparse_max);
+    if (r == 1) hll_invalidate(h->p);
+    return r;
+}
+
+int hll_merge_max(uint8_t max[HLL_REGISTERS], const void *v, size_t len) {
+    const uint8_t *s = v;
+    if (s[4] == HLL_DENSE) {
+        for (long i = 0; i < HLL_REGISTERS; i++) {
+            uint8_t r = dense_get(s + HLL_HDR_LEN, i);
+            if (r > max[i]) max[i] = r;
+        }
+        return 0;
+    }
+    const uint8_t *p = s + HLL_HDR_LEN, *end = s + len;
+    long i = 0;
+    while (p < end) {
+        if (op_zero(*p)) {
+            i += zero_len(*p);
+            p++;
+        } else if (op_xzero(*p)) {
+            i += xzero_len(p, end);
+            p += 2;
+        } else {
+            long run = val_len(*p);
+            uint8_t r = (uint8_t)val_value(*p);
+            if (i + run > HLL_REGISTERS) break;
+            for (; run > 0; run--, i++)
+                if (r > max[i]) max[i] = r;
+            p++;
+        }
+    }
+    return i == HLL_REGISTERS ? 0 : -1;
+}
+
+char *hll_decode(const void *v, size_t len, size_t *outlen) {
+    const uint8_t *p = (const uint8_t *)v + HLL_HDR_LEN, *end = (const uint8_t *)v + len;
+    char *out = alloc_malloc(SUB, (len - HLL_HDR_LEN) * 12 + 1), *o = out;
+    while (p < end) {
+        if (op_zero(*p)) {
+            o += sprintf(o, "z:%d ", zero_len(*p));
+            p++;
+        } else if (op_xzero(*p)) {
+            o += sprintf(o, "Z:%ld ", xzero_len(p, end));
+            p += 2;
+        } else {
+            o += sprintf(o, "v:%d,%d ", val_value(*p), val_len(*p));
+            p++;
+        }
+    }
+    if (o > out) o--; /* the last space */
+    *o = '\0';
+    *outlen = (size_t)(o - out);
+    return out;
+}
+
+/* ---- the estimate ---- */
+
+static double ertl_sigma(double x) {
+    if (x == 1.) return INFINITY;
+    double y = 1, z = x, prev;
+    do {
+        x *= x;
+        prev = z;
+        z += x * y;
+        y += y;
+    } while (prev != z);
+    return z;
+}
+
+static double ertl_tau(double x) {
+    if (x == 0. || x == 1.) return 0.;
+    double y = 1.0, z = 1 - x, prev;
+    do {
+        x = sqrt(x);
+        prev = z;
+        y *= 0.5;
+        z -= pow(1 - x, 2) * y;
+    } while (prev != z);
+    return z / 3;
+}
+
+/* hist[v]: registers holding v. The order of the operations is Redis's: the result must be
+ * the same double. */
+static uint64_t estimate(const int64_t hist[64]) {
+    double m = HLL_REGISTERS;
+    double z = m * ertl_tau((m - (double)hist[HLL_Q + 1]) / m);
+    for (int j = HLL_Q; j >= 1; j--) {
+        z += (double)hist[j];
+        z *= 0.5;
+    }
+    z += m * ertl_sigma((double)hist[0] / m);
+    double e = (double)llroundl(0.721347520444481703680 * m * m / z); /* alpha_inf: 1/(2 ln 2) */
+    return (uint64_t)e;
+}
+
+uint64_t hll_count(const void *v, size_t len, int *invalid) {
+    const uint8_t *s = v;
+    int64_t hist[64] = {0};
+    if (s[4] == HLL_DENSE) {
+        for (long i = 0; i < HLL_REGISTERS; i++)
+            hist[dense_get(s + HLL_HDR_LEN, i)]++;
+        return estimate(hist);
+    }
+    const uint8_t *p = s + HLL_HDR_LEN, *end = s + len;
+    long idx = 0;
+    while (p < end) {
+        if (op_zero(*p)) {
+            idx += zero_len(*p);
+            hist[0] += zero_len(*p);
+            p++;
+        } else if (op_xzero(*p)) {
+            long run = xzero_len(p, end);
+            idx += run;
+            hist[0] += run;
+            p += 2;
+        } else {
+            idx += val_len(*p);
+            hist[val_value(*p)] += val_len(*p);
+            p++;
+        }
+    }
+    if (idx != HLL_REGISTERS) {
+        if (invalid) *invalid = 1;
+        return 0;
+    }
+    return estimate(hist);
+}
+
+uint64_t hll_count_registers(const uint8_t regs[HLL_REGISTERS]) {
+    int64_t hist[64] = {0};
+    for (long i = 0; i < HLL_REGISTERS; i++)
+        hist[regs[i] & REG_MAX]++;
+    return estimate(hist);
+}
+
+/* ---- self-test ---- */
+
+/* Two sketches with the same registers and the same count. */
+static int same_sketch(const hll *x, const hll *y, char *err, size_t errlen) {
+    uint8_t *a = alloc_calloc(SUB, HLL_REGISTERS), *b = alloc_calloc(SUB, HLL_REGISTERS);
+    hll_merge_max(a, x->p, x->len);
+    hll_merge_max(b, y->p, y->len);
+    int same = memcmp(a, b, HLL_REGISTERS) == 0;
+    alloc_free(SUB, a);
+    alloc_free(SUB, b);
+    uint64_t cx = hll_count(x->p, x->len, NULL), cy = hll_count(y->p, y->len, NULL);
+    if (same && cx == cy) return 0;
+    snprintf(err, errlen, "TESTFAILED sparse and dense sketches differ (counts %llu, %llu)",
+             (unsigned long long)cx, (unsigned long long)cy);
+    return -1;
+}
+
+int hll_selftest(char *err, size_t errlen) {
+    /* Every register holds what was put there, whatever its neighbours hold. */
+    uint8_t *regs = alloc_calloc(SUB, HLL_DENSE_LEN - HLL_HDR_LEN + 1);
+    uint64_t x = 88172645463325252ULL;
+    for (int round = 0; round < 4; round++) {
+        uint8_t *want = alloc_malloc(SUB, HLL_REGISTERS);
+        for (long i = 0; i < HLL_REGISTERS; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            want[i] = (uint8_t)(x & REG_MAX);
+            dense_put(regs, i, want[i]);
+        }
+        long bad = -1;
+        for (long i = 0; i < HLL_REGISTERS && bad < 0; i++)
+            if (dense_get(regs, i) != want[i]) bad = i;
+        alloc_free(SUB, want);
+        if (bad >= 0) {
+            snprintf(err, errlen, "TESTFAILED Register %ld should be set", bad);
+            alloc_free(SUB, regs);
+            return -1;
+        }
+    }
+    alloc_free(SUB, regs);
+
+    /* The same elements in a sparse and a dense sketch: the same registers, the same count,
+     * within five standard errors (1.04/sqrt(m)) of the truth, at every checkpoint. */
+    hll sparse, dense;
+    hll_init_empty(&sparse);
+    hll_init_empty(&dense);
+    hll_to_dense(&dense);
+    int rc = 0;
+    char ele[32];
+    long checkpoint = 1;
+    for (long n = 1; n <= 100000 && rc == 0; n++) {
+        int len = snprintf(ele, sizeof(ele), "%ld", n * 2654435761L);
+        /* The sparse form is walked at every add: fed up to 10000 elements only. */
+        if (n <= 10000) hll_add(&sparse, ele, (size_t)len, (size_t)-1);
+        hll_add(&dense, ele, (size_t)len, (size_t)-1);
+        if (n != checkpoint) continue;
+        checkpoint = checkpoint < 100 ? checkpoint + 1 : checkpoint * 10;
+        uint64_t ed = hll_count(dense.p, dense.len, NULL);
+        if (n <= 10000 && same_sketch(&sparse, &dense, err, errlen) < 0) rc = -1;
+        double abserr = fabs((double)ed - (double)n);
+        if (rc == 0 && abserr > 1 && abserr / (double)n > 5 * 1.04 / sqrt((double)HLL_REGISTERS)) {
+            snprintf(err, errlen, "TESTFAILED Too big error. card:%ld abserr:%f", n, abserr);
+            rc = -1;
+        }
+    }
+    hll_release(&sparse);
+    hll_release(&dense);
+    return rc;
+}
