@@ -69,8 +69,9 @@ uint8_t hll_dense_get(const void *p, long i);
  * "v:<value>,<registers>" (VAL), space-separated. A new string (alloc_free ALLOC_SUB_OTHER). */
 char *hll_decode(const void *p, size_t len, size_t *outlen);
 
-/* Checks the registers' packing and the estimator's error on sparse and dense sketches (what
- * PFSELFTEST runs): 0, or -1 with a message in err. */
-int hll_selftest(char *err, size_t errlen);
+/* PFSELFTEST: the registers' packing, then the same elements in a dense sketch and in one that
+ * starts sparse (limit sparse_max): sparse while under half the limit, the same count, within
+ * six standard errors. 0, or -1 with Redis's "ERR TESTFAILED ..." message in err. */
+int hll_selftest(size_t sparse_max, char *err, size_t errlen);
 
 #endif

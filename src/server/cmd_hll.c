@@ -238,7 +238,7 @@ static void cmd_pfdebug(client *c) {
 
 static void cmd_pfselftest(client *c) {
     char err[256];
-    if (hll_selftest(err, sizeof(err)) < 0)
+    if (hll_selftest(sparse_max(), err, sizeof(err)) < 0)
         reply_error(c, err);
     else
         reply_add_status(&c->reply, "OK");

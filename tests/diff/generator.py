@@ -692,9 +692,10 @@ import gen_multi  # noqa: E402 (transactions: blocks of MULTI ... EXEC, see gen_
 import gen_pubsub  # noqa: E402 (PUBLISH SPUBLISH PUBSUB; no subscriber on this connection)
 import gen_introspect  # noqa: E402 (CLIENT REPLY/PAUSE/..., SLOWLOG, LATENCY)
 import gen_scripting  # noqa: E402 (EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT, deterministic scripts)
+import gen_hll  # noqa: E402 (PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST, hand-made sketches)
 
 for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists, gen_bitmaps, gen_multi, gen_pubsub,
-               gen_introspect, gen_scripting):
+               gen_introspect, gen_scripting, gen_hll):
     COMMANDS.update(_group.COMMANDS)
     COVERED |= _group.COVERED
 CONFIG_SET.update(gen_zsets.CONFIG_SET)  # its encoding thresholds, with smaller values
@@ -702,6 +703,7 @@ CONFIG_SET.update(gen_lists.CONFIG_SET)  # quicklist node sizes down to one elem
 CONFIG_SET.update(gen_introspect.CONFIG_SET)  # slowlog and latency monitor thresholds
 CONFIG_SET.update(gen_pubsub.CONFIG_SET)  # notify-keyspace-events (nobody listens here)
 CONFIG_SET.update(gen_scripting.CONFIG_SET)  # busy-reply-threshold, lua-time-limit
+CONFIG_SET.update(gen_hll.CONFIG_SET)  # hll-sparse-max-bytes, small limits too
 MEMKV_ONLY_CONFIG.update(gen_scripting.MEMKV_ONLY_CONFIG)  # lua-script-cache-max
 
 _names = list(COMMANDS)
