@@ -346,7 +346,7 @@ def fill_every_encoding(r):
     """Keys of every type in every encoding Redis 7.0 writes to an RDB file (integer, embstr,
     raw and LZF-compressible strings; listpack and hashtable hashes; quicklists of one and many
     nodes; intsets, listpack-sized and hashtable sets; listpack and skiplist sorted sets with
-    infinite scores), three of them with TTLs well inside their TTL buckets. r: a redis-py
+    infinite scores; a sparse and a dense HyperLogLog), three of them with TTLs well inside their TTL buckets. r: a redis-py
     client of the db to fill."""
     r.set("s:small", "hello")
     r.set("s:int", 12345)
@@ -374,3 +374,5 @@ def fill_every_encoding(r):
     r.zadd("z:sl", {"m%d" % i: i * 1.1 for i in range(400)})
     r.zadd("z:longmember", {"q" * 100: 3})
     r.pexpire("z:sl", 100_000_000)
+    r.pfadd("hll:sparse", "a", "b", "c")  # HyperLogLogs: strings in Redis's sketch layout
+    r.pfadd("hll:dense", *["e%d" % i for i in range(3000)])

@@ -302,7 +302,7 @@ def test_damaged_file_refused(tmpdir_path, server_factory, how):
 # Keys whose encoding is the same in both servers: DUMP must give the same bytes.
 SAME_BYTES = [b"s:small", b"s:int", b"s:negint", b"s:bigint", b"s:float", b"s:lzf", b"s:binary",
               b"s:empty", b"s:ttl", b"h:lp", b"l:small", b"l:many", b"l:big", b"set:int",
-              b"set:bigint", b"z:lp"]
+              b"set:bigint", b"z:lp", b"hll:sparse", b"hll:dense"]
 
 
 def test_dump_restore_both_ways(tmpdir_path, server_factory):
