@@ -5,7 +5,7 @@
 #
 #   scripts/fuzz.sh [--merge] [SECONDS] [TARGET...]
 #
-# TARGET: resp config numbers glob http http_socket dump metrics listpack zset prefix rdb
+# TARGET: resp config numbers glob http http_socket dump metrics listpack zset hll prefix rdb
 # exporter_info exporter_memstats exporter_malloc exporter_proxy exporter_target (default: all).
 # The corpus is copied to a scratch directory, so the tree's corpus is not touched;
 # --merge adds the new inputs that reach new coverage back to tests/fuzz/corpus/<target>/
@@ -26,7 +26,7 @@ if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
     seconds=$1
     shift
 fi
-all=(resp config numbers glob http http_socket dump metrics listpack zset prefix rdb exporter_info
+all=(resp config numbers glob http http_socket dump metrics listpack zset hll prefix rdb exporter_info
      exporter_memstats exporter_malloc exporter_proxy exporter_target)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")

@@ -306,6 +306,7 @@ promote:
 }
 
 int hll_set(hll *h, long index, uint8_t count, size_t sparse_max) {
+    if (count == 0) return 0; /* every register holds at least 0 (and a VAL cannot say 0) */
     if (h->p[4] == HLL_DENSE) return dense_set(h->p + HLL_HDR_LEN, index, count);
     return sparse_set(h, index, count, sparse_max);
 }
