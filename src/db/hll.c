@@ -319,6 +319,12 @@ int hll_add(hll *h, const void *ele, size_t len, size_t sparse_max) {
     return r;
 }
 
+int hll_dense_add(void *p, const void *ele, size_t len) {
+    long index;
+    uint8_t count = element_count(ele, len, &index);
+    return dense_set((uint8_t *)p + HLL_HDR_LEN, index, count);
+}
+
 int hll_merge_max(uint8_t max[HLL_REGISTERS], const void *v, size_t len) {
     const uint8_t *s = v;
     if (s[4] == HLL_DENSE) {

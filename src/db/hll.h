@@ -46,6 +46,9 @@ void hll_release(hll *h);
  * (h may be partly changed then, as Redis leaves it). Invalidates the cached count on a
  * change. */
 int hll_add(hll *h, const void *ele, size_t len, size_t sparse_max);
+/* hll_add on a dense sketch in place (its length never changes): 1 or 0; the caller
+ * invalidates the cached count. */
+int hll_dense_add(void *p, const void *ele, size_t len);
 /* Register index := max(its value, count); 1, 0 or -1 as hll_add. */
 int hll_set(hll *h, long index, uint8_t count, size_t sparse_max);
 /* Sparse to dense (the header kept): 1 converted, 0 already dense, -1 corrupt (unchanged). */

@@ -65,8 +65,22 @@ static void cmd_pfadd(client *c) {
     size_t len;
     int found = sketch_at(c, 1, 1, &e, &p, &len);
     if (found < 0) return;
-    hll h;
     long long updated = 0;
+    if (found && hll_encoding(p) == HLL_DENSE) { /* in place: no copy of its 12 KB */
+        uint8_t *mut = (uint8_t *)db_entry_str_mut(e);
+        for (int j = 2; j < c->argc; j++)
+            updated += hll_dense_add(mut, c->argv[j].ptr, c->argv[j].len);
+        if (updated) {
+            hll_invalidate(mut);
+            db_entry_set_str_form(e, DB_STR_RAW);
+            key_changed(c, 1);
+            notify_key(c, NOTIFY_STRING, "pfadd", 1);
+            srv.dirty += updated;
+        }
+        reply_add_int(&c->reply, updated ? 1 : 0);
+        return;
+    }
+    hll h;
     if (found) {
         hll_init_copy(&h, p, len);
     } else {
