@@ -524,6 +524,10 @@ void db_reads_only(void) {
     reads_only = 1;
 }
 
+void db_entry_will_change(db *d, db_entry *e) {
+    if (stats && e->type != DB_TYPE_STRING && !(e->flags & ENTRY_NOTED)) note_key(d, e, -2, 0);
+}
+
 /* The figures the statistics hold for e (its noted ones if a command changed it since). */
 static void key_counted(db *d, db_entry *e, uint64_t hv, ks_key *k) {
     noted_key *n = (e->flags & ENTRY_NOTED) ? noted_find(e) : NULL;

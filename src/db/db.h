@@ -288,6 +288,9 @@ void db_settle(void);
 /* Until the next db_settle, lookups serve a read-only command: only a collection that a read
  * can change (a hash table may rehash, hashtable and skiplist encodings) is noted. */
 void db_reads_only(void);
+/* A collection a read-only command changes all the same (SORT_RO converts a sorted set to a
+ * skiplist, as Redis 7.0): noted now if it was not, so db_settle reports the change. */
+void db_entry_will_change(db *d, db_entry *e);
 /* The figures of one key as the statistics count them (ks_key), for a scan that rebuilds
  * them: *k's key points into the entry. */
 struct ks_key;

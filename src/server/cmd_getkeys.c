@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alloc/alloc.h"
 #include "server/server.h"
@@ -48,12 +49,39 @@ static int fixed_keys(const command *cmd, int argc, int *pos) {
 
 /* Positions (in argv, the command's own arguments) of its keys into pos (room for argc);
  * returns how many, or -1: the arguments name no key where the command needs some. */
+/* SORT: the key, and the last STORE's destination, found as Redis 7.0's sortGetKeys finds it
+ * (LIMIT, GET and BY skip their arguments, so "BY store" names no destination). */
+static int sort_keys_of(const resp_arg *argv, int argc, int *pos) {
+    static const struct {
+        const char *name;
+        int skip;
+    } skips[] = {{"limit", 2}, {"get", 1}, {"by", 1}};
+    int store = 0;
+    pos[0] = 1;
+    for (int i = 2; i < argc; i++) {
+        for (size_t j = 0; j < sizeof(skips) / sizeof(skips[0]); j++) {
+            size_t n = strlen(skips[j].name);
+            if (argv[i].len == n && strncasecmp(argv[i].ptr, skips[j].name, n) == 0) {
+                i += skips[j].skip;
+                break;
+            }
+            if (argv[i].len == 5 && strncasecmp(argv[i].ptr, "store", 5) == 0 && i + 1 < argc) {
+                pos[1] = i + 1;
+                store = 1;
+                break;
+            }
+        }
+    }
+    return 1 + store;
+}
+
 static int keys_of(const command *cmd, const subcommand *sub, const resp_arg *argv, int argc,
                    int *pos) {
     if (sub) {
         pos[0] = 2;
         return 1;
     }
+    if (!strcmp(cmd->name, "sort")) return sort_keys_of(argv, argc, pos);
     for (size_t i = 0; (cmd->flags & CMD_MOVABLEKEYS) && i < sizeof(movables) / sizeof(movables[0]);
          i++) {
         const movable *m = &movables[i];
@@ -208,6 +236,8 @@ static const char *own_categories(const char *name) {
         {"lastsave", "admin dangerous"},
         {"restore", "keyspace dangerous"},
         {"role", "admin dangerous"},
+        {"sort", "set sortedset list dangerous"},
+        {"sort_ro", "set sortedset list"},
         {"swapdb", "keyspace dangerous"},
         {"wait", "connection"},
         {"function", ""},
@@ -413,6 +443,11 @@ static const struct {
     {"pexpire", "2.6.0"},
     {"pexpireat", "2.6.0"},
     {"pexpiretime", "7.0.0"},
+    {"pfadd", "2.8.9"},
+    {"pfcount", "2.8.9"},
+    {"pfdebug", "2.8.9"},
+    {"pfmerge", "2.8.9"},
+    {"pfselftest", "2.8.9"},
     {"psetex", "2.6.0"},
     {"psubscribe", "2.0.0"},
     {"pttl", "2.6.0"},
@@ -428,6 +463,8 @@ static const struct {
     {"setrange", "2.2.0"},
     {"sintercard", "7.0.0"},
     {"smismember", "6.2.0"},
+    {"sort", "1.0.0"},
+    {"sort_ro", "7.0.0"},
     {"spublish", "7.0.0"},
     {"sscan", "2.8.0"},
     {"ssubscribe", "7.0.0"},

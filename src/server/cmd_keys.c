@@ -41,6 +41,19 @@ static db_entry *count_hit(client *c, int i, db_entry *e) {
     return e;
 }
 
+db_entry *lookup_read_key(client *c, const char *key, size_t klen) {
+    uint64_t expired = 0;
+    db_entry *e = db_find_touch(c->db, key, klen, server_now_ms(), &expired);
+    srv.stats.expired_keys += (long long)expired;
+    if (e) {
+        srv.stats.keyspace_hits++;
+    } else {
+        srv.stats.keyspace_misses++;
+        notify_event(NOTIFY_KEY_MISS, "keymiss", key, klen, c->db_index);
+    }
+    return e;
+}
+
 db_entry *lookup_read(client *c, int i) {
     return count_hit(c, i, lookup(c, i, 1));
 }

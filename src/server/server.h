@@ -497,6 +497,8 @@ int arg_random_count(client *c, const char *with, long long *count, int *with_se
  * lookup_read_notouch does not (Redis's LOOKUP_NOTOUCH: TYPE, TTL, EXISTS). */
 db_entry *lookup_read(client *c, int i);         /* counts hits/misses */
 db_entry *lookup_read_notouch(client *c, int i); /* counts hits/misses */
+/* lookup_read of a key that is no argument (SORT's BY and GET patterns). */
+db_entry *lookup_read_key(client *c, const char *key, size_t klen);
 db_entry *lookup_write(client *c, int i);        /* no hit/miss counting */
 db_entry *lookup_string_or_reply(client *c, int i, int *wrongtype);
 /* The key argv[i] if it holds `type` (lookup_read, or lookup_write when `write`); NULL when
@@ -639,6 +641,9 @@ size_t string_max_len(void);
 /* cmd_bitmaps.c: SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD BITFIELD_RO */
 extern command bitmaps_commands[];
 extern const size_t bitmaps_commands_count;
+/* cmd_sort.c: SORT SORT_RO */
+extern command sort_commands[];
+extern const size_t sort_commands_count;
 /* cmd_hll.c: PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST */
 extern command hll_commands[];
 extern const size_t hll_commands_count;

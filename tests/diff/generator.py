@@ -693,9 +693,10 @@ import gen_pubsub  # noqa: E402 (PUBLISH SPUBLISH PUBSUB; no subscriber on this 
 import gen_introspect  # noqa: E402 (CLIENT REPLY/PAUSE/..., SLOWLOG, LATENCY)
 import gen_scripting  # noqa: E402 (EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT, deterministic scripts)
 import gen_hll  # noqa: E402 (PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST, hand-made sketches)
+import gen_sort  # noqa: E402 (SORT SORT_RO, and the BY/GET keys they read)
 
 for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists, gen_bitmaps, gen_multi, gen_pubsub,
-               gen_introspect, gen_scripting, gen_hll):
+               gen_introspect, gen_scripting, gen_hll, gen_sort):
     COMMANDS.update(_group.COMMANDS)
     COVERED |= _group.COVERED
 CONFIG_SET.update(gen_zsets.CONFIG_SET)  # its encoding thresholds, with smaller values
