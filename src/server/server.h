@@ -499,7 +499,7 @@ db_entry *lookup_read(client *c, int i);         /* counts hits/misses */
 db_entry *lookup_read_notouch(client *c, int i); /* counts hits/misses */
 /* lookup_read of a key that is no argument (SORT's BY and GET patterns). */
 db_entry *lookup_read_key(client *c, const char *key, size_t klen);
-db_entry *lookup_write(client *c, int i);        /* no hit/miss counting */
+db_entry *lookup_write(client *c, int i); /* no hit/miss counting */
 db_entry *lookup_string_or_reply(client *c, int i, int *wrongtype);
 /* The key argv[i] if it holds `type` (lookup_read, or lookup_write when `write`); NULL when
  * missing, or after replying WRONGTYPE (then *wrongtype is set): the handler returns. */
