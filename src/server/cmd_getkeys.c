@@ -237,7 +237,7 @@ static const char *own_categories(const char *name) {
         {"restore", "keyspace dangerous"},
         {"role", "admin dangerous"},
         {"sort", "set sortedset list dangerous"},
-        {"sort_ro", "set sortedset list"},
+        {"sort_ro", "set sortedset list dangerous"},
         {"swapdb", "keyspace dangerous"},
         {"wait", "connection"},
         {"function", ""},

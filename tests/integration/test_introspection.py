@@ -397,7 +397,7 @@ def test_tracking_replies_without_tracking(target):
 # implement (README), and memkv's own or newer Redis's.
 REDIS_ONLY = re.compile(rb"^(acl|asking|bgrewriteaof|cluster|failover|geo\w*|lolwut|migrate|"
                         rb"module|psync|readonly|readwrite|replconf|replicaof|"
-                        rb"restore-asking|slaveof|sort|sort_ro|sync|x\w+|function\|\w+)(\|[\w-]+)?$")
+                        rb"restore-asking|slaveof|sync|x\w+|function\|\w+)(\|[\w-]+)?$")
 MEMKV_ONLY = {b"kprofile", b"client|setinfo", b"memory|history", b"memory|prefixes",
               b"memory|profile", b"memory|top-keys"}
 
