@@ -248,6 +248,26 @@ static void read_items(db_entry *e, int dontsort, int desc, long long start, lon
 
 /* ---- the command ---- */
 
+/* As Redis 7.0, which sorts a skiplist: a listpack sorted set is converted (SORT_RO too). Its
+ * conversion reads each score with strtod, which leaves ERANGE for a subnormal one (5e-324):
+ * returns 1 then, for sort_keys. */
+static int sorted_set_to_skiplist(client *c, db_entry *e) {
+    zobj z = {db_entry_encoding(e), db_entry_ptr(e)};
+    if (z.enc == DB_ENC_SKIPLIST) return 0;
+    int subnormal = 0;
+    zset_iter it;
+    const unsigned char *m;
+    size_t len;
+    double score;
+    for (zset_iter_at_rank(&it, &z, 0, 0); zset_iter_get(&it, &m, &len, &score);
+         zset_iter_next(&it))
+        subnormal |= fpclassify(score) == FP_SUBNORMAL;
+    db_entry_will_change(c->db, e); /* the statistics must see it, under SORT_RO too */
+    zset_convert_to_skiplist(&z);
+    db_entry_set_object(c->db, e, z.enc, z.ptr);
+    return subnormal;
+}
+
 static int parse_opts(client *c, sort_opts *o) {
     for (int j = 2; j < c->argc; j++) {
         int left = c->argc - j - 1;
@@ -279,8 +299,12 @@ static int parse_opts(client *c, sort_opts *o) {
 
 /* Each element's sort key: its BY value, or itself; a number unless ALPHA. Returns -1 when a
  * number cannot be read (Redis's "One or more scores can't be converted into double"). */
-static int sort_keys(client *c, const sort_opts *o, item_list *l) {
+static int sort_keys(client *c, const sort_opts *o, item_list *l, int stale_erange) {
     int bad = 0;
+    /* Redis 7.0 checks errno after each strtod without clearing it, so an ERANGE left before
+     * the loop fails every number read; the only one memkv reproduces is the one SORT leaves
+     * itself (sorted_set_to_skiplist). A number out of range fails the rest, as there. */
+    errno = stale_erange ? ERANGE : 0;
     for (size_t j = 0; j < l->n; j++) {
         sort_item *it = &l->v[j];
         char *val = it->p, *own = NULL;
@@ -298,7 +322,6 @@ static int sort_keys(client *c, const sort_opts *o, item_list *l) {
         } else {
             /* strtod over the value as a C string: a NUL ends it, "" is 0, spaces lead */
             char *end;
-            errno = 0;
             it->score = strtod(val, &end);
             if (*end != '\0' || errno == ERANGE || isnan(it->score)) bad = 1;
         }
@@ -349,14 +372,8 @@ static void sort_generic(client *c, int readonly) {
         o.alpha = 1;
         o.by = NULL;
     }
-    if (e && db_entry_type(e) == DB_TYPE_ZSET) { /* as Redis 7.0, which sorts a skiplist */
-        zobj z = {db_entry_encoding(e), db_entry_ptr(e)};
-        if (z.enc != DB_ENC_SKIPLIST) {
-            db_entry_will_change(c->db, e); /* SORT_RO too: the statistics must see it */
-            zset_convert_to_skiplist(&z);
-            db_entry_set_object(c->db, e, z.enc, z.ptr);
-        }
-    }
+    int stale_erange = 0;
+    if (e && db_entry_type(e) == DB_TYPE_ZSET) stale_erange = sorted_set_to_skiplist(c, e);
 
     /* LIMIT, brought within the length as Redis does. */
     long long vlen = (long long)length_of(e);
@@ -379,7 +396,7 @@ static void sort_generic(client *c, int readonly) {
 
     int bad = 0;
     if (!o.dontsort) {
-        bad = sort_keys(c, &o, &l) < 0;
+        bad = sort_keys(c, &o, &l, stale_erange) < 0;
         sort_cmp k = {o.desc, o.alpha, o.by != NULL, o.store != NULL};
         sort_item *tmp = alloc_malloc(SUB, (l.n ? l.n : 1) * sizeof(*tmp));
         merge_sort(l.v, tmp, l.n, &k);
