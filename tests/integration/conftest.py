@@ -13,6 +13,7 @@ or throughput are skipped with a reason (the `timing` mark below).
 """
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import time
 import pytest
 import redis
 
-from helpers import Resp
+from helpers import RedisLikeMemkv, Resp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sanitizers"))
 from vgcheck import log_errors  # noqa: E402 (shared with the valgrind.unit.* runs)
@@ -148,6 +149,19 @@ def r(server):
     c = server.client()
     yield c
     c.close()
+
+
+@pytest.fixture(params=["memkv", pytest.param("redis", marks=pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="needs Debian's redis-server"))])
+def both(request, server_factory):
+    """The server under test: memkv, then Debian's redis-server 7.0, both with DEBUG enabled:
+    each expectation of the test is proved against Redis in the same run."""
+    if request.param == "memkv":
+        yield server_factory(("--enable-debug-command", "yes"))
+    else:
+        s = RedisLikeMemkv("--enable-debug-command", "yes")
+        yield s
+        s.stop()
 
 
 @pytest.fixture

@@ -16,6 +16,24 @@ SUBSYSTEMS = ("strings", "hashes", "lists", "sets", "zsets", "key_index", "expir
               "pubsub", "scripting", "tracking", "snapshot", "other")
 
 
+class RedisLikeMemkv:
+    """Debian's redis-server (exporter_harness.RedisServer, its arguments) with the host, port
+    and client() of conftest's MemkvServer, so that one test runs against both."""
+
+    def __init__(self, *args):
+        from exporter_harness import RedisServer
+        self.inner = RedisServer(*args)
+        self.host, self.port = "127.0.0.1", self.inner.port
+
+    def client(self, **kw):
+        import redis
+        kw.setdefault("socket_timeout", 30)
+        return redis.Redis(host=self.host, port=self.port, **kw)
+
+    def stop(self):
+        self.inner.stop()
+
+
 class Resp:
     """A raw RESP2 connection whose replies are parsed by hiredis.Reader.
 

@@ -22,34 +22,7 @@ import uuid
 import pytest
 import redis
 
-from exporter_harness import RedisServer
 from helpers import wait_until
-
-
-class _Redis:
-    """Debian's redis-server with the client() of conftest's MemkvServer."""
-
-    def __init__(self):
-        self.inner = RedisServer()
-        self.host, self.port = "127.0.0.1", self.inner.port
-
-    def client(self, **kw):
-        kw.setdefault("socket_timeout", 30)
-        return redis.Redis(host=self.host, port=self.port, **kw)
-
-    def stop(self):
-        self.inner.stop()
-
-
-@pytest.fixture(params=["memkv", "redis"])
-def both(request, server_factory):
-    """The server under test: memkv, then Debian's redis-server (the test proves itself)."""
-    if request.param == "memkv":
-        yield server_factory()
-    else:
-        s = _Redis()
-        yield s
-        s.stop()
 
 
 def run_threads(n, target):

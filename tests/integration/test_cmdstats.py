@@ -17,8 +17,7 @@ import time
 
 import pytest
 
-from exporter_harness import RedisServer
-from helpers import Resp, parse_info, wait_until
+from helpers import RedisLikeMemkv, Resp, parse_info, wait_until
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "diff"))
 from resp import Conn  # noqa: E402 (typed RESP2/RESP3 client)
@@ -32,19 +31,10 @@ ERRSTAT = re.compile(r"^errorstat_([A-Z_]+):count=(\d+)$")
 LATSTAT = re.compile(r"^latency_percentiles_usec_([a-z|_-]+):(.*)$")
 
 
-class _Redis:
-    def __init__(self):
-        self.inner = RedisServer()
-        self.host, self.port = "127.0.0.1", self.inner.port
-
-    def stop(self):
-        self.inner.stop()
-
-
 @pytest.fixture
 def pair(server_factory):
     """(memkv, redis): the same scenario runs on both."""
-    r = _Redis()
+    r = RedisLikeMemkv()
     yield server_factory(), r
     r.stop()
 
@@ -237,9 +227,7 @@ def test_scan_expires_the_expired_keys_it_meets(server_factory):
     # (expired_keys, the "expired" event); with TYPE it met it by a read lookup first (a miss,
     # "keymiss"). KEYS only skips them. Active expiry is off on both (DEBUG SET-ACTIVE-EXPIRE 0)
     # so that only the commands delete.
-    redis = _Redis.__new__(_Redis)
-    redis.inner = RedisServer("--enable-debug-command", "yes")
-    redis.host, redis.port = "127.0.0.1", redis.inner.port
+    redis = RedisLikeMemkv("--enable-debug-command", "yes")
     try:
         memkv = server_factory(["--enable-debug-command", "yes"])
 

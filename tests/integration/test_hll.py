@@ -7,38 +7,10 @@ that moves no register is none), the keyspace events, and the corrupt-sketch err
 memkv-only: the key-space statistics stay exact through every change of a sketch's size
 (DEBUG KEYSPACE-STATS-CHECK). The differential test (tests/diff, gen_hll.py) compares every
 reply on random sequences."""
-import shutil
-
 import pytest
 import redis
 
-from exporter_harness import RedisServer
-
-needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                 reason="needs Debian's redis-server")
 EMPTY_SPARSE = b"HYLL\x01\x00\x00\x00" + b"\x00" * 8 + b"\x7f\xff"  # 16384 zero registers
-
-
-class _Redis:
-    def __init__(self):
-        self.inner = RedisServer("--enable-debug-command", "yes")
-        self.host, self.port = "127.0.0.1", self.inner.port
-
-    def client(self, **kw):
-        return redis.Redis(host=self.host, port=self.port, socket_timeout=30, **kw)
-
-    def stop(self):
-        self.inner.stop()
-
-
-@pytest.fixture(params=["memkv", pytest.param("redis", marks=needs_redis)])
-def both(request, server_factory):
-    if request.param == "memkv":
-        yield server_factory(("--enable-debug-command", "yes"))
-    else:
-        s = _Redis()
-        yield s
-        s.stop()
 
 
 def test_sketch_bytes_sparse_to_dense(both):

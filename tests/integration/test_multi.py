@@ -13,48 +13,16 @@ queue, see the README), and DEBUG KEYSPACE-STATS-CHECK after transactions.
 redis-py's Lock (its release and extend are Lua scripts) is in test_clients_python.py and
 test_scripting.py.
 """
-import shutil
 import threading
 import time
 
 import pytest
 import redis
 
-from exporter_harness import RedisServer
 from helpers import Resp, mem_info, wait_until
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
-
-needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                 reason="needs Debian's redis-server")
-
-
-class _Redis:
-    """Debian's redis-server with the host/port/client surface of conftest's MemkvServer."""
-
-    def __init__(self):
-        self.inner = RedisServer("--enable-debug-command", "yes")
-        self.host, self.port = "127.0.0.1", self.inner.port
-
-    def client(self, **kw):
-        kw.setdefault("socket_timeout", 30)
-        return redis.Redis(host=self.host, port=self.port, **kw)
-
-    def stop(self):
-        self.inner.stop()
-
-
-@pytest.fixture(params=["memkv", pytest.param("redis", marks=needs_redis)])
-def both(request, server_factory):
-    """The server under test: memkv, then Debian's redis-server (the test proves itself)."""
-    if request.param == "memkv":
-        yield server_factory(("--enable-debug-command", "yes"))
-    else:
-        s = _Redis()
-        yield s
-        s.stop()
-
 
 def conn(server):
     return Resp(server)

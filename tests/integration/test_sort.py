@@ -8,37 +8,9 @@ memkv-only: the key-space statistics stay exact when SORT_RO makes a sorted set 
 (DEBUG KEYSPACE-STATS-CHECK). The differential test (tests/diff, gen_sort.py) compares random
 sequences."""
 import re
-import shutil
 
 import pytest
 import redis
-
-from exporter_harness import RedisServer
-
-needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                 reason="needs Debian's redis-server")
-
-
-class _Redis:
-    def __init__(self):
-        self.inner = RedisServer("--enable-debug-command", "yes")
-        self.host, self.port = "127.0.0.1", self.inner.port
-
-    def client(self, **kw):
-        return redis.Redis(host=self.host, port=self.port, socket_timeout=30, **kw)
-
-    def stop(self):
-        self.inner.stop()
-
-
-@pytest.fixture(params=["memkv", pytest.param("redis", marks=needs_redis)])
-def both(request, server_factory):
-    if request.param == "memkv":
-        yield server_factory(("--enable-debug-command", "yes"))
-    else:
-        s = _Redis()
-        yield s
-        s.stop()
 
 
 def sort(c, *args):
