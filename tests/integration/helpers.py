@@ -34,6 +34,18 @@ class RedisLikeMemkv:
         self.inner.stop()
 
 
+def pattern_messages(ps, idle=1.0):
+    """(channel, data) of every pattern message a redis-py PubSub receives until it has been
+    quiet for `idle` seconds."""
+    got = []
+    while True:
+        m = ps.get_message(timeout=idle)
+        if m is None:
+            return got
+        if m["type"] == "pmessage":
+            got.append((m["channel"], m["data"]))
+
+
 class Resp:
     """A raw RESP2 connection whose replies are parsed by hiredis.Reader.
 

@@ -10,6 +10,8 @@ reply on random sequences."""
 import pytest
 import redis
 
+from helpers import pattern_messages
+
 EMPTY_SPARSE = b"HYLL\x01\x00\x00\x00" + b"\x00" * 8 + b"\x7f\xff"  # 16384 zero registers
 
 
@@ -99,13 +101,7 @@ def test_watch_tracking_and_events(both):
     assert watch_then(lambda: other.pfcount("h")) is True  # cached: nothing written
     assert watch_then(lambda: other.pfmerge("h", "h")) is False
     assert watch_then(lambda: other.execute_command("PFDEBUG", "TODENSE", "h")) is True
-    got = []
-    while True:
-        m = ps.get_message(timeout=1)
-        if m is None:
-            break
-        if m["type"] == "pmessage":
-            got.append((m["channel"], m["data"]))
+    got = pattern_messages(ps)
     assert got == [(b"__keyevent@0__:pfadd", b"h")] * 2
     ps.close()
 

@@ -12,6 +12,8 @@ import re
 import pytest
 import redis
 
+from helpers import pattern_messages
+
 
 def sort(c, *args):
     return c.execute_command("SORT", *args)
@@ -64,13 +66,7 @@ def test_store_events_and_watch(both):
     assert sort(c, "nothing", "STORE", "dst") == 0 and c.exists("dst") == 0  # deleted
     assert sort(c, "nothing", "STORE", "dst") == 0
     assert c.eval("return redis.call('SORT', KEYS[1], 'BY', 'nosort')", 1, "s") == [b"a", b"b", b"c"]
-    got = []
-    while True:
-        m = ps.get_message(timeout=1)
-        if m is None:
-            break
-        if m["type"] == "pmessage":
-            got.append((m["channel"], m["data"]))
+    got = pattern_messages(ps)
     assert got == [(b"__keyevent@0__:sortstore", b"dst"), (b"__keyevent@0__:del", b"dst")]
     ps.close()
 
