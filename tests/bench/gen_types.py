@@ -68,13 +68,15 @@ def write(path, commands):
 
 def preload_commands(n, listlen):
     """n keys of each type: "hp:" 10-field hashes, "lp:" lists of listlen items (enough for
-    every LPOP of a run), "sp:" sets of 50 numbers, "zp:" sorted sets of 50 members."""
+    every LPOP of a run), "sp:" sets of 50 numbers, "zp:" sorted sets of 50 members, "hllp:"
+    HyperLogLogs of 100 elements (sparse)."""
     for i in range(n):
         k = "%012d" % i
         yield cmd("HSET", "hp:" + k, *[x for j in range(10) for x in ("f%d" % j, "v%d" % j)])
         yield cmd("RPUSH", "lp:" + k, *["item-%d" % j for j in range(listlen)])
         yield cmd("SADD", "sp:" + k, *[(i * 50 + j) % n for j in range(50)])
         yield cmd("ZADD", "zp:" + k, *[x for j in range(50) for x in (j, "m%d" % j)])
+        yield cmd("PFADD", "hllp:" + k, *["e%d" % (i * 100 + j) for j in range(100)])
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@
 #   1. memory per key for data shapes real applications have, each loaded with redis-cli
 #      --pipe into a fresh server of each kind: used_memory (INFO) and VmRSS minus the empty
 #      server, per key (per member for the one big sorted set), and OBJECT ENCODING of a key;
-#   2. throughput of HSET HGETALL LPUSH LPOP SADD SISMEMBER ZADD ZRANGE under redis-benchmark
-#      (-c 50, -P 1 and -P 16), ROUNDS rounds interleaved memkv/redis, medians and ranges;
+#   2. throughput of HSET HGETALL LPUSH LPOP SADD SISMEMBER ZADD ZRANGE, PFADD (into sparse
+#      HyperLogLogs), PFCOUNT of two sketches (a union: every register) and SORT of a set of
+#      50 numbers under redis-benchmark (-c 50, -P 1 and -P 16), ROUNDS rounds interleaved
+#      memkv/redis, medians and ranges;
 #   3. user-space instructions per request (callgrind) for the same loads at -P 16, each in a
 #      run of its own minus an idle run.
 # Results go to stdout and tests/bench/results/types-vs-redis-<date>.txt (gitignored).
@@ -107,14 +109,18 @@ declare -A LOAD_CMD=(
     [SISMEMBER]="SISMEMBER sp:__rand_int__ __rand_int__"
     [ZADD]="ZADD z:__rand_int__ __rand_int__ m:__rand_int__"
     [ZRANGE]="ZRANGE zp:__rand_int__ 0 9 WITHSCORES"
+    [PFADD]="PFADD hllp:__rand_int__ e:__rand_int__"
+    [PFCOUNT2]="PFCOUNT hllp:__rand_int__ hllp:000000000000"
+    [SORT]="SORT sp:__rand_int__"
 )
-TYPE_LOADS=(HSET HGETALL LPUSH LPOP SADD SISMEMBER ZADD ZRANGE)
+TYPE_LOADS=(HSET HGETALL LPUSH LPOP SADD SISMEMBER ZADD ZRANGE PFADD PFCOUNT2 SORT)
 
 # Preload: KEYSPACE keys "hp:%012d" (10-field hash), "lp:" (list of 1000 items, enough for
-# every LPOP of a run), "sp:" (set of 50 numbers), "zp:" (sorted set of 50).
+# every LPOP of a run), "sp:" (set of 50 numbers), "zp:" (sorted set of 50), "hllp:" (sparse
+# HyperLogLog of 100 elements).
 PRELOAD=$TMP/types-preload.resp
 "$PY" "$REPO/tests/bench/gen_types.py" preload "$PRELOAD" "$KEYSPACE"
-PRELOAD_N=$((KEYSPACE * 4))
+PRELOAD_N=$((KEYSPACE * 5))
 RANGE=$KEYSPACE # -r of every load
 
 # tbench PORT LOAD PIPELINE N -> ops/s
@@ -181,7 +187,7 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
     # it, and a big one would bury the loads' instructions in its run-to-run variation.
     PRELOAD=$TMP/types-preload-cg.resp
     "$PY" "$REPO/tests/bench/gen_types.py" preload "$PRELOAD" "$CG_KEYSPACE" 100
-    KEYSPACE=$((CG_KEYSPACE * 4)) # what cg_run's preload expects in replies
+    PRELOAD_N=$((CG_KEYSPACE * 5)) # what cg_run's preload expects in replies
     RANGE=$CG_KEYSPACE
     for kind in memkv redis; do
         cg_run "$kind" idle
