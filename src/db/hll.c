@@ -39,6 +39,21 @@ static inline int val_len(uint8_t b) {
 static inline uint8_t val_op(int value, long len) {
     return (uint8_t)(0x80 | (value - 1) << 2 | (len - 1));
 }
+/* The opcode at p: how many registers it covers and their value (0 for ZERO and XZERO).
+ * Returns the next opcode. */
+static inline const uint8_t *op_next(const uint8_t *p, const uint8_t *end, long *run, int *value) {
+    if (op_zero(*p)) {
+        *run = zero_len(*p), *value = 0;
+        return p + 1;
+    }
+    if (op_xzero(*p)) {
+        *run = xzero_len(p, end), *value = 0;
+        return p + 2;
+    }
+    *run = val_len(*p), *value = val_value(*p);
+    return p + 1;
+}
+
 /* A run of zero registers as ZERO or XZERO; returns the end of what it wrote. */
 static uint8_t *put_zeros(uint8_t *n, long len) {
     if (len > ZERO_MAX_LEN) {
@@ -186,19 +201,16 @@ int hll_to_dense(hll *h) {
     const uint8_t *p = h->p + HLL_HDR_LEN, *end = h->p + h->len;
     long idx = 0;
     while (p < end) {
-        if (op_zero(*p)) {
-            idx += zero_len(*p);
-            p++;
-        } else if (op_xzero(*p)) {
-            idx += xzero_len(p, end);
-            p += 2;
-        } else {
-            long run = val_len(*p);
+        long run;
+        int v;
+        const uint8_t *next = op_next(p, end, &run, &v);
+        if (v) {
             if (idx + run > HLL_REGISTERS) break; /* corrupt, even when idx is 16384 */
-            while (run--)
-                dense_put(d + HLL_HDR_LEN, idx++, (uint8_t)val_value(*p));
-            p++;
+            for (long k = 0; k < run; k++)
+                dense_put(d + HLL_HDR_LEN, idx + k, (uint8_t)v);
         }
+        idx += run;
+        p = next;
     }
     if (p < end || idx != HLL_REGISTERS) {
         alloc_free(SUB, d);
@@ -337,20 +349,15 @@ int hll_merge_max(uint8_t max[HLL_REGISTERS], const void *v, size_t len) {
     const uint8_t *p = s + HLL_HDR_LEN, *end = s + len;
     long i = 0;
     while (p < end) {
-        if (op_zero(*p)) {
-            i += zero_len(*p);
-            p++;
-        } else if (op_xzero(*p)) {
-            i += xzero_len(p, end);
-            p += 2;
-        } else {
-            long run = val_len(*p);
-            uint8_t r = (uint8_t)val_value(*p);
-            if (i + run > HLL_REGISTERS) return -1;
-            for (; run > 0; run--, i++)
-                if (r > max[i]) max[i] = r;
-            p++;
+        long run;
+        int r;
+        p = op_next(p, end, &run, &r);
+        if (r) {
+            if (i + run > HLL_REGISTERS) return -1; /* corrupt, even when i is 16384 */
+            for (long k = i; k < i + run; k++)
+                if (r > max[k]) max[k] = (uint8_t)r;
         }
+        i += run;
     }
     return i == HLL_REGISTERS ? 0 : -1;
 }
@@ -451,20 +458,11 @@ uint64_t hll_count(const void *v, size_t len, int *invalid) {
     const uint8_t *p = s + HLL_HDR_LEN, *end = s + len;
     long idx = 0;
     while (p < end) {
-        if (op_zero(*p)) {
-            idx += zero_len(*p);
-            hist[0] += zero_len(*p);
-            p++;
-        } else if (op_xzero(*p)) {
-            long run = xzero_len(p, end);
-            idx += run;
-            hist[0] += run;
-            p += 2;
-        } else {
-            idx += val_len(*p);
-            hist[val_value(*p)] += val_len(*p);
-            p++;
-        }
+        long run;
+        int r;
+        p = op_next(p, end, &run, &r);
+        idx += run;
+        hist[r] += run;
     }
     if (idx != HLL_REGISTERS) {
         if (invalid) *invalid = 1;

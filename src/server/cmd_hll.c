@@ -59,29 +59,27 @@ static size_t sparse_max(void) {
     return (size_t)srv.hll_sparse_max_bytes;
 }
 
-static void cmd_pfadd(client *c) {
-    db_entry *e;
-    const uint8_t *p;
-    size_t len;
-    int found = sketch_at(c, 1, 1, &e, &p, &len);
-    if (found < 0) return;
+/* PFADD's elements added to a dense sketch in place (its length never changes: no copy of its
+ * 12 KB). Returns how many registers grew. */
+static long long add_dense_in_place(client *c, db_entry *e) {
+    uint8_t *mut = (uint8_t *)db_entry_str_mut(e);
     long long updated = 0;
-    if (found && hll_encoding(p) == HLL_DENSE) { /* in place: no copy of its 12 KB */
-        uint8_t *mut = (uint8_t *)db_entry_str_mut(e);
-        for (int j = 2; j < c->argc; j++)
-            updated += hll_dense_add(mut, c->argv[j].ptr, c->argv[j].len);
-        if (updated) {
-            hll_invalidate(mut);
-            db_entry_set_str_form(e, DB_STR_RAW);
-            key_changed(c, 1);
-            notify_key(c, NOTIFY_STRING, "pfadd", 1);
-            srv.dirty += updated;
-        }
-        reply_add_int(&c->reply, updated ? 1 : 0);
-        return;
+    for (int j = 2; j < c->argc; j++)
+        updated += hll_dense_add(mut, c->argv[j].ptr, c->argv[j].len);
+    if (updated) {
+        hll_invalidate(mut);
+        db_entry_set_str_form(e, DB_STR_RAW);
+        key_changed(c, 1);
     }
+    return updated;
+}
+
+/* PFADD's elements added to a copy written back (sparse sketches grow; a new key is made).
+ * Returns how many registers grew (a new key counts one), or -1 after an error reply. */
+static long long add_to_copy(client *c, db_entry *e, const uint8_t *p, size_t len) {
     hll h;
-    if (found) {
+    long long updated = 0;
+    if (e) {
         hll_init_copy(&h, p, len);
     } else {
         hll_init_empty(&h);
@@ -93,17 +91,31 @@ static void cmd_pfadd(client *c) {
             store(c, 1, e, &h, 0);
             hll_release(&h);
             reply_error(c, ERR_CORRUPT_HLL);
-            return;
+            return -1;
         }
         updated += r;
     }
     if (updated) {
         hll_invalidate(h.p);
         store(c, 1, e, &h, 1);
+    }
+    hll_release(&h);
+    return updated;
+}
+
+static void cmd_pfadd(client *c) {
+    db_entry *e;
+    const uint8_t *p = NULL;
+    size_t len = 0;
+    int found = sketch_at(c, 1, 1, &e, &p, &len);
+    if (found < 0) return;
+    long long updated = found && hll_encoding(p) == HLL_DENSE ? add_dense_in_place(c, e)
+                                                              : add_to_copy(c, e, p, len);
+    if (updated < 0) return;
+    if (updated) {
         notify_key(c, NOTIFY_STRING, "pfadd", 1);
         srv.dirty += updated;
     }
-    hll_release(&h);
     reply_add_int(&c->reply, updated ? 1 : 0);
 }
 

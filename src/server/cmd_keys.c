@@ -21,30 +21,17 @@ void expire_or_delete(client *c, const resp_arg *key, int64_t when) {
     }
 }
 
-static db_entry *lookup(client *c, int i, int touch) {
+/* A key's lookup: lazy expiry (counted in expired_keys); touch stamps the LRU clock. */
+static db_entry *find_key(client *c, const char *key, size_t klen, int touch) {
     uint64_t expired = 0;
-    db_entry *e =
-        touch ? db_find_touch(c->db, c->argv[i].ptr, c->argv[i].len, server_now_ms(), &expired)
-              : db_find(c->db, c->argv[i].ptr, c->argv[i].len, server_now_ms(), &expired);
+    db_entry *e = touch ? db_find_touch(c->db, key, klen, server_now_ms(), &expired)
+                        : db_find(c->db, key, klen, server_now_ms(), &expired);
     srv.stats.expired_keys += (long long)expired;
     return e;
 }
 
 /* Hits and misses, and the "keymiss" event (class m) where Redis's lookupKeyRead fires it. */
-static db_entry *count_hit(client *c, int i, db_entry *e) {
-    if (e) {
-        srv.stats.keyspace_hits++;
-    } else {
-        srv.stats.keyspace_misses++;
-        notify_key(c, NOTIFY_KEY_MISS, "keymiss", i);
-    }
-    return e;
-}
-
-db_entry *lookup_read_key(client *c, const char *key, size_t klen) {
-    uint64_t expired = 0;
-    db_entry *e = db_find_touch(c->db, key, klen, server_now_ms(), &expired);
-    srv.stats.expired_keys += (long long)expired;
+static db_entry *count_hit(client *c, const char *key, size_t klen, db_entry *e) {
     if (e) {
         srv.stats.keyspace_hits++;
     } else {
@@ -54,12 +41,17 @@ db_entry *lookup_read_key(client *c, const char *key, size_t klen) {
     return e;
 }
 
+db_entry *lookup_read_key(client *c, const char *key, size_t klen) {
+    return count_hit(c, key, klen, find_key(c, key, klen, 1));
+}
+
 db_entry *lookup_read(client *c, int i) {
-    return count_hit(c, i, lookup(c, i, 1));
+    return lookup_read_key(c, c->argv[i].ptr, c->argv[i].len);
 }
 
 db_entry *lookup_read_notouch(client *c, int i) {
-    return count_hit(c, i, lookup(c, i, 0));
+    const resp_arg *k = &c->argv[i];
+    return count_hit(c, k->ptr, k->len, find_key(c, k->ptr, k->len, 0));
 }
 
 void key_changed(client *c, int i) {
@@ -67,7 +59,7 @@ void key_changed(client *c, int i) {
 }
 
 db_entry *lookup_write(client *c, int i) {
-    return lookup(c, i, 1);
+    return find_key(c, c->argv[i].ptr, c->argv[i].len, 1);
 }
 
 db_entry *lookup_string_or_reply(client *c, int i, int *wrongtype) {
@@ -340,13 +332,8 @@ static void expire_scanned(client *c, key_list *kl) {
         const char *k = db_entry_key(kl->expired[i], &klen);
         char *name = klen <= sizeof(buf) ? buf : alloc_malloc(ALLOC_SUB_OTHER, klen);
         memcpy(name, k, klen);
-        uint64_t gone = 0;
-        db_find(c->db, name, klen, kl->now, &gone);
-        srv.stats.expired_keys += (long long)gone;
-        if (kl->typed) {
-            srv.stats.keyspace_misses++;
-            notify_event(NOTIFY_KEY_MISS, "keymiss", name, klen, c->db_index);
-        }
+        db_entry *e = find_key(c, name, klen, 0);
+        if (kl->typed) count_hit(c, name, klen, e);
         if (name != buf) alloc_free(ALLOC_SUB_OTHER, name);
     }
     alloc_free(ALLOC_SUB_OTHER, kl->expired);

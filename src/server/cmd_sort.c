@@ -330,6 +330,36 @@ static int sort_keys(client *c, const sort_opts *o, item_list *l, int stale_eran
     return bad ? -1 : 0;
 }
 
+/* The output of elements start..end: each element, or what each GET pattern finds for it
+ * (p NULL: nothing), in order, to emit. */
+typedef void (*emit_fn)(void *ctx, const char *p, size_t len);
+
+static void emit_range(client *c, const sort_opts *o, const item_list *l, long long start,
+                       long long end, emit_fn emit, void *ctx) {
+    for (long long j = start; j <= end; j++) {
+        if (!o->ngets) emit(ctx, l->v[j].p, l->v[j].len);
+        for (int g = 0; g < o->ngets; g++) {
+            char *v = NULL;
+            size_t n = 0;
+            by_pattern(c, &c->argv[o->gets[g]], &l->v[j], &v, &n);
+            emit(ctx, v, n);
+            alloc_free(SUB, v);
+        }
+    }
+}
+
+static void emit_reply(void *ctx, const char *p, size_t len) {
+    client *c = ctx;
+    if (p)
+        reply_add_bulk(&c->reply, p, len);
+    else
+        reply_add_null(&c->reply);
+}
+
+static void emit_store(void *ctx, const char *p, size_t len) {
+    ql_push(ctx, QL_TAIL, p ? p : "", p ? len : 0); /* a missing value is stored empty */
+}
+
 static void store_list(client *c, const resp_arg *dst, quicklist *ql, long long n) {
     if (n) {
         uint64_t expired = 0;
@@ -408,34 +438,10 @@ static void sort_generic(client *c, int readonly) {
         reply_error(c, "ERR One or more scores can't be converted into double");
     } else if (!o.store) {
         reply_add_array_len(&c->reply, outlen);
-        for (long long j = start; j <= end; j++) {
-            if (!o.ngets) reply_add_bulk(&c->reply, l.v[j].p, l.v[j].len);
-            for (int g = 0; g < o.ngets; g++) {
-                char *v;
-                size_t n;
-                if (by_pattern(c, &c->argv[o.gets[g]], &l.v[j], &v, &n)) {
-                    reply_add_bulk(&c->reply, v, n);
-                    alloc_free(SUB, v);
-                } else {
-                    reply_add_null(&c->reply);
-                }
-            }
-        }
+        emit_range(c, &o, &l, start, end, emit_reply, c);
     } else {
         quicklist *ql = ql_new(srv.list_max_listpack_size);
-        for (long long j = start; j <= end; j++) {
-            if (!o.ngets) ql_push(ql, QL_TAIL, l.v[j].p, l.v[j].len);
-            for (int g = 0; g < o.ngets; g++) {
-                char *v;
-                size_t n;
-                if (by_pattern(c, &c->argv[o.gets[g]], &l.v[j], &v, &n)) {
-                    ql_push(ql, QL_TAIL, v, n);
-                    alloc_free(SUB, v);
-                } else {
-                    ql_push(ql, QL_TAIL, "", 0); /* a missing value is stored empty */
-                }
-            }
-        }
+        emit_range(c, &o, &l, start, end, emit_store, ql);
         store_list(c, o.store, ql, outlen);
     }
 done:
