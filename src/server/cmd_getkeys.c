@@ -75,6 +75,23 @@ static int sort_keys_of(const resp_arg *argv, int argc, int *pos) {
     return 1 + store;
 }
 
+/* GEORADIUS[BYMEMBER]: the key, then the argument after the first STORE, then the one after
+ * the first STOREDIST, each searched from `from` on (Redis 7.0's keyword key specs). */
+static int georadius_keys_of(const resp_arg *argv, int argc, int from, int *pos) {
+    static const char *const words[] = {"store", "storedist"};
+    int n = 0;
+    pos[n++] = 1;
+    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+        size_t len = strlen(words[w]);
+        for (int i = from; i < argc; i++) {
+            if (argv[i].len != len || strncasecmp(argv[i].ptr, words[w], len) != 0) continue;
+            if (i + 1 < argc) pos[n++] = i + 1;
+            break;
+        }
+    }
+    return n;
+}
+
 static int keys_of(const command *cmd, const subcommand *sub, const resp_arg *argv, int argc,
                    int *pos) {
     if (sub) {
@@ -82,6 +99,8 @@ static int keys_of(const command *cmd, const subcommand *sub, const resp_arg *ar
         return 1;
     }
     if (!strcmp(cmd->name, "sort")) return sort_keys_of(argv, argc, pos);
+    if (!strcmp(cmd->name, "georadius")) return georadius_keys_of(argv, argc, 6, pos);
+    if (!strcmp(cmd->name, "georadiusbymember")) return georadius_keys_of(argv, argc, 5, pos);
     for (size_t i = 0; (cmd->flags & CMD_MOVABLEKEYS) && i < sizeof(movables) / sizeof(movables[0]);
          i++) {
         const movable *m = &movables[i];
@@ -408,6 +427,16 @@ static const struct {
     {"expireat", "1.2.0"},
     {"expiretime", "7.0.0"},
     {"getbit", "2.2.0"},
+    {"geoadd", "3.2.0"},
+    {"geodist", "3.2.0"},
+    {"geohash", "3.2.0"},
+    {"geopos", "3.2.0"},
+    {"georadius", "3.2.0"},
+    {"georadius_ro", "3.2.10"},
+    {"georadiusbymember", "3.2.0"},
+    {"georadiusbymember_ro", "3.2.10"},
+    {"geosearch", "6.2.0"},
+    {"geosearchstore", "6.2.0"},
     {"getdel", "6.2.0"},
     {"getex", "6.2.0"},
     {"getrange", "2.4.0"},

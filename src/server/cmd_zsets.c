@@ -25,6 +25,10 @@ static const zset_limits *limits(void) {
     return &lim;
 }
 
+const zset_limits *zset_config_limits(void) {
+    return limits();
+}
+
 static uint64_t zrng_state;
 static uint64_t zrand(void) {
     uint64_t x = zrng_state ? zrng_state : ((uint64_t)util_ustime() | 1);
@@ -59,7 +63,7 @@ static int zset_commit(client *c, int key_idx, db_entry *e, zobj *z) {
 /* Store a result under the key argv[i] (replacing whatever it held), or delete the key when the
  * result is empty (z->ptr NULL). Returns the number of elements stored. Events as Redis's
  * setKey + `event`, or "del" when an empty result deleted the key. */
-static size_t store_result(client *c, int i, zobj *z, const char *event) {
+size_t zset_store_result(client *c, int i, zobj *z, const char *event) {
     const resp_arg *k = &c->argv[i];
     size_t n = z->ptr ? zset_length(z) : 0;
     if (n == 0) {
@@ -82,6 +86,56 @@ static size_t store_result(client *c, int i, zobj *z, const char *event) {
 }
 
 /* --- ZADD / ZINCRBY ------------------------------------------------------------------------ */
+
+/* ZADD's work once its arguments are parsed: `elements` scores, the members at argv[first],
+ * argv[first + stride], ... (GEOADD calls it with its own scores and stride). */
+void zadd_apply(client *c, int flags, int ch, int elements, const double *scores, int first,
+                int stride) {
+    int incr = flags & ZADD_IN_INCR;
+    int wrongtype;
+    db_entry *e = lookup_type_or_reply(c, 1, DB_TYPE_ZSET, 1, &wrongtype);
+    if (wrongtype) return;
+    long long added = 0, updated = 0, processed = 0;
+    double score = 0;
+    if (!e) {
+        if (flags & ZADD_IN_XX) goto reply;
+        zobj nz;
+        zset_create(&nz, c->argv[first].len, limits());
+        e = db_add_object(c->db, c->argv[1].ptr, c->argv[1].len, DB_TYPE_ZSET, nz.enc, nz.ptr);
+        blocking_signal_key(c->db_index, c->argv[1].ptr, c->argv[1].len);
+    }
+    zobj z = zobj_of(e);
+    for (int j = 0; j < elements; j++) {
+        const resp_arg *m = &c->argv[first + stride * j];
+        int out;
+        double newscore = 0;
+        if (!zset_add(&z, scores[j], m->ptr, m->len, flags, &out, &newscore, limits())) {
+            zset_commit(c, 1, e, &z);
+            if (added || updated) key_changed(c, 1);
+            reply_error(c, "ERR resulting score is not a number (NaN)");
+            return;
+        }
+        if (out & ZADD_OUT_ADDED) added++;
+        if (out & ZADD_OUT_UPDATED) updated++;
+        if (!(out & ZADD_OUT_NOP)) {
+            processed++;
+            score = newscore;
+        }
+    }
+    zset_commit(c, 1, e, &z);
+    if (added || updated) key_changed(c, 1);
+    srv.dirty += added + updated; /* not after a NaN, as Redis */
+reply:
+    if (incr) {
+        if (processed)
+            reply_score(c, score);
+        else
+            reply_add_null(&c->reply);
+    } else {
+        reply_add_int(&c->reply, ch ? added + updated : added);
+    }
+    if (added || updated) notify_key(c, NOTIFY_ZSET, incr ? "zincr" : "zadd", 1);
+}
 
 static void zadd_generic(client *c, int flags) {
     int ch = 0, i = 2;
@@ -132,49 +186,7 @@ static void zadd_generic(client *c, int flags) {
             goto done;
         }
     }
-    int wrongtype;
-    db_entry *e = lookup_type_or_reply(c, 1, DB_TYPE_ZSET, 1, &wrongtype);
-    if (wrongtype) goto done;
-    long long added = 0, updated = 0, processed = 0;
-    double score = 0;
-    if (!e) {
-        if (flags & ZADD_IN_XX) goto reply;
-        zobj nz;
-        zset_create(&nz, c->argv[i + 1].len, limits());
-        e = db_add_object(c->db, c->argv[1].ptr, c->argv[1].len, DB_TYPE_ZSET, nz.enc, nz.ptr);
-        blocking_signal_key(c->db_index, c->argv[1].ptr, c->argv[1].len);
-    }
-    zobj z = zobj_of(e);
-    for (int j = 0; j < elements; j++) {
-        const resp_arg *m = &c->argv[i + 2 * j + 1];
-        int out;
-        double newscore = 0;
-        if (!zset_add(&z, scores[j], m->ptr, m->len, flags, &out, &newscore, limits())) {
-            zset_commit(c, 1, e, &z);
-            if (added || updated) key_changed(c, 1);
-            reply_error(c, "ERR resulting score is not a number (NaN)");
-            goto done;
-        }
-        if (out & ZADD_OUT_ADDED) added++;
-        if (out & ZADD_OUT_UPDATED) updated++;
-        if (!(out & ZADD_OUT_NOP)) {
-            processed++;
-            score = newscore;
-        }
-    }
-    zset_commit(c, 1, e, &z);
-    if (added || updated) key_changed(c, 1);
-    srv.dirty += added + updated; /* not after a NaN, as Redis */
-reply:
-    if (incr) {
-        if (processed)
-            reply_score(c, score);
-        else
-            reply_add_null(&c->reply);
-    } else {
-        reply_add_int(&c->reply, ch ? added + updated : added);
-    }
-    if (added || updated) notify_key(c, NOTIFY_ZSET, incr ? "zincr" : "zadd", 1);
+    zadd_apply(c, flags, ch, elements, scores, i + 1, 2);
 done:
     if (scores != stack_scores) alloc_free(ALLOC_SUB_OTHER, scores);
 }
@@ -520,7 +532,7 @@ static void zrange_generic(client *c, int ks, int store, int type, int dir) {
             }
         }
         zvec_free(&v);
-        reply_add_int(&c->reply, (long long)store_result(c, 1, &dst, "zrangestore"));
+        reply_add_int(&c->reply, (long long)zset_store_result(c, 1, &dst, "zrangestore"));
         return;
     }
     reply_zvec(c, &v, withscores);
@@ -1089,7 +1101,7 @@ static void zalgebra_generic(client *c, int dst, int nk, enum zset_op op, int ca
         if (out.ptr) zset_shrink_if_fits(&out, limits());
         static const char *const events[] = {
             [ZSET_UNION] = "zunionstore", [ZSET_INTER] = "zinterstore", [ZSET_DIFF] = "zdiffstore"};
-        reply_add_int(&c->reply, (long long)store_result(c, dst, &out, events[op]));
+        reply_add_int(&c->reply, (long long)zset_store_result(c, dst, &out, events[op]));
         goto done;
     }
     if (!out.ptr) {

@@ -126,6 +126,7 @@ static const struct {
     {zsets_commands, &zsets_commands_count},
     {bitmaps_commands, &bitmaps_commands_count},
     {hll_commands, &hll_commands_count},
+    {geo_commands, &geo_commands_count},
     {sort_commands, &sort_commands_count},
     {extra_commands, &extra_commands_count},
     {introspection_commands, &introspection_commands_count},

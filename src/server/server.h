@@ -647,6 +647,18 @@ extern const size_t sort_commands_count;
 /* cmd_hll.c: PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST */
 extern command hll_commands[];
 extern const size_t hll_commands_count;
+/* cmd_geo.c: GEOADD GEODIST GEOHASH GEOPOS GEORADIUS[BYMEMBER][_RO] GEOSEARCH[STORE] */
+extern command geo_commands[];
+extern const size_t geo_commands_count;
+/* cmd_zsets.c, shared with GEO: ZADD's work once its scores are parsed (the members at
+ * argv[first], argv[first + stride], ...; in_flags ZADD_IN_*), a STORE's result under argv[i]
+ * (deletes the key when z is empty; event as Redis's), the configured encoding limits. */
+struct zobj;
+struct zset_limits;
+void zadd_apply(client *c, int in_flags, int ch, int elements, const double *scores, int first,
+                int stride);
+size_t zset_store_result(client *c, int i, struct zobj *z, const char *event);
+const struct zset_limits *zset_config_limits(void);
 /* cmd_extra.c: LCS, EXPIRETIME, PEXPIRETIME, SWAPDB, WAIT, ROLE */
 extern command extra_commands[];
 extern const size_t extra_commands_count;

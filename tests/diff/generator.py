@@ -443,7 +443,8 @@ GETKEYS_COMMANDS = [
     [b"PING"], [b"NOSUCH"], [b"LCS"], [b"SETBIT"], [b"BITFIELD"], [b"SWAPDB"], [b"EXPIRETIME"],
     [b"COMMAND", b"GETKEYS"], [b"MEMORY"], [b"getrange"], [b"SINTERSTORE"], [b"WAIT"],
     [b"EVAL", b"return 1"], [b"EVALSHA_RO", b"0123"], [b"FCALL", b"f"], [b"eval_ro", b"x"],
-    [b"SPUBLISH"], [b"SSUBSCRIBE"], [b"sunsubscribe"],
+    [b"SPUBLISH"], [b"SSUBSCRIBE"], [b"sunsubscribe"], [b"GEORADIUS", b"k", b"0", b"0", b"1"],
+    [b"GEORADIUSBYMEMBER", b"k", b"m", b"1"], [b"GEOSEARCHSTORE"], [b"georadius_ro"],
 ]
 
 
@@ -452,7 +453,7 @@ def g_getkeys(rng):
     argv += pick(rng, GETKEYS_COMMANDS)
     for _ in range(rng.choice([0, 1, 2, 3, 3, 4, 5])):
         argv.append(pick(rng, [b"a", b"b", b"c", b"1", b"2", b"0", b"3", b"-1", b"2x",
-                               b"LEFT", b"abc", b"10"]))
+                               b"LEFT", b"abc", b"10", b"STORE", b"storedist"]))
     return argv
 
 
@@ -694,9 +695,10 @@ import gen_introspect  # noqa: E402 (CLIENT REPLY/PAUSE/..., SLOWLOG, LATENCY)
 import gen_scripting  # noqa: E402 (EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT, deterministic scripts)
 import gen_hll  # noqa: E402 (PFADD PFCOUNT PFMERGE PFDEBUG PFSELFTEST, hand-made sketches)
 import gen_sort  # noqa: E402 (SORT SORT_RO, and the BY/GET keys they read)
+import gen_geo  # noqa: E402 (GEOADD ... GEOSEARCHSTORE, positions clustered at several scales)
 
 for _group in (gen_hashes, gen_sets, gen_zsets, gen_lists, gen_bitmaps, gen_multi, gen_pubsub,
-               gen_introspect, gen_scripting, gen_hll, gen_sort):
+               gen_introspect, gen_scripting, gen_hll, gen_sort, gen_geo):
     COMMANDS.update(_group.COMMANDS)
     COVERED |= _group.COVERED
 CONFIG_SET.update(gen_zsets.CONFIG_SET)  # its encoding thresholds, with smaller values

@@ -395,7 +395,7 @@ def test_tracking_replies_without_tracking(target):
 
 # Commands and subcommands one server has and the other not: Redis 7.0's that memkv does not
 # implement (README), and memkv's own or newer Redis's.
-REDIS_ONLY = re.compile(rb"^(acl|asking|bgrewriteaof|cluster|failover|geo\w*|lolwut|migrate|"
+REDIS_ONLY = re.compile(rb"^(acl|asking|bgrewriteaof|cluster|failover|lolwut|migrate|"
                         rb"module|psync|readonly|readwrite|replconf|replicaof|"
                         rb"restore-asking|slaveof|sync|x\w+|function\|\w+)(\|[\w-]+)?$")
 MEMKV_ONLY = {b"kprofile", b"client|setinfo", b"memory|history", b"memory|prefixes",
