@@ -369,7 +369,8 @@ static void store_list(client *c, const resp_arg *dst, quicklist *ql, long long 
         notify_overwrite_begin(existed);
         db_add_object(c->db, dst->ptr, dst->len, DB_TYPE_LIST, DB_ENC_QUICKLIST, ql);
         notify_overwrite_end();
-        blocking_signal_key(c->db_index, dst->ptr, dst->len);
+        if (!existed) /* as Redis 7.0's setKey (see zset_store_result) */
+            blocking_signal_key(c->db_index, dst->ptr, dst->len);
         notify_event(NOTIFY_LIST, "sortstore", dst->ptr, dst->len, c->db_index);
         srv.dirty += n;
     } else {

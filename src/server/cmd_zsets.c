@@ -79,7 +79,9 @@ size_t zset_store_result(client *c, int i, zobj *z, const char *event) {
     notify_overwrite_begin(existed);
     db_add_object(c->db, k->ptr, k->len, DB_TYPE_ZSET, z->enc, z->ptr);
     notify_overwrite_end();
-    blocking_signal_key(c->db_index, k->ptr, k->len);
+    /* As Redis 7.0's setKey: a new key wakes its blocked clients (dbAdd), one written over
+     * (dbOverwrite) does not, so a BZPOPMIN that waits on a key since made a string stays. */
+    if (!existed) blocking_signal_key(c->db_index, k->ptr, k->len);
     notify_key(c, NOTIFY_ZSET, event, i);
     srv.dirty++;
     return n;
