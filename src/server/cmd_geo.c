@@ -79,11 +79,10 @@ static void reply_coord(client *c, double v) {
     reply_add_raw(&c->reply, buf, n + 3);
 }
 
-/* A distance with four decimals, as a bulk string in either protocol. */
+/* A distance with four decimals ("%.4f"), as a bulk string in either protocol. */
 static void reply_distance(client *c, double d) {
     char buf[400];
-    int n = snprintf(buf, sizeof(buf), "%.4f", d);
-    reply_add_bulk(&c->reply, buf, n < 0 ? 0 : (size_t)n);
+    reply_add_bulk(&c->reply, buf, util_format_fixed(buf, sizeof(buf), d, 4));
 }
 
 /* ---- GEOADD GEODIST GEOHASH GEOPOS --------------------------------------------------------- */

@@ -205,6 +205,44 @@ size_t util_format_ld(char *buf, size_t cap, long double v) {
     return len;
 }
 
+size_t util_format_fixed(char *buf, size_t cap, double v, int decimals) {
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    int exp = (int)(bits >> 52 & 0x7ff);
+    uint64_t m = bits & ((UINT64_C(1) << 52) - 1);
+    int k = exp ? 1075 - exp : 1074; /* v = m * 2^-k */
+    if (exp) m |= UINT64_C(1) << 52;
+    if (exp == 0x7ff || k <= 0 || decimals < 0 || decimals > 9 || cap < 32) {
+        int n = snprintf(buf, cap, "%.*f", decimals, v); /* inf, nan, >= 2^52, odd requests */
+        return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+    }
+    uint64_t scale = 1;
+    for (int i = 0; i < decimals; i++)
+        scale *= 10;
+    /* v * scale rounded to an integer, half to even, as printf rounds the exact binary value */
+    unsigned __int128 p = (unsigned __int128)m * scale, q = 0;
+    if (k < 128) {
+        q = p >> k;
+        unsigned __int128 rest = p & (((unsigned __int128)1 << k) - 1);
+        unsigned __int128 half = (unsigned __int128)1 << (k - 1);
+        if (rest > half || (rest == half && (q & 1))) q++;
+    }
+    uint64_t whole = (uint64_t)(q / scale), frac = (uint64_t)(q % scale);
+    size_t len = 0;
+    if (bits >> 63) buf[len++] = '-';
+    len += util_format_ll(buf + len, (long long)whole);
+    if (decimals) {
+        buf[len++] = '.';
+        for (int i = decimals - 1; i >= 0; i--) {
+            buf[len + (size_t)i] = (char)('0' + frac % 10);
+            frac /= 10;
+        }
+        len += (size_t)decimals;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
 /* ---- memory sizes ----------------------------------------------------------------------- */
 
 int util_parse_memory(const char *s, long long *out) {

@@ -26,6 +26,11 @@ size_t util_format_ll(char *buf, long long v);
  * or 0 if it did not fit. */
 size_t util_format_ld(char *buf, size_t cap, long double v);
 
+/* printf's "%.<decimals>f" of a double, digit for digit (the exact binary value rounded half to
+ * even), without printf's arbitrary-precision work for the common case (|v| < 2^52, decimals
+ * 0..9). Returns the length, 0 if it did not fit in cap bytes with its NUL. */
+size_t util_format_fixed(char *buf, size_t cap, double v, int decimals);
+
 /* Memory sizes with units as Redis config accepts: "1gb", "512mb", "100k", "1024", case
  * insensitive; k=1000 kb=1024 m=1e6 mb=1024^2 g=1e9 gb=1024^3. Returns 0 ok, -1 invalid,
  * -2 well-formed but over LLONG_MAX bytes (digits or digits x unit; never wraps). */

@@ -1,5 +1,6 @@
 #include "util/util.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -265,6 +266,50 @@ static void test_format_ld(void **state) {
     assert_true(util_format_ld(buf, sizeof(buf), big) > 4900);
 }
 
+/* util_format_fixed against printf itself: random doubles of every magnitude, exact halves
+ * (ties to even), negative ones and zeros, the fall-backs. */
+static void check_fixed(double v, int decimals) {
+    char want[512], got[512];
+    snprintf(want, sizeof(want), "%.*f", decimals, v);
+    size_t n = util_format_fixed(got, sizeof(got), v, decimals);
+    assert_int_equal(n, strlen(want));
+    assert_string_equal(got, want);
+}
+
+static void test_format_fixed(void **state) {
+    (void)state;
+    /* clang-format off */
+    static const double fixed[] = {0.0, -0.0, 0.03125, 0.09375, 1.00005, 2.5, 3.5, 0.5, 1.5,
+                                   166274.15160000001, 1e-300, 5e-324, 4503599627370495.5,
+                                   4503599627370496.0, 1e300, 123456789.123456789};
+    /* clang-format on */
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        for (int d = 0; d <= 9; d++) {
+            check_fixed(fixed[i], d);
+            check_fixed(-fixed[i], d);
+        }
+    check_fixed(1.0 / 0.0, 4);
+    check_fixed(-1.0 / 0.0, 4);
+    check_fixed(0.0 / 0.0, 4);
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double v;
+        if (i % 3 == 0) { /* any bit pattern */
+            memcpy(&v, &x, sizeof(v));
+        } else { /* values of every scale, and exact multiples of small powers of two */
+            v = ldexp((double)(x >> 11), (int)(x % 90) - 100);
+            if (i % 3 == 2) v = floor(v * 64) / 64;
+        }
+        check_fixed(v, (int)(x >> 60) % 10);
+    }
+    char small[6];
+    assert_int_equal(util_format_fixed(small, sizeof(small), 1.5, 4), 0); /* "1.5000" + NUL */
+    assert_int_equal(util_format_fixed(small, sizeof(small), 1.5, 3), 5);
+}
+
 static void test_format_ll(void **state) {
     (void)state;
     char buf[32];
@@ -457,14 +502,15 @@ static void test_split_args(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_glob_basic),   cmocka_unit_test(test_glob_classes),
-        cmocka_unit_test(test_glob_escapes), cmocka_unit_test(test_glob_nocase),
-        cmocka_unit_test(test_glob_binary),  cmocka_unit_test(test_glob_pathological),
-        cmocka_unit_test(test_parse_ll),     cmocka_unit_test(test_parse_ld),
-        cmocka_unit_test(test_format_ld),    cmocka_unit_test(test_format_ll),
-        cmocka_unit_test(test_parse_memory), cmocka_unit_test(test_human_bytes),
-        cmocka_unit_test(test_clocks),       cmocka_unit_test(test_read_small_file),
-        cmocka_unit_test(test_sha1),         cmocka_unit_test(test_split_args),
+        cmocka_unit_test(test_glob_basic),      cmocka_unit_test(test_glob_classes),
+        cmocka_unit_test(test_glob_escapes),    cmocka_unit_test(test_glob_nocase),
+        cmocka_unit_test(test_glob_binary),     cmocka_unit_test(test_glob_pathological),
+        cmocka_unit_test(test_parse_ll),        cmocka_unit_test(test_parse_ld),
+        cmocka_unit_test(test_format_ld),       cmocka_unit_test(test_format_ll),
+        cmocka_unit_test(test_format_fixed),    cmocka_unit_test(test_parse_memory),
+        cmocka_unit_test(test_human_bytes),     cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_read_small_file), cmocka_unit_test(test_sha1),
+        cmocka_unit_test(test_split_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
