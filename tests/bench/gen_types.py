@@ -69,7 +69,8 @@ def write(path, commands):
 def preload_commands(n, listlen):
     """n keys of each type: "hp:" 10-field hashes, "lp:" lists of listlen items (enough for
     every LPOP of a run), "sp:" sets of 50 numbers, "zp:" sorted sets of 50 members, "hllp:"
-    HyperLogLogs of 100 elements (sparse)."""
+    HyperLogLogs of 100 elements (sparse), "gp:" geospatial indexes of 50 places within some
+    40 km of Palermo."""
     for i in range(n):
         k = "%012d" % i
         yield cmd("HSET", "hp:" + k, *[x for j in range(10) for x in ("f%d" % j, "v%d" % j)])
@@ -77,6 +78,9 @@ def preload_commands(n, listlen):
         yield cmd("SADD", "sp:" + k, *[(i * 50 + j) % n for j in range(50)])
         yield cmd("ZADD", "zp:" + k, *[x for j in range(50) for x in (j, "m%d" % j)])
         yield cmd("PFADD", "hllp:" + k, *["e%d" % (i * 100 + j) for j in range(100)])
+        yield cmd("GEOADD", "gp:" + k, *[x for j in range(50) for x in (
+            "%.6f" % (13.0 + (j * 7919 % 100) / 125), "%.6f" % (37.8 + (j * 104729 % 100) / 160),
+            "place%d" % j)])
 
 
 if __name__ == "__main__":

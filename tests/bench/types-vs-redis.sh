@@ -8,9 +8,10 @@
 #      --pipe into a fresh server of each kind: used_memory (INFO) and VmRSS minus the empty
 #      server, per key (per member for the one big sorted set), and OBJECT ENCODING of a key;
 #   2. throughput of HSET HGETALL LPUSH LPOP SADD SISMEMBER ZADD ZRANGE, PFADD (into sparse
-#      HyperLogLogs), PFCOUNT of two sketches (a union: every register) and SORT of a set of
-#      50 numbers under redis-benchmark (-c 50, -P 1 and -P 16), ROUNDS rounds interleaved
-#      memkv/redis, medians and ranges;
+#      HyperLogLogs), PFCOUNT of two sketches (a union: every register), SORT of a set of 50
+#      numbers, GEOADD of random positions and GEOSEARCH (30 km around Palermo, sorted, with
+#      distances, in sets of 50 places) under redis-benchmark (-c 50, -P 1 and -P 16), ROUNDS
+#      rounds interleaved memkv/redis, medians and ranges;
 #   3. user-space instructions per request (callgrind) for the same loads at -P 16, each in a
 #      run of its own minus an idle run.
 # Results go to stdout and tests/bench/results/types-vs-redis-<date>.txt (gitignored).
@@ -21,6 +22,7 @@
 #   MEMKV_SERVER=path   use this binary instead of building build-bench (Release)
 #   SKIP_MEMORY=1 / SKIP_THROUGHPUT=1 / SKIP_CALLGRIND=1
 #   SHAPES="hash10 list100 ..."  only these memory shapes
+#   ONLY_LOADS="GEOADD GEOSEARCH ..."  only these loads (parts 2 and 3)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -112,15 +114,17 @@ declare -A LOAD_CMD=(
     [PFADD]="PFADD hllp:__rand_int__ e:__rand_int__"
     [PFCOUNT2]="PFCOUNT hllp:__rand_int__ hllp:000000000000"
     [SORT]="SORT sp:__rand_int__"
+    [GEOADD]="GEOADD g:__rand_int__ 13.__rand_int__ 38.__rand_int__ m:__rand_int__"
+    [GEOSEARCH]="GEOSEARCH gp:__rand_int__ FROMLONLAT 13.361389 38.115556 BYRADIUS 30 km ASC WITHDIST"
 )
-TYPE_LOADS=(HSET HGETALL LPUSH LPOP SADD SISMEMBER ZADD ZRANGE PFADD PFCOUNT2 SORT)
+read -r -a TYPE_LOADS <<<"${ONLY_LOADS:-HSET HGETALL LPUSH LPOP SADD SISMEMBER ZADD ZRANGE PFADD PFCOUNT2 SORT GEOADD GEOSEARCH}"
 
 # Preload: KEYSPACE keys "hp:%012d" (10-field hash), "lp:" (list of 1000 items, enough for
 # every LPOP of a run), "sp:" (set of 50 numbers), "zp:" (sorted set of 50), "hllp:" (sparse
-# HyperLogLog of 100 elements).
+# HyperLogLog of 100 elements), "gp:" (50 places around Palermo).
 PRELOAD=$TMP/types-preload.resp
 "$PY" "$REPO/tests/bench/gen_types.py" preload "$PRELOAD" "$KEYSPACE"
-PRELOAD_N=$((KEYSPACE * 5))
+PRELOAD_N=$((KEYSPACE * 6))
 RANGE=$KEYSPACE # -r of every load
 
 # tbench PORT LOAD PIPELINE N -> ops/s
@@ -171,7 +175,8 @@ if [ "$SKIP_THROUGHPUT" != 1 ]; then
                 "$(fmt0 "$(minof "${ys[@]}")")..$(fmt0 "$(maxof "${ys[@]}")")")"
         done
     done
-    say "(ratio = memkv/redis, higher is better; the loads: ${LOAD_CMD[*]})"
+    for l in "${TYPE_LOADS[@]}"; do say "  $l: ${LOAD_CMD[$l]}"; done
+    say "(ratio = memkv/redis, higher is better)"
     say ""
 fi
 
@@ -187,7 +192,7 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
     # it, and a big one would bury the loads' instructions in its run-to-run variation.
     PRELOAD=$TMP/types-preload-cg.resp
     "$PY" "$REPO/tests/bench/gen_types.py" preload "$PRELOAD" "$CG_KEYSPACE" 100
-    PRELOAD_N=$((CG_KEYSPACE * 5)) # what cg_run's preload expects in replies
+    PRELOAD_N=$((CG_KEYSPACE * 6)) # what cg_run's preload expects in replies
     RANGE=$CG_KEYSPACE
     for kind in memkv redis; do
         cg_run "$kind" idle
