@@ -564,7 +564,7 @@ static void geo_search(client *c, int src, int form) {
     }
     size_t n = o.count && (size_t)o.count < g.n ? (size_t)o.count : g.n;
     point_cmp cmp = o.sort > 0 ? by_distance : by_distance_desc;
-    if (o.sort && n == g.n)
+    if (o.sort && n && n == g.n)
         qsort(g.p, g.n, sizeof(*g.p), cmp); /* glibc's, as Redis's: a merge sort, stable */
     else if (o.sort && n)
         partial_sort(g.p, 0, g.n, cmp, 0, n - 1);

@@ -115,7 +115,7 @@ def test_store_forms(both):
                              "BYRADIUS", "1", "km") == 1
     assert c.zrange("Sicily", 0, -1) == [b"Palermo"]
     # nothing found, or no source: the destination is deleted
-    assert c.execute_command("GEORADIUS", "Sicily", "0", "0", "1", "km", "STORE", "pos") == 0
+    assert c.execute_command("GEORADIUS", "Sicily", "0", "0", "1", "km", "ASC", "STORE", "pos") == 0
     assert c.exists("pos") == 0
     assert c.execute_command("GEOSEARCHSTORE", "dist", "missing", "FROMLONLAT", "0", "0",
                              "BYRADIUS", "1", "km") == 0
