@@ -601,16 +601,16 @@ static void cmd_geosearchstore(client *c) {
 
 /* clang-format off */
 command geo_commands[] = {
-    {"geoadd", cmd_geoadd, -5, W | M, 1, 1, 1, "geo", "Add one or more geospatial items in the geospatial index represented using a sorted set"},
-    {"geodist", cmd_geodist, -4, R, 1, 1, 1, "geo", "Returns the distance between two members of a geospatial index"},
-    {"geohash", cmd_geohash, -2, R, 1, 1, 1, "geo", "Returns members of a geospatial index as standard geohash strings"},
-    {"geopos", cmd_geopos, -2, R, 1, 1, 1, "geo", "Returns longitude and latitude of members of a geospatial index"},
-    {"georadius", cmd_georadius, -6, W | M | CMD_MOVABLEKEYS, 1, 1, 1, "geo", "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point"},
-    {"georadius_ro", cmd_georadius_ro, -6, R, 1, 1, 1, "geo", "A read-only variant for GEORADIUS"},
-    {"georadiusbymember", cmd_georadiusbymember, -5, W | M | CMD_MOVABLEKEYS, 1, 1, 1, "geo", "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member"},
-    {"georadiusbymember_ro", cmd_georadiusbymember_ro, -5, R, 1, 1, 1, "geo", "A read-only variant for GEORADIUSBYMEMBER"},
-    {"geosearch", cmd_geosearch, -7, R, 1, 1, 1, "geo", "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle."},
-    {"geosearchstore", cmd_geosearchstore, -8, W | M, 1, 2, 1, "geo", "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key."},
+    {"geoadd", cmd_geoadd, -5, W | M, 1, 1, 1, "geo", "Stores positions (longitude, latitude) of members in a sorted set used as a geospatial index."},
+    {"geodist", cmd_geodist, -4, R, 1, 1, 1, "geo", "Distance between two members of a geospatial index, in m, km, ft or mi."},
+    {"geohash", cmd_geohash, -2, R, 1, 1, 1, "geo", "Standard 11-character geohash strings of members' positions."},
+    {"geopos", cmd_geopos, -2, R, 1, 1, 1, "geo", "Longitude and latitude of members of a geospatial index."},
+    {"georadius", cmd_georadius, -6, W | M | CMD_MOVABLEKEYS, 1, 1, 1, "geo", "Members within a radius of a longitude and latitude; can store the result (deprecated by GEOSEARCH)."},
+    {"georadius_ro", cmd_georadius_ro, -6, R, 1, 1, 1, "geo", "Read-only GEORADIUS."},
+    {"georadiusbymember", cmd_georadiusbymember, -5, W | M | CMD_MOVABLEKEYS, 1, 1, 1, "geo", "Members within a radius of another member; can store the result (deprecated by GEOSEARCH)."},
+    {"georadiusbymember_ro", cmd_georadiusbymember_ro, -5, R, 1, 1, 1, "geo", "Read-only GEORADIUSBYMEMBER."},
+    {"geosearch", cmd_geosearch, -7, R, 1, 1, 1, "geo", "Members inside a circle or a box around a member or a position."},
+    {"geosearchstore", cmd_geosearchstore, -8, W | M, 1, 2, 1, "geo", "GEOSEARCH whose result is stored as a sorted set."},
 };
 /* clang-format on */
 const size_t geo_commands_count = sizeof(geo_commands) / sizeof(geo_commands[0]);
