@@ -193,6 +193,16 @@ def g_blocker(rng):
     return [b"@B"] + argv
 
 
+def blocker_keys(argv):
+    """The keys an @B command (g_blocker's) waits on."""
+    name = argv[1].upper()
+    if name in (b"BLMPOP", b"BZMPOP"):
+        return argv[4:4 + int(argv[3])]
+    if name in (b"BLMOVE", b"BRPOPLPUSH"):
+        return argv[2:3]
+    return argv[2:-1]  # BLPOP BRPOP BZPOPMIN BZPOPMAX: keys, then the timeout
+
+
 COMMANDS = {
     b"@B": (1.5, g_blocker),
     b"LPUSH": (8, g_push),
