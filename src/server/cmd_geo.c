@@ -22,11 +22,6 @@
 
 static const char *const ERR_NO_MEMBER = "ERR could not decode requested zset member";
 
-static zobj zobj_of(const db_entry *e) {
-    zobj z = {db_entry_encoding(e), db_entry_ptr(e)};
-    return z;
-}
-
 /* A double argument as Redis's getDoubleFromObjectOrReply reads it; msg replaces the default
  * error text. Returns 0, or -1 after replying. */
 static int arg_double(client *c, int i, const char *msg, double *out) {
@@ -69,14 +64,7 @@ static int member_position(const zobj *z, const resp_arg *m, double xy[2]) {
  * bulk string in RESP2 and a double in RESP3. */
 static void reply_coord(client *c, double v) {
     char buf[72];
-    size_t n = util_format_ld(buf + 1, sizeof(buf) - 3, v);
-    if (c->reply.resp == 2) {
-        reply_add_bulk(&c->reply, buf + 1, n);
-        return;
-    }
-    buf[0] = ',';
-    memcpy(buf + 1 + n, "\r\n", 2);
-    reply_add_raw(&c->reply, buf, n + 3);
+    reply_add_double_text(&c->reply, buf, util_format_ld(buf, sizeof(buf), v));
 }
 
 /* A distance with four decimals ("%.4f"), as a bulk string in either protocol. */
@@ -124,16 +112,6 @@ static void cmd_geoadd(client *c) {
     if (scores != stack_scores) alloc_free(ALLOC_SUB_OTHER, scores);
 }
 
-/* The sorted set at argv[1] for a read: 1 with z, 0 missing, -1 after a WRONGTYPE reply. */
-static int read_geoset(client *c, zobj *z) {
-    int wrongtype;
-    db_entry *e = lookup_type_or_reply(c, 1, DB_TYPE_ZSET, 0, &wrongtype);
-    if (wrongtype) return -1;
-    if (!e) return 0;
-    *z = zobj_of(e);
-    return 1;
-}
-
 static void cmd_geodist(client *c) {
     double unit = 1;
     if (c->argc == 5) {
@@ -144,7 +122,7 @@ static void cmd_geodist(client *c) {
         return;
     }
     zobj z;
-    int found = read_geoset(c, &z);
+    int found = zset_read(c, 1, &z);
     if (found < 0) return;
     double a[2], b[2];
     if (!found || !member_position(&z, &c->argv[2], a) || !member_position(&z, &c->argv[3], b)) {
@@ -156,7 +134,7 @@ static void cmd_geodist(client *c) {
 
 static void cmd_geohash(client *c) {
     zobj z;
-    int found = read_geoset(c, &z);
+    int found = zset_read(c, 1, &z);
     if (found < 0) return;
     reply_add_array_len(&c->reply, c->argc - 2);
     for (int j = 2; j < c->argc; j++) {
@@ -173,7 +151,7 @@ static void cmd_geohash(client *c) {
 
 static void cmd_geopos(client *c) {
     zobj z;
-    int found = read_geoset(c, &z);
+    int found = zset_read(c, 1, &z);
     if (found < 0) return;
     reply_add_array_len(&c->reply, c->argc - 2);
     for (int j = 2; j < c->argc; j++) {
@@ -514,14 +492,10 @@ static void store_points(client *c, const geo_points *g, size_t n, const search_
 /* Redis's georadiusGeneric: the sorted set at argv[src], the form's fixed arguments, then the
  * options. */
 static void geo_search(client *c, int src, int form) {
-    int wrongtype;
-    db_entry *e = lookup_type_or_reply(c, src, DB_TYPE_ZSET, 0, &wrongtype);
-    if (wrongtype) return;
-    zobj zv, *z = NULL;
-    if (e) {
-        zv = zobj_of(e);
-        z = &zv;
-    }
+    zobj zv, *z = &zv;
+    int found = zset_read(c, src, &zv);
+    if (found < 0) return;
+    if (!found) z = NULL;
     geo_shape s;
     memset(&s, 0, sizeof(s));
     search_opts o;

@@ -258,7 +258,7 @@ static void cmd_zrem(client *c) {
 }
 
 /* The zset at argv[i] for a read: 1 and *z set, 0 when missing, -1 after WRONGTYPE. */
-static int read_zset(client *c, int i, zobj *z) {
+int zset_read(client *c, int i, zobj *z) {
     int wrongtype;
     db_entry *e = lookup_type_or_reply(c, i, DB_TYPE_ZSET, 0, &wrongtype);
     if (wrongtype) return -1;
@@ -269,13 +269,13 @@ static int read_zset(client *c, int i, zobj *z) {
 
 static void cmd_zcard(client *c) {
     zobj z;
-    int r = read_zset(c, 1, &z);
+    int r = zset_read(c, 1, &z);
     if (r >= 0) reply_add_int(&c->reply, r ? (long long)zset_length(&z) : 0);
 }
 
 static void cmd_zscore(client *c) {
     zobj z;
-    int r = read_zset(c, 1, &z);
+    int r = zset_read(c, 1, &z);
     if (r < 0) return;
     double s;
     if (r && zset_score(&z, c->argv[2].ptr, c->argv[2].len, &s))
@@ -286,7 +286,7 @@ static void cmd_zscore(client *c) {
 
 static void cmd_zmscore(client *c) {
     zobj z;
-    int r = read_zset(c, 1, &z);
+    int r = zset_read(c, 1, &z);
     if (r < 0) return;
     reply_add_array_len(&c->reply, c->argc - 2);
     for (int i = 2; i < c->argc; i++) {
@@ -300,7 +300,7 @@ static void cmd_zmscore(client *c) {
 
 static void rank_generic(client *c, int reverse) {
     zobj z;
-    int r = read_zset(c, 1, &z);
+    int r = zset_read(c, 1, &z);
     if (r < 0) return;
     long rank = r ? zset_rank(&z, c->argv[2].ptr, c->argv[2].len, reverse, NULL) : -1;
     if (rank < 0)
@@ -341,7 +341,7 @@ static void cmd_zcount(client *c) {
     zrange_score rg;
     if (parse_score_range(c, 2, 3, &rg) < 0) return;
     zobj z;
-    int r = read_zset(c, 1, &z);
+    int r = zset_read(c, 1, &z);
     if (r >= 0) reply_add_int(&c->reply, r ? (long long)zset_count_score(&z, &rg) : 0);
 }
 
@@ -349,7 +349,7 @@ static void cmd_zlexcount(client *c) {
     zrange_lex rg;
     if (parse_lex_range(c, 2, 3, &rg) < 0) return;
     zobj z;
-    int r = read_zset(c, 1, &z);
+    int r = zset_read(c, 1, &z);
     if (r >= 0) reply_add_int(&c->reply, r ? (long long)zset_count_lex(&z, &rg) : 0);
 }
 
@@ -519,7 +519,7 @@ static void zrange_generic(client *c, int ks, int store, int type, int dir) {
         if (parse_lex_range(c, imin, imax, &rs.lex) < 0) return;
     }
     zobj z;
-    int r = read_zset(c, ks, &z);
+    int r = zset_read(c, ks, &z);
     if (r < 0) return;
     zvec v = {0};
     if (r) collect_range(&z, &rs, &v);
@@ -857,7 +857,7 @@ static void reply_members_len(client *c, long long n, int withscores) {
 static void cmd_zrandmember(client *c) {
     zobj z;
     if (c->argc == 2) {
-        int r = read_zset(c, 1, &z);
+        int r = zset_read(c, 1, &z);
         if (r < 0) return;
         if (r == 0)
             reply_add_null(&c->reply);
@@ -868,7 +868,7 @@ static void cmd_zrandmember(client *c) {
     long long l;
     int withscores;
     if (arg_random_count(c, "withscores", &l, &withscores) < 0) return;
-    int r = read_zset(c, 1, &z);
+    int r = zset_read(c, 1, &z);
     if (r < 0) return;
     if (r == 0 || l == 0) {
         reply_add_array_len(&c->reply, 0);
@@ -963,7 +963,7 @@ static void cmd_zscan(client *c) {
     uint64_t cursor;
     if (arg_scan_cursor(c, 2, &cursor) < 0) return; /* before the key, as Redis */
     zobj z;
-    int r = read_zset(c, 1, &z);
+    int r = zset_read(c, 1, &z);
     if (r < 0) return;
     if (r == 0) {
         reply_scan_head(c, 0);

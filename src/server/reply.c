@@ -235,26 +235,38 @@ void reply_add_bool(reply_buf *rb, int v) {
         reply_add_raw(rb, v ? "#t\r\n" : "#f\r\n", 4);
 }
 
+void reply_add_double_text(reply_buf *rb, const char *text, size_t n) {
+    /* RESP3: ",<text>\r\n" in one go when short; RESP2: the text as a bulk string. */
+    if (rb->resp == 2) {
+        reply_add_bulk(rb, text, n);
+        return;
+    }
+    char buf[64];
+    if (n + 3 > sizeof(buf)) {
+        reply_add_raw(rb, ",", 1);
+        reply_add_raw(rb, text, n);
+        reply_add_raw(rb, "\r\n", 2);
+        return;
+    }
+    buf[0] = ',';
+    memcpy(buf + 1, text, n);
+    buf[n + 1] = '\r';
+    buf[n + 2] = '\n';
+    reply_add_raw(rb, buf, n + 3);
+}
+
 void reply_add_double(reply_buf *rb, double d) {
-    /* RESP3: ",<text>\r\n" in one go; RESP2: the text as a bulk string. */
     char buf[64];
     size_t n;
     if (isinf(d)) {
         /* Spelled out, as Redis does, rather than trusting every libc's printf. */
         n = d > 0 ? 3 : 4;
-        memcpy(buf + 1, d > 0 ? "inf" : "-inf", n);
+        memcpy(buf, d > 0 ? "inf" : "-inf", n);
     } else {
-        int k = snprintf(buf + 1, sizeof(buf) - 3, "%.17g", d);
+        int k = snprintf(buf, sizeof(buf), "%.17g", d);
         n = k < 0 ? 0 : (size_t)k;
     }
-    if (rb->resp == 2) {
-        reply_add_bulk(rb, buf + 1, n);
-        return;
-    }
-    buf[0] = ',';
-    buf[n + 1] = '\r';
-    buf[n + 2] = '\n';
-    reply_add_raw(rb, buf, n + 3);
+    reply_add_double_text(rb, buf, n);
 }
 
 void reply_add_verbatim(reply_buf *rb, const char *fmt, const void *p, size_t n) {

@@ -68,6 +68,8 @@ void reply_add_bool(reply_buf *rb, int v);           /* :1 / :0 | #t / #f */
 /* A double as Redis 7.0 writes one: "%.17g", and inf / -inf spelled so on every libc.
  * RESP2: a bulk string ($3 inf); RESP3: ,inf */
 void reply_add_double(reply_buf *rb, double d);
+/* A double already written as text (GEOPOS's "%.17Lf" digits): ",text" | a bulk string. */
+void reply_add_double_text(reply_buf *rb, const char *text, size_t n);
 /* Text for people (INFO, CLIENT LIST, MEMORY DOCTOR). fmt is three characters ("txt").
  * RESP2: the bulk string; RESP3: =<n+4> fmt:text */
 void reply_add_verbatim(reply_buf *rb, const char *fmt, const void *p, size_t n);

@@ -658,6 +658,9 @@ struct zset_limits;
 void zadd_apply(client *c, int in_flags, int ch, int elements, const double *scores, int first,
                 int stride);
 size_t zset_store_result(client *c, int i, struct zobj *z, const char *event);
+/* The sorted set at argv[i] for a read (hits and misses counted): 1 with *z, 0 when missing,
+ * -1 after a WRONGTYPE reply. */
+int zset_read(client *c, int i, struct zobj *z);
 const struct zset_limits *zset_config_limits(void);
 /* cmd_extra.c: LCS, EXPIRETIME, PEXPIRETIME, SWAPDB, WAIT, ROLE */
 extern command extra_commands[];
